@@ -1,0 +1,36 @@
+#include "base/status.h"
+
+#include <fmt/format.h>
+
+namespace ferry {
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kNotFound: return "not-found";
+    case Code::kAlreadyExists: return "already-exists";
+    case Code::kPreconditionFailed: return "precondition-failed";
+    case Code::kThrottled: return "throttled";
+    case Code::kAuth: return "auth";
+    case Code::kTransient: return "transient";
+    case Code::kInvalidInput: return "invalid-input";
+    case Code::kIo: return "io";
+    case Code::kUnsupported: return "unsupported";
+    case Code::kInternal: return "internal";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  std::string out = fmt::format("{}: {}", CodeName(code_), message_);
+  if (http_status_ != 0) {
+    out += fmt::format(" (HTTP {}", http_status_);
+    if (!service_code_.empty()) out += " " + service_code_;
+    if (!request_id_.empty()) out += ", request " + request_id_;
+    out += ")";
+  }
+  return out;
+}
+
+}  // namespace ferry

@@ -1,0 +1,74 @@
+#include "cli/app.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <map>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+
+namespace ferry::cli {
+
+namespace {
+
+constexpr const char* kDescription =
+    "ferry moves file trees into Azure Blob Storage and carries the whole migration:\n"
+    "inventory, trial, bulk copy, incremental syncs, cutover, validation and an audit log.\n"
+    "\n"
+    "Endpoints: a local folder (/data/share or file:///data/share), or an Azure Blob URL\n"
+    "  https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]   (Azure)\n"
+    "  http://127.0.0.1:10000/devstoreaccount1/CONTAINER[/PREFIX]  (Azurite, path-style)\n"
+    "Credentials come from the environment at every run and are never stored:\n"
+    "  AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY,\n"
+    "  or a SAS query on the URL (shown as sig=REDACTED).\n"
+    "\n"
+    "Exit codes: 0 done; 1 done but some items failed; 2 bad usage or configuration;\n"
+    "3 a safety check refused.";
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  CLI::App app(kDescription, "ferry");
+  app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run 'ferry COMMAND --help' for a command's options.");
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "Diagnostics on stderr: error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->envname("FERRY_LOG_LEVEL");
+
+  std::map<CLI::App*, CommandRunner> runners;
+  auto add = [&](CommandRunner runner) { runners[app.get_subcommands({}).back()] = runner; };
+  add(AddCheckCommand(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "ferry: " << e.what() << " (see 'ferry --help')\n";
+    return kExitUsage;
+  }
+
+  auto logger = spdlog::stderr_color_mt("ferry");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("ferry: %l: %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  for (auto& [command, runner] : runners) {
+    if (!command->parsed()) continue;
+    try {
+      return runner();
+    } catch (const ExitError& e) {
+      std::cerr << "ferry: " << e.what() << "\n";
+      return e.code();
+    } catch (const std::exception& e) {
+      std::cerr << "ferry: internal error: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+  return kExitUsage;
+}
+
+}  // namespace ferry::cli

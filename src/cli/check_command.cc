@@ -1,0 +1,111 @@
+// ferry check URL [--write]: is an endpoint reachable, readable and (optionally) writable?
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "storage/endpoint.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct CheckOptions {
+  std::string url;
+  bool write = false;
+};
+
+// Configuration problems end the command with exit 2 and one line saying what to fix.
+[[noreturn]] void Fail(const Status& status) {
+  std::string hint;
+  if (status.code() == Code::kTransient) hint = " (is the endpoint up and the URL right?)";
+  throw ExitError(kExitUsage, status.message() + hint);
+}
+
+double Millis(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+int RunCheck(const CheckOptions& options) {
+  Result<storage::EndpointSpec> spec = storage::ParseEndpoint(options.url);
+  if (!spec.ok()) Fail(spec.status());
+  storage::AzureBlobOptions azure;
+  azure.retry.max_attempts = 3;  // a check should answer quickly
+  Result<std::unique_ptr<storage::Store>> opened =
+      storage::OpenStore(*spec, storage::ProcessEnvironment(), azure);
+  if (!opened.ok()) Fail(opened.status());
+  storage::Store& store = **opened;
+  std::cout << "endpoint: " << store.Describe() << "\n";
+
+  auto start = std::chrono::steady_clock::now();
+  if (options.write) {
+    if (Status st = store.CreateRoot(); !st.ok()) Fail(st);
+  }
+  Result<std::unique_ptr<storage::Lister>> lister = store.List("");
+  if (!lister.ok()) Fail(lister.status());
+  storage::Entry first;
+  Result<bool> any = (*lister)->Next(first);
+  if (!any.ok()) {
+    if (any.status().code() == Code::kNotFound) {
+      Fail(Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
+    }
+    Fail(any.status());
+  }
+  std::cout << fmt::format("list:   ok ({:.0f} ms, {})\n", Millis(start),
+                           *any ? "not empty" : "empty");
+  if (!options.write) return kExitDone;
+
+  // Write a probe, read it back, delete it.
+  std::mt19937_64 rng{std::random_device{}()};
+  std::string probe = fmt::format(".ferry-probe-{:016x}", rng());
+  std::string data(64 * 1024, '\0');
+  for (char& c : data) c = char(rng());
+  Md5Digest md5 = Md5::Of(data);
+  storage::WriteOptions write;
+  write.condition = storage::Condition::IfNoneExists();
+  write.content_md5 = md5;
+  start = std::chrono::steady_clock::now();
+  Result<storage::WriteResult> written = store.Write(probe, http::Body::FromString(data), write);
+  if (!written.ok()) Fail(written.status());
+  std::cout << fmt::format("write:  ok ({:.0f} ms, {} bytes)\n", Millis(start), data.size());
+
+  start = std::chrono::steady_clock::now();
+  std::string back;
+  http::Sink sink{[&](const char* p, size_t n) { back.append(p, n); return true; },
+                  [&] { back.clear(); }};
+  Status read = store.Read(probe, 0, UINT64_MAX, sink);
+  Status deleted = store.Delete(probe, storage::Condition::None());
+  if (!read.ok()) Fail(read);
+  if (back != data) {
+    throw ExitError(kExitRefused, "the probe read back differs from what was written");
+  }
+  std::cout << fmt::format("read:   ok ({:.0f} ms, MD5 {})\n", Millis(start), Md5Hex(md5));
+  if (!deleted.ok()) Fail(deleted);
+  std::cout << "delete: ok\n";
+  return kExitDone;
+}
+
+}  // namespace
+
+CommandRunner AddCheckCommand(CLI::App& app) {
+  auto options = std::make_shared<CheckOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "check", "Check that an endpoint is reachable and readable, and with --write writable");
+  cmd->add_option("URL", options->url, "A local folder or an Azure Blob container URL")
+      ->required();
+  cmd->add_flag("--write", options->write,
+                "Also create the container (or folder) if missing, write a 64 KiB probe, read it "
+                "back, compare its MD5 and delete it");
+  cmd->footer(
+      "Examples:\n"
+      "  ferry check /data/share\n"
+      "  AZURE_STORAGE_CONNECTION_STRING=... ferry check --write \\\n"
+      "      https://myaccount.blob.core.windows.net/archive/share1\n");
+  return [options] { return RunCheck(*options); };
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,120 @@
+// The ferry binary end to end: help, version, bad input, and `check` against a real Azurite.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "storage/azure_endpoint.h"
+#include "support/azurite.h"
+#include "support/checker.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace ferry::testing {
+namespace {
+
+int Lines(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
+
+TEST(Cli, VersionAndHelp) {
+  auto version = RunFerry({"--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_TRUE(version.out.starts_with("ferry 0.")) << version.out;
+
+  auto help = RunFerry({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* word : {"check", "AZURE_STORAGE_CONNECTION_STRING", "Exit codes"}) {
+    EXPECT_NE(help.out.find(word), std::string::npos) << word;
+  }
+  auto check_help = RunFerry({"check", "--help"});
+  EXPECT_EQ(check_help.exit_code, 0);
+  EXPECT_NE(check_help.out.find("--write"), std::string::npos);
+  EXPECT_NE(check_help.out.find("Examples"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitWithTwoAndOneLine) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},                                      // no command
+      {"frobnicate"},                          // unknown command
+      {"check"},                               // missing URL
+      {"check", "/tmp", "--no-such-flag"},     // unknown option
+      {"--log-level", "loud", "check", "/tmp"} // bad value
+  };
+  for (const auto& args : cases) {
+    auto result = RunFerry(args);
+    EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(args) << result.err;
+    EXPECT_EQ(Lines(result.err), 1) << result.err;
+    EXPECT_TRUE(result.err.starts_with("ferry: ")) << result.err;
+  }
+}
+
+TEST(Cli, BadEndpointsAndMissingCredentialsSayWhatToFix) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"check", "s3://bucket/data"}, "unsupported scheme 's3://'"},
+      {{"check", "http://"}, "no host"},
+      {{"check", "https://acct.blob.core.windows.net"}, "no container"},
+      {{"check", "https://acct.blob.core.windows.net/Not_Valid"}, "not a valid container name"},
+      {{"check", "https://acct.blob.core.windows.net/data"}, "AZURE_STORAGE_CONNECTION_STRING"},
+      {{"check", "/definitely/not/here"}, "/definitely/not/here"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto result = RunFerry(args);
+    EXPECT_EQ(result.exit_code, 2) << args[1] << ": " << result.err;
+    EXPECT_EQ(Lines(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
+  }
+}
+
+TEST(Cli, CheckWritesReadsAndDeletesAProbeOnAzurite) {
+  Azurite& azurite = Azurite::Global();
+  std::string container = UniqueContainer("cli-check");
+  auto result = RunFerry({"check", "--write", azurite.ContainerUrl(container, "share one")},
+                         {{"AZURE_STORAGE_CONNECTION_STRING", azurite.ConnectionString()}});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* step : {"list:   ok", "write:  ok", "read:   ok", "delete: ok"}) {
+    EXPECT_NE(result.out.find(step), std::string::npos) << result.out;
+  }
+  // The container now exists, and the probe is gone.
+  auto listing = RunChecker(azurite, {"list", container});
+  EXPECT_TRUE(listing.is_array());
+  EXPECT_TRUE(listing.empty()) << listing.dump();
+}
+
+TEST(Cli, CheckWithAccountAndKeyVariables) {
+  Azurite& azurite = Azurite::Global();
+  auto result = RunFerry({"check", "--write", azurite.ContainerUrl(UniqueContainer("cli-key"))},
+                         {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
+                          {"AZURE_STORAGE_KEY", std::string(storage::kDevStoreKey)}});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+}
+
+TEST(Cli, CheckWithAWrongKeyIsAConfigurationError) {
+  Azurite& azurite = Azurite::Global();
+  auto result = RunFerry({"check", azurite.ContainerUrl("whatever")},
+                         {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
+                          {"AZURE_STORAGE_KEY", "d3Jvbmcga2V5"}});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(Lines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("refused the credentials"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("d3Jvbmcga2V5"), std::string::npos) << "the key must never be printed";
+}
+
+TEST(Cli, CheckOfAnUnreachableEndpointIsAConfigurationError) {
+  auto result = RunFerry({"check", "http://127.0.0.1:9/devstoreaccount1/data"},
+                         {{"AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true"}});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(Lines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("is the endpoint up"), std::string::npos) << result.err;
+}
+
+TEST(Cli, CheckOfALocalFolder) {
+  TempDir dir;
+  WriteFile(dir.Sub("a.txt"), "a");
+  auto read_only = RunFerry({"check", dir.path()});
+  EXPECT_EQ(read_only.exit_code, 0) << read_only.err;
+  EXPECT_NE(read_only.out.find("not empty"), std::string::npos);
+  auto write = RunFerry({"check", "--write", "file://" + dir.Sub("new/target")});
+  EXPECT_EQ(write.exit_code, 0) << write.err;
+  EXPECT_EQ(ReadFile(dir.Sub("a.txt")), "a");
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -1,0 +1,30 @@
+#include "http/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ferry::http {
+
+Pipeline::Pipeline(std::vector<std::shared_ptr<RequestPolicy>> policies,
+                   std::shared_ptr<Transport> transport, std::shared_ptr<RetryPolicy> retry)
+    : policies_(std::move(policies)), transport_(std::move(transport)), retry_(std::move(retry)) {}
+
+Result<Response> Pipeline::Send(const Request& request) {
+  for (int attempt = 1;; ++attempt) {
+    Request prepared = request;
+    for (auto& policy : policies_) FERRY_RETURN_IF_ERROR(policy->Prepare(prepared));
+    if (attempt > 1 && prepared.sink != nullptr && prepared.sink->reset) prepared.sink->reset();
+
+    Result<Response> outcome = transport_->Send(prepared);
+    std::optional<Duration> delay = retry_->NextDelay(attempt, outcome);
+    if (!delay) return outcome;
+
+    ++retries_;
+    std::string cause = outcome.ok() ? fmt::format("HTTP {}", outcome->status)
+                                     : outcome.status().message();
+    spdlog::debug("retry {} of {} {} in {} ms: {}", attempt, request.method,
+                  RedactUrl(request.url), delay->count(), cause);
+    retry_->clock().SleepFor(*delay);
+  }
+}
+
+}  // namespace ferry::http

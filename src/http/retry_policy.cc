@@ -1,0 +1,85 @@
+#include "http/retry_policy.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <string>
+#include <thread>
+
+namespace ferry::http {
+
+namespace {
+
+class RealClock : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() override { return std::chrono::system_clock::now(); }
+  void SleepFor(Duration d) override { std::this_thread::sleep_for(d); }
+};
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::shared_ptr<Clock> SystemClock() {
+  static auto clock = std::make_shared<RealClock>();
+  return clock;
+}
+
+bool IsRetriable(const Result<Response>& outcome) {
+  if (!outcome.ok()) return outcome.status().code() == Code::kTransient;
+  switch (outcome->status) {
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      return true;
+    default:
+      return false;
+  }
+}
+
+RetryPolicy::RetryPolicy(RetryOptions options, std::shared_ptr<Clock> clock, uint64_t seed)
+    : options_(options), clock_(std::move(clock)), rng_(seed ? seed : std::random_device{}()) {}
+
+std::optional<Duration> RetryPolicy::ServerHint(const Response& response) {
+  if (auto ms = response.headers.Get("x-ms-retry-after-ms")) {
+    if (auto v = ParseInt(*ms)) return Duration(*v);
+  }
+  if (auto after = response.headers.Get("Retry-After")) {
+    if (auto v = ParseInt(*after)) return Duration(*v * 1000);
+    std::string date(*after);
+    time_t when = curl_getdate(date.c_str(), nullptr);
+    if (when >= 0) {
+      auto wait = std::chrono::system_clock::from_time_t(when) - clock_->Now();
+      return std::max(Duration(0), std::chrono::duration_cast<Duration>(wait));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Duration> RetryPolicy::NextDelay(int attempts_done,
+                                               const Result<Response>& outcome) {
+  if (!IsRetriable(outcome) || attempts_done >= options_.max_attempts) return std::nullopt;
+  if (outcome.ok()) {
+    if (auto hint = ServerHint(*outcome)) return std::min(*hint, options_.max_delay);
+  }
+  double base = options_.initial_delay.count() * std::pow(options_.multiplier, attempts_done - 1);
+  base = std::min(base, double(options_.max_delay.count()));
+  double jitter;
+  {
+    std::lock_guard lock(mu_);
+    jitter = std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
+  }
+  return Duration(static_cast<int64_t>(base * jitter));
+}
+
+}  // namespace ferry::http

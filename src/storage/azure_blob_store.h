@@ -1,0 +1,72 @@
+// Azure Blob Storage (and Azurite) as a Store, over the Blob REST API.
+#pragma once
+
+#include <memory>
+
+#include "http/pipeline.h"
+#include "storage/azure_endpoint.h"
+#include "storage/store.h"
+
+namespace ferry::storage {
+
+struct AzureBlobOptions {
+  http::TransportOptions transport;
+  http::RetryOptions retry;
+  std::shared_ptr<http::Clock> clock;  // null: the system clock
+  int list_page_size = 5000;           // maxresults per List Blobs page (1-5000)
+};
+
+// Paths map to blob names under the endpoint's prefix ("prefix/path"). Folders are blobs with
+// hdi_isfolder=true and links blobs with is_symlink=true, which listings report as such.
+// Every request goes through one pipeline: request id and date, Shared Key signing (unless a SAS
+// is used), retries with backoff, libcurl with kept-alive connections. Thread-safe.
+class AzureBlobStore : public Store {
+ public:
+  AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credentials,
+                 AzureBlobOptions options = {});
+
+  const AzureEndpoint& endpoint() const { return endpoint_; }
+  const http::Pipeline& pipeline() const { return *pipeline_; }
+
+  std::string Describe() const override { return endpoint_.Redacted(); }
+  // Creates the container; success when it exists already.
+  Status CreateRoot() override;
+  Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;
+  Result<Entry> Stat(std::string_view path) override;
+  Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
+  Result<WriteResult> Write(std::string_view path, const http::Body& body,
+                            const WriteOptions& options) override;
+  uint64_t MaxBlockSize() const override { return 4000ull << 20; }
+  size_t MaxBlocks() const override { return 50'000; }
+  Status StageBlock(std::string_view path, std::string_view block_id, const http::Body& body,
+                    const std::optional<Md5Digest>& md5) override;
+  Result<WriteResult> Commit(std::string_view path, const std::vector<std::string>& block_ids,
+                             const WriteOptions& options) override;
+  Result<std::vector<StagedBlock>> ListStagedBlocks(std::string_view path) override;
+  Result<WriteResult> SetMetadata(std::string_view path, const Metadata& metadata,
+                                  const Condition& condition) override;
+  Status SetTier(std::string_view path, std::string_view tier) override;
+  Status Delete(std::string_view path, const Condition& condition) override;
+
+ private:
+  class BlobLister;
+
+  std::string BlobName(std::string_view path) const;
+  std::string BlobUrl(std::string_view path, std::string_view query = "") const;
+  std::string ContainerUrl(std::string_view query) const;
+  // Sends the request; a non-2xx answer becomes a Status that names `what`.
+  Result<http::Response> Send(http::Request request, std::string_view what,
+                              const Condition& condition = {});
+
+  AzureEndpoint endpoint_;
+  AzureCredentials credentials_;
+  AzureBlobOptions options_;
+  std::unique_ptr<http::Pipeline> pipeline_;
+};
+
+// The Status for a failed Blob request: the category follows the HTTP status and the service's
+// error code; the message says what failed and, for auth errors, what to check.
+Status BlobError(const http::Response& response, std::string_view what,
+                 const Condition& condition);
+
+}  // namespace ferry::storage

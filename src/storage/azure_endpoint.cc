@@ -1,0 +1,240 @@
+#include "storage/azure_endpoint.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "base/encoding.h"
+#include "http/request.h"
+
+namespace ferry::storage {
+
+namespace {
+
+Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsIpOrLocalhost(std::string_view host) {
+  if (host == "localhost" || host.starts_with('[')) return true;  // IPv6 literal
+  return !host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::string AzureEndpoint::ServiceUrl() const {
+  std::string url = scheme + "://" + authority;
+  if (path_style) url += "/" + account;
+  return url;
+}
+
+std::string AzureEndpoint::Redacted() const {
+  std::string url = ServiceUrl() + "/" + container;
+  if (!prefix.empty()) url += "/" + PercentEncode(prefix, "/");
+  if (!sas.empty()) url += "?" + sas;
+  return http::RedactUrl(url);
+}
+
+bool IsValidContainerName(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  if (name == "$root" || name == "$web") return true;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  if (name.front() == '-' || name.back() == '-') return false;
+  return name.find("--") == std::string_view::npos;
+}
+
+Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
+  AzureEndpoint ep;
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return Invalid(fmt::format("'{}' is not a URL", url));
+  ep.scheme = ToLower(url.substr(0, sep));
+  if (ep.scheme != "http" && ep.scheme != "https") {
+    return Invalid(fmt::format("unsupported scheme '{}' in an Azure Blob URL: use https:// "
+                               "(or http:// for a local emulator)",
+                               ep.scheme));
+  }
+  std::string_view rest = url.substr(sep + 3);
+  size_t query = rest.find('?');
+  if (query != std::string_view::npos) {
+    ep.sas = std::string(rest.substr(query + 1));
+    rest = rest.substr(0, query);
+  }
+  if (rest.find('#') != std::string_view::npos) {
+    return Invalid("an Azure Blob URL cannot contain '#': percent-encode it as %23");
+  }
+  size_t slash = rest.find('/');
+  ep.authority = std::string(rest.substr(0, slash));
+  if (ep.authority.empty()) return Invalid(fmt::format("'{}' has no host", url));
+  if (ep.authority.find('@') != std::string::npos) {
+    return Invalid("credentials do not belong in the URL's host part: use a SAS query or the "
+                   "AZURE_STORAGE_* environment variables");
+  }
+  std::string host = ep.authority;  // without the port
+  if (host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else if (size_t colon = host.rfind(':'); colon != std::string::npos) {
+    host.resize(colon);
+  }
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+
+  std::vector<std::string_view> segments;
+  while (!path.empty()) {
+    size_t end = path.find('/');
+    std::string_view segment = path.substr(0, end);
+    if (!segment.empty()) segments.push_back(segment);
+    path = end == std::string_view::npos ? "" : path.substr(end + 1);
+  }
+
+  size_t blob_label = ToLower(host).find(".blob.");
+  ep.path_style = blob_label == std::string::npos;
+  if (ep.path_style) {
+    if (!IsIpOrLocalhost(host)) {
+      return Invalid(fmt::format(
+          "cannot tell the storage account from '{}': use https://ACCOUNT.blob.core.windows.net/"
+          "CONTAINER or, for an emulator, http://127.0.0.1:10000/ACCOUNT/CONTAINER",
+          http::RedactUrl(url)));
+    }
+    if (segments.empty()) return Invalid(fmt::format("'{}' names no storage account", url));
+    ep.account = std::string(segments.front());
+    segments.erase(segments.begin());
+  } else {
+    ep.account = host.substr(0, blob_label);
+  }
+  if (segments.empty()) {
+    return Invalid(fmt::format("'{}' names no container: add /CONTAINER to the URL",
+                               http::RedactUrl(url)));
+  }
+  ep.container = std::string(segments.front());
+  if (!IsValidContainerName(ep.container)) {
+    return Invalid(fmt::format("'{}' is not a valid container name: use 3-63 lower-case letters, "
+                               "digits and single hyphens",
+                               ep.container));
+  }
+  for (size_t i = 1; i < segments.size(); ++i) {
+    auto decoded = PercentDecode(segments[i]);
+    if (!decoded) return Invalid(fmt::format("bad percent-escape in '{}'", segments[i]));
+    if (!ep.prefix.empty()) ep.prefix += '/';
+    ep.prefix += *decoded;
+  }
+  return ep;
+}
+
+Result<ConnectionString> ParseConnectionString(std::string_view text) {
+  std::string protocol = "https", suffix = "core.windows.net", endpoint;
+  ConnectionString cs;
+  bool dev = false;
+  while (!text.empty()) {
+    size_t end = text.find(';');
+    std::string_view part = text.substr(0, end);
+    text = end == std::string_view::npos ? "" : text.substr(end + 1);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return Invalid("malformed connection string: every part must be Key=Value");
+    }
+    std::string key = ToLower(part.substr(0, eq));
+    std::string value(part.substr(eq + 1));
+    if (key == "defaultendpointsprotocol") {
+      protocol = ToLower(value);
+    } else if (key == "accountname") {
+      cs.account = value;
+    } else if (key == "accountkey") {
+      cs.key = value;
+    } else if (key == "endpointsuffix") {
+      suffix = value;
+    } else if (key == "blobendpoint") {
+      endpoint = value;
+    } else if (key == "sharedaccesssignature") {
+      cs.sas = value.starts_with('?') ? value.substr(1) : value;
+    } else if (key == "usedevelopmentstorage") {
+      dev = ToLower(value) == "true";
+    }
+    // Other keys (queue, table, file endpoints) do not concern blob storage.
+  }
+  if (dev) {
+    cs.account = std::string(kDevStoreAccount);
+    cs.key = std::string(kDevStoreKey);
+    if (endpoint.empty()) endpoint = "http://127.0.0.1:10000/devstoreaccount1";
+  }
+  if (cs.key.empty() && cs.sas.empty()) {
+    return Invalid("the connection string has neither AccountKey nor SharedAccessSignature");
+  }
+  if (!cs.key.empty() && !Base64Decode(cs.key)) {
+    return Invalid("the connection string's AccountKey is not valid base64");
+  }
+  if (endpoint.empty()) {
+    if (cs.account.empty()) return Invalid("the connection string has no AccountName");
+    endpoint = fmt::format("{}://{}.blob.{}", protocol, cs.account, suffix);
+  }
+  while (endpoint.ends_with('/')) endpoint.pop_back();
+  cs.blob_endpoint = endpoint;
+  if (cs.account.empty()) {
+    // A SAS-only connection string names its account in the endpoint.
+    auto parsed = ParseAzureUrl(endpoint + "/placeholder");
+    if (parsed.ok()) cs.account = parsed->account;
+  }
+  return cs;
+}
+
+EnvLookup ProcessEnvironment() {
+  return [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env) {
+  AzureCredentials creds;
+  creds.account = endpoint.account;
+  if (!endpoint.sas.empty()) {
+    if (endpoint.sas.find("sig=") == std::string::npos) {
+      return Invalid("the URL's query is not a SAS (it has no sig=): remove it or use a full SAS");
+    }
+    creds.sas = endpoint.sas;
+    creds.source = "the SAS on the URL";
+    return creds;
+  }
+  if (auto text = env("AZURE_STORAGE_CONNECTION_STRING")) {
+    Result<ConnectionString> cs = ParseConnectionString(*text);
+    if (!cs.ok()) {
+      return Invalid(fmt::format("AZURE_STORAGE_CONNECTION_STRING: {}", cs.status().message()));
+    }
+    if (!cs->account.empty() && cs->account != endpoint.account) {
+      return Invalid(fmt::format(
+          "AZURE_STORAGE_CONNECTION_STRING is for account '{}', but the URL names account '{}'",
+          cs->account, endpoint.account));
+    }
+    creds.sas = cs->sas;
+    if (!cs->key.empty()) creds.key = *Base64Decode(cs->key);
+    creds.source = "AZURE_STORAGE_CONNECTION_STRING";
+    return creds;
+  }
+  auto account = env("AZURE_STORAGE_ACCOUNT");
+  auto key = env("AZURE_STORAGE_KEY");
+  if (key) {
+    if (account && *account != endpoint.account) {
+      return Invalid(fmt::format("AZURE_STORAGE_ACCOUNT is '{}', but the URL names account '{}'",
+                                 *account, endpoint.account));
+    }
+    auto decoded = Base64Decode(*key);
+    if (!decoded || decoded->empty()) return Invalid("AZURE_STORAGE_KEY is not valid base64");
+    creds.key = std::move(*decoded);
+    creds.source = "AZURE_STORAGE_KEY";
+    return creds;
+  }
+  return Invalid(fmt::format(
+      "no credentials for storage account '{}': set AZURE_STORAGE_CONNECTION_STRING, or "
+      "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or add a SAS query to the URL",
+      endpoint.account));
+}
+
+}  // namespace ferry::storage

@@ -1,0 +1,37 @@
+// The XML documents of the Blob REST API that ferry reads and writes.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "storage/store.h"
+
+namespace ferry::storage {
+
+// One page of a List Blobs answer. Entry paths are full blob names (prefix included).
+struct BlobListPage {
+  std::vector<Entry> entries;
+  std::string next_marker;  // "" on the last page
+};
+
+Result<BlobListPage> ParseBlobList(std::string_view xml);
+
+// The uncommitted blocks of a Get Block List answer; ids are decoded from base64.
+Result<std::vector<StagedBlock>> ParseUncommittedBlocks(std::string_view xml);
+
+// The body of a Put Block List request; ids are base64-encoded here.
+std::string BlockListXml(const std::vector<std::string>& block_ids);
+
+struct ServiceError {
+  std::string code;
+  std::string message;
+};
+// The <Error><Code/><Message/></Error> document of a failed request; empty fields if absent.
+ServiceError ParseServiceError(std::string_view xml);
+
+// Parses an RFC 1123 date ("Tue, 24 Nov 2026 17:45:57 GMT") to Unix nanoseconds; 0 if malformed.
+int64_t ParseHttpDateNs(std::string_view text);
+
+}  // namespace ferry::storage

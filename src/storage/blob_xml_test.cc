@@ -1,0 +1,79 @@
+#include "storage/blob_xml.h"
+
+#include <gtest/gtest.h>
+
+#include "base/encoding.h"
+
+namespace ferry::storage {
+namespace {
+
+TEST(ParseBlobList, ReadsEntriesMetadataAndTheNextMarker) {
+  const char* xml = R"(<?xml version="1.0" encoding="utf-8"?>
+<EnumerationResults ServiceEndpoint="http://127.0.0.1:10000/devstoreaccount1" ContainerName="c">
+  <Prefix>p/</Prefix><MaxResults>2</MaxResults>
+  <Blobs>
+    <Blob><Name>p/a &amp; b.txt</Name>
+      <Properties><Last-Modified>Tue, 24 Nov 2026 18:00:00 GMT</Last-Modified>
+        <Etag>0x8DD1</Etag><Content-Length>11</Content-Length>
+        <Content-MD5>XrY7u+Ae7tCTyyK7j1rNww==</Content-MD5><AccessTier>Cool</AccessTier>
+      </Properties>
+      <Metadata><modtime>1700000000000000000</modtime><permissions>33188</permissions></Metadata>
+    </Blob>
+    <Blob><Name>p/folder</Name><Properties><Content-Length>0</Content-Length></Properties>
+      <Metadata><hdi_isfolder>true</hdi_isfolder></Metadata></Blob>
+    <Blob><Name Encoded="true">p/bad%EF%BF%BFname</Name><Properties><Content-Length>1</Content-Length></Properties></Blob>
+  </Blobs>
+  <NextMarker>2!72!MDAwMDA3IXAvZm9sZGVyITAwMDAyOCE5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5OTlaIQ--</NextMarker>
+</EnumerationResults>)";
+  auto page = ParseBlobList(xml);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->entries.size(), 3u);
+  const Entry& a = page->entries[0];
+  EXPECT_EQ(a.path, "p/a & b.txt");
+  EXPECT_EQ(a.size, 11u);
+  EXPECT_EQ(a.etag, "\"0x8DD1\"");
+  EXPECT_EQ(a.tier, "Cool");
+  EXPECT_EQ(a.mtime_ns, 1795543200000000000);
+  ASSERT_TRUE(a.content_md5.has_value());
+  EXPECT_EQ(Md5Hex(*a.content_md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");  // md5("hello world")
+  EXPECT_EQ(a.metadata.at("permissions"), "33188");
+  EXPECT_EQ(a.kind, Kind::kFile);
+  EXPECT_EQ(page->entries[1].kind, Kind::kFolder);
+  EXPECT_EQ(page->entries[2].path, "p/bad\xEF\xBF\xBFname");
+  EXPECT_EQ(page->next_marker.substr(0, 4), "2!72");
+}
+
+TEST(ParseBlobList, LastPageHasNoMarkerAndGarbageIsAnError) {
+  auto last = ParseBlobList("<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>");
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(last->entries.empty());
+  EXPECT_TRUE(last->next_marker.empty());
+  EXPECT_FALSE(ParseBlobList("<html>proxy error</html>").ok());
+  EXPECT_FALSE(ParseBlobList("not xml at all <").ok());
+}
+
+TEST(BlockList, BuildsAndParsesBase64Ids) {
+  std::string xml = BlockListXml({"id-0001", "id-0002"});
+  EXPECT_EQ(xml,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><Latest>aWQtMDAwMQ==</Latest>"
+            "<Latest>aWQtMDAwMg==</Latest></BlockList>");
+  auto blocks = ParseUncommittedBlocks(
+      "<BlockList><CommittedBlocks/><UncommittedBlocks><Block><Name>aWQtMDAwMQ==</Name>"
+      "<Size>4194304</Size></Block></UncommittedBlocks></BlockList>");
+  ASSERT_TRUE(blocks.ok());
+  ASSERT_EQ(blocks->size(), 1u);
+  EXPECT_EQ((*blocks)[0].id, "id-0001");
+  EXPECT_EQ((*blocks)[0].size, 4194304u);
+}
+
+TEST(ServiceError, KeepsCodeAndTheFirstLineOfTheMessage) {
+  ServiceError e = ParseServiceError(
+      "<?xml version=\"1.0\"?><Error><Code>ConditionNotMet</Code><Message>The condition "
+      "specified using HTTP conditional header(s) is not met.\nRequestId:1\nTime:x</Message></Error>");
+  EXPECT_EQ(e.code, "ConditionNotMet");
+  EXPECT_EQ(e.message, "The condition specified using HTTP conditional header(s) is not met.");
+  EXPECT_TRUE(ParseServiceError("").code.empty());
+}
+
+}  // namespace
+}  // namespace ferry::storage

@@ -1,0 +1,72 @@
+#include "storage/endpoint.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "base/encoding.h"
+#include "storage/local_store.h"
+
+namespace ferry::storage {
+
+std::string EndpointSpec::Redacted() const {
+  return type == EndpointType::kLocal ? local_root : azure.Redacted();
+}
+
+Result<EndpointSpec> ParseEndpoint(std::string_view url) {
+  if (url.empty()) return Status(Code::kInvalidInput, "empty endpoint: give a folder or a URL");
+  EndpointSpec spec;
+  size_t sep = url.find("://");
+  if (sep != std::string_view::npos) {
+    std::string scheme(url.substr(0, sep));
+    for (char& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme == "file") {
+      std::string_view path = url.substr(sep + 3);
+      if (!path.starts_with('/')) {
+        return Status(Code::kInvalidInput,
+                      fmt::format("'{}': a file URL needs an absolute path, as file:///data", url));
+      }
+      auto decoded = PercentDecode(path);
+      if (!decoded) return Status(Code::kInvalidInput, fmt::format("bad percent-escape in '{}'", url));
+      spec.type = EndpointType::kLocal;
+      spec.local_root = *decoded;
+    } else if (scheme == "http" || scheme == "https") {
+      Result<AzureEndpoint> azure = ParseAzureUrl(url);
+      if (!azure.ok()) return azure.status();
+      spec.type = EndpointType::kAzureBlob;
+      spec.azure = std::move(azure).value();
+    } else {
+      return Status(Code::kInvalidInput,
+                    fmt::format("unsupported scheme '{}://': ferry reads and writes local folders "
+                                "(/path or file:///path) and Azure Blob URLs (https://...)",
+                                scheme));
+    }
+  } else {
+    spec.type = EndpointType::kLocal;
+    spec.local_root = std::string(url);
+    if (!url.starts_with('/')) {
+      char cwd[4096];
+      if (::getcwd(cwd, sizeof cwd) == nullptr) {
+        return Status(Code::kIo, "cannot read the working directory");
+      }
+      spec.local_root = std::string(cwd) + "/" + spec.local_root;
+    }
+  }
+  if (spec.type == EndpointType::kLocal) {
+    while (spec.local_root.size() > 1 && spec.local_root.back() == '/') spec.local_root.pop_back();
+    while (spec.local_root.ends_with("/.")) spec.local_root.resize(spec.local_root.size() - 2);
+  }
+  return spec;
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const EndpointSpec& spec, const EnvLookup& env,
+                                         const AzureBlobOptions& azure_options) {
+  if (spec.type == EndpointType::kLocal) {
+    return std::unique_ptr<Store>(new LocalStore(spec.local_root));
+  }
+  Result<AzureCredentials> creds = ResolveCredentials(spec.azure, env);
+  if (!creds.ok()) return creds.status();
+  return std::unique_ptr<Store>(
+      new AzureBlobStore(spec.azure, std::move(creds).value(), azure_options));
+}
+
+}  // namespace ferry::storage

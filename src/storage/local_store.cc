@@ -1,0 +1,522 @@
+#include "storage/local_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+namespace ferry::storage {
+
+namespace {
+
+constexpr size_t kIoBuffer = 1 << 20;
+
+Status ErrnoStatus(int err, std::string_view what, std::string_view path) {
+  Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kIo;
+  return Status(code, fmt::format("{} '{}': {}", what, path, std::strerror(err)));
+}
+
+// Rejects paths that would escape the root.
+Status CheckRelative(std::string_view path) {
+  if (path.empty()) return Status(Code::kInvalidInput, "empty path");
+  if (path.front() == '/') return Status(Code::kInvalidInput, fmt::format("absolute path '{}'", path));
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view segment = path.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..") {
+      return Status(Code::kInvalidInput, fmt::format("path '{}' has an empty, '.' or '..' part", path));
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
+std::string EtagOf(const struct stat& st) {
+  int64_t mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return fmt::format("\"{:x}-{:x}-{:x}\"", uint64_t(st.st_ino), uint64_t(st.st_size), mtime_ns);
+}
+
+Status MakeParents(const std::string& absolute) {
+  size_t slash = absolute.rfind('/');
+  if (slash == 0 || slash == std::string::npos) return Status::Ok();
+  std::string dir = absolute.substr(0, slash);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) return Status::Ok();
+  FERRY_RETURN_IF_ERROR(MakeParents(dir));
+  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "cannot create folder", dir);
+  }
+  return Status::Ok();
+}
+
+std::optional<int64_t> MetadataInt(const Metadata& metadata, const char* key) {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return std::nullopt;
+  int64_t value = 0;
+  const std::string& text = it->second;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// Applies the modtime and permissions metadata to a placed file, folder or link.
+Status ApplyMetadata(const std::string& absolute, const Metadata& metadata, bool is_link) {
+  if (auto mode = MetadataInt(metadata, "permissions"); mode && !is_link) {
+    if (::chmod(absolute.c_str(), mode_t(*mode) & 07777) != 0) {
+      return ErrnoStatus(errno, "cannot set permissions of", absolute);
+    }
+  }
+  if (auto mtime = MetadataInt(metadata, "modtime")) {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = *mtime / 1'000'000'000;
+    times[1].tv_nsec = *mtime % 1'000'000'000;
+    if (::utimensat(AT_FDCWD, absolute.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      return ErrnoStatus(errno, "cannot set the modification time of", absolute);
+    }
+  }
+  return Status::Ok();
+}
+
+// Streams `body` into the open file `fd`, checking `expected_md5` when given.
+Status WriteBody(int fd, const http::Body& body, const std::optional<Md5Digest>& expected_md5,
+                 const std::string& name) {
+  std::string buffer(std::min<uint64_t>(kIoBuffer, std::max<uint64_t>(body.size, 1)), '\0');
+  Md5 md5;
+  uint64_t done = 0;
+  while (done < body.size) {
+    Result<size_t> n = body.read(done, buffer.data(), std::min<uint64_t>(buffer.size(), body.size - done));
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status(Code::kIo, "body ended before its declared size");
+    if (expected_md5) md5.Update(buffer.data(), *n);
+    for (size_t off = 0; off < *n;) {
+      ssize_t w = ::write(fd, buffer.data() + off, *n - off);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, "cannot write", name);
+      }
+      off += size_t(w);
+    }
+    done += *n;
+  }
+  if (expected_md5 && md5.Finish() != *expected_md5) {
+    return Status(Code::kInvalidInput, "Content-MD5 does not match the data");
+  }
+  if (::fsync(fd) != 0) return ErrnoStatus(errno, "cannot flush", name);
+  return Status::Ok();
+}
+
+// A temporary file beside `absolute`, removed on destruction unless released.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& absolute) {
+    size_t slash = absolute.rfind('/');
+    path_ = absolute.substr(0, slash + 1) + ".ferry-tmp-XXXXXX";
+    fd_ = ::mkstemp(path_.data());
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!released_) ::unlink(path_.c_str());
+  }
+  bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Release() { released_ = true; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool released_ = false;
+};
+
+}  // namespace
+
+Status StatLocal(const std::string& absolute, std::string relative, Entry& entry) {
+  struct stat st;
+  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+  entry = Entry{};
+  entry.path = std::move(relative);
+  entry.mode = st.st_mode;
+  entry.uid = st.st_uid;
+  entry.gid = st.st_gid;
+  entry.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  entry.etag = EtagOf(st);
+  if (S_ISREG(st.st_mode)) {
+    entry.kind = Kind::kFile;
+    entry.size = uint64_t(st.st_size);
+  } else if (S_ISDIR(st.st_mode)) {
+    entry.kind = Kind::kFolder;
+  } else if (S_ISLNK(st.st_mode)) {
+    entry.kind = Kind::kSymlink;
+    std::string target(size_t(st.st_size > 0 ? st.st_size : 4096), '\0');
+    ssize_t n = ::readlink(absolute.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoStatus(errno, "cannot read link", absolute);
+    target.resize(size_t(n));
+    entry.link_target = std::move(target);
+    entry.size = entry.link_target.size();
+  } else {
+    entry.kind = Kind::kSpecial;
+  }
+  return Status::Ok();
+}
+
+// Walks the tree depth first. Each directory's names are read and sorted once; a folder gives
+// two events in its parent: its own entry (sorted by its name) and its contents (sorted by
+// name + '/'), which together yield every path in ascending byte order.
+class LocalStore::TreeLister : public Lister {
+ public:
+  TreeLister(const LocalStore* store, std::string prefix)
+      : store_(store), prefix_(std::move(prefix)) {}
+
+  Result<bool> Next(Entry& entry) override {
+    if (!started_) {
+      started_ = true;
+      Status st = Push("");
+      if (!st.ok()) return st;
+    }
+    while (!stack_.empty()) {
+      Frame& frame = stack_.back();
+      if (frame.next == frame.events.size()) {
+        stack_.pop_back();
+        continue;
+      }
+      const Event event = frame.events[frame.next++];
+      std::string rel = JoinPath(frame.rel, event.name);
+      if (frame.rel.empty() && event.name == kStagingFolder) continue;
+      if (event.descend) {
+        std::string inside = rel + "/";
+        if (inside.starts_with(prefix_) || prefix_.starts_with(inside)) {
+          Status st = Push(rel);
+          if (!st.ok()) return st;  // the listing goes on past this folder on the next call
+        }
+        continue;
+      }
+      if (!rel.starts_with(prefix_)) continue;
+      Status st = StatLocal(store_->Absolute(rel), rel, entry);
+      if (st.code() == Code::kNotFound) continue;  // deleted since the folder was read
+      if (!st.ok()) return st;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Event {
+    std::string name;
+    bool descend;
+  };
+  struct Frame {
+    std::string rel;
+    std::vector<Event> events;
+    size_t next = 0;
+  };
+
+  Status Push(const std::string& rel) {
+    std::string absolute = rel.empty() ? store_->root_ : store_->Absolute(rel);
+    DIR* dir = ::opendir(absolute.c_str());
+    if (dir == nullptr) {
+      if (rel.empty()) return ErrnoStatus(errno, "cannot list", absolute);
+      return ErrnoStatus(errno, "cannot list folder", absolute);
+    }
+    Frame frame{rel, {}, 0};
+    while (struct dirent* d = ::readdir(dir)) {
+      std::string_view name = d->d_name;
+      if (name == "." || name == "..") continue;
+      bool is_dir = d->d_type == DT_DIR;
+      if (d->d_type == DT_UNKNOWN) {
+        struct stat st;
+        std::string child = absolute + "/" + std::string(name);
+        is_dir = ::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+      }
+      frame.events.push_back({std::string(name), false});
+      if (is_dir) frame.events.push_back({std::string(name) + "/", true});
+    }
+    ::closedir(dir);
+    std::sort(frame.events.begin(), frame.events.end(),
+              [](const Event& a, const Event& b) { return a.name < b.name; });
+    for (Event& e : frame.events) {
+      if (e.descend) e.name.pop_back();
+    }
+    stack_.push_back(std::move(frame));
+    return Status::Ok();
+  }
+
+  const LocalStore* store_;
+  std::string prefix_;
+  std::vector<Frame> stack_;
+  bool started_ = false;
+};
+
+LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string LocalStore::Absolute(std::string_view path) const {
+  return root_ == "/" ? "/" + std::string(path) : root_ + "/" + std::string(path);
+}
+
+std::string LocalStore::StagingDir(std::string_view path) const {
+  return Absolute(kStagingFolder) + "/" + Md5Hex(Md5::Of(path));
+}
+
+Status LocalStore::CreateRoot() {
+  FERRY_RETURN_IF_ERROR(MakeParents(root_ + "/x"));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix) {
+  struct stat st;
+  if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot list", root_);
+  if (!S_ISDIR(st.st_mode)) return Status(Code::kInvalidInput, fmt::format("'{}' is not a folder", root_));
+  return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix)));
+}
+
+Result<Entry> LocalStore::Stat(std::string_view path) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  Entry entry;
+  FERRY_RETURN_IF_ERROR(StatLocal(Absolute(path), std::string(path), entry));
+  return entry;
+}
+
+Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length,
+                        http::Sink& sink) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
+  std::string buffer(kIoBuffer, '\0');
+  Status status;
+  uint64_t done = 0;
+  while (done < length) {
+    size_t want = std::min<uint64_t>(buffer.size(), length - done);
+    ssize_t n = ::pread(fd, buffer.data(), want, off_t(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      status = ErrnoStatus(errno, "cannot read", absolute);
+      break;
+    }
+    if (n == 0) break;
+    if (!sink.write(buffer.data(), size_t(n))) {
+      status = Status(Code::kIo, "the sink refused the data");
+      break;
+    }
+    done += uint64_t(n);
+  }
+  ::close(fd);
+  return status;
+}
+
+Result<WriteResult> LocalStore::Place(std::string_view path, const std::string& temp,
+                                      const WriteOptions& options) {
+  std::string absolute = Absolute(path);
+  switch (options.condition.type) {
+    case Condition::Type::kNone:
+      if (::rename(temp.c_str(), absolute.c_str()) != 0) {
+        return ErrnoStatus(errno, "cannot move into place", absolute);
+      }
+      break;
+    case Condition::Type::kIfNoneExists:
+      if (::link(temp.c_str(), absolute.c_str()) != 0) {
+        int err = errno;
+        if (err == EEXIST) {
+          return Status(Code::kAlreadyExists, fmt::format("'{}' already exists", path));
+        }
+        return ErrnoStatus(err, "cannot move into place", absolute);
+      }
+      ::unlink(temp.c_str());
+      break;
+    case Condition::Type::kIfMatch: {
+      struct stat st;
+      if (::lstat(absolute.c_str(), &st) != 0 || EtagOf(st) != options.condition.etag) {
+        return Status(Code::kPreconditionFailed,
+                      fmt::format("'{}' is not at version {}", path, options.condition.etag));
+      }
+      if (::rename(temp.c_str(), absolute.c_str()) != 0) {
+        return ErrnoStatus(errno, "cannot move into place", absolute);
+      }
+      break;
+    }
+  }
+  struct stat st;
+  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+  return WriteResult{EtagOf(st)};
+}
+
+Result<WriteResult> LocalStore::Write(std::string_view path, const http::Body& body,
+                                      const WriteOptions& options) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  FERRY_RETURN_IF_ERROR(MakeParents(absolute));
+  Kind kind = KindFromMetadata(options.metadata);
+
+  if (kind == Kind::kFolder) {
+    if (::mkdir(absolute.c_str(), 0777) != 0) {
+      int err = errno;
+      if (err != EEXIST) return ErrnoStatus(err, "cannot create folder", absolute);
+      if (options.condition.type == Condition::Type::kIfNoneExists) {
+        return Status(Code::kAlreadyExists, fmt::format("'{}' already exists", path));
+      }
+    }
+    FERRY_RETURN_IF_ERROR(ApplyMetadata(absolute, options.metadata, false));
+    struct stat st;
+    if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+    return WriteResult{EtagOf(st)};
+  }
+
+  TempFile temp(absolute);
+  if (!temp.ok()) return ErrnoStatus(errno, "cannot create a temporary file beside", absolute);
+  if (kind == Kind::kSymlink) {
+    Result<std::string> target = ReadAll(body);
+    if (!target.ok()) return target.status();
+    temp.Close();
+    ::unlink(temp.path().c_str());
+    if (::symlink(target->c_str(), temp.path().c_str()) != 0) {
+      return ErrnoStatus(errno, "cannot create link", absolute);
+    }
+  } else {
+    FERRY_RETURN_IF_ERROR(WriteBody(temp.fd(), body, options.content_md5, absolute));
+    temp.Close();
+  }
+  FERRY_RETURN_IF_ERROR(ApplyMetadata(temp.path(), options.metadata, kind == Kind::kSymlink));
+  Result<WriteResult> placed = Place(path, temp.path(), options);
+  if (placed.ok() && options.condition.type != Condition::Type::kIfNoneExists) temp.Release();
+  return placed;
+}
+
+Status LocalStore::StageBlock(std::string_view path, std::string_view block_id,
+                              const http::Body& body, const std::optional<Md5Digest>& md5) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string dir = StagingDir(path);
+  FERRY_RETURN_IF_ERROR(MakeParents(dir + "/x"));
+  // The length rule of block ids holds per item, as on Azure.
+  if (auto staged = ListStagedBlocks(path); staged.ok() && !staged->empty() &&
+                                            staged->front().id.size() != block_id.size()) {
+    return Status(Code::kInvalidInput, "block ids of one item must have the same length");
+  }
+  std::string block = dir + "/" + HexEncode(block_id);
+  TempFile temp(block);
+  if (!temp.ok()) return ErrnoStatus(errno, "cannot create a temporary file beside", block);
+  FERRY_RETURN_IF_ERROR(WriteBody(temp.fd(), body, md5, block));
+  temp.Close();
+  if (::rename(temp.path().c_str(), block.c_str()) != 0) {
+    return ErrnoStatus(errno, "cannot store block", block);
+  }
+  temp.Release();
+  return Status::Ok();
+}
+
+Result<WriteResult> LocalStore::Commit(std::string_view path,
+                                       const std::vector<std::string>& block_ids,
+                                       const WriteOptions& options) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  FERRY_RETURN_IF_ERROR(MakeParents(absolute));
+  std::string dir = StagingDir(path);
+  TempFile temp(absolute);
+  if (!temp.ok()) return ErrnoStatus(errno, "cannot create a temporary file beside", absolute);
+  std::string buffer(kIoBuffer, '\0');
+  for (const std::string& id : block_ids) {
+    std::string block = dir + "/" + HexEncode(id);
+    int fd = ::open(block.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return Status(Code::kInvalidInput, fmt::format("block '{}' of '{}' is not staged", id, path));
+    }
+    ssize_t n;
+    while ((n = ::read(fd, buffer.data(), buffer.size())) > 0) {
+      if (::write(temp.fd(), buffer.data(), size_t(n)) != n) {
+        ::close(fd);
+        return ErrnoStatus(errno, "cannot write", temp.path());
+      }
+    }
+    ::close(fd);
+    if (n < 0) return ErrnoStatus(errno, "cannot read", block);
+  }
+  if (::fsync(temp.fd()) != 0) return ErrnoStatus(errno, "cannot flush", temp.path());
+  temp.Close();
+  FERRY_RETURN_IF_ERROR(ApplyMetadata(temp.path(), options.metadata, false));
+  Result<WriteResult> placed = Place(path, temp.path(), options);
+  if (!placed.ok()) return placed;
+  if (options.condition.type != Condition::Type::kIfNoneExists) temp.Release();
+  // Staged blocks are discarded on commit, as on Azure.
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      if (e->d_name[0] != '.') ::unlink((dir + "/" + e->d_name).c_str());
+    }
+    ::closedir(d);
+    ::rmdir(dir.c_str());
+  }
+  return placed;
+}
+
+Result<std::vector<StagedBlock>> LocalStore::ListStagedBlocks(std::string_view path) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::vector<StagedBlock> blocks;
+  std::string dir = StagingDir(path);
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return blocks;
+    return ErrnoStatus(errno, "cannot list", dir);
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;  // ".", ".." and temporary files
+    std::string hex = e->d_name;
+    std::string id;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      id += char(std::stoi(hex.substr(i, 2), nullptr, 16));
+    }
+    struct stat st;
+    if (::stat((dir + "/" + hex).c_str(), &st) == 0) blocks.push_back({id, uint64_t(st.st_size)});
+  }
+  ::closedir(d);
+  std::sort(blocks.begin(), blocks.end(),
+            [](const StagedBlock& a, const StagedBlock& b) { return a.id < b.id; });
+  return blocks;
+}
+
+Result<WriteResult> LocalStore::SetMetadata(std::string_view path, const Metadata& metadata,
+                                            const Condition& condition) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  struct stat st;
+  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+  if (condition.type == Condition::Type::kIfMatch && EtagOf(st) != condition.etag) {
+    return Status(Code::kPreconditionFailed,
+                  fmt::format("'{}' is not at version {}", path, condition.etag));
+  }
+  FERRY_RETURN_IF_ERROR(ApplyMetadata(absolute, metadata, S_ISLNK(st.st_mode)));
+  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+  return WriteResult{EtagOf(st)};
+}
+
+Status LocalStore::SetTier(std::string_view, std::string_view) {
+  return Status(Code::kUnsupported, "a local folder has no access tiers");
+}
+
+Status LocalStore::Delete(std::string_view path, const Condition& condition) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  struct stat st;
+  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot delete", absolute);
+  if (condition.type == Condition::Type::kIfMatch && EtagOf(st) != condition.etag) {
+    return Status(Code::kPreconditionFailed,
+                  fmt::format("'{}' is not at version {}", path, condition.etag));
+  }
+  int rc = S_ISDIR(st.st_mode) ? ::rmdir(absolute.c_str()) : ::unlink(absolute.c_str());
+  if (rc != 0) return ErrnoStatus(errno, "cannot delete", absolute);
+  return Status::Ok();
+}
+
+}  // namespace ferry::storage

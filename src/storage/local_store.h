@@ -1,0 +1,60 @@
+// A POSIX file tree (local disk, or an NFS/SMB mount) as a Store.
+#pragma once
+
+#include "storage/store.h"
+
+namespace ferry::storage {
+
+// Listing is a depth-first walk that holds one sorted directory per level, so memory grows with
+// the depth and width of the tree, never with its total size. Folders are listed as items of
+// their own, before their contents; symbolic links are reported, not followed.
+//
+// As a target: writes go to a temporary file in the destination folder, are fsync'ed, then
+// renamed (or hard-linked, for create-only writes) into place, so a reader never sees a partial
+// file. `modtime` and `permissions` metadata are applied to the file; other metadata is not kept.
+// Items with hdi_isfolder=true become folders and is_symlink=true become symbolic links. Staged
+// blocks live under ROOT/.ferry-staging, which listings skip. Thread-safe.
+class LocalStore : public Store {
+ public:
+  // REQUIRES: `root` is an absolute path.
+  explicit LocalStore(std::string root);
+
+  const std::string& root() const { return root_; }
+
+  std::string Describe() const override { return root_; }
+  Status CreateRoot() override;
+  Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;
+  Result<Entry> Stat(std::string_view path) override;
+  Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
+  Result<WriteResult> Write(std::string_view path, const http::Body& body,
+                            const WriteOptions& options) override;
+  uint64_t MaxBlockSize() const override { return 4000ull << 20; }
+  size_t MaxBlocks() const override { return 50'000; }
+  Status StageBlock(std::string_view path, std::string_view block_id, const http::Body& body,
+                    const std::optional<Md5Digest>& md5) override;
+  Result<WriteResult> Commit(std::string_view path, const std::vector<std::string>& block_ids,
+                             const WriteOptions& options) override;
+  Result<std::vector<StagedBlock>> ListStagedBlocks(std::string_view path) override;
+  Result<WriteResult> SetMetadata(std::string_view path, const Metadata& metadata,
+                                  const Condition& condition) override;
+  Status SetTier(std::string_view path, std::string_view tier) override;
+  Status Delete(std::string_view path, const Condition& condition) override;
+
+  // The name of the folder under the root that holds staged blocks.
+  static constexpr std::string_view kStagingFolder = ".ferry-staging";
+
+ private:
+  class TreeLister;
+
+  std::string Absolute(std::string_view path) const;
+  std::string StagingDir(std::string_view path) const;
+  Result<WriteResult> Place(std::string_view path, const std::string& temp,
+                            const WriteOptions& options);
+
+  std::string root_;
+};
+
+// Fills `entry` from lstat of `absolute`; `relative` becomes entry.path.
+Status StatLocal(const std::string& absolute, std::string relative, Entry& entry);
+
+}  // namespace ferry::storage

@@ -1,0 +1,121 @@
+#include "storage/local_store.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <list>
+
+#include "support/store_conformance.h"
+#include "support/temp_dir.h"
+
+namespace ferry::testing {
+namespace {
+
+using storage::Entry;
+using storage::Kind;
+using storage::LocalStore;
+
+std::list<TempDir>& Dirs() {
+  static std::list<TempDir> dirs;  // kept until the binary exits
+  return dirs;
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, StoreConformance,
+                         ::testing::Values(StoreFactory{"local",
+                                                        [] {
+                                                          Dirs().emplace_back();
+                                                          return std::make_unique<LocalStore>(
+                                                              Dirs().back().Sub("root"));
+                                                        },
+                                                        /*keeps_metadata=*/false}),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(LocalStore, StatReportsEveryKindWithPosixProperties) {
+  TempDir dir;
+  WriteFile(dir.Sub("file"), "12345");
+  ::chmod(dir.Sub("file").c_str(), 0640);
+  ::mkdir(dir.Sub("folder").c_str(), 0755);
+  ASSERT_EQ(::symlink("file", dir.Sub("link").c_str()), 0);
+  ASSERT_EQ(::mkfifo(dir.Sub("fifo").c_str(), 0600), 0);
+  LocalStore store(dir.path());
+
+  auto file = store.Stat("file");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->kind, Kind::kFile);
+  EXPECT_EQ(file->size, 5u);
+  EXPECT_EQ(file->mode & 07777, 0640u);
+  EXPECT_TRUE(S_ISREG(file->mode));
+  EXPECT_EQ(file->uid, ::getuid());
+  EXPECT_EQ(file->gid, ::getgid());
+  struct stat st;
+  ::stat(dir.Sub("file").c_str(), &st);
+  EXPECT_EQ(file->mtime_ns, int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
+
+  EXPECT_EQ(store.Stat("folder")->kind, Kind::kFolder);
+  auto link = store.Stat("link");
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(link->kind, Kind::kSymlink);
+  EXPECT_EQ(link->link_target, "file");
+  EXPECT_EQ(store.Stat("fifo")->kind, Kind::kSpecial);
+}
+
+TEST(LocalStore, ListingIncludesFoldersInPathOrderAndSkipsStaging) {
+  TempDir dir;
+  for (const char* f : {"a/x", "a.txt", "a-b", "b/c/d", "b/e"}) WriteFile(dir.Sub(f), f);
+  ::mkdir(dir.Sub("empty").c_str(), 0755);
+  LocalStore store(dir.path());
+  ASSERT_TRUE(store.StageBlock("pending-upload", "id", http::Body::FromString("x"), {}).ok());
+  EXPECT_EQ(ListPaths(store), (std::vector<std::string>{"a", "a-b", "a.txt", "a/x", "b", "b/c",
+                                                        "b/c/d", "b/e", "empty"}));
+  EXPECT_EQ(ListPaths(store, "b/"), (std::vector<std::string>{"b/c", "b/c/d", "b/e"}));
+}
+
+TEST(LocalStore, ListingOfAMissingRootIsNotFound) {
+  TempDir dir;
+  LocalStore store(dir.Sub("missing"));
+  EXPECT_EQ(store.List("").status().code(), Code::kNotFound);
+}
+
+TEST(LocalStore, WideTreeListsInOrderWithoutLosingItems) {
+  TempDir dir;
+  std::vector<std::string> expected;
+  for (int d = 0; d < 20; ++d) {
+    std::string folder = "d" + std::to_string(d);
+    expected.push_back(folder);
+    for (int f = 0; f < 50; ++f) {
+      std::string path = folder + "/f" + std::to_string(f);
+      WriteFile(dir.Sub(path), "");
+      expected.push_back(path);
+    }
+  }
+  std::sort(expected.begin(), expected.end());
+  LocalStore store(dir.path());
+  EXPECT_EQ(ListPaths(store), expected);
+}
+
+TEST(LocalStore, PathsThatEscapeTheRootAreRejected) {
+  TempDir dir;
+  LocalStore store(dir.path());
+  for (const char* bad : {"../x", "a/../../x", "/etc/passwd", "a//b", "./a"}) {
+    EXPECT_EQ(store.Write(bad, http::Body::FromString("x"), {}).status().code(),
+              Code::kInvalidInput)
+        << bad;
+  }
+}
+
+TEST(LocalStore, WriteNeverLeavesATemporaryFileBehind) {
+  TempDir dir;
+  LocalStore store(dir.path());
+  ASSERT_TRUE(store.Write("f", http::Body::FromString("one"), {}).ok());
+  storage::WriteOptions create_only;
+  create_only.condition = storage::Condition::IfNoneExists();
+  EXPECT_FALSE(store.Write("f", http::Body::FromString("two"), create_only).ok());
+  storage::WriteOptions bad_md5;
+  bad_md5.content_md5 = Md5::Of("other");
+  EXPECT_FALSE(store.Write("g", http::Body::FromString("two"), bad_md5).ok());
+  EXPECT_EQ(ListPaths(store), (std::vector<std::string>{"f"}));
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -1,0 +1,147 @@
+// One interface for every endpoint a migration reads from or writes to. Stages never know which
+// backend they talk to. Paths are relative to the store's root (a folder, or a container plus
+// prefix), use '/' as separator, and have no leading or trailing '/'.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/encoding.h"
+#include "base/status.h"
+#include "http/request.h"
+
+namespace ferry::storage {
+
+enum class Kind { kFile, kFolder, kSymlink, kSpecial };
+std::string_view KindName(Kind kind);
+
+// Blob metadata (name → ASCII value). Names are case-insensitive on Azure; ferry uses lower case.
+using Metadata = std::map<std::string, std::string>;
+
+// What a listing or a stat knows about one item. Fields a backend cannot know stay at their zero
+// value (a blob store has no uid; a file system has no ETag).
+struct Entry {
+  std::string path;
+  Kind kind = Kind::kFile;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;  // last modification, Unix time in nanoseconds
+  uint32_t mode = 0;     // full st_mode, file type bits included
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string link_target;               // for kSymlink
+  std::string etag;                      // opaque version tag, for conditional writes
+  std::optional<Md5Digest> content_md5;  // as stored by the target, when it has one
+  Metadata metadata;
+  std::string tier;  // access tier, when the target has tiers
+};
+
+// A streamed listing: entries arrive in ascending byte order of their path, a page at a time;
+// memory does not grow with the size of the listing.
+class Lister {
+ public:
+  virtual ~Lister() = default;
+  // Fills `entry` with the next item and returns true, or returns false at the end.
+  virtual Result<bool> Next(Entry& entry) = 0;
+};
+
+// A precondition on a write or delete.
+struct Condition {
+  enum class Type { kNone, kIfNoneExists, kIfMatch };
+  Type type = Type::kNone;
+  std::string etag;  // for kIfMatch
+
+  static Condition None() { return {}; }
+  static Condition IfNoneExists() { return {Type::kIfNoneExists, {}}; }
+  static Condition IfMatch(std::string etag) { return {Type::kIfMatch, std::move(etag)}; }
+};
+
+struct WriteOptions {
+  Condition condition;
+  Metadata metadata;
+  // The MD5 of the whole object, stored with it (and for single-shot writes checked in transit).
+  std::optional<Md5Digest> content_md5;
+  std::string tier;  // empty: the target's default
+};
+
+struct WriteResult {
+  std::string etag;
+};
+
+// A block of a staged write, as the target holds it before commit.
+struct StagedBlock {
+  std::string id;  // the caller's block id (raw, not base64)
+  uint64_t size = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // A description of the endpoint for messages (credentials redacted).
+  virtual std::string Describe() const = 0;
+
+  // Creates the store's root (folder, container) when it is missing, so writes can follow.
+  virtual Status CreateRoot() = 0;
+
+  // Lists every item whose path starts with `prefix` (a plain string prefix, "" for all).
+  virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix) = 0;
+
+  // Returns the item at `path`, or Code::kNotFound.
+  virtual Result<Entry> Stat(std::string_view path) = 0;
+
+  // Streams `length` bytes from `offset` into `sink` (fewer if the item ends first). `length` of
+  // UINT64_MAX reads to the end.
+  virtual Status Read(std::string_view path, uint64_t offset, uint64_t length,
+                      http::Sink& sink) = 0;
+
+  // Writes the whole item in one operation. The condition decides what may already be there:
+  // kIfNoneExists fails with Code::kAlreadyExists when something is; kIfMatch fails with
+  // Code::kPreconditionFailed when the item's ETag differs or it is missing.
+  virtual Result<WriteResult> Write(std::string_view path, const http::Body& body,
+                                    const WriteOptions& options) = 0;
+
+  // Largest block StageBlock accepts, and most blocks one item may have.
+  virtual uint64_t MaxBlockSize() const = 0;
+  virtual size_t MaxBlocks() const = 0;
+
+  // Stages one block of a later Commit. Block ids of one item must all have the same length.
+  // `md5` of the block, when given, is checked by the target in transit.
+  virtual Status StageBlock(std::string_view path, std::string_view block_id,
+                            const http::Body& body, const std::optional<Md5Digest>& md5) = 0;
+
+  // Makes the item the concatenation of the staged blocks in `block_ids` order, under the same
+  // conditions as Write. Staged blocks not listed are discarded.
+  virtual Result<WriteResult> Commit(std::string_view path,
+                                     const std::vector<std::string>& block_ids,
+                                     const WriteOptions& options) = 0;
+
+  // The blocks staged for `path` and not yet committed (to resume a large upload).
+  virtual Result<std::vector<StagedBlock>> ListStagedBlocks(std::string_view path) = 0;
+
+  // Replaces the item's metadata. Returns the new ETag.
+  virtual Result<WriteResult> SetMetadata(std::string_view path, const Metadata& metadata,
+                                          const Condition& condition) = 0;
+
+  // Moves the item to an access tier (Hot, Cool, Cold, Archive); kUnsupported where there are
+  // no tiers.
+  virtual Status SetTier(std::string_view path, std::string_view tier) = 0;
+
+  // Deletes the item; Code::kNotFound when it is not there.
+  virtual Status Delete(std::string_view path, const Condition& condition) = 0;
+};
+
+// Reads all of `body` into a string (for small bodies and in-memory stores).
+Result<std::string> ReadAll(const http::Body& body);
+
+// The kind a blob's metadata gives it: hdi_isfolder=true → folder, is_symlink=true → symlink.
+Kind KindFromMetadata(const Metadata& metadata);
+
+// Joins a prefix and a relative path with exactly one '/'.
+std::string JoinPath(std::string_view prefix, std::string_view path);
+
+}  // namespace ferry::storage

@@ -1,0 +1,154 @@
+#include "support/azurite.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "base/encoding.h"
+#include "support/temp_dir.h"
+
+namespace ferry::testing {
+
+namespace {
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool Accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(uint16_t(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::unique_ptr<Azurite> Azurite::Start() {
+  std::unique_ptr<Azurite> azurite(new Azurite());
+  std::string bin = std::string(FERRY_SOURCE_DIR) + "/node_modules/.bin/azurite-blob";
+  if (::access(bin.c_str(), X_OK) != 0) {
+    throw std::runtime_error(bin + " is missing: run scripts/setup.sh (npm ci) first");
+  }
+  char log_template[] = "/tmp/ferry-azurite-XXXXXX";
+  int log_fd = ::mkstemp(log_template);
+  azurite->log_path_ = log_template;
+
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    azurite->port_ = FreePort();
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      ::setpgid(0, 0);  // its own process group, so the whole group can be stopped
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and never outlives a crashed test
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+      std::string port = std::to_string(azurite->port_);
+      ::execl(bin.c_str(), bin.c_str(), "--inMemoryPersistence", "--blobHost", "127.0.0.1",
+              "--blobPort", port.c_str(), "--silent", nullptr);
+      ::_exit(127);
+    }
+    azurite->pid_ = pid;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Accepts(azurite->port_)) {
+        ::close(log_fd);
+        return azurite;
+      }
+      int status;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        azurite->pid_ = -1;
+        break;  // exited (port taken?): try another port
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ::close(log_fd);
+  throw std::runtime_error("Azurite did not start; its log: " + ReadFile(azurite->log_path_));
+}
+
+Azurite::~Azurite() {
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  if (!log_path_.empty()) ::unlink(log_path_.c_str());
+}
+
+std::string Azurite::BlobEndpoint() const {
+  return fmt::format("http://127.0.0.1:{}/devstoreaccount1", port_);
+}
+
+std::string Azurite::ContainerUrl(const std::string& container, const std::string& prefix) const {
+  std::string url = BlobEndpoint() + "/" + container;
+  if (!prefix.empty()) url += "/" + PercentEncode(prefix, "/");
+  return url;
+}
+
+std::string Azurite::ConnectionString() const {
+  return fmt::format("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};"
+                     "BlobEndpoint={};",
+                     storage::kDevStoreKey, BlobEndpoint());
+}
+
+storage::AzureCredentials Azurite::Credentials() const {
+  storage::AzureCredentials creds;
+  creds.account = std::string(storage::kDevStoreAccount);
+  creds.key = *Base64Decode(storage::kDevStoreKey);
+  creds.source = "test";
+  return creds;
+}
+
+Azurite& Azurite::Global() {
+  static std::unique_ptr<Azurite> instance = Start();
+  return *instance;
+}
+
+std::string UniqueContainer(const std::string& hint) {
+  static std::atomic<int> counter{0};
+  static uint32_t run = std::random_device{}();
+  std::string name = fmt::format("{}-{}-{:08x}", hint, ++counter, run);
+  for (char& c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) c = '-';
+  }
+  return name.substr(0, 63);
+}
+
+}  // namespace ferry::testing

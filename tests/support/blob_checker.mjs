@@ -1,0 +1,95 @@
+// The independent checker: reads (and, to stage a conflict, writes) Azure Blob Storage with
+// Microsoft's own JavaScript client, so tests never rely only on ferry's reader.
+//
+//   node blob_checker.mjs list CONTAINER [PREFIX]        -> [{name,size,md5,metadata,etag,tier}]
+//   node blob_checker.mjs download-md5 CONTAINER BLOB    -> {size, md5 (hex of the bytes)}
+//   node blob_checker.mjs put CONTAINER BLOB TEXT        -> {etag}
+//   node blob_checker.mjs sas CONTAINER                  -> {sas} (container SAS, 1 hour)
+//   node blob_checker.mjs staged CONTAINER BLOB          -> {committed:[..], uncommitted:[..]}
+//
+// The connection string comes from CHECKER_CONNECTION_STRING, never from the command line.
+import { createHash } from "node:crypto";
+import {
+  BlobServiceClient,
+  ContainerSASPermissions,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
+
+const [command, container, ...rest] = process.argv.slice(2);
+const connection = process.env.CHECKER_CONNECTION_STRING;
+if (!connection) throw new Error("CHECKER_CONNECTION_STRING is not set");
+const service = BlobServiceClient.fromConnectionString(connection);
+const containerClient = service.getContainerClient(container);
+
+function hex(base64) {
+  return base64 ? Buffer.from(base64).toString("hex") : null;
+}
+
+async function main() {
+  switch (command) {
+    case "list": {
+      const out = [];
+      const options = { includeMetadata: true };
+      if (rest[0]) options.prefix = rest[0];
+      for await (const blob of containerClient.listBlobsFlat(options)) {
+        out.push({
+          name: blob.name,
+          size: blob.properties.contentLength,
+          md5: hex(blob.properties.contentMD5),
+          metadata: blob.metadata ?? {},
+          etag: blob.properties.etag,
+          tier: blob.properties.accessTier ?? null,
+        });
+      }
+      return out;
+    }
+    case "download-md5": {
+      const response = await containerClient.getBlobClient(rest[0]).download();
+      const hash = createHash("md5");
+      let size = 0;
+      for await (const chunk of response.readableStreamBody) {
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      return { size, md5: hash.digest("hex"), stored_md5: hex(response.contentMD5) };
+    }
+    case "put": {
+      const body = rest[1] ?? "";
+      const result = await containerClient
+        .getBlockBlobClient(rest[0])
+        .upload(body, Buffer.byteLength(body));
+      return { etag: result.etag };
+    }
+    case "sas": {
+      const parts = Object.fromEntries(
+        connection.split(";").filter(Boolean).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]),
+      );
+      const credential = new StorageSharedKeyCredential(parts.AccountName, parts.AccountKey);
+      const sas = generateBlobSASQueryParameters(
+        {
+          containerName: container,
+          permissions: ContainerSASPermissions.parse("racwdl"),
+          expiresOn: new Date(Date.now() + 3600 * 1000),
+        },
+        credential,
+      ).toString();
+      return { sas };
+    }
+    case "staged": {
+      const list = await containerClient.getBlockBlobClient(rest[0]).getBlockList("all");
+      const names = (blocks) => (blocks ?? []).map((b) => Buffer.from(b.name, "base64").toString());
+      return { committed: names(list.committedBlocks), uncommitted: names(list.uncommittedBlocks) };
+    }
+    default:
+      throw new Error(`unknown command ${command}`);
+  }
+}
+
+main().then(
+  (result) => process.stdout.write(JSON.stringify(result)),
+  (error) => {
+    process.stderr.write(`blob_checker: ${error.message}\n`);
+    process.exit(1);
+  },
+);
