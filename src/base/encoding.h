@@ -22,6 +22,9 @@ std::string PercentEncode(std::string_view text, std::string_view keep = "");
 // Decodes %XX escapes (and nothing else; '+' stays '+'). Nullopt on a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text);
 
+// SHA-256 of `data`, as 32 raw bytes.
+std::string Sha256(std::string_view data);
+
 // HMAC-SHA256 of `data` under `key`, as 32 raw bytes.
 std::string HmacSha256(std::string_view key, std::string_view data);
 

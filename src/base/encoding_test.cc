@@ -31,6 +31,11 @@ TEST(Md5, KnownVectorsAndIncrementalUpdates) {  // RFC 1321 appendix A.5
   EXPECT_EQ(Md5Base64(Md5::Of("")), "1B2M2Y8AsgTpgAmY7PhCfg==");
 }
 
+TEST(Sha256, FipsVector) {
+  EXPECT_EQ(HexEncode(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
 TEST(Hmac, Rfc4231TestCase2) {
   EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");

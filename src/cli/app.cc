@@ -41,6 +41,11 @@ int Run(int argc, char** argv) {
 
   std::map<CLI::App*, CommandRunner> runners;
   auto add = [&](CommandRunner runner) { runners[app.get_subcommands({}).back()] = runner; };
+  add(AddInitCommand(app));
+  add(AddScanCommand(app));
+  add(AddCopyCommand(app));
+  add(AddStatusCommand(app));
+  add(AddErrorsCommand(app));
   add(AddCheckCommand(app));
 
   try {

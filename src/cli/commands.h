@@ -3,11 +3,27 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <iosfwd>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "cli/common.h"
+#include "migration/scan.h"
 
 namespace ferry::cli {
 
 using CommandRunner = std::function<int()>;
 
 CommandRunner AddCheckCommand(CLI::App& app);
+CommandRunner AddInitCommand(CLI::App& app);
+CommandRunner AddScanCommand(CLI::App& app);
+CommandRunner AddCopyCommand(CLI::App& app);
+CommandRunner AddStatusCommand(CLI::App& app);
+CommandRunner AddErrorsCommand(CLI::App& app);
+
+// Scans the migration's source into its catalog, with a progress line; exit 2 on failure.
+migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints);
+void PrintScanReport(const migration::ScanReport& report, std::ostream& out);
+nlohmann::json ScanReportJson(const migration::ScanReport& report);
 
 }  // namespace ferry::cli

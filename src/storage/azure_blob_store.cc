@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "storage/blob_xml.h"
@@ -79,6 +80,50 @@ Status BlobError(const http::Response& response, std::string_view what,
   Status st(code, std::move(message));
   st.WithHttp(status, error.code, request_id);
   return st;
+}
+
+namespace {
+
+// The number of UTF-8 code points in `text`, or nullopt if it is not valid UTF-8.
+std::optional<size_t> Utf8Length(std::string_view text) {
+  size_t count = 0;
+  for (size_t i = 0; i < text.size(); ++count) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return std::nullopt;
+    for (size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return std::nullopt;
+    }
+    i += len;
+  }
+  return count;
+}
+
+}  // namespace
+
+std::optional<std::string> AzureBlobStore::UnstorableReason(std::string_view path) const {
+  std::string name = BlobName(path);
+  auto length = Utf8Length(name);
+  if (!length) return "the name is not valid UTF-8";
+  if (*length > 1024) {
+    return fmt::format("the blob name is too long ({} characters; Azure allows 1,024)", *length);
+  }
+  size_t parts = 1 + size_t(std::count(name.begin(), name.end(), '/'));
+  if (parts > 254) return fmt::format("the name has too many parts ({}; Azure allows 254)", parts);
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return "the name contains a control character";
+    if (c == '\\') return "the name contains '\\', which Azure reads as '/'";
+  }
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    if (end > start && name[end - 1] == '.') {
+      return "a part of the name ends with '.', which Azure drops";
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
 }
 
 AzureBlobStore::AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credentials,

@@ -29,6 +29,9 @@ class AzureBlobStore : public Store {
   const http::Pipeline& pipeline() const { return *pipeline_; }
 
   std::string Describe() const override { return endpoint_.Redacted(); }
+  // Blob names: at most 1,024 characters and 254 parts, valid UTF-8 without control characters,
+  // no '\' (read as '/'), no part ending in '.' (the service drops trailing dots).
+  std::optional<std::string> UnstorableReason(std::string_view path) const override;
   // Creates the container; success when it exists already.
   Status CreateRoot() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;

@@ -203,6 +203,14 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
     creds.source = "the SAS on the URL";
     return creds;
   }
+  if (auto token = env("AZURE_STORAGE_SAS_TOKEN")) {
+    creds.sas = token->starts_with('?') ? token->substr(1) : *token;
+    if (creds.sas.find("sig=") == std::string::npos) {
+      return Invalid("AZURE_STORAGE_SAS_TOKEN is not a SAS (it has no sig=)");
+    }
+    creds.source = "AZURE_STORAGE_SAS_TOKEN";
+    return creds;
+  }
   if (auto text = env("AZURE_STORAGE_CONNECTION_STRING")) {
     Result<ConnectionString> cs = ParseConnectionString(*text);
     if (!cs.ok()) {
@@ -233,7 +241,8 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
   }
   return Invalid(fmt::format(
       "no credentials for storage account '{}': set AZURE_STORAGE_CONNECTION_STRING, or "
-      "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or add a SAS query to the URL",
+      "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or add a SAS "
+      "query to the URL",
       endpoint.account));
 }
 

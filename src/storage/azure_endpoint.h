@@ -60,7 +60,8 @@ struct AzureCredentials {
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 EnvLookup ProcessEnvironment();
 
-// Chooses credentials for `endpoint`, in order: a SAS on the URL; AZURE_STORAGE_CONNECTION_STRING;
+// Chooses credentials for `endpoint`, in order: a SAS on the URL; AZURE_STORAGE_SAS_TOKEN;
+// AZURE_STORAGE_CONNECTION_STRING;
 // AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY. A credential for a different account than the
 // URL's is an error, as is no credential at all (Code::kInvalidInput, naming what to set).
 Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env);

@@ -291,6 +291,24 @@ Result<Entry> LocalStore::Stat(std::string_view path) {
   return entry;
 }
 
+Result<Entry> LocalStore::StatTarget(std::string_view path) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  struct stat st;
+  if (::stat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot follow", absolute);
+  Entry entry;
+  FERRY_RETURN_IF_ERROR(StatLocal(absolute, std::string(path), entry));
+  if (entry.kind != Kind::kSymlink) return entry;
+  entry.kind = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kFolder : Kind::kSpecial;
+  entry.size = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
+  entry.mode = st.st_mode;
+  entry.uid = st.st_uid;
+  entry.gid = st.st_gid;
+  entry.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  entry.etag = EtagOf(st);
+  return entry;
+}
+
 Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length,
                         http::Sink& sink) {
   FERRY_RETURN_IF_ERROR(CheckRelative(path));

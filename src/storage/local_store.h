@@ -25,6 +25,7 @@ class LocalStore : public Store {
   Status CreateRoot() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;
   Result<Entry> Stat(std::string_view path) override;
+  Result<Entry> StatTarget(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
   Result<WriteResult> Write(std::string_view path, const http::Body& body,
                             const WriteOptions& options) override;

@@ -85,6 +85,13 @@ class Store {
   // A description of the endpoint for messages (credentials redacted).
   virtual std::string Describe() const = 0;
 
+  // Why this store cannot hold an item at `path` (too long, too many parts, characters it
+  // rejects or alters), or nullopt when it can.
+  virtual std::optional<std::string> UnstorableReason(std::string_view path) const {
+    (void)path;
+    return std::nullopt;
+  }
+
   // Creates the store's root (folder, container) when it is missing, so writes can follow.
   virtual Status CreateRoot() = 0;
 
@@ -93,6 +100,10 @@ class Store {
 
   // Returns the item at `path`, or Code::kNotFound.
   virtual Result<Entry> Stat(std::string_view path) = 0;
+
+  // Like Stat, but for a symbolic link returns what the link points to (under the link's path).
+  // Stores without links return Stat.
+  virtual Result<Entry> StatTarget(std::string_view path) { return Stat(path); }
 
   // Streams `length` bytes from `offset` into `sink` (fewer if the item ends first). `length` of
   // UINT64_MAX reads to the end.

@@ -1,0 +1,155 @@
+// The durable record of one migration: its configuration, one row per item, one per run, and an
+// append-only, hash-chained event log. One SQLite database per migration folder.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/encoding.h"
+#include "base/status.h"
+#include "catalog/sqlite.h"
+#include "storage/store.h"
+
+namespace ferry::catalog {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr const char* kCatalogFile = "catalog.db";
+inline constexpr const char* kLockFile = "lock";
+
+enum class ItemState { kPending, kCopied, kFailed, kSkipped, kConflict, kVanished };
+std::string_view StateName(ItemState state);
+std::optional<ItemState> StateFromName(std::string_view name);
+
+// What the migration was set up with. Never holds a credential.
+struct Config {
+  std::string source;  // as given, without any SAS query
+  std::string target;  // as given, without any SAS query
+  bool target_sas = false;  // the target URL had a SAS: AZURE_STORAGE_SAS_TOKEN supplies it
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  std::string tier;               // "" for the account default
+  std::string symlinks = "skip";  // skip | follow | keep
+  std::string mode = "additive";  // additive | mirror
+};
+
+struct Item {
+  int64_t id = 0;
+  std::string path;
+  storage::Kind kind = storage::Kind::kFile;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string link_target;
+  std::optional<Md5Digest> md5;
+  ItemState state = ItemState::kPending;
+  std::string reason;  // why skipped, the last error, or the conflict's details
+  std::string cause;   // a short key that groups errors of one kind
+  std::string target_etag;
+  int attempts = 0;
+  int64_t last_run = 0;
+};
+
+struct Run {
+  int64_t id = 0;
+  std::string stage;
+  int64_t started_ns = 0;
+  int64_t ended_ns = 0;  // 0 while running, or when the run was cut short
+  std::string outcome;   // "running", "done", "failed items", "interrupted", ...
+  int64_t files = 0;
+  int64_t bytes = 0;
+  int64_t failed = 0;
+  std::string summary_json;
+};
+
+struct StateTotals {
+  ItemState state;
+  int64_t items = 0;
+  int64_t bytes = 0;
+};
+
+// A read-only view of the items, ordered by path, on a snapshot taken when it was opened: rows
+// written after that (by this process or not) are not seen. Memory does not grow with the count.
+class ItemCursor {
+ public:
+  explicit ItemCursor(std::unique_ptr<Database> db, Statement stmt)
+      : db_(std::move(db)), stmt_(std::move(stmt)) {}
+  Result<bool> Next(Item& item);
+
+ private:
+  std::unique_ptr<Database> db_;
+  Statement stmt_;
+};
+
+// One migration's catalog. A process that opens it holds the migration's lock until it closes
+// it; a second process is refused. Not thread-safe: one thread writes.
+class Catalog {
+ public:
+  // Creates DIR (which must not exist, or be empty) with a new catalog holding `config`.
+  static Result<std::unique_ptr<Catalog>> Create(const std::string& dir, const Config& config);
+  // Opens the migration in DIR. Refuses a folder that is not a migration, a catalog from a newer
+  // ferry, and a migration another ferry process is working on (all Code::kInvalidInput).
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& dir);
+  // Opens the migration to read it, without the lock, so it works while another ferry runs.
+  // REQUIRES: no write method is called.
+  static Result<std::unique_ptr<Catalog>> OpenForReading(const std::string& dir);
+  ~Catalog();
+
+  const Config& config() const { return config_; }
+  const std::string& dir() const { return dir_; }
+
+  // A key/value note about the migration (e.g. "last_scan_run").
+  Result<std::string> GetMeta(const std::string& key);
+  Status SetMeta(const std::string& key, const std::string& value);
+
+  // Runs. A run left "running" by a crashed process shows as "interrupted".
+  Result<int64_t> BeginRun(std::string_view stage);
+  Status EndRun(const Run& run);
+  Result<std::vector<Run>> Runs();
+
+  // Items, ordered by path. `states` empty means every state.
+  Result<ItemCursor> Items(const std::vector<ItemState>& states = {});
+  Result<std::optional<Item>> FindItem(std::string_view path);
+  // True if some item's path starts with `folder` + "/".
+  Result<bool> HasDescendants(std::string_view folder);
+  Result<std::vector<StateTotals>> Totals();
+
+  struct ErrorGroup {
+    ItemState state;
+    std::string cause;
+    int64_t items = 0;
+    int64_t bytes = 0;
+    std::vector<std::pair<std::string, std::string>> examples;  // path, reason
+  };
+  // Failed, conflict and skipped items grouped by cause, largest group first.
+  Result<std::vector<ErrorGroup>> ErrorGroups(int examples_per_group);
+
+  // Writes. Group many in one transaction for speed; every write is durable once committed.
+  Status BeginTransaction();
+  Status CommitTransaction();
+  Status InsertItem(Item& item);  // sets item.id
+  // Replaces everything but the path of an existing item (by id).
+  Status UpdateItem(const Item& item);
+  // Appends to the event log; `detail_json` is a JSON object. Chains the event's hash.
+  Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
+                     std::string_view detail_json);
+
+ private:
+  Catalog() = default;
+  static Result<std::unique_ptr<Catalog>> OpenImpl(const std::string& dir, bool lock);
+  Status Prepare();
+  Status LoadConfig();
+  Result<std::unique_ptr<Database>> OpenReader();
+
+  std::string dir_;
+  int lock_fd_ = -1;
+  Database db_;
+  Config config_;
+  std::string last_event_hash_;
+  Statement insert_item_, update_item_, insert_event_;
+};
+
+}  // namespace ferry::catalog

@@ -1,0 +1,119 @@
+#include "cli/common.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <random>
+
+#include "storage/azure_blob_store.h"
+
+namespace ferry::cli {
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int sig) {
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+  const char msg[] = "\nferry: stopping after the items in flight (press again to quit now)\n";
+  (void)!::write(2, msg, sizeof msg - 1);
+}
+}  // namespace
+
+void FailConfig(const Status& status) {
+  std::string hint;
+  if (status.code() == Code::kTransient) hint = " (is the endpoint up and the URL right?)";
+  throw ExitError(kExitUsage, status.message() + hint);
+}
+
+std::unique_ptr<catalog::Catalog> OpenMigration(const std::string& dir, bool read_only) {
+  auto catalog = read_only ? catalog::Catalog::OpenForReading(dir) : catalog::Catalog::Open(dir);
+  if (!catalog.ok()) FailConfig(catalog.status());
+  return std::move(catalog).value();
+}
+
+Endpoints OpenEndpoints(const catalog::Config& config) {
+  Endpoints endpoints;
+  auto env = storage::ProcessEnvironment();
+  auto open = [&](const std::string& url) {
+    Result<storage::EndpointSpec> spec = storage::ParseEndpoint(url);
+    if (!spec.ok()) FailConfig(spec.status());
+    Result<std::unique_ptr<storage::Store>> store = storage::OpenStore(*spec, env);
+    if (!store.ok()) FailConfig(store.status());
+    return std::move(store).value();
+  };
+  endpoints.source = open(config.source);
+  endpoints.target = open(config.target);
+  if (auto* azure = dynamic_cast<storage::AzureBlobStore*>(endpoints.target.get())) {
+    endpoints.target_pipeline = &azure->pipeline();
+  }
+  return endpoints;
+}
+
+void ProbeWritable(storage::Store& store) {
+  std::mt19937_64 rng{std::random_device{}()};
+  std::string probe = fmt::format(".ferry-probe-{:016x}", rng());
+  std::string data = "ferry probe " + probe;
+  storage::WriteOptions options;
+  options.condition = storage::Condition::IfNoneExists();
+  options.content_md5 = Md5::Of(data);
+  auto written = store.Write(probe, http::Body::FromString(data), options);
+  if (!written.ok()) FailConfig(written.status());
+  Status deleted = store.Delete(probe, storage::Condition::None());
+  if (!deleted.ok()) FailConfig(deleted);
+}
+
+std::string HumanBytes(int64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = double(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 5) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string HumanDuration(double seconds) {
+  if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+  int64_t s = int64_t(seconds);
+  if (s < 3600) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+}
+
+std::string HumanTime(int64_t unix_ns) {
+  std::time_t t = std::time_t(unix_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+ProgressLine::ProgressLine() : enabled_(::isatty(2) == 1) {}
+ProgressLine::~ProgressLine() { Clear(); }
+
+void ProgressLine::Update(const std::string& text) {
+  if (!enabled_) return;
+  std::cerr << "\r\033[K" << text << std::flush;
+  shown_ = true;
+}
+
+void ProgressLine::Clear() {
+  if (enabled_ && shown_) std::cerr << "\r\033[K" << std::flush;
+  shown_ = false;
+}
+
+const std::atomic<bool>& InterruptFlag() { return g_interrupted; }
+
+void InstallInterruptHandler() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
+
+}  // namespace ferry::cli

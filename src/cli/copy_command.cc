@@ -1,0 +1,89 @@
+// ferry copy DIR [--concurrency N]: copy every pending and failed item.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "migration/copy.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct CopyCommandOptions {
+  std::string dir;
+  int concurrency = 16;
+};
+
+int RunCopy(const CopyCommandOptions& o) {
+  auto catalog = OpenMigration(o.dir);
+  Endpoints endpoints = OpenEndpoints(catalog->config());
+  if (!catalog->GetMeta("last_scan_run").ok()) {
+    std::cout << "the source has not been scanned yet: scanning first\n";
+    migration::ScanReport scanned = RunScan(*catalog, endpoints);
+    PrintScanReport(scanned, std::cout);
+    std::cout << "\n";
+  }
+
+  InstallInterruptHandler();
+  migration::CopyOptions options;
+  options.concurrency = o.concurrency;
+  options.upload.tier = catalog->config().tier;
+  options.upload.follow_links = catalog->config().symlinks == "follow";
+  options.stop = &InterruptFlag();
+  ProgressLine line;
+  options.progress = [&](const migration::CopyProgress& p) {
+    double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
+    std::string eta = rate > 0 && p.bytes_total > p.bytes_done
+                          ? HumanDuration(double(p.bytes_total - p.bytes_done) / rate)
+                          : "-";
+    line.Update(fmt::format("copy: {}/{} items, {}/{}, {}/s, ETA {}", p.items_done, p.items_total,
+                            HumanBytes(p.bytes_done), HumanBytes(p.bytes_total),
+                            HumanBytes(int64_t(rate)), eta));
+  };
+  const http::Pipeline* pipeline = endpoints.target_pipeline;
+  auto retries = [pipeline]() -> uint64_t { return pipeline ? pipeline->retries() : 0; };
+  Result<migration::CopyReport> report =
+      migration::Copy(*catalog, *endpoints.source, *endpoints.target, options, retries);
+  line.Clear();
+  if (!report.ok()) FailConfig(report.status());
+
+  const migration::CopyReport& r = *report;
+  double rate = r.seconds > 0 ? double(r.bytes_sent) / r.seconds : 0;
+  std::cout << fmt::format(
+      "copied {} items ({}) in {}, {}/s, {:.0f} items/s; {} already there, {} failed, "
+      "{} conflicts, {} vanished; {} retries\n",
+      r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), HumanBytes(int64_t(rate)),
+      r.seconds > 0 ? double(r.copied + r.adopted) / r.seconds : 0.0, r.adopted, r.failed,
+      r.conflicts, r.vanished, r.retries);
+  if (r.blocks_reused) std::cout << fmt::format("resumed {} staged blocks\n", r.blocks_reused);
+  if (r.stopped) {
+    std::cout << fmt::format("stopped early: run 'ferry copy {}' to go on\n", o.dir);
+    return kExitItemsFailed;
+  }
+  if (r.failed + r.conflicts > 0) {
+    std::cout << fmt::format("see 'ferry errors {0}'; 'ferry copy {0}' retries failed items\n",
+                             o.dir);
+    return kExitItemsFailed;
+  }
+  return kExitDone;
+}
+
+}  // namespace
+
+CommandRunner AddCopyCommand(CLI::App& app) {
+  auto o = std::make_shared<CopyCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "copy", "Copy every pending and failed item to the target (scans first if needed); safe to "
+              "stop and run again");
+  cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
+  cmd->add_option("--concurrency", o->concurrency, "Items copied in parallel")
+      ->check(CLI::Range(1, 512))
+      ->capture_default_str();
+  cmd->footer(
+      "Exit codes: 0 everything copied; 1 some items failed or met a conflict (ferry errors\n"
+      "lists them; run copy again to retry); 2 configuration problem.\n");
+  return [o] { return RunCopy(*o); };
+}
+
+}  // namespace ferry::cli

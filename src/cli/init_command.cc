@@ -1,0 +1,137 @@
+// ferry init DIR --source URL --target URL [options]: set up a migration.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "migration/filter.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct InitOptions {
+  std::string dir, source, target, tier, symlinks = "skip", mode = "additive";
+  std::vector<std::string> include, exclude;
+};
+
+// The URL without its query (where a SAS would be), and whether it had one.
+std::pair<std::string, bool> WithoutSas(const std::string& url) {
+  size_t q = url.find('?');
+  if (q == std::string::npos || url.find("://") == std::string::npos) return {url, false};
+  return {url.substr(0, q), true};
+}
+
+int RunInit(const InitOptions& o) {
+  Result<migration::Filter> filter = migration::Filter::Parse(o.include, o.exclude);
+  if (!filter.ok()) FailConfig(filter.status());
+
+  Result<storage::EndpointSpec> source = storage::ParseEndpoint(o.source);
+  if (!source.ok()) FailConfig(Status(Code::kInvalidInput, "--source: " + source.status().message()));
+  if (source->type != storage::EndpointType::kLocal) {
+    throw ExitError(kExitUsage, "--source: ferry migrates from local or mounted folders for now; "
+                                "give a path such as /mnt/share");
+  }
+  Result<storage::EndpointSpec> target = storage::ParseEndpoint(o.target);
+  if (!target.ok()) FailConfig(Status(Code::kInvalidInput, "--target: " + target.status().message()));
+  if (target->type == storage::EndpointType::kLocal &&
+      (target->local_root == source->local_root ||
+       target->local_root.starts_with(source->local_root + "/"))) {
+    throw ExitError(kExitUsage, "--target is inside --source: the copy would copy itself");
+  }
+
+  catalog::Config config;
+  auto [source_url, source_sas] = WithoutSas(o.source);
+  auto [target_url, target_sas] = WithoutSas(o.target);
+  (void)source_sas;
+  config.source = source_url;
+  config.target = target_url;
+  config.target_sas = target_sas;
+  config.include = o.include;
+  config.exclude = o.exclude;
+  config.tier = o.tier;
+  if (!config.tier.empty()) {
+    config.tier[0] = char(std::toupper(config.tier[0]));
+    for (size_t i = 1; i < config.tier.size(); ++i) config.tier[i] = char(std::tolower(config.tier[i]));
+  }
+  config.symlinks = o.symlinks;
+  config.mode = o.mode;
+
+  std::cout << "source: " << source->Redacted() << "\n";
+  std::cout << "target: " << target->Redacted() << "\n";
+  // Both endpoints are checked before anything is created.
+  auto env = storage::ProcessEnvironment();
+  auto source_store = storage::OpenStore(*source, env);
+  if (!source_store.ok()) FailConfig(source_store.status());
+  auto lister = (*source_store)->List("");
+  if (!lister.ok()) FailConfig(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
+  storage::Entry first;
+  if (auto r = (*lister)->Next(first); !r.ok()) FailConfig(r.status());
+  std::cout << "source readable\n";
+
+  auto target_store = storage::OpenStore(*target, env);
+  if (!target_store.ok()) FailConfig(target_store.status());
+  if (Status st = (*target_store)->CreateRoot(); !st.ok()) FailConfig(st);
+  ProbeWritable(**target_store);
+  std::cout << "target reachable and writable\n";
+
+  auto catalog = catalog::Catalog::Create(o.dir, config);
+  if (!catalog.ok()) FailConfig(catalog.status());
+  Result<int64_t> run = (*catalog)->BeginRun("init");
+  if (run.ok()) {
+    (void)(*catalog)->AppendEvent(*run, "", "init",
+                                  nlohmann::json{{"source", config.source},
+                                                 {"target", config.target}}
+                                      .dump());
+    catalog::Run done;
+    done.id = *run;
+    done.outcome = "done";
+    (void)(*catalog)->EndRun(done);
+  }
+  std::cout << fmt::format("\nmigration created in {}\n", o.dir);
+  if (target_sas) {
+    std::cout << "The target's SAS is not stored: export AZURE_STORAGE_SAS_TOKEN for later runs.\n";
+  }
+  std::cout << fmt::format("next: ferry scan {0}   (inventory)\n      ferry copy {0}   (bulk copy)\n",
+                           o.dir);
+  return kExitDone;
+}
+
+}  // namespace
+
+CommandRunner AddInitCommand(CLI::App& app) {
+  auto o = std::make_shared<InitOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "init", "Create a migration folder and its catalog, after checking both endpoints");
+  cmd->add_option("DIR", o->dir, "The new migration folder (holds the catalog; keep it safe)")
+      ->required();
+  cmd->add_option("--source", o->source, "What to migrate: a local or mounted folder")->required();
+  cmd->add_option("--target", o->target,
+                  "Where to: an Azure Blob container URL, with an optional prefix")
+      ->required();
+  cmd->add_option("--include", o->include,
+                  "Take only files matching this glob (repeatable); '*.csv' matches names at any "
+                  "depth, 'data/**/*.csv' whole paths");
+  cmd->add_option("--exclude", o->exclude,
+                  "Leave out items matching this glob, and everything under a matching folder "
+                  "(repeatable)");
+  cmd->add_option("--tier", o->tier, "Access tier for new blobs")
+      ->check(CLI::IsMember({"Hot", "Cool", "Cold", "Archive"}, CLI::ignore_case));
+  cmd->add_option("--symlinks", o->symlinks,
+                  "Symbolic links: skip them (recorded), follow links to files, or keep them as "
+                  "link blobs (is_symlink=true)")
+      ->check(CLI::IsMember({"skip", "follow", "keep"}))
+      ->capture_default_str();
+  cmd->add_option("--mode", o->mode,
+                  "Deletions at the source: additive keeps the blobs, mirror deletes them (sync)")
+      ->check(CLI::IsMember({"additive", "mirror"}))
+      ->capture_default_str();
+  cmd->footer(
+      "Example:\n"
+      "  export AZURE_STORAGE_CONNECTION_STRING='...'\n"
+      "  ferry init /var/lib/ferry/share1 --source /mnt/share1 \\\n"
+      "      --target https://myaccount.blob.core.windows.net/archive/share1 --exclude '*.tmp'\n");
+  return [o] { return RunInit(*o); };
+}
+
+}  // namespace ferry::cli

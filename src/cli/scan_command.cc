@@ -1,0 +1,127 @@
+// ferry scan DIR [--json]: inventory the source into the catalog.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct ScanOptions {
+  std::string dir;
+  bool json = false;
+};
+
+int RunScanCommand(const ScanOptions& o) {
+  auto catalog = OpenMigration(o.dir);
+  Endpoints endpoints = OpenEndpoints(catalog->config());
+  migration::ScanReport report = RunScan(*catalog, endpoints);
+  if (o.json) {
+    PrintScanReport(report, std::cerr);
+    std::cout << ScanReportJson(report).dump(2) << "\n";
+  } else {
+    PrintScanReport(report, std::cout);
+  }
+  return kExitDone;
+}
+
+}  // namespace
+
+migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints) {
+  const catalog::Config& config = catalog.config();
+  Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
+  if (!filter.ok()) FailConfig(filter.status());
+  migration::ScanOptions options;
+  options.filter = *filter;
+  options.symlinks = config.symlinks;
+  ProgressLine line;
+  options.progress = [&](int64_t items, int64_t bytes) {
+    line.Update(fmt::format("scanning: {} items, {}", items, HumanBytes(bytes)));
+  };
+  Result<migration::ScanReport> report =
+      migration::Scan(catalog, *endpoints.source, *endpoints.target, options);
+  line.Clear();
+  if (!report.ok()) FailConfig(report.status());
+  return std::move(report).value();
+}
+
+void PrintScanReport(const migration::ScanReport& r, std::ostream& out) {
+  out << fmt::format("scanned {} files ({}), {} folders, {} links, {} special files in {}\n",
+                     r.files, HumanBytes(r.bytes), r.folders, r.links, r.specials,
+                     HumanDuration(r.seconds));
+  out << fmt::format("catalog: {} new, {} changed, {} vanished, {} skipped", r.added, r.changed,
+                     r.vanished, r.skipped);
+  if (r.changed_copied) out << fmt::format(", {} copied items changed since", r.changed_copied);
+  out << "\n";
+  if (r.files > 0) {
+    out << "\nfile sizes:\n";
+    int64_t most = *std::max_element(r.histogram.begin(), r.histogram.end());
+    for (size_t i = 0; i < r.histogram.size(); ++i) {
+      int bar = most ? int(40 * r.histogram[i] / most) : 0;
+      out << fmt::format("  {:>10} {:>10} {}\n", migration::ScanReport::kBucketNames[i],
+                         r.histogram[i], std::string(size_t(bar), '#'));
+    }
+  }
+  if (!r.largest.empty()) {
+    out << "\nlargest folders:\n";
+    for (const auto& f : r.largest) {
+      out << fmt::format("  {:>10} {:>8} files  {}\n", HumanBytes(f.bytes), f.files, f.path);
+    }
+  }
+  if (r.unstorable > 0) {
+    out << fmt::format("\n{} names the target cannot store (kept as skipped):\n", r.unstorable);
+    for (const auto& [path, why] : r.unstorable_examples) out << "  " << path << ": " << why << "\n";
+    if (r.unstorable > int64_t(r.unstorable_examples.size())) out << "  ...\n";
+  }
+  if (!r.errors.empty()) {
+    out << fmt::format("\n{} folders could not be read:\n", r.unreadable);
+    for (const auto& e : r.errors) out << "  " << e << "\n";
+  }
+}
+
+nlohmann::json ScanReportJson(const migration::ScanReport& r) {
+  nlohmann::json histogram = nlohmann::json::array();
+  for (size_t i = 0; i < r.histogram.size(); ++i) {
+    histogram.push_back({{"bucket", migration::ScanReport::kBucketNames[i]},
+                         {"files", r.histogram[i]}});
+  }
+  nlohmann::json largest = nlohmann::json::array();
+  for (const auto& f : r.largest) {
+    largest.push_back({{"path", f.path}, {"bytes", f.bytes}, {"files", f.files}});
+  }
+  nlohmann::json unstorable = nlohmann::json::array();
+  for (const auto& [path, why] : r.unstorable_examples) {
+    unstorable.push_back({{"path", path}, {"reason", why}});
+  }
+  return {{"run", r.run},
+          {"files", r.files},
+          {"folders", r.folders},
+          {"links", r.links},
+          {"specials", r.specials},
+          {"bytes", r.bytes},
+          {"added", r.added},
+          {"changed", r.changed},
+          {"changed_since_copied", r.changed_copied},
+          {"vanished", r.vanished},
+          {"skipped", r.skipped},
+          {"size_histogram", histogram},
+          {"largest_folders", largest},
+          {"unstorable_count", r.unstorable},
+          {"unstorable", unstorable},
+          {"unreadable_folders", r.errors},
+          {"seconds", r.seconds}};
+}
+
+CommandRunner AddScanCommand(CLI::App& app) {
+  auto o = std::make_shared<ScanOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "scan", "Inventory the source into the catalog: counts, sizes, largest folders, and names "
+              "the target cannot store");
+  cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
+  cmd->add_flag("--json", o->json, "Print the report as one JSON document on stdout");
+  return [o] { return RunScanCommand(*o); };
+}
+
+}  // namespace ferry::cli

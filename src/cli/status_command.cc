@@ -1,0 +1,142 @@
+// ferry status DIR [--json]: where the migration stands.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct StatusOptions {
+  std::string dir;
+  bool json = false;
+};
+
+int RunStatus(const StatusOptions& o) {
+  auto catalog = OpenMigration(o.dir, /*read_only=*/true);
+  auto totals = catalog->Totals();
+  if (!totals.ok()) FailConfig(totals.status());
+  auto runs = catalog->Runs();
+  if (!runs.ok()) FailConfig(runs.status());
+
+  nlohmann::json states = nlohmann::json::object();
+  int64_t items = 0, bytes = 0;
+  for (auto state : {catalog::ItemState::kPending, catalog::ItemState::kCopied,
+                     catalog::ItemState::kFailed, catalog::ItemState::kConflict,
+                     catalog::ItemState::kSkipped, catalog::ItemState::kVanished}) {
+    int64_t n = 0, b = 0;
+    for (const auto& t : *totals) {
+      if (t.state == state) n = t.items, b = t.bytes;
+    }
+    states[std::string(catalog::StateName(state))] = {{"items", n}, {"bytes", b}};
+    items += n;
+    bytes += b;
+  }
+  nlohmann::json run_list = nlohmann::json::array();
+  for (const auto& r : *runs) {
+    double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
+    bool moves_data = r.stage == "copy" || r.stage == "sync";
+    run_list.push_back({{"run", r.id},
+                        {"stage", r.stage},
+                        {"started", HumanTime(r.started_ns)},
+                        {"seconds", seconds},
+                        {"outcome", r.outcome},
+                        {"files", r.files},
+                        {"bytes", r.bytes},
+                        {"failed", r.failed},
+                        {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}});
+  }
+  const catalog::Config& c = catalog->config();
+  nlohmann::json doc{{"migration", o.dir},
+                     {"source", c.source},
+                     {"target", c.target},
+                     {"items", items},
+                     {"bytes", bytes},
+                     {"states", states},
+                     {"runs", run_list}};
+
+  std::ostream& out = o.json ? std::cerr : std::cout;
+  out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir, c.source, c.target);
+  out << fmt::format("{:<10} {:>10} {:>12}\n", "state", "items", "bytes");
+  for (const char* name : {"pending", "copied", "failed", "conflict", "skipped", "vanished"}) {
+    const auto& v = states[name];
+    out << fmt::format("{:<10} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
+                       HumanBytes(v["bytes"].get<int64_t>()));
+  }
+  out << fmt::format("{:<10} {:>10} {:>12}\n", "total", items, HumanBytes(bytes));
+  if (!runs->empty()) {
+    out << fmt::format("\n{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n", "run", "stage",
+                       "started", "duration", "files", "bytes", "rate", "outcome");
+    for (const auto& r : run_list) {
+      double seconds = r["seconds"];
+      double rate = r["bytes_per_second"];
+      out << fmt::format("{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n",
+                         r["run"].get<int64_t>(), r["stage"].get<std::string>(),
+                         r["started"].get<std::string>(),
+                         seconds > 0 ? HumanDuration(seconds) : "-", r["files"].get<int64_t>(),
+                         HumanBytes(r["bytes"]), rate > 0 ? HumanBytes(int64_t(rate)) + "/s" : "-",
+                         r["outcome"].get<std::string>());
+    }
+  }
+  if (o.json) std::cout << doc.dump(2) << "\n";
+  return kExitDone;
+}
+
+struct ErrorsOptions {
+  std::string dir;
+  bool json = false;
+  int examples = 3;
+};
+
+int RunErrors(const ErrorsOptions& o) {
+  auto catalog = OpenMigration(o.dir, /*read_only=*/true);
+  auto groups = catalog->ErrorGroups(o.examples);
+  if (!groups.ok()) FailConfig(groups.status());
+  std::ostream& out = o.json ? std::cerr : std::cout;
+  nlohmann::json doc = nlohmann::json::array();
+  if (groups->empty()) out << "no failed, conflicting or skipped items\n";
+  for (const auto& g : *groups) {
+    nlohmann::json examples = nlohmann::json::array();
+    out << fmt::format("{} {} ({}): {}\n", g.items, catalog::StateName(g.state),
+                       HumanBytes(g.bytes), g.cause.empty() ? "(no cause recorded)" : g.cause);
+    for (const auto& [path, reason] : g.examples) {
+      out << fmt::format("    {}  {}\n", path, reason);
+      examples.push_back({{"path", path}, {"reason", reason}});
+    }
+    if (g.items > int64_t(g.examples.size())) {
+      out << fmt::format("    ... and {} more\n", g.items - int64_t(g.examples.size()));
+    }
+    doc.push_back({{"state", catalog::StateName(g.state)},
+                   {"cause", g.cause},
+                   {"items", g.items},
+                   {"bytes", g.bytes},
+                   {"examples", examples}});
+  }
+  if (o.json) std::cout << nlohmann::json{{"groups", doc}}.dump(2) << "\n";
+  return kExitDone;
+}
+
+}  // namespace
+
+CommandRunner AddStatusCommand(CLI::App& app) {
+  auto o = std::make_shared<StatusOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "status", "Items and bytes by state, and every run so far with its throughput");
+  cmd->add_option("DIR", o->dir, "The migration folder")->required();
+  cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
+  return [o] { return RunStatus(*o); };
+}
+
+CommandRunner AddErrorsCommand(CLI::App& app) {
+  auto o = std::make_shared<ErrorsOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "errors", "Failed, conflicting and skipped items grouped by cause, with examples");
+  cmd->add_option("DIR", o->dir, "The migration folder")->required();
+  cmd->add_option("--examples", o->examples, "Example paths per cause")->capture_default_str();
+  cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
+  return [o] { return RunErrors(*o); };
+}
+
+}  // namespace ferry::cli

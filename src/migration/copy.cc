@@ -1,0 +1,348 @@
+#include "migration/copy.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace ferry::migration {
+
+using catalog::Item;
+using catalog::ItemState;
+using transfer::UploadOutcome;
+using transfer::UploadResult;
+
+std::string CauseOf(const Status& status) {
+  if (status.http_status() != 0) {
+    return fmt::format("target: HTTP {}{}", status.http_status(),
+                       status.service_code().empty() ? "" : " " + status.service_code());
+  }
+  const std::string& m = status.message();
+  size_t colon = m.rfind(": ");
+  std::string tail = colon == std::string::npos ? m : m.substr(colon + 2);
+  switch (status.code()) {
+    case Code::kTransient:
+      return "network: " + tail;
+    case Code::kIo:
+    case Code::kNotFound:
+      return "source: " + tail;
+    default:
+      return std::string(CodeName(status.code())) + ": " + tail;
+  }
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Done {
+  Item item;
+  UploadResult result;
+};
+
+// Items flow to the workers through `todo`, outcomes back through `done`.
+class Exchange {
+ public:
+  explicit Exchange(size_t capacity) : capacity_(capacity) {}
+
+  bool Full() {
+    std::lock_guard lock(mu_);
+    return todo_.size() >= capacity_;
+  }
+  void Push(Item item) {
+    {
+      std::lock_guard lock(mu_);
+      todo_.push_back(std::move(item));
+    }
+    work_cv_.notify_one();
+  }
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    work_cv_.notify_all();
+  }
+  std::optional<Item> Take() {
+    std::unique_lock lock(mu_);
+    work_cv_.wait(lock, [&] { return closed_ || !todo_.empty(); });
+    if (todo_.empty()) return std::nullopt;
+    Item item = std::move(todo_.front());
+    todo_.pop_front();
+    return item;
+  }
+  void Finish(Done done) {
+    {
+      std::lock_guard lock(mu_);
+      done_.push_back(std::move(done));
+    }
+    done_cv_.notify_one();
+  }
+  // Waits up to `wait` for outcomes and returns them all.
+  std::deque<Done> Collect(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mu_);
+    done_cv_.wait_for(lock, wait, [&] { return !done_.empty(); });
+    std::deque<Done> out;
+    out.swap(done_);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Item> todo_;
+  std::deque<Done> done_;
+  size_t capacity_;
+  bool closed_ = false;
+};
+
+transfer::UploadItem ToUpload(const Item& item) {
+  return {item.path, item.kind, item.size, item.mtime_ns, item.mode, item.uid, item.gid,
+          item.link_target};
+}
+
+class CopyRun {
+ public:
+  CopyRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+          const CopyOptions& options, CopyReport& report)
+      : catalog_(catalog),
+        options_(options),
+        report_(report),
+        blocks_(std::max(2, options.concurrency)),
+        budget_(options.max_memory),
+        uploader_(source, target, options.upload, blocks_, budget_),
+        exchange_(size_t(options.concurrency) * 2) {}
+
+  Status Execute() {
+    FERRY_RETURN_IF_ERROR(CountWork());
+    Result<catalog::ItemCursor> cursor =
+        catalog_.Items({ItemState::kPending, ItemState::kFailed});
+    if (!cursor.ok()) return cursor.status();
+
+    std::vector<std::thread> workers;
+    for (int i = 0; i < options_.concurrency; ++i) {
+      workers.emplace_back([this] {
+        while (auto item = exchange_.Take()) {
+          UploadResult result = uploader_.Upload(ToUpload(*item));
+          exchange_.Finish({std::move(*item), std::move(result)});
+        }
+      });
+    }
+
+    Status status = Pump(*cursor);
+    exchange_.Close();
+    // Record every outcome still arriving from the items in flight.
+    while (in_flight_ > 0) {
+      for (Done& done : exchange_.Collect(std::chrono::milliseconds(100))) {
+        Status st = Record(done);
+        if (status.ok()) status = st;
+      }
+    }
+    for (auto& w : workers) w.join();
+    Status committed = Commit();
+    return status.ok() ? committed : status;
+  }
+
+ private:
+  Status CountWork() {
+    Result<std::vector<catalog::StateTotals>> totals = catalog_.Totals();
+    if (!totals.ok()) return totals.status();
+    for (const auto& t : *totals) {
+      if (t.state == ItemState::kPending || t.state == ItemState::kFailed) {
+        progress_.items_total += t.items;
+        progress_.bytes_total += t.bytes;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Pump(catalog::ItemCursor& cursor) {
+    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    in_transaction_ = true;
+    bool more = true;
+    auto last_commit = Clock::now();
+    while (more || in_flight_ > 0) {
+      bool stopping = options_.stop && options_.stop->load();
+      if (stopping) report_.stopped = true;
+      while (more && !stopping && !exchange_.Full()) {
+        Item item;
+        Result<bool> next = cursor.Next(item);
+        if (!next.ok()) return next.status();
+        more = *next;
+        if (!more) break;
+        FERRY_RETURN_IF_ERROR(Dispatch(std::move(item)));
+      }
+      if (stopping) more = false;
+      for (Done& done : exchange_.Collect(std::chrono::milliseconds(50))) {
+        FERRY_RETURN_IF_ERROR(Record(done));
+      }
+      if (Clock::now() - last_commit > std::chrono::milliseconds(200)) {
+        FERRY_RETURN_IF_ERROR(Commit());
+        FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+        in_transaction_ = true;
+        last_commit = Clock::now();
+        Report();
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Dispatch(Item item) {
+    if (item.kind == storage::Kind::kFolder) {
+      // A folder with contents exists through their names; only an empty one needs a marker.
+      Result<bool> has_contents = catalog_.HasDescendants(item.path);
+      if (!has_contents.ok()) return has_contents.status();
+      if (*has_contents) {
+        item.state = ItemState::kCopied;
+        item.reason = "represented by its contents";
+        item.cause.clear();
+        item.last_run = report_.run;
+        ++progress_.items_done;
+        return catalog_.UpdateItem(item);
+      }
+    }
+    ++in_flight_;
+    exchange_.Push(std::move(item));
+    return Status::Ok();
+  }
+
+  Status Record(Done& done) {
+    --in_flight_;
+    ++progress_.items_done;
+    Item& item = done.item;
+    UploadResult& r = done.result;
+    item.attempts += 1;
+    item.last_run = report_.run;
+    report_.bytes_sent += int64_t(r.bytes_sent);
+    report_.blocks_reused += r.blocks_reused;
+    progress_.bytes_done += int64_t(item.size);
+    nlohmann::json detail;
+    std::string event;
+    switch (r.outcome) {
+      case UploadOutcome::kCopied:
+      case UploadOutcome::kAdopted:
+        item.state = ItemState::kCopied;
+        item.target_etag = r.etag;
+        item.md5 = r.md5;
+        if (item.kind == storage::Kind::kFile) {
+          item.size = r.size;
+          item.mtime_ns = r.mtime_ns;
+        }
+        item.reason = r.outcome == UploadOutcome::kAdopted ? "already in the target" : "";
+        item.cause.clear();
+        event = r.outcome == UploadOutcome::kCopied ? "copied" : "adopted";
+        detail = {{"size", item.size}, {"etag", r.etag}};
+        if (r.md5) detail["md5"] = Md5Hex(*r.md5);
+        if (r.blocks_reused) detail["blocks_reused"] = r.blocks_reused;
+        (r.outcome == UploadOutcome::kCopied ? report_.copied : report_.adopted) += 1;
+        report_.bytes += int64_t(item.size);
+        break;
+      case UploadOutcome::kConflict:
+        item.state = ItemState::kConflict;
+        item.cause = "conflict: the target holds a different blob";
+        item.reason = r.detail;
+        event = "conflict";
+        detail = {{"target", r.detail}};
+        ++report_.conflicts;
+        break;
+      case UploadOutcome::kVanished:
+        item.state = ItemState::kVanished;
+        item.cause = "vanished";
+        item.reason = "gone from the source before it was copied";
+        event = "vanished";
+        ++report_.vanished;
+        break;
+      case UploadOutcome::kChanging:
+        item.state = ItemState::kFailed;
+        item.cause = "source: kept changing while read";
+        item.reason = r.error.ok() ? "changed while read" : r.error.message();
+        event = "failed";
+        detail = {{"error", item.reason}};
+        ++report_.failed;
+        break;
+      case UploadOutcome::kFailed:
+        item.state = ItemState::kFailed;
+        item.cause = CauseOf(r.error);
+        item.reason = r.error.ToString();
+        event = "failed";
+        detail = {{"error", item.reason}, {"attempt", item.attempts}};
+        ++report_.failed;
+        break;
+    }
+    if (detail.is_null()) detail = nlohmann::json::object();
+    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
+    return catalog_.AppendEvent(report_.run, item.path, event, detail.dump());
+  }
+
+  Status Commit() {
+    if (!in_transaction_) return Status::Ok();
+    in_transaction_ = false;
+    return catalog_.CommitTransaction();
+  }
+
+  void Report() {
+    if (!options_.progress) return;
+    progress_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    options_.progress(progress_);
+  }
+
+  catalog::Catalog& catalog_;
+  const CopyOptions& options_;
+  CopyReport& report_;
+  transfer::TaskPool blocks_;
+  transfer::ByteBudget budget_;
+  transfer::Uploader uploader_;
+  Exchange exchange_;
+  CopyProgress progress_;
+  int64_t in_flight_ = 0;
+  bool in_transaction_ = false;
+  Clock::time_point start_ = Clock::now();
+};
+
+}  // namespace
+
+Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                        const CopyOptions& options, std::function<uint64_t()> retries) {
+  auto start = Clock::now();
+  CopyReport report;
+  Result<int64_t> run = catalog.BeginRun("copy");
+  if (!run.ok()) return run.status();
+  report.run = *run;
+  uint64_t retries_before = retries ? retries() : 0;
+  Status status;
+  {
+    CopyRun copy(catalog, source, target, options, report);
+    status = copy.Execute();
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.retries = retries ? retries() - retries_before : 0;
+  catalog::Run record;
+  record.id = report.run;
+  record.files = report.copied + report.adopted;
+  record.bytes = report.bytes;
+  record.failed = report.failed + report.conflicts;
+  record.outcome = !status.ok()               ? "failed"
+                   : report.stopped           ? "stopped"
+                   : record.failed > 0        ? "failed items"
+                                              : "done";
+  record.summary_json = nlohmann::json{{"copied", report.copied},
+                                       {"adopted", report.adopted},
+                                       {"failed", report.failed},
+                                       {"conflicts", report.conflicts},
+                                       {"vanished", report.vanished},
+                                       {"bytes_sent", report.bytes_sent},
+                                       {"blocks_reused", report.blocks_reused},
+                                       {"retries", report.retries},
+                                       {"seconds", report.seconds}}
+                            .dump();
+  Status ended = catalog.EndRun(record);
+  if (!status.ok()) return status;
+  if (!ended.ok()) return ended;
+  return report;
+}
+
+}  // namespace ferry::migration

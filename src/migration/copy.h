@@ -1,0 +1,47 @@
+// The bulk copy stage: every pending and failed item, in parallel, resumable after any crash.
+#pragma once
+
+#include <atomic>
+#include <functional>
+
+#include "catalog/catalog.h"
+#include "storage/store.h"
+#include "transfer/upload.h"
+
+namespace ferry::migration {
+
+struct CopyProgress {
+  int64_t items_done = 0, items_total = 0;
+  int64_t bytes_done = 0, bytes_total = 0;
+  double seconds = 0;
+};
+
+struct CopyOptions {
+  int concurrency = 16;
+  uint64_t max_memory = 512ull << 20;  // bytes held in block buffers at once
+  transfer::UploadOptions upload;
+  std::function<void(const CopyProgress&)> progress;  // called about 5 times a second
+  const std::atomic<bool>* stop = nullptr;            // set to stop early (after in-flight items)
+};
+
+struct CopyReport {
+  int64_t run = 0;
+  int64_t copied = 0, adopted = 0, failed = 0, conflicts = 0, vanished = 0;
+  int64_t bytes = 0;        // bytes of the items copied or adopted
+  int64_t bytes_sent = 0;   // bytes actually sent
+  int64_t blocks_reused = 0;
+  uint64_t retries = 0;
+  double seconds = 0;
+  bool stopped = false;
+};
+
+// The short key that groups an error with others of its kind in `ferry errors`.
+std::string CauseOf(const Status& status);
+
+// Copies every pending and failed item. Each outcome is committed to the catalog within a
+// fraction of a second of happening, so a crash repeats at most the items in flight (and those
+// find their blob already written, and adopt it). Records a "copy" run.
+Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                        const CopyOptions& options, std::function<uint64_t()> retries = nullptr);
+
+}  // namespace ferry::migration

@@ -1,0 +1,323 @@
+#include "migration/scan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <queue>
+
+namespace ferry::migration {
+
+using catalog::Item;
+using catalog::ItemState;
+using storage::Entry;
+using storage::Kind;
+
+int SizeBucket(uint64_t size) {
+  static constexpr uint64_t kLimits[] = {1, 4ull << 10, 64ull << 10, 1ull << 20,
+                                         16ull << 20, 256ull << 20, 4ull << 30};
+  for (int i = 0; i < 7; ++i) {
+    if (size < kLimits[i]) return i;
+  }
+  return 7;
+}
+
+namespace {
+
+constexpr int kBatch = 5000;
+
+// Keeps the running totals of the folders above the current path and the ten largest closed.
+class FolderSizes {
+ public:
+  void Add(std::string_view path, int64_t bytes) {
+    // Close the folders that `path` is not inside; they will see nothing more.
+    while (!stack_.empty() && !(path.starts_with(stack_.back().path) &&
+                                path.size() > stack_.back().path.size() &&
+                                path[stack_.back().path.size()] == '/')) {
+      Close();
+    }
+    // Open the folders between the innermost open one and `path`.
+    size_t from = stack_.empty() ? 0 : stack_.back().path.size() + 1;
+    for (size_t slash = path.find('/', from); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1)) {
+      stack_.push_back({std::string(path.substr(0, slash)), 0, 0});
+    }
+    if (!stack_.empty()) {
+      stack_.back().bytes += bytes;
+      stack_.back().files += 1;
+    }
+  }
+
+  std::vector<FolderSize> Finish() {
+    while (!stack_.empty()) Close();
+    std::vector<FolderSize> out;
+    while (!top_.empty()) {
+      out.push_back(top_.top());
+      top_.pop();
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  void Close() {
+    FolderSize done = stack_.back();
+    stack_.pop_back();
+    if (!stack_.empty()) {
+      stack_.back().bytes += done.bytes;
+      stack_.back().files += done.files;
+    }
+    top_.push(done);
+    if (top_.size() > 10) top_.pop();
+  }
+
+  struct Smaller {
+    bool operator()(const FolderSize& a, const FolderSize& b) const { return a.bytes > b.bytes; }
+  };
+  std::vector<FolderSize> stack_;
+  std::priority_queue<FolderSize, std::vector<FolderSize>, Smaller> top_;
+};
+
+class ScanMerge {
+ public:
+  ScanMerge(catalog::Catalog& catalog, storage::Store& source, const storage::Store& target,
+            const ScanOptions& options, ScanReport& report)
+      : catalog_(catalog), source_(source), target_(target), options_(options), report_(report) {}
+
+  Status Run() {
+    Result<catalog::ItemCursor> cursor = catalog_.Items();
+    if (!cursor.ok()) return cursor.status();
+    Result<std::unique_ptr<storage::Lister>> lister = source_.List("");
+    if (!lister.ok()) return lister.status();
+    lister_ = std::move(lister).value();
+    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+
+    Item known;
+    Result<bool> has_known = cursor->Next(known);
+    if (!has_known.ok()) return has_known.status();
+    Entry seen;
+    Result<bool> has_seen = NextSource(seen);
+    if (!has_seen.ok()) return has_seen.status();
+
+    while (*has_seen || *has_known) {
+      int order = !*has_known ? -1 : !*has_seen ? 1 : seen.path.compare(known.path);
+      if (order < 0) {
+        FERRY_RETURN_IF_ERROR(Added(seen));
+      } else if (order == 0) {
+        FERRY_RETURN_IF_ERROR(Seen(seen, known));
+      } else {
+        FERRY_RETURN_IF_ERROR(Gone(known));
+      }
+      if (order <= 0) {
+        has_seen = NextSource(seen);
+        if (!has_seen.ok()) return has_seen.status();
+      }
+      if (order >= 0) {
+        has_known = cursor->Next(known);
+        if (!has_known.ok()) return has_known.status();
+      }
+      FERRY_RETURN_IF_ERROR(MaybeCommit());
+    }
+    report_.largest = folders_.Finish();
+    return catalog_.CommitTransaction();
+  }
+
+ private:
+  // The next source entry the migration takes, classified (links resolved per policy).
+  Result<bool> NextSource(Entry& entry) {
+    while (true) {
+      Result<bool> more = lister_->Next(entry);
+      if (!more.ok()) {
+        // A folder that cannot be listed is recorded; the walk goes on past it.
+        if (more.status().code() == Code::kIo || more.status().code() == Code::kNotFound) {
+          ++report_.unreadable;
+          if (report_.errors.size() < 100) report_.errors.push_back(more.status().message());
+          FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(
+              report_.run, "", "scan-error",
+              nlohmann::json{{"error", more.status().message()}}.dump()));
+          continue;
+        }
+        return more.status();
+      }
+      if (!*more) return false;
+      if (!options_.filter.Included(entry.path, entry.kind == Kind::kFolder)) continue;
+      if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
+        // A link to a file becomes that file; any other link stays a link, skipped below.
+        Result<Entry> target = source_.StatTarget(entry.path);
+        if (target.ok() && target->kind == Kind::kFile) entry = std::move(target).value();
+      }
+      Tally(entry);
+      return true;
+    }
+  }
+
+  void Tally(const Entry& entry) {
+    switch (entry.kind) {
+      case Kind::kFile:
+        ++report_.files;
+        report_.bytes += int64_t(entry.size);
+        ++report_.histogram[size_t(SizeBucket(entry.size))];
+        folders_.Add(entry.path, int64_t(entry.size));
+        break;
+      case Kind::kFolder:
+        ++report_.folders;
+        break;
+      case Kind::kSymlink:
+        ++report_.links;
+        break;
+      case Kind::kSpecial:
+        ++report_.specials;
+        break;
+    }
+    if (options_.progress && (++seen_ % 1000) == 0) options_.progress(seen_, report_.bytes);
+  }
+
+  // Fills `item` from `entry` and decides whether it can be migrated.
+  void Classify(const Entry& entry, Item& item) {
+    item.path = entry.path;
+    item.kind = entry.kind;
+    item.size = entry.kind == Kind::kFolder ? 0 : entry.size;
+    item.mtime_ns = entry.mtime_ns;
+    item.mode = entry.mode;
+    item.uid = entry.uid;
+    item.gid = entry.gid;
+    item.link_target = entry.kind == Kind::kSymlink ? entry.link_target : "";
+    item.state = ItemState::kPending;
+    item.reason.clear();
+    item.cause.clear();
+    auto skip = [&](std::string cause, std::string reason) {
+      item.state = ItemState::kSkipped;
+      item.cause = std::move(cause);
+      item.reason = std::move(reason);
+    };
+    if (auto why = target_.UnstorableReason(entry.path)) {
+      skip("name the target cannot store", *why);
+      ++report_.unstorable;
+      if (report_.unstorable_examples.size() < 1000) {
+        report_.unstorable_examples.emplace_back(entry.path, *why);
+      }
+    } else if (entry.kind == Kind::kSpecial) {
+      skip("special file", "a FIFO, socket or device has no content to copy");
+    } else if (entry.kind == Kind::kSymlink && options_.symlinks == "skip") {
+      skip("symbolic link", "links are skipped (--symlinks keep or follow migrates them)");
+    } else if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
+      skip("symbolic link", "the link does not lead to a file (links to folders are not "
+                            "followed; broken links cannot be)");
+    }
+    if (item.state == ItemState::kSkipped) ++report_.skipped;
+  }
+
+  Status Added(const Entry& entry) {
+    Item item;
+    Classify(entry, item);
+    item.last_run = report_.run;
+    FERRY_RETURN_IF_ERROR(catalog_.InsertItem(item));
+    ++report_.added;
+    ++pending_writes_;
+    nlohmann::json detail{{"kind", storage::KindName(item.kind)}, {"size", item.size},
+                          {"mtime_ns", item.mtime_ns}};
+    if (item.state == ItemState::kSkipped) detail["reason"] = item.reason;
+    return catalog_.AppendEvent(report_.run, item.path,
+                                item.state == ItemState::kSkipped ? "skipped" : "discovered",
+                                detail.dump());
+  }
+
+  Status Seen(const Entry& entry, Item& known) {
+    bool differs = entry.size != known.size || entry.mtime_ns != known.mtime_ns ||
+                   entry.kind != known.kind || entry.mode != known.mode;
+    if (known.state == ItemState::kCopied || known.state == ItemState::kConflict) {
+      if (differs && known.state == ItemState::kCopied) ++report_.changed_copied;
+      return Status::Ok();  // sync compares and re-copies; conflicts wait for the operator
+    }
+    if (!differs && known.state != ItemState::kVanished) {
+      if (known.state == ItemState::kSkipped) ++report_.skipped;
+      return Status::Ok();
+    }
+    Item updated = known;
+    Classify(entry, updated);
+    if (known.state == ItemState::kFailed && updated.state == ItemState::kPending) {
+      updated.state = ItemState::kFailed;  // keeps its error until the next copy retries it
+      updated.reason = known.reason;
+      updated.cause = known.cause;
+    }
+    updated.md5.reset();
+    updated.last_run = report_.run;
+    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(updated));
+    ++report_.changed;
+    ++pending_writes_;
+    return catalog_.AppendEvent(
+        report_.run, known.path,
+        known.state == ItemState::kVanished ? "reappeared" : "changed-at-source",
+        nlohmann::json{{"size", updated.size}, {"mtime_ns", updated.mtime_ns}}.dump());
+  }
+
+  Status Gone(Item& known) {
+    if (known.state != ItemState::kPending && known.state != ItemState::kFailed) {
+      return Status::Ok();  // copied items are sync's business; others stay as recorded
+    }
+    known.state = ItemState::kVanished;
+    known.cause = "vanished";
+    known.reason = "gone from the source before it was copied";
+    known.last_run = report_.run;
+    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(known));
+    ++report_.vanished;
+    ++pending_writes_;
+    return catalog_.AppendEvent(report_.run, known.path, "vanished", "{}");
+  }
+
+  Status MaybeCommit() {
+    if (pending_writes_ < kBatch) return Status::Ok();
+    pending_writes_ = 0;
+    FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
+    return catalog_.BeginTransaction();
+  }
+
+  catalog::Catalog& catalog_;
+  storage::Store& source_;
+  const storage::Store& target_;
+  const ScanOptions& options_;
+  ScanReport& report_;
+  std::unique_ptr<storage::Lister> lister_;
+  FolderSizes folders_;
+  int pending_writes_ = 0;
+  int64_t seen_ = 0;
+};
+
+nlohmann::json ReportSummary(const ScanReport& r) {
+  return {{"files", r.files},     {"folders", r.folders},     {"links", r.links},
+          {"specials", r.specials}, {"bytes", r.bytes},       {"added", r.added},
+          {"changed", r.changed}, {"vanished", r.vanished},   {"skipped", r.skipped},
+          {"unstorable", r.unstorable}, {"unreadable", r.unreadable}};
+}
+
+}  // namespace
+
+Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
+                        const storage::Store& target, const ScanOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  ScanReport report;
+  Result<int64_t> run = catalog.BeginRun("scan");
+  if (!run.ok()) return run.status();
+  report.run = *run;
+  ScanMerge merge(catalog, source, target, options, report);
+  Status status = merge.Run();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  catalog::Run record;
+  record.id = report.run;
+  record.outcome = status.ok() ? "done" : "failed";
+  record.files = report.files;
+  record.bytes = report.bytes;
+  record.summary_json = ReportSummary(report).dump();
+  if (!status.ok()) {
+    (void)catalog.CommitTransaction();  // keep what was recorded; the next scan goes on from it
+    (void)catalog.EndRun(record);
+    return status;
+  }
+  FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
+  FERRY_RETURN_IF_ERROR(catalog.SetMeta("last_scan_run", std::to_string(report.run)));
+  return report;
+}
+
+}  // namespace ferry::migration

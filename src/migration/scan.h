@@ -1,0 +1,57 @@
+// The inventory stage: stream the source into the catalog.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "migration/filter.h"
+#include "storage/store.h"
+
+namespace ferry::migration {
+
+struct FolderSize {
+  std::string path;
+  int64_t bytes = 0;
+  int64_t files = 0;
+};
+
+struct ScanReport {
+  int64_t run = 0;
+  int64_t files = 0, folders = 0, links = 0, specials = 0, bytes = 0;
+  int64_t added = 0;            // items new to the catalog
+  int64_t changed = 0;          // not yet copied, and different from the last scan
+  int64_t changed_copied = 0;   // copied, and changed at the source since (for `sync`)
+  int64_t vanished = 0;         // pending items gone from the source
+  int64_t skipped = 0;          // items kept as skipped (links, special files, bad names)
+  int64_t unreadable = 0;       // folders the scan could not list
+  static constexpr std::array<const char*, 8> kBucketNames = {
+      "0 B", "< 4 KiB", "< 64 KiB", "< 1 MiB", "< 16 MiB", "< 256 MiB", "< 4 GiB", ">= 4 GiB"};
+  std::array<int64_t, 8> histogram{};  // files per size bucket
+  std::vector<FolderSize> largest;     // the ten largest folders, contents included
+  // Names the target cannot store, with the reason (the first 1,000; `unstorable` counts all).
+  std::vector<std::pair<std::string, std::string>> unstorable_examples;
+  int64_t unstorable = 0;
+  std::vector<std::string> errors;  // listing errors (first 100)
+  double seconds = 0;
+};
+
+struct ScanOptions {
+  Filter filter;
+  std::string symlinks = "skip";  // skip | follow | keep
+  // Called now and then with the items seen so far.
+  std::function<void(int64_t items, int64_t bytes)> progress;
+};
+
+// Walks `source` once, merging it with the catalog by path: new items are added (pending, or
+// skipped with a reason), items not yet copied are refreshed, pending items no longer at the
+// source become vanished. Records a "scan" run and its events. Memory does not grow with the
+// number of items.
+Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
+                        const storage::Store& target, const ScanOptions& options);
+
+int SizeBucket(uint64_t size);
+
+}  // namespace ferry::migration

@@ -1,0 +1,318 @@
+#include "transfer/upload.h"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+
+namespace ferry::transfer {
+
+using storage::Condition;
+using storage::Entry;
+using storage::Kind;
+using storage::WriteOptions;
+
+namespace {
+
+bool SameVersion(const Entry& a, const Entry& b) {
+  return a.size == b.size && a.mtime_ns == b.mtime_ns;
+}
+
+UploadResult Failed(Status error) {
+  UploadResult r;
+  r.outcome = UploadOutcome::kFailed;
+  r.error = std::move(error);
+  return r;
+}
+
+UploadResult FromSourceError(const Status& st) {
+  UploadResult r = Failed(st);
+  if (st.code() == Code::kNotFound) r.outcome = UploadOutcome::kVanished;
+  return r;
+}
+
+// Reads [offset, offset + length) of `path` into `out`.
+Status ReadRange(storage::Store& store, const std::string& path, uint64_t offset, uint64_t length,
+                 std::string& out) {
+  out.clear();
+  http::Sink sink{[&](const char* p, size_t n) { out.append(p, n); return true; },
+                  [&] { out.clear(); }};
+  FERRY_RETURN_IF_ERROR(store.Read(path, offset, length, sink));
+  if (out.size() != length) {
+    return Status(Code::kIo, fmt::format("'{}' is shorter than expected (changing?)", path));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns) {
+  return {{"modtime", std::to_string(mtime_ns)},
+          {"permissions", std::to_string(item.mode)},
+          {"posix_owner", std::to_string(item.uid)},
+          {"posix_group", std::to_string(item.gid)}};
+}
+
+std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index) {
+  std::string version = fmt::format("{}\n{}\n{}", path, size, mtime_ns);
+  return fmt::format("{}-{:06d}", Md5Hex(Md5::Of(version)).substr(0, 16), index);
+}
+
+uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks) {
+  uint64_t needed = (file_size + max_blocks - 1) / max_blocks;
+  uint64_t size = std::max(preferred, needed);
+  constexpr uint64_t kMiB = 1ull << 20;
+  return (size + kMiB - 1) / kMiB * kMiB;
+}
+
+Result<Entry> Uploader::StatSource(const std::string& path) {
+  return options_.follow_links ? source_.StatTarget(path) : source_.Stat(path);
+}
+
+UploadResult Uploader::Upload(const UploadItem& item) {
+  switch (item.kind) {
+    case Kind::kFolder:
+      return UploadFolder(item);
+    case Kind::kSymlink:
+      return UploadLink(item);
+    case Kind::kFile:
+      return UploadFile(item);
+    case Kind::kSpecial:
+      break;
+  }
+  return Failed(Status(Code::kInvalidInput, "special files are not copied"));
+}
+
+UploadResult Uploader::AdoptOrConflict(const std::string& path, uint64_t size,
+                                       const Md5Digest& md5, UploadResult result) {
+  Result<Entry> there = target_.Stat(path);
+  if (!there.ok()) {
+    if (there.status().code() == Code::kNotFound) {
+      return Failed(Status(Code::kTransient, "the target blob vanished during the write; retry"));
+    }
+    return Failed(there.status());
+  }
+  if (there->size == size && there->content_md5 == md5) {
+    result.outcome = UploadOutcome::kAdopted;
+    result.etag = there->etag;
+    return result;
+  }
+  result.outcome = UploadOutcome::kConflict;
+  result.detail = fmt::format(
+      "the target already holds a different blob here (size {}, MD5 {}, ETag {})", there->size,
+      there->content_md5 ? Md5Hex(*there->content_md5) : "none", there->etag);
+  return result;
+}
+
+UploadResult Uploader::UploadFolder(const UploadItem& item) {
+  WriteOptions options;
+  options.condition = Condition::IfNoneExists();
+  options.metadata = PosixMetadata(item, item.mtime_ns);
+  options.metadata["hdi_isfolder"] = "true";
+  options.tier = options_.tier;
+  Result<storage::WriteResult> written = target_.Write(item.path, http::Body::Empty(), options);
+  UploadResult result;
+  result.mtime_ns = item.mtime_ns;
+  if (written.ok()) {
+    result.outcome = UploadOutcome::kCopied;
+    result.etag = written->etag;
+    return result;
+  }
+  if (written.status().code() != Code::kAlreadyExists) return Failed(written.status());
+  Result<Entry> there = target_.Stat(item.path);
+  if (there.ok() && there->kind == Kind::kFolder) {
+    result.outcome = UploadOutcome::kAdopted;
+    result.etag = there->etag;
+    return result;
+  }
+  result.outcome = UploadOutcome::kConflict;
+  result.detail = "the target already holds a blob that is not a folder marker here";
+  return result;
+}
+
+UploadResult Uploader::UploadLink(const UploadItem& item) {
+  Result<Entry> now = source_.Stat(item.path);
+  if (!now.ok()) return FromSourceError(now.status());
+  if (now->kind != Kind::kSymlink) {
+    UploadResult r = Failed(Status(Code::kIo, "no longer a symbolic link"));
+    r.outcome = UploadOutcome::kChanging;
+    return r;
+  }
+  WriteOptions options;
+  options.condition = Condition::IfNoneExists();
+  options.metadata = PosixMetadata(item, now->mtime_ns);
+  options.metadata["is_symlink"] = "true";
+  options.tier = options_.tier;
+  Md5Digest md5 = Md5::Of(now->link_target);
+  options.content_md5 = md5;
+  UploadResult result;
+  result.md5 = md5;
+  result.size = now->link_target.size();
+  result.mtime_ns = now->mtime_ns;
+  Result<storage::WriteResult> written =
+      target_.Write(item.path, http::Body::FromString(now->link_target), options);
+  if (written.ok()) {
+    result.outcome = UploadOutcome::kCopied;
+    result.etag = written->etag;
+    result.bytes_sent = result.size;
+    return result;
+  }
+  if (written.status().code() != Code::kAlreadyExists) return Failed(written.status());
+  return AdoptOrConflict(item.path, result.size, md5, result);
+}
+
+UploadResult Uploader::UploadFile(const UploadItem& item) {
+  UploadResult last;
+  for (int attempt = 0; attempt <= options_.torn_read_retries; ++attempt) {
+    Result<Entry> before = StatSource(item.path);
+    if (!before.ok()) return FromSourceError(before.status());
+    if (before->kind != Kind::kFile) {
+      UploadResult r = Failed(Status(Code::kIo, "no longer a regular file"));
+      r.outcome = UploadOutcome::kChanging;
+      return r;
+    }
+    last = before->size <= options_.single_shot_limit ? UploadSmall(item, *before)
+                                                       : UploadLarge(item, *before);
+    if (last.outcome != UploadOutcome::kChanging) return last;
+  }
+  last.error = Status(Code::kIo, fmt::format("kept changing while read ({} attempts)",
+                                             options_.torn_read_retries + 1));
+  return last;
+}
+
+UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) {
+  std::string data;
+  Status read = ReadRange(source_, item.path, 0, before.size, data);
+  Result<Entry> after = StatSource(item.path);
+  if (!after.ok()) return FromSourceError(after.status());
+  if (!SameVersion(before, *after)) {
+    UploadResult r;
+    r.outcome = UploadOutcome::kChanging;
+    return r;
+  }
+  if (!read.ok()) return FromSourceError(read);
+
+  Md5Digest md5 = Md5::Of(data);
+  WriteOptions options;
+  options.condition = Condition::IfNoneExists();
+  options.content_md5 = md5;
+  options.metadata = PosixMetadata(item, before.mtime_ns);
+  options.tier = options_.tier;
+  UploadResult result;
+  result.md5 = md5;
+  result.size = before.size;
+  result.mtime_ns = before.mtime_ns;
+  Result<storage::WriteResult> written =
+      target_.Write(item.path, http::Body::FromString(std::move(data)), options);
+  if (written.ok()) {
+    result.outcome = UploadOutcome::kCopied;
+    result.etag = written->etag;
+    result.bytes_sent = before.size;
+    bytes_sent_ += before.size;
+    return result;
+  }
+  if (written.status().code() != Code::kAlreadyExists) return Failed(written.status());
+  return AdoptOrConflict(item.path, before.size, md5, result);
+}
+
+UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) {
+  const uint64_t size = before.size;
+  const uint64_t block_size = BlockSizeFor(size, options_.block_size, target_.MaxBlocks());
+  const uint64_t blocks = (size + block_size - 1) / block_size;
+  UploadResult result;
+  result.size = size;
+  result.mtime_ns = before.mtime_ns;
+
+  // Something already there: read our file for its MD5 and compare, without uploading.
+  Result<Entry> there = target_.Stat(item.path);
+  bool occupied = there.ok();
+  if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
+
+  std::map<std::string, uint64_t> staged;
+  if (!occupied) {
+    Result<std::vector<storage::StagedBlock>> list = target_.ListStagedBlocks(item.path);
+    if (!list.ok()) return Failed(list.status());
+    for (const auto& b : *list) staged[b.id] = b.size;
+  }
+
+  Md5 whole;
+  std::vector<std::string> ids;
+  std::deque<std::future<void>> in_flight;
+  std::mutex error_mu;
+  Status first_error;
+  auto record_error = [&](Status st) {
+    std::lock_guard lock(error_mu);
+    if (first_error.ok()) first_error = std::move(st);
+  };
+  auto wait_front = [&] {
+    in_flight.front().wait();
+    in_flight.pop_front();
+  };
+
+  for (uint64_t index = 0; index < blocks; ++index) {
+    uint64_t offset = index * block_size;
+    uint64_t length = std::min(block_size, size - offset);
+    budget_.Acquire(length);
+    auto buffer = std::make_shared<std::string>();
+    Status read = ReadRange(source_, item.path, offset, length, *buffer);
+    if (!read.ok()) {
+      budget_.Release(length);
+      record_error(read);
+      break;
+    }
+    whole.Update(*buffer);
+    std::string id = BlockId(item.path, size, before.mtime_ns, index);
+    ids.push_back(id);
+    auto it = staged.find(id);
+    if (occupied || (it != staged.end() && it->second == length)) {
+      if (!occupied) ++result.blocks_reused;
+      budget_.Release(length);
+      continue;
+    }
+    while (int(in_flight.size()) >= options_.blocks_in_flight) wait_front();
+    in_flight.push_back(blocks_.Submit([this, &item, id, buffer, length, &record_error] {
+      Md5Digest md5 = Md5::Of(*buffer);
+      Status st = target_.StageBlock(item.path, id, http::Body::FromString(std::move(*buffer)), md5);
+      budget_.Release(length);
+      if (st.ok()) {
+        bytes_sent_ += length;
+      } else {
+        record_error(st);
+      }
+    }));
+    result.bytes_sent += length;
+    std::lock_guard lock(error_mu);
+    if (!first_error.ok()) break;
+  }
+  while (!in_flight.empty()) wait_front();
+
+  Result<Entry> after = StatSource(item.path);
+  if (!after.ok()) return FromSourceError(after.status());
+  if (!SameVersion(before, *after)) {
+    result.outcome = UploadOutcome::kChanging;
+    return result;
+  }
+  if (!first_error.ok()) return FromSourceError(first_error);
+
+  Md5Digest md5 = whole.Finish();
+  result.md5 = md5;
+  if (occupied) return AdoptOrConflict(item.path, size, md5, result);
+
+  WriteOptions options;
+  options.condition = Condition::IfNoneExists();
+  options.content_md5 = md5;
+  options.metadata = PosixMetadata(item, before.mtime_ns);
+  options.tier = options_.tier;
+  Result<storage::WriteResult> committed = target_.Commit(item.path, ids, options);
+  if (committed.ok()) {
+    result.outcome = UploadOutcome::kCopied;
+    result.etag = committed->etag;
+    return result;
+  }
+  if (committed.status().code() != Code::kAlreadyExists) return Failed(committed.status());
+  return AdoptOrConflict(item.path, size, md5, result);
+}
+
+}  // namespace ferry::transfer

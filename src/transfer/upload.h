@@ -1,0 +1,103 @@
+// Copies one item from a source store to a target store: read once, MD5 on the fly, single shot
+// for small files and parallel blocks for large ones, never overwriting what someone else wrote.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "base/encoding.h"
+#include "base/status.h"
+#include "storage/store.h"
+#include "transfer/task_pool.h"
+
+namespace ferry::transfer {
+
+struct UploadOptions {
+  uint64_t single_shot_limit = 4ull << 20;  // larger files go in blocks
+  uint64_t block_size = 8ull << 20;         // grown for files that would need > 50,000 blocks
+  int blocks_in_flight = 4;                 // per file
+  int torn_read_retries = 3;                // re-reads of a file that changed while read
+  std::string tier;                         // "" for the target's default
+  bool follow_links = false;                // read what a link points to
+};
+
+// The item as the catalog knows it.
+struct UploadItem {
+  std::string path;
+  storage::Kind kind = storage::Kind::kFile;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  std::string link_target;
+};
+
+enum class UploadOutcome {
+  kCopied,    // written by this call
+  kAdopted,   // already in the target with the same size and MD5 (e.g. written before a crash)
+  kConflict,  // the target holds something else under this name; left untouched
+  kVanished,  // gone from the source
+  kChanging,  // kept changing while being read
+  kFailed,    // an error; `error` says which
+};
+
+struct UploadResult {
+  UploadOutcome outcome = UploadOutcome::kFailed;
+  std::string etag;
+  std::optional<Md5Digest> md5;
+  // The source's size and mtime as copied (they may differ from the catalog's, if the file
+  // changed after the scan but stayed still while read).
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t bytes_sent = 0;
+  int blocks_reused = 0;
+  Status error;
+  std::string detail;  // for conflicts: what the target holds
+};
+
+// The blob metadata ferry writes for an item, as AzCopy and BlobFuse read it.
+storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns);
+
+// The id of block `index` of one version (size and mtime) of a file: equal length for all blocks,
+// different for another version, so staged blocks are reused only for the same content.
+std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index);
+
+// The block size for a file: options.block_size, or larger if needed to stay under the target's
+// block count.
+uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks);
+
+class Uploader {
+ public:
+  // `blocks` runs block uploads; `budget` bounds the bytes held in block buffers.
+  Uploader(storage::Store& source, storage::Store& target, UploadOptions options, TaskPool& blocks,
+           ByteBudget& budget)
+      : source_(source), target_(target), options_(std::move(options)), blocks_(blocks),
+        budget_(budget) {}
+
+  // Copies `item` to the same path in the target, written only if no blob is there
+  // (If-None-Match: *). Thread-safe.
+  UploadResult Upload(const UploadItem& item);
+
+  // Bytes sent so far by all uploads, for progress.
+  uint64_t bytes_sent() const { return bytes_sent_.load(); }
+
+ private:
+  UploadResult UploadFolder(const UploadItem& item);
+  UploadResult UploadLink(const UploadItem& item);
+  UploadResult UploadFile(const UploadItem& item);
+  UploadResult UploadSmall(const UploadItem& item, const storage::Entry& before);
+  UploadResult UploadLarge(const UploadItem& item, const storage::Entry& before);
+  Result<storage::Entry> StatSource(const std::string& path);
+  // After a create-only write met an existing blob: adopt it if it has our size and MD5.
+  UploadResult AdoptOrConflict(const std::string& path, uint64_t size, const Md5Digest& md5,
+                               UploadResult result);
+
+  storage::Store& source_;
+  storage::Store& target_;
+  UploadOptions options_;
+  TaskPool& blocks_;
+  ByteBudget& budget_;
+  std::atomic<uint64_t> bytes_sent_{0};
+};
+
+}  // namespace ferry::transfer
