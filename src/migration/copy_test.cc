@@ -1,0 +1,227 @@
+// The copy engine on a real local source and an in-memory target.
+#include "migration/copy.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "migration/scan.h"
+#include "storage/local_store.h"
+#include "storage/memory_store.h"
+#include "support/store_conformance.h"
+#include "support/temp_dir.h"
+
+namespace ferry::migration {
+namespace {
+
+using catalog::Catalog;
+using catalog::Item;
+using catalog::ItemState;
+using testing::TempDir;
+using testing::WriteFile;
+
+std::string Random(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = char(rng());
+  return s;
+}
+
+// A source that touches a file while it is being read, the first `times` reads.
+class ChangingSource : public storage::LocalStore {
+ public:
+  ChangingSource(std::string root, std::string victim, int times)
+      : LocalStore(std::move(root)), victim_(std::move(victim)), times_(times) {}
+  Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override {
+    if (path == victim_ && times_ > 0) {
+      --times_;
+      struct timespec later[2] = {{0, UTIME_OMIT}, {2'000'000'000 + times_, 0}};
+      ::utimensat(AT_FDCWD, (root() + "/" + victim_).c_str(), later, 0);
+    }
+    return LocalStore::Read(path, offset, length, sink);
+  }
+
+ private:
+  std::string victim_;
+  int times_;
+};
+
+class CopyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::mkdir(dir_.Sub("src").c_str(), 0755);
+    catalog_ = std::move(Catalog::Create(dir_.Sub("migration"), {})).value();
+    source_ = std::make_unique<storage::LocalStore>(dir_.Sub("src"));
+    options_.concurrency = 4;
+    options_.upload.single_shot_limit = 256 << 10;
+    options_.upload.block_size = 1 << 20;
+  }
+  void ScanNow() { ASSERT_TRUE(Scan(*catalog_, *source_, target_, {}).ok()); }
+  CopyReport CopyNow(storage::Store* source = nullptr) {
+    auto report = Copy(*catalog_, source ? *source : *source_, target_, options_);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? *report : CopyReport{};
+  }
+  Item ItemAt(const std::string& path) { return **catalog_->FindItem(path); }
+
+  TempDir dir_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<storage::LocalStore> source_;
+  storage::MemoryStore target_;
+  CopyOptions options_;
+};
+
+TEST_F(CopyTest, CopiesFilesFoldersAndMetadata) {
+  std::string big = Random(3'500'000, 1);
+  WriteFile(dir_.Sub("src/a/small.txt"), "hello");
+  WriteFile(dir_.Sub("src/a/big.bin"), big);
+  WriteFile(dir_.Sub("src/zero"), "");
+  ::mkdir(dir_.Sub("src/empty").c_str(), 0750);
+  ::chmod(dir_.Sub("src/a/small.txt").c_str(), 0600);
+  ScanNow();
+  CopyReport r = CopyNow();
+  EXPECT_EQ(r.copied, 4);  // three files and the empty folder's marker
+  EXPECT_EQ(r.failed, 0);
+
+  EXPECT_EQ(testing::ReadAllOf(target_, "a/big.bin"), big);
+  auto small = target_.Stat("a/small.txt");
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->content_md5, Md5::Of("hello"));
+  struct stat st;
+  ::stat(dir_.Sub("src/a/small.txt").c_str(), &st);
+  EXPECT_EQ(small->metadata.at("permissions"), std::to_string(st.st_mode));
+  EXPECT_EQ(small->metadata.at("modtime"),
+            std::to_string(int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec));
+  EXPECT_EQ(small->metadata.at("posix_owner"), std::to_string(st.st_uid));
+  EXPECT_EQ(target_.Stat("a/big.bin")->content_md5, Md5::Of(big));
+  EXPECT_EQ(target_.Stat("empty")->kind, storage::Kind::kFolder);
+  EXPECT_EQ(target_.Stat("a").status().code(), Code::kNotFound)
+      << "a folder with contents needs no marker";
+
+  Item item = ItemAt("a/big.bin");
+  EXPECT_EQ(item.state, ItemState::kCopied);
+  EXPECT_EQ(item.md5, Md5::Of(big));
+  EXPECT_EQ(item.target_etag, target_.Stat("a/big.bin")->etag);
+  EXPECT_EQ(ItemAt("a").state, ItemState::kCopied);
+
+  CopyReport again = CopyNow();
+  EXPECT_EQ(again.copied + again.adopted + again.failed, 0) << "nothing is left to copy";
+}
+
+TEST_F(CopyTest, ABlobLeftByACrashedRunIsAdoptedAndADifferentOneIsAConflict) {
+  WriteFile(dir_.Sub("src/same"), "same content");
+  WriteFile(dir_.Sub("src/other"), "ours");
+  ScanNow();
+  storage::WriteOptions with_md5;
+  with_md5.content_md5 = Md5::Of("same content");
+  ASSERT_TRUE(target_.Write("same", http::Body::FromString("same content"), with_md5).ok());
+  ASSERT_TRUE(target_.Write("other", http::Body::FromString("theirs"), {}).ok());
+  CopyReport r = CopyNow();
+  EXPECT_EQ(r.adopted, 1);
+  EXPECT_EQ(r.conflicts, 1);
+  EXPECT_EQ(ItemAt("same").state, ItemState::kCopied);
+  Item other = ItemAt("other");
+  EXPECT_EQ(other.state, ItemState::kConflict);
+  EXPECT_NE(other.reason.find("different blob"), std::string::npos);
+  EXPECT_EQ(testing::ReadAllOf(target_, "other"), "theirs") << "never overwritten";
+}
+
+TEST_F(CopyTest, LargeFilesResumeFromStagedBlocks) {
+  std::string big = Random(4'200'000, 2);
+  WriteFile(dir_.Sub("src/big"), big);
+  ScanNow();
+  Item item = ItemAt("big");
+  // Blocks 0 and 1 were staged by a run that then crashed.
+  for (uint64_t i = 0; i < 2; ++i) {
+    std::string block = big.substr(i << 20, 1 << 20);
+    ASSERT_TRUE(target_.StageBlock("big", transfer::BlockId("big", item.size, item.mtime_ns, i),
+                                   http::Body::FromString(block), std::nullopt).ok());
+  }
+  CopyReport r = CopyNow();
+  EXPECT_EQ(r.copied, 1);
+  EXPECT_EQ(r.blocks_reused, 2);
+  EXPECT_EQ(r.bytes_sent, int64_t(big.size() - (2 << 20)));
+  EXPECT_EQ(testing::ReadAllOf(target_, "big"), big);
+}
+
+TEST_F(CopyTest, AFileDeletedAfterTheScanIsVanishedNotAnError) {
+  WriteFile(dir_.Sub("src/gone"), "g");
+  WriteFile(dir_.Sub("src/kept"), "k");
+  ScanNow();
+  ::unlink(dir_.Sub("src/gone").c_str());
+  CopyReport r = CopyNow();
+  EXPECT_EQ(r.vanished, 1);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.copied, 1);
+  EXPECT_EQ(ItemAt("gone").state, ItemState::kVanished);
+}
+
+TEST_F(CopyTest, AFileThatChangedWhileReadIsReadAgain) {
+  WriteFile(dir_.Sub("src/busy"), "content");
+  ScanNow();
+  ChangingSource source(dir_.Sub("src"), "busy", /*times=*/2);
+  CopyReport r = CopyNow(&source);
+  EXPECT_EQ(r.copied, 1);
+  Item item = ItemAt("busy");
+  EXPECT_EQ(item.state, ItemState::kCopied);
+  struct stat st;
+  ::stat(dir_.Sub("src/busy").c_str(), &st);
+  EXPECT_EQ(item.mtime_ns, int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec)
+      << "the catalog records the version that was copied";
+}
+
+TEST_F(CopyTest, AFileThatKeepsChangingIsFailedAndNotStoredTorn) {
+  WriteFile(dir_.Sub("src/hot"), std::string(600'000, 'h'));  // goes in blocks
+  ScanNow();
+  ChangingSource source(dir_.Sub("src"), "hot", /*times=*/1000);
+  CopyReport r = CopyNow(&source);
+  EXPECT_EQ(r.failed, 1);
+  Item item = ItemAt("hot");
+  EXPECT_EQ(item.state, ItemState::kFailed);
+  EXPECT_EQ(item.cause, "source: kept changing while read");
+  EXPECT_EQ(target_.Stat("hot").status().code(), Code::kNotFound);
+  // Once it settles, the next copy takes it.
+  CopyReport later = CopyNow();
+  EXPECT_EQ(later.copied, 1);
+}
+
+TEST_F(CopyTest, KeptLinksBecomeLinkBlobs) {
+  WriteFile(dir_.Sub("src/target.txt"), "t");
+  ASSERT_EQ(::symlink("target.txt", dir_.Sub("src/link").c_str()), 0);
+  ScanOptions scan;
+  scan.symlinks = "keep";
+  ASSERT_TRUE(Scan(*catalog_, *source_, target_, scan).ok());
+  CopyNow();
+  auto link = target_.Stat("link");
+  ASSERT_TRUE(link.ok());
+  EXPECT_EQ(link->kind, storage::Kind::kSymlink);
+  EXPECT_EQ(testing::ReadAllOf(target_, "link"), "target.txt");
+}
+
+TEST_F(CopyTest, EveryOutcomeIsInTheEventLog) {
+  WriteFile(dir_.Sub("src/x"), "x");
+  ScanNow();
+  CopyNow();
+  auto runs = catalog_->Runs();
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[1].stage, "copy");
+  EXPECT_EQ((*runs)[1].outcome, "done");
+  EXPECT_EQ((*runs)[1].files, 1);
+}
+
+TEST(CauseOf, GroupsByServiceCodeOrSourceError) {
+  Status http(Code::kAuth, "write 'x': refused");
+  http.WithHttp(403, "AuthorizationFailure", "r1");
+  EXPECT_EQ(CauseOf(http), "target: HTTP 403 AuthorizationFailure");
+  EXPECT_EQ(CauseOf(Status(Code::kIo, "cannot open '/a/b': Permission denied")),
+            "source: Permission denied");
+  EXPECT_EQ(CauseOf(Status(Code::kTransient, "PUT http://x: Couldn't connect to server")),
+            "network: Couldn't connect to server");
+}
+
+}  // namespace
+}  // namespace ferry::migration
