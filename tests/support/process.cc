@@ -4,15 +4,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <filesystem>
 #include <stdexcept>
 
 #include "support/temp_dir.h"
 
 namespace ferry::testing {
 
-ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
-  TempDir dir;
-  std::string out_path = dir.Sub("out"), err_path = dir.Sub("err"), in_path = dir.Sub("in");
+namespace {
+
+// Starts `argv` with stdin, stdout and stderr on files in `dir`.
+pid_t Spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
+            const std::string& dir) {
+  std::string out_path = dir + "/out", err_path = dir + "/err", in_path = dir + "/in";
   WriteFile(in_path, options.stdin_data);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -37,26 +42,83 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOpti
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  return pid;
+}
+
+ProcessResult Collect(int status, const std::string& dir) {
   ProcessResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
+  result.out = ReadFile(dir + "/out");
+  result.err = ReadFile(dir + "/err");
   return result;
+}
+
+}  // namespace
+
+ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  TempDir dir;
+  pid_t pid = Spawn(argv, options, dir.path());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return Collect(status, dir.path());
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const ProcessOptions& options) {
+  char pattern[] = "/tmp/ferry-bg-XXXXXX";
+  dir_ = ::mkdtemp(pattern);
+  pid_ = Spawn(argv, options, dir_);
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void BackgroundProcess::Kill(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+bool BackgroundProcess::Running() {
+  if (pid_ <= 0) return false;
+  if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+    pid_ = -pid_;
+    return false;
+  }
+  return true;
+}
+
+ProcessResult BackgroundProcess::Wait() {
+  if (pid_ > 0) {
+    ::waitpid(pid_, &status_, 0);
+    pid_ = -pid_;
+  }
+  return Collect(status_, dir_);
+}
+
+std::vector<std::string> FerryArgv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{FERRY_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+ProcessOptions FerryOptions(std::map<std::string, std::optional<std::string>> env) {
+  for (const char* name : {"AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT",
+                           "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN", "FERRY_LOG_LEVEL"}) {
+    env.try_emplace(name, std::nullopt);
+  }
+  ProcessOptions options;
+  options.env = std::move(env);
+  return options;
 }
 
 ProcessResult RunFerry(const std::vector<std::string>& args,
                        std::map<std::string, std::optional<std::string>> env) {
-  for (const char* name : {"AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT",
-                           "AZURE_STORAGE_KEY", "FERRY_LOG_LEVEL"}) {
-    env.try_emplace(name, std::nullopt);
-  }
-  std::vector<std::string> argv{FERRY_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ProcessOptions options;
-  options.env = std::move(env);
-  return RunProcess(argv, options);
+  return RunProcess(FerryArgv(args), FerryOptions(std::move(env)));
 }
 
 }  // namespace ferry::testing

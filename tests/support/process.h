@@ -23,6 +23,26 @@ struct ProcessOptions {
 
 ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
+// A program running in the background, its output going to files.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+  ~BackgroundProcess();  // kills it if still running
+  void Kill(int signal);
+  // Waits for it to end and returns what it printed.
+  ProcessResult Wait();
+  bool Running();
+
+ private:
+  int pid_ = -1;
+  int status_ = 0;
+  std::string dir_;
+};
+
+// The argv and options RunFerry uses, for starting ferry in the background.
+std::vector<std::string> FerryArgv(const std::vector<std::string>& args);
+ProcessOptions FerryOptions(std::map<std::string, std::optional<std::string>> env);
+
 // Runs the built ferry binary with every AZURE_STORAGE_* variable unset unless given in `env`.
 ProcessResult RunFerry(const std::vector<std::string>& args,
                        std::map<std::string, std::optional<std::string>> env = {});
