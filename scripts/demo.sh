@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds ferry, starts a local Azurite (in memory) and shows ferry
-# working against it. Azurite is stopped when the demo ends.
+# The demo migration: installs what is missing, builds ferry, starts Azurite (in memory) on a
+# free port, generates a sample file share and migrates it: init, scan, copy, status, errors.
+# Azurite is stopped when the demo ends; the migration folder is kept for you to look at.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -12,7 +13,7 @@ port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>
 "$root/node_modules/.bin/azurite-blob" --inMemoryPersistence --blobHost 127.0.0.1 \
   --blobPort "$port" --silent >"$work/azurite.log" 2>&1 &
 azurite=$!
-trap 'kill $azurite 2>/dev/null; wait $azurite 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $azurite 2>/dev/null; wait $azurite 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1
@@ -20,13 +21,35 @@ done
 
 # The emulator's well-known development account (public; never use it for real data).
 export AZURE_STORAGE_CONNECTION_STRING="UseDevelopmentStorage=true"
-target="http://127.0.0.1:$port/devstoreaccount1/demo"
+target="http://127.0.0.1:$port/devstoreaccount1/demo/share"
+migration="$work/migration"
 
-echo "== ferry --version"; "$ferry" --version
-echo; echo "== ferry --help"; "$ferry" --help
-mkdir -p "$work/share"; echo "hello" >"$work/share/hello.txt"
-echo; echo "== ferry check $work/share"; "$ferry" check "$work/share"
-echo; echo "== ferry check --write $target"; "$ferry" check --write "$target"
-echo
-echo "The storage layer works against Azurite on port $port."
-echo "Next: the migration stages (init, scan, copy) arrive with the catalog."
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "generating a sample share in $work/share"
+node "$root/scripts/sample_tree.mjs" "$work/share"
+
+step "ferry init $migration --source $work/share --target $target --exclude scratch"
+"$ferry" init "$migration" --source "$work/share" --target "$target" --exclude scratch
+
+step "ferry scan $migration"
+"$ferry" scan "$migration"
+
+step "ferry copy $migration"
+"$ferry" copy "$migration"
+
+step "ferry status $migration"
+"$ferry" status "$migration"
+
+step "ferry errors $migration"
+"$ferry" errors "$migration"
+
+cat <<EOT
+
+The demo migration is done. Where to look:
+  $migration/catalog.db   the catalog (SQLite): items, runs, and the hash-chained event log
+  ferry status $migration [--json]
+  ferry errors $migration [--json]
+  ferry copy $migration    (nothing left to do: it returns at once)
+Azurite has been stopped; run scripts/demo.sh again for a fresh one.
+EOT
