@@ -17,6 +17,9 @@ std::optional<std::string> Base64Decode(std::string_view text);
 
 std::string HexEncode(std::string_view bytes);
 
+// `text` with ASCII letters in lower case (header names, keys); other bytes unchanged.
+std::string AsciiLower(std::string_view text);
+
 // Percent-encodes every byte except RFC 3986 unreserved characters and those in `keep`.
 std::string PercentEncode(std::string_view text, std::string_view keep = "");
 // Decodes %XX escapes (and nothing else; '+' stays '+'). Nullopt on a malformed escape.

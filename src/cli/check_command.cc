@@ -7,7 +7,7 @@
 #include <random>
 
 #include "cli/commands.h"
-#include "cli/exit_codes.h"
+#include "cli/common.h"
 #include "storage/endpoint.h"
 
 namespace ferry::cli {
@@ -19,41 +19,34 @@ struct CheckOptions {
   bool write = false;
 };
 
-// Configuration problems end the command with exit 2 and one line saying what to fix.
-[[noreturn]] void Fail(const Status& status) {
-  std::string hint;
-  if (status.code() == Code::kTransient) hint = " (is the endpoint up and the URL right?)";
-  throw ExitError(kExitUsage, status.message() + hint);
-}
-
 double Millis(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
 }
 
 int RunCheck(const CheckOptions& options) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(options.url);
-  if (!spec.ok()) Fail(spec.status());
+  if (!spec.ok()) FailConfig(spec.status());
   storage::AzureBlobOptions azure;
   azure.retry.max_attempts = 3;  // a check should answer quickly
   Result<std::unique_ptr<storage::Store>> opened =
       storage::OpenStore(*spec, storage::ProcessEnvironment(), azure);
-  if (!opened.ok()) Fail(opened.status());
+  if (!opened.ok()) FailConfig(opened.status());
   storage::Store& store = **opened;
   std::cout << "endpoint: " << store.Describe() << "\n";
 
   auto start = std::chrono::steady_clock::now();
   if (options.write) {
-    if (Status st = store.CreateRoot(); !st.ok()) Fail(st);
+    if (Status st = store.CreateRoot(); !st.ok()) FailConfig(st);
   }
   Result<std::unique_ptr<storage::Lister>> lister = store.List("");
-  if (!lister.ok()) Fail(lister.status());
+  if (!lister.ok()) FailConfig(lister.status());
   storage::Entry first;
   Result<bool> any = (*lister)->Next(first);
   if (!any.ok()) {
     if (any.status().code() == Code::kNotFound) {
-      Fail(Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
+      FailConfig(Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
     }
-    Fail(any.status());
+    FailConfig(any.status());
   }
   std::cout << fmt::format("list:   ok ({:.0f} ms, {})\n", Millis(start),
                            *any ? "not empty" : "empty");
@@ -70,7 +63,7 @@ int RunCheck(const CheckOptions& options) {
   write.content_md5 = md5;
   start = std::chrono::steady_clock::now();
   Result<storage::WriteResult> written = store.Write(probe, http::Body::FromString(data), write);
-  if (!written.ok()) Fail(written.status());
+  if (!written.ok()) FailConfig(written.status());
   std::cout << fmt::format("write:  ok ({:.0f} ms, {} bytes)\n", Millis(start), data.size());
 
   start = std::chrono::steady_clock::now();
@@ -79,12 +72,12 @@ int RunCheck(const CheckOptions& options) {
                   [&] { back.clear(); }};
   Status read = store.Read(probe, 0, UINT64_MAX, sink);
   Status deleted = store.Delete(probe, storage::Condition::None());
-  if (!read.ok()) Fail(read);
+  if (!read.ok()) FailConfig(read);
   if (back != data) {
     throw ExitError(kExitRefused, "the probe read back differs from what was written");
   }
   std::cout << fmt::format("read:   ok ({:.0f} ms, MD5 {})\n", Millis(start), Md5Hex(md5));
-  if (!deleted.ok()) Fail(deleted);
+  if (!deleted.ok()) FailConfig(deleted);
   std::cout << "delete: ok\n";
   return kExitDone;
 }

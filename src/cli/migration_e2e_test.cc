@@ -327,6 +327,21 @@ TEST_F(MigrationTest, BadInputGetsOneLineAndExitTwo) {
   EXPECT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
 }
 
+TEST_F(MigrationTest, OnATerminalCopyShowsAProgressLine) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 300; ++i) AddFile(fmt::format("p/{:03d}", i), Random(20'000, rng));
+  WriteLarge(Src() + "/large.bin", 64ull << 20, 1);
+  Init();
+  // script(1) runs the copy on a pseudo-terminal, as an operator would see it.
+  ProcessOptions options = FerryOptions(env_);
+  auto r = RunProcess({"script", "-qec", std::string(FERRY_BINARY) + " copy " + Mig(), "/dev/null"},
+                      options);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("copy: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ETA"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/s"), std::string::npos) << r.out;
+}
+
 TEST_F(MigrationTest, FiltersTierAndKeptLinks) {
   AddFile("keep/a.csv", "a,b");
   WriteFile(Src() + "/keep/scratch.tmp", "t");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/encoding.h"
+
 #include <algorithm>
 #include <random>
 
@@ -27,12 +29,6 @@ std::optional<Md5Digest> DigestFromBase64(std::string_view text) {
   Md5Digest digest;
   std::copy(bytes->begin(), bytes->end(), digest.begin());
   return digest;
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -254,7 +250,7 @@ Result<Entry> AzureBlobStore::Stat(std::string_view path) {
   entry.content_md5 = DigestFromBase64(h.Get("Content-MD5").value_or(""));
   entry.tier = std::string(h.Get("x-ms-access-tier").value_or(""));
   for (const auto& [name, value] : h) {
-    std::string lower = ToLower(name);
+    std::string lower = AsciiLower(name);
     if (lower.starts_with("x-ms-meta-")) entry.metadata[lower.substr(10)] = value;
   }
   entry.kind = KindFromMetadata(entry.metadata);

@@ -14,12 +14,6 @@ namespace {
 
 Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool IsIpOrLocalhost(std::string_view host) {
   if (host == "localhost" || host.starts_with('[')) return true;  // IPv6 literal
   return !host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos;
@@ -54,7 +48,7 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
   AzureEndpoint ep;
   size_t sep = url.find("://");
   if (sep == std::string_view::npos) return Invalid(fmt::format("'{}' is not a URL", url));
-  ep.scheme = ToLower(url.substr(0, sep));
+  ep.scheme = AsciiLower(url.substr(0, sep));
   if (ep.scheme != "http" && ep.scheme != "https") {
     return Invalid(fmt::format("unsupported scheme '{}' in an Azure Blob URL: use https:// "
                                "(or http:// for a local emulator)",
@@ -92,7 +86,7 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
     path = end == std::string_view::npos ? "" : path.substr(end + 1);
   }
 
-  size_t blob_label = ToLower(host).find(".blob.");
+  size_t blob_label = AsciiLower(host).find(".blob.");
   ep.path_style = blob_label == std::string::npos;
   if (ep.path_style) {
     if (!IsIpOrLocalhost(host)) {
@@ -140,10 +134,10 @@ Result<ConnectionString> ParseConnectionString(std::string_view text) {
     if (eq == std::string_view::npos || eq == 0) {
       return Invalid("malformed connection string: every part must be Key=Value");
     }
-    std::string key = ToLower(part.substr(0, eq));
+    std::string key = AsciiLower(part.substr(0, eq));
     std::string value(part.substr(eq + 1));
     if (key == "defaultendpointsprotocol") {
-      protocol = ToLower(value);
+      protocol = AsciiLower(value);
     } else if (key == "accountname") {
       cs.account = value;
     } else if (key == "accountkey") {
@@ -155,7 +149,7 @@ Result<ConnectionString> ParseConnectionString(std::string_view text) {
     } else if (key == "sharedaccesssignature") {
       cs.sas = value.starts_with('?') ? value.substr(1) : value;
     } else if (key == "usedevelopmentstorage") {
-      dev = ToLower(value) == "true";
+      dev = AsciiLower(value) == "true";
     }
     // Other keys (queue, table, file endpoints) do not concern blob storage.
   }

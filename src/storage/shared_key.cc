@@ -15,12 +15,6 @@ namespace ferry::storage {
 
 namespace {
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string HeaderOrEmpty(const http::Request& request, std::string_view name) {
   auto value = request.headers.Get(name);
   return value ? std::string(*value) : std::string();
@@ -55,7 +49,7 @@ std::string SharedKeyStringToSign(const http::Request& request, std::string_view
 
   std::map<std::string, std::string> ms_headers;
   for (const auto& [name, value] : request.headers) {
-    std::string lower = ToLower(name);
+    std::string lower = AsciiLower(name);
     if (lower.starts_with("x-ms-")) ms_headers[lower] = value;
   }
   for (const auto& [name, value] : ms_headers) s += name + ":" + value + "\n";
@@ -81,7 +75,7 @@ std::string SharedKeyStringToSign(const http::Request& request, std::string_view
       query = end == std::string_view::npos ? "" : query.substr(end + 1);
       if (param.empty()) continue;
       size_t eq = param.find('=');
-      std::string name = ToLower(PercentDecode(param.substr(0, eq)).value_or(""));
+      std::string name = AsciiLower(PercentDecode(param.substr(0, eq)).value_or(""));
       std::string value =
           eq == std::string_view::npos ? "" : PercentDecode(param.substr(eq + 1)).value_or("");
       params[name].push_back(value);

@@ -77,7 +77,13 @@ async function main() {
       return { sas };
     }
     case "staged": {
-      const list = await containerClient.getBlockBlobClient(rest[0]).getBlockList("all");
+      let list;
+      try {
+        list = await containerClient.getBlockBlobClient(rest[0]).getBlockList("all");
+      } catch (error) {
+        if (error.statusCode === 404) return { committed: [], uncommitted: [] };  // no blocks yet
+        throw error;
+      }
       const names = (blocks) => (blocks ?? []).map((b) => Buffer.from(b.name, "base64").toString());
       return { committed: names(list.committedBlocks), uncommitted: names(list.uncommittedBlocks) };
     }
