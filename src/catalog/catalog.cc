@@ -34,7 +34,9 @@ CREATE TABLE items (
   cause TEXT NOT NULL DEFAULT '',
   target_etag TEXT NOT NULL DEFAULT '',
   attempts INTEGER NOT NULL DEFAULT 0,
-  last_run INTEGER NOT NULL DEFAULT 0
+  last_run INTEGER NOT NULL DEFAULT 0,
+  verified_ns INTEGER NOT NULL DEFAULT 0,
+  verify_result TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX items_by_state ON items (state);
 CREATE TABLE runs (
@@ -63,7 +65,7 @@ CREATE INDEX events_by_path ON events (path);
 
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
-    "target_etag, attempts, last_run";
+    "target_etag, attempts, last_run, verified_ns, verify_result";
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -103,6 +105,8 @@ void ReadItem(const Statement& s, Item& item) {
   item.target_etag = s.Text(13);
   item.attempts = int(s.Int(14));
   item.last_run = s.Int(15);
+  item.verified_ns = s.Int(16);
+  item.verify_result = s.Text(17);
 }
 
 // Binds every column after the path, starting at parameter `first`.
@@ -125,6 +129,8 @@ void BindItemFields(Statement& s, const Item& item, int first) {
   s.Bind(first + 11, item.target_etag);
   s.Bind(first + 12, int64_t(item.attempts));
   s.Bind(first + 13, item.last_run);
+  s.Bind(first + 14, item.verified_ns);
+  s.Bind(first + 15, item.verify_result);
 }
 
 nlohmann::json ConfigToJson(const Config& c) {
@@ -190,13 +196,16 @@ std::string_view StateName(ItemState state) {
     case ItemState::kSkipped: return "skipped";
     case ItemState::kConflict: return "conflict";
     case ItemState::kVanished: return "vanished";
+    case ItemState::kSourceDeleted: return "source-deleted";
+    case ItemState::kDeleted: return "deleted";
   }
   return "pending";
 }
 
 std::optional<ItemState> StateFromName(std::string_view name) {
   for (auto s : {ItemState::kPending, ItemState::kCopied, ItemState::kFailed, ItemState::kSkipped,
-                 ItemState::kConflict, ItemState::kVanished}) {
+                 ItemState::kConflict, ItemState::kVanished, ItemState::kSourceDeleted,
+                 ItemState::kDeleted}) {
     if (StateName(s) == name) return s;
   }
   return std::nullopt;
@@ -303,14 +312,14 @@ Status Catalog::LoadConfig() {
 Status Catalog::Prepare() {
   auto insert = db_.Prepare(fmt::format(
       "INSERT INTO items (path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, "
-      "reason, cause, target_etag, attempts, last_run) VALUES "
-      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
+      "reason, cause, target_etag, attempts, last_run, verified_ns, verify_result) VALUES "
+      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"));
   if (!insert.ok()) return insert.status();
   insert_item_ = std::move(insert).value();
   auto update = db_.Prepare(
       "UPDATE items SET kind = ?2, size = ?3, mtime_ns = ?4, mode = ?5, uid = ?6, gid = ?7, "
       "link_target = ?8, md5 = ?9, state = ?10, reason = ?11, cause = ?12, target_etag = ?13, "
-      "attempts = ?14, last_run = ?15 WHERE id = ?1");
+      "attempts = ?14, last_run = ?15, verified_ns = ?16, verify_result = ?17 WHERE id = ?1");
   if (!update.ok()) return update.status();
   update_item_ = std::move(update).value();
   auto event = db_.Prepare(

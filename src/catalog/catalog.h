@@ -18,7 +18,19 @@ inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kCatalogFile = "catalog.db";
 inline constexpr const char* kLockFile = "lock";
 
-enum class ItemState { kPending, kCopied, kFailed, kSkipped, kConflict, kVanished };
+// pending: to copy (with a target_etag: a changed item, to replace under If-Match);
+// source-deleted: gone from the source after it was copied (its blob stays, additive mode);
+// deleted: gone from the source, and its blob deleted (mirror mode).
+enum class ItemState {
+  kPending,
+  kCopied,
+  kFailed,
+  kSkipped,
+  kConflict,
+  kVanished,
+  kSourceDeleted,
+  kDeleted,
+};
 std::string_view StateName(ItemState state);
 std::optional<ItemState> StateFromName(std::string_view name);
 
@@ -51,6 +63,8 @@ struct Item {
   std::string target_etag;
   int attempts = 0;
   int64_t last_run = 0;
+  int64_t verified_ns = 0;    // when verify last found it right in the target (0: never)
+  std::string verify_result;  // "ok", or what verify found wrong
 };
 
 struct Run {

@@ -44,6 +44,9 @@ int Run(int argc, char** argv) {
   add(AddInitCommand(app));
   add(AddScanCommand(app));
   add(AddCopyCommand(app));
+  add(AddSyncCommand(app));
+  add(AddCutoverCommand(app));
+  add(AddVerifyCommand(app));
   add(AddStatusCommand(app));
   add(AddErrorsCommand(app));
   add(AddCheckCommand(app));

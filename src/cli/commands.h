@@ -20,6 +20,13 @@ CommandRunner AddScanCommand(CLI::App& app);
 CommandRunner AddCopyCommand(CLI::App& app);
 CommandRunner AddStatusCommand(CLI::App& app);
 CommandRunner AddErrorsCommand(CLI::App& app);
+CommandRunner AddSyncCommand(CLI::App& app);
+CommandRunner AddVerifyCommand(CLI::App& app);
+CommandRunner AddCutoverCommand(CLI::App& app);
+
+// Refuses copy and sync (exit 2) on a migration that was cut over, unless `reopen`, which
+// reopens it. A dry run is always allowed.
+void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::string& dir);
 
 // Scans the migration's source into its catalog, with a progress line; exit 2 on failure.
 migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints);

@@ -13,11 +13,58 @@ namespace {
 struct CopyCommandOptions {
   std::string dir;
   int concurrency = 16;
+  bool dry_run = false, overwrite = false, reopen = false;
 };
+
+// Lists what a copy would transfer, from the catalog (or, never scanned, from a dry scan).
+int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyCommandOptions& o) {
+  int64_t items = 0, bytes = 0;
+  auto would = [&](const catalog::Item& item) {
+    if (item.kind == storage::Kind::kFolder) return;
+    ++items;
+    bytes += int64_t(item.size);
+    std::cout << fmt::format("  would {} {} ({})\n",
+                             item.target_etag.empty() ? "copy   " : "replace", item.path,
+                             HumanBytes(int64_t(item.size)));
+  };
+  if (!catalog.GetMeta("last_scan_run").ok()) {
+    std::cout << "the source has not been scanned yet; a copy would scan it first and then:\n";
+    const catalog::Config& config = catalog.config();
+    Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
+    if (!filter.ok()) FailConfig(filter.status());
+    migration::ScanOptions scan;
+    scan.filter = *filter;
+    scan.symlinks = config.symlinks;
+    scan.dry_run = true;
+    scan.on_change = [&](std::string_view change, const catalog::Item& item) {
+      if (change == "new") would(item);
+    };
+    auto report = migration::Scan(catalog, *endpoints.source, *endpoints.target, scan);
+    if (!report.ok()) FailConfig(report.status());
+  } else {
+    std::vector<catalog::ItemState> states{catalog::ItemState::kPending,
+                                           catalog::ItemState::kFailed};
+    if (o.overwrite) states.push_back(catalog::ItemState::kConflict);
+    auto cursor = catalog.Items(states);
+    if (!cursor.ok()) FailConfig(cursor.status());
+    catalog::Item item;
+    while (true) {
+      Result<bool> more = cursor->Next(item);
+      if (!more.ok()) FailConfig(more.status());
+      if (!*more) break;
+      would(item);
+    }
+  }
+  std::cout << fmt::format("a copy would transfer {} items ({}); nothing was changed\n", items,
+                           HumanBytes(bytes));
+  return kExitDone;
+}
 
 int RunCopy(const CopyCommandOptions& o) {
   auto catalog = OpenMigration(o.dir);
+  CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(catalog->config());
+  if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
   if (!catalog->GetMeta("last_scan_run").ok()) {
     std::cout << "the source has not been scanned yet: scanning first\n";
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
@@ -31,6 +78,7 @@ int RunCopy(const CopyCommandOptions& o) {
   options.upload.tier = catalog->config().tier;
   options.upload.follow_links = catalog->config().symlinks == "follow";
   options.stop = &InterruptFlag();
+  options.overwrite = o.overwrite;
   ProgressLine line;
   options.progress = [&](const migration::CopyProgress& p) {
     double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
@@ -80,6 +128,10 @@ CommandRunner AddCopyCommand(CLI::App& app) {
   cmd->add_option("--concurrency", o->concurrency, "Items copied in parallel")
       ->check(CLI::Range(1, 512))
       ->capture_default_str();
+  cmd->add_flag("--dry-run", o->dry_run, "List what would be copied; change nothing");
+  cmd->add_flag("--overwrite", o->overwrite,
+                "Also write over blobs that someone else put in the way (conflicts)");
+  cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");
   cmd->footer(
       "Exit codes: 0 everything copied; 1 some items failed or met a conflict (ferry errors\n"
       "lists them; run copy again to retry); 2 configuration problem.\n");

@@ -25,7 +25,8 @@ int RunStatus(const StatusOptions& o) {
   int64_t items = 0, bytes = 0;
   for (auto state : {catalog::ItemState::kPending, catalog::ItemState::kCopied,
                      catalog::ItemState::kFailed, catalog::ItemState::kConflict,
-                     catalog::ItemState::kSkipped, catalog::ItemState::kVanished}) {
+                     catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
+                     catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted}) {
     int64_t n = 0, b = 0;
     for (const auto& t : *totals) {
       if (t.state == state) n = t.items, b = t.bytes;
@@ -48,8 +49,25 @@ int RunStatus(const StatusOptions& o) {
                         {"failed", r.failed},
                         {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}});
   }
+  // The delta of each sync pass, to see whether they converge toward zero.
+  nlohmann::json deltas = nlohmann::json::array();
+  for (const auto& r : *runs) {
+    if (r.stage != "sync") continue;
+    auto summary = nlohmann::json::parse(r.summary_json, nullptr, false);
+    if (summary.is_discarded() || !summary.contains("delta")) continue;
+    nlohmann::json d = summary["delta"];
+    d["run"] = r.id;
+    d["started"] = HumanTime(r.started_ns);
+    deltas.push_back(d);
+  }
+  auto cutover = catalog->GetMeta("cutover");
+  auto closed = catalog->GetMeta("closed");
   const catalog::Config& c = catalog->config();
   nlohmann::json doc{{"migration", o.dir},
+                     {"closed", closed.ok() && *closed == "1"},
+                     {"cutover", cutover.ok() ? nlohmann::json::parse(*cutover, nullptr, false)
+                                              : nlohmann::json(nullptr)},
+                     {"sync_deltas", deltas},
                      {"source", c.source},
                      {"target", c.target},
                      {"items", items},
@@ -60,7 +78,8 @@ int RunStatus(const StatusOptions& o) {
   std::ostream& out = o.json ? std::cerr : std::cout;
   out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir, c.source, c.target);
   out << fmt::format("{:<10} {:>10} {:>12}\n", "state", "items", "bytes");
-  for (const char* name : {"pending", "copied", "failed", "conflict", "skipped", "vanished"}) {
+  for (const char* name : {"pending", "copied", "failed", "conflict", "skipped", "vanished",
+                           "source-deleted", "deleted"}) {
     const auto& v = states[name];
     out << fmt::format("{:<10} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
                        HumanBytes(v["bytes"].get<int64_t>()));
@@ -79,6 +98,24 @@ int RunStatus(const StatusOptions& o) {
                          HumanBytes(r["bytes"]), rate > 0 ? HumanBytes(int64_t(rate)) + "/s" : "-",
                          r["outcome"].get<std::string>());
     }
+  }
+  if (!deltas.empty()) {
+    out << "\nsync passes (delta per pass):\n";
+    for (const auto& d : deltas) {
+      out << fmt::format("  run {:>3}  {}  new {} ({}), changed {} ({}), deleted {} ({})\n",
+                         d["run"].get<int64_t>(), d["started"].get<std::string>(),
+                         d["new"].get<int64_t>(), HumanBytes(d["new_bytes"].get<int64_t>()),
+                         d["changed"].get<int64_t>(), HumanBytes(d["changed_bytes"].get<int64_t>()),
+                         d["deleted"].get<int64_t>(), HumanBytes(d["deleted_bytes"].get<int64_t>()));
+    }
+  }
+  if (!doc["cutover"].is_null()) {
+    const auto& cut = doc["cutover"];
+    out << fmt::format("\ncut over {}: {} items ({}), verification {} mismatches{}\n",
+                       HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
+                       HumanBytes(cut.value("bytes", int64_t(0))),
+                       cut["verify"].value("mismatches", int64_t(0)),
+                       doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
   }
   if (o.json) std::cout << doc.dump(2) << "\n";
   return kExitDone;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -100,9 +101,21 @@ class Exchange {
   bool closed_ = false;
 };
 
-transfer::UploadItem ToUpload(const Item& item) {
-  return {item.path, item.kind, item.size, item.mtime_ns, item.mode, item.uid, item.gid,
-          item.link_target};
+transfer::UploadItem ToUpload(const Item& item, bool overwrite) {
+  transfer::UploadItem upload;
+  upload.path = item.path;
+  upload.kind = item.kind;
+  upload.size = item.size;
+  upload.mtime_ns = item.mtime_ns;
+  upload.mode = item.mode;
+  upload.uid = item.uid;
+  upload.gid = item.gid;
+  upload.link_target = item.link_target;
+  // A pending item with a recorded ETag changed at the source: it replaces ferry's blob.
+  upload.replace_etag = item.target_etag;
+  if (!item.target_etag.empty()) upload.previous_md5 = item.md5;
+  upload.overwrite = overwrite;
+  return upload;
 }
 
 class CopyRun {
@@ -119,15 +132,14 @@ class CopyRun {
 
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CountWork());
-    Result<catalog::ItemCursor> cursor =
-        catalog_.Items({ItemState::kPending, ItemState::kFailed});
+    Result<catalog::ItemCursor> cursor = catalog_.Items(WorkStates());
     if (!cursor.ok()) return cursor.status();
 
     std::vector<std::thread> workers;
     for (int i = 0; i < options_.concurrency; ++i) {
       workers.emplace_back([this] {
         while (auto item = exchange_.Take()) {
-          UploadResult result = uploader_.Upload(ToUpload(*item));
+          UploadResult result = uploader_.Upload(ToUpload(*item, options_.overwrite));
           exchange_.Finish({std::move(*item), std::move(result)});
         }
       });
@@ -148,11 +160,17 @@ class CopyRun {
   }
 
  private:
+  std::vector<ItemState> WorkStates() const {
+    if (options_.overwrite) return {ItemState::kPending, ItemState::kFailed, ItemState::kConflict};
+    return {ItemState::kPending, ItemState::kFailed};
+  }
+
   Status CountWork() {
     Result<std::vector<catalog::StateTotals>> totals = catalog_.Totals();
     if (!totals.ok()) return totals.status();
+    std::vector<ItemState> work = WorkStates();
     for (const auto& t : *totals) {
-      if (t.state == ItemState::kPending || t.state == ItemState::kFailed) {
+      if (std::find(work.begin(), work.end(), t.state) != work.end()) {
         progress_.items_total += t.items;
         progress_.bytes_total += t.bytes;
       }
@@ -215,6 +233,7 @@ class CopyRun {
     ++progress_.items_done;
     Item& item = done.item;
     UploadResult& r = done.result;
+    const bool replaced = !item.target_etag.empty();
     item.attempts += 1;
     item.last_run = report_.run;
     report_.bytes_sent += int64_t(r.bytes_sent);
@@ -234,11 +253,18 @@ class CopyRun {
         }
         item.reason = r.outcome == UploadOutcome::kAdopted ? "already in the target" : "";
         item.cause.clear();
-        event = r.outcome == UploadOutcome::kCopied ? "copied" : "adopted";
+        event = r.outcome == UploadOutcome::kAdopted ? "adopted"
+                : replaced                          ? "recopied"
+                                                    : "copied";
         detail = {{"size", item.size}, {"etag", r.etag}};
         if (r.md5) detail["md5"] = Md5Hex(*r.md5);
         if (r.blocks_reused) detail["blocks_reused"] = r.blocks_reused;
         (r.outcome == UploadOutcome::kCopied ? report_.copied : report_.adopted) += 1;
+        if (r.metadata_only) ++report_.metadata_only;
+        if (replaced) {
+          ++report_.replaced;
+          report_.replaced_bytes += int64_t(item.size);
+        }
         report_.bytes += int64_t(item.size);
         break;
       case UploadOutcome::kConflict:
@@ -250,6 +276,14 @@ class CopyRun {
         ++report_.conflicts;
         break;
       case UploadOutcome::kVanished:
+        if (replaced) {  // its blob is still there: recorded as deleted at the source
+          item.state = ItemState::kSourceDeleted;
+          item.cause.clear();
+          item.reason = "deleted at the source";
+          event = "source-deleted";
+          ++report_.vanished;
+          break;
+        }
         item.state = ItemState::kVanished;
         item.cause = "vanished";
         item.reason = "gone from the source before it was copied";
@@ -309,9 +343,12 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
                         const CopyOptions& options, std::function<uint64_t()> retries) {
   auto start = Clock::now();
   CopyReport report;
-  Result<int64_t> run = catalog.BeginRun("copy");
-  if (!run.ok()) return run.status();
-  report.run = *run;
+  report.run = options.run;
+  if (options.run == 0) {
+    Result<int64_t> run = catalog.BeginRun("copy");
+    if (!run.ok()) return run.status();
+    report.run = *run;
+  }
   uint64_t retries_before = retries ? retries() : 0;
   Status status;
   {
@@ -336,9 +373,14 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
                                        {"vanished", report.vanished},
                                        {"bytes_sent", report.bytes_sent},
                                        {"blocks_reused", report.blocks_reused},
+                                       {"metadata_only", report.metadata_only},
                                        {"retries", report.retries},
                                        {"seconds", report.seconds}}
                             .dump();
+  if (options.run != 0) {
+    if (!status.ok()) return status;
+    return report;
+  }
   Status ended = catalog.EndRun(record);
   if (!status.ok()) return status;
   if (!ended.ok()) return ended;

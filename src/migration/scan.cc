@@ -91,7 +91,7 @@ class ScanMerge {
     Result<std::unique_ptr<storage::Lister>> lister = source_.List("");
     if (!lister.ok()) return lister.status();
     lister_ = std::move(lister).value();
-    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    if (!options_.dry_run) FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
 
     Item known;
     Result<bool> has_known = cursor->Next(known);
@@ -120,7 +120,7 @@ class ScanMerge {
       FERRY_RETURN_IF_ERROR(MaybeCommit());
     }
     report_.largest = folders_.Finish();
-    return catalog_.CommitTransaction();
+    return options_.dry_run ? Status::Ok() : catalog_.CommitTransaction();
   }
 
  private:
@@ -133,6 +133,7 @@ class ScanMerge {
         if (more.status().code() == Code::kIo || more.status().code() == Code::kNotFound) {
           ++report_.unreadable;
           if (report_.errors.size() < 100) report_.errors.push_back(more.status().message());
+          if (options_.dry_run) continue;
           FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(
               report_.run, "", "scan-error",
               nlohmann::json{{"error", more.status().message()}}.dump()));
@@ -208,27 +209,91 @@ class ScanMerge {
     if (item.state == ItemState::kSkipped) ++report_.skipped;
   }
 
+  // Records `item` (inserted when new) and its event, unless this is a dry run.
+  Status Record(Item& item, bool insert, std::string_view change, std::string_view event,
+                const nlohmann::json& detail) {
+    if (options_.on_change && !change.empty()) options_.on_change(change, item);
+    if (options_.dry_run) return Status::Ok();
+    item.last_run = report_.run;
+    FERRY_RETURN_IF_ERROR(insert ? catalog_.InsertItem(item) : catalog_.UpdateItem(item));
+    ++pending_writes_;
+    return catalog_.AppendEvent(report_.run, item.path, event, detail.dump());
+  }
+
+  static bool Transfers(const Item& item) {
+    return item.kind == Kind::kFile || item.kind == Kind::kSymlink;
+  }
+
   Status Added(const Entry& entry) {
     Item item;
     Classify(entry, item);
-    item.last_run = report_.run;
-    FERRY_RETURN_IF_ERROR(catalog_.InsertItem(item));
     ++report_.added;
-    ++pending_writes_;
+    bool skipped = item.state == ItemState::kSkipped;
+    if (!skipped && Transfers(item)) {
+      ++report_.delta_new;
+      report_.delta_new_bytes += int64_t(item.size);
+    }
     nlohmann::json detail{{"kind", storage::KindName(item.kind)}, {"size", item.size},
                           {"mtime_ns", item.mtime_ns}};
-    if (item.state == ItemState::kSkipped) detail["reason"] = item.reason;
-    return catalog_.AppendEvent(report_.run, item.path,
-                                item.state == ItemState::kSkipped ? "skipped" : "discovered",
-                                detail.dump());
+    if (skipped) detail["reason"] = item.reason;
+    return Record(item, /*insert=*/true, skipped ? "skipped" : "new",
+                  skipped ? "skipped" : "discovered", detail);
+  }
+
+  // True if the copied file's content differs from the catalog's MD5 (with --checksum).
+  Result<bool> ContentDiffers(const Item& known) {
+    if (!options_.checksum || known.kind != Kind::kFile || !known.md5) return false;
+    Md5 md5;
+    http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },
+                    [&] { md5 = Md5(); }};
+    Status read = source_.Read(known.path, 0, UINT64_MAX, sink);
+    if (!read.ok()) return read;
+    return md5.Finish() != *known.md5;
   }
 
   Status Seen(const Entry& entry, Item& known) {
     bool differs = entry.size != known.size || entry.mtime_ns != known.mtime_ns ||
                    entry.kind != known.kind || entry.mode != known.mode;
-    if (known.state == ItemState::kCopied || known.state == ItemState::kConflict) {
-      if (differs && known.state == ItemState::kCopied) ++report_.changed_copied;
-      return Status::Ok();  // sync compares and re-copies; conflicts wait for the operator
+    switch (known.state) {
+      case ItemState::kConflict:
+        return Status::Ok();  // waits for the operator (--overwrite)
+      case ItemState::kCopied:
+      case ItemState::kSourceDeleted:
+      case ItemState::kDeleted: {
+        if (!differs && known.state == ItemState::kCopied && entry.kind == Kind::kFile) {
+          Result<bool> content = ContentDiffers(known);
+          if (!content.ok()) return content.status();
+          differs = *content;
+        }
+        bool back = known.state != ItemState::kCopied;
+        if (!differs && !back) return Status::Ok();
+        if (!options_.sync) {
+          if (differs) ++report_.changed_copied;
+          return Status::Ok();  // a plain scan leaves copied items to sync
+        }
+        Item updated = known;
+        Classify(entry, updated);
+        if (known.state == ItemState::kDeleted) updated.target_etag.clear();  // blob is gone
+        if (!differs && known.state == ItemState::kSourceDeleted) {
+          updated.state = ItemState::kCopied;  // back as it was, and its blob never left
+          updated.md5 = known.md5;
+          return Record(updated, false, "", "reappeared", nlohmann::json::object());
+        }
+        // The old MD5 stays: if only the mtime moved, copy finds the same content and updates
+        // the blob's metadata instead of sending the bytes again.
+        updated.md5 = known.md5;
+        bool transfers = updated.state == ItemState::kPending && Transfers(updated);
+        if (transfers) {
+          ++report_.delta_changed;
+          report_.delta_changed_bytes += int64_t(updated.size);
+        }
+        ++report_.changed;
+        return Record(updated, false, !transfers ? "" : back ? "new" : "changed",
+                      back ? "reappeared" : "changed-at-source",
+                      nlohmann::json{{"size", updated.size}, {"mtime_ns", updated.mtime_ns}});
+      }
+      default:
+        break;
     }
     if (!differs && known.state != ItemState::kVanished) {
       if (known.state == ItemState::kSkipped) ++report_.skipped;
@@ -242,32 +307,36 @@ class ScanMerge {
       updated.cause = known.cause;
     }
     updated.md5.reset();
-    updated.last_run = report_.run;
-    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(updated));
     ++report_.changed;
-    ++pending_writes_;
-    return catalog_.AppendEvent(
-        report_.run, known.path,
-        known.state == ItemState::kVanished ? "reappeared" : "changed-at-source",
-        nlohmann::json{{"size", updated.size}, {"mtime_ns", updated.mtime_ns}}.dump());
+    return Record(updated, false, "changed",
+                  known.state == ItemState::kVanished ? "reappeared" : "changed-at-source",
+                  nlohmann::json{{"size", updated.size}, {"mtime_ns", updated.mtime_ns}});
   }
 
   Status Gone(Item& known) {
-    if (known.state != ItemState::kPending && known.state != ItemState::kFailed) {
-      return Status::Ok();  // copied items are sync's business; others stay as recorded
+    if (known.state == ItemState::kPending && !known.target_etag.empty() && options_.sync) {
+      known.state = ItemState::kCopied;  // changed, then deleted: its blob remains, as copied
     }
-    known.state = ItemState::kVanished;
-    known.cause = "vanished";
-    known.reason = "gone from the source before it was copied";
-    known.last_run = report_.run;
-    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(known));
-    ++report_.vanished;
-    ++pending_writes_;
-    return catalog_.AppendEvent(report_.run, known.path, "vanished", "{}");
+    if (known.state == ItemState::kPending || known.state == ItemState::kFailed) {
+      known.state = ItemState::kVanished;
+      known.cause = "vanished";
+      known.reason = "gone from the source before it was copied";
+      ++report_.vanished;
+      return Record(known, false, "vanished", "vanished", nlohmann::json::object());
+    }
+    if (known.state != ItemState::kCopied || !options_.sync) return Status::Ok();
+    known.state = ItemState::kSourceDeleted;
+    known.cause.clear();
+    known.reason = "deleted at the source";
+    if (Transfers(known) || !known.target_etag.empty()) {
+      ++report_.delta_deleted;
+      report_.delta_deleted_bytes += int64_t(known.size);
+    }
+    return Record(known, false, "deleted", "source-deleted", nlohmann::json::object());
   }
 
   Status MaybeCommit() {
-    if (pending_writes_ < kBatch) return Status::Ok();
+    if (pending_writes_ < kBatch || options_.dry_run) return Status::Ok();
     pending_writes_ = 0;
     FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
     return catalog_.BeginTransaction();
@@ -288,7 +357,10 @@ nlohmann::json ReportSummary(const ScanReport& r) {
   return {{"files", r.files},     {"folders", r.folders},     {"links", r.links},
           {"specials", r.specials}, {"bytes", r.bytes},       {"added", r.added},
           {"changed", r.changed}, {"vanished", r.vanished},   {"skipped", r.skipped},
-          {"unstorable", r.unstorable}, {"unreadable", r.unreadable}};
+          {"unstorable", r.unstorable}, {"unreadable", r.unreadable},
+          {"delta", {{"new", r.delta_new},         {"new_bytes", r.delta_new_bytes},
+                     {"changed", r.delta_changed}, {"changed_bytes", r.delta_changed_bytes},
+                     {"deleted", r.delta_deleted}, {"deleted_bytes", r.delta_deleted_bytes}}}};
 }
 
 }  // namespace
@@ -297,13 +369,27 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                         const storage::Store& target, const ScanOptions& options) {
   auto start = std::chrono::steady_clock::now();
   ScanReport report;
-  Result<int64_t> run = catalog.BeginRun("scan");
-  if (!run.ok()) return run.status();
-  report.run = *run;
+  const bool own_run = !options.dry_run && options.run == 0;
+  report.run = options.run;
+  if (own_run) {
+    Result<int64_t> run = catalog.BeginRun("scan");
+    if (!run.ok()) return run.status();
+    report.run = *run;
+  }
   ScanMerge merge(catalog, source, target, options, report);
   Status status = merge.Run();
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!own_run) {
+    if (!status.ok()) {
+      if (!options.dry_run) (void)catalog.CommitTransaction();
+      return status;
+    }
+    if (!options.dry_run) {
+      FERRY_RETURN_IF_ERROR(catalog.SetMeta("last_scan_run", std::to_string(report.run)));
+    }
+    return report;
+  }
   catalog::Run record;
   record.id = report.run;
   record.outcome = status.ok() ? "done" : "failed";

@@ -27,6 +27,10 @@ struct ScanReport {
   int64_t vanished = 0;         // pending items gone from the source
   int64_t skipped = 0;          // items kept as skipped (links, special files, bad names)
   int64_t unreadable = 0;       // folders the scan could not list
+  // The delta against the catalog (files and links; what a sync transfers or deletes).
+  int64_t delta_new = 0, delta_new_bytes = 0;
+  int64_t delta_changed = 0, delta_changed_bytes = 0;
+  int64_t delta_deleted = 0, delta_deleted_bytes = 0;
   static constexpr std::array<const char*, 8> kBucketNames = {
       "0 B", "< 4 KiB", "< 64 KiB", "< 1 MiB", "< 16 MiB", "< 256 MiB", "< 4 GiB", ">= 4 GiB"};
   std::array<int64_t, 8> histogram{};  // files per size bucket
@@ -43,12 +47,25 @@ struct ScanOptions {
   std::string symlinks = "skip";  // skip | follow | keep
   // Called now and then with the items seen so far.
   std::function<void(int64_t items, int64_t bytes)> progress;
+  // As a sync pass: copied items that changed become pending again (to replace their blob) and
+  // copied items gone from the source become source-deleted.
+  bool sync = false;
+  // With sync: also re-read copied files whose size and mtime are unchanged and compare MD5s.
+  bool checksum = false;
+  // Change nothing; report each change through on_change instead.
+  bool dry_run = false;
+  // Record under this run (a sync's) instead of starting a "scan" run of its own.
+  int64_t run = 0;
+  // Called for every item the scan adds, changes or marks deleted ("new", "changed",
+  // "deleted", "vanished"), with the item as it would be recorded.
+  std::function<void(std::string_view change, const catalog::Item& item)> on_change;
 };
 
 // Walks `source` once, merging it with the catalog by path: new items are added (pending, or
 // skipped with a reason), items not yet copied are refreshed, pending items no longer at the
-// source become vanished. Records a "scan" run and its events. Memory does not grow with the
-// number of items.
+// source become vanished (and, as a sync pass, changed and deleted copied items are marked; see
+// ScanOptions::sync). Records a "scan" run and its events, unless dry_run. Memory does not grow
+// with the number of items.
 Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                         const storage::Store& target, const ScanOptions& options);
 

@@ -46,6 +46,17 @@ Status ReadRange(storage::Store& store, const std::string& path, uint64_t offset
   return Status::Ok();
 }
 
+Condition WriteCondition(const transfer::UploadItem& item) {
+  if (item.overwrite) return Condition::None();
+  if (!item.replace_etag.empty()) return Condition::IfMatch(item.replace_etag);
+  return Condition::IfNoneExists();
+}
+
+// A conditional write that did not happen because of what is in the target.
+bool Refused(const Status& st) {
+  return st.code() == Code::kAlreadyExists || st.code() == Code::kPreconditionFailed;
+}
+
 }  // namespace
 
 storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns) {
@@ -85,30 +96,38 @@ UploadResult Uploader::Upload(const UploadItem& item) {
   return Failed(Status(Code::kInvalidInput, "special files are not copied"));
 }
 
-UploadResult Uploader::AdoptOrConflict(const std::string& path, uint64_t size,
-                                       const Md5Digest& md5, UploadResult result) {
-  Result<Entry> there = target_.Stat(path);
-  if (!there.ok()) {
-    if (there.status().code() == Code::kNotFound) {
-      return Failed(Status(Code::kTransient, "the target blob vanished during the write; retry"));
-    }
-    return Failed(there.status());
-  }
-  if (there->size == size && there->content_md5 == md5) {
+UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& refusal,
+                                       uint64_t size, const Md5Digest& md5,
+                                       UploadResult result) {
+  Result<Entry> there = target_.Stat(item.path);
+  if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
+  bool create_only = item.replace_etag.empty();
+  if (there.ok() && create_only && refusal.code() == Code::kAlreadyExists &&
+      there->size == size && there->content_md5 == md5) {
     result.outcome = UploadOutcome::kAdopted;
     result.etag = there->etag;
     return result;
   }
+  if (!there.ok() && create_only) {
+    return Failed(Status(Code::kTransient, "the target blob vanished during the write; retry"));
+  }
   result.outcome = UploadOutcome::kConflict;
-  result.detail = fmt::format(
-      "the target already holds a different blob here (size {}, MD5 {}, ETag {})", there->size,
-      there->content_md5 ? Md5Hex(*there->content_md5) : "none", there->etag);
+  if (!there.ok()) {
+    result.detail = "the blob ferry wrote was deleted from the target by someone else";
+  } else {
+    result.detail = fmt::format(
+        "{} (target: size {}, MD5 {}, ETag {}, modified {}s after the epoch; source: size {})",
+        create_only ? "the target already holds a different blob here"
+                    : "the blob changed in the target since ferry wrote it",
+        there->size, there->content_md5 ? Md5Hex(*there->content_md5) : "none", there->etag,
+        there->mtime_ns / 1'000'000'000, size);
+  }
   return result;
 }
 
 UploadResult Uploader::UploadFolder(const UploadItem& item) {
   WriteOptions options;
-  options.condition = Condition::IfNoneExists();
+  options.condition = WriteCondition(item);
   options.metadata = PosixMetadata(item, item.mtime_ns);
   options.metadata["hdi_isfolder"] = "true";
   options.tier = options_.tier;
@@ -120,9 +139,9 @@ UploadResult Uploader::UploadFolder(const UploadItem& item) {
     result.etag = written->etag;
     return result;
   }
-  if (written.status().code() != Code::kAlreadyExists) return Failed(written.status());
+  if (!Refused(written.status())) return Failed(written.status());
   Result<Entry> there = target_.Stat(item.path);
-  if (there.ok() && there->kind == Kind::kFolder) {
+  if (there.ok() && there->kind == Kind::kFolder && item.replace_etag.empty()) {
     result.outcome = UploadOutcome::kAdopted;
     result.etag = there->etag;
     return result;
@@ -141,7 +160,7 @@ UploadResult Uploader::UploadLink(const UploadItem& item) {
     return r;
   }
   WriteOptions options;
-  options.condition = Condition::IfNoneExists();
+  options.condition = WriteCondition(item);
   options.metadata = PosixMetadata(item, now->mtime_ns);
   options.metadata["is_symlink"] = "true";
   options.tier = options_.tier;
@@ -159,8 +178,8 @@ UploadResult Uploader::UploadLink(const UploadItem& item) {
     result.bytes_sent = result.size;
     return result;
   }
-  if (written.status().code() != Code::kAlreadyExists) return Failed(written.status());
-  return AdoptOrConflict(item.path, result.size, md5, result);
+  if (!Refused(written.status())) return Failed(written.status());
+  return AdoptOrConflict(item, written.status(), result.size, md5, result);
 }
 
 UploadResult Uploader::UploadFile(const UploadItem& item) {
@@ -195,8 +214,11 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
   if (!read.ok()) return FromSourceError(read);
 
   Md5Digest md5 = Md5::Of(data);
+  if (!item.replace_etag.empty() && item.previous_md5 == md5) {
+    return UpdateMetadata(item, before, md5);
+  }
   WriteOptions options;
-  options.condition = Condition::IfNoneExists();
+  options.condition = WriteCondition(item);
   options.content_md5 = md5;
   options.metadata = PosixMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
@@ -213,8 +235,33 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
     bytes_sent_ += before.size;
     return result;
   }
-  if (written.status().code() != Code::kAlreadyExists) return Failed(written.status());
-  return AdoptOrConflict(item.path, before.size, md5, result);
+  if (!Refused(written.status())) return Failed(written.status());
+  return AdoptOrConflict(item, written.status(), before.size, md5, result);
+}
+
+UploadResult Uploader::UpdateMetadata(const UploadItem& item, const Entry& before,
+                                      const Md5Digest& md5) {
+  UploadResult result;
+  result.md5 = md5;
+  result.size = before.size;
+  result.mtime_ns = before.mtime_ns;
+  result.metadata_only = true;
+  UploadItem now = item;
+  now.mode = before.mode;
+  now.uid = before.uid;
+  now.gid = before.gid;
+  storage::Metadata metadata = PosixMetadata(now, before.mtime_ns);
+  Result<storage::WriteResult> updated = target_.SetMetadata(item.path, metadata, WriteCondition(item));
+  if (updated.ok()) {
+    result.outcome = UploadOutcome::kCopied;
+    result.etag = updated->etag;
+    return result;
+  }
+  if (!Refused(updated.status()) && updated.status().code() != Code::kNotFound) {
+    return Failed(updated.status());
+  }
+  return AdoptOrConflict(item, Status(Code::kPreconditionFailed, "changed"), before.size, md5,
+                         result);
 }
 
 UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) {
@@ -225,11 +272,40 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
   result.size = size;
   result.mtime_ns = before.mtime_ns;
 
-  // Something already there: read our file for its MD5 and compare, without uploading.
+  // A blob in the way (or not the one to replace): read our file for its MD5 and decide
+  // between adopting and a conflict without uploading anything.
   Result<Entry> there = target_.Stat(item.path);
-  bool occupied = there.ok();
   if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
+  bool occupied = false;
+  Status refusal;
+  if (!item.overwrite) {
+    if (item.replace_etag.empty() && there.ok()) {
+      occupied = true;
+      refusal = Status(Code::kAlreadyExists, "a blob is there");
+    } else if (!item.replace_etag.empty() && (!there.ok() || there->etag != item.replace_etag)) {
+      occupied = true;
+      refusal = Status(Code::kPreconditionFailed, "the blob changed");
+    }
+  }
 
+  if (!item.replace_etag.empty() && item.previous_md5 && !occupied && there.ok() &&
+      there->size == size) {
+    // Same size and maybe the same bytes (a touch): hash first, upload only if they differ.
+    Md5 md5;
+    http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },
+                    [&] { md5 = Md5(); }};
+    Status read = source_.Read(item.path, 0, size, sink);
+    if (!read.ok()) return FromSourceError(read);
+    Md5Digest digest = md5.Finish();
+    Result<Entry> after = StatSource(item.path);
+    if (!after.ok()) return FromSourceError(after.status());
+    if (!SameVersion(before, *after)) {
+      UploadResult r;
+      r.outcome = UploadOutcome::kChanging;
+      return r;
+    }
+    if (digest == *item.previous_md5) return UpdateMetadata(item, before, digest);
+  }
   std::map<std::string, uint64_t> staged;
   if (!occupied) {
     Result<std::vector<storage::StagedBlock>> list = target_.ListStagedBlocks(item.path);
@@ -298,10 +374,10 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
 
   Md5Digest md5 = whole.Finish();
   result.md5 = md5;
-  if (occupied) return AdoptOrConflict(item.path, size, md5, result);
+  if (occupied) return AdoptOrConflict(item, refusal, size, md5, result);
 
   WriteOptions options;
-  options.condition = Condition::IfNoneExists();
+  options.condition = WriteCondition(item);
   options.content_md5 = md5;
   options.metadata = PosixMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
@@ -311,8 +387,8 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     result.etag = committed->etag;
     return result;
   }
-  if (committed.status().code() != Code::kAlreadyExists) return Failed(committed.status());
-  return AdoptOrConflict(item.path, size, md5, result);
+  if (!Refused(committed.status())) return Failed(committed.status());
+  return AdoptOrConflict(item, committed.status(), size, md5, result);
 }
 
 }  // namespace ferry::transfer

@@ -30,6 +30,13 @@ struct UploadItem {
   int64_t mtime_ns = 0;
   uint32_t mode = 0, uid = 0, gid = 0;
   std::string link_target;
+  // The ETag ferry recorded when it last wrote this item: the new version replaces that blob
+  // only if it is unchanged (If-Match). Empty: a new item, written only if no blob is there.
+  std::string replace_etag;
+  // With replace_etag: the MD5 of the version ferry wrote. Same content (only the mtime or mode
+  // moved) means a metadata update, not a new upload.
+  std::optional<Md5Digest> previous_md5;
+  bool overwrite = false;  // write unconditionally (the operator's --overwrite)
 };
 
 enum class UploadOutcome {
@@ -51,6 +58,7 @@ struct UploadResult {
   int64_t mtime_ns = 0;
   uint64_t bytes_sent = 0;
   int blocks_reused = 0;
+  bool metadata_only = false;  // same content: only the blob's metadata was updated
   Status error;
   std::string detail;  // for conflicts: what the target holds
 };
@@ -74,8 +82,8 @@ class Uploader {
       : source_(source), target_(target), options_(std::move(options)), blocks_(blocks),
         budget_(budget) {}
 
-  // Copies `item` to the same path in the target, written only if no blob is there
-  // (If-None-Match: *). Thread-safe.
+  // Copies `item` to the same path in the target: a new item only if no blob is there
+  // (If-None-Match: *), a changed one only over the blob ferry wrote (If-Match). Thread-safe.
   UploadResult Upload(const UploadItem& item);
 
   // Bytes sent so far by all uploads, for progress.
@@ -87,10 +95,14 @@ class Uploader {
   UploadResult UploadFile(const UploadItem& item);
   UploadResult UploadSmall(const UploadItem& item, const storage::Entry& before);
   UploadResult UploadLarge(const UploadItem& item, const storage::Entry& before);
+  // Replaces only the metadata of ferry's blob, when the content is unchanged.
+  UploadResult UpdateMetadata(const UploadItem& item, const storage::Entry& before,
+                              const Md5Digest& md5);
   Result<storage::Entry> StatSource(const std::string& path);
-  // After a create-only write met an existing blob: adopt it if it has our size and MD5.
-  UploadResult AdoptOrConflict(const std::string& path, uint64_t size, const Md5Digest& md5,
-                               UploadResult result);
+  // After a conditional write failed: a create-only write adopts a blob with our size and
+  // MD5; anything else is a conflict, described from what the target holds.
+  UploadResult AdoptOrConflict(const UploadItem& item, const Status& refusal, uint64_t size,
+                               const Md5Digest& md5, UploadResult result);
 
   storage::Store& source_;
   storage::Store& target_;

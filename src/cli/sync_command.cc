@@ -1,0 +1,335 @@
+// ferry sync DIR: an incremental pass. ferry verify DIR: validation. ferry cutover DIR.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "migration/cutover.h"
+#include "migration/sync.h"
+#include "migration/verify.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct SyncCommandOptions {
+  std::string dir;
+  std::string mode;  // "" = the migration's
+  bool checksum = false, overwrite = false, dry_run = false, reopen = false;
+  int concurrency = 16;
+};
+
+void PrintFinding(const migration::Finding& f) {
+  std::cout << fmt::format("  {}: {} ({})\n", migration::FindingName(f.kind), f.path, f.detail);
+}
+
+// Options shared by sync and cutover's final sync.
+migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncCommandOptions& o,
+                                       ProgressLine& line) {
+  const catalog::Config& config = catalog.config();
+  Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
+  if (!filter.ok()) FailConfig(filter.status());
+  migration::SyncOptions s;
+  s.scan.filter = *filter;
+  s.scan.symlinks = config.symlinks;
+  s.scan.checksum = o.checksum;
+  s.mode = o.mode.empty() ? config.mode : o.mode;
+  s.overwrite = o.overwrite;
+  s.dry_run = o.dry_run;
+  s.copy.concurrency = o.concurrency;
+  s.copy.upload.tier = config.tier;
+  s.copy.upload.follow_links = config.symlinks == "follow";
+  s.copy.stop = &InterruptFlag();
+  s.copy.progress = [&line](const migration::CopyProgress& p) {
+    line.Update(fmt::format("sync: {}/{} items, {}/{}", p.items_done, p.items_total,
+                            HumanBytes(p.bytes_done), HumanBytes(p.bytes_total)));
+  };
+  s.on_finding = PrintFinding;
+  if (o.dry_run) {
+    s.scan.on_change = [mirror = s.mode == "mirror"](std::string_view change,
+                                                     const catalog::Item& item) {
+      if (change == "new") std::cout << fmt::format("  would copy    {} ({})\n", item.path, HumanBytes(int64_t(item.size)));
+      if (change == "changed") std::cout << fmt::format("  would update  {} ({})\n", item.path, HumanBytes(int64_t(item.size)));
+      if (change == "deleted") {
+        if (mirror) {
+          std::cout << fmt::format("  would delete  {} (deleted at the source)\n", item.path);
+        } else {
+          std::cout << fmt::format("  deleted at the source: {} (its blob stays)\n", item.path);
+        }
+      }
+    };
+    s.on_would_delete = [](const catalog::Item& item) {
+      std::cout << fmt::format("  would delete blob {}\n", item.path);
+    };
+  }
+  return s;
+}
+
+void PrintDelta(const migration::SyncReport& r, bool dry_run) {
+  const migration::ScanReport& s = r.scan;
+  std::cout << fmt::format(
+      "{}delta: {} new ({}), {} changed ({}), {} deleted at the source ({})\n",
+      dry_run ? "would transfer: " : "", s.delta_new, HumanBytes(s.delta_new_bytes),
+      s.delta_changed, HumanBytes(s.delta_changed_bytes), s.delta_deleted,
+      HumanBytes(s.delta_deleted_bytes));
+  if (!dry_run) {
+    std::cout << fmt::format(
+        "copied {} ({} replaced, {} of them metadata only), {} failed, {} conflicts; {} blobs "
+        "deleted; drift: {} changed by others, {} unexpected blobs; {}\n",
+        r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed, r.copy.conflicts + r.delete_conflicts,
+        r.deleted, r.drift.changed, r.drift.unexpected, HumanDuration(r.seconds));
+  } else if (r.deleted) {
+    std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted, HumanBytes(r.deleted_bytes));
+  }
+}
+
+int RunSync(const SyncCommandOptions& o) {
+  auto catalog = OpenMigration(o.dir);
+  CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
+  Endpoints endpoints = OpenEndpoints(catalog->config());
+  InstallInterruptHandler();
+  ProgressLine line;
+  migration::SyncOptions options = MakeSyncOptions(*catalog, o, line);
+  if (o.dry_run && migration::IsClosed(*catalog)) {
+    std::cout << "the migration is cut over; checking whether the retired source changed since:\n";
+  }
+  Result<migration::SyncReport> report =
+      migration::Sync(*catalog, *endpoints.source, *endpoints.target, options);
+  line.Clear();
+  if (!report.ok()) FailConfig(report.status());
+  PrintDelta(*report, o.dry_run);
+  if (o.dry_run) {
+    const auto& s = report->scan;
+    if (migration::IsClosed(*catalog)) {
+      int64_t changes = s.delta_new + s.delta_changed + s.delta_deleted;
+      std::cout << (changes ? fmt::format("the retired source changed since the cutover ({} "
+                                          "items): someone still writes to it\n",
+                                          changes)
+                            : std::string("the retired source has not changed since the cutover\n"));
+    }
+    return kExitDone;
+  }
+  const auto& r = *report;
+  if (r.copy.failed + r.copy.conflicts + r.delete_conflicts + r.drift.changed > 0) {
+    std::cout << fmt::format("see 'ferry errors {}'\n", o.dir);
+    return kExitItemsFailed;
+  }
+  return kExitDone;
+}
+
+void AddSyncLikeOptions(CLI::App* cmd, SyncCommandOptions& o) {
+  cmd->add_option("DIR", o.dir, "The migration folder")->required();
+  cmd->add_flag("--checksum", o.checksum,
+                "Also re-read copied files whose size and mtime did not change, and compare MD5s");
+  cmd->add_option("--mode", o.mode,
+                  "Deletions at the source: additive keeps their blobs, mirror deletes them "
+                  "(default: the migration's)")
+      ->check(CLI::IsMember({"additive", "mirror"}));
+  cmd->add_flag("--overwrite", o.overwrite,
+                "Write over blobs that someone else changed, created or deleted (conflicts)");
+  cmd->add_option("--concurrency", o.concurrency, "Items copied in parallel")
+      ->check(CLI::Range(1, 512))
+      ->capture_default_str();
+}
+
+struct VerifyCommandOptions {
+  std::string dir, sample;
+  bool deep = false, json = false;
+  uint64_t seed = 0;
+};
+
+int RunVerify(const VerifyCommandOptions& o) {
+  auto catalog = OpenMigration(o.dir);
+  Endpoints endpoints = OpenEndpoints(catalog->config());
+  migration::VerifyOptions options;
+  options.deep = o.deep;
+  options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
+  if (!o.sample.empty()) {
+    if (!o.deep) throw ExitError(kExitUsage, "--sample applies to --deep verification");
+    try {
+      if (o.sample.back() == '%') {
+        double p = std::stod(o.sample.substr(0, o.sample.size() - 1));
+        if (p <= 0 || p > 100) throw std::invalid_argument("range");
+        options.sample_percent = p;
+      } else {
+        size_t used = 0;
+        long long n = std::stoll(o.sample, &used);
+        if (used != o.sample.size() || n <= 0) throw std::invalid_argument("range");
+        options.sample_count = n;
+      }
+    } catch (const std::exception&) {
+      throw ExitError(kExitUsage, fmt::format("--sample '{}': give a count (500) or a percentage "
+                                              "(5%) above zero",
+                                              o.sample));
+    }
+  }
+  std::ostream& out = o.json ? std::cerr : std::cout;
+  nlohmann::json findings = nlohmann::json::array();
+  options.on_finding = [&](const migration::Finding& f) {
+    out << fmt::format("  {}: {} ({})\n", migration::FindingName(f.kind), f.path, f.detail);
+    findings.push_back({{"problem", migration::FindingName(f.kind)}, {"path", f.path},
+                        {"detail", f.detail}});
+  };
+  Result<migration::VerifyReport> report =
+      migration::Verify(*catalog, *endpoints.source, *endpoints.target, options);
+  if (!report.ok()) FailConfig(report.status());
+  const auto& r = *report;
+  out << fmt::format("verified {} items: {} ok, {} mismatches ({} unexpected blobs)", r.checked,
+                     r.ok, r.mismatches, r.unexpected);
+  if (o.deep) out << fmt::format("; deep: {} files re-read (seed {})", r.deep_checked, r.seed);
+  out << fmt::format(" in {}\n", HumanDuration(r.seconds));
+  if (o.json) {
+    std::cout << nlohmann::json{{"run", r.run},          {"checked", r.checked},
+                                {"ok", r.ok},            {"mismatches", r.mismatches},
+                                {"unexpected", r.unexpected}, {"deep", o.deep},
+                                {"deep_checked", r.deep_checked}, {"seed", r.seed},
+                                {"findings", findings}}
+                     .dump(2)
+              << "\n";
+  }
+  return r.mismatches ? kExitRefused : kExitDone;
+}
+
+struct CutoverCommandOptions {
+  SyncCommandOptions sync;
+  std::string quiet_window = "60s";
+  int64_t max_changes = 0;
+  bool yes = false;
+};
+
+std::chrono::milliseconds ParseDuration(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60'000
+                 : unit == "h" ? 3'600'000 : -1;
+  if (used == 0 || scale < 0 || value < 0) {
+    throw ExitError(kExitUsage, fmt::format("--quiet-window '{}': give a duration such as 90s, "
+                                            "5m or 500ms",
+                                            text));
+  }
+  return std::chrono::milliseconds(int64_t(value * scale));
+}
+
+int RunCutover(const CutoverCommandOptions& o) {
+  auto window = ParseDuration(o.quiet_window);
+  auto catalog = OpenMigration(o.sync.dir);
+  Endpoints endpoints = OpenEndpoints(catalog->config());
+  if (!o.yes && !o.sync.dry_run) {
+    if (::isatty(0) != 1) {
+      throw ExitError(kExitUsage, "cutover closes the migration: confirm with --yes (or run it "
+                                  "on a terminal), or try --dry-run first");
+    }
+    std::cout << fmt::format("Cut over {} to {}? This closes the migration. [y/N] ",
+                             catalog->config().source, catalog->config().target)
+              << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      std::cout << "not cut over\n";
+      return kExitRefused;
+    }
+  }
+  InstallInterruptHandler();
+  ProgressLine line;
+  migration::CutoverOptions options;
+  options.quiet_window = window;
+  options.max_changes = o.max_changes;
+  options.dry_run = o.sync.dry_run;
+  options.sync = MakeSyncOptions(*catalog, o.sync, line);
+  options.on_step = [&](const std::string& step) {
+    line.Clear();
+    std::cout << step << "\n";
+  };
+  Result<migration::CutoverReport> report =
+      migration::Cutover(*catalog, *endpoints.source, *endpoints.target, options);
+  line.Clear();
+  if (!report.ok()) FailConfig(report.status());
+  const auto& r = *report;
+  for (const auto& path : r.changing) std::cout << "  changing: " << path << "\n";
+  if (!r.refused.empty()) {
+    std::cout << (o.sync.dry_run ? "would refuse: " : "cutover refused: ") << r.refused << "\n";
+    return kExitRefused;
+  }
+  if (o.sync.dry_run) {
+    PrintDelta(r.sync, true);
+    std::cout << "the cutover would go ahead (then verify the target and close the migration)\n";
+    return kExitDone;
+  }
+  PrintDelta(r.sync, false);
+  std::cout << fmt::format(
+      "\ncutover recorded: {} items ({}) verified in the target.\nSwitch readers and writers "
+      "from\n  {}\nto\n  {}\nThe migration is closed: copy and sync now need --reopen. 'ferry sync "
+      "{} --dry-run' tells whether anyone still writes to the old source.\n",
+      r.items, HumanBytes(r.bytes), catalog->config().source, catalog->config().target,
+      o.sync.dir);
+  return kExitDone;
+}
+
+}  // namespace
+
+// Refuses copy and sync on a closed (cut over) migration, unless reopened.
+void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::string& dir) {
+  if (!migration::IsClosed(catalog)) return;
+  if (dry_run) return;
+  if (!reopen) {
+    throw ExitError(kExitUsage, fmt::format("the migration in {} was cut over and is closed; "
+                                            "pass --reopen to work on it again",
+                                            dir));
+  }
+  if (Status st = migration::Reopen(catalog); !st.ok()) FailConfig(st);
+  std::cout << "migration reopened\n";
+}
+
+CommandRunner AddSyncCommand(CLI::App& app) {
+  auto o = std::make_shared<SyncCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "sync", "Incremental pass: rescan, copy what is new or changed, handle deletions, detect "
+              "blobs changed by others");
+  AddSyncLikeOptions(cmd, *o);
+  cmd->add_flag("--dry-run", o->dry_run,
+                "Say what would be copied, updated and deleted; change nothing. After a cutover: "
+                "whether the retired source changed");
+  cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");
+  return [o] { return RunSync(*o); };
+}
+
+CommandRunner AddVerifyCommand(CLI::App& app) {
+  auto o = std::make_shared<VerifyCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "Compare the target with the catalog (and with --deep, the bytes with the "
+                "source); exit 3 on any mismatch");
+  cmd->add_option("DIR", o->dir, "The migration folder")->required();
+  cmd->add_flag("--deep", o->deep, "Re-read target and source bytes and compare their MD5s");
+  cmd->add_option("--sample", o->sample, "With --deep: only N files, or P% of them");
+  cmd->add_option("--seed", o->seed, "Seed of the sample (printed; reuse it to repeat a check)");
+  cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
+  return [o] { return RunVerify(*o); };
+}
+
+CommandRunner AddCutoverCommand(CLI::App& app) {
+  auto o = std::make_shared<CutoverCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "cutover", "Final step: check the source is quiet, run the final sync, verify, record the "
+                 "cutover and close the migration");
+  AddSyncLikeOptions(cmd, o->sync);
+  cmd->add_option("--quiet-window", o->quiet_window,
+                  "How long the source must stay unchanged (e.g. 60s, 5m)")
+      ->capture_default_str();
+  cmd->add_option("--max-changes", o->max_changes, "Changes tolerated during the quiet window")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
+  cmd->add_flag("--dry-run", o->sync.dry_run,
+                "Check quiet and say what the final sync would do or refuse; change nothing");
+  cmd->footer("Exit codes: 0 cut over; 3 refused (the reason says what to fix); 2 bad usage.\n");
+  return [o] { return RunCutover(*o); };
+}
+
+}  // namespace ferry::cli

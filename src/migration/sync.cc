@@ -1,0 +1,150 @@
+#include "migration/sync.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+namespace ferry::migration {
+
+using catalog::Item;
+using catalog::ItemState;
+
+namespace {
+
+// Mirror mode: deletes the blobs of items deleted at the source, only if unchanged since ferry
+// wrote them (If-Match), unless `overwrite`.
+Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const SyncOptions& o,
+                      SyncReport& report) {
+  Result<catalog::ItemCursor> cursor = catalog.Items({ItemState::kSourceDeleted});
+  if (!cursor.ok()) return cursor.status();
+  if (!o.dry_run) FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
+  Item item;
+  Status status;
+  while (status.ok()) {
+    Result<bool> more = cursor->Next(item);
+    if (!more.ok()) {
+      status = more.status();
+      break;
+    }
+    if (!*more) break;
+    if (item.target_etag.empty()) continue;  // no blob of ferry's to delete
+    if (o.dry_run) {
+      if (o.on_would_delete) o.on_would_delete(item);
+      ++report.deleted;
+      report.deleted_bytes += int64_t(item.size);
+      continue;
+    }
+    storage::Condition condition = o.overwrite ? storage::Condition::None()
+                                               : storage::Condition::IfMatch(item.target_etag);
+    Status deleted = target.Delete(item.path, condition);
+    std::string event;
+    nlohmann::json detail = nlohmann::json::object();
+    if (deleted.ok() || deleted.code() == Code::kNotFound) {
+      item.state = ItemState::kDeleted;
+      item.target_etag.clear();
+      item.reason = "deleted at the source; blob deleted (mirror)";
+      event = "deleted";
+      ++report.deleted;
+      report.deleted_bytes += int64_t(item.size);
+    } else if (deleted.code() == Code::kPreconditionFailed) {
+      item.state = ItemState::kConflict;
+      item.cause = "conflict: the target was changed by someone else";
+      item.reason = "deleted at the source, but its blob changed in the target since ferry wrote "
+                    "it; not deleted";
+      event = "conflict";
+      ++report.delete_conflicts;
+      if (o.on_finding) o.on_finding({Finding::Kind::kChanged, item.path, item.reason});
+    } else {
+      status = deleted;
+      break;
+    }
+    item.last_run = report.run;
+    status = catalog.UpdateItem(item);
+    if (status.ok()) status = catalog.AppendEvent(report.run, item.path, event, detail.dump());
+  }
+  if (!o.dry_run) {
+    Status committed = catalog.CommitTransaction();
+    if (status.ok()) status = committed;
+  }
+  return status;
+}
+
+}  // namespace
+
+Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                        SyncOptions options) {
+  auto start = std::chrono::steady_clock::now();
+  SyncReport report;
+  if (!options.dry_run) {
+    Result<int64_t> run = catalog.BeginRun("sync");
+    if (!run.ok()) return run.status();
+    report.run = *run;
+  }
+  options.scan.sync = true;
+  options.scan.dry_run = options.dry_run;
+  options.scan.run = report.run;
+  Status status;
+  Result<ScanReport> scanned = Scan(catalog, source, target, options.scan);
+  if (!scanned.ok()) status = scanned.status();
+  if (status.ok()) {
+    report.scan = *scanned;
+    Result<DriftReport> drift = CheckDrift(catalog, target, report.run, options.overwrite,
+                                           options.dry_run, options.on_finding);
+    if (drift.ok()) {
+      report.drift = *drift;
+    } else {
+      status = drift.status();
+    }
+  }
+  if (status.ok() && !options.dry_run) {
+    options.copy.run = report.run;
+    options.copy.overwrite = options.overwrite;
+    Result<CopyReport> copied = Copy(catalog, source, target, options.copy);
+    if (copied.ok()) {
+      report.copy = *copied;
+    } else {
+      status = copied.status();
+    }
+  }
+  if (status.ok() && options.mode == "mirror") {
+    status = DeleteMirrored(catalog, target, options, report);
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.dry_run) {
+    if (!status.ok()) return status;
+    return report;
+  }
+  const ScanReport& s = report.scan;
+  catalog::Run record;
+  record.id = report.run;
+  record.files = report.copy.copied + report.copy.adopted;
+  record.bytes = report.copy.bytes;
+  record.failed = report.copy.failed + report.copy.conflicts + report.drift.changed +
+                  report.delete_conflicts;
+  record.outcome = !status.ok() ? "failed" : record.failed ? "failed items" : "done";
+  record.summary_json =
+      nlohmann::json{{"delta",
+                      {{"new", s.delta_new},
+                       {"new_bytes", s.delta_new_bytes},
+                       {"changed", s.delta_changed},
+                       {"changed_bytes", s.delta_changed_bytes},
+                       {"deleted", s.delta_deleted},
+                       {"deleted_bytes", s.delta_deleted_bytes}}},
+                     {"mode", options.mode},
+                     {"copied", report.copy.copied},
+                     {"replaced", report.copy.replaced},
+                     {"failed", report.copy.failed},
+                     {"conflicts", report.copy.conflicts + report.delete_conflicts},
+                     {"drift_changed", report.drift.changed},
+                     {"drift_unexpected", report.drift.unexpected},
+                     {"blobs_deleted", report.deleted},
+                     {"seconds", report.seconds}}
+          .dump();
+  FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
+  if (!status.ok()) return status;
+  return report;
+}
+
+}  // namespace ferry::migration

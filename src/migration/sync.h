@@ -1,0 +1,41 @@
+// An incremental sync pass: rescan, check the target for drift, copy what is new or changed,
+// and handle deletions per mode.
+#pragma once
+
+#include <functional>
+
+#include "catalog/catalog.h"
+#include "migration/copy.h"
+#include "migration/scan.h"
+#include "migration/verify.h"
+
+namespace ferry::migration {
+
+struct SyncOptions {
+  ScanOptions scan;  // filter and link policy; checksum; on_change (used as given)
+  CopyOptions copy;  // concurrency, upload options, progress, stop
+  std::string mode = "additive";  // additive | mirror
+  bool overwrite = false;
+  bool dry_run = false;
+  std::function<void(const Finding&)> on_finding;  // drift and deletion conflicts
+  // Dry run: called for every blob a mirror pass would delete.
+  std::function<void(const catalog::Item&)> on_would_delete;
+};
+
+struct SyncReport {
+  int64_t run = 0;
+  ScanReport scan;
+  DriftReport drift;
+  CopyReport copy;
+  int64_t deleted = 0, deleted_bytes = 0;  // blobs deleted (mirror)
+  int64_t delete_conflicts = 0;
+  double seconds = 0;
+};
+
+// One sync pass, recorded as a "sync" run whose summary holds the pass's delta (new, changed and
+// deleted items and bytes), so status can show whether the deltas converge. A pass with nothing
+// changed makes no request per item to the target: only the listing of the drift check.
+Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                        SyncOptions options);
+
+}  // namespace ferry::migration

@@ -1,0 +1,366 @@
+#include "migration/verify.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+
+namespace ferry::migration {
+
+using catalog::Item;
+using catalog::ItemState;
+using storage::Entry;
+using storage::Kind;
+
+std::string_view FindingName(Finding::Kind kind) {
+  switch (kind) {
+    case Finding::Kind::kMissing: return "missing";
+    case Finding::Kind::kChanged: return "changed by someone else";
+    case Finding::Kind::kWrongSize: return "wrong size";
+    case Finding::Kind::kWrongMd5: return "wrong MD5";
+    case Finding::Kind::kWrongMetadata: return "wrong metadata";
+    case Finding::Kind::kSourceChanged: return "source changed";
+    case Finding::Kind::kUnexpected: return "unexpected blob";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr std::string_view kProbePrefix = ".ferry-probe-";
+
+// Whether the target should hold a blob ferry wrote for this item, with its recorded ETag.
+bool ExpectsBlob(const Item& item) {
+  if (item.target_etag.empty()) return false;  // never written (or a folder with contents)
+  return item.state == ItemState::kCopied || item.state == ItemState::kSourceDeleted ||
+         item.state == ItemState::kPending || item.state == ItemState::kFailed;
+}
+
+// A blob under a name ferry does not own: someone else's.
+bool Unowned(const Item* item) {
+  if (item == nullptr) return true;
+  switch (item->state) {
+    case ItemState::kSkipped:
+    case ItemState::kVanished:
+    case ItemState::kDeleted:
+      return true;
+    default:
+      return false;  // pending and failed items meet it when copied; conflicts are known
+  }
+}
+
+std::string Describe(const Item& item, const Entry& blob) {
+  return fmt::format("catalog: size {}, ETag {}; target: size {}, ETag {}, modified {}",
+                     item.size, item.target_etag, blob.size, blob.etag,
+                     blob.mtime_ns / 1'000'000'000);
+}
+
+// Walks the catalog and a target listing together, by path.
+class TargetMerge {
+ public:
+  using OnBoth = std::function<Status(Item&, const Entry&)>;
+  using OnItemOnly = std::function<Status(Item&)>;
+  using OnBlobOnly = std::function<Status(const Entry&, Item*)>;
+
+  static Status Run(catalog::Catalog& catalog, storage::Store& target, const OnBoth& both,
+                    const OnItemOnly& item_only, const OnBlobOnly& blob_only) {
+    Result<catalog::ItemCursor> cursor = catalog.Items();
+    if (!cursor.ok()) return cursor.status();
+    Result<std::unique_ptr<storage::Lister>> lister = target.List("");
+    if (!lister.ok()) return lister.status();
+    Item item;
+    Entry blob;
+    Result<bool> has_item = cursor->Next(item);
+    if (!has_item.ok()) return has_item.status();
+    Result<bool> has_blob = (*lister)->Next(blob);
+    if (!has_blob.ok()) return has_blob.status();
+    while (*has_item || *has_blob) {
+      int order = !*has_item ? 1 : !*has_blob ? -1 : item.path.compare(blob.path);
+      if (order == 0) {
+        FERRY_RETURN_IF_ERROR(both(item, blob));
+      } else if (order < 0) {
+        FERRY_RETURN_IF_ERROR(item_only(item));
+      } else if (!blob.path.starts_with(kProbePrefix)) {
+        FERRY_RETURN_IF_ERROR(blob_only(blob, nullptr));
+      }
+      if (order <= 0) {
+        has_item = cursor->Next(item);
+        if (!has_item.ok()) return has_item.status();
+      }
+      if (order >= 0) {
+        has_blob = (*lister)->Next(blob);
+        if (!has_blob.ok()) return has_blob.status();
+      }
+    }
+    return Status::Ok();
+  }
+};
+
+uint64_t SampleHash(uint64_t seed, std::string_view path) {
+  Md5Digest d = Md5::Of(fmt::format("{}\n{}", seed, path));
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | d[size_t(i)];
+  return v;
+}
+
+Result<Md5Digest> Md5OfItem(storage::Store& store, const std::string& path) {
+  Md5 md5;
+  http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },
+                  [&] { md5 = Md5(); }};
+  FERRY_RETURN_IF_ERROR(store.Read(path, 0, UINT64_MAX, sink));
+  return md5.Finish();
+}
+
+class VerifyRun {
+ public:
+  VerifyRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+            const VerifyOptions& options, VerifyReport& report)
+      : catalog_(catalog), source_(source), target_(target), options_(options), report_(report) {}
+
+  Status Quick() {
+    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    Status st = TargetMerge::Run(
+        catalog_, target_,
+        [&](Item& item, const Entry& blob) -> Status {
+          if (ExpectsBlob(item)) return Compare(item, blob);
+          if (Unowned(&item)) return Found(Finding{Finding::Kind::kUnexpected, blob.path,
+                                            "a blob ferry did not write"});
+          return Status::Ok();
+        },
+        [&](Item& item) -> Status {
+          if (!ExpectsBlob(item)) return Status::Ok();
+          return Record(item, Finding{Finding::Kind::kMissing, item.path, "no blob in the target"});
+        },
+        [&](const Entry& blob, Item*) -> Status {
+          return Found(Finding{Finding::Kind::kUnexpected, blob.path,
+                        fmt::format("a blob ferry did not write (size {})", blob.size)});
+        });
+    Status committed = catalog_.CommitTransaction();
+    return st.ok() ? committed : st;
+  }
+
+  Status Deep() {
+    // Choose the files: all copied ones, a seeded share of them, or the N with the lowest
+    // seeded hash (a reproducible sample that does not depend on listing order).
+    std::priority_queue<std::pair<uint64_t, std::string>> lowest;
+    auto chosen = [&](const Item& item) {
+      if (options_.sample_percent) {
+        return double(SampleHash(report_.seed, item.path)) / 18446744073709551616.0 <
+               *options_.sample_percent / 100.0;
+      }
+      return true;
+    };
+    std::set<std::string> sample;
+    if (options_.sample_count) {
+      Result<catalog::ItemCursor> cursor = catalog_.Items({ItemState::kCopied});
+      if (!cursor.ok()) return cursor.status();
+      Item item;
+      while (true) {
+        Result<bool> more = cursor->Next(item);
+        if (!more.ok()) return more.status();
+        if (!*more) break;
+        if (item.kind != Kind::kFile) continue;
+        lowest.emplace(SampleHash(report_.seed, item.path), item.path);
+        if (int64_t(lowest.size()) > *options_.sample_count) lowest.pop();
+      }
+      while (!lowest.empty()) {
+        sample.insert(lowest.top().second);
+        lowest.pop();
+      }
+    }
+    Result<catalog::ItemCursor> cursor = catalog_.Items({ItemState::kCopied});
+    if (!cursor.ok()) return cursor.status();
+    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    Item item;
+    while (true) {
+      Result<bool> more = cursor->Next(item);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      if (item.kind != Kind::kFile || !item.md5 || item.verify_result != "ok") continue;
+      if (options_.sample_count ? !sample.contains(item.path) : !chosen(item)) continue;
+      ++report_.deep_checked;
+      Result<Md5Digest> there = Md5OfItem(target_, item.path);
+      if (!there.ok()) {
+        FERRY_RETURN_IF_ERROR(Record(item, Finding{Finding::Kind::kMissing, item.path,
+                                            there.status().message()}));
+      } else if (*there != *item.md5) {
+        FERRY_RETURN_IF_ERROR(Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
+                                            fmt::format("target bytes have MD5 {}, the catalog {}",
+                                                        Md5Hex(*there), Md5Hex(*item.md5))}));
+        continue;
+      }
+      Result<Md5Digest> here = Md5OfItem(source_, item.path);
+      if (!here.ok() || *here != *item.md5) {
+        FERRY_RETURN_IF_ERROR(Record(
+            item, Finding{Finding::Kind::kSourceChanged, item.path,
+                   here.ok() ? fmt::format("source bytes have MD5 {}, the catalog {} (run sync)",
+                                           Md5Hex(*here), Md5Hex(*item.md5))
+                             : here.status().message()}));
+      }
+      if (report_.deep_checked % 200 == 0) {
+        FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
+        FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+      }
+    }
+    return catalog_.CommitTransaction();
+  }
+
+ private:
+  Status Compare(Item& item, const Entry& blob) {
+    ++report_.checked;
+    if (options_.progress && report_.checked % 1000 == 0) options_.progress(report_.checked);
+    if (blob.etag != item.target_etag) {
+      return Record(item, Finding{Finding::Kind::kChanged, item.path, Describe(item, blob)});
+    }
+    if (item.state != ItemState::kCopied) return Status::Ok();  // awaiting sync: exists is enough
+    uint64_t size = item.kind == Kind::kFolder ? 0 : item.size;
+    if (blob.size != size) {
+      return Record(item, Finding{Finding::Kind::kWrongSize, item.path, Describe(item, blob)});
+    }
+    if (item.md5 && blob.content_md5 != item.md5) {
+      return Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
+                           fmt::format("target Content-MD5 {}, catalog {}",
+                                       blob.content_md5 ? Md5Hex(*blob.content_md5) : "none",
+                                       Md5Hex(*item.md5))});
+    }
+    auto meta = [&](const char* key) {
+      auto it = blob.metadata.find(key);
+      return it == blob.metadata.end() ? std::string("(none)") : it->second;
+    };
+    if (meta("modtime") != std::to_string(item.mtime_ns) ||
+        meta("permissions") != std::to_string(item.mode)) {
+      return Record(item, Finding{Finding::Kind::kWrongMetadata, item.path,
+                           fmt::format("modtime {} permissions {}; catalog {} {}", meta("modtime"),
+                                       meta("permissions"), item.mtime_ns, item.mode)});
+    }
+    return Record(item, std::nullopt);
+  }
+
+  // Records the item's verification result (and the finding, if any).
+  Status Record(Item& item, std::optional<Finding> finding) {
+    item.verified_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    if (finding) {
+      item.verify_result = fmt::format("{}: {}", FindingName(finding->kind), finding->detail);
+      FERRY_RETURN_IF_ERROR(Found(*finding));
+      ++mismatched_items_;
+    } else {
+      item.verify_result = "ok";
+    }
+    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
+    if (!finding) return Status::Ok();
+    return catalog_.AppendEvent(report_.run, item.path, "verify-mismatch",
+                                nlohmann::json{{"problem", FindingName(finding->kind)},
+                                               {"detail", finding->detail}}
+                                    .dump());
+  }
+
+  Status Found(const Finding& finding) {
+    ++report_.mismatches;
+    if (finding.kind == Finding::Kind::kUnexpected) ++report_.unexpected;
+    if (options_.on_finding) options_.on_finding(finding);
+    return Status::Ok();
+  }
+
+  catalog::Catalog& catalog_;
+  storage::Store& source_;
+  storage::Store& target_;
+  const VerifyOptions& options_;
+  VerifyReport& report_;
+
+ public:
+  int64_t mismatched_items_ = 0;
+};
+
+}  // namespace
+
+Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
+                            storage::Store& target, const VerifyOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  VerifyReport report;
+  report.seed = options.seed;
+  Result<int64_t> run = catalog.BeginRun(options.deep ? "verify-deep" : "verify");
+  if (!run.ok()) return run.status();
+  report.run = *run;
+  VerifyRun verify(catalog, source, target, options, report);
+  Status status = verify.Quick();
+  if (status.ok() && options.deep) status = verify.Deep();
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.ok = report.checked - verify.mismatched_items_;
+  catalog::Run record;
+  record.id = report.run;
+  record.files = report.checked;
+  record.failed = report.mismatches;
+  record.outcome = !status.ok() ? "failed" : report.mismatches ? "mismatches" : "done";
+  record.summary_json = nlohmann::json{{"checked", report.checked},
+                                       {"ok", report.ok},
+                                       {"mismatches", report.mismatches},
+                                       {"unexpected", report.unexpected},
+                                       {"deep_checked", report.deep_checked},
+                                       {"seed", report.seed}}
+                            .dump();
+  FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
+  if (!status.ok()) return status;
+  return report;
+}
+
+Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
+                               bool overwrite, bool dry_run,
+                               const std::function<void(const Finding&)>& on_finding) {
+  DriftReport report;
+  auto drifted = [&](Item& item, Finding finding) -> Status {
+    ++report.changed;
+    if (on_finding) on_finding(finding);
+    if (dry_run) return Status::Ok();
+    if (overwrite) {
+      if (item.state == ItemState::kCopied) item.state = ItemState::kPending;
+    } else {
+      item.state = ItemState::kConflict;
+      item.cause = "conflict: the target was changed by someone else";
+      item.reason = fmt::format("{}: {}", FindingName(finding.kind), finding.detail);
+    }
+    FERRY_RETURN_IF_ERROR(catalog.UpdateItem(item));
+    return catalog.AppendEvent(run, item.path, "conflict",
+                               nlohmann::json{{"target", finding.detail}}.dump());
+  };
+  auto unexpected = [&](const Entry& blob) -> Status {
+    ++report.unexpected;
+    if (on_finding) {
+      on_finding({Finding::Kind::kUnexpected, blob.path,
+                  fmt::format("a blob ferry did not write (size {}, modified {})", blob.size,
+                              blob.mtime_ns / 1'000'000'000)});
+    }
+    if (dry_run) return Status::Ok();
+    return catalog.AppendEvent(run, blob.path, "unexpected-blob",
+                               nlohmann::json{{"size", blob.size}, {"etag", blob.etag}}.dump());
+  };
+  if (!dry_run) FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
+  Status st = TargetMerge::Run(
+      catalog, target,
+      [&](Item& item, const Entry& blob) -> Status {
+        if (ExpectsBlob(item)) {
+          if (blob.etag == item.target_etag) return Status::Ok();
+          return drifted(item, {Finding::Kind::kChanged, item.path, Describe(item, blob)});
+        }
+        return Unowned(&item) ? unexpected(blob) : Status::Ok();
+      },
+      [&](Item& item) -> Status {
+        if (!ExpectsBlob(item) || item.state == ItemState::kSourceDeleted) return Status::Ok();
+        return drifted(item, {Finding::Kind::kMissing, item.path,
+                              fmt::format("catalog: size {}, ETag {}; target: no blob", item.size,
+                                          item.target_etag)});
+      },
+      [&](const Entry& blob, Item*) -> Status { return unexpected(blob); });
+  if (!dry_run) {
+    Status committed = catalog.CommitTransaction();
+    if (st.ok()) st = committed;
+  }
+  if (!st.ok()) return st;
+  return report;
+}
+
+}  // namespace ferry::migration
