@@ -178,7 +178,8 @@ class VerifyRun {
       Result<bool> more = cursor->Next(item);
       if (!more.ok()) return more.status();
       if (!*more) break;
-      if (item.kind != Kind::kFile || !item.md5 || item.verify_result != "ok") continue;
+      if (item.kind != Kind::kFile || !item.md5) continue;
+      counted_ = item.verify_result != "ok";  // quick already found this one wrong
       if (options_.sample_count ? !sample.contains(item.path) : !chosen(item)) continue;
       ++report_.deep_checked;
       Result<Md5Digest> there = Md5OfItem(target_, item.path);
@@ -246,7 +247,7 @@ class VerifyRun {
     if (finding) {
       item.verify_result = fmt::format("{}: {}", FindingName(finding->kind), finding->detail);
       FERRY_RETURN_IF_ERROR(Found(*finding));
-      ++mismatched_items_;
+      if (!counted_) ++mismatched_items_;
     } else {
       item.verify_result = "ok";
     }
@@ -270,6 +271,7 @@ class VerifyRun {
   storage::Store& target_;
   const VerifyOptions& options_;
   VerifyReport& report_;
+  bool counted_ = false;  // the current item is already counted as mismatched
 
  public:
   int64_t mismatched_items_ = 0;

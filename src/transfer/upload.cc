@@ -214,7 +214,7 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
   if (!read.ok()) return FromSourceError(read);
 
   Md5Digest md5 = Md5::Of(data);
-  if (!item.replace_etag.empty() && item.previous_md5 == md5) {
+  if (!item.replace_etag.empty() && !item.overwrite && item.previous_md5 == md5) {
     return UpdateMetadata(item, before, md5);
   }
   WriteOptions options;
@@ -288,8 +288,8 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     }
   }
 
-  if (!item.replace_etag.empty() && item.previous_md5 && !occupied && there.ok() &&
-      there->size == size) {
+  if (!item.replace_etag.empty() && !item.overwrite && item.previous_md5 && !occupied &&
+      there.ok() && there->size == size) {
     // Same size and maybe the same bytes (a touch): hash first, upload only if they differ.
     Md5 md5;
     http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },

@@ -34,7 +34,8 @@ struct UploadItem {
   // only if it is unchanged (If-Match). Empty: a new item, written only if no blob is there.
   std::string replace_etag;
   // With replace_etag: the MD5 of the version ferry wrote. Same content (only the mtime or mode
-  // moved) means a metadata update, not a new upload.
+  // moved) means a metadata update, not a new upload (never with overwrite: the blob in the
+  // target may hold anything).
   std::optional<Md5Digest> previous_md5;
   bool overwrite = false;  // write unconditionally (the operator's --overwrite)
 };

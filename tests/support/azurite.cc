@@ -71,7 +71,7 @@ std::unique_ptr<Azurite> Azurite::Start() {
       ::dup2(log_fd, 2);
       std::string port = std::to_string(azurite->port_);
       ::execl(bin.c_str(), bin.c_str(), "--inMemoryPersistence", "--blobHost", "127.0.0.1",
-              "--blobPort", port.c_str(), "--silent", nullptr);
+              "--blobPort", port.c_str(), nullptr);  // its access log counts requests
       ::_exit(127);
     }
     azurite->pid_ = pid;
@@ -110,6 +110,16 @@ Azurite::~Azurite() {
     }
   }
   if (!log_path_.empty()) ::unlink(log_path_.c_str());
+}
+
+int64_t Azurite::RequestCount() const {
+  std::string log = ReadFile(log_path_);
+  int64_t count = 0;
+  for (size_t pos = log.find(" HTTP/1.1\" "); pos != std::string::npos;
+       pos = log.find(" HTTP/1.1\" ", pos + 1)) {
+    ++count;
+  }
+  return count;
 }
 
 std::string Azurite::BlobEndpoint() const {

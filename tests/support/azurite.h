@@ -18,6 +18,8 @@ class Azurite {
   ~Azurite();  // stops the emulator and its children
 
   int port() const { return port_; }
+  // Requests the emulator has answered so far, from its access log.
+  int64_t RequestCount() const;
   // http://127.0.0.1:PORT/devstoreaccount1
   std::string BlobEndpoint() const;
   // A path-style container URL, optionally with a prefix.

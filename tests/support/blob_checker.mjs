@@ -4,6 +4,7 @@
 //   node blob_checker.mjs list CONTAINER [PREFIX]        -> [{name,size,md5,metadata,etag,tier}]
 //   node blob_checker.mjs download-md5 CONTAINER BLOB    -> {size, md5 (hex of the bytes)}
 //   node blob_checker.mjs put CONTAINER BLOB TEXT        -> {etag}
+//   node blob_checker.mjs delete CONTAINER BLOB          -> {deleted}
 //   node blob_checker.mjs sas CONTAINER                  -> {sas} (container SAS, 1 hour)
 //   node blob_checker.mjs staged CONTAINER BLOB          -> {committed:[..], uncommitted:[..]}
 //
@@ -60,6 +61,10 @@ async function main() {
         .getBlockBlobClient(rest[0])
         .upload(body, Buffer.byteLength(body));
       return { etag: result.etag };
+    }
+    case "delete": {
+      await containerClient.getBlobClient(rest[0]).delete();
+      return { deleted: rest[0] };
     }
     case "sas": {
       const parts = Object.fromEntries(

@@ -1,0 +1,223 @@
+// sync, verify and cutover end to end: the built binary, a real Azurite, the independent checker.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "support/migration_fixture.h"
+
+namespace ferry::testing {
+namespace {
+
+class SyncTest : public MigrationFixture, public ::testing::WithParamInterface<std::string> {};
+using DriftTest = MigrationFixture;
+using CutoverTest = MigrationFixture;
+
+nlohmann::json LastDelta(const nlohmann::json& status) {
+  const auto& deltas = status["sync_deltas"];
+  return deltas.empty() ? nlohmann::json() : deltas.back();
+}
+
+// Sets a file's mtime `seconds` later than it is, so a change is seen whatever the clock.
+void Later(const std::string& path, int seconds) {
+  struct stat st;
+  ::stat(path.c_str(), &st);
+  struct timespec times[2] = {{0, UTIME_OMIT}, {st.st_mtim.tv_sec + seconds, st.st_mtim.tv_nsec}};
+  ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+TEST_P(SyncTest, EachPassTransfersExactlyWhatChanged) {
+  const std::string mode = GetParam();
+  std::mt19937_64 rng(8);
+  for (int i = 0; i < 40; ++i) AddFile(fmt::format("dir/f{:02d}", i), Random(1000 + i, rng));
+  Init({"--mode", mode});
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  VerifyTarget();
+
+  // Added, modified (same size, new bytes and mtime), touched, deleted and renamed.
+  AddFile("dir/new-1", "new one");
+  AddFile("new-dir/new-2", "new two");
+  for (int i : {1, 2}) {
+    std::string path = fmt::format("dir/f{:02d}", i);
+    WriteFile(Src() + "/" + path, Random(1000 + i, rng));
+    Later(Src() + "/" + path, 10);
+    Expect(path);
+  }
+  for (int i : {3, 4}) {
+    std::string path = fmt::format("dir/f{:02d}", i);
+    Later(Src() + "/" + path, 20);
+    Expect(path);
+  }
+  for (int i : {5, 6}) {
+    std::string path = fmt::format("dir/f{:02d}", i);
+    ::unlink((Src() + "/" + path).c_str());
+    if (mode == "mirror") expected_.erase(path);
+  }
+  ASSERT_EQ(::rename((Src() + "/dir/f07").c_str(), (Src() + "/dir/f07-renamed").c_str()), 0);
+  Expect("dir/f07-renamed");
+  if (mode == "mirror") expected_.erase("dir/f07");
+
+  auto dry = Ferry({"sync", Mig(), "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would copy    dir/f07-renamed"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would update  dir/f01"), std::string::npos) << dry.out;
+  EXPECT_TRUE(Status()["sync_deltas"].empty()) << "a dry run records nothing";
+
+  auto sync = Ferry({"sync", Mig()});
+  ASSERT_EQ(sync.exit_code, 0) << sync.out << sync.err;
+  EXPECT_NE(sync.out.find("copied 7 (4 replaced, 2 of them metadata only)"), std::string::npos)
+      << sync.out;
+  auto delta = LastDelta(Status());
+  EXPECT_EQ(delta["new"], 3);      // two added, one renamed
+  EXPECT_EQ(delta["changed"], 4);  // two modified, two touched
+  EXPECT_EQ(delta["deleted"], 3);  // two deleted, one renamed away
+  VerifyTarget();
+
+  auto again = Ferry({"sync", Mig()});
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  delta = LastDelta(Status());
+  EXPECT_EQ(delta["new"], 0);
+  EXPECT_EQ(delta["changed"], 0);
+  EXPECT_EQ(delta["deleted"], 0);
+  EXPECT_EQ(Status()["sync_deltas"].size(), 2u);
+  EXPECT_EQ(Ferry({"verify", Mig(), "--deep"}).exit_code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, SyncTest, ::testing::Values("additive", "mirror"));
+
+TEST_F(DriftTest, ABlobChangedByOthersIsAConflictUntilOverwrite) {
+  AddFile("a.txt", "ours, version 1");
+  AddFile("b.txt", "bbb");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  RunChecker(Azurite::Global(), {"put", container_, "share/a.txt", "theirs"});
+  RunChecker(Azurite::Global(), {"put", container_, "share/stranger.txt", "who put this here"});
+
+  auto sync = Ferry({"sync", Mig()});
+  EXPECT_EQ(sync.exit_code, 1) << sync.out;
+  EXPECT_NE(sync.out.find("changed by someone else: a.txt"), std::string::npos) << sync.out;
+  EXPECT_NE(sync.out.find("unexpected blob: stranger.txt"), std::string::npos) << sync.out;
+  auto theirs = RunChecker(Azurite::Global(), {"download-md5", container_, "share/a.txt"});
+  EXPECT_EQ(theirs["md5"], Md5Hex(Md5::Of("theirs"))) << "not overwritten";
+  auto errors = Ferry({"errors", Mig()});
+  EXPECT_NE(errors.out.find("the target was changed by someone else"), std::string::npos);
+
+  auto verify = Ferry({"verify", Mig()});
+  EXPECT_EQ(verify.exit_code, 3) << verify.out;
+
+  auto overwrite = Ferry({"sync", Mig(), "--overwrite"});
+  EXPECT_EQ(overwrite.exit_code, 0) << overwrite.out << overwrite.err;
+  auto ours = RunChecker(Azurite::Global(), {"download-md5", container_, "share/a.txt"});
+  EXPECT_EQ(ours["md5"], Md5Hex(Md5::Of("ours, version 1")));
+  auto stranger = RunChecker(Azurite::Global(), {"download-md5", container_, "share/stranger.txt"});
+  EXPECT_EQ(stranger["md5"], Md5Hex(Md5::Of("who put this here"))) << "never deleted";
+}
+
+TEST_F(DriftTest, VerifyCatchesDeletedAndSameSizeOverwrittenBlobs) {
+  AddFile("kept.txt", "kept");
+  AddFile("gone.txt", "gone");
+  AddFile("same-size.txt", "12345678");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  auto clean = Ferry({"verify", Mig(), "--json"});
+  ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(nlohmann::json::parse(clean.out)["ok"], 3);
+
+  // Out of band, with Microsoft's client: one blob overwritten with the same size, one deleted.
+  RunChecker(Azurite::Global(), {"put", container_, "share/same-size.txt", "87654321"});
+  RunChecker(Azurite::Global(), {"delete", container_, "share/gone.txt"});
+
+  auto quick = Ferry({"verify", Mig(), "--json"});
+  EXPECT_EQ(quick.exit_code, 3);
+  auto q = nlohmann::json::parse(quick.out);
+  std::map<std::string, std::string> problems;
+  for (const auto& f : q["findings"]) problems[f["path"]] = f["problem"];
+  EXPECT_EQ(problems["gone.txt"], "missing");
+  EXPECT_EQ(problems["same-size.txt"], "changed by someone else");
+
+  auto deep = Ferry({"verify", Mig(), "--deep", "--sample", "100%", "--seed", "7", "--json"});
+  EXPECT_EQ(deep.exit_code, 3);
+  auto d = nlohmann::json::parse(deep.out);
+  EXPECT_EQ(d["seed"], 7);
+  bool md5_caught = false;
+  for (const auto& f : d["findings"]) {
+    md5_caught |= f["path"] == "same-size.txt" && f["problem"] == "wrong MD5";
+  }
+  EXPECT_TRUE(md5_caught) << deep.out;
+
+  auto bad_sample = Ferry({"verify", Mig(), "--deep", "--sample", "lots"});
+  EXPECT_EQ(bad_sample.exit_code, 2);
+}
+
+TEST_F(CutoverTest, RefusesWhileTheSourceChangesThenClosesTheMigration) {
+  AddFile("steady.txt", "steady");
+  AddFile("busy.log", "start\n");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+
+  auto no_yes = Ferry({"cutover", Mig()});
+  EXPECT_EQ(no_yes.exit_code, 2) << "not on a terminal: needs --yes";
+
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    while (writing) {
+      std::ofstream(Src() + "/busy.log", std::ios::app) << "line\n";
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  auto refused = Ferry({"cutover", Mig(), "--quiet-window", "1s", "--yes"});
+  writing = false;
+  writer.join();
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("changing: busy.log"), std::string::npos) << refused.out;
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+
+  auto dry = Ferry({"cutover", Mig(), "--quiet-window", "200ms", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.out;
+  EXPECT_NE(dry.out.find("would update  busy.log"), std::string::npos) << dry.out;
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+
+  auto done = Ferry({"cutover", Mig(), "--quiet-window", "1s", "--yes"});
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("Switch readers and writers"), std::string::npos);
+  Expect("busy.log");
+  VerifyTarget();
+  auto status = Status();
+  EXPECT_TRUE(status["closed"].get<bool>());
+  EXPECT_EQ(status["cutover"]["verify"]["mismatches"], 0);
+  EXPECT_EQ(status["cutover"]["items"], 2);
+
+  auto closed = Ferry({"sync", Mig()});
+  EXPECT_EQ(closed.exit_code, 2);
+  EXPECT_NE(closed.err.find("--reopen"), std::string::npos) << closed.err;
+  EXPECT_EQ(Ferry({"copy", Mig()}).exit_code, 2);
+  EXPECT_EQ(Ferry({"verify", Mig()}).exit_code, 0) << "verify keeps working after cutover";
+
+  auto quiet = Ferry({"sync", Mig(), "--dry-run"});
+  EXPECT_NE(quiet.out.find("has not changed since the cutover"), std::string::npos) << quiet.out;
+  WriteFile(Src() + "/late.txt", "someone still writes here");
+  auto late = Ferry({"sync", Mig(), "--dry-run"});
+  EXPECT_EQ(late.exit_code, 0);
+  EXPECT_NE(late.out.find("changed since the cutover (1 items)"), std::string::npos) << late.out;
+  EXPECT_NE(late.out.find("late.txt"), std::string::npos);
+}
+
+TEST_F(DriftTest, ANoOpSyncOfTwentyThousandFilesMakesNoRequestPerItem) {
+  for (int i = 0; i < 20'000; ++i) WriteFile(fmt::format("{}/d{}/f{}", Src(), i % 40, i), "");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig(), "--concurrency", "32"}).exit_code, 0);
+  int64_t before = Azurite::Global().RequestCount();
+  auto sync = Ferry({"sync", Mig()});
+  int64_t requests = Azurite::Global().RequestCount() - before;
+  ASSERT_EQ(sync.exit_code, 0) << sync.out;
+  EXPECT_NE(sync.out.find("delta: 0 new"), std::string::npos) << sync.out;
+  // Only the drift check's listing: 20,040 blobs and markers in pages of 5,000.
+  EXPECT_GT(requests, 0);
+  EXPECT_LE(requests, 6) << "requests made by a no-op sync";
+}
+
+}  // namespace
+}  // namespace ferry::testing
