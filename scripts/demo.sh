@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo migration: installs what is missing, builds ferry, starts Azurite (in memory) on a
-# free port, generates a sample file share and migrates it: init, scan, copy, status, errors.
+# free port, generates a sample file share and migrates it: init, scan, copy, then a change, a
+# sync and a verify, and the status and errors at the end.
 # Azurite is stopped when the demo ends; the migration folder is kept for you to look at.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +39,20 @@ step "ferry scan $migration"
 step "ferry copy $migration"
 "$ferry" copy "$migration"
 
+step "changing the share: one file edited, one added, one deleted"
+echo "revised" >>"$(find "$work/share/finance" -type f | head -1)"
+echo "new" >"$work/share/finance/new-file.txt"
+rm "$(find "$work/share/hr" -type f | head -1)"
+
+step "ferry sync $migration --dry-run"
+"$ferry" sync "$migration" --dry-run
+
+step "ferry sync $migration"
+"$ferry" sync "$migration"
+
+step "ferry verify $migration"
+"$ferry" verify "$migration"
+
 step "ferry status $migration"
 "$ferry" status "$migration"
 
@@ -50,6 +65,7 @@ The demo migration is done. Where to look:
   $migration/catalog.db   the catalog (SQLite): items, runs, and the hash-chained event log
   ferry status $migration [--json]
   ferry errors $migration [--json]
-  ferry copy $migration    (nothing left to do: it returns at once)
+  ferry sync $migration    (another pass: nothing changed, nothing sent)
+  ferry cutover $migration --quiet-window 10s   (the final step; closes the migration)
 Azurite has been stopped; run scripts/demo.sh again for a fresh one.
 EOT

@@ -77,14 +77,14 @@ int RunStatus(const StatusOptions& o) {
 
   std::ostream& out = o.json ? std::cerr : std::cout;
   out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir, c.source, c.target);
-  out << fmt::format("{:<10} {:>10} {:>12}\n", "state", "items", "bytes");
+  out << fmt::format("{:<14} {:>10} {:>12}\n", "state", "items", "bytes");
   for (const char* name : {"pending", "copied", "failed", "conflict", "skipped", "vanished",
                            "source-deleted", "deleted"}) {
     const auto& v = states[name];
-    out << fmt::format("{:<10} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
+    out << fmt::format("{:<14} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
                        HumanBytes(v["bytes"].get<int64_t>()));
   }
-  out << fmt::format("{:<10} {:>10} {:>12}\n", "total", items, HumanBytes(bytes));
+  out << fmt::format("{:<14} {:>10} {:>12}\n", "total", items, HumanBytes(bytes));
   if (!runs->empty()) {
     out << fmt::format("\n{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n", "run", "stage",
                        "started", "duration", "files", "bytes", "rate", "outcome");

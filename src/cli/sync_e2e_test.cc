@@ -88,6 +88,39 @@ TEST_P(SyncTest, EachPassTransfersExactlyWhatChanged) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, SyncTest, ::testing::Values("additive", "mirror"));
 
+TEST_F(DriftTest, ChecksumFindsContentChangedBehindTheSameSizeAndMtime) {
+  AddFile("sneaky.bin", "AAAAAAAA");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  struct stat before;
+  ::stat((Src() + "/sneaky.bin").c_str(), &before);
+  WriteFile(Src() + "/sneaky.bin", "BBBBBBBB");
+  struct timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+  ::utimensat(AT_FDCWD, (Src() + "/sneaky.bin").c_str(), times, 0);
+  Expect("sneaky.bin");
+
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  EXPECT_EQ(LastDelta(Status())["changed"], 0) << "size and mtime alone cannot see it";
+  ASSERT_EQ(Ferry({"sync", Mig(), "--checksum"}).exit_code, 0);
+  EXPECT_EQ(LastDelta(Status())["changed"], 1);
+  VerifyTarget();
+}
+
+TEST_F(DriftTest, CopyDryRunListsTheWorkAndChangesNothing) {
+  AddFile("one.txt", "1");
+  AddFile("two/three.txt", "3");
+  Init();
+  auto dry = Ferry({"copy", Mig(), "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would copy    one.txt"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would copy    two/three.txt"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("2 items"), std::string::npos) << dry.out;
+  auto status = Status();
+  EXPECT_EQ(status["items"], 0) << "the catalog is untouched";
+  EXPECT_EQ(status["runs"].size(), 1u) << "only init";
+  EXPECT_TRUE(RunChecker(Azurite::Global(), {"list", container_}).empty());
+}
+
 TEST_F(DriftTest, ABlobChangedByOthersIsAConflictUntilOverwrite) {
   AddFile("a.txt", "ours, version 1");
   AddFile("b.txt", "bbb");
