@@ -491,9 +491,7 @@ Status Catalog::UpdateItem(const Item& item) {
 Status Catalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                             std::string_view detail_json) {
   int64_t now = NowNs();
-  std::string content = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", last_event_hash_, run, now, path,
-                                    kind, detail_json);
-  std::string hash = HexEncode(Sha256(content));
+  std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
   insert_event_.Bind(1, run).Bind(2, now).Bind(3, path).Bind(4, kind).Bind(5, detail_json);
   insert_event_.Bind(6, last_event_hash_).Bind(7, hash);
   FERRY_RETURN_IF_ERROR(insert_event_.Run());

@@ -85,6 +85,46 @@ struct StateTotals {
   int64_t bytes = 0;
 };
 
+// One entry of the append-only event log.
+struct Event {
+  int64_t id = 0;
+  int64_t run = 0;
+  int64_t time_ns = 0;
+  std::string path;  // "" for events about the migration rather than an item
+  std::string kind;  // discovered, copied, recopied, adopted, failed, conflict, skipped, ...
+  std::string detail_json;
+  std::string prev_hash;  // hex SHA-256 of the previous event ("000…0" for the first)
+  std::string hash;       // hex SHA-256 of prev_hash and this event's content
+};
+
+// The hash an event must carry, given the hash before it.
+std::string EventHash(std::string_view prev_hash, int64_t run, int64_t time_ns,
+                      std::string_view path, std::string_view kind, std::string_view detail);
+
+struct EventFilter {
+  int64_t run = 0;       // 0: every run
+  int64_t since_ns = 0;  // 0: from the start
+};
+
+class EventCursor {
+ public:
+  EventCursor(std::unique_ptr<Database> db, Statement stmt)
+      : db_(std::move(db)), stmt_(std::move(stmt)) {}
+  Result<bool> Next(Event& event);
+
+ private:
+  std::unique_ptr<Database> db_;
+  Statement stmt_;
+};
+
+struct ChainCheck {
+  bool intact = true;
+  int64_t events = 0;
+  std::string head_hash;  // the last event's hash, when intact
+  int64_t first_bad_id = 0;
+  std::string problem;    // what does not match at first_bad_id
+};
+
 // A read-only view of the items, ordered by path, on a snapshot taken when it was opened: rows
 // written after that (by this process or not) are not seen. Memory does not grow with the count.
 class ItemCursor {
@@ -140,6 +180,12 @@ class Catalog {
   };
   // Failed, conflict and skipped items grouped by cause, largest group first.
   Result<std::vector<ErrorGroup>> ErrorGroups(int examples_per_group);
+
+  // The event log, in order, filtered.
+  Result<EventCursor> Events(const EventFilter& filter = {});
+  // Re-walks the hash chain from the first event: each event must name the previous one's hash
+  // and carry the hash of its own content. An edited or deleted row breaks it there.
+  Result<ChainCheck> CheckChain();
 
   // Writes. Group many in one transaction for speed; every write is durable once committed.
   Status BeginTransaction();

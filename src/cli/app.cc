@@ -49,6 +49,7 @@ int Run(int argc, char** argv) {
   add(AddVerifyCommand(app));
   add(AddStatusCommand(app));
   add(AddErrorsCommand(app));
+  add(AddLogCommand(app));
   add(AddCheckCommand(app));
 
   try {

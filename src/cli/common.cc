@@ -55,6 +55,13 @@ Endpoints OpenEndpoints(const catalog::Config& config) {
   return endpoints;
 }
 
+std::function<std::map<std::string, uint64_t>()> RetryCauses(const Endpoints& endpoints) {
+  const http::Pipeline* pipeline = endpoints.target_pipeline;
+  return [pipeline] {
+    return pipeline ? pipeline->RetriesByCause() : std::map<std::string, uint64_t>{};
+  };
+}
+
 void ProbeWritable(storage::Store& store) {
   std::mt19937_64 rng{std::random_device{}()};
   std::string probe = fmt::format(".ferry-probe-{:016x}", rng());

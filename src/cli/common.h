@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -26,6 +28,9 @@ struct Endpoints {
   // The target's HTTP pipeline, when it has one (for retry counts).
   const http::Pipeline* target_pipeline = nullptr;
 };
+
+// The target's retries by cause, for a run's record (empty for targets without HTTP).
+std::function<std::map<std::string, uint64_t>()> RetryCauses(const struct Endpoints& endpoints);
 
 // Opens the stores a migration was set up with, with credentials from the environment.
 Endpoints OpenEndpoints(const catalog::Config& config);

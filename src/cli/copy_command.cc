@@ -89,10 +89,9 @@ int RunCopy(const CopyCommandOptions& o) {
                             HumanBytes(p.bytes_done), HumanBytes(p.bytes_total),
                             HumanBytes(int64_t(rate)), eta));
   };
-  const http::Pipeline* pipeline = endpoints.target_pipeline;
-  auto retries = [pipeline]() -> uint64_t { return pipeline ? pipeline->retries() : 0; };
+  options.retry_causes = RetryCauses(endpoints);
   Result<migration::CopyReport> report =
-      migration::Copy(*catalog, *endpoints.source, *endpoints.target, options, retries);
+      migration::Copy(*catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
   if (!report.ok()) FailConfig(report.status());
 
@@ -104,6 +103,9 @@ int RunCopy(const CopyCommandOptions& o) {
       r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), HumanBytes(int64_t(rate)),
       r.seconds > 0 ? double(r.copied + r.adopted) / r.seconds : 0.0, r.adopted, r.failed,
       r.conflicts, r.vanished, r.retries);
+  for (const auto& [cause, n] : r.retries_by_cause) {
+    std::cout << fmt::format("  {} retries: {}\n", n, cause);
+  }
   if (r.blocks_reused) std::cout << fmt::format("resumed {} staged blocks\n", r.blocks_reused);
   if (r.stopped) {
     std::cout << fmt::format("stopped early: run 'ferry copy {}' to go on\n", o.dir);

@@ -91,6 +91,7 @@ int RunSync(const SyncCommandOptions& o) {
   InstallInterruptHandler();
   ProgressLine line;
   migration::SyncOptions options = MakeSyncOptions(*catalog, o, line);
+  options.copy.retry_causes = RetryCauses(endpoints);
   if (o.dry_run && migration::IsClosed(*catalog)) {
     std::cout << "the migration is cut over; checking whether the retired source changed since:\n";
   }

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -35,12 +38,16 @@ class Pipeline {
 
   // Attempts beyond the first, since construction.
   uint64_t retries() const { return retries_.load(); }
+  // The same, by cause ("HTTP 503", "network: Connection reset by peer", ...).
+  std::map<std::string, uint64_t> RetriesByCause() const;
 
  private:
   std::vector<std::shared_ptr<RequestPolicy>> policies_;
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<RetryPolicy> retry_;
   std::atomic<uint64_t> retries_{0};
+  mutable std::mutex causes_mu_;
+  std::map<std::string, uint64_t> causes_;
 };
 
 }  // namespace ferry::http

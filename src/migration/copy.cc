@@ -155,6 +155,7 @@ class CopyRun {
       }
     }
     for (auto& w : workers) w.join();
+    Report();
     Status committed = Commit();
     return status.ok() ? committed : status;
   }
@@ -319,9 +320,15 @@ class CopyRun {
   }
 
   void Report() {
-    if (!options_.progress) return;
     progress_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    options_.progress(progress_);
+    auto& samples = report_.samples;
+    samples.push_back({progress_.seconds, double(progress_.bytes_done), double(progress_.items_done)});
+    if (samples.size() > 240) {  // keep every other point: bounded, still spanning the run
+      std::vector<std::array<double, 3>> half;
+      for (size_t i = 0; i < samples.size(); i += 2) half.push_back(samples[i]);
+      samples.swap(half);
+    }
+    if (options_.progress) options_.progress(progress_);
   }
 
   catalog::Catalog& catalog_;
@@ -340,7 +347,7 @@ class CopyRun {
 }  // namespace
 
 Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
-                        const CopyOptions& options, std::function<uint64_t()> retries) {
+                        const CopyOptions& options) {
   auto start = Clock::now();
   CopyReport report;
   report.run = options.run;
@@ -349,14 +356,26 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
     if (!run.ok()) return run.status();
     report.run = *run;
   }
-  uint64_t retries_before = retries ? retries() : 0;
+  std::map<std::string, uint64_t> causes_before;
+  if (options.retry_causes) causes_before = options.retry_causes();
   Status status;
   {
     CopyRun copy(catalog, source, target, options, report);
     status = copy.Execute();
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  report.retries = retries ? retries() - retries_before : 0;
+  if (options.retry_causes) {
+    for (const auto& [cause, n] : options.retry_causes()) {
+      uint64_t delta = n - causes_before[cause];
+      if (delta == 0) continue;
+      report.retries_by_cause[cause] = delta;
+      report.retries += delta;
+    }
+  }
+  if (!report.retries_by_cause.empty()) {
+    nlohmann::json causes(report.retries_by_cause);
+    (void)catalog.AppendEvent(report.run, "", "retries", causes.dump());
+  }
   catalog::Run record;
   record.id = report.run;
   record.files = report.copied + report.adopted;
@@ -375,6 +394,8 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
                                        {"blocks_reused", report.blocks_reused},
                                        {"metadata_only", report.metadata_only},
                                        {"retries", report.retries},
+                                       {"retries_by_cause", report.retries_by_cause},
+                                       {"samples", report.samples},
                                        {"seconds", report.seconds}}
                             .dump();
   if (options.run != 0) {

@@ -1,7 +1,10 @@
 // The bulk copy stage: every pending and failed item, in parallel, resumable after any crash.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <map>
+#include <vector>
 #include <functional>
 
 #include "catalog/catalog.h"
@@ -24,6 +27,8 @@ struct CopyOptions {
   const std::atomic<bool>* stop = nullptr;            // set to stop early (after in-flight items)
   bool overwrite = false;  // write over blobs changed by others, and retry conflicts
   int64_t run = 0;         // record under this run (a sync's) instead of a "copy" run
+  // The target's HTTP retries so far, by cause (for the run's record); may be empty.
+  std::function<std::map<std::string, uint64_t>()> retry_causes;
 };
 
 struct CopyReport {
@@ -36,6 +41,9 @@ struct CopyReport {
   int64_t bytes_sent = 0;   // bytes actually sent
   int64_t blocks_reused = 0;
   uint64_t retries = 0;
+  std::map<std::string, uint64_t> retries_by_cause;
+  // Progress over time: seconds since start, bytes and items done (at most ~240 points).
+  std::vector<std::array<double, 3>> samples;
   double seconds = 0;
   bool stopped = false;
 };
@@ -47,6 +55,6 @@ std::string CauseOf(const Status& status);
 // fraction of a second of happening, so a crash repeats at most the items in flight (and those
 // find their blob already written, and adopt it). Records a "copy" run.
 Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
-                        const CopyOptions& options, std::function<uint64_t()> retries = nullptr);
+                        const CopyOptions& options);
 
 }  // namespace ferry::migration

@@ -140,6 +140,9 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
                      {"drift_changed", report.drift.changed},
                      {"drift_unexpected", report.drift.unexpected},
                      {"blobs_deleted", report.deleted},
+                     {"retries", report.copy.retries},
+                     {"retries_by_cause", report.copy.retries_by_cause},
+                     {"samples", report.copy.samples},
                      {"seconds", report.seconds}}
           .dump();
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));

@@ -252,7 +252,10 @@ class VerifyRun {
       item.verify_result = "ok";
     }
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
-    if (!finding) return Status::Ok();
+    if (!finding) {
+      return catalog_.AppendEvent(report_.run, item.path, "verified",
+                                  nlohmann::json{{"etag", item.target_etag}}.dump());
+    }
     return catalog_.AppendEvent(report_.run, item.path, "verify-mismatch",
                                 nlohmann::json{{"problem", FindingName(finding->kind)},
                                                {"detail", finding->detail}}
