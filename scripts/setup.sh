@@ -11,6 +11,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev sqlite3
   libcli11-dev nlohmann-json3-dev libpugixml-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium  # headless, for the HTML report test
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -50,6 +50,7 @@ int Run(int argc, char** argv) {
   add(AddStatusCommand(app));
   add(AddErrorsCommand(app));
   add(AddLogCommand(app));
+  add(AddReportCommand(app));
   add(AddCheckCommand(app));
 
   try {

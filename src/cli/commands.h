@@ -24,6 +24,7 @@ CommandRunner AddSyncCommand(CLI::App& app);
 CommandRunner AddVerifyCommand(CLI::App& app);
 CommandRunner AddCutoverCommand(CLI::App& app);
 CommandRunner AddLogCommand(CLI::App& app);
+CommandRunner AddReportCommand(CLI::App& app);
 
 // Refuses copy and sync (exit 2) on a migration that was cut over, unless `reopen`, which
 // reopens it. A dry run is always allowed.

@@ -1,0 +1,296 @@
+// ferry report DIR --html FILE | --json: the migration's record, for people and for machines.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "cli/charts.h"
+#include "cli/commands.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct ReportOptions {
+  std::string dir, html;
+  bool json = false;
+};
+
+nlohmann::json ParseOr(const std::string& text, nlohmann::json fallback) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+// Every fact the report shows, from the catalog alone (no endpoint is contacted).
+nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
+  nlohmann::json facts;
+  const catalog::Config& c = catalog.config();
+  auto created = catalog.GetMeta("created_ns");
+  facts["migration"] = {{"folder", dir},
+                        {"source", c.source},
+                        {"target", c.target},
+                        {"mode", c.mode},
+                        {"created", created.ok() ? HumanTime(std::stoll(*created)) : ""}};
+  auto totals = catalog.Totals();
+  if (!totals.ok()) FailConfig(totals.status());
+  nlohmann::json states = nlohmann::json::object();
+  for (const auto& t : *totals) {
+    states[std::string(catalog::StateName(t.state))] = {{"items", t.items}, {"bytes", t.bytes}};
+  }
+  facts["totals"] = states;
+
+  auto runs = catalog.Runs();
+  if (!runs.ok()) FailConfig(runs.status());
+  nlohmann::json run_list = nlohmann::json::array(), deltas = nlohmann::json::array();
+  std::map<std::string, nlohmann::json> stages;
+  nlohmann::json verification = nullptr;
+  for (const auto& r : *runs) {
+    nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
+    double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
+    nlohmann::json run{{"run", r.id},           {"stage", r.stage},
+                       {"started", HumanTime(r.started_ns)},
+                       {"seconds", seconds},    {"outcome", r.outcome},
+                       {"files", r.files},      {"bytes", r.bytes},
+                       {"failed", r.failed}};
+    if (summary.contains("samples")) run["samples"] = summary["samples"];
+    if (summary.contains("retries_by_cause")) run["retries_by_cause"] = summary["retries_by_cause"];
+    run_list.push_back(run);
+    auto& stage = stages[r.stage];
+    if (stage.is_null()) stage = {{"stage", r.stage}, {"first", HumanTime(r.started_ns)}, {"runs", 0}};
+    stage["last"] = HumanTime(r.started_ns);
+    stage["runs"] = stage["runs"].get<int>() + 1;
+    if (r.stage == "sync" && summary.contains("delta")) {
+      nlohmann::json d = summary["delta"];
+      d["run"] = r.id;
+      d["started"] = HumanTime(r.started_ns);
+      deltas.push_back(d);
+    }
+    if (r.stage.starts_with("verify")) {
+      verification = summary;
+      verification["run"] = r.id;
+      verification["when"] = HumanTime(r.started_ns);
+      verification["outcome"] = r.outcome;
+    }
+  }
+  nlohmann::json stage_list = nlohmann::json::array();
+  for (const char* name : {"init", "scan", "trial", "copy", "sync", "verify", "verify-deep",
+                           "cutover"}) {
+    if (stages.contains(name)) stage_list.push_back(stages[name]);
+  }
+  facts["stages"] = stage_list;
+  facts["runs"] = run_list;
+  facts["sync_deltas"] = deltas;
+  facts["verification"] = verification;
+  auto cutover = catalog.GetMeta("cutover");
+  facts["cutover"] = cutover.ok() ? ParseOr(*cutover, nullptr) : nlohmann::json(nullptr);
+
+  auto groups = catalog.ErrorGroups(3);
+  if (!groups.ok()) FailConfig(groups.status());
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& g : *groups) {
+    nlohmann::json examples = nlohmann::json::array();
+    for (const auto& [path, reason] : g.examples) examples.push_back({{"path", path}, {"reason", reason}});
+    errors.push_back({{"state", catalog::StateName(g.state)}, {"cause", g.cause},
+                      {"items", g.items}, {"bytes", g.bytes}, {"examples", examples}});
+  }
+  facts["errors"] = errors;
+  auto chain = catalog.CheckChain();
+  if (!chain.ok()) FailConfig(chain.status());
+  facts["log"] = {{"events", chain->events}, {"intact", chain->intact},
+                  {"head_hash", chain->head_hash}, {"first_bad_event", chain->first_bad_id}};
+  return facts;
+}
+
+std::string Table(const std::vector<std::string>& head,
+                  const std::vector<std::vector<std::string>>& rows) {
+  std::string out = "<table><tr>";
+  for (const auto& h : head) out += "<th>" + Escape(h) + "</th>";
+  out += "</tr>";
+  for (const auto& row : rows) {
+    out += "<tr>";
+    for (const auto& cell : row) out += "<td>" + Escape(cell) + "</td>";
+    out += "</tr>";
+  }
+  return out + "</table>";
+}
+
+std::string Html(const nlohmann::json& f) {
+  const auto& m = f["migration"];
+  std::string body;
+  body += fmt::format("<h1>Migration report</h1><p class=\"sub\">{} &rarr; {}<br>folder {}, "
+                      "created {}, mode {}</p>",
+                      Escape(m["source"]), Escape(m["target"]), Escape(m["folder"]),
+                      Escape(m["created"]), Escape(m["mode"]));
+
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : f["stages"]) {
+    rows.push_back({s["stage"], s["first"], s["last"], std::to_string(s["runs"].get<int>())});
+  }
+  body += "<h2>Stages</h2>" + Table({"stage", "first run", "last run", "runs"}, rows);
+
+  rows.clear();
+  for (auto& [state, t] : f["totals"].items()) {
+    rows.push_back({state, std::to_string(t["items"].get<int64_t>()),
+                    HumanBytes(t["bytes"].get<int64_t>())});
+  }
+  body += "<h2>Items by state</h2>" + Table({"state", "items", "bytes"}, rows);
+
+  body += "<h2>Throughput</h2>";
+  int charts = 0;
+  for (const auto& r : f["runs"]) {
+    if (!r.contains("samples") || r["samples"].size() < 2) continue;
+    std::vector<double> x, rate, items;
+    const auto& samples = r["samples"];
+    for (size_t i = 1; i < samples.size(); ++i) {
+      double dt = samples[i][0].get<double>() - samples[i - 1][0].get<double>();
+      if (dt <= 0) continue;
+      x.push_back(samples[i][0]);
+      rate.push_back((samples[i][1].get<double>() - samples[i - 1][1].get<double>()) / dt / 1048576);
+      items.push_back((samples[i][2].get<double>() - samples[i - 1][2].get<double>()) / dt);
+    }
+    if (x.empty()) continue;
+    body += LineChart(fmt::format("throughput-run-{}", r["run"].get<int64_t>()),
+                      fmt::format("run {} ({}), {}", r["run"].get<int64_t>(),
+                                  r["stage"].get<std::string>(), r["started"].get<std::string>()),
+                      x, {{"MiB/s", rate, "#2e75b6"}}, "s", "MiB/s");
+    ++charts;
+  }
+  if (charts == 0) body += "<p>No copy or sync run long enough to chart yet.</p>";
+
+  rows.clear();
+  for (const auto& r : f["runs"]) {
+    double seconds = r["seconds"];
+    rows.push_back({std::to_string(r["run"].get<int64_t>()), r["stage"], r["started"],
+                    seconds > 0 ? HumanDuration(seconds) : "-",
+                    std::to_string(r["files"].get<int64_t>()), HumanBytes(r["bytes"]),
+                    r["outcome"]});
+  }
+  body += Table({"run", "stage", "started", "duration", "files", "bytes", "outcome"}, rows);
+
+  body += "<h2>Sync passes</h2>";
+  if (f["sync_deltas"].empty()) {
+    body += "<p>No sync pass yet.</p>";
+  } else {
+    std::vector<std::string> labels;
+    Series added{"new", {}, "#2e75b6"}, changed{"changed", {}, "#f0a30a"},
+        deleted{"deleted", {}, "#7f7f7f"};
+    for (const auto& d : f["sync_deltas"]) {
+      labels.push_back(fmt::format("run {}", d["run"].get<int64_t>()));
+      added.values.push_back(d["new"]);
+      changed.values.push_back(d["changed"]);
+      deleted.values.push_back(d["deleted"]);
+    }
+    body += StackedBarChart("sync-deltas", "items to transfer per sync pass (converging to 0?)",
+                            labels, {added, changed, deleted}, "items");
+  }
+
+  body += "<h2>Errors by cause</h2>";
+  if (f["errors"].empty()) {
+    body += "<p>No failed, conflicting or skipped items.</p>";
+  } else {
+    std::vector<std::string> labels;
+    std::vector<double> values;
+    rows.clear();
+    for (const auto& e : f["errors"]) {
+      labels.push_back(fmt::format("{}: {}", e["state"].get<std::string>(), e["cause"].get<std::string>()));
+      values.push_back(e["items"]);
+      for (const auto& ex : e["examples"]) {
+        rows.push_back({e["state"], e["cause"], ex["path"], ex["reason"]});
+      }
+    }
+    body += HorizontalBarChart("errors-by-cause", "items by cause", labels, values, "items");
+    body += Table({"state", "cause", "example", "reason"}, rows);
+  }
+
+  body += "<h2>Cutover and verification</h2>";
+  if (f["cutover"].is_null()) {
+    body += "<p>Not cut over yet.</p>";
+  } else {
+    const auto& c = f["cutover"];
+    body += fmt::format("<p>Cut over {}: {} items ({}) verified, {} mismatches.</p>",
+                        Escape(HumanTime(c.value("time_ns", int64_t(0)))),
+                        c.value("items", int64_t(0)), HumanBytes(c.value("bytes", int64_t(0))),
+                        c["verify"].value("mismatches", int64_t(0)));
+  }
+  if (f["verification"].is_null()) {
+    body += "<p>No verification yet.</p>";
+  } else {
+    const auto& v = f["verification"];
+    body += fmt::format("<p>Last verification (run {}, {}): {} items checked, {} mismatches, "
+                        "{} files re-read; {}.</p>",
+                        v["run"].get<int64_t>(), Escape(v["when"]), v.value("checked", int64_t(0)),
+                        v.value("mismatches", int64_t(0)), v.value("deep_checked", int64_t(0)),
+                        Escape(v["outcome"]));
+  }
+
+  const auto& log = f["log"];
+  body += fmt::format("<h2>Migration log</h2><p>{} events; {}. Head hash:</p><pre>{}</pre>",
+                      log["events"].get<int64_t>(),
+                      log["intact"].get<bool>() ? "the hash chain is intact"
+                                                : fmt::format("the chain breaks at event {}",
+                                                              log["first_bad_event"].get<int64_t>()),
+                      Escape(log["head_hash"]));
+
+  return fmt::format(R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>ferry migration report</title>
+<style>
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }}
+h1 {{ margin-bottom: 0; }} .sub {{ color: #555; margin-top: .3em; }}
+h2 {{ border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.6em; }}
+table {{ border-collapse: collapse; margin: .6em 0; }}
+th, td {{ border: 1px solid #ddd; padding: .25em .6em; text-align: left; }}
+th {{ background: #f4f4f4; }}
+svg.chart {{ display: block; margin: .8em 0; background: #fff; }}
+svg .title {{ font-size: 13px; font-weight: 600; }} svg .tick {{ font-size: 11px; fill: #444; }}
+svg .unit {{ font-size: 11px; fill: #666; }} svg .grid {{ stroke: #e5e5e5; }}
+pre {{ background: #f6f6f6; padding: .5em; overflow-x: auto; }}
+</style></head><body>
+{}
+<p class="sub">Generated by ferry from the migration's catalog.</p>
+</body></html>
+)",
+                     body);
+}
+
+int RunReport(const ReportOptions& o) {
+  if (o.html.empty() && !o.json) {
+    throw ExitError(kExitUsage, "say what to produce: --html FILE, --json, or both");
+  }
+  auto catalog = OpenMigration(o.dir, /*read_only=*/true);
+  nlohmann::json facts = Facts(*catalog, o.dir);
+  if (!o.html.empty()) {
+    std::string temp = o.html + ".tmp";
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << Html(facts);
+      if (!out) throw ExitError(kExitUsage, fmt::format("cannot write {}", temp));
+    }
+    if (std::rename(temp.c_str(), o.html.c_str()) != 0) {
+      ::unlink(temp.c_str());
+      throw ExitError(kExitUsage, fmt::format("cannot write {}", o.html));
+    }
+    (o.json ? std::cerr : std::cout) << "report written to " << o.html << "\n";
+  }
+  if (o.json) std::cout << facts.dump(2) << "\n";
+  return kExitDone;
+}
+
+}  // namespace
+
+CommandRunner AddReportCommand(CLI::App& app) {
+  auto o = std::make_shared<ReportOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "report", "The migration's record: stages, totals, throughput, sync convergence, errors, "
+                "cutover, log head hash");
+  cmd->add_option("DIR", o->dir, "The migration folder")->required();
+  cmd->add_option("--html", o->html, "Write one self-contained HTML file (charts included)");
+  cmd->add_flag("--json", o->json, "Print the same facts as one JSON document on stdout");
+  return [o] { return RunReport(*o); };
+}
+
+}  // namespace ferry::cli

@@ -1,0 +1,194 @@
+// The migration log and the HTML report end to end; the report is rendered by headless Chromium.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include "support/migration_fixture.h"
+
+namespace ferry::testing {
+namespace {
+
+using LogTest = MigrationFixture;
+using ReportTest = MigrationFixture;
+
+std::vector<std::string> Kinds(const nlohmann::json& log) {
+  std::vector<std::string> kinds;
+  for (const auto& e : log["events"]) kinds.push_back(e["kind"]);
+  return kinds;
+}
+
+TEST_F(LogTest, AnEditedOrDeletedEventBreaksTheChainThere) {
+  for (int i = 0; i < 5; ++i) AddFile(fmt::format("f{}", i), "x");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  auto intact = Ferry({"log", Mig(), "--check"});
+  ASSERT_EQ(intact.exit_code, 0) << intact.out;
+  std::smatch head;
+  ASSERT_TRUE(std::regex_search(intact.out, head, std::regex("head hash ([0-9a-f]{64})")));
+
+  std::string db = Mig() + "/catalog.db";
+  TempDir saved;
+  std::string backup = saved.Sub("catalog.db");
+  ASSERT_EQ(RunProcess({"sqlite3", db, ".backup " + backup}).exit_code, 0);
+
+  auto edit = RunProcess({"sqlite3", db, "UPDATE events SET detail = '{\"size\":999}' WHERE id = 5"});
+  ASSERT_EQ(edit.exit_code, 0) << edit.err;
+  auto edited = Ferry({"log", Mig(), "--check"});
+  EXPECT_EQ(edited.exit_code, 3);
+  EXPECT_NE(edited.out.find("event 5 "), std::string::npos) << edited.out;
+  EXPECT_NE(edited.out.find("edited"), std::string::npos) << edited.out;
+
+  // From the untouched copy, delete one row: the chain breaks at the row after it.
+  ASSERT_EQ(RunProcess({"sqlite3", db, ".restore " + backup}).exit_code, 0);
+  EXPECT_EQ(Ferry({"log", Mig(), "--check"}).exit_code, 0) << "restored intact";
+  ASSERT_EQ(RunProcess({"sqlite3", db, "DELETE FROM events WHERE id = 9"}).exit_code, 0);
+  auto gap = Ferry({"log", Mig(), "--check"});
+  EXPECT_EQ(gap.exit_code, 3);
+  EXPECT_NE(gap.out.find("event 10 "), std::string::npos) << gap.out;
+  EXPECT_NE(gap.out.find("deleted"), std::string::npos) << gap.out;
+}
+
+TEST_F(LogTest, AFilesHistoryListsCopyChangeSyncAndVerifyInOrder) {
+  AddFile("doc.txt", "first version");
+  AddFile("other.txt", "other");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  WriteFile(Src() + "/doc.txt", "second, longer version");
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  ASSERT_EQ(Ferry({"verify", Mig()}).exit_code, 0);
+
+  auto history = Ferry({"log", Mig(), "--path", "doc.txt", "--json"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  auto log = nlohmann::json::parse(history.out);
+  EXPECT_EQ(Kinds(log), (std::vector<std::string>{"discovered", "copied", "changed-at-source",
+                                                   "recopied", "verified"}));
+  auto runs = Status()["runs"];
+  std::map<int64_t, std::string> stage;
+  for (const auto& r : runs) stage[r["run"]] = r["stage"];
+  std::vector<std::string> stages;
+  for (const auto& e : log["events"]) stages.push_back(stage[e["run"].get<int64_t>()]);
+  EXPECT_EQ(stages, (std::vector<std::string>{"scan", "copy", "sync", "sync", "verify"}));
+  for (const auto& e : log["events"]) EXPECT_EQ(e["path"], "doc.txt");
+  EXPECT_EQ(log["events"][3]["detail"]["size"], std::string("second, longer version").size());
+
+  auto csv = Ferry({"log", Mig(), "--path", "doc.txt", "--csv"});
+  EXPECT_EQ(Lines(csv.out), 6) << csv.out;  // header and five events
+  EXPECT_TRUE(csv.out.starts_with("id,time,run,kind,path,detail,hash\n"));
+  EXPECT_EQ(Ferry({"log", Mig(), "--since", "yesterday"}).exit_code, 2);
+  auto recent = Ferry({"log", Mig(), "--since", "1h", "--run", "1"});
+  EXPECT_EQ(recent.exit_code, 0);
+  EXPECT_NE(recent.out.find("init"), std::string::npos) << recent.out;
+}
+
+TEST_F(LogTest, AFailureAndItsLaterResolutionBothShow) {
+  std::mt19937_64 rng(4);
+  WriteFile(Src() + "/busy.bin", Random(8 << 20, rng));
+  Init();
+  ASSERT_EQ(Ferry({"scan", Mig()}).exit_code, 0);
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    while (writing) {
+      std::ofstream(Src() + "/busy.bin", std::ios::app) << "x";
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  auto first = Ferry({"copy", Mig()});
+  writing = false;
+  writer.join();
+  EXPECT_EQ(first.exit_code, 1);
+  EXPECT_NE(Ferry({"errors", Mig()}).out.find("kept changing"), std::string::npos);
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  EXPECT_EQ(Ferry({"errors", Mig()}).out.find("kept changing"), std::string::npos);
+  auto log = nlohmann::json::parse(Ferry({"log", Mig(), "--path", "busy.bin", "--json"}).out);
+  EXPECT_EQ(Kinds(log), (std::vector<std::string>{"discovered", "failed", "copied"}));
+}
+
+// Renders `html` in headless Chromium, logging its network activity; returns the DOM.
+std::string RenderInChromium(const std::string& html, const std::string& netlog,
+                             const std::string& profile) {
+  ::unlink(netlog.c_str());
+  auto r = RunProcess({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                       "--no-first-run", "--disable-background-networking",
+                       "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile,
+                       "--log-net-log=" + netlog, "--dump-dom", "file://" + html});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+// The URLs of requests a page started, from a Chromium network log.
+std::vector<std::string> PageRequests(const std::string& netlog_path) {
+  auto log = nlohmann::json::parse(ReadFile(netlog_path), nullptr, false);
+  EXPECT_FALSE(log.is_discarded()) << "unreadable network log " << netlog_path;
+  std::vector<std::string> urls;
+  if (log.is_discarded()) return urls;
+  for (const auto& e : log["events"]) {
+    if (!e.contains("params")) continue;
+    const auto& p = e["params"];
+    if (p.contains("initiator") && p.contains("url") && p["initiator"] != "not an origin") {
+      std::string url = p["url"];
+      if (std::find(urls.begin(), urls.end(), url) == urls.end()) urls.push_back(url);
+    }
+  }
+  return urls;
+}
+
+TEST_F(ReportTest, TheHtmlReportRendersEveryChartWithDataAndRequestsNothing) {
+  std::mt19937_64 rng(12);
+  for (int i = 0; i < 400; ++i) AddFile(fmt::format("area{}/f{:03d}", i % 4, i), Random(30'000, rng));
+  WriteLarge(Src() + "/area0/large.bin", 96ull << 20, 2);
+  ASSERT_EQ(::symlink("area0", (Src() + "/link").c_str()), 0);
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig(), "--concurrency", "4"}).exit_code, 0);
+  WriteFile(Src() + "/area1/new.txt", "new");
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  ASSERT_EQ(Ferry({"verify", Mig()}).exit_code, 0);
+
+  std::string html = dir_.Sub("report.html");
+  auto written = Ferry({"report", Mig(), "--html", html});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  std::string page = ReadFile(html);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(std::regex_search(page, std::regex(R"((src|href)\s*=)")), false)
+      << "the report loads nothing";
+
+  std::string dom = RenderInChromium(html, dir_.Sub("netlog.json"), dir_.Sub("profile"));
+  std::map<std::string, int> points;
+  std::regex chart(R"re(<svg class="chart" id="([^"]+)" data-points="(\d+)")re");
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), chart); it != std::sregex_iterator();
+       ++it) {
+    points[(*it)[1]] = std::stoi((*it)[2]);
+  }
+  bool throughput = false;
+  for (const auto& [id, n] : points) {
+    if (id.starts_with("throughput-run-")) throughput |= n >= 2;
+  }
+  EXPECT_TRUE(throughput) << dom.substr(0, 2000);
+  EXPECT_GE(points["sync-deltas"], 1);
+  EXPECT_GE(points["errors-by-cause"], 1);
+  EXPECT_NE(dom.find("<path d=\"M"), std::string::npos) << "a line was drawn";
+
+  // Chromium's network log: the page started no request (the browser's own background
+  // requests carry initiator "not an origin").
+  EXPECT_EQ(PageRequests(dir_.Sub("netlog.json")), std::vector<std::string>{});
+  // The same check sees a page that does fetch something.
+  WriteFile(dir_.Sub("leaky.html"), "<html><body><img src=\"http://127.0.0.1:9/pixel.png\"></body></html>");
+  RenderInChromium(dir_.Sub("leaky.html"), dir_.Sub("netlog-leaky.json"), dir_.Sub("profile2"));
+  EXPECT_EQ(PageRequests(dir_.Sub("netlog-leaky.json")),
+            std::vector<std::string>{"http://127.0.0.1:9/pixel.png"});
+
+  auto json = Ferry({"report", Mig(), "--json"});
+  ASSERT_EQ(json.exit_code, 0);
+  auto facts = nlohmann::json::parse(json.out);
+  EXPECT_EQ(facts["totals"]["copied"]["items"], Status()["states"]["copied"]["items"]);
+  EXPECT_EQ(facts["sync_deltas"].size(), 2u);
+  EXPECT_EQ(facts["log"]["intact"], true);
+  EXPECT_EQ(facts["log"]["head_hash"].get<std::string>().size(), 64u);
+  EXPECT_NE(page.find(facts["log"]["head_hash"].get<std::string>()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing
