@@ -43,6 +43,7 @@ int Run(int argc, char** argv) {
   auto add = [&](CommandRunner runner) { runners[app.get_subcommands({}).back()] = runner; };
   add(AddInitCommand(app));
   add(AddScanCommand(app));
+  add(AddTrialCommand(app));
   add(AddCopyCommand(app));
   add(AddSyncCommand(app));
   add(AddCutoverCommand(app));

@@ -25,6 +25,7 @@ CommandRunner AddVerifyCommand(CLI::App& app);
 CommandRunner AddCutoverCommand(CLI::App& app);
 CommandRunner AddLogCommand(CLI::App& app);
 CommandRunner AddReportCommand(CLI::App& app);
+CommandRunner AddTrialCommand(CLI::App& app);
 
 // Refuses copy and sync (exit 2) on a migration that was cut over, unless `reopen`, which
 // reopens it. A dry run is always allowed.

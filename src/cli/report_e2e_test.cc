@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "support/migration_fixture.h"
@@ -188,6 +189,69 @@ TEST_F(ReportTest, TheHtmlReportRendersEveryChartWithDataAndRequestsNothing) {
   EXPECT_EQ(facts["log"]["intact"], true);
   EXPECT_EQ(facts["log"]["head_hash"].get<std::string>().size(), 64u);
   EXPECT_NE(page.find(facts["log"]["head_hash"].get<std::string>()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+using TrialTest = MigrationFixture;
+
+std::set<std::string> TrialBlobs(const std::string& container) {
+  std::set<std::string> names;
+  for (const auto& b : RunChecker(Azurite::Global(), {"list", container, "share/ferry-trial/"})) {
+    names.insert(b["name"]);
+  }
+  return names;
+}
+
+TEST_F(TrialTest, ARepresentativeReproducibleSampleAndAProjectionWithinTwofold) {
+  auto made = RunProcess({"node", std::string(FERRY_SOURCE_DIR) + "/scripts/sample_tree.mjs", Src()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  Init();
+
+  auto trial = Ferry({"trial", Mig(), "--sample", "10%", "--seed", "42", "--json"});
+  ASSERT_EQ(trial.exit_code, 0) << trial.out << trial.err;
+  auto t = nlohmann::json::parse(trial.out);
+  EXPECT_EQ(t["seed"], 42);
+  EXPECT_EQ(t["strata_sampled"], t["strata"]);
+  EXPECT_EQ(t["size_buckets_sampled"], t["size_buckets"]);
+  EXPECT_EQ(t["top_folders_sampled"], t["top_folders"]);
+  EXPECT_GE(t["size_buckets"].get<int>(), 5);
+  EXPECT_GE(t["top_folders"].get<int>(), 6);
+  EXPECT_EQ(t["verified"], t["files"]);
+  EXPECT_EQ(t["unstorable_names"], 2);
+  std::set<std::string> first = TrialBlobs(container_);
+  EXPECT_EQ(int64_t(first.size()), t["files"].get<int64_t>());
+
+  auto status = Status();
+  EXPECT_EQ(status["states"]["copied"]["items"], 0) << "a trial marks no real item copied";
+
+  auto cleanup = Ferry({"trial", Mig(), "--cleanup"});
+  ASSERT_EQ(cleanup.exit_code, 0) << cleanup.err;
+  EXPECT_TRUE(TrialBlobs(container_).empty());
+  auto again = Ferry({"trial", Mig(), "--sample", "10%", "--seed", "42"});
+  ASSERT_EQ(again.exit_code, 0);
+  EXPECT_EQ(TrialBlobs(container_), first) << "the same seed, the same sample";
+  auto other = Ferry({"trial", Mig(), "--sample", "10%", "--seed", "43", "--cleanup"});
+  ASSERT_EQ(other.exit_code, 0);
+  EXPECT_TRUE(TrialBlobs(container_).empty()) << "--cleanup after a trial removes it";
+
+  // The real copy, timed the way the projection is meant.
+  auto start = std::chrono::steady_clock::now();
+  auto copy = Ferry({"copy", Mig()});
+  double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(copy.exit_code, 0) << copy.out;
+  double projected = t["projected_seconds"];
+  EXPECT_GT(projected, real / 2) << "projected " << projected << " s, real " << real << " s";
+  EXPECT_LT(projected, real * 2) << "projected " << projected << " s, real " << real << " s";
+
+  // Trial blobs left beside the migration are not mistaken for someone else's.
+  ASSERT_EQ(Ferry({"trial", Mig(), "--sample", "20"}).exit_code, 0);
+  EXPECT_EQ(Ferry({"verify", Mig()}).exit_code, 0);
+  EXPECT_EQ(Ferry({"trial", Mig(), "--sample", "lots"}).exit_code, 2);
 }
 
 }  // namespace

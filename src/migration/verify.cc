@@ -66,6 +66,15 @@ class TargetMerge {
 
   static Status Run(catalog::Catalog& catalog, storage::Store& target, const OnBoth& both,
                     const OnItemOnly& item_only, const OnBlobOnly& blob_only) {
+    // Blobs ferry itself keeps beside the migration: probes, and the trial's prefix.
+    std::vector<std::string> own{std::string(kProbePrefix)};
+    if (auto trial = catalog.GetMeta("trial_prefix"); trial.ok()) own.push_back(*trial + "/");
+    auto ours = [&](const std::string& path) {
+      for (const auto& p : own) {
+        if (path.starts_with(p)) return true;
+      }
+      return false;
+    };
     Result<catalog::ItemCursor> cursor = catalog.Items();
     if (!cursor.ok()) return cursor.status();
     Result<std::unique_ptr<storage::Lister>> lister = target.List("");
@@ -82,7 +91,7 @@ class TargetMerge {
         FERRY_RETURN_IF_ERROR(both(item, blob));
       } else if (order < 0) {
         FERRY_RETURN_IF_ERROR(item_only(item));
-      } else if (!blob.path.starts_with(kProbePrefix)) {
+      } else if (!ours(blob.path)) {
         FERRY_RETURN_IF_ERROR(blob_only(blob, nullptr));
       }
       if (order <= 0) {

@@ -1,0 +1,152 @@
+// ferry trial DIR --sample P%|N: copy a representative sample to a trial prefix and project.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "migration/trial.h"
+
+namespace ferry::cli {
+
+namespace {
+
+struct TrialCommandOptions {
+  std::string dir, sample, prefix = "ferry-trial";
+  uint64_t seed = 0;
+  bool cleanup = false, json = false;
+  int concurrency = 16;
+};
+
+// The store at the trial prefix, beside the migration's own items in the target.
+std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
+                                               const std::string& prefix) {
+  Result<storage::EndpointSpec> spec = storage::ParseEndpoint(config.target);
+  if (!spec.ok()) FailConfig(spec.status());
+  if (spec->type == storage::EndpointType::kLocal) {
+    spec->local_root = storage::JoinPath(spec->local_root, prefix);
+  } else {
+    spec->azure.prefix = storage::JoinPath(spec->azure.prefix, prefix);
+  }
+  Result<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(*spec, storage::ProcessEnvironment());
+  if (!store.ok()) FailConfig(store.status());
+  return std::move(store).value();
+}
+
+int RunTrial(const TrialCommandOptions& o) {
+  while (!o.prefix.empty() && (o.prefix.front() == '/' || o.prefix.back() == '/')) {
+    throw ExitError(kExitUsage, "--prefix: give a name without leading or trailing '/'");
+  }
+  if (o.prefix.empty()) throw ExitError(kExitUsage, "--prefix cannot be empty");
+  if (o.sample.empty() && !o.cleanup) {
+    throw ExitError(kExitUsage, "give --sample P% or N (and/or --cleanup)");
+  }
+  migration::TrialOptions options;
+  if (!o.sample.empty()) {
+    try {
+      size_t used = 0;
+      double v = std::stod(o.sample, &used);
+      bool percent = used + 1 == o.sample.size() && o.sample.back() == '%';
+      if ((used != o.sample.size() && !percent) || v <= 0 || (percent && v > 100)) {
+        throw std::invalid_argument("sample");
+      }
+      if (percent) {
+        options.percent = v;
+      } else {
+        options.count = int64_t(v);
+      }
+    } catch (const std::exception&) {
+      throw ExitError(kExitUsage,
+                      fmt::format("--sample '{}': give a percentage (1%) or a count (200)", o.sample));
+    }
+  }
+  auto catalog = OpenMigration(o.dir);
+  Endpoints endpoints = OpenEndpoints(catalog->config());
+  auto trial = OpenTrialStore(catalog->config(), o.prefix);
+  std::ostream& out = o.json ? std::cerr : std::cout;
+  nlohmann::json doc;
+
+  if (!o.sample.empty()) {
+    if (!catalog->GetMeta("last_scan_run").ok()) {
+      out << "the source has not been scanned yet: scanning first\n";
+      RunScan(*catalog, endpoints);
+    }
+    if (Status st = catalog->SetMeta("trial_prefix", o.prefix); !st.ok()) FailConfig(st);
+    options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
+    options.concurrency = o.concurrency;
+    options.upload.tier = catalog->config().tier;
+    options.upload.follow_links = catalog->config().symlinks == "follow";
+    Result<migration::TrialReport> report =
+        migration::Trial(*catalog, *endpoints.source, *trial, options);
+    if (!report.ok()) FailConfig(report.status());
+    const auto& r = *report;
+    out << fmt::format(
+        "trial of {} files ({}) into {} (seed {}):\n"
+        "  strata: {} of {} (size buckets {} of {}, top-level folders {} of {})\n"
+        "  copied {}, failed {}; verified {}, mismatches {}\n"
+        "  {:.0f} files/s, {}/s over {}\n"
+        "  names the target cannot store: {}\n",
+        r.files, HumanBytes(r.bytes), trial->Describe(), r.seed, r.strata_sampled, r.strata,
+        r.buckets_sampled, r.buckets_present, r.folders_sampled, r.folders_present, r.copied,
+        r.failed, r.verified, r.mismatches, r.files_per_second,
+        HumanBytes(int64_t(r.bytes_per_second)), HumanDuration(r.seconds), r.unstorable);
+    for (const auto& [cause, n] : r.errors_by_cause) out << fmt::format("  {} failed: {}\n", n, cause);
+    out << fmt::format("projected full copy of {} files ({}): about {}\n", r.total_files,
+                       HumanBytes(r.total_bytes), HumanDuration(r.projected_seconds));
+    doc = {{"run", r.run},
+           {"seed", r.seed},
+           {"files", r.files},
+           {"bytes", r.bytes},
+           {"strata", r.strata},
+           {"strata_sampled", r.strata_sampled},
+           {"size_buckets", r.buckets_present},
+           {"size_buckets_sampled", r.buckets_sampled},
+           {"top_folders", r.folders_present},
+           {"top_folders_sampled", r.folders_sampled},
+           {"copied", r.copied},
+           {"failed", r.failed},
+           {"verified", r.verified},
+           {"mismatches", r.mismatches},
+           {"errors_by_cause", r.errors_by_cause},
+           {"unstorable_names", r.unstorable},
+           {"seconds", r.seconds},
+           {"files_per_second", r.files_per_second},
+           {"bytes_per_second", r.bytes_per_second},
+           {"total_files", r.total_files},
+           {"total_bytes", r.total_bytes},
+           {"projected_seconds", r.projected_seconds}};
+  }
+  if (o.cleanup) {
+    Result<int64_t> deleted = migration::CleanupTrial(*trial);
+    if (!deleted.ok()) FailConfig(deleted.status());
+    out << fmt::format("deleted {} trial blobs under {}\n", *deleted, trial->Describe());
+    doc["cleaned_up"] = *deleted;
+  }
+  if (o.json) std::cout << doc.dump(2) << "\n";
+  return doc.value("failed", int64_t(0)) + doc.value("mismatches", int64_t(0)) > 0
+             ? kExitItemsFailed
+             : kExitDone;
+}
+
+}  // namespace
+
+CommandRunner AddTrialCommand(CLI::App& app) {
+  auto o = std::make_shared<TrialCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "trial", "Copy a representative sample to a trial prefix, verify it, measure throughput "
+               "and project the full copy's duration");
+  cmd->add_option("DIR", o->dir, "The migration folder")->required();
+  cmd->add_option("--sample", o->sample,
+                  "P% of every stratum (size bucket x top-level folder), or about N files");
+  cmd->add_option("--prefix", o->prefix, "Where the trial blobs go, under the target")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the sample (printed; reuse it for the same sample)");
+  cmd->add_option("--concurrency", o->concurrency, "Items copied in parallel")
+      ->check(CLI::Range(1, 512))
+      ->capture_default_str();
+  cmd->add_flag("--cleanup", o->cleanup, "Delete the trial blobs (after the trial, if one runs)");
+  cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
+  return [o] { return RunTrial(*o); };
+}
+
+}  // namespace ferry::cli

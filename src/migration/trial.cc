@@ -1,0 +1,272 @@
+#include "migration/trial.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+
+#include "migration/copy.h"
+#include "migration/scan.h"
+
+namespace ferry::migration {
+
+using catalog::Item;
+using catalog::ItemState;
+
+namespace {
+
+constexpr uint64_t kSmall = 1 << 20;
+
+bool Eligible(const Item& item) {
+  return item.kind == storage::Kind::kFile &&
+         (item.state == ItemState::kPending || item.state == ItemState::kFailed ||
+          item.state == ItemState::kCopied);
+}
+
+std::string TopFolder(const std::string& path) {
+  size_t slash = path.find('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+std::string Stratum(const Item& item) {
+  return fmt::format("{}\n{}", SizeBucket(item.size), TopFolder(item.path));
+}
+
+uint64_t Hash(uint64_t seed, std::string_view path) {
+  Md5Digest d = Md5::Of(fmt::format("{}\n{}", seed, path));
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | d[size_t(i)];
+  return v;
+}
+
+struct Phase {
+  std::vector<Item> items;
+  double seconds = 0;
+};
+
+}  // namespace
+
+Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source,
+                          storage::Store& trial, const TrialOptions& options) {
+  TrialReport report;
+  report.seed = options.seed;
+
+  // Pass 1: the strata and the totals of the full copy.
+  std::map<std::string, int64_t> strata;
+  std::set<int> buckets;
+  std::set<std::string> folders;
+  int64_t small_files = 0, large_bytes = 0;
+  {
+    Result<catalog::ItemCursor> cursor = catalog.Items();
+    if (!cursor.ok()) return cursor.status();
+    Item item;
+    while (true) {
+      Result<bool> more = cursor->Next(item);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      if (item.state == ItemState::kSkipped && item.cause == "name the target cannot store") {
+        ++report.unstorable;
+      }
+      if (!Eligible(item)) continue;
+      ++strata[Stratum(item)];
+      buckets.insert(SizeBucket(item.size));
+      folders.insert(TopFolder(item.path));
+      ++report.total_files;
+      report.total_bytes += int64_t(item.size);
+      if (item.size < kSmall) {
+        ++small_files;
+      } else {
+        large_bytes += int64_t(item.size);
+      }
+    }
+  }
+  report.strata = int64_t(strata.size());
+  report.buckets_present = int64_t(buckets.size());
+  report.folders_present = int64_t(folders.size());
+  if (strata.empty()) return Status(Code::kInvalidInput, "no files to sample: run ferry scan first");
+
+  // How many items each stratum gives: at least one, then in proportion.
+  std::map<std::string, int64_t> quota;
+  if (options.percent) {
+    for (const auto& [s, n] : strata) {
+      quota[s] = std::max<int64_t>(1, int64_t(std::llround(double(n) * *options.percent / 100)));
+    }
+  } else {
+    int64_t want = std::max<int64_t>(*options.count, int64_t(strata.size()));
+    for (const auto& [s, n] : strata) {
+      quota[s] = std::max<int64_t>(1, want * n / report.total_files);
+    }
+  }
+
+  // Pass 2: in each stratum, the items with the lowest seeded hash.
+  std::map<std::string, std::priority_queue<std::pair<uint64_t, std::string>>> lowest;
+  {
+    Result<catalog::ItemCursor> cursor = catalog.Items();
+    if (!cursor.ok()) return cursor.status();
+    Item item;
+    while (true) {
+      Result<bool> more = cursor->Next(item);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      if (!Eligible(item)) continue;
+      std::string s = Stratum(item);
+      auto& heap = lowest[s];
+      heap.emplace(Hash(options.seed, item.path), item.path);
+      if (int64_t(heap.size()) > quota[s]) heap.pop();
+    }
+  }
+  std::set<std::string> chosen;
+  for (auto& [s, heap] : lowest) {
+    for (; !heap.empty(); heap.pop()) chosen.insert(heap.top().second);
+  }
+
+  Phase small, large;
+  std::set<int> sampled_buckets;
+  std::set<std::string> sampled_folders, sampled_strata;
+  for (const std::string& path : chosen) {
+    Result<std::optional<Item>> item = catalog.FindItem(path);
+    if (!item.ok()) return item.status();
+    if (!item->has_value()) continue;
+    Item it = **item;
+    report.files += 1;
+    report.bytes += int64_t(it.size);
+    sampled_buckets.insert(SizeBucket(it.size));
+    sampled_folders.insert(TopFolder(it.path));
+    sampled_strata.insert(Stratum(it));
+    (it.size < kSmall ? small : large).items.push_back(std::move(it));
+  }
+  report.buckets_sampled = int64_t(sampled_buckets.size());
+  report.folders_sampled = int64_t(sampled_folders.size());
+  report.strata_sampled = int64_t(sampled_strata.size());
+
+  Result<int64_t> run = catalog.BeginRun("trial");
+  if (!run.ok()) return run.status();
+  report.run = *run;
+
+  // Copy each phase with the migration's parallelism, timing it.
+  transfer::TaskPool blocks(std::max(2, options.concurrency));
+  transfer::ByteBudget budget(512ull << 20);
+  transfer::Uploader uploader(source, trial, options.upload, blocks, budget);
+  std::mutex mu;
+  for (Phase* phase : {&small, &large}) {
+    auto start = std::chrono::steady_clock::now();
+    transfer::TaskPool workers(options.concurrency);
+    std::vector<std::future<void>> done;
+    for (const Item& item : phase->items) {
+      done.push_back(workers.Submit([&, item] {
+        transfer::UploadItem upload{item.path, item.kind, item.size, item.mtime_ns, item.mode,
+                                    item.uid, item.gid, item.link_target, "", std::nullopt, true};
+        transfer::UploadResult r = uploader.Upload(upload);
+        bool ok = r.outcome == transfer::UploadOutcome::kCopied;
+        std::string cause;
+        if (!ok) {
+          cause = r.outcome == transfer::UploadOutcome::kVanished   ? "vanished"
+                  : r.outcome == transfer::UploadOutcome::kChanging ? "source: kept changing while read"
+                                                                    : CauseOf(r.error);
+        }
+        bool verified = false;
+        if (ok) {
+          Result<storage::Entry> blob = trial.Stat(item.path);
+          verified = blob.ok() && blob->size == r.size && blob->content_md5 == r.md5;
+        }
+        std::lock_guard lock(mu);
+        if (ok) {
+          ++report.copied;
+          verified ? ++report.verified : ++report.mismatches;
+        } else {
+          ++report.failed;
+          ++report.errors_by_cause[cause];
+        }
+      }));
+    }
+    for (auto& f : done) f.wait();
+    phase->seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  report.seconds = small.seconds + large.seconds;
+  if (report.seconds > 0) {
+    report.files_per_second = double(report.files) / report.seconds;
+    report.bytes_per_second = double(report.bytes) / report.seconds;
+  }
+  // Each sampled item stands for its stratum's items (n / k of them): small files scale the
+  // small phase by the count they stand for, large ones the large phase by the bytes.
+  std::map<std::string, int64_t> taken;
+  for (const Phase* phase : {&small, &large}) {
+    for (const Item& it : phase->items) ++taken[Stratum(it)];
+  }
+  auto weight = [&](const Item& it) {
+    std::string st = Stratum(it);
+    return double(strata[st]) / double(taken[st]);
+  };
+  double small_represented = 0, large_represented = 0, large_sampled = 0;
+  for (const Item& it : small.items) small_represented += weight(it);
+  for (const Item& it : large.items) {
+    large_represented += weight(it) * double(it.size);
+    large_sampled += double(it.size);
+  }
+  (void)small_files;
+  (void)large_bytes;
+  if (!small.items.empty()) {
+    report.projected_seconds += small.seconds * small_represented / double(small.items.size());
+  }
+  if (large_sampled > 0) {
+    report.projected_seconds += large.seconds * large_represented / large_sampled;
+  }
+
+  nlohmann::json summary{{"seed", report.seed},
+                         {"small_phase", {{"files", small.items.size()}, {"seconds", small.seconds}}},
+                         {"large_phase", {{"files", large.items.size()}, {"seconds", large.seconds}}},           {"files", report.files},
+                         {"bytes", report.bytes},         {"copied", report.copied},
+                         {"failed", report.failed},       {"verified", report.verified},
+                         {"mismatches", report.mismatches},
+                         {"errors_by_cause", report.errors_by_cause},
+                         {"seconds", report.seconds},     {"files_per_second", report.files_per_second},
+                         {"bytes_per_second", report.bytes_per_second},
+                         {"projected_seconds", report.projected_seconds},
+                         {"total_files", report.total_files}, {"total_bytes", report.total_bytes},
+                         {"trial", trial.Describe()}};
+  FERRY_RETURN_IF_ERROR(catalog.AppendEvent(report.run, "", "trial", summary.dump()));
+  catalog::Run record;
+  record.id = report.run;
+  record.files = report.copied;
+  record.bytes = report.bytes;
+  record.failed = report.failed + report.mismatches;
+  record.outcome = record.failed ? "failed items" : "done";
+  record.summary_json = summary.dump();
+  FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
+  return report;
+}
+
+Result<int64_t> CleanupTrial(storage::Store& trial) {
+  Result<std::unique_ptr<storage::Lister>> lister = trial.List("");
+  if (!lister.ok()) return lister.status();
+  int64_t deleted = 0;
+  std::vector<std::string> folders;  // a local trial's folders go last, deepest first
+  storage::Entry entry;
+  while (true) {
+    Result<bool> more = (*lister)->Next(entry);
+    if (!more.ok()) {
+      if (more.status().code() == Code::kNotFound) break;  // nothing there
+      return more.status();
+    }
+    if (!*more) break;
+    if (entry.kind == storage::Kind::kFolder) {
+      folders.push_back(entry.path);
+      continue;
+    }
+    Status st = trial.Delete(entry.path, storage::Condition::None());
+    if (!st.ok() && st.code() != Code::kNotFound) return st;
+    ++deleted;
+  }
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+    Status st = trial.Delete(*it, storage::Condition::None());
+    if (!st.ok() && st.code() != Code::kNotFound) return st;
+  }
+  return deleted;
+}
+
+}  // namespace ferry::migration
