@@ -181,6 +181,13 @@ Status AzureBlobStore::CreateRoot() {
   if (!response.ok() && response.status().service_code() == "ContainerAlreadyExists") {
     return Status::Ok();
   }
+  if (!response.ok() && response.status().code() == Code::kAuth) {
+    // A container-scoped SAS may not create containers; if the container is already there and
+    // can be listed, nothing needed creating.
+    http::Request probe;
+    probe.url = ContainerUrl("restype=container&comp=list&maxresults=1");
+    if (Send(probe, "list container").ok()) return Status::Ok();
+  }
   return response.status();
 }
 

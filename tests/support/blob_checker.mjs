@@ -56,6 +56,7 @@ async function main() {
       return { size, md5: hash.digest("hex"), stored_md5: hex(response.contentMD5) };
     }
     case "put": {
+      await containerClient.createIfNotExists();
       const body = rest[1] ?? "";
       const result = await containerClient
         .getBlockBlobClient(rest[0])

@@ -1,0 +1,85 @@
+// Credentials never leave the environment: not on stdout or stderr, not in the catalog, the
+// event log or a report, whatever command runs.
+#include <gtest/gtest.h>
+
+#include "storage/azure_endpoint.h"
+#include "support/migration_fixture.h"
+
+namespace ferry::testing {
+namespace {
+
+using SecretsTest = MigrationFixture;
+
+// Every form in which a secret could leak: as given, percent-decoded, base64-decoded.
+std::vector<std::string> Forms(const std::string& secret) {
+  std::vector<std::string> forms{secret};
+  if (auto decoded = PercentDecode(secret); decoded && *decoded != secret) forms.push_back(*decoded);
+  return forms;
+}
+
+void ExpectAbsent(const std::string& where, const std::string& text,
+                  const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << "a secret appears in " << where;
+  }
+}
+
+TEST_F(SecretsTest, NoCommandWritesTheSasSignatureOrTheAccountKeyAnywhere) {
+  AddFile("a/one.txt", "one");
+  AddFile("two.txt", "two");
+  std::string sas = RunChecker(Azurite::Global(), {"sas", container_})["sas"];
+  size_t sig_at = sas.find("sig=");
+  ASSERT_NE(sig_at, std::string::npos);
+  std::string sig = sas.substr(sig_at + 4, sas.find('&', sig_at) - sig_at - 4);
+  std::vector<std::string> secrets = Forms(sig);
+  secrets.push_back(std::string(storage::kDevStoreKey));
+  // A container SAS cannot create the container: it exists already, as on a real account.
+  RunChecker(Azurite::Global(), {"put", container_, "outside-the-prefix.txt", "x"});
+
+  std::string sas_url = target_ + "?" + sas;
+  std::map<std::string, std::optional<std::string>> sas_env{{"AZURE_STORAGE_SAS_TOKEN", sas},
+                                                           {"FERRY_LOG_LEVEL", "debug"}};
+  std::map<std::string, std::optional<std::string>> key_env{
+      {"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
+      {"AZURE_STORAGE_KEY", std::string(storage::kDevStoreKey)},
+      {"FERRY_LOG_LEVEL", "debug"}};
+  std::string report = dir_.Sub("report.html");
+  const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::optional<std::string>>>>
+      runs = {
+          {{"check", "--write", sas_url}, {}},
+          {{"init", Mig(), "--source", Src(), "--target", sas_url}, {}},
+          {{"scan", Mig(), "--json"}, sas_env},
+          {{"trial", Mig(), "--sample", "50%", "--cleanup"}, sas_env},
+          {{"copy", Mig()}, sas_env},
+          {{"sync", Mig(), "--dry-run"}, sas_env},
+          {{"sync", Mig()}, key_env},
+          {{"verify", Mig(), "--deep", "--json"}, key_env},
+          {{"status", Mig(), "--json"}, key_env},
+          {{"errors", Mig()}, key_env},
+          {{"log", Mig(), "--json"}, key_env},
+          {{"log", Mig(), "--check"}, key_env},
+          {{"report", Mig(), "--html", report, "--json"}, key_env},
+          {{"cutover", Mig(), "--quiet-window", "100ms", "--dry-run"}, sas_env},
+          {{"copy", Mig()}, {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
+                             {"AZURE_STORAGE_KEY", "d3Jvbmcga2V5IHRoYXQgbXVzdCBub3QgbGVhaw=="}}},
+      };
+  for (const auto& [args, env] : runs) {
+    auto r = RunFerry(args, env);
+    std::string what = ::testing::PrintToString(args);
+    ExpectAbsent(what + " stdout", r.out, secrets);
+    ExpectAbsent(what + " stderr", r.err, secrets);
+    ExpectAbsent(what + " stderr", r.err, {"d3Jvbmcga2V5IHRoYXQgbXVzdCBub3QgbGVhaw=="});
+    if (args[0] == "init" || args[0] == "check") {
+      EXPECT_EQ(r.exit_code, 0) << what << r.err;
+      EXPECT_NE(r.out.find("sig=REDACTED"), std::string::npos) << what << ": " << r.out;
+    }
+  }
+  EXPECT_EQ(Status()["states"]["copied"]["items"], 3) << "the runs did their work";
+  for (const char* file : {"catalog.db", "catalog.db-wal", "lock"}) {
+    ExpectAbsent(file, ReadFile(Mig() + "/" + file), secrets);
+  }
+  ExpectAbsent("report.html", ReadFile(report), secrets);
+}
+
+}  // namespace
+}  // namespace ferry::testing
