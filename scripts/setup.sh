@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 
 packages=(
-  g++ cmake ninja-build pkg-config git
+  g++ cmake ninja-build pkg-config git clang libclang-rt-14-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev sqlite3
   libcli11-dev nlohmann-json3-dev libpugixml-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -6,3 +6,6 @@ build="${BUILD_DIR:-$root/build}"
 "$root/scripts/setup.sh" "$build"
 cd "$build"
 ctest --output-on-failure -j 2 --timeout 900
+
+# The parsers of outside input under libFuzzer (with ASan and UBSan), from the seed corpus.
+"$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-10}"

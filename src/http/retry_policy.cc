@@ -59,8 +59,12 @@ std::optional<Duration> RetryPolicy::ServerHint(const Response& response) {
     std::string date(*after);
     time_t when = curl_getdate(date.c_str(), nullptr);
     if (when >= 0) {
-      auto wait = std::chrono::system_clock::from_time_t(when) - clock_->Now();
-      return std::max(Duration(0), std::chrono::duration_cast<Duration>(wait));
+      int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                        clock_->Now().time_since_epoch())
+                        .count();
+      // In whole seconds, so a date centuries away cannot overflow; the cap applies later.
+      int64_t wait_s = std::clamp<int64_t>(int64_t(when) - now, 0, 86'400);
+      return Duration(wait_s * 1000);
     }
   }
   return std::nullopt;

@@ -77,6 +77,10 @@ TEST(RetryPolicy, HonoursServerHintsUpToTheCap) {
   date.Set("Retry-After", "Fri, 15 Jan 2027 08:00:12 GMT");
   EXPECT_EQ(policy.NextDelay(1, WithStatus(503, date)), Duration(12'000));
 
+  Headers far;
+  far.Set("Retry-After", "Fri, 15 Jan 2475 08:00:12 GMT");
+  EXPECT_EQ(policy.NextDelay(1, WithStatus(503, far)), Duration(20'000));
+
   Headers huge;
   huge.Set("Retry-After", "3600");
   EXPECT_EQ(policy.NextDelay(1, WithStatus(503, huge)), Duration(20'000));

@@ -2,44 +2,73 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace ferry::migration {
 
 namespace {
 
-// Matches a character class starting at p[0] == '['; advances `p` past it.
-bool MatchClass(std::string_view& p, char c) {
+// The index just past the ']' closing the class that starts at p[0] == '[', or npos. A ']'
+// right after "[" or "[!" belongs to the class.
+size_t ClassEnd(std::string_view p) {
   size_t i = 1;
-  bool negate = i < p.size() && (p[i] == '!' || p[i] == '^');
-  if (negate) ++i;
+  if (i < p.size() && (p[i] == '!' || p[i] == '^')) ++i;
+  if (i < p.size() && p[i] == ']') ++i;
+  size_t close = p.find(']', i);
+  return close == std::string_view::npos ? close : close + 1;
+}
+
+// Matches the class at the start of `p` (REQUIRES: closed) against `c`; advances `p` past it.
+bool MatchClass(std::string_view& p, char c) {
+  size_t end = ClassEnd(p);
+  std::string_view body = p.substr(1, end - 2);
+  p.remove_prefix(end);
+  bool negate = !body.empty() && (body[0] == '!' || body[0] == '^');
+  if (negate) body.remove_prefix(1);
   bool matched = false;
-  bool first = true;
-  for (; i < p.size() && (p[i] != ']' || first); ++i, first = false) {
-    if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
-      matched |= c >= p[i] && c <= p[i + 2];
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (i + 2 < body.size() && body[i + 1] == '-') {
+      matched |= c >= body[i] && c <= body[i + 2];
       i += 2;
     } else {
-      matched |= c == p[i];
+      matched |= c == body[i];
     }
   }
-  p.remove_prefix(i + 1);
   return matched != negate;
 }
 
-bool MatchHere(std::string_view p, std::string_view s) {
-  while (!p.empty()) {
+// Matches pattern suffix `p` against path suffix `s`. Every (p, s) pair is decided once, in
+// `memo` (indexed by the suffixes' lengths), so stars cannot make it exponential.
+class Matcher {
+ public:
+  Matcher(std::string_view pattern, std::string_view path)
+      : pattern_(pattern), path_(path), memo_((pattern.size() + 1) * (path.size() + 1), -1) {}
+
+  bool Match() { return Here(pattern_, path_); }
+
+ private:
+  bool Here(std::string_view p, std::string_view s) {
+    int8_t& known = memo_[p.size() * (path_.size() + 1) + s.size()];
+    if (known < 0) known = Decide(p, s) ? 1 : 0;
+    return known == 1;
+  }
+
+  bool Decide(std::string_view p, std::string_view s) {
+    if (p.empty()) return s.empty();
     if (p.starts_with("**")) {
       std::string_view rest = p.substr(2);
       if (rest.starts_with('/')) {
         // "**/" matches zero or more whole parts.
         rest.remove_prefix(1);
-        if (MatchHere(rest, s)) return true;
+        if (Here(rest, s)) return true;
         for (size_t i = 0; i < s.size(); ++i) {
-          if (s[i] == '/' && MatchHere(rest, s.substr(i + 1))) return true;
+          if (s[i] == '/' && Here(rest, s.substr(i + 1))) return true;
         }
         return false;
       }
       for (size_t i = 0; i <= s.size(); ++i) {
-        if (MatchHere(rest, s.substr(i))) return true;
+        if (Here(rest, s.substr(i))) return true;
       }
       return false;
     }
@@ -47,26 +76,29 @@ bool MatchHere(std::string_view p, std::string_view s) {
     if (pc == '*') {
       std::string_view rest = p.substr(1);
       for (size_t i = 0; i <= s.size(); ++i) {
-        if (MatchHere(rest, s.substr(i))) return true;
+        if (Here(rest, s.substr(i))) return true;
         if (i < s.size() && s[i] == '/') break;
       }
       return false;
     }
     if (s.empty()) return false;
     if (pc == '?') {
-      if (s.front() == '/') return false;
-      p.remove_prefix(1);
-    } else if (pc == '[') {
-      if (s.front() == '/' || !MatchClass(p, s.front())) return false;
-    } else {
-      if (pc == '\\' && p.size() > 1) p.remove_prefix(1);
-      if (p.front() != s.front()) return false;
-      p.remove_prefix(1);
+      return s.front() != '/' && Here(p.substr(1), s.substr(1));
     }
-    s.remove_prefix(1);
+    if (pc == '[') {
+      std::string_view after = p;
+      if (s.front() == '/' || !MatchClass(after, s.front())) return false;
+      return Here(after, s.substr(1));
+    }
+    if (pc == '\\' && p.size() > 1) p.remove_prefix(1);
+    return p.front() == s.front() && Here(p.substr(1), s.substr(1));
   }
-  return s.empty();
-}
+
+  std::string_view pattern_, path_;
+  std::vector<int8_t> memo_;
+};
+
+bool MatchHere(std::string_view p, std::string_view s) { return Matcher(p, s).Match(); }
 
 }  // namespace
 
@@ -78,12 +110,12 @@ Result<Glob> Glob::Parse(std::string_view pattern) {
       continue;
     }
     if (pattern[i] == '[') {
-      size_t close = pattern.find(']', i + 2);
-      if (close == std::string_view::npos) {
+      size_t end = ClassEnd(pattern.substr(i));
+      if (end == std::string_view::npos) {
         return Status(Code::kInvalidInput,
                       fmt::format("bad glob '{}': '[' at position {} is never closed", pattern, i + 1));
       }
-      i = close;
+      i += end - 1;
     }
   }
   Glob glob;

@@ -29,7 +29,21 @@ TEST(Glob, PathPatternsMatchWholePathsAndDoubleStarCrossesFolders) {
   EXPECT_TRUE(Match("**", "any/thing"));
 }
 
+TEST(Glob, ClassesMayHoldABracketAndManyStarsStayFast) {
+  EXPECT_TRUE(Match("[]]x", "]x"));
+  EXPECT_TRUE(Match("[!]]x", "ax"));
+  EXPECT_FALSE(Match("[!]]x", "]x"));
+  std::string stars;
+  for (int i = 0; i < 40; ++i) stars += "*a";
+  EXPECT_FALSE(Match((stars + "b").c_str(), std::string(200, 'a').c_str()));
+  std::string doubles;
+  for (int i = 0; i < 20; ++i) doubles += "**/a";
+  EXPECT_FALSE(Glob::Parse(doubles + "/b")->Matches(std::string(100, 'a')));
+}
+
 TEST(Glob, BadPatternsAreErrors) {
+  EXPECT_FALSE(Glob::Parse("[!]").ok());
+  EXPECT_FALSE(Glob::Parse("[]").ok());
   EXPECT_FALSE(Glob::Parse("").ok());
   auto open = Glob::Parse("data/[abc");
   ASSERT_FALSE(open.ok());

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdint>
 #include <pugixml.hpp>
 
 #include "base/encoding.h"
@@ -41,7 +42,9 @@ std::string EscapeXml(std::string_view text) {
 int64_t ParseHttpDateNs(std::string_view text) {
   std::string copy(text);
   time_t t = curl_getdate(copy.c_str(), nullptr);
-  return t < 0 ? 0 : int64_t(t) * 1'000'000'000;
+  // Beyond what nanoseconds since 1970 can hold (after 2262): not a date ferry can use.
+  if (t < 0 || int64_t(t) > INT64_MAX / 1'000'000'000) return 0;
+  return int64_t(t) * 1'000'000'000;
 }
 
 Result<BlobListPage> ParseBlobList(std::string_view xml) {

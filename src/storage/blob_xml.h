@@ -31,7 +31,8 @@ struct ServiceError {
 // The <Error><Code/><Message/></Error> document of a failed request; empty fields if absent.
 ServiceError ParseServiceError(std::string_view xml);
 
-// Parses an RFC 1123 date ("Tue, 24 Nov 2026 17:45:57 GMT") to Unix nanoseconds; 0 if malformed.
+// Parses an RFC 1123 date ("Tue, 24 Nov 2026 17:45:57 GMT") to Unix nanoseconds; 0 if malformed
+// or too far in the future to count in nanoseconds.
 int64_t ParseHttpDateNs(std::string_view text);
 
 }  // namespace ferry::storage

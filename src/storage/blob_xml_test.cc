@@ -66,6 +66,12 @@ TEST(BlockList, BuildsAndParsesBase64Ids) {
   EXPECT_EQ((*blocks)[0].size, 4194304u);
 }
 
+TEST(HttpDate, ParsesAndRejectsWhatNanosecondsCannotHold) {
+  EXPECT_EQ(ParseHttpDateNs("Tue, 24 Nov 2026 18:00:00 GMT"), 1795543200000000000);
+  EXPECT_EQ(ParseHttpDateNs("Tue, 24 Nov 2475 18:00:00 GMT"), 0) << "found by the fuzzer";
+  EXPECT_EQ(ParseHttpDateNs("not a date"), 0);
+}
+
 TEST(ServiceError, KeepsCodeAndTheFirstLineOfTheMessage) {
   ServiceError e = ParseServiceError(
       "<?xml version=\"1.0\"?><Error><Code>ConditionNotMet</Code><Message>The condition "
