@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "migration/sample.h"
+
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -36,12 +38,6 @@ std::string Stratum(const Item& item) {
   return fmt::format("{}\n{}", SizeBucket(item.size), TopFolder(item.path));
 }
 
-uint64_t Hash(uint64_t seed, std::string_view path) {
-  Md5Digest d = Md5::Of(fmt::format("{}\n{}", seed, path));
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | d[size_t(i)];
-  return v;
-}
 
 struct Phase {
   std::vector<Item> items;
@@ -115,7 +111,7 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source,
       if (!Eligible(item)) continue;
       std::string s = Stratum(item);
       auto& heap = lowest[s];
-      heap.emplace(Hash(options.seed, item.path), item.path);
+      heap.emplace(SeededHash(options.seed, item.path), item.path);
       if (int64_t(heap.size()) > quota[s]) heap.pop();
     }
   }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "migration/sample.h"
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <queue>
@@ -107,12 +109,6 @@ class TargetMerge {
   }
 };
 
-uint64_t SampleHash(uint64_t seed, std::string_view path) {
-  Md5Digest d = Md5::Of(fmt::format("{}\n{}", seed, path));
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | d[size_t(i)];
-  return v;
-}
 
 Result<Md5Digest> Md5OfItem(storage::Store& store, const std::string& path) {
   Md5 md5;
@@ -156,7 +152,7 @@ class VerifyRun {
     std::priority_queue<std::pair<uint64_t, std::string>> lowest;
     auto chosen = [&](const Item& item) {
       if (options_.sample_percent) {
-        return double(SampleHash(report_.seed, item.path)) / 18446744073709551616.0 <
+        return double(SeededHash(report_.seed, item.path)) / 18446744073709551616.0 <
                *options_.sample_percent / 100.0;
       }
       return true;
@@ -171,7 +167,7 @@ class VerifyRun {
         if (!more.ok()) return more.status();
         if (!*more) break;
         if (item.kind != Kind::kFile) continue;
-        lowest.emplace(SampleHash(report_.seed, item.path), item.path);
+        lowest.emplace(SeededHash(report_.seed, item.path), item.path);
         if (int64_t(lowest.size()) > *options_.sample_count) lowest.pop();
       }
       while (!lowest.empty()) {
