@@ -2,14 +2,14 @@
 
 #include <fmt/format.h>
 
-#include "migration/sample.h"
-
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
+
+#include "migration/sample.h"
 
 #include "migration/copy.h"
 #include "migration/scan.h"

@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "migration/sample.h"
-
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
+
+#include "migration/sample.h"
 
 namespace ferry::migration {
 
