@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
@@ -53,10 +54,21 @@ bool Unowned(const Item* item) {
   }
 }
 
+std::string UtcTime(int64_t unix_ns) {
+  std::time_t t = std::time_t(unix_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Both sides of a drift: what ferry recorded (the source file) and what the target holds now.
 std::string Describe(const Item& item, const Entry& blob) {
-  return fmt::format("catalog: size {}, ETag {}; target: size {}, ETag {}, modified {}",
-                     item.size, item.target_etag, blob.size, blob.etag,
-                     blob.mtime_ns / 1'000'000'000);
+  return fmt::format("ferry wrote size {}, modified {}, ETag {}; the target holds size {}, "
+                     "written {}, ETag {}",
+                     item.size, UtcTime(item.mtime_ns), item.target_etag, blob.size,
+                     UtcTime(blob.mtime_ns), blob.etag);
 }
 
 // Walks the catalog and a target listing together, by path.
@@ -341,8 +353,8 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
     ++report.unexpected;
     if (on_finding) {
       on_finding({Finding::Kind::kUnexpected, blob.path,
-                  fmt::format("a blob ferry did not write (size {}, modified {})", blob.size,
-                              blob.mtime_ns / 1'000'000'000)});
+                  fmt::format("a blob ferry did not write (size {}, written {})", blob.size,
+                              UtcTime(blob.mtime_ns))});
     }
     if (dry_run) return Status::Ok();
     return catalog.AppendEvent(run, blob.path, "unexpected-blob",
@@ -361,8 +373,9 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
       [&](Item& item) -> Status {
         if (!ExpectsBlob(item) || item.state == ItemState::kSourceDeleted) return Status::Ok();
         return drifted(item, {Finding::Kind::kMissing, item.path,
-                              fmt::format("catalog: size {}, ETag {}; target: no blob", item.size,
-                                          item.target_etag)});
+                              fmt::format("ferry wrote size {}, modified {}, ETag {}; the target "
+                                          "holds no blob",
+                                          item.size, UtcTime(item.mtime_ns), item.target_etag)});
       },
       [&](const Entry& blob, Item*) -> Status { return unexpected(blob); });
   if (!dry_run) {
