@@ -6,17 +6,28 @@ namespace ferry {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kNotFound: return "not-found";
-    case Code::kAlreadyExists: return "already-exists";
-    case Code::kPreconditionFailed: return "precondition-failed";
-    case Code::kThrottled: return "throttled";
-    case Code::kAuth: return "auth";
-    case Code::kTransient: return "transient";
-    case Code::kInvalidInput: return "invalid-input";
-    case Code::kIo: return "io";
-    case Code::kUnsupported: return "unsupported";
-    case Code::kInternal: return "internal";
+    case Code::kOk:
+      return "ok";
+    case Code::kNotFound:
+      return "not-found";
+    case Code::kAlreadyExists:
+      return "already-exists";
+    case Code::kPreconditionFailed:
+      return "precondition-failed";
+    case Code::kThrottled:
+      return "throttled";
+    case Code::kAuth:
+      return "auth";
+    case Code::kTransient:
+      return "transient";
+    case Code::kInvalidInput:
+      return "invalid-input";
+    case Code::kIo:
+      return "io";
+    case Code::kUnsupported:
+      return "unsupported";
+    case Code::kInternal:
+      return "internal";
   }
   return "unknown";
 }

@@ -63,7 +63,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return status_.ok(); }
@@ -83,8 +83,8 @@ class Result {
 
 }  // namespace ferry
 
-#define FERRY_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::ferry::Status _st = (expr);            \
-    if (!_st.ok()) return _st;               \
+#define FERRY_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::ferry::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)

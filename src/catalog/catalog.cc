@@ -164,9 +164,10 @@ Result<int> TakeLock(const std::string& dir) {
     ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
     ::close(fd);
     std::string who = n > 0 ? fmt::format(" (pid {})", std::string(pid, size_t(n))) : "";
-    return Invalid(fmt::format("another ferry process{} is working on the migration in {}; wait "
-                               "for it to finish",
-                               who, dir));
+    return Invalid(
+        fmt::format("another ferry process{} is working on the migration in {}; wait "
+                    "for it to finish",
+                    who, dir));
   }
   std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
@@ -190,14 +191,22 @@ bool IsEmptyDir(const std::string& dir) {
 
 std::string_view StateName(ItemState state) {
   switch (state) {
-    case ItemState::kPending: return "pending";
-    case ItemState::kCopied: return "copied";
-    case ItemState::kFailed: return "failed";
-    case ItemState::kSkipped: return "skipped";
-    case ItemState::kConflict: return "conflict";
-    case ItemState::kVanished: return "vanished";
-    case ItemState::kSourceDeleted: return "source-deleted";
-    case ItemState::kDeleted: return "deleted";
+    case ItemState::kPending:
+      return "pending";
+    case ItemState::kCopied:
+      return "copied";
+    case ItemState::kFailed:
+      return "failed";
+    case ItemState::kSkipped:
+      return "skipped";
+    case ItemState::kConflict:
+      return "conflict";
+    case ItemState::kVanished:
+      return "vanished";
+    case ItemState::kSourceDeleted:
+      return "source-deleted";
+    case ItemState::kDeleted:
+      return "deleted";
   }
   return "pending";
 }
@@ -225,9 +234,10 @@ Result<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir, const C
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (::access((dir + "/" + kCatalogFile).c_str(), F_OK) == 0) {
-      return Invalid(fmt::format("{} is already a migration; use another folder, or run "
-                                 "'ferry status {}'",
-                                 dir, dir));
+      return Invalid(
+          fmt::format("{} is already a migration; use another folder, or run "
+                      "'ferry status {}'",
+                      dir, dir));
     }
     if (!S_ISDIR(st.st_mode) || !IsEmptyDir(dir)) {
       return Invalid(fmt::format("{} exists and is not an empty folder; give a new folder", dir));
@@ -263,9 +273,10 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenForReading(const std::string& dir)
 Result<std::unique_ptr<Catalog>> Catalog::OpenImpl(const std::string& dir, bool lock) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Invalid(fmt::format("{} does not exist: create a migration with 'ferry init {} "
-                               "--source ... --target ...'",
-                               dir, dir));
+    return Invalid(
+        fmt::format("{} does not exist: create a migration with 'ferry init {} "
+                    "--source ... --target ...'",
+                    dir, dir));
   }
   std::string db_path = dir + "/" + kCatalogFile;
   if (::access(db_path.c_str(), F_OK) != 0) {
@@ -281,15 +292,18 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenImpl(const std::string& dir, bool 
   FERRY_RETURN_IF_ERROR(catalog->db_.Open(db_path, /*create=*/false));
   Result<std::string> version = catalog->GetMeta("schema_version");
   if (!version.ok()) {
-    return Invalid(fmt::format("{} is not a ferry catalog ({})", db_path, version.status().message()));
+    return Invalid(
+        fmt::format("{} is not a ferry catalog ({})", db_path, version.status().message()));
   }
   int v = std::atoi(version->c_str());
   if (v > kSchemaVersion) {
-    return Invalid(fmt::format("this migration was written by a newer ferry (catalog schema {}; "
-                               "this ferry reads up to {}): upgrade ferry",
-                               v, kSchemaVersion));
+    return Invalid(
+        fmt::format("this migration was written by a newer ferry (catalog schema {}; "
+                    "this ferry reads up to {}): upgrade ferry",
+                    v, kSchemaVersion));
   }
-  if (v < 1) return Invalid(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
+  if (v < 1)
+    return Invalid(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
   FERRY_RETURN_IF_ERROR(catalog->LoadConfig());
   // With the lock held, a run still marked running was cut short by a crash.
   if (lock) {
@@ -437,8 +451,8 @@ Result<std::vector<StateTotals>> Catalog::Totals() {
     Result<bool> row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    totals.push_back({StateFromName(stmt->Text(0)).value_or(ItemState::kPending), stmt->Int(1),
-                      stmt->Int(2)});
+    totals.push_back(
+        {StateFromName(stmt->Text(0)).value_or(ItemState::kPending), stmt->Int(1), stmt->Int(2)});
   }
   return totals;
 }
@@ -456,8 +470,11 @@ Result<std::vector<Catalog::ErrorGroup>> Catalog::ErrorGroups(int examples_per_g
     Result<bool> row = groups->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    ErrorGroup g{StateFromName(groups->Text(0)).value_or(ItemState::kFailed), groups->Text(1),
-                 groups->Int(2), groups->Int(3), {}};
+    ErrorGroup g{StateFromName(groups->Text(0)).value_or(ItemState::kFailed),
+                 groups->Text(1),
+                 groups->Int(2),
+                 groups->Int(3),
+                 {}};
     examples->Bind(1, StateName(g.state)).Bind(2, g.cause).Bind(3, int64_t(examples_per_group));
     while (true) {
       Result<bool> ex = examples->Step();

@@ -36,8 +36,8 @@ std::optional<ItemState> StateFromName(std::string_view name);
 
 // What the migration was set up with. Never holds a credential.
 struct Config {
-  std::string source;  // as given, without any SAS query
-  std::string target;  // as given, without any SAS query
+  std::string source;       // as given, without any SAS query
+  std::string target;       // as given, without any SAS query
   bool target_sas = false;  // the target URL had a SAS: AZURE_STORAGE_SAS_TOKEN supplies it
   std::vector<std::string> include;
   std::vector<std::string> exclude;
@@ -122,7 +122,7 @@ struct ChainCheck {
   int64_t events = 0;
   std::string head_hash;  // the last event's hash, when intact
   int64_t first_bad_id = 0;
-  std::string problem;    // what does not match at first_bad_id
+  std::string problem;  // what does not match at first_bad_id
 };
 
 // A read-only view of the items, ordered by path, on a snapshot taken when it was opened: rows

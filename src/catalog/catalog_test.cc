@@ -158,12 +158,15 @@ TEST(Catalog, EventsFormAHashChain) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir.Sub("m/catalog.db").c_str(), &db), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT run, time_ns, path, kind, detail, prev_hash, hash FROM events ORDER BY id",
-                     -1, &stmt, nullptr);
+  sqlite3_prepare_v2(
+      db, "SELECT run, time_ns, path, kind, detail, prev_hash, hash FROM events ORDER BY id", -1,
+      &stmt, nullptr);
   std::string previous(64, '0');
   int events = 0;
   while (sqlite3_step(stmt) == SQLITE_ROW) {
-    auto text = [&](int i) { return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i))); };
+    auto text = [&](int i) {
+      return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, i)));
+    };
     EXPECT_EQ(text(5), previous);
     std::string content = previous + "\n" + text(0) + "\n" + text(1) + "\n" + text(2) + "\n" +
                           text(3) + "\n" + text(4);

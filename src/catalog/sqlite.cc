@@ -16,7 +16,8 @@ Status SqliteError(sqlite3* db, std::string_view what) {
   } else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
     category = Code::kInvalidInput;
   }
-  return Status(category, fmt::format("catalog: {}: {}", what, db ? sqlite3_errmsg(db) : "no database"));
+  return Status(category,
+                fmt::format("catalog: {}: {}", what, db ? sqlite3_errmsg(db) : "no database"));
 }
 
 Statement& Statement::Bind(int index, int64_t value) {

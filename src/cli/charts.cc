@@ -45,9 +45,10 @@ std::string YAxis(double top, double step, const std::string& unit) {
     out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}</text>",
                        kLeft - 6, y + 4, Number(v));
   }
-  out += fmt::format("<text x=\"12\" y=\"{}\" class=\"unit\" transform=\"rotate(-90 12 {})\" "
-                     "text-anchor=\"middle\">{}</text>",
-                     kTop + plot_h / 2, kTop + plot_h / 2, Escape(unit));
+  out += fmt::format(
+      "<text x=\"12\" y=\"{}\" class=\"unit\" transform=\"rotate(-90 12 {})\" "
+      "text-anchor=\"middle\">{}</text>",
+      kTop + plot_h / 2, kTop + plot_h / 2, Escape(unit));
   return out;
 }
 
@@ -56,9 +57,10 @@ std::string Legend(const std::vector<Series>& series) {
   double x = kWidth - kRight;
   for (auto it = series.rbegin(); it != series.rend(); ++it) {
     x -= 14 + 7.0 * double(it->name.size()) + 12;
-    out += fmt::format("<rect x=\"{:.0f}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
-                       "<text x=\"{:.0f}\" y=\"{}\" class=\"tick\">{}</text>",
-                       x, kHeight - 14, it->color, x + 14, kHeight - 5, Escape(it->name));
+    out += fmt::format(
+        "<rect x=\"{:.0f}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
+        "<text x=\"{:.0f}\" y=\"{}\" class=\"tick\">{}</text>",
+        x, kHeight - 14, it->color, x + 14, kHeight - 5, Escape(it->name));
   }
   return out;
 }
@@ -69,20 +71,31 @@ std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-std::string LineChart(const std::string& id, const std::string& title,
-                      const std::vector<double>& x, const std::vector<Series>& series,
-                      const std::string& x_unit, const std::string& y_unit) {
+std::string LineChart(const std::string& id, const std::string& title, const std::vector<double>& x,
+                      const std::vector<Series>& series, const std::string& x_unit,
+                      const std::string& y_unit) {
   double x_max = x.empty() ? 1 : std::max(*std::max_element(x.begin(), x.end()), 1e-9);
   double y_max = 0;
   int points = 0;
@@ -101,9 +114,10 @@ std::string LineChart(const std::string& id, const std::string& title,
       double py = kTop + plot_h * (1 - s.values[i] / top);
       path += fmt::format("{}{:.1f},{:.1f}", i ? " L" : "M", px, py);
     }
-    svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" "
-                       "class=\"series\"/>",
-                       path, s.color);
+    svg += fmt::format(
+        "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" "
+        "class=\"series\"/>",
+        path, s.color);
   }
   svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tick\">0</text>", kLeft, kHeight - 22);
   svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"end\">{} {}</text>",
@@ -135,13 +149,15 @@ std::string StackedBarChart(const std::string& id, const std::string& title,
       double v = i < s.values.size() ? s.values[i] : 0;
       if (v <= 0) continue;
       double y0 = kTop + plot_h * (1 - base / top), y1 = kTop + plot_h * (1 - (base + v) / top);
-      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
-                         "fill=\"{}\" class=\"bar\"><title>{}: {}</title></rect>",
-                         x, y1, bar, y0 - y1, s.color, Escape(s.name), Number(v));
+      svg += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+          "fill=\"{}\" class=\"bar\"><title>{}: {}</title></rect>",
+          x, y1, bar, y0 - y1, s.color, Escape(s.name), Number(v));
       base += v;
     }
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
-                       x + bar / 2, kHeight - 22, Escape(labels[i]));
+    svg +=
+        fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
+                    x + bar / 2, kHeight - 22, Escape(labels[i]));
   }
   return svg + "</svg>";
 }
@@ -163,12 +179,13 @@ std::string HorizontalBarChart(const std::string& id, const std::string& title,
     double y = kTop + row * double(i);
     double w = plot_w * values[i] / max;
     std::string label = labels[i].size() > 44 ? labels[i].substr(0, 43) + "…" : labels[i];
-    svg += fmt::format("<text x=\"{:.0f}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}"
-                       "</text><rect x=\"{:.0f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"16\" "
-                       "fill=\"#c0504d\" class=\"bar\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
-                       "class=\"tick\">{} {}</text>",
-                       label_w - 8, y + 12, Escape(label), label_w, y, std::max(w, 1.0),
-                       label_w + std::max(w, 1.0) + 6, y + 12, Number(values[i]), Escape(unit));
+    svg += fmt::format(
+        "<text x=\"{:.0f}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}"
+        "</text><rect x=\"{:.0f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"16\" "
+        "fill=\"#c0504d\" class=\"bar\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
+        "class=\"tick\">{} {}</text>",
+        label_w - 8, y + 12, Escape(label), label_w, y, std::max(w, 1.0),
+        label_w + std::max(w, 1.0) + 6, y + 12, Number(values[i]), Escape(unit));
   }
   return svg + "</svg>";
 }

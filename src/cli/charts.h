@@ -14,9 +14,9 @@ struct Series {
 
 // A line chart of `series` over x. Returns an <svg> element whose data-points attribute counts
 // the points drawn.
-std::string LineChart(const std::string& id, const std::string& title,
-                      const std::vector<double>& x, const std::vector<Series>& series,
-                      const std::string& x_unit, const std::string& y_unit);
+std::string LineChart(const std::string& id, const std::string& title, const std::vector<double>& x,
+                      const std::vector<Series>& series, const std::string& x_unit,
+                      const std::string& y_unit);
 
 // Vertical bars, one group per label; the series are stacked.
 std::string StackedBarChart(const std::string& id, const std::string& title,

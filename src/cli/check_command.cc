@@ -20,7 +20,8 @@ struct CheckOptions {
 };
 
 double Millis(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+      .count();
 }
 
 int RunCheck(const CheckOptions& options) {
@@ -44,7 +45,8 @@ int RunCheck(const CheckOptions& options) {
   Result<bool> any = (*lister)->Next(first);
   if (!any.ok()) {
     if (any.status().code() == Code::kNotFound) {
-      FailConfig(Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
+      FailConfig(
+          Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
     }
     FailConfig(any.status());
   }
@@ -68,7 +70,10 @@ int RunCheck(const CheckOptions& options) {
 
   start = std::chrono::steady_clock::now();
   std::string back;
-  http::Sink sink{[&](const char* p, size_t n) { back.append(p, n); return true; },
+  http::Sink sink{[&](const char* p, size_t n) {
+                    back.append(p, n);
+                    return true;
+                  },
                   [&] { back.clear(); }};
   Status read = store.Read(probe, 0, UINT64_MAX, sink);
   Status deleted = store.Delete(probe, storage::Condition::None());
@@ -88,8 +93,7 @@ CommandRunner AddCheckCommand(CLI::App& app) {
   auto options = std::make_shared<CheckOptions>();
   CLI::App* cmd = app.add_subcommand(
       "check", "Check that an endpoint is reachable and readable, and with --write writable");
-  cmd->add_option("URL", options->url, "A local folder or an Azure Blob container URL")
-      ->required();
+  cmd->add_option("URL", options->url, "A local folder or an Azure Blob container URL")->required();
   cmd->add_flag("--write", options->write,
                 "Also create the container (or folder) if missing, write a 64 KiB probe, read it "
                 "back, compare its MD5 and delete it");

@@ -32,11 +32,11 @@ TEST(Cli, VersionAndHelp) {
 
 TEST(Cli, UsageErrorsExitWithTwoAndOneLine) {
   const std::vector<std::vector<std::string>> cases = {
-      {},                                      // no command
-      {"frobnicate"},                          // unknown command
-      {"check"},                               // missing URL
-      {"check", "/tmp", "--no-such-flag"},     // unknown option
-      {"--log-level", "loud", "check", "/tmp"} // bad value
+      {},                                       // no command
+      {"frobnicate"},                           // unknown command
+      {"check"},                                // missing URL
+      {"check", "/tmp", "--no-such-flag"},      // unknown option
+      {"--log-level", "loud", "check", "/tmp"}  // bad value
   };
   for (const auto& args : cases) {
     auto result = RunFerry(args);
@@ -88,9 +88,9 @@ TEST(Cli, CheckWithAccountAndKeyVariables) {
 
 TEST(Cli, CheckWithAWrongKeyIsAConfigurationError) {
   Azurite& azurite = Azurite::Global();
-  auto result = RunFerry({"check", azurite.ContainerUrl("whatever")},
-                         {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
-                          {"AZURE_STORAGE_KEY", "d3Jvbmcga2V5"}});
+  auto result = RunFerry(
+      {"check", azurite.ContainerUrl("whatever")},
+      {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"}, {"AZURE_STORAGE_KEY", "d3Jvbmcga2V5"}});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(Lines(result.err), 1) << result.err;
   EXPECT_NE(result.err.find("refused the credentials"), std::string::npos) << result.err;

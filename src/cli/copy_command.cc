@@ -124,8 +124,9 @@ int RunCopy(const CopyCommandOptions& o) {
 CommandRunner AddCopyCommand(CLI::App& app) {
   auto o = std::make_shared<CopyCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "copy", "Copy every pending and failed item to the target (scans first if needed); safe to "
-              "stop and run again");
+      "copy",
+      "Copy every pending and failed item to the target (scans first if needed); safe to "
+      "stop and run again");
   cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
   cmd->add_option("--concurrency", o->concurrency, "Items copied in parallel")
       ->check(CLI::Range(1, 512))

@@ -27,13 +27,16 @@ int RunInit(const InitOptions& o) {
   if (!filter.ok()) FailConfig(filter.status());
 
   Result<storage::EndpointSpec> source = storage::ParseEndpoint(o.source);
-  if (!source.ok()) FailConfig(Status(Code::kInvalidInput, "--source: " + source.status().message()));
+  if (!source.ok())
+    FailConfig(Status(Code::kInvalidInput, "--source: " + source.status().message()));
   if (source->type != storage::EndpointType::kLocal) {
-    throw ExitError(kExitUsage, "--source: ferry migrates from local or mounted folders for now; "
-                                "give a path such as /mnt/share");
+    throw ExitError(kExitUsage,
+                    "--source: ferry migrates from local or mounted folders for now; "
+                    "give a path such as /mnt/share");
   }
   Result<storage::EndpointSpec> target = storage::ParseEndpoint(o.target);
-  if (!target.ok()) FailConfig(Status(Code::kInvalidInput, "--target: " + target.status().message()));
+  if (!target.ok())
+    FailConfig(Status(Code::kInvalidInput, "--target: " + target.status().message()));
   if (target->type == storage::EndpointType::kLocal &&
       (target->local_root == source->local_root ||
        target->local_root.starts_with(source->local_root + "/"))) {
@@ -52,7 +55,8 @@ int RunInit(const InitOptions& o) {
   config.tier = o.tier;
   if (!config.tier.empty()) {
     config.tier[0] = char(std::toupper(config.tier[0]));
-    for (size_t i = 1; i < config.tier.size(); ++i) config.tier[i] = char(std::tolower(config.tier[i]));
+    for (size_t i = 1; i < config.tier.size(); ++i)
+      config.tier[i] = char(std::tolower(config.tier[i]));
   }
   config.symlinks = o.symlinks;
   config.mode = o.mode;
@@ -64,7 +68,8 @@ int RunInit(const InitOptions& o) {
   auto source_store = storage::OpenStore(*source, env);
   if (!source_store.ok()) FailConfig(source_store.status());
   auto lister = (*source_store)->List("");
-  if (!lister.ok()) FailConfig(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
+  if (!lister.ok())
+    FailConfig(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
   storage::Entry first;
   if (auto r = (*lister)->Next(first); !r.ok()) FailConfig(r.status());
   std::cout << "source readable\n";
@@ -79,10 +84,9 @@ int RunInit(const InitOptions& o) {
   if (!catalog.ok()) FailConfig(catalog.status());
   Result<int64_t> run = (*catalog)->BeginRun("init");
   if (run.ok()) {
-    (void)(*catalog)->AppendEvent(*run, "", "init",
-                                  nlohmann::json{{"source", config.source},
-                                                 {"target", config.target}}
-                                      .dump());
+    (void)(*catalog)->AppendEvent(
+        *run, "", "init",
+        nlohmann::json{{"source", config.source}, {"target", config.target}}.dump());
     catalog::Run done;
     done.id = *run;
     done.outcome = "done";
@@ -92,8 +96,8 @@ int RunInit(const InitOptions& o) {
   if (target_sas) {
     std::cout << "The target's SAS is not stored: export AZURE_STORAGE_SAS_TOKEN for later runs.\n";
   }
-  std::cout << fmt::format("next: ferry scan {0}   (inventory)\n      ferry copy {0}   (bulk copy)\n",
-                           o.dir);
+  std::cout << fmt::format(
+      "next: ferry scan {0}   (inventory)\n      ferry copy {0}   (bulk copy)\n", o.dir);
   return kExitDone;
 }
 

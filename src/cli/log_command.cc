@@ -28,7 +28,11 @@ int64_t ParseSince(const std::string& text) {
       used = 0;
     }
     std::string unit = text.substr(used);
-    int64_t seconds = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+    int64_t seconds = unit == "s"   ? 1
+                      : unit == "m" ? 60
+                      : unit == "h" ? 3600
+                      : unit == "d" ? 86400
+                                    : 0;
     if (used > 0 && seconds > 0) {
       return (int64_t(std::time(nullptr)) - n * seconds) * 1'000'000'000;
     }
@@ -74,7 +78,8 @@ int RunLog(const LogOptions& o) {
   std::optional<migration::Glob> glob;
   if (!o.path.empty()) {
     Result<migration::Glob> parsed = migration::Glob::Parse(o.path);
-    if (!parsed.ok()) FailConfig(Status(Code::kInvalidInput, "--path: " + parsed.status().message()));
+    if (!parsed.ok())
+      FailConfig(Status(Code::kInvalidInput, "--path: " + parsed.status().message()));
     glob = *parsed;
   }
   catalog::EventFilter filter;
@@ -94,8 +99,12 @@ int RunLog(const LogOptions& o) {
     if (glob && (e.path.empty() || !glob->Matches(e.path))) continue;
     std::string time = HumanTime(e.time_ns);
     if (o.json) {
-      nlohmann::json j{{"id", e.id},     {"time", time}, {"time_ns", e.time_ns}, {"run", e.run},
-                       {"kind", e.kind}, {"path", e.path},
+      nlohmann::json j{{"id", e.id},
+                       {"time", time},
+                       {"time_ns", e.time_ns},
+                       {"run", e.run},
+                       {"kind", e.kind},
+                       {"path", e.path},
                        {"detail", nlohmann::json::parse(e.detail_json, nullptr, false)},
                        {"hash", e.hash}};
       std::cout << (shown ? ",\n  " : "\n  ") << j.dump();
@@ -121,8 +130,9 @@ CommandRunner AddLogCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "log", "The migration log: every event, filtered; --check proves it was not rewritten");
   cmd->add_option("DIR", o->dir, "The migration folder")->required();
-  cmd->add_option("--path", o->path, "Only events of items matching this glob (one path: its "
-                                     "whole history)");
+  cmd->add_option("--path", o->path,
+                  "Only events of items matching this glob (one path: its "
+                  "whole history)");
   cmd->add_option("--since", o->since, "Only events since a UTC time or an age (2h, 3d)");
   cmd->add_option("--run", o->run, "Only events of this run (see ferry status)");
   cmd->add_flag("--json", o->json, "One JSON document on stdout");

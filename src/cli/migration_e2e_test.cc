@@ -18,8 +18,8 @@
 #include "catalog/catalog.h"
 #include "support/azurite.h"
 #include "support/checker.h"
-#include "support/process.h"
 #include "support/migration_fixture.h"
+#include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace ferry::testing {
@@ -170,8 +170,12 @@ TEST_F(MigrationTest, VanishedChangingAndConflictingFilesAreReportedNotLost) {
 TEST_F(MigrationTest, BadInputGetsOneLineAndExitTwo) {
   WriteFile(Src() + "/a", "a");
   const std::vector<std::vector<std::string>> no_migration = {
-      {"scan", dir_.Sub("nope")},   {"copy", dir_.Sub("nope")},   {"status", dir_.Sub("nope")},
-      {"errors", dir_.Sub("nope")}, {"scan", Src()},              {"copy"},
+      {"scan", dir_.Sub("nope")},
+      {"copy", dir_.Sub("nope")},
+      {"status", dir_.Sub("nope")},
+      {"errors", dir_.Sub("nope")},
+      {"scan", Src()},
+      {"copy"},
       {"status"},
   };
   for (const auto& args : no_migration) {

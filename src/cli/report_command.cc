@@ -50,16 +50,16 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   for (const auto& r : *runs) {
     nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
     double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
-    nlohmann::json run{{"run", r.id},           {"stage", r.stage},
-                       {"started", HumanTime(r.started_ns)},
-                       {"seconds", seconds},    {"outcome", r.outcome},
-                       {"files", r.files},      {"bytes", r.bytes},
-                       {"failed", r.failed}};
+    nlohmann::json run{
+        {"run", r.id},        {"stage", r.stage},     {"started", HumanTime(r.started_ns)},
+        {"seconds", seconds}, {"outcome", r.outcome}, {"files", r.files},
+        {"bytes", r.bytes},   {"failed", r.failed}};
     if (summary.contains("samples")) run["samples"] = summary["samples"];
     if (summary.contains("retries_by_cause")) run["retries_by_cause"] = summary["retries_by_cause"];
     run_list.push_back(run);
     auto& stage = stages[r.stage];
-    if (stage.is_null()) stage = {{"stage", r.stage}, {"first", HumanTime(r.started_ns)}, {"runs", 0}};
+    if (stage.is_null())
+      stage = {{"stage", r.stage}, {"first", HumanTime(r.started_ns)}, {"runs", 0}};
     stage["last"] = HumanTime(r.started_ns);
     stage["runs"] = stage["runs"].get<int>() + 1;
     if (r.stage == "sync" && summary.contains("delta")) {
@@ -76,8 +76,8 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
     }
   }
   nlohmann::json stage_list = nlohmann::json::array();
-  for (const char* name : {"init", "scan", "trial", "copy", "sync", "verify", "verify-deep",
-                           "cutover"}) {
+  for (const char* name :
+       {"init", "scan", "trial", "copy", "sync", "verify", "verify-deep", "cutover"}) {
     if (stages.contains(name)) stage_list.push_back(stages[name]);
   }
   facts["stages"] = stage_list;
@@ -92,15 +92,21 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   nlohmann::json errors = nlohmann::json::array();
   for (const auto& g : *groups) {
     nlohmann::json examples = nlohmann::json::array();
-    for (const auto& [path, reason] : g.examples) examples.push_back({{"path", path}, {"reason", reason}});
-    errors.push_back({{"state", catalog::StateName(g.state)}, {"cause", g.cause},
-                      {"items", g.items}, {"bytes", g.bytes}, {"examples", examples}});
+    for (const auto& [path, reason] : g.examples)
+      examples.push_back({{"path", path}, {"reason", reason}});
+    errors.push_back({{"state", catalog::StateName(g.state)},
+                      {"cause", g.cause},
+                      {"items", g.items},
+                      {"bytes", g.bytes},
+                      {"examples", examples}});
   }
   facts["errors"] = errors;
   auto chain = catalog.CheckChain();
   if (!chain.ok()) FailConfig(chain.status());
-  facts["log"] = {{"events", chain->events}, {"intact", chain->intact},
-                  {"head_hash", chain->head_hash}, {"first_bad_event", chain->first_bad_id}};
+  facts["log"] = {{"events", chain->events},
+                  {"intact", chain->intact},
+                  {"head_hash", chain->head_hash},
+                  {"first_bad_event", chain->first_bad_id}};
   return facts;
 }
 
@@ -120,10 +126,11 @@ std::string Table(const std::vector<std::string>& head,
 std::string Html(const nlohmann::json& f) {
   const auto& m = f["migration"];
   std::string body;
-  body += fmt::format("<h1>Migration report</h1><p class=\"sub\">{} &rarr; {}<br>folder {}, "
-                      "created {}, mode {}</p>",
-                      Escape(m["source"]), Escape(m["target"]), Escape(m["folder"]),
-                      Escape(m["created"]), Escape(m["mode"]));
+  body += fmt::format(
+      "<h1>Migration report</h1><p class=\"sub\">{} &rarr; {}<br>folder {}, "
+      "created {}, mode {}</p>",
+      Escape(m["source"]), Escape(m["target"]), Escape(m["folder"]), Escape(m["created"]),
+      Escape(m["mode"]));
 
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : f["stages"]) {
@@ -133,8 +140,8 @@ std::string Html(const nlohmann::json& f) {
 
   rows.clear();
   for (auto& [state, t] : f["totals"].items()) {
-    rows.push_back({state, std::to_string(t["items"].get<int64_t>()),
-                    HumanBytes(t["bytes"].get<int64_t>())});
+    rows.push_back(
+        {state, std::to_string(t["items"].get<int64_t>()), HumanBytes(t["bytes"].get<int64_t>())});
   }
   body += "<h2>Items by state</h2>" + Table({"state", "items", "bytes"}, rows);
 
@@ -148,7 +155,8 @@ std::string Html(const nlohmann::json& f) {
       double dt = samples[i][0].get<double>() - samples[i - 1][0].get<double>();
       if (dt <= 0) continue;
       x.push_back(samples[i][0]);
-      rate.push_back((samples[i][1].get<double>() - samples[i - 1][1].get<double>()) / dt / 1048576);
+      rate.push_back((samples[i][1].get<double>() - samples[i - 1][1].get<double>()) / dt /
+                     1048576);
       items.push_back((samples[i][2].get<double>() - samples[i - 1][2].get<double>()) / dt);
     }
     if (x.empty()) continue;
@@ -195,7 +203,8 @@ std::string Html(const nlohmann::json& f) {
     std::vector<double> values;
     rows.clear();
     for (const auto& e : f["errors"]) {
-      labels.push_back(fmt::format("{}: {}", e["state"].get<std::string>(), e["cause"].get<std::string>()));
+      labels.push_back(
+          fmt::format("{}: {}", e["state"].get<std::string>(), e["cause"].get<std::string>()));
       values.push_back(e["items"]);
       for (const auto& ex : e["examples"]) {
         rows.push_back({e["state"], e["cause"], ex["path"], ex["reason"]});
@@ -219,20 +228,22 @@ std::string Html(const nlohmann::json& f) {
     body += "<p>No verification yet.</p>";
   } else {
     const auto& v = f["verification"];
-    body += fmt::format("<p>Last verification (run {}, {}): {} items checked, {} mismatches, "
-                        "{} files re-read; {}.</p>",
-                        v["run"].get<int64_t>(), Escape(v["when"]), v.value("checked", int64_t(0)),
-                        v.value("mismatches", int64_t(0)), v.value("deep_checked", int64_t(0)),
-                        Escape(v["outcome"]));
+    body += fmt::format(
+        "<p>Last verification (run {}, {}): {} items checked, {} mismatches, "
+        "{} files re-read; {}.</p>",
+        v["run"].get<int64_t>(), Escape(v["when"]), v.value("checked", int64_t(0)),
+        v.value("mismatches", int64_t(0)), v.value("deep_checked", int64_t(0)),
+        Escape(v["outcome"]));
   }
 
   const auto& log = f["log"];
-  body += fmt::format("<h2>Migration log</h2><p>{} events; {}. Head hash:</p><pre>{}</pre>",
-                      log["events"].get<int64_t>(),
-                      log["intact"].get<bool>() ? "the hash chain is intact"
-                                                : fmt::format("the chain breaks at event {}",
-                                                              log["first_bad_event"].get<int64_t>()),
-                      Escape(log["head_hash"]));
+  body += fmt::format(
+      "<h2>Migration log</h2><p>{} events; {}. Head hash:</p><pre>{}</pre>",
+      log["events"].get<int64_t>(),
+      log["intact"].get<bool>()
+          ? "the hash chain is intact"
+          : fmt::format("the chain breaks at event {}", log["first_bad_event"].get<int64_t>()),
+      Escape(log["head_hash"]));
 
   return fmt::format(R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -285,8 +296,9 @@ int RunReport(const ReportOptions& o) {
 CommandRunner AddReportCommand(CLI::App& app) {
   auto o = std::make_shared<ReportOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "report", "The migration's record: stages, totals, throughput, sync convergence, errors, "
-                "cutover, log head hash");
+      "report",
+      "The migration's record: stages, totals, throughput, sync convergence, errors, "
+      "cutover, log head hash");
   cmd->add_option("DIR", o->dir, "The migration folder")->required();
   cmd->add_option("--html", o->html, "Write one self-contained HTML file (charts included)");
   cmd->add_flag("--json", o->json, "Print the same facts as one JSON document on stdout");

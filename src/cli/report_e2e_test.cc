@@ -35,7 +35,8 @@ TEST_F(LogTest, AnEditedOrDeletedEventBreaksTheChainThere) {
   std::string backup = saved.Sub("catalog.db");
   ASSERT_EQ(RunProcess({"sqlite3", db, ".backup " + backup}).exit_code, 0);
 
-  auto edit = RunProcess({"sqlite3", db, "UPDATE events SET detail = '{\"size\":999}' WHERE id = 5"});
+  auto edit =
+      RunProcess({"sqlite3", db, "UPDATE events SET detail = '{\"size\":999}' WHERE id = 5"});
   ASSERT_EQ(edit.exit_code, 0) << edit.err;
   auto edited = Ferry({"log", Mig(), "--check"});
   EXPECT_EQ(edited.exit_code, 3);
@@ -65,7 +66,7 @@ TEST_F(LogTest, AFilesHistoryListsCopyChangeSyncAndVerifyInOrder) {
   ASSERT_EQ(history.exit_code, 0) << history.err;
   auto log = nlohmann::json::parse(history.out);
   EXPECT_EQ(Kinds(log), (std::vector<std::string>{"discovered", "copied", "changed-at-source",
-                                                   "recopied", "verified"}));
+                                                  "recopied", "verified"}));
   auto runs = Status()["runs"];
   std::map<int64_t, std::string> stage;
   for (const auto& r : runs) stage[r["run"]] = r["stage"];
@@ -138,7 +139,8 @@ std::vector<std::string> PageRequests(const std::string& netlog_path) {
 
 TEST_F(ReportTest, TheHtmlReportRendersEveryChartWithDataAndRequestsNothing) {
   std::mt19937_64 rng(12);
-  for (int i = 0; i < 400; ++i) AddFile(fmt::format("area{}/f{:03d}", i % 4, i), Random(30'000, rng));
+  for (int i = 0; i < 400; ++i)
+    AddFile(fmt::format("area{}/f{:03d}", i % 4, i), Random(30'000, rng));
   WriteLarge(Src() + "/area0/large.bin", 96ull << 20, 2);
   ASSERT_EQ(::symlink("area0", (Src() + "/link").c_str()), 0);
   Init();
@@ -176,7 +178,8 @@ TEST_F(ReportTest, TheHtmlReportRendersEveryChartWithDataAndRequestsNothing) {
   // requests carry initiator "not an origin").
   EXPECT_EQ(PageRequests(dir_.Sub("netlog.json")), std::vector<std::string>{});
   // The same check sees a page that does fetch something.
-  WriteFile(dir_.Sub("leaky.html"), "<html><body><img src=\"http://127.0.0.1:9/pixel.png\"></body></html>");
+  WriteFile(dir_.Sub("leaky.html"),
+            "<html><body><img src=\"http://127.0.0.1:9/pixel.png\"></body></html>");
   RenderInChromium(dir_.Sub("leaky.html"), dir_.Sub("netlog-leaky.json"), dir_.Sub("profile2"));
   EXPECT_EQ(PageRequests(dir_.Sub("netlog-leaky.json")),
             std::vector<std::string>{"http://127.0.0.1:9/pixel.png"});
@@ -208,7 +211,8 @@ std::set<std::string> TrialBlobs(const std::string& container) {
 }
 
 TEST_F(TrialTest, ARepresentativeReproducibleSampleAndAProjectionWithinTwofold) {
-  auto made = RunProcess({"node", std::string(FERRY_SOURCE_DIR) + "/scripts/sample_tree.mjs", Src()});
+  auto made =
+      RunProcess({"node", std::string(FERRY_SOURCE_DIR) + "/scripts/sample_tree.mjs", Src()});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   Init();
 

@@ -72,7 +72,8 @@ void PrintScanReport(const migration::ScanReport& r, std::ostream& out) {
   }
   if (r.unstorable > 0) {
     out << fmt::format("\n{} names the target cannot store (kept as skipped):\n", r.unstorable);
-    for (const auto& [path, why] : r.unstorable_examples) out << "  " << path << ": " << why << "\n";
+    for (const auto& [path, why] : r.unstorable_examples)
+      out << "  " << path << ": " << why << "\n";
     if (r.unstorable > int64_t(r.unstorable_examples.size())) out << "  ...\n";
   }
   if (!r.errors.empty()) {
@@ -84,8 +85,8 @@ void PrintScanReport(const migration::ScanReport& r, std::ostream& out) {
 nlohmann::json ScanReportJson(const migration::ScanReport& r) {
   nlohmann::json histogram = nlohmann::json::array();
   for (size_t i = 0; i < r.histogram.size(); ++i) {
-    histogram.push_back({{"bucket", migration::ScanReport::kBucketNames[i]},
-                         {"files", r.histogram[i]}});
+    histogram.push_back(
+        {{"bucket", migration::ScanReport::kBucketNames[i]}, {"files", r.histogram[i]}});
   }
   nlohmann::json largest = nlohmann::json::array();
   for (const auto& f : r.largest) {
@@ -117,8 +118,9 @@ nlohmann::json ScanReportJson(const migration::ScanReport& r) {
 CommandRunner AddScanCommand(CLI::App& app) {
   auto o = std::make_shared<ScanOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "scan", "Inventory the source into the catalog: counts, sizes, largest folders, and names "
-              "the target cannot store");
+      "scan",
+      "Inventory the source into the catalog: counts, sizes, largest folders, and names "
+      "the target cannot store");
   cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
   cmd->add_flag("--json", o->json, "Print the report as one JSON document on stdout");
   return [o] { return RunScanCommand(*o); };

@@ -13,7 +13,8 @@ using SecretsTest = MigrationFixture;
 // Every form in which a secret could leak: as given, percent-decoded, base64-decoded.
 std::vector<std::string> Forms(const std::string& secret) {
   std::vector<std::string> forms{secret};
-  if (auto decoded = PercentDecode(secret); decoded && *decoded != secret) forms.push_back(*decoded);
+  if (auto decoded = PercentDecode(secret); decoded && *decoded != secret)
+    forms.push_back(*decoded);
   return forms;
 }
 
@@ -38,13 +39,14 @@ TEST_F(SecretsTest, NoCommandWritesTheSasSignatureOrTheAccountKeyAnywhere) {
 
   std::string sas_url = target_ + "?" + sas;
   std::map<std::string, std::optional<std::string>> sas_env{{"AZURE_STORAGE_SAS_TOKEN", sas},
-                                                           {"FERRY_LOG_LEVEL", "debug"}};
+                                                            {"FERRY_LOG_LEVEL", "debug"}};
   std::map<std::string, std::optional<std::string>> key_env{
       {"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
       {"AZURE_STORAGE_KEY", std::string(storage::kDevStoreKey)},
       {"FERRY_LOG_LEVEL", "debug"}};
   std::string report = dir_.Sub("report.html");
-  const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::optional<std::string>>>>
+  const std::vector<
+      std::pair<std::vector<std::string>, std::map<std::string, std::optional<std::string>>>>
       runs = {
           {{"check", "--write", sas_url}, {}},
           {{"init", Mig(), "--source", Src(), "--target", sas_url}, {}},
@@ -60,8 +62,9 @@ TEST_F(SecretsTest, NoCommandWritesTheSasSignatureOrTheAccountKeyAnywhere) {
           {{"log", Mig(), "--check"}, key_env},
           {{"report", Mig(), "--html", report, "--json"}, key_env},
           {{"cutover", Mig(), "--quiet-window", "100ms", "--dry-run"}, sas_env},
-          {{"copy", Mig()}, {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
-                             {"AZURE_STORAGE_KEY", "d3Jvbmcga2V5IHRoYXQgbXVzdCBub3QgbGVhaw=="}}},
+          {{"copy", Mig()},
+           {{"AZURE_STORAGE_ACCOUNT", "devstoreaccount1"},
+            {"AZURE_STORAGE_KEY", "d3Jvbmcga2V5IHRoYXQgbXVzdCBub3QgbGVhaw=="}}},
       };
   for (const auto& [args, env] : runs) {
     auto r = RunFerry(args, env);

@@ -23,10 +23,10 @@ int RunStatus(const StatusOptions& o) {
 
   nlohmann::json states = nlohmann::json::object();
   int64_t items = 0, bytes = 0;
-  for (auto state : {catalog::ItemState::kPending, catalog::ItemState::kCopied,
-                     catalog::ItemState::kFailed, catalog::ItemState::kConflict,
-                     catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
-                     catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted}) {
+  for (auto state :
+       {catalog::ItemState::kPending, catalog::ItemState::kCopied, catalog::ItemState::kFailed,
+        catalog::ItemState::kConflict, catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
+        catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted}) {
     int64_t n = 0, b = 0;
     for (const auto& t : *totals) {
       if (t.state == state) n = t.items, b = t.bytes;
@@ -39,15 +39,16 @@ int RunStatus(const StatusOptions& o) {
   for (const auto& r : *runs) {
     double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
     bool moves_data = r.stage == "copy" || r.stage == "sync";
-    run_list.push_back({{"run", r.id},
-                        {"stage", r.stage},
-                        {"started", HumanTime(r.started_ns)},
-                        {"seconds", seconds},
-                        {"outcome", r.outcome},
-                        {"files", r.files},
-                        {"bytes", r.bytes},
-                        {"failed", r.failed},
-                        {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}});
+    run_list.push_back(
+        {{"run", r.id},
+         {"stage", r.stage},
+         {"started", HumanTime(r.started_ns)},
+         {"seconds", seconds},
+         {"outcome", r.outcome},
+         {"files", r.files},
+         {"bytes", r.bytes},
+         {"failed", r.failed},
+         {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}});
   }
   // The delta of each sync pass, to see whether they converge toward zero.
   nlohmann::json deltas = nlohmann::json::array();
@@ -106,16 +107,17 @@ int RunStatus(const StatusOptions& o) {
                          d["run"].get<int64_t>(), d["started"].get<std::string>(),
                          d["new"].get<int64_t>(), HumanBytes(d["new_bytes"].get<int64_t>()),
                          d["changed"].get<int64_t>(), HumanBytes(d["changed_bytes"].get<int64_t>()),
-                         d["deleted"].get<int64_t>(), HumanBytes(d["deleted_bytes"].get<int64_t>()));
+                         d["deleted"].get<int64_t>(),
+                         HumanBytes(d["deleted_bytes"].get<int64_t>()));
     }
   }
   if (!doc["cutover"].is_null()) {
     const auto& cut = doc["cutover"];
-    out << fmt::format("\ncut over {}: {} items ({}), verification {} mismatches{}\n",
-                       HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
-                       HumanBytes(cut.value("bytes", int64_t(0))),
-                       cut["verify"].value("mismatches", int64_t(0)),
-                       doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
+    out << fmt::format(
+        "\ncut over {}: {} items ({}), verification {} mismatches{}\n",
+        HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
+        HumanBytes(cut.value("bytes", int64_t(0))), cut["verify"].value("mismatches", int64_t(0)),
+        doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
   }
   if (o.json) std::cout << doc.dump(2) << "\n";
   return kExitDone;

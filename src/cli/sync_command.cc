@@ -49,8 +49,12 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   if (o.dry_run) {
     s.scan.on_change = [mirror = s.mode == "mirror"](std::string_view change,
                                                      const catalog::Item& item) {
-      if (change == "new") std::cout << fmt::format("  would copy    {} ({})\n", item.path, HumanBytes(int64_t(item.size)));
-      if (change == "changed") std::cout << fmt::format("  would update  {} ({})\n", item.path, HumanBytes(int64_t(item.size)));
+      if (change == "new")
+        std::cout << fmt::format("  would copy    {} ({})\n", item.path,
+                                 HumanBytes(int64_t(item.size)));
+      if (change == "changed")
+        std::cout << fmt::format("  would update  {} ({})\n", item.path,
+                                 HumanBytes(int64_t(item.size)));
       if (change == "deleted") {
         if (mirror) {
           std::cout << fmt::format("  would delete  {} (deleted at the source)\n", item.path);
@@ -68,19 +72,21 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
 
 void PrintDelta(const migration::SyncReport& r, bool dry_run) {
   const migration::ScanReport& s = r.scan;
-  std::cout << fmt::format(
-      "{}delta: {} new ({}), {} changed ({}), {} deleted at the source ({})\n",
-      dry_run ? "would transfer: " : "", s.delta_new, HumanBytes(s.delta_new_bytes),
-      s.delta_changed, HumanBytes(s.delta_changed_bytes), s.delta_deleted,
-      HumanBytes(s.delta_deleted_bytes));
+  std::cout << fmt::format("{}delta: {} new ({}), {} changed ({}), {} deleted at the source ({})\n",
+                           dry_run ? "would transfer: " : "", s.delta_new,
+                           HumanBytes(s.delta_new_bytes), s.delta_changed,
+                           HumanBytes(s.delta_changed_bytes), s.delta_deleted,
+                           HumanBytes(s.delta_deleted_bytes));
   if (!dry_run) {
     std::cout << fmt::format(
         "copied {} ({} replaced, {} of them metadata only), {} failed, {} conflicts; {} blobs "
         "deleted; drift: {} changed by others, {} unexpected blobs; {}\n",
-        r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed, r.copy.conflicts + r.delete_conflicts,
-        r.deleted, r.drift.changed, r.drift.unexpected, HumanDuration(r.seconds));
+        r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed,
+        r.copy.conflicts + r.delete_conflicts, r.deleted, r.drift.changed, r.drift.unexpected,
+        HumanDuration(r.seconds));
   } else if (r.deleted) {
-    std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted, HumanBytes(r.deleted_bytes));
+    std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted,
+                             HumanBytes(r.deleted_bytes));
   }
 }
 
@@ -104,10 +110,11 @@ int RunSync(const SyncCommandOptions& o) {
     const auto& s = report->scan;
     if (migration::IsClosed(*catalog)) {
       int64_t changes = s.delta_new + s.delta_changed + s.delta_deleted;
-      std::cout << (changes ? fmt::format("the retired source changed since the cutover ({} "
-                                          "items): someone still writes to it\n",
-                                          changes)
-                            : std::string("the retired source has not changed since the cutover\n"));
+      std::cout << (changes
+                        ? fmt::format("the retired source changed since the cutover ({} "
+                                      "items): someone still writes to it\n",
+                                      changes)
+                        : std::string("the retired source has not changed since the cutover\n"));
     }
     return kExitDone;
   }
@@ -169,8 +176,8 @@ int RunVerify(const VerifyCommandOptions& o) {
   nlohmann::json findings = nlohmann::json::array();
   options.on_finding = [&](const migration::Finding& f) {
     out << fmt::format("  {}: {} ({})\n", migration::FindingName(f.kind), f.path, f.detail);
-    findings.push_back({{"problem", migration::FindingName(f.kind)}, {"path", f.path},
-                        {"detail", f.detail}});
+    findings.push_back(
+        {{"problem", migration::FindingName(f.kind)}, {"path", f.path}, {"detail", f.detail}});
   };
   Result<migration::VerifyReport> report =
       migration::Verify(*catalog, *endpoints.source, *endpoints.target, options);
@@ -181,10 +188,14 @@ int RunVerify(const VerifyCommandOptions& o) {
   if (o.deep) out << fmt::format("; deep: {} files re-read (seed {})", r.deep_checked, r.seed);
   out << fmt::format(" in {}\n", HumanDuration(r.seconds));
   if (o.json) {
-    std::cout << nlohmann::json{{"run", r.run},          {"checked", r.checked},
-                                {"ok", r.ok},            {"mismatches", r.mismatches},
-                                {"unexpected", r.unexpected}, {"deep", o.deep},
-                                {"deep_checked", r.deep_checked}, {"seed", r.seed},
+    std::cout << nlohmann::json{{"run", r.run},
+                                {"checked", r.checked},
+                                {"ok", r.ok},
+                                {"mismatches", r.mismatches},
+                                {"unexpected", r.unexpected},
+                                {"deep", o.deep},
+                                {"deep_checked", r.deep_checked},
+                                {"seed", r.seed},
                                 {"findings", findings}}
                      .dump(2)
               << "\n";
@@ -208,8 +219,11 @@ std::chrono::milliseconds ParseDuration(const std::string& text) {
     used = 0;
   }
   std::string unit = text.substr(used);
-  double scale = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60'000
-                 : unit == "h" ? 3'600'000 : -1;
+  double scale = unit == "ms"                  ? 1
+                 : unit == "s" || unit.empty() ? 1000
+                 : unit == "m"                 ? 60'000
+                 : unit == "h"                 ? 3'600'000
+                                               : -1;
   if (used == 0 || scale < 0 || value < 0) {
     throw ExitError(kExitUsage, fmt::format("--quiet-window '{}': give a duration such as 90s, "
                                             "5m or 500ms",
@@ -224,8 +238,9 @@ int RunCutover(const CutoverCommandOptions& o) {
   Endpoints endpoints = OpenEndpoints(catalog->config());
   if (!o.yes && !o.sync.dry_run) {
     if (::isatty(0) != 1) {
-      throw ExitError(kExitUsage, "cutover closes the migration: confirm with --yes (or run it "
-                                  "on a terminal), or try --dry-run first");
+      throw ExitError(kExitUsage,
+                      "cutover closes the migration: confirm with --yes (or run it "
+                      "on a terminal), or try --dry-run first");
     }
     std::cout << fmt::format("Cut over {} to {}? This closes the migration. [y/N] ",
                              catalog->config().source, catalog->config().target)
@@ -268,8 +283,7 @@ int RunCutover(const CutoverCommandOptions& o) {
       "\ncutover recorded: {} items ({}) verified in the target.\nSwitch readers and writers "
       "from\n  {}\nto\n  {}\nThe migration is closed: copy and sync now need --reopen. 'ferry sync "
       "{} --dry-run' tells whether anyone still writes to the old source.\n",
-      r.items, HumanBytes(r.bytes), catalog->config().source, catalog->config().target,
-      o.sync.dir);
+      r.items, HumanBytes(r.bytes), catalog->config().source, catalog->config().target, o.sync.dir);
   return kExitDone;
 }
 
@@ -291,8 +305,9 @@ void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::
 CommandRunner AddSyncCommand(CLI::App& app) {
   auto o = std::make_shared<SyncCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "sync", "Incremental pass: rescan, copy what is new or changed, handle deletions, detect "
-              "blobs changed by others");
+      "sync",
+      "Incremental pass: rescan, copy what is new or changed, handle deletions, detect "
+      "blobs changed by others");
   AddSyncLikeOptions(cmd, *o);
   cmd->add_flag("--dry-run", o->dry_run,
                 "Say what would be copied, updated and deleted; change nothing. After a cutover: "
@@ -303,9 +318,10 @@ CommandRunner AddSyncCommand(CLI::App& app) {
 
 CommandRunner AddVerifyCommand(CLI::App& app) {
   auto o = std::make_shared<VerifyCommandOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "verify", "Compare the target with the catalog (and with --deep, the bytes with the "
-                "source); exit 3 on any mismatch");
+  CLI::App* cmd =
+      app.add_subcommand("verify",
+                         "Compare the target with the catalog (and with --deep, the bytes with the "
+                         "source); exit 3 on any mismatch");
   cmd->add_option("DIR", o->dir, "The migration folder")->required();
   cmd->add_flag("--deep", o->deep, "Re-read target and source bytes and compare their MD5s");
   cmd->add_option("--sample", o->sample, "With --deep: only N files, or P% of them");
@@ -317,8 +333,9 @@ CommandRunner AddVerifyCommand(CLI::App& app) {
 CommandRunner AddCutoverCommand(CLI::App& app) {
   auto o = std::make_shared<CutoverCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "cutover", "Final step: check the source is quiet, run the final sync, verify, record the "
-                 "cutover and close the migration");
+      "cutover",
+      "Final step: check the source is quiet, run the final sync, verify, record the "
+      "cutover and close the migration");
   AddSyncLikeOptions(cmd, o->sync);
   cmd->add_option("--quiet-window", o->quiet_window,
                   "How long the source must stay unchanged (e.g. 60s, 5m)")

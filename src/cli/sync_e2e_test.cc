@@ -1,6 +1,6 @@
 // sync, verify and cutover end to end: the built binary, a real Azurite, the independent checker.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

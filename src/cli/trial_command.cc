@@ -56,8 +56,9 @@ int RunTrial(const TrialCommandOptions& o) {
         options.count = int64_t(v);
       }
     } catch (const std::exception&) {
-      throw ExitError(kExitUsage,
-                      fmt::format("--sample '{}': give a percentage (1%) or a count (200)", o.sample));
+      throw ExitError(
+          kExitUsage,
+          fmt::format("--sample '{}': give a percentage (1%) or a count (200)", o.sample));
     }
   }
   auto catalog = OpenMigration(o.dir);
@@ -90,7 +91,8 @@ int RunTrial(const TrialCommandOptions& o) {
         r.buckets_sampled, r.buckets_present, r.folders_sampled, r.folders_present, r.copied,
         r.failed, r.verified, r.mismatches, r.files_per_second,
         HumanBytes(int64_t(r.bytes_per_second)), HumanDuration(r.seconds), r.unstorable);
-    for (const auto& [cause, n] : r.errors_by_cause) out << fmt::format("  {} failed: {}\n", n, cause);
+    for (const auto& [cause, n] : r.errors_by_cause)
+      out << fmt::format("  {} failed: {}\n", n, cause);
     out << fmt::format("projected full copy of {} files ({}): about {}\n", r.total_files,
                        HumanBytes(r.total_bytes), HumanDuration(r.projected_seconds));
     doc = {{"run", r.run},
@@ -133,8 +135,9 @@ int RunTrial(const TrialCommandOptions& o) {
 CommandRunner AddTrialCommand(CLI::App& app) {
   auto o = std::make_shared<TrialCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "trial", "Copy a representative sample to a trial prefix, verify it, measure throughput "
-               "and project the full copy's duration");
+      "trial",
+      "Copy a representative sample to a trial prefix, verify it, measure throughput "
+      "and project the full copy's duration");
   cmd->add_option("DIR", o->dir, "The migration folder")->required();
   cmd->add_option("--sample", o->sample,
                   "P% of every stratum (size bucket x top-level folder), or about N files");

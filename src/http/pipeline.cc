@@ -19,18 +19,20 @@ Result<Response> Pipeline::Send(const Request& request) {
     if (!delay) return outcome;
 
     ++retries_;
-    std::string cause = outcome.ok() ? fmt::format("HTTP {}", outcome->status)
-                                     : outcome.status().message();
+    std::string cause =
+        outcome.ok() ? fmt::format("HTTP {}", outcome->status) : outcome.status().message();
     {
       // Network messages end with libcurl's reason, the part that groups them.
       size_t colon = cause.rfind(": ");
-      std::string key = outcome.ok() ? cause
-                        : "network: " + (colon == std::string::npos ? cause : cause.substr(colon + 2));
+      std::string key =
+          outcome.ok()
+              ? cause
+              : "network: " + (colon == std::string::npos ? cause : cause.substr(colon + 2));
       std::lock_guard lock(causes_mu_);
       ++causes_[key];
     }
-    spdlog::debug("retry {} of {} {} in {} ms: {}", attempt, request.method,
-                  RedactUrl(request.url), delay->count(), cause);
+    spdlog::debug("retry {} of {} {} in {} ms: {}", attempt, request.method, RedactUrl(request.url),
+                  delay->count(), cause);
     retry_->clock().SleepFor(*delay);
   }
 }

@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <memory>
 #include <vector>
 
 #include "base/status.h"
@@ -26,8 +26,8 @@ class RequestPolicy {
 
 class Pipeline {
  public:
-  Pipeline(std::vector<std::shared_ptr<RequestPolicy>> policies, std::shared_ptr<Transport> transport,
-           std::shared_ptr<RetryPolicy> retry);
+  Pipeline(std::vector<std::shared_ptr<RequestPolicy>> policies,
+           std::shared_ptr<Transport> transport, std::shared_ptr<RetryPolicy> retry);
 
   // Sends `request` through the policies and the transport, retrying retriable outcomes. The
   // result is the last HTTP response (any status), or the Status of the last network failure.

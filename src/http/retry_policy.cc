@@ -59,9 +59,9 @@ std::optional<Duration> RetryPolicy::ServerHint(const Response& response) {
     std::string date(*after);
     time_t when = curl_getdate(date.c_str(), nullptr);
     if (when >= 0) {
-      int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                        clock_->Now().time_since_epoch())
-                        .count();
+      int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch())
+              .count();
       // In whole seconds, so a date centuries away cannot overflow; the cap applies later.
       int64_t wait_s = std::clamp<int64_t>(int64_t(when) - now, 0, 86'400);
       return Duration(wait_s * 1000);
@@ -70,8 +70,7 @@ std::optional<Duration> RetryPolicy::ServerHint(const Response& response) {
   return std::nullopt;
 }
 
-std::optional<Duration> RetryPolicy::NextDelay(int attempts_done,
-                                               const Result<Response>& outcome) {
+std::optional<Duration> RetryPolicy::NextDelay(int attempts_done, const Result<Response>& outcome) {
   if (!IsRetriable(outcome) || attempts_done >= options_.max_attempts) return std::nullopt;
   if (outcome.ok()) {
     if (auto hint = ServerHint(*outcome)) return std::min(*hint, options_.max_delay);

@@ -44,8 +44,10 @@ TEST(RetryPolicy, RetriesTheDocumentedStatusesAndNetworkErrors) {
 
 TEST(RetryPolicy, BackoffGrowsExponentiallyWithJitterAndIsCapped) {
   auto clock = std::make_shared<FakeClock>();
-  RetryOptions options{.max_attempts = 10, .initial_delay = Duration(100),
-                       .max_delay = Duration(1000), .multiplier = 2.0};
+  RetryOptions options{.max_attempts = 10,
+                       .initial_delay = Duration(100),
+                       .max_delay = Duration(1000),
+                       .multiplier = 2.0};
   RetryPolicy policy(options, clock, /*seed=*/42);
   Result<Response> busy = WithStatus(500);
   for (int attempt = 1; attempt < 10; ++attempt) {
@@ -62,9 +64,10 @@ TEST(RetryPolicy, BackoffGrowsExponentiallyWithJitterAndIsCapped) {
 
 TEST(RetryPolicy, HonoursServerHintsUpToTheCap) {
   auto clock = std::make_shared<FakeClock>();
-  RetryPolicy policy(RetryOptions{.max_attempts = 5, .initial_delay = Duration(100),
-                                  .max_delay = Duration(20'000)},
-                     clock, 1);
+  RetryPolicy policy(
+      RetryOptions{
+          .max_attempts = 5, .initial_delay = Duration(100), .max_delay = Duration(20'000)},
+      clock, 1);
   Headers seconds;
   seconds.Set("Retry-After", "7");
   EXPECT_EQ(policy.NextDelay(1, WithStatus(503, seconds)), Duration(7000));
@@ -116,9 +119,9 @@ TEST(Pipeline, RetriesUntilSuccessPreparingEachAttemptAfresh) {
   transport->script = {Status(Code::kTransient, "connection reset by peer"), WithStatus(503, after),
                        WithStatus(201)};
   auto counting = std::make_shared<CountingPolicy>();
-  Pipeline pipeline({counting}, transport,
-                    std::make_shared<RetryPolicy>(RetryOptions{.initial_delay = Duration(100)},
-                                                  clock, 3));
+  Pipeline pipeline(
+      {counting}, transport,
+      std::make_shared<RetryPolicy>(RetryOptions{.initial_delay = Duration(100)}, clock, 3));
   int resets = 0;
   Sink sink{[](const char*, size_t) { return true; }, [&] { ++resets; }};
   Request request;

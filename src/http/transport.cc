@@ -39,7 +39,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     ex->response->headers.Add(line.substr(0, colon), std::string(value));
   }
   return size * count;

@@ -29,8 +29,8 @@ struct TransportOptions {
   long low_speed_bytes = 1024;
   std::chrono::seconds low_speed_time{60};
   bool verify_tls = true;
-  size_t max_error_body = 64 * 1024;     // error bodies beyond this are truncated
-  size_t max_buffered_body = 64 << 20;   // a sink-less 2xx body beyond this fails the request
+  size_t max_error_body = 64 * 1024;    // error bodies beyond this are truncated
+  size_t max_buffered_body = 64 << 20;  // a sink-less 2xx body beyond this fails the request
 };
 
 // Keeps a pool of curl handles; each handle keeps its connections alive, so consecutive requests

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -254,9 +254,7 @@ class CopyRun {
         }
         item.reason = r.outcome == UploadOutcome::kAdopted ? "already in the target" : "";
         item.cause.clear();
-        event = r.outcome == UploadOutcome::kAdopted ? "adopted"
-                : replaced                          ? "recopied"
-                                                    : "copied";
+        event = r.outcome == UploadOutcome::kAdopted ? "adopted" : replaced ? "recopied" : "copied";
         detail = {{"size", item.size}, {"etag", r.etag}};
         if (r.md5) detail["md5"] = Md5Hex(*r.md5);
         if (r.blocks_reused) detail["blocks_reused"] = r.blocks_reused;
@@ -322,7 +320,8 @@ class CopyRun {
   void Report() {
     progress_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     auto& samples = report_.samples;
-    samples.push_back({progress_.seconds, double(progress_.bytes_done), double(progress_.items_done)});
+    samples.push_back(
+        {progress_.seconds, double(progress_.bytes_done), double(progress_.items_done)});
     if (samples.size() > 240) {  // keep every other point: bounded, still spanning the run
       std::vector<std::array<double, 3>> half;
       for (size_t i = 0; i < samples.size(); i += 2) half.push_back(samples[i]);
@@ -381,23 +380,24 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
   record.files = report.copied + report.adopted;
   record.bytes = report.bytes;
   record.failed = report.failed + report.conflicts;
-  record.outcome = !status.ok()               ? "failed"
-                   : report.stopped           ? "stopped"
-                   : record.failed > 0        ? "failed items"
-                                              : "done";
-  record.summary_json = nlohmann::json{{"copied", report.copied},
-                                       {"adopted", report.adopted},
-                                       {"failed", report.failed},
-                                       {"conflicts", report.conflicts},
-                                       {"vanished", report.vanished},
-                                       {"bytes_sent", report.bytes_sent},
-                                       {"blocks_reused", report.blocks_reused},
-                                       {"metadata_only", report.metadata_only},
-                                       {"retries", report.retries},
-                                       {"retries_by_cause", report.retries_by_cause},
-                                       {"samples", report.samples},
-                                       {"seconds", report.seconds}}
-                            .dump();
+  record.outcome = !status.ok()        ? "failed"
+                   : report.stopped    ? "stopped"
+                   : record.failed > 0 ? "failed items"
+                                       : "done";
+  record.summary_json = nlohmann::json{
+      {"copied", report.copied},
+      {"adopted", report.adopted},
+      {"failed", report.failed},
+      {"conflicts", report.conflicts},
+      {"vanished", report.vanished},
+      {"bytes_sent", report.bytes_sent},
+      {"blocks_reused", report.blocks_reused},
+      {"metadata_only", report.metadata_only},
+      {"retries", report.retries},
+      {"retries_by_cause", report.retries_by_cause},
+      {"samples", report.samples},
+      {"seconds",
+       report.seconds}}.dump();
   if (options.run != 0) {
     if (!status.ok()) return status;
     return report;

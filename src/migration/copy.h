@@ -3,9 +3,9 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <vector>
-#include <functional>
 
 #include "catalog/catalog.h"
 #include "storage/store.h"
@@ -34,11 +34,11 @@ struct CopyOptions {
 struct CopyReport {
   int64_t run = 0;
   int64_t copied = 0, adopted = 0, failed = 0, conflicts = 0, vanished = 0;
-  int64_t replaced = 0;        // of the copied: changed items that replaced ferry's blob
+  int64_t replaced = 0;  // of the copied: changed items that replaced ferry's blob
   int64_t replaced_bytes = 0;
-  int64_t metadata_only = 0;   // of the replaced: same content, only metadata updated
-  int64_t bytes = 0;        // bytes of the items copied or adopted
-  int64_t bytes_sent = 0;   // bytes actually sent
+  int64_t metadata_only = 0;  // of the replaced: same content, only metadata updated
+  int64_t bytes = 0;          // bytes of the items copied or adopted
+  int64_t bytes_sent = 0;     // bytes actually sent
   int64_t blocks_reused = 0;
   uint64_t retries = 0;
   std::map<std::string, uint64_t> retries_by_cause;
@@ -51,9 +51,9 @@ struct CopyReport {
 // The short key that groups an error with others of its kind in `ferry errors`.
 std::string CauseOf(const Status& status);
 
-// Copies every pending and failed item (and conflicts, with overwrite). Each outcome is committed to the catalog within a
-// fraction of a second of happening, so a crash repeats at most the items in flight (and those
-// find their blob already written, and adopt it). Records a "copy" run.
+// Copies every pending and failed item (and conflicts, with overwrite). Each outcome is committed
+// to the catalog within a fraction of a second of happening, so a crash repeats at most the items
+// in flight (and those find their blob already written, and adopt it). Records a "copy" run.
 Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
                         const CopyOptions& options);
 

@@ -1,8 +1,8 @@
 // The copy engine on a real local source and an in-memory target.
 #include "migration/copy.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,8 +137,10 @@ TEST_F(CopyTest, LargeFilesResumeFromStagedBlocks) {
   // Blocks 0 and 1 were staged by a run that then crashed.
   for (uint64_t i = 0; i < 2; ++i) {
     std::string block = big.substr(i << 20, 1 << 20);
-    ASSERT_TRUE(target_.StageBlock("big", transfer::BlockId("big", item.size, item.mtime_ns, i),
-                                   http::Body::FromString(block), std::nullopt).ok());
+    ASSERT_TRUE(target_
+                    .StageBlock("big", transfer::BlockId("big", item.size, item.mtime_ns, i),
+                                http::Body::FromString(block), std::nullopt)
+                    .ok());
   }
   CopyReport r = CopyNow();
   EXPECT_EQ(r.copied, 1);

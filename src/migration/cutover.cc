@@ -23,8 +23,7 @@ struct Snap {
 
 bool WriteSnap(std::FILE* f, const Snap& s) {
   uint64_t len = s.path.size();
-  return std::fwrite(&len, sizeof len, 1, f) == 1 &&
-         std::fwrite(s.path.data(), 1, len, f) == len &&
+  return std::fwrite(&len, sizeof len, 1, f) == 1 && std::fwrite(s.path.data(), 1, len, f) == len &&
          std::fwrite(&s.size, sizeof s.size, 1, f) == 1 &&
          std::fwrite(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
          std::fwrite(&s.kind, sizeof s.kind, 1, f) == 1;
@@ -68,8 +67,7 @@ int64_t NowNs() {
 Result<std::vector<std::string>> ChangesOverWindow(storage::Store& source, const Filter& filter,
                                                    std::chrono::milliseconds window,
                                                    const std::string& scratch_dir,
-                                                   size_t max_listed,
-                                                   const std::atomic<bool>* stop,
+                                                   size_t max_listed, const std::atomic<bool>* stop,
                                                    int64_t* total_changes) {
   std::string path = scratch_dir + "/cutover-snapshot.tmp";
   std::FILE* out = std::fopen(path.c_str(), "wb");
@@ -167,8 +165,8 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
   step(fmt::format("checking that the source is quiet for {} s",
                    options.quiet_window.count() / 1000.0));
   Result<std::vector<std::string>> changing =
-      ChangesOverWindow(source, options.sync.scan.filter, options.quiet_window, catalog.dir(),
-                        100, options.sync.copy.stop, &report.changes);
+      ChangesOverWindow(source, options.sync.scan.filter, options.quiet_window, catalog.dir(), 100,
+                        options.sync.copy.stop, &report.changes);
   if (!changing.ok()) return changing.status();
   report.changing = *changing;
   if (report.changes > options.max_changes) {
@@ -186,14 +184,13 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
   if (!synced.ok()) return synced.status();
   report.sync = *synced;
   const SyncReport& s = report.sync;
-  int64_t problems = s.copy.failed + s.copy.conflicts + s.drift.changed + s.drift.unexpected +
-                     s.delete_conflicts;
+  int64_t problems =
+      s.copy.failed + s.copy.conflicts + s.drift.changed + s.drift.unexpected + s.delete_conflicts;
   if (problems > 0) {
     report.refused = fmt::format(
         "the final sync left {} failed items, {} conflicts, {} blobs changed by others and {} "
         "unexpected blobs: see ferry errors, fix them and run cutover again",
-        s.copy.failed, s.copy.conflicts + s.delete_conflicts, s.drift.changed,
-        s.drift.unexpected);
+        s.copy.failed, s.copy.conflicts + s.delete_conflicts, s.drift.changed, s.drift.unexpected);
     return report;
   }
   Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
@@ -203,8 +200,9 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
       report.items = t.items;
       report.bytes = t.bytes;
     }
-    if (!options.dry_run && (t.state == catalog::ItemState::kPending ||
-                             t.state == catalog::ItemState::kFailed) && t.items > 0) {
+    if (!options.dry_run &&
+        (t.state == catalog::ItemState::kPending || t.state == catalog::ItemState::kFailed) &&
+        t.items > 0) {
       report.refused = fmt::format("{} items are still {}: run ferry copy first", t.items,
                                    catalog::StateName(t.state));
       return report;
@@ -232,9 +230,10 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
                         {"run", *run},
                         {"items", report.items},
                         {"bytes", report.bytes},
-                        {"verify", {{"run", report.verify.run},
-                                    {"checked", report.verify.checked},
-                                    {"mismatches", report.verify.mismatches}}},
+                        {"verify",
+                         {{"run", report.verify.run},
+                          {"checked", report.verify.checked},
+                          {"mismatches", report.verify.mismatches}}},
                         {"source", catalog.config().source},
                         {"target", catalog.config().target}};
   FERRY_RETURN_IF_ERROR(catalog.SetMeta("cutover", record.dump()));

@@ -20,8 +20,7 @@ namespace ferry::migration {
 Result<std::vector<std::string>> ChangesOverWindow(storage::Store& source, const Filter& filter,
                                                    std::chrono::milliseconds window,
                                                    const std::string& scratch_dir,
-                                                   size_t max_listed,
-                                                   const std::atomic<bool>* stop,
+                                                   size_t max_listed, const std::atomic<bool>* stop,
                                                    int64_t* total_changes);
 
 struct CutoverOptions {
@@ -33,8 +32,8 @@ struct CutoverOptions {
 };
 
 struct CutoverReport {
-  bool done = false;           // recorded as cut over
-  std::string refused;         // why not (empty when done or a clean dry run)
+  bool done = false;                  // recorded as cut over
+  std::string refused;                // why not (empty when done or a clean dry run)
   std::vector<std::string> changing;  // paths that changed during the quiet window (first 100)
   int64_t changes = 0;
   SyncReport sync;

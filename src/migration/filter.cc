@@ -112,8 +112,9 @@ Result<Glob> Glob::Parse(std::string_view pattern) {
     if (pattern[i] == '[') {
       size_t end = ClassEnd(pattern.substr(i));
       if (end == std::string_view::npos) {
-        return Status(Code::kInvalidInput,
-                      fmt::format("bad glob '{}': '[' at position {} is never closed", pattern, i + 1));
+        return Status(
+            Code::kInvalidInput,
+            fmt::format("bad glob '{}': '[' at position {} is never closed", pattern, i + 1));
       }
       i += end - 1;
     }
@@ -150,7 +151,7 @@ Result<Filter> Filter::Parse(const std::vector<std::string>& include,
 
 bool Filter::Excluded(std::string_view path) const {
   if (exclude_.empty()) return false;
-  for (size_t end = path.find('/'); ; end = path.find('/', end + 1)) {
+  for (size_t end = path.find('/');; end = path.find('/', end + 1)) {
     std::string_view prefix = end == std::string_view::npos ? path : path.substr(0, end);
     for (const Glob& g : exclude_) {
       if (g.Matches(prefix)) return true;

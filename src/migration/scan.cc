@@ -15,7 +15,7 @@ using storage::Entry;
 using storage::Kind;
 
 int SizeBucket(uint64_t size) {
-  static constexpr uint64_t kLimits[] = {1, 4ull << 10, 64ull << 10, 1ull << 20,
+  static constexpr uint64_t kLimits[] = {1,           4ull << 10,   64ull << 10, 1ull << 20,
                                          16ull << 20, 256ull << 20, 4ull << 30};
   for (int i = 0; i < 7; ++i) {
     if (size < kLimits[i]) return i;
@@ -32,9 +32,9 @@ class FolderSizes {
  public:
   void Add(std::string_view path, int64_t bytes) {
     // Close the folders that `path` is not inside; they will see nothing more.
-    while (!stack_.empty() && !(path.starts_with(stack_.back().path) &&
-                                path.size() > stack_.back().path.size() &&
-                                path[stack_.back().path.size()] == '/')) {
+    while (!stack_.empty() &&
+           !(path.starts_with(stack_.back().path) && path.size() > stack_.back().path.size() &&
+             path[stack_.back().path.size()] == '/')) {
       Close();
     }
     // Open the folders between the innermost open one and `path`.
@@ -134,9 +134,9 @@ class ScanMerge {
           ++report_.unreadable;
           if (report_.errors.size() < 100) report_.errors.push_back(more.status().message());
           if (options_.dry_run) continue;
-          FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(
-              report_.run, "", "scan-error",
-              nlohmann::json{{"error", more.status().message()}}.dump()));
+          FERRY_RETURN_IF_ERROR(
+              catalog_.AppendEvent(report_.run, "", "scan-error",
+                                   nlohmann::json{{"error", more.status().message()}}.dump()));
           continue;
         }
         return more.status();
@@ -203,8 +203,9 @@ class ScanMerge {
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == "skip") {
       skip("symbolic link", "links are skipped (--symlinks keep or follow migrates them)");
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
-      skip("symbolic link", "the link does not lead to a file (links to folders are not "
-                            "followed; broken links cannot be)");
+      skip("symbolic link",
+           "the link does not lead to a file (links to folders are not "
+           "followed; broken links cannot be)");
     }
     if (item.state == ItemState::kSkipped) ++report_.skipped;
   }
@@ -233,8 +234,8 @@ class ScanMerge {
       ++report_.delta_new;
       report_.delta_new_bytes += int64_t(item.size);
     }
-    nlohmann::json detail{{"kind", storage::KindName(item.kind)}, {"size", item.size},
-                          {"mtime_ns", item.mtime_ns}};
+    nlohmann::json detail{
+        {"kind", storage::KindName(item.kind)}, {"size", item.size}, {"mtime_ns", item.mtime_ns}};
     if (skipped) detail["reason"] = item.reason;
     return Record(item, /*insert=*/true, skipped ? "skipped" : "new",
                   skipped ? "skipped" : "discovered", detail);
@@ -244,7 +245,10 @@ class ScanMerge {
   Result<bool> ContentDiffers(const Item& known) {
     if (!options_.checksum || known.kind != Kind::kFile || !known.md5) return false;
     Md5 md5;
-    http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },
+    http::Sink sink{[&](const char* p, size_t n) {
+                      md5.Update(p, n);
+                      return true;
+                    },
                     [&] { md5 = Md5(); }};
     Status read = source_.Read(known.path, 0, UINT64_MAX, sink);
     if (!read.ok()) return read;
@@ -288,7 +292,10 @@ class ScanMerge {
           report_.delta_changed_bytes += int64_t(updated.size);
         }
         ++report_.changed;
-        return Record(updated, false, !transfers ? "" : back ? "new" : "changed",
+        return Record(updated, false,
+                      !transfers ? ""
+                      : back     ? "new"
+                                 : "changed",
                       back ? "reappeared" : "changed-at-source",
                       nlohmann::json{{"size", updated.size}, {"mtime_ns", updated.mtime_ns}});
       }
@@ -354,13 +361,24 @@ class ScanMerge {
 };
 
 nlohmann::json ReportSummary(const ScanReport& r) {
-  return {{"files", r.files},     {"folders", r.folders},     {"links", r.links},
-          {"specials", r.specials}, {"bytes", r.bytes},       {"added", r.added},
-          {"changed", r.changed}, {"vanished", r.vanished},   {"skipped", r.skipped},
-          {"unstorable", r.unstorable}, {"unreadable", r.unreadable},
-          {"delta", {{"new", r.delta_new},         {"new_bytes", r.delta_new_bytes},
-                     {"changed", r.delta_changed}, {"changed_bytes", r.delta_changed_bytes},
-                     {"deleted", r.delta_deleted}, {"deleted_bytes", r.delta_deleted_bytes}}}};
+  return {{"files", r.files},
+          {"folders", r.folders},
+          {"links", r.links},
+          {"specials", r.specials},
+          {"bytes", r.bytes},
+          {"added", r.added},
+          {"changed", r.changed},
+          {"vanished", r.vanished},
+          {"skipped", r.skipped},
+          {"unstorable", r.unstorable},
+          {"unreadable", r.unreadable},
+          {"delta",
+           {{"new", r.delta_new},
+            {"new_bytes", r.delta_new_bytes},
+            {"changed", r.delta_changed},
+            {"changed_bytes", r.delta_changed_bytes},
+            {"deleted", r.delta_deleted},
+            {"deleted_bytes", r.delta_deleted_bytes}}}};
 }
 
 }  // namespace
@@ -378,8 +396,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   }
   ScanMerge merge(catalog, source, target, options, report);
   Status status = merge.Run();
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!own_run) {
     if (!status.ok()) {
       if (!options.dry_run) (void)catalog.CommitTransaction();

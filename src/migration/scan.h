@@ -21,12 +21,12 @@ struct FolderSize {
 struct ScanReport {
   int64_t run = 0;
   int64_t files = 0, folders = 0, links = 0, specials = 0, bytes = 0;
-  int64_t added = 0;            // items new to the catalog
-  int64_t changed = 0;          // not yet copied, and different from the last scan
-  int64_t changed_copied = 0;   // copied, and changed at the source since (for `sync`)
-  int64_t vanished = 0;         // pending items gone from the source
-  int64_t skipped = 0;          // items kept as skipped (links, special files, bad names)
-  int64_t unreadable = 0;       // folders the scan could not list
+  int64_t added = 0;           // items new to the catalog
+  int64_t changed = 0;         // not yet copied, and different from the last scan
+  int64_t changed_copied = 0;  // copied, and changed at the source since (for `sync`)
+  int64_t vanished = 0;        // pending items gone from the source
+  int64_t skipped = 0;         // items kept as skipped (links, special files, bad names)
+  int64_t unreadable = 0;      // folders the scan could not list
   // The delta against the catalog (files and links; what a sync transfers or deletes).
   int64_t delta_new = 0, delta_new_bytes = 0;
   int64_t delta_changed = 0, delta_changed_bytes = 0;

@@ -76,8 +76,8 @@ TEST_F(ScanTest, LinksSpecialFilesAndUnstorableNamesAreSkippedWithAReason) {
   ASSERT_EQ(::symlink("file", dir_.Sub("src/link").c_str()), 0);
   ASSERT_EQ(::mkfifo(dir_.Sub("src/pipe").c_str(), 0600), 0);
   WriteFile(dir_.Sub("src/trailing./x"), "x");
-  auto azure = storage::AzureBlobStore(*storage::ParseAzureUrl("https://a.blob.core.windows.net/data"),
-                                       {});
+  auto azure =
+      storage::AzureBlobStore(*storage::ParseAzureUrl("https://a.blob.core.windows.net/data"), {});
   auto report = Scan(*catalog_, *source_, azure, {});
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->unstorable, 2);  // the folder and the file in it

@@ -35,8 +35,8 @@ Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const S
       report.deleted_bytes += int64_t(item.size);
       continue;
     }
-    storage::Condition condition = o.overwrite ? storage::Condition::None()
-                                               : storage::Condition::IfMatch(item.target_etag);
+    storage::Condition condition =
+        o.overwrite ? storage::Condition::None() : storage::Condition::IfMatch(item.target_etag);
     Status deleted = target.Delete(item.path, condition);
     std::string event;
     nlohmann::json detail = nlohmann::json::object();
@@ -50,8 +50,9 @@ Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const S
     } else if (deleted.code() == Code::kPreconditionFailed) {
       item.state = ItemState::kConflict;
       item.cause = "conflict: the target was changed by someone else";
-      item.reason = "deleted at the source, but its blob changed in the target since ferry wrote "
-                    "it; not deleted";
+      item.reason =
+          "deleted at the source, but its blob changed in the target since ferry wrote "
+          "it; not deleted";
       event = "conflict";
       ++report.delete_conflicts;
       if (o.on_finding) o.on_finding({Finding::Kind::kChanged, item.path, item.reason});
@@ -110,8 +111,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   if (status.ok() && options.mode == "mirror") {
     status = DeleteMirrored(catalog, target, options, report);
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.dry_run) {
     if (!status.ok()) return status;
     return report;
@@ -121,30 +121,30 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   record.id = report.run;
   record.files = report.copy.copied + report.copy.adopted;
   record.bytes = report.copy.bytes;
-  record.failed = report.copy.failed + report.copy.conflicts + report.drift.changed +
-                  report.delete_conflicts;
+  record.failed =
+      report.copy.failed + report.copy.conflicts + report.drift.changed + report.delete_conflicts;
   record.outcome = !status.ok() ? "failed" : record.failed ? "failed items" : "done";
-  record.summary_json =
-      nlohmann::json{{"delta",
-                      {{"new", s.delta_new},
-                       {"new_bytes", s.delta_new_bytes},
-                       {"changed", s.delta_changed},
-                       {"changed_bytes", s.delta_changed_bytes},
-                       {"deleted", s.delta_deleted},
-                       {"deleted_bytes", s.delta_deleted_bytes}}},
-                     {"mode", options.mode},
-                     {"copied", report.copy.copied},
-                     {"replaced", report.copy.replaced},
-                     {"failed", report.copy.failed},
-                     {"conflicts", report.copy.conflicts + report.delete_conflicts},
-                     {"drift_changed", report.drift.changed},
-                     {"drift_unexpected", report.drift.unexpected},
-                     {"blobs_deleted", report.deleted},
-                     {"retries", report.copy.retries},
-                     {"retries_by_cause", report.copy.retries_by_cause},
-                     {"samples", report.copy.samples},
-                     {"seconds", report.seconds}}
-          .dump();
+  record.summary_json = nlohmann::json{
+      {"delta",
+       {{"new", s.delta_new},
+        {"new_bytes", s.delta_new_bytes},
+        {"changed", s.delta_changed},
+        {"changed_bytes", s.delta_changed_bytes},
+        {"deleted", s.delta_deleted},
+        {"deleted_bytes", s.delta_deleted_bytes}}},
+      {"mode", options.mode},
+      {"copied", report.copy.copied},
+      {"replaced", report.copy.replaced},
+      {"failed", report.copy.failed},
+      {"conflicts", report.copy.conflicts + report.delete_conflicts},
+      {"drift_changed", report.drift.changed},
+      {"drift_unexpected", report.drift.unexpected},
+      {"blobs_deleted", report.deleted},
+      {"retries", report.copy.retries},
+      {"retries_by_cause", report.copy.retries_by_cause},
+      {"samples", report.copy.samples},
+      {"seconds",
+       report.seconds}}.dump();
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

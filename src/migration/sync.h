@@ -12,8 +12,8 @@
 namespace ferry::migration {
 
 struct SyncOptions {
-  ScanOptions scan;  // filter and link policy; checksum; on_change (used as given)
-  CopyOptions copy;  // concurrency, upload options, progress, stop
+  ScanOptions scan;               // filter and link policy; checksum; on_change (used as given)
+  CopyOptions copy;               // concurrency, upload options, progress, stop
   std::string mode = "additive";  // additive | mirror
   bool overwrite = false;
   bool dry_run = false;

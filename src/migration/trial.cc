@@ -9,9 +9,8 @@
 #include <queue>
 #include <set>
 
-#include "migration/sample.h"
-
 #include "migration/copy.h"
+#include "migration/sample.h"
 #include "migration/scan.h"
 
 namespace ferry::migration {
@@ -38,7 +37,6 @@ std::string Stratum(const Item& item) {
   return fmt::format("{}\n{}", SizeBucket(item.size), TopFolder(item.path));
 }
 
-
 struct Phase {
   std::vector<Item> items;
   double seconds = 0;
@@ -46,8 +44,8 @@ struct Phase {
 
 }  // namespace
 
-Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source,
-                          storage::Store& trial, const TrialOptions& options) {
+Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, storage::Store& trial,
+                          const TrialOptions& options) {
   TrialReport report;
   report.seed = options.seed;
 
@@ -83,7 +81,8 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source,
   report.strata = int64_t(strata.size());
   report.buckets_present = int64_t(buckets.size());
   report.folders_present = int64_t(folders.size());
-  if (strata.empty()) return Status(Code::kInvalidInput, "no files to sample: run ferry scan first");
+  if (strata.empty())
+    return Status(Code::kInvalidInput, "no files to sample: run ferry scan first");
 
   // How many items each stratum gives: at least one, then in proportion.
   std::map<std::string, int64_t> quota;
@@ -154,15 +153,17 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source,
     std::vector<std::future<void>> done;
     for (const Item& item : phase->items) {
       done.push_back(workers.Submit([&, item] {
-        transfer::UploadItem upload{item.path, item.kind, item.size, item.mtime_ns, item.mode,
-                                    item.uid, item.gid, item.link_target, "", std::nullopt, true};
+        transfer::UploadItem upload{item.path, item.kind,    item.size, item.mtime_ns,
+                                    item.mode, item.uid,     item.gid,  item.link_target,
+                                    "",        std::nullopt, true};
         transfer::UploadResult r = uploader.Upload(upload);
         bool ok = r.outcome == transfer::UploadOutcome::kCopied;
         std::string cause;
         if (!ok) {
-          cause = r.outcome == transfer::UploadOutcome::kVanished   ? "vanished"
-                  : r.outcome == transfer::UploadOutcome::kChanging ? "source: kept changing while read"
-                                                                    : CauseOf(r.error);
+          cause = r.outcome == transfer::UploadOutcome::kVanished ? "vanished"
+                  : r.outcome == transfer::UploadOutcome::kChanging
+                      ? "source: kept changing while read"
+                      : CauseOf(r.error);
         }
         bool verified = false;
         if (ok) {
@@ -213,18 +214,24 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source,
     report.projected_seconds += large.seconds * large_represented / large_sampled;
   }
 
-  nlohmann::json summary{{"seed", report.seed},
-                         {"small_phase", {{"files", small.items.size()}, {"seconds", small.seconds}}},
-                         {"large_phase", {{"files", large.items.size()}, {"seconds", large.seconds}}},           {"files", report.files},
-                         {"bytes", report.bytes},         {"copied", report.copied},
-                         {"failed", report.failed},       {"verified", report.verified},
-                         {"mismatches", report.mismatches},
-                         {"errors_by_cause", report.errors_by_cause},
-                         {"seconds", report.seconds},     {"files_per_second", report.files_per_second},
-                         {"bytes_per_second", report.bytes_per_second},
-                         {"projected_seconds", report.projected_seconds},
-                         {"total_files", report.total_files}, {"total_bytes", report.total_bytes},
-                         {"trial", trial.Describe()}};
+  nlohmann::json summary{
+      {"seed", report.seed},
+      {"small_phase", {{"files", small.items.size()}, {"seconds", small.seconds}}},
+      {"large_phase", {{"files", large.items.size()}, {"seconds", large.seconds}}},
+      {"files", report.files},
+      {"bytes", report.bytes},
+      {"copied", report.copied},
+      {"failed", report.failed},
+      {"verified", report.verified},
+      {"mismatches", report.mismatches},
+      {"errors_by_cause", report.errors_by_cause},
+      {"seconds", report.seconds},
+      {"files_per_second", report.files_per_second},
+      {"bytes_per_second", report.bytes_per_second},
+      {"projected_seconds", report.projected_seconds},
+      {"total_files", report.total_files},
+      {"total_bytes", report.total_bytes},
+      {"trial", trial.Describe()}};
   FERRY_RETURN_IF_ERROR(catalog.AppendEvent(report.run, "", "trial", summary.dump()));
   catalog::Run record;
   record.id = report.run;

@@ -19,13 +19,20 @@ using storage::Kind;
 
 std::string_view FindingName(Finding::Kind kind) {
   switch (kind) {
-    case Finding::Kind::kMissing: return "missing";
-    case Finding::Kind::kChanged: return "changed by someone else";
-    case Finding::Kind::kWrongSize: return "wrong size";
-    case Finding::Kind::kWrongMd5: return "wrong MD5";
-    case Finding::Kind::kWrongMetadata: return "wrong metadata";
-    case Finding::Kind::kSourceChanged: return "source changed";
-    case Finding::Kind::kUnexpected: return "unexpected blob";
+    case Finding::Kind::kMissing:
+      return "missing";
+    case Finding::Kind::kChanged:
+      return "changed by someone else";
+    case Finding::Kind::kWrongSize:
+      return "wrong size";
+    case Finding::Kind::kWrongMd5:
+      return "wrong MD5";
+    case Finding::Kind::kWrongMetadata:
+      return "wrong metadata";
+    case Finding::Kind::kSourceChanged:
+      return "source changed";
+    case Finding::Kind::kUnexpected:
+      return "unexpected blob";
   }
   return "unknown";
 }
@@ -65,10 +72,11 @@ std::string UtcTime(int64_t unix_ns) {
 
 // Both sides of a drift: what ferry recorded (the source file) and what the target holds now.
 std::string Describe(const Item& item, const Entry& blob) {
-  return fmt::format("ferry wrote size {}, modified {}, ETag {}; the target holds size {}, "
-                     "written {}, ETag {}",
-                     item.size, UtcTime(item.mtime_ns), item.target_etag, blob.size,
-                     UtcTime(blob.mtime_ns), blob.etag);
+  return fmt::format(
+      "ferry wrote size {}, modified {}, ETag {}; the target holds size {}, "
+      "written {}, ETag {}",
+      item.size, UtcTime(item.mtime_ns), item.target_etag, blob.size, UtcTime(blob.mtime_ns),
+      blob.etag);
 }
 
 // Walks the catalog and a target listing together, by path.
@@ -121,10 +129,12 @@ class TargetMerge {
   }
 };
 
-
 Result<Md5Digest> Md5OfItem(storage::Store& store, const std::string& path) {
   Md5 md5;
-  http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },
+  http::Sink sink{[&](const char* p, size_t n) {
+                    md5.Update(p, n);
+                    return true;
+                  },
                   [&] { md5 = Md5(); }};
   FERRY_RETURN_IF_ERROR(store.Read(path, 0, UINT64_MAX, sink));
   return md5.Finish();
@@ -142,8 +152,9 @@ class VerifyRun {
         catalog_, target_,
         [&](Item& item, const Entry& blob) -> Status {
           if (ExpectsBlob(item)) return Compare(item, blob);
-          if (Unowned(&item)) return Found(Finding{Finding::Kind::kUnexpected, blob.path,
-                                            "a blob ferry did not write"});
+          if (Unowned(&item))
+            return Found(
+                Finding{Finding::Kind::kUnexpected, blob.path, "a blob ferry did not write"});
           return Status::Ok();
         },
         [&](Item& item) -> Status {
@@ -152,7 +163,7 @@ class VerifyRun {
         },
         [&](const Entry& blob, Item*) -> Status {
           return Found(Finding{Finding::Kind::kUnexpected, blob.path,
-                        fmt::format("a blob ferry did not write (size {})", blob.size)});
+                               fmt::format("a blob ferry did not write (size {})", blob.size)});
         });
     Status committed = catalog_.CommitTransaction();
     return st.ok() ? committed : st;
@@ -201,21 +212,23 @@ class VerifyRun {
       ++report_.deep_checked;
       Result<Md5Digest> there = Md5OfItem(target_, item.path);
       if (!there.ok()) {
-        FERRY_RETURN_IF_ERROR(Record(item, Finding{Finding::Kind::kMissing, item.path,
-                                            there.status().message()}));
+        FERRY_RETURN_IF_ERROR(
+            Record(item, Finding{Finding::Kind::kMissing, item.path, there.status().message()}));
       } else if (*there != *item.md5) {
-        FERRY_RETURN_IF_ERROR(Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
-                                            fmt::format("target bytes have MD5 {}, the catalog {}",
-                                                        Md5Hex(*there), Md5Hex(*item.md5))}));
+        FERRY_RETURN_IF_ERROR(
+            Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
+                                 fmt::format("target bytes have MD5 {}, the catalog {}",
+                                             Md5Hex(*there), Md5Hex(*item.md5))}));
         continue;
       }
       Result<Md5Digest> here = Md5OfItem(source_, item.path);
       if (!here.ok() || *here != *item.md5) {
         FERRY_RETURN_IF_ERROR(Record(
-            item, Finding{Finding::Kind::kSourceChanged, item.path,
-                   here.ok() ? fmt::format("source bytes have MD5 {}, the catalog {} (run sync)",
-                                           Md5Hex(*here), Md5Hex(*item.md5))
-                             : here.status().message()}));
+            item,
+            Finding{Finding::Kind::kSourceChanged, item.path,
+                    here.ok() ? fmt::format("source bytes have MD5 {}, the catalog {} (run sync)",
+                                            Md5Hex(*here), Md5Hex(*item.md5))
+                              : here.status().message()}));
       }
       if (report_.deep_checked % 200 == 0) {
         FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
@@ -239,9 +252,9 @@ class VerifyRun {
     }
     if (item.md5 && blob.content_md5 != item.md5) {
       return Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
-                           fmt::format("target Content-MD5 {}, catalog {}",
-                                       blob.content_md5 ? Md5Hex(*blob.content_md5) : "none",
-                                       Md5Hex(*item.md5))});
+                                  fmt::format("target Content-MD5 {}, catalog {}",
+                                              blob.content_md5 ? Md5Hex(*blob.content_md5) : "none",
+                                              Md5Hex(*item.md5))});
     }
     auto meta = [&](const char* key) {
       auto it = blob.metadata.find(key);
@@ -249,9 +262,10 @@ class VerifyRun {
     };
     if (meta("modtime") != std::to_string(item.mtime_ns) ||
         meta("permissions") != std::to_string(item.mode)) {
-      return Record(item, Finding{Finding::Kind::kWrongMetadata, item.path,
-                           fmt::format("modtime {} permissions {}; catalog {} {}", meta("modtime"),
-                                       meta("permissions"), item.mtime_ns, item.mode)});
+      return Record(item,
+                    Finding{Finding::Kind::kWrongMetadata, item.path,
+                            fmt::format("modtime {} permissions {}; catalog {} {}", meta("modtime"),
+                                        meta("permissions"), item.mtime_ns, item.mode)});
     }
     return Record(item, std::nullopt);
   }
@@ -273,10 +287,10 @@ class VerifyRun {
       return catalog_.AppendEvent(report_.run, item.path, "verified",
                                   nlohmann::json{{"etag", item.target_etag}}.dump());
     }
-    return catalog_.AppendEvent(report_.run, item.path, "verify-mismatch",
-                                nlohmann::json{{"problem", FindingName(finding->kind)},
-                                               {"detail", finding->detail}}
-                                    .dump());
+    return catalog_.AppendEvent(
+        report_.run, item.path, "verify-mismatch",
+        nlohmann::json{{"problem", FindingName(finding->kind)}, {"detail", finding->detail}}
+            .dump());
   }
 
   Status Found(const Finding& finding) {
@@ -310,21 +324,18 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
   VerifyRun verify(catalog, source, target, options, report);
   Status status = verify.Quick();
   if (status.ok() && options.deep) status = verify.Deep();
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report.ok = report.checked - verify.mismatched_items_;
   catalog::Run record;
   record.id = report.run;
   record.files = report.checked;
   record.failed = report.mismatches;
   record.outcome = !status.ok() ? "failed" : report.mismatches ? "mismatches" : "done";
-  record.summary_json = nlohmann::json{{"checked", report.checked},
-                                       {"ok", report.ok},
-                                       {"mismatches", report.mismatches},
-                                       {"unexpected", report.unexpected},
-                                       {"deep_checked", report.deep_checked},
-                                       {"seed", report.seed}}
-                            .dump();
+  record.summary_json =
+      nlohmann::json{{"checked", report.checked},           {"ok", report.ok},
+                     {"mismatches", report.mismatches},     {"unexpected", report.unexpected},
+                     {"deep_checked", report.deep_checked}, {"seed", report.seed}}
+          .dump();
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

@@ -13,13 +13,13 @@ namespace ferry::migration {
 
 struct Finding {
   enum class Kind {
-    kMissing,         // ferry wrote it; it is gone
-    kChanged,         // its ETag is not the one ferry recorded: someone else wrote it
-    kWrongSize,       // size differs from the catalog
-    kWrongMd5,        // Content-MD5 (or, deep, the bytes) differ from the catalog's MD5
-    kWrongMetadata,   // modtime or permissions differ
-    kSourceChanged,   // deep: the source bytes no longer match the catalog's MD5
-    kUnexpected,      // a blob ferry never wrote
+    kMissing,        // ferry wrote it; it is gone
+    kChanged,        // its ETag is not the one ferry recorded: someone else wrote it
+    kWrongSize,      // size differs from the catalog
+    kWrongMd5,       // Content-MD5 (or, deep, the bytes) differ from the catalog's MD5
+    kWrongMetadata,  // modtime or permissions differ
+    kSourceChanged,  // deep: the source bytes no longer match the catalog's MD5
+    kUnexpected,     // a blob ferry never wrote
   };
   Kind kind;
   std::string path;
@@ -39,9 +39,9 @@ struct VerifyOptions {
 
 struct VerifyReport {
   int64_t run = 0;
-  int64_t checked = 0;      // items whose blob was compared
+  int64_t checked = 0;  // items whose blob was compared
   int64_t ok = 0;
-  int64_t mismatches = 0;   // findings of every kind
+  int64_t mismatches = 0;  // findings of every kind
   int64_t unexpected = 0;
   int64_t deep_checked = 0;
   uint64_t seed = 0;

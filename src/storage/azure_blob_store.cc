@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "base/encoding.h"
-
 #include <algorithm>
 #include <random>
 
+#include "base/encoding.h"
 #include "storage/blob_xml.h"
 #include "storage/shared_key.h"
 
@@ -143,8 +142,8 @@ std::string AzureBlobStore::BlobName(std::string_view path) const {
 }
 
 std::string AzureBlobStore::BlobUrl(std::string_view path, std::string_view query) const {
-  std::string url = endpoint_.ServiceUrl() + "/" + endpoint_.container + "/" +
-                    PercentEncode(BlobName(path), "/");
+  std::string url =
+      endpoint_.ServiceUrl() + "/" + endpoint_.container + "/" + PercentEncode(BlobName(path), "/");
   std::string q(query);
   if (!credentials_.sas.empty()) q += (q.empty() ? "" : "&") + credentials_.sas;
   if (!q.empty()) url += "?" + q;
@@ -271,8 +270,9 @@ Status AzureBlobStore::Read(std::string_view path, uint64_t offset, uint64_t len
   request.url = BlobUrl(path);
   request.sink = &sink;
   if (offset != 0 || length != UINT64_MAX) {
-    std::string range = length == UINT64_MAX ? fmt::format("bytes={}-", offset)
-                                             : fmt::format("bytes={}-{}", offset, offset + length - 1);
+    std::string range = length == UINT64_MAX
+                            ? fmt::format("bytes={}-", offset)
+                            : fmt::format("bytes={}-{}", offset, offset + length - 1);
     request.headers.Set("x-ms-range", range);
   }
   Result<http::Response> response = Send(request, fmt::format("read '{}'", BlobName(path)));

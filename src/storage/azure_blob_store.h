@@ -69,7 +69,6 @@ class AzureBlobStore : public Store {
 
 // The Status for a failed Blob request: the category follows the HTTP status and the service's
 // error code; the message says what failed and, for auth errors, what to check.
-Status BlobError(const http::Response& response, std::string_view what,
-                 const Condition& condition);
+Status BlobError(const http::Response& response, std::string_view what, const Condition& condition);
 
 }  // namespace ferry::storage

@@ -42,17 +42,17 @@ std::unique_ptr<AzureBlobStore> FreshContainer(const std::string& hint,
 // Conformance: each test gets a fresh prefix in one shared container, which also exercises
 // prefix handling.
 INSTANTIATE_TEST_SUITE_P(Azure, StoreConformance,
-                         ::testing::Values(StoreFactory{"azurite",
-                                                        [] {
-                                                          static std::string container = [] {
-                                                            auto s = FreshContainer("conformance");
-                                                            return s->endpoint().container;
-                                                          }();
-                                                          static int n = 0;
-                                                          return std::unique_ptr<storage::Store>(
-                                                              StoreFor(container,
-                                                                       "conf " + std::to_string(++n)));
-                                                        }}),
+                         ::testing::Values(StoreFactory{
+                             "azurite",
+                             [] {
+                               static std::string container = [] {
+                                 auto s = FreshContainer("conformance");
+                                 return s->endpoint().container;
+                               }();
+                               static int n = 0;
+                               return std::unique_ptr<storage::Store>(
+                                   StoreFor(container, "conf " + std::to_string(++n)));
+                             }}),
                          [](const auto& info) { return info.param.name; });
 
 // Bytes that are cheap to generate again for any block of a large test blob.
@@ -83,8 +83,10 @@ TEST(AzureBlobStore, SmallBlobsRoundTripAsTheIndependentClientSeesThem) {
     WriteOptions options;
     options.condition = Condition::IfNoneExists();
     options.content_md5 = Md5::Of(data);
-    options.metadata = {{"modtime", "1700000000123456789"}, {"permissions", "33188"},
-                        {"posix_owner", "1000"}, {"posix_group", "1000"}};
+    options.metadata = {{"modtime", "1700000000123456789"},
+                        {"permissions", "33188"},
+                        {"posix_owner", "1000"},
+                        {"posix_group", "1000"}};
     auto written = store->Write(name, http::Body::FromString(data), options);
     ASSERT_TRUE(written.ok()) << written.status().ToString();
 
@@ -124,8 +126,8 @@ TEST(AzureBlobStore, A300MiBBlobGoesThroughParallelBlocks) {
       for (size_t i; (i = next++) < blocks;) {
         size_t size = std::min<uint64_t>(kBlock, kSize - i * kBlock);
         std::string data = BlockBytes(size, i);
-        Status st = store->StageBlock("big.bin", ids[i], http::Body::FromString(data),
-                                      Md5::Of(data));
+        Status st =
+            store->StageBlock("big.bin", ids[i], http::Body::FromString(data), Md5::Of(data));
         if (!st.ok()) {
           ADD_FAILURE() << st.ToString();
           ++failures;
@@ -191,8 +193,8 @@ TEST(AzureBlobStore, Lists12000BlobsAcrossManyPages) {
   for (int t = 0; t < 8; ++t) {
     workers.emplace_back([&] {
       for (int i; (i = next++) < kCount;) {
-        auto written = store->Write(fmt::format("d{:02d}/f{:05d}", i % 37, i),
-                                    http::Body::Empty(), {});
+        auto written =
+            store->Write(fmt::format("d{:02d}/f{:05d}", i % 37, i), http::Body::Empty(), {});
         if (!written.ok()) ADD_FAILURE() << written.status().ToString();
       }
     });
@@ -203,8 +205,9 @@ TEST(AzureBlobStore, Lists12000BlobsAcrossManyPages) {
   for (int i = 0; i < kCount; ++i) expected.push_back(fmt::format("d{:02d}/f{:05d}", i % 37, i));
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(ListPaths(*store), expected);
-  EXPECT_EQ(ListPaths(*store, "d05/").size(), size_t(std::count_if(
-      expected.begin(), expected.end(), [](const std::string& s) { return s.starts_with("d05/"); })));
+  EXPECT_EQ(ListPaths(*store, "d05/").size(),
+            size_t(std::count_if(expected.begin(), expected.end(),
+                                 [](const std::string& s) { return s.starts_with("d05/"); })));
   EXPECT_EQ(RunChecker(Azurite::Global(), {"list", store->endpoint().container}).size(),
             size_t(kCount));
 }
@@ -262,8 +265,8 @@ TEST(AzureBlobStore, ASasOnTheUrlAuthorisesWithoutTheKey) {
   auto keyed = FreshContainer("sas");
   Azurite& azurite = Azurite::Global();
   std::string sas = RunChecker(azurite, {"sas", keyed->endpoint().container})["sas"];
-  auto endpoint = storage::ParseAzureUrl(azurite.ContainerUrl(keyed->endpoint().container, "in") +
-                                         "?" + sas);
+  auto endpoint =
+      storage::ParseAzureUrl(azurite.ContainerUrl(keyed->endpoint().container, "in") + "?" + sas);
   ASSERT_TRUE(endpoint.ok());
   auto creds = storage::ResolveCredentials(*endpoint, [](const char*) { return std::nullopt; });
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
@@ -293,8 +296,8 @@ TEST(AzureBlobStore, SetTierIsVisibleToTheIndependentClient) {
   ASSERT_TRUE(store->Write("cold.bin", http::Body::FromString("zzz"), {}).ok());
   Status st = store->SetTier("cold.bin", "Cool");
   ASSERT_TRUE(st.ok()) << st.ToString();
-  auto blob = FindBlob(RunChecker(Azurite::Global(), {"list", store->endpoint().container}),
-                       "cold.bin");
+  auto blob =
+      FindBlob(RunChecker(Azurite::Global(), {"list", store->endpoint().container}), "cold.bin");
   EXPECT_EQ(blob["tier"], "Cool");
 }
 

@@ -50,9 +50,10 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
   if (sep == std::string_view::npos) return Invalid(fmt::format("'{}' is not a URL", url));
   ep.scheme = AsciiLower(url.substr(0, sep));
   if (ep.scheme != "http" && ep.scheme != "https") {
-    return Invalid(fmt::format("unsupported scheme '{}' in an Azure Blob URL: use https:// "
-                               "(or http:// for a local emulator)",
-                               ep.scheme));
+    return Invalid(
+        fmt::format("unsupported scheme '{}' in an Azure Blob URL: use https:// "
+                    "(or http:// for a local emulator)",
+                    ep.scheme));
   }
   std::string_view rest = url.substr(sep + 3);
   size_t query = rest.find('?');
@@ -67,8 +68,9 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
   ep.authority = std::string(rest.substr(0, slash));
   if (ep.authority.empty()) return Invalid(fmt::format("'{}' has no host", url));
   if (ep.authority.find('@') != std::string::npos) {
-    return Invalid("credentials do not belong in the URL's host part: use a SAS query or the "
-                   "AZURE_STORAGE_* environment variables");
+    return Invalid(
+        "credentials do not belong in the URL's host part: use a SAS query or the "
+        "AZURE_STORAGE_* environment variables");
   }
   std::string host = ep.authority;  // without the port
   if (host.front() == '[') {
@@ -102,14 +104,15 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
     ep.account = host.substr(0, blob_label);
   }
   if (segments.empty()) {
-    return Invalid(fmt::format("'{}' names no container: add /CONTAINER to the URL",
-                               http::RedactUrl(url)));
+    return Invalid(
+        fmt::format("'{}' names no container: add /CONTAINER to the URL", http::RedactUrl(url)));
   }
   ep.container = std::string(segments.front());
   if (!IsValidContainerName(ep.container)) {
-    return Invalid(fmt::format("'{}' is not a valid container name: use 3-63 lower-case letters, "
-                               "digits and single hyphens",
-                               ep.container));
+    return Invalid(
+        fmt::format("'{}' is not a valid container name: use 3-63 lower-case letters, "
+                    "digits and single hyphens",
+                    ep.container));
   }
   for (size_t i = 1; i < segments.size(); ++i) {
     auto decoded = PercentDecode(segments[i]);

@@ -21,7 +21,7 @@ struct AzureEndpoint {
   std::string authority;  // host[:port]
   std::string account;
   std::string container;
-  std::string prefix;  // decoded, without leading or trailing '/'; "" for the whole container
+  std::string prefix;       // decoded, without leading or trailing '/'; "" for the whole container
   bool path_style = false;  // account in the path (Azurite, IP hosts) rather than the host name
   std::string sas;          // the SAS query from the URL without '?', or ""
 
@@ -52,8 +52,8 @@ Result<ConnectionString> ParseConnectionString(std::string_view text);
 
 struct AzureCredentials {
   std::string account;
-  std::string key;  // decoded key bytes, for Shared Key; empty when `sas` is used
-  std::string sas;  // SAS query without '?'
+  std::string key;     // decoded key bytes, for Shared Key; empty when `sas` is used
+  std::string sas;     // SAS query without '?'
   std::string source;  // where they came from, for messages ("AZURE_STORAGE_KEY", ...)
 };
 

@@ -28,8 +28,9 @@ TEST(ParseAzureUrl, HostStyleWithPrefixAndSas) {
   EXPECT_FALSE(ep->path_style);
   EXPECT_EQ(ep->ServiceUrl(), "https://myacct.blob.core.windows.net");
   EXPECT_EQ(ep->sas, "sv=2024-11-04&sig=abc%2B");
-  EXPECT_EQ(ep->Redacted(),
-            "https://myacct.blob.core.windows.net/backup/share%201/dept?sv=2024-11-04&sig=REDACTED");
+  EXPECT_EQ(
+      ep->Redacted(),
+      "https://myacct.blob.core.windows.net/backup/share%201/dept?sv=2024-11-04&sig=REDACTED");
 }
 
 TEST(ParseAzureUrl, PathStyleForEmulators) {
@@ -69,7 +70,8 @@ TEST(ParseAzureUrl, RejectsMalformedUrlsWithAHint) {
 }
 
 TEST(ContainerName, FollowsTheServiceRules) {
-  for (const std::string& good : std::vector<std::string>{"abc", "a-b-c", "0backup", std::string(63, 'a')}) {
+  for (const std::string& good :
+       std::vector<std::string>{"abc", "a-b-c", "0backup", std::string(63, 'a')}) {
     EXPECT_TRUE(IsValidContainerName(good)) << good;
   }
   for (const std::string& bad :
@@ -80,7 +82,8 @@ TEST(ContainerName, FollowsTheServiceRules) {
 
 TEST(ParseConnectionString, ExplicitAccountAndKey) {
   auto cs = ParseConnectionString(
-      "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net");
+      "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows."
+      "net");
   ASSERT_TRUE(cs.ok()) << cs.status().ToString();
   EXPECT_EQ(cs->account, "acct");
   EXPECT_EQ(cs->key, "a2V5");
@@ -95,7 +98,8 @@ TEST(ParseConnectionString, DevelopmentStorageAndCustomEndpoint) {
   EXPECT_EQ(dev->blob_endpoint, "http://127.0.0.1:10000/devstoreaccount1");
 
   auto custom = ParseConnectionString(
-      "AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:4321/devstoreaccount1/;");
+      "AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:4321/"
+      "devstoreaccount1/;");
   ASSERT_TRUE(custom.ok());
   EXPECT_EQ(custom->blob_endpoint, "http://127.0.0.1:4321/devstoreaccount1");
 
@@ -107,8 +111,8 @@ TEST(ParseConnectionString, DevelopmentStorageAndCustomEndpoint) {
 }
 
 TEST(ParseConnectionString, RejectsBadOnes) {
-  for (const char* bad : {"", "AccountName=a", "AccountName=a;AccountKey=!!!", "garbage",
-                          "=x;AccountKey=a2V5"}) {
+  for (const char* bad :
+       {"", "AccountName=a", "AccountName=a;AccountKey=!!!", "garbage", "=x;AccountKey=a2V5"}) {
     auto cs = ParseConnectionString(bad);
     EXPECT_FALSE(cs.ok()) << bad;
     EXPECT_EQ(cs.status().code(), Code::kInvalidInput) << bad;
@@ -163,7 +167,8 @@ TEST(ParseEndpoint, LocalPathsFileUrlsAndUnsupportedSchemes) {
   EXPECT_NE(s3.status().message().find("unsupported scheme 's3://'"), std::string::npos);
   EXPECT_FALSE(ParseEndpoint("").ok());
   EXPECT_FALSE(ParseEndpoint("file://relative").ok());
-  EXPECT_EQ(ParseEndpoint("https://acct.blob.core.windows.net/data")->type, EndpointType::kAzureBlob);
+  EXPECT_EQ(ParseEndpoint("https://acct.blob.core.windows.net/data")->type,
+            EndpointType::kAzureBlob);
 }
 
 }  // namespace

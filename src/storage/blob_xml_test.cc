@@ -75,7 +75,8 @@ TEST(HttpDate, ParsesAndRejectsWhatNanosecondsCannotHold) {
 TEST(ServiceError, KeepsCodeAndTheFirstLineOfTheMessage) {
   ServiceError e = ParseServiceError(
       "<?xml version=\"1.0\"?><Error><Code>ConditionNotMet</Code><Message>The condition "
-      "specified using HTTP conditional header(s) is not met.\nRequestId:1\nTime:x</Message></Error>");
+      "specified using HTTP conditional header(s) is not "
+      "met.\nRequestId:1\nTime:x</Message></Error>");
   EXPECT_EQ(e.code, "ConditionNotMet");
   EXPECT_EQ(e.message, "The condition specified using HTTP conditional header(s) is not met.");
   EXPECT_TRUE(ParseServiceError("").code.empty());

@@ -26,7 +26,8 @@ Result<EndpointSpec> ParseEndpoint(std::string_view url) {
                       fmt::format("'{}': a file URL needs an absolute path, as file:///data", url));
       }
       auto decoded = PercentDecode(path);
-      if (!decoded) return Status(Code::kInvalidInput, fmt::format("bad percent-escape in '{}'", url));
+      if (!decoded)
+        return Status(Code::kInvalidInput, fmt::format("bad percent-escape in '{}'", url));
       spec.type = EndpointType::kLocal;
       spec.local_root = *decoded;
     } else if (scheme == "http" || scheme == "https") {

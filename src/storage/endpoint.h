@@ -13,8 +13,8 @@ enum class EndpointType { kLocal, kAzureBlob };
 
 struct EndpointSpec {
   EndpointType type;
-  std::string local_root;      // kLocal: absolute path
-  AzureEndpoint azure;         // kAzureBlob
+  std::string local_root;  // kLocal: absolute path
+  AzureEndpoint azure;     // kAzureBlob
   std::string Redacted() const;
 };
 

@@ -25,14 +25,16 @@ Status ErrnoStatus(int err, std::string_view what, std::string_view path) {
 // Rejects paths that would escape the root.
 Status CheckRelative(std::string_view path) {
   if (path.empty()) return Status(Code::kInvalidInput, "empty path");
-  if (path.front() == '/') return Status(Code::kInvalidInput, fmt::format("absolute path '{}'", path));
+  if (path.front() == '/')
+    return Status(Code::kInvalidInput, fmt::format("absolute path '{}'", path));
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find('/', start);
     if (end == std::string_view::npos) end = path.size();
     std::string_view segment = path.substr(start, end - start);
     if (segment.empty() || segment == "." || segment == "..") {
-      return Status(Code::kInvalidInput, fmt::format("path '{}' has an empty, '.' or '..' part", path));
+      return Status(Code::kInvalidInput,
+                    fmt::format("path '{}' has an empty, '.' or '..' part", path));
     }
     start = end + 1;
   }
@@ -94,7 +96,8 @@ Status WriteBody(int fd, const http::Body& body, const std::optional<Md5Digest>&
   Md5 md5;
   uint64_t done = 0;
   while (done < body.size) {
-    Result<size_t> n = body.read(done, buffer.data(), std::min<uint64_t>(buffer.size(), body.size - done));
+    Result<size_t> n =
+        body.read(done, buffer.data(), std::min<uint64_t>(buffer.size(), body.size - done));
     if (!n.ok()) return n.status();
     if (*n == 0) return Status(Code::kIo, "body ended before its declared size");
     if (expected_md5) md5.Update(buffer.data(), *n);
@@ -280,7 +283,8 @@ Status LocalStore::CreateRoot() {
 Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix) {
   struct stat st;
   if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot list", root_);
-  if (!S_ISDIR(st.st_mode)) return Status(Code::kInvalidInput, fmt::format("'{}' is not a folder", root_));
+  if (!S_ISDIR(st.st_mode))
+    return Status(Code::kInvalidInput, fmt::format("'{}' is not a folder", root_));
   return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix)));
 }
 
@@ -299,7 +303,9 @@ Result<Entry> LocalStore::StatTarget(std::string_view path) {
   Entry entry;
   FERRY_RETURN_IF_ERROR(StatLocal(absolute, std::string(path), entry));
   if (entry.kind != Kind::kSymlink) return entry;
-  entry.kind = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kFolder : Kind::kSpecial;
+  entry.kind = S_ISREG(st.st_mode)   ? Kind::kFile
+               : S_ISDIR(st.st_mode) ? Kind::kFolder
+                                     : Kind::kSpecial;
   entry.size = S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0;
   entry.mode = st.st_mode;
   entry.uid = st.st_uid;
@@ -309,8 +315,7 @@ Result<Entry> LocalStore::StatTarget(std::string_view path) {
   return entry;
 }
 
-Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length,
-                        http::Sink& sink) {
+Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) {
   FERRY_RETURN_IF_ERROR(CheckRelative(path));
   std::string absolute = Absolute(path);
   int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
@@ -420,8 +425,8 @@ Status LocalStore::StageBlock(std::string_view path, std::string_view block_id,
   std::string dir = StagingDir(path);
   FERRY_RETURN_IF_ERROR(MakeParents(dir + "/x"));
   // The length rule of block ids holds per item, as on Azure.
-  if (auto staged = ListStagedBlocks(path); staged.ok() && !staged->empty() &&
-                                            staged->front().id.size() != block_id.size()) {
+  if (auto staged = ListStagedBlocks(path);
+      staged.ok() && !staged->empty() && staged->front().id.size() != block_id.size()) {
     return Status(Code::kInvalidInput, "block ids of one item must have the same length");
   }
   std::string block = dir + "/" + HexEncode(block_id);

@@ -8,11 +8,13 @@ namespace ferry::storage {
 
 class MemoryStore::MemoryLister : public Lister {
  public:
-  MemoryLister(MemoryStore* store, std::string prefix) : store_(store), prefix_(std::move(prefix)) {}
+  MemoryLister(MemoryStore* store, std::string prefix)
+      : store_(store), prefix_(std::move(prefix)) {}
 
   Result<bool> Next(Entry& entry) override {
     std::lock_guard lock(store_->mu_);
-    auto it = started_ ? store_->objects_.upper_bound(last_) : store_->objects_.lower_bound(prefix_);
+    auto it =
+        started_ ? store_->objects_.upper_bound(last_) : store_->objects_.lower_bound(prefix_);
     if (it == store_->objects_.end() || !it->first.starts_with(prefix_)) return false;
     started_ = true;
     last_ = it->first;
@@ -47,7 +49,8 @@ Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix) {
 Result<Entry> MemoryStore::Stat(std::string_view path) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(path);
-  if (it == objects_.end()) return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
+  if (it == objects_.end())
+    return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
   return ToEntry(it->first, it->second);
 }
 
@@ -164,7 +167,8 @@ Result<WriteResult> MemoryStore::SetMetadata(std::string_view path, const Metada
                                              const Condition& condition) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(path);
-  if (it == objects_.end()) return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
+  if (it == objects_.end())
+    return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
   FERRY_RETURN_IF_ERROR(CheckCondition(path, condition));
   it->second.metadata = metadata;
   it->second.etag = fmt::format("\"0x{:X}\"", next_etag_++);
@@ -174,7 +178,8 @@ Result<WriteResult> MemoryStore::SetMetadata(std::string_view path, const Metada
 Status MemoryStore::SetTier(std::string_view path, std::string_view tier) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(path);
-  if (it == objects_.end()) return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
+  if (it == objects_.end())
+    return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
   it->second.tier = std::string(tier);
   return Status::Ok();
 }
@@ -182,7 +187,8 @@ Status MemoryStore::SetTier(std::string_view path, std::string_view tier) {
 Status MemoryStore::Delete(std::string_view path, const Condition& condition) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(path);
-  if (it == objects_.end()) return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
+  if (it == objects_.end())
+    return Status(Code::kNotFound, fmt::format("'{}' does not exist", path));
   FERRY_RETURN_IF_ERROR(CheckCondition(path, condition));
   objects_.erase(it);
   return Status::Ok();

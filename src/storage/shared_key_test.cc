@@ -41,8 +41,9 @@ TEST(SharedKey, PathStyleUrlSignsTheAccountTwice) {
 TEST(SharedKey, QueryParametersAreDecodedSortedAndLowerCased) {
   http::Request request;
   request.method = "GET";
-  request.url = "https://myaccount.blob.core.windows.net/backup?restype=container&comp=list"
-                "&Prefix=a%20b%2F&maxresults=10&include=metadata";
+  request.url =
+      "https://myaccount.blob.core.windows.net/backup?restype=container&comp=list"
+      "&Prefix=a%20b%2F&maxresults=10&include=metadata";
   request.headers.Set("x-ms-version", "2025-11-05");
   request.headers.Set("x-ms-date", "Tue, 24 Nov 2026 18:00:00 GMT");
   std::string expected =

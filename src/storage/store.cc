@@ -4,10 +4,14 @@ namespace ferry::storage {
 
 std::string_view KindName(Kind kind) {
   switch (kind) {
-    case Kind::kFile: return "file";
-    case Kind::kFolder: return "folder";
-    case Kind::kSymlink: return "symlink";
-    case Kind::kSpecial: return "special";
+    case Kind::kFile:
+      return "file";
+    case Kind::kFolder:
+      return "folder";
+    case Kind::kSymlink:
+      return "symlink";
+    case Kind::kSpecial:
+      return "special";
   }
   return "unknown";
 }

@@ -37,7 +37,10 @@ UploadResult FromSourceError(const Status& st) {
 Status ReadRange(storage::Store& store, const std::string& path, uint64_t offset, uint64_t length,
                  std::string& out) {
   out.clear();
-  http::Sink sink{[&](const char* p, size_t n) { out.append(p, n); return true; },
+  http::Sink sink{[&](const char* p, size_t n) {
+                    out.append(p, n);
+                    return true;
+                  },
                   [&] { out.clear(); }};
   FERRY_RETURN_IF_ERROR(store.Read(path, offset, length, sink));
   if (out.size() != length) {
@@ -96,14 +99,13 @@ UploadResult Uploader::Upload(const UploadItem& item) {
   return Failed(Status(Code::kInvalidInput, "special files are not copied"));
 }
 
-UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& refusal,
-                                       uint64_t size, const Md5Digest& md5,
-                                       UploadResult result) {
+UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& refusal, uint64_t size,
+                                       const Md5Digest& md5, UploadResult result) {
   Result<Entry> there = target_.Stat(item.path);
   if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
   bool create_only = item.replace_etag.empty();
-  if (there.ok() && create_only && refusal.code() == Code::kAlreadyExists &&
-      there->size == size && there->content_md5 == md5) {
+  if (there.ok() && create_only && refusal.code() == Code::kAlreadyExists && there->size == size &&
+      there->content_md5 == md5) {
     result.outcome = UploadOutcome::kAdopted;
     result.etag = there->etag;
     return result;
@@ -193,7 +195,7 @@ UploadResult Uploader::UploadFile(const UploadItem& item) {
       return r;
     }
     last = before->size <= options_.single_shot_limit ? UploadSmall(item, *before)
-                                                       : UploadLarge(item, *before);
+                                                      : UploadLarge(item, *before);
     if (last.outcome != UploadOutcome::kChanging) return last;
   }
   last.error = Status(Code::kIo, fmt::format("kept changing while read ({} attempts)",
@@ -251,7 +253,8 @@ UploadResult Uploader::UpdateMetadata(const UploadItem& item, const Entry& befor
   now.uid = before.uid;
   now.gid = before.gid;
   storage::Metadata metadata = PosixMetadata(now, before.mtime_ns);
-  Result<storage::WriteResult> updated = target_.SetMetadata(item.path, metadata, WriteCondition(item));
+  Result<storage::WriteResult> updated =
+      target_.SetMetadata(item.path, metadata, WriteCondition(item));
   if (updated.ok()) {
     result.outcome = UploadOutcome::kCopied;
     result.etag = updated->etag;
@@ -292,7 +295,10 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
       there.ok() && there->size == size) {
     // Same size and maybe the same bytes (a touch): hash first, upload only if they differ.
     Md5 md5;
-    http::Sink sink{[&](const char* p, size_t n) { md5.Update(p, n); return true; },
+    http::Sink sink{[&](const char* p, size_t n) {
+                      md5.Update(p, n);
+                      return true;
+                    },
                     [&] { md5 = Md5(); }};
     Status read = source_.Read(item.path, 0, size, sink);
     if (!read.ok()) return FromSourceError(read);
@@ -350,7 +356,8 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     while (int(in_flight.size()) >= options_.blocks_in_flight) wait_front();
     in_flight.push_back(blocks_.Submit([this, &item, id, buffer, length, &record_error] {
       Md5Digest md5 = Md5::Of(*buffer);
-      Status st = target_.StageBlock(item.path, id, http::Body::FromString(std::move(*buffer)), md5);
+      Status st =
+          target_.StageBlock(item.path, id, http::Body::FromString(std::move(*buffer)), md5);
       budget_.Release(length);
       if (st.ok()) {
         bytes_sent_ += length;

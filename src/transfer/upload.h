@@ -80,7 +80,10 @@ class Uploader {
   // `blocks` runs block uploads; `budget` bounds the bytes held in block buffers.
   Uploader(storage::Store& source, storage::Store& target, UploadOptions options, TaskPool& blocks,
            ByteBudget& budget)
-      : source_(source), target_(target), options_(std::move(options)), blocks_(blocks),
+      : source_(source),
+        target_(target),
+        options_(std::move(options)),
+        blocks_(blocks),
         budget_(budget) {}
 
   // Copies `item` to the same path in the target: a new item only if no blob is there

@@ -133,9 +133,10 @@ std::string Azurite::ContainerUrl(const std::string& container, const std::strin
 }
 
 std::string Azurite::ConnectionString() const {
-  return fmt::format("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};"
-                     "BlobEndpoint={};",
-                     storage::kDevStoreKey, BlobEndpoint());
+  return fmt::format(
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};"
+      "BlobEndpoint={};",
+      storage::kDevStoreKey, BlobEndpoint());
 }
 
 storage::AzureCredentials Azurite::Credentials() const {

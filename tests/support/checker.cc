@@ -8,8 +8,8 @@
 namespace ferry::testing {
 
 nlohmann::json RunChecker(const Azurite& azurite, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"node", std::string(FERRY_SOURCE_DIR) +
-                                            "/tests/support/blob_checker.mjs"};
+  std::vector<std::string> argv{"node",
+                                std::string(FERRY_SOURCE_DIR) + "/tests/support/blob_checker.mjs"};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions options;
   options.env["CHECKER_CONNECTION_STRING"] = azurite.ConnectionString();

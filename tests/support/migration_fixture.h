@@ -28,7 +28,9 @@ struct Expected {
   struct stat st {};
 };
 
-inline int Lines(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
+inline int Lines(const std::string& text) {
+  return int(std::count(text.begin(), text.end(), '\n'));
+}
 
 inline std::string Random(size_t n, std::mt19937_64& rng) {
   std::string s(n, '\0');

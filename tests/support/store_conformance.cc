@@ -14,7 +14,10 @@ using storage::WriteOptions;
 
 std::string ReadAllOf(storage::Store& store, const std::string& path) {
   std::string out;
-  http::Sink sink{[&](const char* p, size_t n) { out.append(p, n); return true; },
+  http::Sink sink{[&](const char* p, size_t n) {
+                    out.append(p, n);
+                    return true;
+                  },
                   [&] { out.clear(); }};
   Status st = store.Read(path, 0, UINT64_MAX, sink);
   EXPECT_TRUE(st.ok()) << st.ToString();
@@ -85,7 +88,10 @@ TEST_P(StoreConformance, RangedRead) {
   std::string data = RandomBytes(10000, 7);
   ASSERT_TRUE(store_->Write("ranged", http::Body::FromString(data), {}).ok());
   std::string part;
-  http::Sink sink{[&](const char* p, size_t n) { part.append(p, n); return true; },
+  http::Sink sink{[&](const char* p, size_t n) {
+                    part.append(p, n);
+                    return true;
+                  },
                   [&] { part.clear(); }};
   ASSERT_TRUE(store_->Read("ranged", 1234, 5000, sink).ok());
   EXPECT_EQ(part, data.substr(1234, 5000));
@@ -136,12 +142,14 @@ TEST_P(StoreConformance, StagedBlocksCommitInTheGivenOrder) {
   std::vector<std::string> blocks{RandomBytes(1000, 1), RandomBytes(2000, 2), RandomBytes(10, 3)};
   std::vector<std::string> ids{"block-000002", "block-000000", "block-000001"};
   // Staged out of order; committed as 0, 1, 2.
-  ASSERT_TRUE(store_->StageBlock("big/file", ids[1], http::Body::FromString(blocks[0]),
-                                 Md5::Of(blocks[0])).ok());
-  ASSERT_TRUE(store_->StageBlock("big/file", ids[0], http::Body::FromString(blocks[2]),
-                                 Md5::Of(blocks[2])).ok());
-  ASSERT_TRUE(store_->StageBlock("big/file", ids[2], http::Body::FromString(blocks[1]),
-                                 std::nullopt).ok());
+  ASSERT_TRUE(
+      store_->StageBlock("big/file", ids[1], http::Body::FromString(blocks[0]), Md5::Of(blocks[0]))
+          .ok());
+  ASSERT_TRUE(
+      store_->StageBlock("big/file", ids[0], http::Body::FromString(blocks[2]), Md5::Of(blocks[2]))
+          .ok());
+  ASSERT_TRUE(
+      store_->StageBlock("big/file", ids[2], http::Body::FromString(blocks[1]), std::nullopt).ok());
 
   auto staged = store_->ListStagedBlocks("big/file");
   ASSERT_TRUE(staged.ok()) << staged.status().ToString();
@@ -181,8 +189,8 @@ TEST_P(StoreConformance, CommitOfAnUnstagedBlockFails) {
 }
 
 TEST_P(StoreConformance, ListingIsSortedByPathBytesAndHonoursThePrefix) {
-  std::vector<std::string> names{"b",   "a/c",  "a/b/z", "a-b",      "a.txt",
-                                 "a/a", "A",    "é",     "sp ace/x", "z/deep/er/file"};
+  std::vector<std::string> names{"b",   "a/c", "a/b/z", "a-b",      "a.txt",
+                                 "a/a", "A",   "é",     "sp ace/x", "z/deep/er/file"};
   for (const auto& name : names) {
     ASSERT_TRUE(store_->Write(name, http::Body::FromString(name), {}).ok()) << name;
   }
@@ -209,10 +217,20 @@ TEST_P(StoreConformance, ListingIsSortedByPathBytesAndHonoursThePrefix) {
 TEST_P(StoreConformance, AwkwardNamesRoundTrip) {
   std::string long_segment(240, 'L');
   std::vector<std::string> names{
-      "with space.txt", "hash#tag",     "question?mark",  "per%cent",     "plus+sign",
-      "amp&ersand",     "équipe/café",  "日本語/ファイル", "emoji-😀",       "quote'\"s",
-      "semi;colon=eq",  "brackets[1]{2}", "tilde~dash-_", long_segment + "/" + long_segment +
-                                                             "/" + long_segment + "/" + long_segment};
+      "with space.txt",
+      "hash#tag",
+      "question?mark",
+      "per%cent",
+      "plus+sign",
+      "amp&ersand",
+      "équipe/café",
+      "日本語/ファイル",
+      "emoji-😀",
+      "quote'\"s",
+      "semi;colon=eq",
+      "brackets[1]{2}",
+      "tilde~dash-_",
+      long_segment + "/" + long_segment + "/" + long_segment + "/" + long_segment};
   for (const auto& name : names) {
     auto written = store_->Write(name, http::Body::FromString("content of " + name), {});
     ASSERT_TRUE(written.ok()) << name << ": " << written.status().ToString();
@@ -234,8 +252,8 @@ TEST_P(StoreConformance, SetMetadataReplacesItAndHonoursIfMatch) {
   options.metadata = {{"modtime", "1000000000"}};
   auto written = store_->Write("meta", http::Body::FromString("m"), options);
   ASSERT_TRUE(written.ok());
-  auto updated = store_->SetMetadata("meta", {{"modtime", "2000000000"}},
-                                     Condition::IfMatch(written->etag));
+  auto updated =
+      store_->SetMetadata("meta", {{"modtime", "2000000000"}}, Condition::IfMatch(written->etag));
   ASSERT_TRUE(updated.ok()) << updated.status().ToString();
   auto entry = store_->Stat("meta");
   ASSERT_TRUE(entry.ok());
