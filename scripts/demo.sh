@@ -6,8 +6,12 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
-"$root/scripts/setup.sh" "$build"
-ferry="$build/ferry"
+if [[ -n "${FERRY:-}" ]]; then
+  ferry="$FERRY"  # a ferry built elsewhere (scripts/sanitize.sh runs the demo with its own)
+else
+  "$root/scripts/setup.sh" "$build"
+  ferry="$build/ferry"
+fi
 
 work="$(mktemp -d /tmp/ferry-demo-XXXXXX)"
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
