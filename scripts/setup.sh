@@ -12,6 +12,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libpugixml-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium  # headless, for the HTML report test
+  openssl   # a self-signed certificate for the https test
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

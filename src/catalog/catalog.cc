@@ -371,7 +371,15 @@ Result<int64_t> Catalog::BeginRun(std::string_view stage) {
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, stage).Bind(2, NowNs());
   FERRY_RETURN_IF_ERROR(stmt->Run());
-  return db_.LastInsertId();
+  int64_t run = db_.LastInsertId();
+  for (const auto& [kind, detail] : run_annotations_) {
+    FERRY_RETURN_IF_ERROR(AppendEvent(run, "", kind, detail));
+  }
+  return run;
+}
+
+void Catalog::AnnotateRuns(std::string kind, std::string detail_json) {
+  run_annotations_.emplace_back(std::move(kind), std::move(detail_json));
 }
 
 Status Catalog::EndRun(const Run& run) {

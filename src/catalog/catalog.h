@@ -162,6 +162,9 @@ class Catalog {
   // Runs. A run left "running" by a crashed process shows as "interrupted".
   Result<int64_t> BeginRun(std::string_view stage);
   Status EndRun(const Run& run);
+  // An event appended to every run this process begins from now on: a setting in effect that
+  // the log must show for each run (e.g. TLS verification turned off).
+  void AnnotateRuns(std::string kind, std::string detail_json);
   Result<std::vector<Run>> Runs();
 
   // Items, ordered by path. `states` empty means every state.
@@ -205,6 +208,7 @@ class Catalog {
   Result<std::unique_ptr<Database>> OpenReader();
 
   std::string dir_;
+  std::vector<std::pair<std::string, std::string>> run_annotations_;
   int lock_fd_ = -1;
   Database db_;
   Config config_;

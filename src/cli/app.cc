@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/exit_codes.h"
 
 namespace ferry::cli {
@@ -38,6 +39,15 @@ int Run(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Diagnostics on stderr: error, warn, info or debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
       ->envname("FERRY_LOG_LEVEL");
+  std::string stall_timeout = "60s";
+  app.add_option("--stall-timeout", stall_timeout,
+                 "A request to Azure that moves less than 1 KiB/s for this long is abandoned and "
+                 "retried (default 60s)")
+      ->envname("FERRY_STALL_TIMEOUT");
+  app.add_flag("--insecure-skip-tls-verify", Network().insecure_tls,
+               "Do not verify the TLS certificate of https endpoints (self-signed test setups "
+               "only); every run that uses it is recorded in the migration's log");
+  app.fallthrough();  // global options may also follow the command
 
   std::map<CLI::App*, CommandRunner> runners;
   auto add = [&](CommandRunner runner) { runners[app.get_subcommands({}).back()] = runner; };
@@ -60,6 +70,16 @@ int Run(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::cerr << "ferry: " << e.what() << " (see 'ferry --help')\n";
     return kExitUsage;
+  }
+
+  try {
+    auto stall =
+        std::chrono::ceil<std::chrono::seconds>(ParseDuration("--stall-timeout", stall_timeout));
+    if (stall.count() < 1) throw ExitError(kExitUsage, "--stall-timeout: at least 1s");
+    Network().stall_timeout = stall;
+  } catch (const ExitError& e) {
+    std::cerr << "ferry: " << e.what() << "\n";
+    return e.code();
   }
 
   auto logger = spdlog::stderr_color_mt("ferry");

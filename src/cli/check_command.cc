@@ -27,7 +27,7 @@ double Millis(std::chrono::steady_clock::time_point since) {
 int RunCheck(const CheckOptions& options) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(options.url);
   if (!spec.ok()) FailConfig(spec.status());
-  storage::AzureBlobOptions azure;
+  storage::AzureBlobOptions azure = AzureOptions();
   azure.retry.max_attempts = 3;  // a check should answer quickly
   Result<std::unique_ptr<storage::Store>> opened =
       storage::OpenStore(*spec, storage::ProcessEnvironment(), azure);

@@ -1,11 +1,14 @@
 #include "cli/common.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "storage/azure_blob_store.h"
@@ -37,18 +40,47 @@ std::unique_ptr<catalog::Catalog> OpenMigration(const std::string& dir, bool rea
   return std::move(catalog).value();
 }
 
-Endpoints OpenEndpoints(const catalog::Config& config) {
+NetworkSettings& Network() {
+  static NetworkSettings settings;
+  return settings;
+}
+
+storage::AzureBlobOptions AzureOptions() {
+  storage::AzureBlobOptions options;
+  options.transport.low_speed_time = Network().stall_timeout;
+  options.transport.verify_tls = !Network().insecure_tls;
+  return options;
+}
+
+std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec) {
+  if (Network().insecure_tls && spec.type == storage::EndpointType::kAzureBlob) {
+    spdlog::warn("TLS certificates are not verified (--insecure-skip-tls-verify): {}",
+                 spec.Redacted());
+  }
+  Result<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(spec, storage::ProcessEnvironment(), AzureOptions());
+  if (!store.ok()) FailConfig(store.status());
+  return std::move(store).value();
+}
+
+Endpoints OpenEndpoints(catalog::Catalog& catalog) {
   Endpoints endpoints;
-  auto env = storage::ProcessEnvironment();
-  auto open = [&](const std::string& url) {
+  auto parse = [&](const std::string& url) {
     Result<storage::EndpointSpec> spec = storage::ParseEndpoint(url);
     if (!spec.ok()) FailConfig(spec.status());
-    Result<std::unique_ptr<storage::Store>> store = storage::OpenStore(*spec, env);
-    if (!store.ok()) FailConfig(store.status());
-    return std::move(store).value();
+    return *spec;
   };
-  endpoints.source = open(config.source);
-  endpoints.target = open(config.target);
+  storage::EndpointSpec source = parse(catalog.config().source);
+  storage::EndpointSpec target = parse(catalog.config().target);
+  endpoints.source = OpenEndpoint(source);
+  endpoints.target = OpenEndpoint(target);
+  if (Network().insecure_tls) {
+    for (const storage::EndpointSpec* spec : {&source, &target}) {
+      if (spec->type != storage::EndpointType::kAzureBlob) continue;
+      catalog.AnnotateRuns("tls-verification-off",
+                           nlohmann::json{{"endpoint", spec->Redacted()}}.dump());
+    }
+  }
   if (auto* azure = dynamic_cast<storage::AzureBlobStore*>(endpoints.target.get())) {
     endpoints.target_pipeline = &azure->pipeline();
   }
@@ -70,9 +102,37 @@ void ProbeWritable(storage::Store& store) {
   options.condition = storage::Condition::IfNoneExists();
   options.content_md5 = Md5::Of(data);
   auto written = store.Write(probe, http::Body::FromString(data), options);
+  if (!written.ok() && written.status().code() == Code::kAlreadyExists) {
+    // A retried write whose first attempt landed: the random name makes it ours if it matches.
+    Result<storage::Entry> there = store.Stat(probe);
+    if (there.ok() && there->content_md5 == options.content_md5) written = storage::WriteResult{};
+  }
   if (!written.ok()) FailConfig(written.status());
   Status deleted = store.Delete(probe, storage::Condition::None());
-  if (!deleted.ok()) FailConfig(deleted);
+  // Not found: a retried delete whose first attempt landed.
+  if (!deleted.ok() && deleted.code() != Code::kNotFound) FailConfig(deleted);
+}
+
+std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = unit == "ms"                  ? 1
+                 : unit == "s" || unit.empty() ? 1000
+                 : unit == "m"                 ? 60'000
+                 : unit == "h"                 ? 3'600'000
+                                               : -1;
+  constexpr double kMaxMs = 365.0 * 24 * 3'600'000;  // a year
+  if (used == 0 || scale < 0 || !std::isfinite(value) || value < 0 || value * scale > kMaxMs) {
+    throw ExitError(kExitUsage,
+                    fmt::format("{} '{}': give a duration such as 90s, 5m or 500ms", option, text));
+  }
+  return std::chrono::milliseconds(int64_t(value * scale));
 }
 
 std::string HumanBytes(int64_t bytes) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "catalog/catalog.h"
 #include "cli/exit_codes.h"
 #include "http/pipeline.h"
+#include "storage/azure_blob_store.h"
 #include "storage/endpoint.h"
 #include "storage/store.h"
 
@@ -32,11 +34,27 @@ struct Endpoints {
 // The target's retries by cause, for a run's record (empty for targets without HTTP).
 std::function<std::map<std::string, uint64_t>()> RetryCauses(const struct Endpoints& endpoints);
 
-// Opens the stores a migration was set up with, with credentials from the environment.
-Endpoints OpenEndpoints(const catalog::Config& config);
+// How ferry talks to Azure, from the global options (--stall-timeout,
+// --insecure-skip-tls-verify); set once by the command line before a command runs.
+struct NetworkSettings {
+  std::chrono::seconds stall_timeout{60};
+  bool insecure_tls = false;
+};
+NetworkSettings& Network();
+storage::AzureBlobOptions AzureOptions();
+
+// Opens the stores of the migration in `catalog`, with credentials from the environment. Runs
+// without TLS verification say so in the migration's log.
+Endpoints OpenEndpoints(catalog::Catalog& catalog);
+
+// Opens one endpoint with the network settings; exit 2 on failure.
+std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec);
 
 // Writes, reads back and deletes a small probe item; exit 2 with the reason if any step fails.
 void ProbeWritable(storage::Store& store);
+
+// "90s", "5m", "500ms", "1.5h" (a bare number is seconds); exit 2 naming `option` otherwise.
+std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text);
 
 std::string HumanBytes(int64_t bytes);
 std::string HumanDuration(double seconds);

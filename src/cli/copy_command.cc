@@ -63,7 +63,7 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
 int RunCopy(const CopyCommandOptions& o) {
   auto catalog = OpenMigration(o.dir);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
-  Endpoints endpoints = OpenEndpoints(catalog->config());
+  Endpoints endpoints = OpenEndpoints(*catalog);
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
   if (!catalog->GetMeta("last_scan_run").ok()) {
     std::cout << "the source has not been scanned yet: scanning first\n";
@@ -107,6 +107,13 @@ int RunCopy(const CopyCommandOptions& o) {
     std::cout << fmt::format("  {} retries: {}\n", n, cause);
   }
   if (r.blocks_reused) std::cout << fmt::format("resumed {} staged blocks\n", r.blocks_reused);
+  if (!r.unreachable.empty()) {
+    std::cerr << fmt::format(
+        "ferry: stopped: the target failed item after item ({}); the items not copied stay "
+        "pending or failed: fix the target and run 'ferry copy {}' again\n",
+        r.unreachable, o.dir);
+    return kExitItemsFailed;
+  }
   if (r.stopped) {
     std::cout << fmt::format("stopped early: run 'ferry copy {}' to go on\n", o.dir);
     return kExitItemsFailed;

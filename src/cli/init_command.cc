@@ -64,29 +64,31 @@ int RunInit(const InitOptions& o) {
   std::cout << "source: " << source->Redacted() << "\n";
   std::cout << "target: " << target->Redacted() << "\n";
   // Both endpoints are checked before anything is created.
-  auto env = storage::ProcessEnvironment();
-  auto source_store = storage::OpenStore(*source, env);
-  if (!source_store.ok()) FailConfig(source_store.status());
-  auto lister = (*source_store)->List("");
+  auto source_store = OpenEndpoint(*source);
+  auto lister = source_store->List("");
   if (!lister.ok())
     FailConfig(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
   storage::Entry first;
   if (auto r = (*lister)->Next(first); !r.ok()) FailConfig(r.status());
   std::cout << "source readable\n";
 
-  auto target_store = storage::OpenStore(*target, env);
-  if (!target_store.ok()) FailConfig(target_store.status());
-  if (Status st = (*target_store)->CreateRoot(); !st.ok()) FailConfig(st);
-  ProbeWritable(**target_store);
+  auto target_store = OpenEndpoint(*target);
+  if (Status st = target_store->CreateRoot(); !st.ok()) FailConfig(st);
+  ProbeWritable(*target_store);
   std::cout << "target reachable and writable\n";
 
   auto catalog = catalog::Catalog::Create(o.dir, config);
   if (!catalog.ok()) FailConfig(catalog.status());
+  if (Network().insecure_tls) {
+    (*catalog)->AnnotateRuns("tls-verification-off",
+                             nlohmann::json{{"endpoint", target->Redacted()}}.dump());
+  }
   Result<int64_t> run = (*catalog)->BeginRun("init");
   if (run.ok()) {
     (void)(*catalog)->AppendEvent(
         *run, "", "init",
         nlohmann::json{{"source", config.source}, {"target", config.target}}.dump());
+
     catalog::Run done;
     done.id = *run;
     done.outcome = "done";

@@ -16,7 +16,7 @@ struct ScanOptions {
 
 int RunScanCommand(const ScanOptions& o) {
   auto catalog = OpenMigration(o.dir);
-  Endpoints endpoints = OpenEndpoints(catalog->config());
+  Endpoints endpoints = OpenEndpoints(*catalog);
   migration::ScanReport report = RunScan(*catalog, endpoints);
   if (o.json) {
     PrintScanReport(report, std::cerr);

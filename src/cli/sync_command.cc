@@ -93,7 +93,7 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
 int RunSync(const SyncCommandOptions& o) {
   auto catalog = OpenMigration(o.dir);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
-  Endpoints endpoints = OpenEndpoints(catalog->config());
+  Endpoints endpoints = OpenEndpoints(*catalog);
   InstallInterruptHandler();
   ProgressLine line;
   migration::SyncOptions options = MakeSyncOptions(*catalog, o, line);
@@ -119,7 +119,9 @@ int RunSync(const SyncCommandOptions& o) {
     return kExitDone;
   }
   const auto& r = *report;
-  if (r.copy.failed + r.copy.conflicts + r.delete_conflicts + r.drift.changed > 0) {
+  // With --overwrite, what drifted was written over: reported, not left to fix.
+  const int64_t drift_left = o.overwrite ? 0 : r.drift.changed;
+  if (r.copy.failed + r.copy.conflicts + r.delete_conflicts + drift_left > 0) {
     std::cout << fmt::format("see 'ferry errors {}'\n", o.dir);
     return kExitItemsFailed;
   }
@@ -149,7 +151,7 @@ struct VerifyCommandOptions {
 
 int RunVerify(const VerifyCommandOptions& o) {
   auto catalog = OpenMigration(o.dir);
-  Endpoints endpoints = OpenEndpoints(catalog->config());
+  Endpoints endpoints = OpenEndpoints(*catalog);
   migration::VerifyOptions options;
   options.deep = o.deep;
   options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
@@ -210,32 +212,10 @@ struct CutoverCommandOptions {
   bool yes = false;
 };
 
-std::chrono::milliseconds ParseDuration(const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  double scale = unit == "ms"                  ? 1
-                 : unit == "s" || unit.empty() ? 1000
-                 : unit == "m"                 ? 60'000
-                 : unit == "h"                 ? 3'600'000
-                                               : -1;
-  if (used == 0 || scale < 0 || value < 0) {
-    throw ExitError(kExitUsage, fmt::format("--quiet-window '{}': give a duration such as 90s, "
-                                            "5m or 500ms",
-                                            text));
-  }
-  return std::chrono::milliseconds(int64_t(value * scale));
-}
-
 int RunCutover(const CutoverCommandOptions& o) {
-  auto window = ParseDuration(o.quiet_window);
+  auto window = ParseDuration("--quiet-window", o.quiet_window);
   auto catalog = OpenMigration(o.sync.dir);
-  Endpoints endpoints = OpenEndpoints(catalog->config());
+  Endpoints endpoints = OpenEndpoints(*catalog);
   if (!o.yes && !o.sync.dry_run) {
     if (::isatty(0) != 1) {
       throw ExitError(kExitUsage,
@@ -261,7 +241,7 @@ int RunCutover(const CutoverCommandOptions& o) {
   options.sync = MakeSyncOptions(*catalog, o.sync, line);
   options.on_step = [&](const std::string& step) {
     line.Clear();
-    std::cout << step << "\n";
+    std::cout << step << std::endl;  // as it happens, also when piped to a log
   };
   Result<migration::CutoverReport> report =
       migration::Cutover(*catalog, *endpoints.source, *endpoints.target, options);

@@ -27,10 +27,7 @@ std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
   } else {
     spec->azure.prefix = storage::JoinPath(spec->azure.prefix, prefix);
   }
-  Result<std::unique_ptr<storage::Store>> store =
-      storage::OpenStore(*spec, storage::ProcessEnvironment());
-  if (!store.ok()) FailConfig(store.status());
-  return std::move(store).value();
+  return OpenEndpoint(*spec);
 }
 
 int RunTrial(const TrialCommandOptions& o) {
@@ -62,7 +59,7 @@ int RunTrial(const TrialCommandOptions& o) {
     }
   }
   auto catalog = OpenMigration(o.dir);
-  Endpoints endpoints = OpenEndpoints(catalog->config());
+  Endpoints endpoints = OpenEndpoints(*catalog);
   auto trial = OpenTrialStore(catalog->config(), o.prefix);
   std::ostream& out = o.json ? std::cerr : std::cout;
   nlohmann::json doc;

@@ -21,6 +21,9 @@ Result<Response> Pipeline::Send(const Request& request) {
     ++retries_;
     std::string cause =
         outcome.ok() ? fmt::format("HTTP {}", outcome->status) : outcome.status().message();
+    if (outcome.ok()) {
+      if (auto code = outcome->headers.Get("x-ms-error-code")) cause += fmt::format(" {}", *code);
+    }
     {
       // Network messages end with libcurl's reason, the part that groups them.
       size_t colon = cause.rfind(": ");

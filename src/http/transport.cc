@@ -18,14 +18,20 @@ struct Exchange {
   Status body_error;          // set when the request body reader failed
   bool sink_refused = false;  // set when the sink asked to stop
   bool buffered_too_much = false;
+  bool headers_ended = false;  // the blank line after the last response's headers was seen
 };
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   std::string_view line(data, size * count);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.empty()) {
+    ex->headers_ended = true;
+    return size * count;
+  }
   if (line.starts_with("HTTP/")) {
     // A new status line (the first, or one after 100-continue): start the response afresh.
+    ex->headers_ended = false;
     ex->response->headers.Clear();
     ex->response->body.clear();
     ex->response->status = 0;
@@ -213,6 +219,12 @@ Result<Response> CurlTransport::Send(const Request& request) {
     }
     return Status(CodeForCurl(rc),
                   fmt::format("{} {}: {}", method, RedactUrl(request.url), curl_easy_strerror(rc)));
+  }
+  if (!ex.headers_ended) {
+    // The connection closed inside the headers, and libcurl took what came as the answer.
+    curl_easy_cleanup(curl);
+    return Status(Code::kTransient, fmt::format("{} {}: the response ended inside its headers",
+                                                method, RedactUrl(request.url)));
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

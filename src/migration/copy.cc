@@ -40,6 +40,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// An error that says the target as a whole cannot be written now.
+bool TargetWide(const Status& error) {
+  switch (error.code()) {
+    case Code::kTransient:
+    case Code::kThrottled:
+    case Code::kAuth:
+      return true;
+    case Code::kNotFound:
+      return error.service_code() == "ContainerNotFound";
+    default:
+      return false;
+  }
+}
+
 struct Done {
   Item item;
   UploadResult result;
@@ -60,6 +74,14 @@ class Exchange {
       todo_.push_back(std::move(item));
     }
     work_cv_.notify_one();
+  }
+  // Takes back the items no worker has started; returns how many. They stay as the catalog
+  // has them (pending or failed), for the next run.
+  size_t Withdraw() {
+    std::lock_guard lock(mu_);
+    size_t n = todo_.size();
+    todo_.clear();
+    return n;
   }
   void Close() {
     {
@@ -185,7 +207,7 @@ class CopyRun {
     bool more = true;
     auto last_commit = Clock::now();
     while (more || in_flight_ > 0) {
-      bool stopping = options_.stop && options_.stop->load();
+      bool stopping = (options_.stop && options_.stop->load()) || !report_.unreachable.empty();
       if (stopping) report_.stopped = true;
       while (more && !stopping && !exchange_.Full()) {
         Item item;
@@ -195,7 +217,10 @@ class CopyRun {
         if (!more) break;
         FERRY_RETURN_IF_ERROR(Dispatch(std::move(item)));
       }
-      if (stopping) more = false;
+      if (stopping) {
+        more = false;
+        in_flight_ -= int64_t(exchange_.Withdraw());
+      }
       for (Done& done : exchange_.Collect(std::chrono::milliseconds(50))) {
         FERRY_RETURN_IF_ERROR(Record(done));
       }
@@ -298,6 +323,13 @@ class CopyRun {
         ++report_.failed;
         break;
       case UploadOutcome::kFailed:
+        // Item after item failing for a reason that is the target's, not the item's (down,
+        // unreachable, throttling without end, access revoked or expired, container gone):
+        // stop instead of failing everything that is left.
+        if (TargetWide(r.error) &&
+            ++consecutive_target_failures_ >= std::max(8, options_.concurrency)) {
+          report_.unreachable = r.error.message();
+        }
         item.state = ItemState::kFailed;
         item.cause = CauseOf(r.error);
         item.reason = r.error.ToString();
@@ -306,6 +338,7 @@ class CopyRun {
         ++report_.failed;
         break;
     }
+    if (r.outcome != UploadOutcome::kFailed) consecutive_target_failures_ = 0;
     if (detail.is_null()) detail = nlohmann::json::object();
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
     return catalog_.AppendEvent(report_.run, item.path, event, detail.dump());
@@ -339,6 +372,7 @@ class CopyRun {
   Exchange exchange_;
   CopyProgress progress_;
   int64_t in_flight_ = 0;
+  int consecutive_target_failures_ = 0;
   bool in_transaction_ = false;
   Clock::time_point start_ = Clock::now();
 };

@@ -46,6 +46,9 @@ struct CopyReport {
   std::vector<std::array<double, 3>> samples;
   double seconds = 0;
   bool stopped = false;
+  // Set when the run stopped because the target as a whole failed item after item (down,
+  // unreachable, access refused, container gone): the last error.
+  std::string unreachable;
 };
 
 // The short key that groups an error with others of its kind in `ferry errors`.

@@ -224,6 +224,9 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
     return report;
   }
 
+  // The record, the closing and the event land together or not at all: a crash in between
+  // must not leave a closed migration without its cutover record (or the reverse).
+  FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
   Result<int64_t> run = catalog.BeginRun("cutover");
   if (!run.ok()) return run.status();
   nlohmann::json record{{"time_ns", NowNs()},
@@ -246,6 +249,7 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
   done.bytes = report.bytes;
   done.summary_json = record.dump();
   FERRY_RETURN_IF_ERROR(catalog.EndRun(done));
+  FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
   report.done = true;
   return report;
 }

@@ -38,6 +38,11 @@ Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const S
     storage::Condition condition =
         o.overwrite ? storage::Condition::None() : storage::Condition::IfMatch(item.target_etag);
     Status deleted = target.Delete(item.path, condition);
+    if (deleted.code() == Code::kPreconditionFailed) {
+      // No blob to match: already deleted, by a run that crashed before recording it.
+      Result<storage::Entry> there = target.Stat(item.path);
+      if (!there.ok() && there.status().code() == Code::kNotFound) deleted = there.status();
+    }
     std::string event;
     nlohmann::json detail = nlohmann::json::object();
     if (deleted.ok() || deleted.code() == Code::kNotFound) {
@@ -104,6 +109,11 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
     Result<CopyReport> copied = Copy(catalog, source, target, options.copy);
     if (copied.ok()) {
       report.copy = *copied;
+      if (!copied->unreachable.empty()) {
+        status = Status(Code::kTransient, "stopped: the target failed item after item (" +
+                                              copied->unreachable +
+                                              "); fix the target and run the sync again");
+      }
     } else {
       status = copied.status();
     }
@@ -121,8 +131,8 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   record.id = report.run;
   record.files = report.copy.copied + report.copy.adopted;
   record.bytes = report.copy.bytes;
-  record.failed =
-      report.copy.failed + report.copy.conflicts + report.drift.changed + report.delete_conflicts;
+  record.failed = report.copy.failed + report.copy.conflicts + report.delete_conflicts +
+                  (options.overwrite ? 0 : report.drift.changed);
   record.outcome = !status.ok() ? "failed" : record.failed ? "failed items" : "done";
   record.summary_json = nlohmann::json{
       {"delta",

@@ -48,6 +48,17 @@ bool ExpectsBlob(const Item& item) {
          item.state == ItemState::kPending || item.state == ItemState::kFailed;
 }
 
+bool AwaitsWrite(const Item& item) {
+  return item.state == ItemState::kPending || item.state == ItemState::kFailed;
+}
+
+// The blob carries the item's current size and modtime, as ferry writes them.
+bool LooksWrittenByFerry(const Item& item, const Entry& blob) {
+  auto modtime = blob.metadata.find("modtime");
+  return blob.size == item.size && modtime != blob.metadata.end() &&
+         modtime->second == std::to_string(item.mtime_ns);
+}
+
 // A blob under a name ferry does not own: someone else's.
 bool Unowned(const Item* item) {
   if (item == nullptr) return true;
@@ -377,6 +388,10 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
       [&](Item& item, const Entry& blob) -> Status {
         if (ExpectsBlob(item)) {
           if (blob.etag == item.target_etag) return Status::Ok();
+          // The version waiting to be copied may already be there, written by a run that
+          // crashed before recording it: the copy compares the bytes (MD5) and adopts it, or
+          // calls it a conflict.
+          if (AwaitsWrite(item) && LooksWrittenByFerry(item, blob)) return Status::Ok();
           return drifted(item, {Finding::Kind::kChanged, item.path, Describe(item, blob)});
         }
         return Unowned(&item) ? unexpected(blob) : Status::Ok();

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 #include "base/encoding.h"
@@ -241,6 +243,30 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
       "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or add a SAS "
       "query to the URL",
       endpoint.account));
+}
+
+std::optional<int64_t> SasExpiry(std::string_view sas) {
+  for (size_t start = 0; start <= sas.size();) {
+    size_t end = sas.find('&', start);
+    if (end == std::string_view::npos) end = sas.size();
+    std::string_view param = sas.substr(start, end - start);
+    start = end + 1;
+    if (!param.starts_with("se=")) continue;
+    std::optional<std::string> value = PercentDecode(param.substr(3));
+    if (!value) return std::nullopt;
+    struct tm tm {};
+    int fields = std::sscanf(value->c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+    if (fields != 3 && fields < 5) return std::nullopt;
+    if (tm.tm_year < 1970 || tm.tm_year > 9999 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+        tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+      return std::nullopt;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return int64_t(::timegm(&tm));
+  }
+  return std::nullopt;
 }
 
 }  // namespace ferry::storage

@@ -66,4 +66,9 @@ EnvLookup ProcessEnvironment();
 // URL's is an error, as is no credential at all (Code::kInvalidInput, naming what to set).
 Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env);
 
+// The expiry of a SAS (its se= field: "2026-11-24", "2026-11-24T21:00Z" or
+// "2026-11-24T21:00:00.5Z", percent-encoded or not) in Unix seconds; nullopt if absent or
+// unreadable (the service then decides).
+std::optional<int64_t> SasExpiry(std::string_view sas);
+
 }  // namespace ferry::storage

@@ -171,5 +171,31 @@ TEST(ParseEndpoint, LocalPathsFileUrlsAndUnsupportedSchemes) {
             EndpointType::kAzureBlob);
 }
 
+TEST(SasExpiry, ReadsTheSeFieldInEveryFormAzureWrites) {
+  EXPECT_EQ(SasExpiry("sv=2025-11-05&se=2026-11-24T21%3A00%3A00Z&sig=x"), 1795554000);
+  EXPECT_EQ(SasExpiry("se=2026-11-24T21:00:00Z"), 1795554000);
+  EXPECT_EQ(SasExpiry("se=2026-11-24T21:00:00.1234567Z"), 1795554000);
+  EXPECT_EQ(SasExpiry("se=2026-11-24T21:00Z"), 1795554000);
+  EXPECT_EQ(SasExpiry("se=2026-11-24"), 1795478400);
+  EXPECT_EQ(SasExpiry("sv=1&sig=x"), std::nullopt) << "no expiry: the service decides";
+  EXPECT_EQ(SasExpiry(""), std::nullopt);
+  EXPECT_EQ(SasExpiry("se=tomorrow"), std::nullopt);
+  EXPECT_EQ(SasExpiry("se=2026-13-01"), std::nullopt);
+  EXPECT_EQ(SasExpiry("se=%zz"), std::nullopt);
+}
+
+TEST(OpenStore, AnExpiredSasIsRefusedBeforeAnyRequest) {
+  auto spec = ParseEndpoint(
+      "http://127.0.0.1:1/devstoreaccount1/"
+      "cont?sv=2025-11-05&se=2020-01-01T00%3A00%3A00Z&sp=r&sig=s");
+  ASSERT_TRUE(spec.ok());
+  auto store = OpenStore(*spec, FakeEnv({}));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kAuth);
+  EXPECT_NE(store.status().message().find("expired at 2020-01-01 00:00:00 UTC"), std::string::npos)
+      << store.status().message();
+  EXPECT_EQ(store.status().message().find("sig=s"), std::string::npos) << "never the signature";
+}
+
 }  // namespace
 }  // namespace ferry::storage

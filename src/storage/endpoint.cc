@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <ctime>
+
 #include "base/encoding.h"
 #include "storage/local_store.h"
 
@@ -66,6 +68,16 @@ Result<std::unique_ptr<Store>> OpenStore(const EndpointSpec& spec, const EnvLook
   }
   Result<AzureCredentials> creds = ResolveCredentials(spec.azure, env);
   if (!creds.ok()) return creds.status();
+  if (std::optional<int64_t> expiry = SasExpiry(creds->sas)) {
+    if (*expiry <= std::time(nullptr)) {
+      char when[32];
+      std::time_t t = std::time_t(*expiry);
+      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+      return Status(Code::kAuth,
+                    fmt::format("the SAS for {} expired at {} (its se= field): create a new one",
+                                spec.Redacted(), when));
+    }
+  }
   return std::unique_ptr<Store>(
       new AzureBlobStore(spec.azure, std::move(creds).value(), azure_options));
 }

@@ -104,8 +104,14 @@ UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& ref
   Result<Entry> there = target_.Stat(item.path);
   if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
   bool create_only = item.replace_etag.empty();
-  if (there.ok() && create_only && refusal.code() == Code::kAlreadyExists && there->size == size &&
-      there->content_md5 == md5) {
+  bool same_bytes = there.ok() && there->size == size && there->content_md5 == md5;
+  // A replacement refused because the blob already holds this very version, bytes and modtime:
+  // ferry's own write from a run that crashed before it could record it.
+  bool own_replacement = same_bytes && !create_only &&
+                         refusal.code() == Code::kPreconditionFailed &&
+                         there->metadata.contains("modtime") &&
+                         there->metadata.at("modtime") == std::to_string(result.mtime_ns);
+  if ((same_bytes && create_only && refusal.code() == Code::kAlreadyExists) || own_replacement) {
     result.outcome = UploadOutcome::kAdopted;
     result.etag = there->etag;
     return result;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "base/encoding.h"
+#include "storage/memory_store.h"
+#include "transfer/task_pool.h"
+
 namespace ferry::transfer {
 namespace {
 
@@ -36,6 +40,61 @@ TEST(PosixMetadata, UsesTheNamesAzCopyAndBlobFuseRead) {
   EXPECT_EQ(m.at("posix_owner"), "1000");
   EXPECT_EQ(m.at("posix_group"), "100");
 }
+
+// A replacement whose new version is already in the target (written by a run killed before it
+// recorded the write) is adopted; the same bytes with another modtime are someone else's.
+class ReplaceTest : public ::testing::TestWithParam<size_t> {
+ protected:
+  ReplaceTest() : uploader_(source_, target_, Options(), blocks_, budget_) {}
+  static UploadOptions Options() {
+    UploadOptions options;
+    options.single_shot_limit = 1 << 20;  // larger files go as blocks
+    options.block_size = 1 << 20;
+    return options;
+  }
+  UploadItem Item(const std::string& data, int64_t mtime_ns) {
+    storage::WriteOptions write;
+    write.metadata = {{"modtime", std::to_string(mtime_ns)}};
+    EXPECT_TRUE(source_.Write("f", http::Body::FromString(data), write).ok());
+    storage::Entry entry = *source_.Stat("f");
+    UploadItem item;
+    item.path = "f";
+    item.size = entry.size;
+    item.mtime_ns = entry.mtime_ns;
+    item.mode = 0100644;
+    return item;
+  }
+  storage::MemoryStore source_, target_;
+  TaskPool blocks_{2};
+  ByteBudget budget_{64 << 20};
+  Uploader uploader_;
+};
+
+TEST_P(ReplaceTest, TheNewVersionAlreadyThereIsAdoptedAnotherModtimeIsAConflict) {
+  const std::string v1(GetParam(), 'a'), v2(GetParam(), 'b');
+  UploadResult first = uploader_.Upload(Item(v1, 1'000));
+  ASSERT_EQ(first.outcome, UploadOutcome::kCopied);
+
+  UploadItem next = Item(v2, 2'000);
+  next.replace_etag = first.etag;
+  next.previous_md5 = Md5::Of(v1);
+  storage::WriteOptions crashed;  // what the killed run had written
+  crashed.content_md5 = Md5::Of(v2);
+  crashed.metadata = PosixMetadata(next, next.mtime_ns);
+  ASSERT_TRUE(target_.Write("f", http::Body::FromString(v2), crashed).ok());
+  UploadResult adopted = uploader_.Upload(next);
+  EXPECT_EQ(adopted.outcome, UploadOutcome::kAdopted) << adopted.detail;
+  EXPECT_EQ(adopted.etag, target_.Stat("f")->etag);
+
+  crashed.metadata["modtime"] = "3000";  // same bytes, but not as ferry writes this version
+  ASSERT_TRUE(target_.Write("f", http::Body::FromString(v2), crashed).ok());
+  next.replace_etag = adopted.etag;
+  UploadResult refused = uploader_.Upload(next);
+  EXPECT_EQ(refused.outcome, UploadOutcome::kConflict);
+  EXPECT_EQ(target_.Stat("f")->metadata.at("modtime"), "3000") << "left untouched";
+}
+
+INSTANTIATE_TEST_SUITE_P(SmallAndLarge, ReplaceTest, ::testing::Values(1000, 3 << 20));
 
 }  // namespace
 }  // namespace ferry::transfer

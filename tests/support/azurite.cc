@@ -15,6 +15,7 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "base/encoding.h"
 #include "support/temp_dir.h"
@@ -50,8 +51,9 @@ bool Accepts(int port) {
 
 }  // namespace
 
-std::unique_ptr<Azurite> Azurite::Start() {
+std::unique_ptr<Azurite> Azurite::Start(const AzuriteOptions& options) {
   std::unique_ptr<Azurite> azurite(new Azurite());
+  azurite->https_ = !options.cert_pem.empty();
   std::string bin = std::string(FERRY_SOURCE_DIR) + "/node_modules/.bin/azurite-blob";
   if (::access(bin.c_str(), X_OK) != 0) {
     throw std::runtime_error(bin + " is missing: run scripts/setup.sh (npm ci) first");
@@ -61,7 +63,7 @@ std::unique_ptr<Azurite> Azurite::Start() {
   azurite->log_path_ = log_template;
 
   for (int attempt = 0; attempt < 3; ++attempt) {
-    azurite->port_ = FreePort();
+    azurite->port_ = options.port ? options.port : FreePort();
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
@@ -69,9 +71,20 @@ std::unique_ptr<Azurite> Azurite::Start() {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and never outlives a crashed test
       ::dup2(log_fd, 1);
       ::dup2(log_fd, 2);
-      std::string port = std::to_string(azurite->port_);
-      ::execl(bin.c_str(), bin.c_str(), "--inMemoryPersistence", "--blobHost", "127.0.0.1",
-              "--blobPort", port.c_str(), nullptr);  // its access log counts requests
+      // Not --silent: its access log counts requests.
+      std::vector<std::string> args{bin, "--blobHost", "127.0.0.1", "--blobPort",
+                                    std::to_string(azurite->port_)};
+      if (options.location.empty()) {
+        args.push_back("--inMemoryPersistence");
+      } else {
+        args.insert(args.end(), {"--location", options.location});
+      }
+      if (azurite->https_)
+        args.insert(args.end(), {"--cert", options.cert_pem, "--key", options.key_pem});
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
       ::_exit(127);
     }
     azurite->pid_ = pid;
@@ -94,8 +107,15 @@ std::unique_ptr<Azurite> Azurite::Start() {
 }
 
 Azurite::~Azurite() {
+  Stop(SIGTERM);
+  if (!log_path_.empty()) ::unlink(log_path_.c_str());
+}
+
+void Azurite::Kill() { Stop(SIGKILL); }
+
+void Azurite::Stop(int signal) {
   if (pid_ > 0) {
-    ::kill(-pid_, SIGTERM);
+    ::kill(-pid_, signal);
     for (int i = 0; i < 100; ++i) {
       int status;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -107,23 +127,28 @@ Azurite::~Azurite() {
     if (pid_ > 0) {
       ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
   }
-  if (!log_path_.empty()) ::unlink(log_path_.c_str());
 }
 
-int64_t Azurite::RequestCount() const {
+int64_t Azurite::RequestCount(const std::string& request_prefix) const {
+  // Access log lines: 127.0.0.1 - - [date] "METHOD /path HTTP/1.1" status ...
   std::string log = ReadFile(log_path_);
+  std::string needle = "\"" + request_prefix;
   int64_t count = 0;
-  for (size_t pos = log.find(" HTTP/1.1\" "); pos != std::string::npos;
-       pos = log.find(" HTTP/1.1\" ", pos + 1)) {
-    ++count;
+  for (size_t line = 0; line < log.size();) {
+    size_t end = log.find('\n', line);
+    if (end == std::string::npos) end = log.size();
+    std::string_view text(log.data() + line, end - line);
+    if (text.find(" HTTP/1.1\" ") != text.npos && text.find(needle) != text.npos) ++count;
+    line = end + 1;
   }
   return count;
 }
 
 std::string Azurite::BlobEndpoint() const {
-  return fmt::format("http://127.0.0.1:{}/devstoreaccount1", port_);
+  return fmt::format("{}://127.0.0.1:{}/devstoreaccount1", https_ ? "https" : "http", port_);
 }
 
 std::string Azurite::ContainerUrl(const std::string& container, const std::string& prefix) const {

@@ -10,17 +10,26 @@
 
 namespace ferry::testing {
 
+struct AzuriteOptions {
+  std::string location;           // persist blobs in this folder; empty: in memory
+  std::string cert_pem, key_pem;  // serve https with this certificate and key
+  int port = 0;                   // 0: a free port
+};
+
 class Azurite {
  public:
   // Starts node_modules/.bin/azurite-blob and waits until it accepts connections. Throws with
   // the emulator's log on failure.
-  static std::unique_ptr<Azurite> Start();
+  static std::unique_ptr<Azurite> Start(const AzuriteOptions& options = {});
   ~Azurite();  // stops the emulator and its children
+  // Kills the emulator at once (SIGKILL), as a crash would.
+  void Kill();
 
   int port() const { return port_; }
-  // Requests the emulator has answered so far, from its access log.
-  int64_t RequestCount() const;
-  // http://127.0.0.1:PORT/devstoreaccount1
+  // Requests the emulator has answered so far, from its access log; only those whose request
+  // line starts with `request_prefix` (e.g. "DELETE /devstoreaccount1/container/") if given.
+  int64_t RequestCount(const std::string& request_prefix = "") const;
+  // http://127.0.0.1:PORT/devstoreaccount1 (https with a certificate)
   std::string BlobEndpoint() const;
   // A path-style container URL, optionally with a prefix.
   std::string ContainerUrl(const std::string& container, const std::string& prefix = "") const;
@@ -33,7 +42,9 @@ class Azurite {
 
  private:
   Azurite() = default;
+  void Stop(int signal);
   int port_ = 0;
+  bool https_ = false;
   pid_t pid_ = -1;
   std::string log_path_;
 };

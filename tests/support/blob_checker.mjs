@@ -5,7 +5,8 @@
 //   node blob_checker.mjs download-md5 CONTAINER BLOB    -> {size, md5 (hex of the bytes)}
 //   node blob_checker.mjs put CONTAINER BLOB TEXT        -> {etag}
 //   node blob_checker.mjs delete CONTAINER BLOB          -> {deleted}
-//   node blob_checker.mjs sas CONTAINER                  -> {sas} (container SAS, 1 hour)
+//   node blob_checker.mjs sas CONTAINER [SECONDS]        -> {sas} (container SAS, valid for
+//                                                           SECONDS, default 3600; < 0: expired)
 //   node blob_checker.mjs staged CONTAINER BLOB          -> {committed:[..], uncommitted:[..]}
 //
 // The connection string comes from CHECKER_CONNECTION_STRING, never from the command line.
@@ -76,7 +77,7 @@ async function main() {
         {
           containerName: container,
           permissions: ContainerSASPermissions.parse("racwdl"),
-          expiresOn: new Date(Date.now() + 3600 * 1000),
+          expiresOn: new Date(Date.now() + Number(rest[0] ?? 3600) * 1000),
         },
         credential,
       ).toString();

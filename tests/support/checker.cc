@@ -13,6 +13,9 @@ nlohmann::json RunChecker(const Azurite& azurite, const std::vector<std::string>
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions options;
   options.env["CHECKER_CONNECTION_STRING"] = azurite.ConnectionString();
+  if (azurite.BlobEndpoint().starts_with("https:")) {
+    options.env["NODE_TLS_REJECT_UNAUTHORIZED"] = "0";  // the test's own self-signed certificate
+  }
   options.cwd = FERRY_SOURCE_DIR;  // so node resolves node_modules
   ProcessResult result = RunProcess(argv, options);
   if (result.exit_code != 0) {

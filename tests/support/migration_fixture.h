@@ -90,7 +90,7 @@ class MigrationFixture : public ::testing::Test {
   // Checks with the independent client that the target holds exactly the expected files (and
   // the listed folder markers), each with its size, MD5 and POSIX metadata.
   void VerifyTarget(const std::vector<std::string>& folders = {}) {
-    nlohmann::json listing = RunChecker(Azurite::Global(), {"list", container_});
+    nlohmann::json listing = RunChecker(*azurite_, {"list", container_});
     ASSERT_TRUE(listing.is_array());
     std::map<std::string, nlohmann::json> blobs;
     for (const auto& b : listing) {
@@ -128,6 +128,15 @@ class MigrationFixture : public ::testing::Test {
     for (const auto& [name, b] : blobs) ADD_FAILURE() << "unexpected blob: " << name;
   }
 
+  // The catalog passes SQLite's integrity check and its event log's hash chain is unbroken.
+  void ExpectCatalogIntact(const std::string& migration = "") {
+    const std::string dir = migration.empty() ? Mig() : migration;
+    auto integrity = RunProcess({"sqlite3", dir + "/catalog.db", "PRAGMA integrity_check"});
+    EXPECT_EQ(integrity.out, "ok\n") << integrity.err;
+    auto check = Ferry({"log", dir, "--check"});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  }
+
   nlohmann::json Status() {
     auto r = Ferry({"status", Mig(), "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -135,6 +144,7 @@ class MigrationFixture : public ::testing::Test {
   }
 
   TempDir dir_;
+  Azurite* azurite_ = &Azurite::Global();  // the emulator VerifyTarget checks
   std::string container_, target_;
   std::map<std::string, std::optional<std::string>> env_;
   std::map<std::string, Expected> expected_;

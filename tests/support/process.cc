@@ -4,9 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
+#include <thread>
 
 #include "support/temp_dir.h"
 
@@ -90,6 +94,20 @@ bool BackgroundProcess::Running() {
     return false;
   }
   return true;
+}
+
+std::string BackgroundProcess::OutputSoFar() const {
+  std::ifstream in(dir_ + "/out");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool BackgroundProcess::WaitForOutput(const std::string& text, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 10) {
+    if (OutputSoFar().find(text) != std::string::npos) return true;
+    if (!Running()) return OutputSoFar().find(text) != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 ProcessResult BackgroundProcess::Wait() {

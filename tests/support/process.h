@@ -32,6 +32,10 @@ class BackgroundProcess {
   // Waits for it to end and returns what it printed.
   ProcessResult Wait();
   bool Running();
+  // What it has printed to stdout so far.
+  std::string OutputSoFar() const;
+  // Waits until its stdout contains `text` (true), or it ends or `timeout_ms` pass (false).
+  bool WaitForOutput(const std::string& text, int timeout_ms);
 
  private:
   int pid_ = -1;
