@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "storage/azure_endpoint.h"
 #include "support/azurite.h"
@@ -44,6 +45,45 @@ TEST(Cli, UsageErrorsExitWithTwoAndOneLine) {
     EXPECT_EQ(Lines(result.err), 1) << result.err;
     EXPECT_TRUE(result.err.starts_with("ferry: ")) << result.err;
   }
+}
+
+TEST(Cli, MalformedAndContradictoryArgumentsOfEveryCommandExitTwoAndChangeNothing) {
+  TempDir dir;
+  WriteFile(dir.Sub("src/a"), "a");
+  const std::string mig = dir.Sub("migration");
+  ASSERT_EQ(
+      RunFerry({"init", mig, "--source", dir.Sub("src"), "--target", dir.Sub("dst")}).exit_code, 0);
+  const std::vector<std::vector<std::string>> cases = {
+      {"init", mig + "2", "--source", dir.Sub("src")},  // no target
+      {"init", mig + "2", "--source", dir.Sub("src"), "--target", dir.Sub("d"), "--mode", "x"},
+      {"init", mig + "2", "--source", dir.Sub("src"), "--target", dir.Sub("d"), "--symlinks", "x"},
+      {"scan", mig, "extra"},
+      {"copy", mig, "--concurrency", "0"},
+      {"sync", mig, "--mode", "sideways"},
+      {"verify", mig, "--sample", "10"},  // --sample without --deep
+      {"verify", mig, "--deep", "--sample", "150%"},
+      {"cutover", mig, "--max-changes", "-1", "--yes"},
+      {"cutover", mig, "--quiet-window", "-5s", "--yes"},
+      {"cutover", mig, "--quiet-window", "inf", "--yes"},
+      {"trial", mig},  // neither --sample nor --cleanup
+      {"trial", mig, "--sample", "0"},
+      {"log", mig, "--json", "--csv"},
+      {"log", mig, "--since", "yesterday"},
+      {"log", mig, "--run", "-5"},
+      {"report", mig},  // nothing to produce
+      {"status", mig, "--json", "--nope"},
+      {"--stall-timeout", "0s", "status", mig},
+      {"--stall-timeout", "soon", "status", mig},
+  };
+  for (const auto& args : cases) {
+    auto result = RunFerry(args);
+    EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(args) << result.err;
+    EXPECT_EQ(Lines(result.err), 1) << ::testing::PrintToString(args) << result.err;
+    EXPECT_LT(result.err.size(), 300u) << result.err;
+  }
+  auto status = RunFerry({"status", mig, "--json"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(status.out)["runs"].size(), 1u) << "only init's run";
 }
 
 TEST(Cli, BadEndpointsAndMissingCredentialsSayWhatToFix) {

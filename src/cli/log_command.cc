@@ -3,6 +3,7 @@
 
 #include <ctime>
 #include <iostream>
+#include <limits>
 
 #include "cli/commands.h"
 #include "migration/filter.h"
@@ -134,7 +135,8 @@ CommandRunner AddLogCommand(CLI::App& app) {
                   "Only events of items matching this glob (one path: its "
                   "whole history)");
   cmd->add_option("--since", o->since, "Only events since a UTC time or an age (2h, 3d)");
-  cmd->add_option("--run", o->run, "Only events of this run (see ferry status)");
+  cmd->add_option("--run", o->run, "Only events of this run (see ferry status)")
+      ->check(CLI::Range(int64_t(1), std::numeric_limits<int64_t>::max(), "a run number"));
   cmd->add_flag("--json", o->json, "One JSON document on stdout");
   cmd->add_flag("--csv", o->csv, "CSV on stdout, one event a row");
   cmd->add_flag("--check", o->check,

@@ -321,7 +321,7 @@ CommandRunner AddCutoverCommand(CLI::App& app) {
                   "How long the source must stay unchanged (e.g. 60s, 5m)")
       ->capture_default_str();
   cmd->add_option("--max-changes", o->max_changes, "Changes tolerated during the quiet window")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40, "a count of 0 or more"))
       ->capture_default_str();
   cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->sync.dry_run,
