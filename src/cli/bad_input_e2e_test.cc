@@ -54,10 +54,16 @@ TEST_F(BadInputTest, ASourceThatDisappearsMidRunIsNeverTakenForDeletions) {
   Init({"--mode", "mirror"});
   ASSERT_EQ(Ferry({"scan", Mig()}).exit_code, 0);
   BackgroundProcess copy(FerryArgv({"copy", Mig()}), FerryOptions(env_));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string puts = fmt::format("PUT /devstoreaccount1/{}/", container_);
+  const int64_t before = Azurite::Global().RequestCount(puts);
+  for (int i = 0; i < 2000 && Azurite::Global().RequestCount(puts) < before + 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(copy.Running()) << "the copy ended before the source could go";
   std::filesystem::rename(Src(), dir_.Sub("src-moved"));  // the share is unmounted
   auto cut = copy.Wait();
   EXPECT_LE(cut.exit_code, 1) << cut.out << cut.err;
+  EXPECT_GT(Status()["states"]["vanished"]["items"].get<int>(), 0) << "the copy saw it go";
 
   // The source root is gone: sync refuses rather than deleting the blobs of every file.
   auto sync = Ferry({"sync", Mig()});

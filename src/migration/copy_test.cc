@@ -2,6 +2,7 @@
 #include "migration/copy.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -213,6 +214,43 @@ TEST_F(CopyTest, EveryOutcomeIsInTheEventLog) {
   EXPECT_EQ((*runs)[1].stage, "copy");
   EXPECT_EQ((*runs)[1].outcome, "done");
   EXPECT_EQ((*runs)[1].files, 1);
+}
+
+// A target that refuses every write with one error.
+class RefusingStore : public storage::MemoryStore {
+ public:
+  explicit RefusingStore(Status error) : error_(std::move(error)) {}
+  Result<storage::WriteResult> Write(std::string_view, const http::Body&,
+                                     const storage::WriteOptions&) override {
+    return error_;
+  }
+
+ private:
+  Status error_;
+};
+
+TEST_F(CopyTest, ATargetThatRefusesItemAfterItemStopsTheRunAnItemsOwnErrorDoesNot) {
+  for (int i = 0; i < 200; ++i) WriteFile(dir_.Sub(fmt::format("src/f{:03d}", i)), "x");
+  ScanNow();
+  const std::pair<Status, bool> cases[] = {
+      {Status(Code::kAuth, "AuthenticationFailed: the SAS expired"), true},
+      {Status(Code::kNotFound, "no container").WithHttp(404, "ContainerNotFound", "r"), true},
+      {Status(Code::kTransient, "Couldn't connect to server"), true},
+      {Status(Code::kInvalidInput, "InvalidBlobOrBlock").WithHttp(400, "InvalidBlobOrBlock", "r"),
+       false},
+  };
+  for (const auto& [error, stops] : cases) {
+    RefusingStore refusing(error);
+    auto report = Copy(*catalog_, *source_, refusing, options_);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(!report->unreachable.empty(), stops) << error.ToString();
+    EXPECT_EQ(report->stopped, stops) << error.ToString();
+    if (stops) {
+      EXPECT_LT(report->failed, 40) << "stopped after a run of failures: " << error.ToString();
+    } else {
+      EXPECT_EQ(report->failed, 200) << "every item tried: " << error.ToString();
+    }
+  }
 }
 
 TEST(CauseOf, GroupsByServiceCodeOrSourceError) {
