@@ -62,12 +62,6 @@ struct Done {
 // Items flow to the workers through `todo`, outcomes back through `done`.
 class Exchange {
  public:
-  explicit Exchange(size_t capacity) : capacity_(capacity) {}
-
-  bool Full() {
-    std::lock_guard lock(mu_);
-    return todo_.size() >= capacity_;
-  }
   void Push(Item item) {
     {
       std::lock_guard lock(mu_);
@@ -119,7 +113,6 @@ class Exchange {
   std::condition_variable work_cv_, done_cv_;
   std::deque<Item> todo_;
   std::deque<Done> done_;
-  size_t capacity_;
   bool closed_ = false;
 };
 
@@ -150,7 +143,7 @@ class CopyRun {
         blocks_(std::max(2, options.concurrency)),
         budget_(options.max_memory),
         uploader_(source, target, options.upload, blocks_, budget_),
-        exchange_(size_t(options.concurrency) * 2) {}
+        max_in_flight_(int64_t(options.concurrency) * 2) {}
 
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CountWork());
@@ -209,7 +202,9 @@ class CopyRun {
     while (more || in_flight_ > 0) {
       bool stopping = (options_.stop && options_.stop->load()) || !report_.unreachable.empty();
       if (stopping) report_.stopped = true;
-      while (more && !stopping && !exchange_.Full()) {
+      // Items dispatched and not yet recorded stay few: workers that fail fast cannot run
+      // through the whole list before the outcomes that would stop the run are read.
+      while (more && !stopping && in_flight_ < max_in_flight_) {
         Item item;
         Result<bool> next = cursor.Next(item);
         if (!next.ok()) return next.status();
@@ -371,6 +366,7 @@ class CopyRun {
   transfer::Uploader uploader_;
   Exchange exchange_;
   CopyProgress progress_;
+  const int64_t max_in_flight_;
   int64_t in_flight_ = 0;
   int consecutive_target_failures_ = 0;
   bool in_transaction_ = false;
