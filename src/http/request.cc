@@ -33,6 +33,19 @@ std::optional<std::string_view> Headers::Get(std::string_view name) const {
   return std::nullopt;
 }
 
+Body Body::FromBuffer(std::shared_ptr<const char[]> data, size_t size) {
+  Body body;
+  body.size = size;
+  body.read = [data = std::move(data), size](uint64_t offset, char* buf,
+                                             size_t len) -> Result<size_t> {
+    if (offset >= size) return size_t{0};
+    size_t n = std::min<uint64_t>(len, size - offset);
+    std::memcpy(buf, data.get() + offset, n);
+    return n;
+  };
+  return body;
+}
+
 Body Body::FromString(std::string bytes) {
   auto data = std::make_shared<std::string>(std::move(bytes));
   Body body;

@@ -45,6 +45,8 @@ struct Body {
 
   static Body Empty() { return Body{0, nullptr}; }
   static Body FromString(std::string bytes);
+  // The first `size` bytes of `data`, shared (kept alive while any copy of the body is).
+  static Body FromBuffer(std::shared_ptr<const char[]> data, size_t size);
 };
 
 // Receives the bytes of a successful (2xx) response. `write` returns false to abort the

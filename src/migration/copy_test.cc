@@ -37,15 +37,24 @@ class ChangingSource : public storage::LocalStore {
   ChangingSource(std::string root, std::string victim, int times)
       : LocalStore(std::move(root)), victim_(std::move(victim)), times_(times) {}
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override {
+    Touch(path);
+    return LocalStore::Read(path, offset, length, sink);
+  }
+  Result<size_t> ReadInto(std::string_view path, uint64_t offset, char* buffer,
+                          size_t length) override {
+    Touch(path);
+    return LocalStore::ReadInto(path, offset, buffer, length);
+  }
+
+ private:
+  void Touch(std::string_view path) {
     if (path == victim_ && times_ > 0) {
       --times_;
       struct timespec later[2] = {{0, UTIME_OMIT}, {2'000'000'000 + times_, 0}};
       ::utimensat(AT_FDCWD, (root() + "/" + victim_).c_str(), later, 0);
     }
-    return LocalStore::Read(path, offset, length, sink);
   }
 
- private:
   std::string victim_;
   int times_;
 };

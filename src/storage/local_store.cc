@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 namespace ferry::storage {
 
@@ -320,19 +321,20 @@ Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length,
   std::string absolute = Absolute(path);
   int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
-  std::string buffer(kIoBuffer, '\0');
+  const size_t size = size_t(std::min<uint64_t>(kIoBuffer, std::max<uint64_t>(length, 1)));
+  auto buffer = std::make_unique_for_overwrite<char[]>(size);
   Status status;
   uint64_t done = 0;
   while (done < length) {
-    size_t want = std::min<uint64_t>(buffer.size(), length - done);
-    ssize_t n = ::pread(fd, buffer.data(), want, off_t(offset + done));
+    size_t want = std::min<uint64_t>(size, length - done);
+    ssize_t n = ::pread(fd, buffer.get(), want, off_t(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       status = ErrnoStatus(errno, "cannot read", absolute);
       break;
     }
     if (n == 0) break;
-    if (!sink.write(buffer.data(), size_t(n))) {
+    if (!sink.write(buffer.get(), size_t(n))) {
       status = Status(Code::kIo, "the sink refused the data");
       break;
     }
@@ -340,6 +342,28 @@ Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length,
   }
   ::close(fd);
   return status;
+}
+
+Result<size_t> LocalStore::ReadInto(std::string_view path, uint64_t offset, char* buffer,
+                                    size_t length) {
+  FERRY_RETURN_IF_ERROR(CheckRelative(path));
+  std::string absolute = Absolute(path);
+  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
+  size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, buffer + done, length - done, off_t(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status status = ErrnoStatus(errno, "cannot read", absolute);
+      ::close(fd);
+      return status;
+    }
+    if (n == 0) break;
+    done += size_t(n);
+  }
+  ::close(fd);
+  return done;
 }
 
 Result<WriteResult> LocalStore::Place(std::string_view path, const std::string& temp,

@@ -27,6 +27,8 @@ class LocalStore : public Store {
   Result<Entry> Stat(std::string_view path) override;
   Result<Entry> StatTarget(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
+  Result<size_t> ReadInto(std::string_view path, uint64_t offset, char* buffer,
+                          size_t length) override;
   Result<WriteResult> Write(std::string_view path, const http::Body& body,
                             const WriteOptions& options) override;
   uint64_t MaxBlockSize() const override { return 4000ull << 20; }

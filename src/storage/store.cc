@@ -1,5 +1,7 @@
 #include "storage/store.h"
 
+#include <cstring>
+
 namespace ferry::storage {
 
 std::string_view KindName(Kind kind) {
@@ -14,6 +16,20 @@ std::string_view KindName(Kind kind) {
       return "special";
   }
   return "unknown";
+}
+
+Result<size_t> Store::ReadInto(std::string_view path, uint64_t offset, char* buffer,
+                               size_t length) {
+  size_t got = 0;
+  http::Sink sink{[&](const char* data, size_t n) {
+                    if (n > length - got) return false;
+                    std::memcpy(buffer + got, data, n);
+                    got += n;
+                    return true;
+                  },
+                  [&] { got = 0; }};
+  FERRY_RETURN_IF_ERROR(Read(path, offset, length, sink));
+  return got;
 }
 
 Result<std::string> ReadAll(const http::Body& body) {

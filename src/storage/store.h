@@ -110,6 +110,11 @@ class Store {
   virtual Status Read(std::string_view path, uint64_t offset, uint64_t length,
                       http::Sink& sink) = 0;
 
+  // Reads up to `length` bytes from `offset` into `buffer`; returns how many, fewer only where the
+  // item ends. The default goes through Read; a file system reads straight into the buffer.
+  virtual Result<size_t> ReadInto(std::string_view path, uint64_t offset, char* buffer,
+                                  size_t length);
+
   // Writes the whole item in one operation. The condition decides what may already be there:
   // kIfNoneExists fails with Code::kAlreadyExists when something is; kIfMatch fails with
   // Code::kPreconditionFailed when the item's ETag differs or it is missing.

@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 
+#include "base/md5_pair.h"
+
 namespace ferry::transfer {
 
 using storage::Condition;
@@ -33,20 +35,18 @@ UploadResult FromSourceError(const Status& st) {
   return r;
 }
 
-// Reads [offset, offset + length) of `path` into `out`.
-Status ReadRange(storage::Store& store, const std::string& path, uint64_t offset, uint64_t length,
-                 std::string& out) {
-  out.clear();
-  http::Sink sink{[&](const char* p, size_t n) {
-                    out.append(p, n);
-                    return true;
-                  },
-                  [&] { out.clear(); }};
-  FERRY_RETURN_IF_ERROR(store.Read(path, offset, length, sink));
-  if (out.size() != length) {
+// [offset, offset + length) of `path`, read into a buffer of its own that is never zero-filled
+// first (the bytes are written over at once).
+Result<std::shared_ptr<char[]>> ReadRange(storage::Store& store, const std::string& path,
+                                          uint64_t offset, size_t length) {
+  std::shared_ptr<char[]> buffer =
+      std::make_shared_for_overwrite<char[]>(std::max<size_t>(1, length));
+  Result<size_t> got = store.ReadInto(path, offset, buffer.get(), length);
+  if (!got.ok()) return got.status();
+  if (*got != length) {
     return Status(Code::kIo, fmt::format("'{}' is shorter than expected (changing?)", path));
   }
-  return Status::Ok();
+  return buffer;
 }
 
 Condition WriteCondition(const transfer::UploadItem& item) {
@@ -210,8 +210,16 @@ UploadResult Uploader::UploadFile(const UploadItem& item) {
 }
 
 UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) {
-  std::string data;
-  Status read = ReadRange(source_, item.path, 0, before.size, data);
+  const size_t size = size_t(before.size);
+  budget_.Acquire(size);
+  Result<std::shared_ptr<char[]>> data = ReadRange(source_, item.path, 0, size);
+  UploadResult result = UploadSmallRead(item, before, data);
+  budget_.Release(size);
+  return result;
+}
+
+UploadResult Uploader::UploadSmallRead(const UploadItem& item, const Entry& before,
+                                       const Result<std::shared_ptr<char[]>>& data) {
   Result<Entry> after = StatSource(item.path);
   if (!after.ok()) return FromSourceError(after.status());
   if (!SameVersion(before, *after)) {
@@ -219,9 +227,9 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
     r.outcome = UploadOutcome::kChanging;
     return r;
   }
-  if (!read.ok()) return FromSourceError(read);
+  if (!data.ok()) return FromSourceError(data.status());
 
-  Md5Digest md5 = Md5::Of(data);
+  Md5Digest md5 = Md5::Of(std::string_view(data->get(), size_t(before.size)));
   if (!item.replace_etag.empty() && !item.overwrite && item.previous_md5 == md5) {
     return UpdateMetadata(item, before, md5);
   }
@@ -235,7 +243,7 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
   result.size = before.size;
   result.mtime_ns = before.mtime_ns;
   Result<storage::WriteResult> written =
-      target_.Write(item.path, http::Body::FromString(std::move(data)), options);
+      target_.Write(item.path, http::Body::FromBuffer(*data, size_t(before.size)), options);
   if (written.ok()) {
     result.outcome = UploadOutcome::kCopied;
     result.etag = written->etag;
@@ -325,7 +333,7 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     for (const auto& b : *list) staged[b.id] = b.size;
   }
 
-  Md5 whole;
+  Md5Pair md5s;  // the whole file's and each block's, in one pass
   std::vector<std::string> ids;
   std::deque<std::future<void>> in_flight;
   std::mutex error_mu;
@@ -343,14 +351,14 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     uint64_t offset = index * block_size;
     uint64_t length = std::min(block_size, size - offset);
     budget_.Acquire(length);
-    auto buffer = std::make_shared<std::string>();
-    Status read = ReadRange(source_, item.path, offset, length, *buffer);
-    if (!read.ok()) {
+    Result<std::shared_ptr<char[]>> buffer = ReadRange(source_, item.path, offset, length);
+    if (!buffer.ok()) {
       budget_.Release(length);
-      record_error(read);
+      record_error(buffer.status());
       break;
     }
-    whole.Update(*buffer);
+    md5s.Update(buffer->get(), length);
+    Md5Digest block_md5 = md5s.FinishBlock();
     std::string id = BlockId(item.path, size, before.mtime_ns, index);
     ids.push_back(id);
     auto it = staged.find(id);
@@ -360,17 +368,17 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
       continue;
     }
     while (int(in_flight.size()) >= options_.blocks_in_flight) wait_front();
-    in_flight.push_back(blocks_.Submit([this, &item, id, buffer, length, &record_error] {
-      Md5Digest md5 = Md5::Of(*buffer);
-      Status st =
-          target_.StageBlock(item.path, id, http::Body::FromString(std::move(*buffer)), md5);
-      budget_.Release(length);
-      if (st.ok()) {
-        bytes_sent_ += length;
-      } else {
-        record_error(st);
-      }
-    }));
+    in_flight.push_back(
+        blocks_.Submit([this, &item, id, buffer = *buffer, length, block_md5, &record_error] {
+          Status st =
+              target_.StageBlock(item.path, id, http::Body::FromBuffer(buffer, length), block_md5);
+          budget_.Release(length);
+          if (st.ok()) {
+            bytes_sent_ += length;
+          } else {
+            record_error(st);
+          }
+        }));
     result.bytes_sent += length;
     std::lock_guard lock(error_mu);
     if (!first_error.ok()) break;
@@ -385,7 +393,7 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
   }
   if (!first_error.ok()) return FromSourceError(first_error);
 
-  Md5Digest md5 = whole.Finish();
+  Md5Digest md5 = md5s.FinishWhole();
   result.md5 = md5;
   if (occupied) return AdoptOrConflict(item, refusal, size, md5, result);
 

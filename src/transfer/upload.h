@@ -98,6 +98,8 @@ class Uploader {
   UploadResult UploadLink(const UploadItem& item);
   UploadResult UploadFile(const UploadItem& item);
   UploadResult UploadSmall(const UploadItem& item, const storage::Entry& before);
+  UploadResult UploadSmallRead(const UploadItem& item, const storage::Entry& before,
+                               const Result<std::shared_ptr<char[]>>& data);
   UploadResult UploadLarge(const UploadItem& item, const storage::Entry& before);
   // Replaces only the metadata of ferry's blob, when the content is unchanged.
   UploadResult UpdateMetadata(const UploadItem& item, const storage::Entry& before,
