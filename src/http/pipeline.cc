@@ -2,11 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
+
 namespace ferry::http {
 
+namespace {
+uint64_t ResponseBytes(const Result<Response>& outcome) {
+  if (!outcome.ok()) return 0;
+  auto length = outcome->headers.Get("Content-Length");
+  uint64_t n = 0;
+  if (length) std::from_chars(length->data(), length->data() + length->size(), n);
+  return std::max<uint64_t>(n, outcome->body.size());
+}
+}  // namespace
+
 Pipeline::Pipeline(std::vector<std::shared_ptr<RequestPolicy>> policies,
-                   std::shared_ptr<Transport> transport, std::shared_ptr<RetryPolicy> retry)
-    : policies_(std::move(policies)), transport_(std::move(transport)), retry_(std::move(retry)) {}
+                   std::shared_ptr<Transport> transport, std::shared_ptr<RetryPolicy> retry,
+                   std::shared_ptr<ConcurrencyLimit> concurrency)
+    : policies_(std::move(policies)),
+      transport_(std::move(transport)),
+      retry_(std::move(retry)),
+      concurrency_(std::move(concurrency)) {}
 
 Result<Response> Pipeline::Send(const Request& request) {
   for (int attempt = 1;; ++attempt) {
@@ -14,7 +31,12 @@ Result<Response> Pipeline::Send(const Request& request) {
     for (auto& policy : policies_) FERRY_RETURN_IF_ERROR(policy->Prepare(prepared));
     if (attempt > 1 && prepared.sink != nullptr && prepared.sink->reset) prepared.sink->reset();
 
+    if (concurrency_) concurrency_->Enter();
     Result<Response> outcome = transport_->Send(prepared);
+    if (concurrency_) {
+      uint64_t received = prepared.method == "HEAD" ? 0 : ResponseBytes(outcome);
+      concurrency_->Exit(outcome, prepared.body.size + received);
+    }
     std::optional<Duration> delay = retry_->NextDelay(attempt, outcome);
     if (!delay) return outcome;
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "http/concurrency.h"
 #include "http/request.h"
 #include "http/retry_policy.h"
 #include "http/transport.h"
@@ -26,8 +27,11 @@ class RequestPolicy {
 
 class Pipeline {
  public:
+  // `concurrency`, when given, admits each attempt to the transport (and learns from its
+  // outcome); waits for admission and between retries happen outside it.
   Pipeline(std::vector<std::shared_ptr<RequestPolicy>> policies,
-           std::shared_ptr<Transport> transport, std::shared_ptr<RetryPolicy> retry);
+           std::shared_ptr<Transport> transport, std::shared_ptr<RetryPolicy> retry,
+           std::shared_ptr<ConcurrencyLimit> concurrency = nullptr);
 
   // Sends `request` through the policies and the transport, retrying retriable outcomes. The
   // result is the last HTTP response (any status), or the Status of the last network failure.
@@ -45,6 +49,7 @@ class Pipeline {
   std::vector<std::shared_ptr<RequestPolicy>> policies_;
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<RetryPolicy> retry_;
+  std::shared_ptr<ConcurrencyLimit> concurrency_;
   std::atomic<uint64_t> retries_{0};
   mutable std::mutex causes_mu_;
   std::map<std::string, uint64_t> causes_;

@@ -5,24 +5,12 @@
 #include <deque>
 
 #include "http/pipeline.h"
+#include "support/fake_clock.h"
 
 namespace ferry::http {
 namespace {
 
-// A clock that only moves when the code under test sleeps.
-class FakeClock : public Clock {
- public:
-  std::chrono::system_clock::time_point Now() override { return now_; }
-  void SleepFor(Duration d) override {
-    sleeps.push_back(d);
-    now_ += d;
-  }
-  std::vector<Duration> sleeps;
-
- private:
-  std::chrono::system_clock::time_point now_ =
-      std::chrono::system_clock::from_time_t(1'800'000'000);
-};
+using testing::FakeClock;
 
 Response WithStatus(int status, Headers headers = {}) {
   Response r;

@@ -127,6 +127,7 @@ AzureBlobStore::AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credenti
       credentials_(std::move(credentials)),
       options_(std::move(options)) {
   std::vector<std::shared_ptr<http::RequestPolicy>> policies;
+  if (options_.throttle) policies.push_back(options_.throttle);  // before date and signature
   policies.push_back(std::make_shared<BlobHeadersPolicy>());
   if (credentials_.sas.empty()) {
     policies.push_back(std::make_shared<SharedKeyPolicy>(credentials_.account, credentials_.key));
@@ -134,7 +135,7 @@ AzureBlobStore::AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credenti
   auto clock = options_.clock ? options_.clock : http::SystemClock();
   pipeline_ = std::make_unique<http::Pipeline>(
       std::move(policies), std::make_shared<http::CurlTransport>(options_.transport),
-      std::make_shared<http::RetryPolicy>(options_.retry, clock));
+      std::make_shared<http::RetryPolicy>(options_.retry, clock), options_.concurrency);
 }
 
 std::string AzureBlobStore::BlobName(std::string_view path) const {

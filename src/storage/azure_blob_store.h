@@ -3,7 +3,9 @@
 
 #include <memory>
 
+#include "http/concurrency.h"
 #include "http/pipeline.h"
+#include "http/throttle.h"
 #include "storage/azure_endpoint.h"
 #include "storage/store.h"
 
@@ -14,12 +16,17 @@ struct AzureBlobOptions {
   http::RetryOptions retry;
   std::shared_ptr<http::Clock> clock;  // null: the system clock
   int list_page_size = 5000;           // maxresults per List Blobs page (1-5000)
+  // The migration's throttles (bandwidth, operations, schedule); null: none.
+  std::shared_ptr<http::ThrottlePolicy> throttle;
+  // Requests on the wire at once, fixed or tuned; null: as many as callers send.
+  std::shared_ptr<http::ConcurrencyLimit> concurrency;
 };
 
 // Paths map to blob names under the endpoint's prefix ("prefix/path"). Folders are blobs with
 // hdi_isfolder=true and links blobs with is_symlink=true, which listings report as such.
-// Every request goes through one pipeline: request id and date, Shared Key signing (unless a SAS
-// is used), retries with backoff, libcurl with kept-alive connections. Thread-safe.
+// Every request goes through one pipeline: the throttle, request id and date, Shared Key signing
+// (unless a SAS is used), retries with backoff, admission (concurrency), libcurl with kept-alive
+// connections. Thread-safe.
 class AzureBlobStore : public Store {
  public:
   AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credentials,
