@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "cli/transfer_flags.h"
 #include "storage/azure_blob_store.h"
 
 namespace ferry::cli {
@@ -45,25 +46,30 @@ NetworkSettings& Network() {
   return settings;
 }
 
-storage::AzureBlobOptions AzureOptions() {
+storage::AzureBlobOptions AzureOptions(const TransferControls* controls) {
   storage::AzureBlobOptions options;
   options.transport.low_speed_time = Network().stall_timeout;
   options.transport.verify_tls = !Network().insecure_tls;
+  if (controls) {
+    options.throttle = controls->throttle;
+    options.concurrency = controls->concurrency;
+  }
   return options;
 }
 
-std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec) {
+std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
+                                             const TransferControls* controls) {
   if (Network().insecure_tls && spec.type == storage::EndpointType::kAzureBlob) {
     spdlog::warn("TLS certificates are not verified (--insecure-skip-tls-verify): {}",
                  spec.Redacted());
   }
   Result<std::unique_ptr<storage::Store>> store =
-      storage::OpenStore(spec, storage::ProcessEnvironment(), AzureOptions());
+      storage::OpenStore(spec, storage::ProcessEnvironment(), AzureOptions(controls));
   if (!store.ok()) FailConfig(store.status());
   return std::move(store).value();
 }
 
-Endpoints OpenEndpoints(catalog::Catalog& catalog) {
+Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* controls) {
   Endpoints endpoints;
   auto parse = [&](const std::string& url) {
     Result<storage::EndpointSpec> spec = storage::ParseEndpoint(url);
@@ -73,7 +79,7 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog) {
   storage::EndpointSpec source = parse(catalog.config().source);
   storage::EndpointSpec target = parse(catalog.config().target);
   endpoints.source = OpenEndpoint(source);
-  endpoints.target = OpenEndpoint(target);
+  endpoints.target = OpenEndpoint(target, controls);
   if (Network().insecure_tls) {
     for (const storage::EndpointSpec* spec : {&source, &target}) {
       if (spec->type != storage::EndpointType::kAzureBlob) continue;

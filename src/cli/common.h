@@ -41,14 +41,19 @@ struct NetworkSettings {
   bool insecure_tls = false;
 };
 NetworkSettings& Network();
-storage::AzureBlobOptions AzureOptions();
+struct TransferControls;
+// With `controls`: the throttles and stream limit of a target.
+storage::AzureBlobOptions AzureOptions(const TransferControls* controls = nullptr);
 
-// Opens the stores of the migration in `catalog`, with credentials from the environment. Runs
-// without TLS verification say so in the migration's log.
-Endpoints OpenEndpoints(catalog::Catalog& catalog);
+// Opens the stores of the migration in `catalog`, with credentials from the environment, the
+// target under `controls` when given. Runs without TLS verification say so in the migration's
+// log.
+Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* controls = nullptr);
 
-// Opens one endpoint with the network settings; exit 2 on failure.
-std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec);
+// Opens one endpoint with the network settings (and `controls`, for a target); exit 2 on
+// failure.
+std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
+                                             const TransferControls* controls = nullptr);
 
 // Writes, reads back and deletes a small probe item; exit 2 with the reason if any step fails.
 void ProbeWritable(storage::Store& store);

@@ -1,9 +1,10 @@
-// ferry copy DIR [--concurrency N]: copy every pending and failed item.
+// ferry copy DIR: copy every pending and failed item.
 #include <fmt/format.h>
 
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/transfer_flags.h"
 #include "migration/copy.h"
 
 namespace ferry::cli {
@@ -12,7 +13,7 @@ namespace {
 
 struct CopyCommandOptions {
   std::string dir;
-  int concurrency = 16;
+  TransferFlags transfer;
   bool dry_run = false, overwrite = false, reopen = false;
 };
 
@@ -61,9 +62,10 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
 }
 
 int RunCopy(const CopyCommandOptions& o) {
+  TransferControls controls = ParseTransferFlags(o.transfer);
   auto catalog = OpenMigration(o.dir);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
-  Endpoints endpoints = OpenEndpoints(*catalog);
+  Endpoints endpoints = OpenEndpoints(*catalog, &controls);
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
   if (!catalog->GetMeta("last_scan_run").ok()) {
     std::cout << "the source has not been scanned yet: scanning first\n";
@@ -74,7 +76,7 @@ int RunCopy(const CopyCommandOptions& o) {
 
   InstallInterruptHandler();
   migration::CopyOptions options;
-  options.concurrency = o.concurrency;
+  ApplyTransferControls(controls, options);
   options.upload.tier = catalog->config().tier;
   options.upload.follow_links = catalog->config().symlinks == "follow";
   options.stop = &InterruptFlag();
@@ -98,11 +100,10 @@ int RunCopy(const CopyCommandOptions& o) {
   const migration::CopyReport& r = *report;
   double rate = r.seconds > 0 ? double(r.bytes_sent) / r.seconds : 0;
   std::cout << fmt::format(
-      "copied {} items ({}) in {}, {}/s, {:.0f} items/s; {} already there, {} failed, "
-      "{} conflicts, {} vanished; {} retries\n",
+      "copied {} items ({}) in {}, {}/s; {} already there, {} failed, {} conflicts, {} "
+      "vanished\n{}\n",
       r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), HumanBytes(int64_t(rate)),
-      r.seconds > 0 ? double(r.copied + r.adopted) / r.seconds : 0.0, r.adopted, r.failed,
-      r.conflicts, r.vanished, r.retries);
+      r.adopted, r.failed, r.conflicts, r.vanished, EngineSummary(r));
   for (const auto& [cause, n] : r.retries_by_cause) {
     std::cout << fmt::format("  {} retries: {}\n", n, cause);
   }
@@ -135,9 +136,7 @@ CommandRunner AddCopyCommand(CLI::App& app) {
       "Copy every pending and failed item to the target (scans first if needed); safe to "
       "stop and run again");
   cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
-  cmd->add_option("--concurrency", o->concurrency, "Items copied in parallel")
-      ->check(CLI::Range(1, 512))
-      ->capture_default_str();
+  AddTransferOptions(cmd, o->transfer);
   cmd->add_flag("--dry-run", o->dry_run, "List what would be copied; change nothing");
   cmd->add_flag("--overwrite", o->overwrite,
                 "Also write over blobs that someone else put in the way (conflicts)");

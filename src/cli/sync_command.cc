@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/transfer_flags.h"
 #include "migration/cutover.h"
 #include "migration/sync.h"
 #include "migration/verify.h"
@@ -17,7 +18,7 @@ struct SyncCommandOptions {
   std::string dir;
   std::string mode;  // "" = the migration's
   bool checksum = false, overwrite = false, dry_run = false, reopen = false;
-  int concurrency = 16;
+  TransferFlags transfer;
 };
 
 void PrintFinding(const migration::Finding& f) {
@@ -26,7 +27,7 @@ void PrintFinding(const migration::Finding& f) {
 
 // Options shared by sync and cutover's final sync.
 migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncCommandOptions& o,
-                                       ProgressLine& line) {
+                                       const TransferControls& controls, ProgressLine& line) {
   const catalog::Config& config = catalog.config();
   Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
   if (!filter.ok()) FailConfig(filter.status());
@@ -37,7 +38,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   s.mode = o.mode.empty() ? config.mode : o.mode;
   s.overwrite = o.overwrite;
   s.dry_run = o.dry_run;
-  s.copy.concurrency = o.concurrency;
+  ApplyTransferControls(controls, s.copy);
   s.copy.upload.tier = config.tier;
   s.copy.upload.follow_links = config.symlinks == "follow";
   s.copy.stop = &InterruptFlag();
@@ -80,10 +81,10 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
   if (!dry_run) {
     std::cout << fmt::format(
         "copied {} ({} replaced, {} of them metadata only), {} failed, {} conflicts; {} blobs "
-        "deleted; drift: {} changed by others, {} unexpected blobs; {}\n",
+        "deleted; drift: {} changed by others, {} unexpected blobs; {}\n{}\n",
         r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed,
         r.copy.conflicts + r.delete_conflicts, r.deleted, r.drift.changed, r.drift.unexpected,
-        HumanDuration(r.seconds));
+        HumanDuration(r.seconds), EngineSummary(r.copy));
   } else if (r.deleted) {
     std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted,
                              HumanBytes(r.deleted_bytes));
@@ -91,12 +92,13 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
 }
 
 int RunSync(const SyncCommandOptions& o) {
+  TransferControls controls = ParseTransferFlags(o.transfer);
   auto catalog = OpenMigration(o.dir);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
-  Endpoints endpoints = OpenEndpoints(*catalog);
+  Endpoints endpoints = OpenEndpoints(*catalog, &controls);
   InstallInterruptHandler();
   ProgressLine line;
-  migration::SyncOptions options = MakeSyncOptions(*catalog, o, line);
+  migration::SyncOptions options = MakeSyncOptions(*catalog, o, controls, line);
   options.copy.retry_causes = RetryCauses(endpoints);
   if (o.dry_run && migration::IsClosed(*catalog)) {
     std::cout << "the migration is cut over; checking whether the retired source changed since:\n";
@@ -138,9 +140,7 @@ void AddSyncLikeOptions(CLI::App* cmd, SyncCommandOptions& o) {
       ->check(CLI::IsMember({"additive", "mirror"}));
   cmd->add_flag("--overwrite", o.overwrite,
                 "Write over blobs that someone else changed, created or deleted (conflicts)");
-  cmd->add_option("--concurrency", o.concurrency, "Items copied in parallel")
-      ->check(CLI::Range(1, 512))
-      ->capture_default_str();
+  AddTransferOptions(cmd, o.transfer);
 }
 
 struct VerifyCommandOptions {
@@ -214,8 +214,9 @@ struct CutoverCommandOptions {
 
 int RunCutover(const CutoverCommandOptions& o) {
   auto window = ParseDuration("--quiet-window", o.quiet_window);
+  TransferControls controls = ParseTransferFlags(o.sync.transfer);
   auto catalog = OpenMigration(o.sync.dir);
-  Endpoints endpoints = OpenEndpoints(*catalog);
+  Endpoints endpoints = OpenEndpoints(*catalog, &controls);
   if (!o.yes && !o.sync.dry_run) {
     if (::isatty(0) != 1) {
       throw ExitError(kExitUsage,
@@ -238,7 +239,7 @@ int RunCutover(const CutoverCommandOptions& o) {
   options.quiet_window = window;
   options.max_changes = o.max_changes;
   options.dry_run = o.sync.dry_run;
-  options.sync = MakeSyncOptions(*catalog, o.sync, line);
+  options.sync = MakeSyncOptions(*catalog, o.sync, controls, line);
   options.on_step = [&](const std::string& step) {
     line.Clear();
     std::cout << step << std::endl;  // as it happens, also when piped to a log

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/transfer_flags.h"
 #include "migration/trial.h"
 
 namespace ferry::cli {
@@ -14,12 +15,13 @@ struct TrialCommandOptions {
   std::string dir, sample, prefix = "ferry-trial";
   uint64_t seed = 0;
   bool cleanup = false, json = false;
-  int concurrency = 16;
+  TransferFlags transfer;
 };
 
 // The store at the trial prefix, beside the migration's own items in the target.
 std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
-                                               const std::string& prefix) {
+                                               const std::string& prefix,
+                                               const TransferControls& controls) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(config.target);
   if (!spec.ok()) FailConfig(spec.status());
   if (spec->type == storage::EndpointType::kLocal) {
@@ -27,7 +29,7 @@ std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
   } else {
     spec->azure.prefix = storage::JoinPath(spec->azure.prefix, prefix);
   }
-  return OpenEndpoint(*spec);
+  return OpenEndpoint(*spec, &controls);
 }
 
 int RunTrial(const TrialCommandOptions& o) {
@@ -58,9 +60,10 @@ int RunTrial(const TrialCommandOptions& o) {
           fmt::format("--sample '{}': give a percentage (1%) or a count (200)", o.sample));
     }
   }
+  TransferControls controls = ParseTransferFlags(o.transfer);
   auto catalog = OpenMigration(o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog);
-  auto trial = OpenTrialStore(catalog->config(), o.prefix);
+  auto trial = OpenTrialStore(catalog->config(), o.prefix, controls);
   std::ostream& out = o.json ? std::cerr : std::cout;
   nlohmann::json doc;
 
@@ -71,7 +74,8 @@ int RunTrial(const TrialCommandOptions& o) {
     }
     if (Status st = catalog->SetMeta("trial_prefix", o.prefix); !st.ok()) FailConfig(st);
     options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
-    options.concurrency = o.concurrency;
+    options.concurrency = controls.workers;
+    options.max_memory = controls.max_memory;
     options.upload.tier = catalog->config().tier;
     options.upload.follow_links = catalog->config().symlinks == "follow";
     Result<migration::TrialReport> report =
@@ -141,9 +145,7 @@ CommandRunner AddTrialCommand(CLI::App& app) {
   cmd->add_option("--prefix", o->prefix, "Where the trial blobs go, under the target")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the sample (printed; reuse it for the same sample)");
-  cmd->add_option("--concurrency", o->concurrency, "Items copied in parallel")
-      ->check(CLI::Range(1, 512))
-      ->capture_default_str();
+  AddTransferOptions(cmd, o->transfer);
   cmd->add_flag("--cleanup", o->cleanup, "Delete the trial blobs (after the trial, if one runs)");
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
   return [o] { return RunTrial(*o); };

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 namespace ferry::migration {
@@ -16,6 +15,12 @@ using catalog::Item;
 using catalog::ItemState;
 using transfer::UploadOutcome;
 using transfer::UploadResult;
+
+nlohmann::json EngineJson(const EngineStats& e) {
+  return {{"tuned", e.tuned},           {"initial", e.streams_initial},
+          {"lowest", e.streams_lowest}, {"highest", e.streams_highest},
+          {"last", e.streams_last},     {"backoffs", e.backoffs}};
+}
 
 std::string CauseOf(const Status& status) {
   if (status.http_status() != 0) {
@@ -387,6 +392,8 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
   }
   std::map<std::string, uint64_t> causes_before;
   if (options.retry_causes) causes_before = options.retry_causes();
+  const double throttled_before =
+      options.engine_stats ? options.engine_stats().throttled_seconds : 0;
   Status status;
   {
     CopyRun copy(catalog, source, target, options, report);
@@ -400,6 +407,10 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
       report.retries_by_cause[cause] = delta;
       report.retries += delta;
     }
+  }
+  if (options.engine_stats) {
+    report.engine = options.engine_stats();
+    report.engine.throttled_seconds -= throttled_before;
   }
   if (!report.retries_by_cause.empty()) {
     nlohmann::json causes(report.retries_by_cause);
@@ -426,6 +437,8 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
       {"retries", report.retries},
       {"retries_by_cause", report.retries_by_cause},
       {"samples", report.samples},
+      {"throttled_seconds", report.engine.throttled_seconds},
+      {"streams", EngineJson(report.engine)},
       {"seconds",
        report.seconds}}.dump();
   if (options.run != 0) {

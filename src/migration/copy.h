@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -19,6 +20,14 @@ struct CopyProgress {
   double seconds = 0;
 };
 
+// What the transfer engine did: time held back by the throttles, and the parallel streams.
+struct EngineStats {
+  double throttled_seconds = 0;
+  bool tuned = false;  // streams tuned while running (--concurrency auto)
+  int streams_initial = 0, streams_lowest = 0, streams_highest = 0, streams_last = 0;
+  int64_t backoffs = 0;  // times the streams were halved because the target was busy
+};
+
 struct CopyOptions {
   int concurrency = 16;
   uint64_t max_memory = 512ull << 20;  // bytes held in block buffers at once
@@ -29,6 +38,8 @@ struct CopyOptions {
   int64_t run = 0;         // record under this run (a sync's) instead of a "copy" run
   // The target's HTTP retries so far, by cause (for the run's record); may be empty.
   std::function<std::map<std::string, uint64_t>()> retry_causes;
+  // The engine's statistics so far (for the process; the run records its share); may be empty.
+  std::function<EngineStats()> engine_stats;
 };
 
 struct CopyReport {
@@ -42,6 +53,7 @@ struct CopyReport {
   int64_t blocks_reused = 0;
   uint64_t retries = 0;
   std::map<std::string, uint64_t> retries_by_cause;
+  EngineStats engine;
   // Progress over time: seconds since start, bytes and items done (at most ~240 points).
   std::vector<std::array<double, 3>> samples;
   double seconds = 0;
@@ -50,6 +62,9 @@ struct CopyReport {
   // unreachable, access refused, container gone): the last error.
   std::string unreachable;
 };
+
+// The engine's statistics as they are kept in a run's summary.
+nlohmann::json EngineJson(const EngineStats& engine);
 
 // The short key that groups an error with others of its kind in `ferry errors`.
 std::string CauseOf(const Status& status);

@@ -153,6 +153,8 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
       {"retries", report.copy.retries},
       {"retries_by_cause", report.copy.retries_by_cause},
       {"samples", report.copy.samples},
+      {"throttled_seconds", report.copy.engine.throttled_seconds},
+      {"streams", EngineJson(report.copy.engine)},
       {"seconds",
        report.seconds}}.dump();
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));

@@ -144,7 +144,7 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
 
   // Copy each phase with the migration's parallelism, timing it.
   transfer::TaskPool blocks(std::max(2, options.concurrency));
-  transfer::ByteBudget budget(512ull << 20);
+  transfer::ByteBudget budget(options.max_memory);
   transfer::Uploader uploader(source, trial, options.upload, blocks, budget);
   std::mutex mu;
   for (Phase* phase : {&small, &large}) {

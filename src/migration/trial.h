@@ -16,6 +16,7 @@ struct TrialOptions {
   std::optional<double> percent;  // P% of each stratum
   uint64_t seed = 1;
   int concurrency = 16;
+  uint64_t max_memory = 512ull << 20;  // bytes held in transfer buffers at once
   transfer::UploadOptions upload;
 };
 

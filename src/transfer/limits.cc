@@ -116,6 +116,29 @@ Result<double> ParseRate(std::string_view text) {
   return BadRate(text);
 }
 
+Result<uint64_t> ParseSize(std::string_view text) {
+  auto bad = [&] {
+    return Status(Code::kInvalidInput,
+                  fmt::format("'{}' is not a size: give one such as 512MiB, 2GiB or 300MB", text));
+  };
+  std::string_view rest = Trim(text);
+  std::optional<double> number = LeadingNumber(rest);
+  if (!number) return bad();
+  std::string unit = Lower(Trim(rest));
+  static const std::pair<const char*, double> kUnits[] = {
+      {"b", 1},           {"kb", 1e3},           {"mb", 1e6},
+      {"gb", 1e9},        {"tb", 1e12},          {"kib", 1024.0},
+      {"mib", 1048576.0}, {"gib", 1073741824.0}, {"tib", 1099511627776.0},
+  };
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    double bytes = *number * scale;
+    if (bytes >= 1e18) return bad();
+    return uint64_t(bytes);
+  }
+  return bad();
+}
+
 Result<double> ParseOpsRate(std::string_view text) {
   std::string_view rest = Trim(text);
   std::optional<double> number = LeadingNumber(rest);

@@ -25,6 +25,10 @@ namespace ferry::transfer {
 // (units: B, KB, MB, GB, KiB, MiB, GiB, kbit, Mbit, Gbit; '/s' required); "0" is 0.
 Result<double> ParseRate(std::string_view text);
 
+// Bytes from "512MiB", "2GiB", "300MB", "4096B" (units: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB;
+// a unit is required).
+Result<uint64_t> ParseSize(std::string_view text);
+
 // Operations per second from "200/s" or "200".
 Result<double> ParseOpsRate(std::string_view text);
 

@@ -28,6 +28,21 @@ TEST(ParseRate, BytesAndBitsInDecimalAndBinaryUnits) {
   }
 }
 
+TEST(ParseSize, DecimalAndBinaryUnits) {
+  EXPECT_EQ(*ParseSize("512MiB"), 512ull << 20);
+  EXPECT_EQ(*ParseSize("2 GiB"), 2ull << 30);
+  EXPECT_EQ(*ParseSize("300mb"), 300'000'000ull);
+  EXPECT_EQ(*ParseSize("1.5KiB"), 1536ull);
+  EXPECT_EQ(*ParseSize("4096B"), 4096ull);
+  for (const char* bad : {"", "512", "lots", "-1MiB", "5MiB/s", "1e3MB", "99999999TiB"}) {
+    auto r = ParseSize(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("512MiB"), std::string::npos) << bad;
+    }
+  }
+}
+
 TEST(ParseOpsRate, CountPerSecond) {
   EXPECT_EQ(*ParseOpsRate("200/s"), 200);
   EXPECT_EQ(*ParseOpsRate("2.5"), 2.5);
