@@ -7,39 +7,11 @@
 #include <csignal>
 #include <thread>
 
+#include "support/fault_proxy.h"
 #include "support/migration_fixture.h"
 
 namespace ferry::testing {
 namespace {
-
-class FaultProxy {
- public:
-  FaultProxy(int upstream_port, double rate, int seed)
-      : stats_(dir_.Sub("stats.json")),
-        process_({"node", std::string(FERRY_SOURCE_DIR) + "/tests/support/fault_proxy.mjs",
-                  "--upstream-port", std::to_string(upstream_port), "--rate", std::to_string(rate),
-                  "--seed", std::to_string(seed), "--stats", stats_}) {
-    if (!process_.WaitForOutput("port", 20'000)) {
-      throw std::runtime_error("the fault proxy did not start: " + process_.Wait().err);
-    }
-    port_ = nlohmann::json::parse(process_.OutputSoFar())["port"];
-  }
-
-  int port() const { return port_; }
-
-  // Stops the proxy and returns what it did: {"requests": N, "faults": {KIND: N, ...}}.
-  nlohmann::json Stop() {
-    process_.Kill(SIGTERM);
-    process_.Wait();
-    return nlohmann::json::parse(ReadFile(stats_));
-  }
-
- private:
-  TempDir dir_;
-  std::string stats_;
-  BackgroundProcess process_;
-  int port_ = 0;
-};
 
 using FaultTest = MigrationFixture;
 
