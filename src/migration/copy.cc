@@ -146,8 +146,8 @@ class CopyRun {
         options_(options),
         report_(report),
         blocks_(std::max(2, options.concurrency)),
-        budget_(options.max_memory),
-        uploader_(source, target, options.upload, blocks_, budget_),
+        buffers_(options.max_memory),
+        uploader_(source, target, options.upload, blocks_, buffers_),
         max_in_flight_(int64_t(options.concurrency) * 2) {}
 
   Status Execute() {
@@ -367,7 +367,7 @@ class CopyRun {
   const CopyOptions& options_;
   CopyReport& report_;
   transfer::TaskPool blocks_;
-  transfer::ByteBudget budget_;
+  transfer::BufferPool buffers_;
   transfer::Uploader uploader_;
   Exchange exchange_;
   CopyProgress progress_;

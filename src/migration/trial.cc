@@ -144,8 +144,8 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
 
   // Copy each phase with the migration's parallelism, timing it.
   transfer::TaskPool blocks(std::max(2, options.concurrency));
-  transfer::ByteBudget budget(options.max_memory);
-  transfer::Uploader uploader(source, trial, options.upload, blocks, budget);
+  transfer::BufferPool buffers(options.max_memory);
+  transfer::Uploader uploader(source, trial, options.upload, blocks, buffers);
   std::mutex mu;
   for (Phase* phase : {&small, &large}) {
     auto start = std::chrono::steady_clock::now();

@@ -40,18 +40,4 @@ void TaskPool::Work() {
   }
 }
 
-void ByteBudget::Acquire(uint64_t bytes) {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return used_ == 0 || used_ + bytes <= capacity_; });
-  used_ += bytes;
-}
-
-void ByteBudget::Release(uint64_t bytes) {
-  {
-    std::lock_guard lock(mu_);
-    used_ -= bytes;
-  }
-  cv_.notify_all();
-}
-
 }  // namespace ferry::transfer

@@ -1,4 +1,4 @@
-// A fixed set of threads running submitted tasks, and a byte budget that bounds buffers in flight.
+// A fixed set of threads running submitted tasks.
 #pragma once
 
 #include <condition_variable>
@@ -30,22 +30,6 @@ class TaskPool {
   std::deque<std::packaged_task<void()>> queue_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
-};
-
-// Bytes that may be held in transfer buffers at once. Acquire blocks until enough is free; a
-// request larger than the whole budget is granted when nothing else is held. Thread-safe.
-class ByteBudget {
- public:
-  explicit ByteBudget(uint64_t bytes) : capacity_(bytes) {}
-  void Acquire(uint64_t bytes);
-  void Release(uint64_t bytes);
-  uint64_t capacity() const { return capacity_; }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t capacity_;
-  uint64_t used_ = 0;
 };
 
 }  // namespace ferry::transfer

@@ -35,12 +35,10 @@ UploadResult FromSourceError(const Status& st) {
   return r;
 }
 
-// [offset, offset + length) of `path`, read into a buffer of its own that is never zero-filled
-// first (the bytes are written over at once).
-Result<std::shared_ptr<char[]>> ReadRange(storage::Store& store, const std::string& path,
-                                          uint64_t offset, size_t length) {
-  std::shared_ptr<char[]> buffer =
-      std::make_shared_for_overwrite<char[]>(std::max<size_t>(1, length));
+// [offset, offset + length) of `path`, read into a buffer from `pool` (waiting for room).
+Result<std::shared_ptr<char[]>> ReadRange(storage::Store& store, BufferPool& pool,
+                                          const std::string& path, uint64_t offset, size_t length) {
+  std::shared_ptr<char[]> buffer = pool.Acquire(length);
   Result<size_t> got = store.ReadInto(path, offset, buffer.get(), length);
   if (!got.ok()) return got.status();
   if (*got != length) {
@@ -210,16 +208,8 @@ UploadResult Uploader::UploadFile(const UploadItem& item) {
 }
 
 UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) {
-  const size_t size = size_t(before.size);
-  budget_.Acquire(size);
-  Result<std::shared_ptr<char[]>> data = ReadRange(source_, item.path, 0, size);
-  UploadResult result = UploadSmallRead(item, before, data);
-  budget_.Release(size);
-  return result;
-}
-
-UploadResult Uploader::UploadSmallRead(const UploadItem& item, const Entry& before,
-                                       const Result<std::shared_ptr<char[]>>& data) {
+  Result<std::shared_ptr<char[]>> data =
+      ReadRange(source_, buffers_, item.path, 0, size_t(before.size));
   Result<Entry> after = StatSource(item.path);
   if (!after.ok()) return FromSourceError(after.status());
   if (!SameVersion(before, *after)) {
@@ -350,10 +340,9 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
   for (uint64_t index = 0; index < blocks; ++index) {
     uint64_t offset = index * block_size;
     uint64_t length = std::min(block_size, size - offset);
-    budget_.Acquire(length);
-    Result<std::shared_ptr<char[]>> buffer = ReadRange(source_, item.path, offset, length);
+    Result<std::shared_ptr<char[]>> buffer =
+        ReadRange(source_, buffers_, item.path, offset, length);
     if (!buffer.ok()) {
-      budget_.Release(length);
       record_error(buffer.status());
       break;
     }
@@ -364,7 +353,6 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     auto it = staged.find(id);
     if (occupied || (it != staged.end() && it->second == length)) {
       if (!occupied) ++result.blocks_reused;
-      budget_.Release(length);
       continue;
     }
     while (int(in_flight.size()) >= options_.blocks_in_flight) wait_front();
@@ -372,7 +360,6 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
         blocks_.Submit([this, &item, id, buffer = *buffer, length, block_md5, &record_error] {
           Status st =
               target_.StageBlock(item.path, id, http::Body::FromBuffer(buffer, length), block_md5);
-          budget_.Release(length);
           if (st.ok()) {
             bytes_sent_ += length;
           } else {

@@ -9,6 +9,7 @@
 #include "base/encoding.h"
 #include "base/status.h"
 #include "storage/store.h"
+#include "transfer/buffer_pool.h"
 #include "transfer/task_pool.h"
 
 namespace ferry::transfer {
@@ -77,14 +78,14 @@ uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks)
 
 class Uploader {
  public:
-  // `blocks` runs block uploads; `budget` bounds the bytes held in block buffers.
+  // `blocks` runs block uploads; `buffers` holds the bytes in flight.
   Uploader(storage::Store& source, storage::Store& target, UploadOptions options, TaskPool& blocks,
-           ByteBudget& budget)
+           BufferPool& buffers)
       : source_(source),
         target_(target),
         options_(std::move(options)),
         blocks_(blocks),
-        budget_(budget) {}
+        buffers_(buffers) {}
 
   // Copies `item` to the same path in the target: a new item only if no blob is there
   // (If-None-Match: *), a changed one only over the blob ferry wrote (If-Match). Thread-safe.
@@ -98,8 +99,6 @@ class Uploader {
   UploadResult UploadLink(const UploadItem& item);
   UploadResult UploadFile(const UploadItem& item);
   UploadResult UploadSmall(const UploadItem& item, const storage::Entry& before);
-  UploadResult UploadSmallRead(const UploadItem& item, const storage::Entry& before,
-                               const Result<std::shared_ptr<char[]>>& data);
   UploadResult UploadLarge(const UploadItem& item, const storage::Entry& before);
   // Replaces only the metadata of ferry's blob, when the content is unchanged.
   UploadResult UpdateMetadata(const UploadItem& item, const storage::Entry& before,
@@ -114,7 +113,7 @@ class Uploader {
   storage::Store& target_;
   UploadOptions options_;
   TaskPool& blocks_;
-  ByteBudget& budget_;
+  BufferPool& buffers_;
   std::atomic<uint64_t> bytes_sent_{0};
 };
 

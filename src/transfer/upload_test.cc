@@ -45,7 +45,7 @@ TEST(PosixMetadata, UsesTheNamesAzCopyAndBlobFuseRead) {
 // recorded the write) is adopted; the same bytes with another modtime are someone else's.
 class ReplaceTest : public ::testing::TestWithParam<size_t> {
  protected:
-  ReplaceTest() : uploader_(source_, target_, Options(), blocks_, budget_) {}
+  ReplaceTest() : uploader_(source_, target_, Options(), blocks_, buffers_) {}
   static UploadOptions Options() {
     UploadOptions options;
     options.single_shot_limit = 1 << 20;  // larger files go as blocks
@@ -66,7 +66,7 @@ class ReplaceTest : public ::testing::TestWithParam<size_t> {
   }
   storage::MemoryStore source_, target_;
   TaskPool blocks_{2};
-  ByteBudget budget_{64 << 20};
+  BufferPool buffers_{64 << 20};
   Uploader uploader_;
 };
 
