@@ -26,6 +26,8 @@ std::string_view CodeName(Code code) {
       return "io";
     case Code::kUnsupported:
       return "unsupported";
+    case Code::kCancelled:
+      return "cancelled";
     case Code::kInternal:
       return "internal";
   }

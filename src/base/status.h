@@ -21,6 +21,7 @@ enum class Code {
   kInvalidInput,        // the request or the caller's input is malformed
   kIo,                  // local file system error
   kUnsupported,         // the endpoint cannot do this operation
+  kCancelled,           // the operator stopped the run before this was done
   kInternal,            // anything else: a bug or an unexpected answer
 };
 

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 #include "support/fault_proxy.h"
 #include "support/migration_fixture.h"
@@ -66,6 +68,29 @@ TEST_F(ThroughputTest, AutoConcurrencyBacksOffWhenTheServiceAnswersBusyWithRetry
   EXPECT_TRUE(std::regex_search(copy.out, m, std::regex(R"(streams tuned from 16 to \d+)")))
       << copy.out;
   VerifyTarget();
+}
+
+TEST_F(ThroughputTest, AScheduleThatSaysOffPausesEveryRequestAndCtrlCStillStopsPromptly) {
+  std::mt19937_64 rng(22);
+  for (int i = 0; i < 20; ++i) AddFile(fmt::format("f{:02d}", i), Random(1000, rng));
+  Init();
+  BackgroundProcess copy(FerryArgv({"copy", Mig(), "--schedule", "* off"}), FerryOptions(env_));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_TRUE(copy.Running()) << "paused by the schedule";
+  EXPECT_TRUE(RunChecker(Azurite::Global(), {"list", container_}).empty()) << "nothing sent";
+  copy.Kill(SIGINT);
+  auto start = std::chrono::steady_clock::now();
+  auto stopped = copy.Wait();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 5) << "the pause does not hold the stop";
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.out << stopped.err;
+  EXPECT_NE(stopped.out.find("stopped early"), std::string::npos) << stopped.out;
+  EXPECT_EQ(Status()["states"]["pending"]["items"], 20) << "the held items stay pending";
+
+  auto resumed = Ferry({"copy", Mig()});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  VerifyTarget();
+  ExpectCatalogIntact();
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ namespace ferry::cli {
 namespace {
 
 constexpr int kMaxStreams = 512;
-constexpr int kAutoMax = 64;  // --concurrency auto tunes between 2 and this
+constexpr int kAutoMax = 64;                      // --concurrency auto tunes between 2 and this
+constexpr std::chrono::milliseconds kBurst{500};  // what an idle throttle lets through at once
 
 // A share of the machine's memory for transfer buffers: an eighth, between 64 MiB and 1 GiB.
 uint64_t DefaultMaxMemory() {
@@ -119,13 +120,15 @@ TransferControls ParseTransferFlags(const TransferFlags& flags) {
       }
       return limit;
     };
-    controls.bytes = std::make_shared<http::RateLimiter>(bytes_at, http::SystemClock());
+    controls.bytes = std::make_shared<http::RateLimiter>(bytes_at, http::SystemClock(), kBurst,
+                                                         &InterruptFlag());
   }
   if (!flags.max_ops.empty()) {
     double ops = OrFail("--max-ops", flags.max_ops, transfer::ParseOpsRate(flags.max_ops));
     if (ops <= 0) throw ExitError(kExitUsage, "--max-ops: give a rate above zero, e.g. 200/s");
-    controls.operations = std::make_shared<http::RateLimiter>(
-        [ops](auto) { return std::optional<double>(ops); }, http::SystemClock());
+    controls.operations =
+        std::make_shared<http::RateLimiter>([ops](auto) { return std::optional<double>(ops); },
+                                            http::SystemClock(), kBurst, &InterruptFlag());
   }
   if (controls.bytes || controls.operations) {
     controls.throttle = std::make_shared<http::ThrottlePolicy>(controls.bytes, controls.operations);

@@ -5,12 +5,12 @@
 namespace ferry::http {
 
 namespace {
-constexpr auto kLookAgain = std::chrono::seconds(1);  // while paused
+constexpr auto kLookAgain = std::chrono::seconds(1);  // while paused or waiting a turn
 }
 
 RateLimiter::RateLimiter(LimitAt limit, std::shared_ptr<Clock> clock,
-                         std::chrono::milliseconds burst)
-    : limit_(std::move(limit)), clock_(std::move(clock)), burst_(burst) {}
+                         std::chrono::milliseconds burst, const std::atomic<bool>* stop)
+    : limit_(std::move(limit)), clock_(std::move(clock)), burst_(burst), stop_(stop) {}
 
 void RateLimiter::CountHeld(TimePoint from, TimePoint to) {
   from = std::max(from, held_until_);
@@ -19,14 +19,16 @@ void RateLimiter::CountHeld(TimePoint from, TimePoint to) {
   held_until_ = to;
 }
 
-void RateLimiter::Acquire(double units) {
+bool RateLimiter::Acquire(double units) {
+  auto stopped = [&] { return stop_ != nullptr && stop_->load(); };
   std::unique_lock lock(mu_);
   while (true) {
+    if (stopped()) return false;
     TimePoint now = clock_->Now();
     std::optional<double> rate = limit_(now);
     if (!rate) {
       next_ = std::max(next_, now);  // unlimited: later bookings start from here
-      return;
+      return true;
     }
     if (*rate <= 0) {  // paused: wait and look again
       CountHeld(now, now + kLookAgain);
@@ -40,11 +42,16 @@ void RateLimiter::Acquire(double units) {
     auto cost = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(std::max(0.0, units) / *rate));
     next_ = start + cost;
-    if (start <= now) return;
+    if (start <= now) return true;
     CountHeld(now, start);
     lock.unlock();
-    clock_->SleepFor(std::chrono::ceil<Duration>(start - now));
-    return;
+    // Wait for the turn a second at a time, so a stop is seen.
+    for (TimePoint t = now; t < start; t = clock_->Now()) {
+      if (stopped()) return false;
+      clock_->SleepFor(std::chrono::ceil<Duration>(std::min<std::chrono::nanoseconds>(
+          start - t, std::chrono::duration_cast<std::chrono::nanoseconds>(kLookAgain))));
+    }
+    return true;
   }
 }
 
@@ -54,8 +61,10 @@ std::chrono::milliseconds RateLimiter::throttled() const {
 }
 
 Status ThrottlePolicy::Prepare(Request& request) {
-  if (operations_) operations_->Acquire(1);
-  if (bytes_) bytes_->Acquire(double(request.body.size));
+  if ((operations_ && !operations_->Acquire(1)) ||
+      (bytes_ && !bytes_->Acquire(double(request.body.size)))) {
+    return Status(Code::kCancelled, "stopped while the throttle held the request");
+  }
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 // leave room for the production traffic on the same links and the same account.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -25,11 +26,14 @@ using LimitAt = std::function<std::optional<double>(std::chrono::system_clock::t
 // turns already booked are waited out at the rate they were booked at. Thread-safe.
 class RateLimiter {
  public:
+  // `stop`, when given and set, ends every wait early (the operator interrupted the run).
   RateLimiter(LimitAt limit, std::shared_ptr<Clock> clock,
-              std::chrono::milliseconds burst = std::chrono::milliseconds(500));
+              std::chrono::milliseconds burst = std::chrono::milliseconds(500),
+              const std::atomic<bool>* stop = nullptr);
 
-  // Returns once `units` may go (at once when unlimited).
-  void Acquire(double units);
+  // Returns true once `units` may go (at once when unlimited); false if `stop` was set while
+  // waiting, the units then not taken.
+  bool Acquire(double units);
 
   // Wall time during which at least one caller was held back (waiting its turn, or paused).
   std::chrono::milliseconds throttled() const;
@@ -42,6 +46,7 @@ class RateLimiter {
   LimitAt limit_;
   std::shared_ptr<Clock> clock_;
   const std::chrono::nanoseconds burst_;
+  const std::atomic<bool>* stop_;
   mutable std::mutex mu_;
   TimePoint next_{};        // the bucket's timeline: where the next booking starts
   TimePoint held_until_{};  // throttled time is counted up to here
@@ -51,7 +56,8 @@ class RateLimiter {
 // The pipeline's throttle: before every attempt of a request, one operation from `operations`
 // and the request body's bytes from `bytes` (either may be null: not limited); a paused limit
 // holds every request, bodiless ones too. Put it first among the policies, before the date and
-// the signature are set, so a long wait never sends a stale request.
+// the signature are set, so a long wait never sends a stale request. A wait ended by the
+// limiters' stop flag fails the request with Code::kCancelled.
 class ThrottlePolicy : public RequestPolicy {
  public:
   ThrottlePolicy(std::shared_ptr<RateLimiter> bytes, std::shared_ptr<RateLimiter> operations)

@@ -256,6 +256,12 @@ class CopyRun {
 
   Status Record(Done& done) {
     --in_flight_;
+    if (done.result.outcome == UploadOutcome::kFailed &&
+        done.result.error.code() == Code::kCancelled) {
+      // Stopped by the operator while the throttle held it: the item stays as it was.
+      report_.stopped = true;
+      return Status::Ok();
+    }
     ++progress_.items_done;
     Item& item = done.item;
     UploadResult& r = done.result;
