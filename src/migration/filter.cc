@@ -124,13 +124,16 @@ Result<Glob> Glob::Parse(std::string_view pattern) {
   while (p.starts_with('/')) p.remove_prefix(1);  // "/build" means from the root
   glob.whole_path_ = p.find('/') != std::string_view::npos || pattern.starts_with('/');
   glob.pattern_ = std::string(p);
+  glob.literal_ = p.find_first_of("*?[\\") == std::string_view::npos;
   return glob;
 }
 
 bool Glob::Matches(std::string_view path) const {
-  if (whole_path_) return MatchHere(pattern_, path);
-  size_t slash = path.rfind('/');
-  return MatchHere(pattern_, slash == std::string_view::npos ? path : path.substr(slash + 1));
+  if (!whole_path_) {
+    size_t slash = path.rfind('/');
+    if (slash != std::string_view::npos) path.remove_prefix(slash + 1);
+  }
+  return literal_ ? path == pattern_ : MatchHere(pattern_, path);
 }
 
 Result<Filter> Filter::Parse(const std::vector<std::string>& include,

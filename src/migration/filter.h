@@ -22,6 +22,7 @@ class Glob {
  private:
   std::string pattern_;
   bool whole_path_ = false;
+  bool literal_ = false;  // no wildcard, class or escape: a plain comparison
 };
 
 // An item is taken when no exclude pattern matches it or any folder above it, and, if include

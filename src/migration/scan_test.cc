@@ -46,6 +46,48 @@ class ScanTest : public ::testing::Test {
   storage::MemoryStore target_;
 };
 
+// A source that counts the folders it is asked to read.
+class CountingSource : public storage::LocalStore {
+ public:
+  using LocalStore::LocalStore;
+  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix) override {
+    auto inner = LocalStore::List(prefix);
+    if (!inner.ok()) return inner.status();
+    return std::unique_ptr<storage::Lister>(new Counting(std::move(*inner), entries));
+  }
+  int entries = 0;
+
+ private:
+  class Counting : public storage::Lister {
+   public:
+    Counting(std::unique_ptr<storage::Lister> inner, int& entries)
+        : inner_(std::move(inner)), entries_(entries) {}
+    Result<bool> Next(storage::Entry& entry) override {
+      auto more = inner_->Next(entry);
+      if (more.ok() && *more) ++entries_;
+      return more;
+    }
+    void SkipContents() override { inner_->SkipContents(); }
+
+   private:
+    std::unique_ptr<storage::Lister> inner_;
+    int& entries_;
+  };
+};
+
+TEST_F(ScanTest, AnExcludedFolderIsNotWalked) {
+  for (int i = 0; i < 50; ++i)
+    WriteFile(dir_.Sub("src/.snapshot/hourly/f" + std::to_string(i)), "s");
+  WriteFile(dir_.Sub("src/data/kept"), "k");
+  CountingSource source(dir_.Sub("src"));
+  ScanOptions options;
+  options.filter = *Filter::Parse({}, {".snapshot"});
+  auto report = Scan(*catalog_, source, target_, options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->files, 1);
+  EXPECT_EQ(source.entries, 3) << ".snapshot (seen, then skipped), data, data/kept";
+}
+
 TEST_F(ScanTest, CountsSizesAndTheLargestFolders) {
   WriteFile(dir_.Sub("src/big/one"), std::string(100'000, 'x'));
   WriteFile(dir_.Sub("src/big/deeper/two"), std::string(50'000, 'x'));

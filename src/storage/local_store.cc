@@ -202,6 +202,7 @@ class LocalStore::TreeLister : public Lister {
       if (frame.rel.empty() && event.name == kStagingFolder) continue;
       if (event.descend) {
         std::string inside = rel + "/";
+        if (rel == skip_) continue;
         if (inside.starts_with(prefix_) || prefix_.starts_with(inside)) {
           Status st = Push(rel);
           if (!st.ok()) return st;  // the listing goes on past this folder on the next call
@@ -212,10 +213,15 @@ class LocalStore::TreeLister : public Lister {
       Status st = StatLocal(store_->Absolute(rel), rel, entry);
       if (st.code() == Code::kNotFound) continue;  // deleted since the folder was read
       if (!st.ok()) return st;
+      last_ = rel;
       return true;
     }
     return false;
   }
+
+  // The folder's own descend event comes later in its parent's (sorted) events: it is skipped
+  // there.
+  void SkipContents() override { skip_ = last_; }
 
  private:
   struct Event {
@@ -262,6 +268,8 @@ class LocalStore::TreeLister : public Lister {
   std::string prefix_;
   std::vector<Frame> stack_;
   bool started_ = false;
+  std::string last_;  // the path Next returned last
+  std::string skip_;  // a folder whose contents are not walked
 };
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {

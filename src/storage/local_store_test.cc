@@ -71,6 +71,22 @@ TEST(LocalStore, ListingIncludesFoldersInPathOrderAndSkipsStaging) {
   EXPECT_EQ(ListPaths(store, "b/"), (std::vector<std::string>{"b/c", "b/c/d", "b/e"}));
 }
 
+TEST(LocalStore, SkipContentsLeavesOutOneFolderAndNothingElse) {
+  TempDir dir;
+  for (const char* f : {"a/x", "a/y/z", "a-b", "a.txt", "b/c/d", "b/e"}) WriteFile(dir.Sub(f), f);
+  LocalStore store(dir.path());
+  auto lister = store.List("");
+  ASSERT_TRUE(lister.ok());
+  std::vector<std::string> paths;
+  storage::Entry entry;
+  while (*(*lister)->Next(entry)) {
+    paths.push_back(entry.path);
+    if (entry.path == "a" || entry.path == "b/c") (*lister)->SkipContents();
+  }
+  // "a-b" and "a.txt" sort between the folder "a" and its contents, and are still listed.
+  EXPECT_EQ(paths, (std::vector<std::string>{"a", "a-b", "a.txt", "b", "b/c", "b/e"}));
+}
+
 TEST(LocalStore, ListingOfAMissingRootIsNotFound) {
   TempDir dir;
   LocalStore store(dir.Sub("missing"));

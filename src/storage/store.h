@@ -47,6 +47,9 @@ class Lister {
   virtual ~Lister() = default;
   // Fills `entry` with the next item and returns true, or returns false at the end.
   virtual Result<bool> Next(Entry& entry) = 0;
+  // Leaves out the contents of the folder the last Next returned (an excluded folder need not be
+  // walked). Listers that cannot skip (a flat blob listing) go on listing them; callers filter.
+  virtual void SkipContents() {}
 };
 
 // A precondition on a write or delete.
