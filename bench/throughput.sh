@@ -181,7 +181,11 @@ awk -F'\t' -v repeat="$repeat" '
       curl = set "\tcurl --parallel"; az = set "\tazcopy " verb; rc = set "\trclone " verb
       if (verb == "copy" && (curl in w)) printf "%s ferry %s / raw curl: %.2f\n", set, verb, w[key] / w[curl]
       best = ""; if (az in w) best = az; if ((rc in w) && (best == "" || w[rc] < w[best])) best = rc
-      if (best != "") { split(best, b, "\t"); printf "%s ferry %s / %s: %.2f\n", set, verb, b[2], w[key] / w[best] }
-      if (rc in w) printf "%s ferry %s / rclone %s: %.2f\n", set, verb, verb, w[key] / w[rc]
+      for (p = 1; p <= 2; ++p) {
+        peer = p == 1 ? az : rc
+        if (!(peer in w)) continue
+        split(peer, b, "\t")
+        printf "%s ferry %s / %s: %.2f%s\n", set, verb, b[2], w[key] / w[peer], peer == best ? " (the faster peer)" : ""
+      }
     }
   }' "$work/results"

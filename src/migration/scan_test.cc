@@ -50,8 +50,9 @@ class ScanTest : public ::testing::Test {
 class CountingSource : public storage::LocalStore {
  public:
   using LocalStore::LocalStore;
-  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix) override {
-    auto inner = LocalStore::List(prefix);
+  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
+                                                storage::ListOptions options = {}) override {
+    auto inner = LocalStore::List(prefix, options);
     if (!inner.ok()) return inner.status();
     return std::unique_ptr<storage::Lister>(new Counting(std::move(*inner), entries));
   }

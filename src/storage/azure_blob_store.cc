@@ -193,8 +193,11 @@ Status AzureBlobStore::CreateRoot() {
 
 class AzureBlobStore::BlobLister : public Lister {
  public:
-  BlobLister(AzureBlobStore* store, std::string service_prefix, size_t strip)
-      : store_(store), service_prefix_(std::move(service_prefix)), strip_(strip) {}
+  BlobLister(AzureBlobStore* store, std::string service_prefix, size_t strip, bool metadata)
+      : store_(store),
+        service_prefix_(std::move(service_prefix)),
+        strip_(strip),
+        metadata_(metadata) {}
 
   Result<bool> Next(Entry& entry) override {
     while (index_ == page_.entries.size()) {
@@ -208,8 +211,9 @@ class AzureBlobStore::BlobLister : public Lister {
 
  private:
   Status FetchPage() {
-    std::string query = fmt::format("restype=container&comp=list&include=metadata&maxresults={}",
-                                    store_->options_.list_page_size);
+    std::string query =
+        fmt::format("restype=container&comp=list{}&maxresults={}",
+                    metadata_ ? "&include=metadata" : "", store_->options_.list_page_size);
     if (!service_prefix_.empty()) query += "&prefix=" + PercentEncode(service_prefix_);
     if (!marker_.empty()) query += "&marker=" + PercentEncode(marker_);
     http::Request request;
@@ -231,15 +235,17 @@ class AzureBlobStore::BlobLister : public Lister {
   AzureBlobStore* store_;
   std::string service_prefix_;
   size_t strip_;
+  bool metadata_;
   std::string marker_;
   BlobListPage page_;
   size_t index_ = 0;
   bool done_ = false;
 };
 
-Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix) {
+Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix, ListOptions options) {
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
-  return std::unique_ptr<Lister>(new BlobLister(this, base + std::string(prefix), base.size()));
+  return std::unique_ptr<Lister>(
+      new BlobLister(this, base + std::string(prefix), base.size(), options.metadata));
 }
 
 Result<Entry> AzureBlobStore::Stat(std::string_view path) {

@@ -41,7 +41,7 @@ class AzureBlobStore : public Store {
   std::optional<std::string> UnstorableReason(std::string_view path) const override;
   // Creates the container; success when it exists already.
   Status CreateRoot() override;
-  Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;
+  Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<Entry> Stat(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
   Result<WriteResult> Write(std::string_view path, const http::Body& body,

@@ -240,6 +240,33 @@ TEST(AzureBlobStore, ConditionalWritesGiveTypedOutcomesAndKeepTheOtherContent) {
   EXPECT_TRUE(store->Write("theirs.txt", http::Body::FromString("ours"), right).ok());
 }
 
+TEST(AzureBlobStore, AListingWithoutMetadataHasTheSameBlobsAndETags) {
+  auto store = FreshContainer("nometa");
+  WriteOptions options;
+  options.metadata = {{"modtime", "1"}, {"hdi_isfolder", "true"}};
+  ASSERT_TRUE(store->Write("folder", http::Body::Empty(), options).ok());
+  ASSERT_TRUE(store->Write("file", http::Body::FromString("x"), WriteOptions{}).ok());
+  auto list = [&](bool metadata) {
+    std::vector<storage::Entry> out;
+    auto lister = store->List("", storage::ListOptions{.metadata = metadata});
+    EXPECT_TRUE(lister.ok());
+    storage::Entry entry;
+    while (*(*lister)->Next(entry)) out.push_back(entry);
+    return out;
+  };
+  auto with = list(true), without = list(false);
+  ASSERT_EQ(with.size(), 2u);
+  ASSERT_EQ(without.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(with[i].path, without[i].path);
+    EXPECT_EQ(with[i].etag, without[i].etag);
+    EXPECT_EQ(with[i].size, without[i].size);
+    EXPECT_TRUE(without[i].metadata.empty()) << without[i].path;
+  }
+  EXPECT_EQ(with[1].kind, storage::Kind::kFolder) << "the marker, known by its metadata";
+  EXPECT_EQ(with[1].metadata.at("modtime"), "1");
+}
+
 TEST(AzureBlobStore, AWrongKeyGivesAClearAuthorisationError) {
   Azurite& azurite = Azurite::Global();
   auto endpoint = storage::ParseAzureUrl(azurite.ContainerUrl("anything"));

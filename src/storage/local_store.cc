@@ -289,7 +289,7 @@ Status LocalStore::CreateRoot() {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix) {
+Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOptions) {
   struct stat st;
   if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot list", root_);
   if (!S_ISDIR(st.st_mode))

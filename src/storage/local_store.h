@@ -23,7 +23,7 @@ class LocalStore : public Store {
 
   std::string Describe() const override { return root_; }
   Status CreateRoot() override;
-  Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;
+  Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<Entry> Stat(std::string_view path) override;
   Result<Entry> StatTarget(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;

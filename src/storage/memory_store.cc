@@ -42,7 +42,7 @@ Entry MemoryStore::ToEntry(const std::string& path, const Object& object) const 
   return entry;
 }
 
-Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix) {
+Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix, ListOptions) {
   return std::unique_ptr<Lister>(new MemoryLister(this, std::string(prefix)));
 }
 

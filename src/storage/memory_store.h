@@ -14,7 +14,7 @@ class MemoryStore : public Store {
  public:
   std::string Describe() const override { return "memory store"; }
   Status CreateRoot() override { return Status::Ok(); }
-  Result<std::unique_ptr<Lister>> List(std::string_view prefix) override;
+  Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<Entry> Stat(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
   Result<WriteResult> Write(std::string_view path, const http::Body& body,

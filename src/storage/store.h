@@ -52,6 +52,12 @@ class Lister {
   virtual void SkipContents() {}
 };
 
+struct ListOptions {
+  // Each entry's metadata (and the kind it gives a blob). Without it a blob listing is smaller
+  // and the service answers it faster; entries then have no metadata and blobs list as files.
+  bool metadata = true;
+};
+
 // A precondition on a write or delete.
 struct Condition {
   enum class Type { kNone, kIfNoneExists, kIfMatch };
@@ -99,7 +105,8 @@ class Store {
   virtual Status CreateRoot() = 0;
 
   // Lists every item whose path starts with `prefix` (a plain string prefix, "" for all).
-  virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix) = 0;
+  virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix,
+                                               ListOptions options = {}) = 0;
 
   // Returns the item at `path`, or Code::kNotFound.
   virtual Result<Entry> Stat(std::string_view path) = 0;
