@@ -161,10 +161,10 @@ void ApplyTransferControls(const TransferControls& controls, migration::CopyOpti
 
 std::string EngineSummary(const migration::CopyReport& r) {
   double seconds = std::max(r.seconds, 1e-3);
-  std::string line =
-      fmt::format("{:.0f} files/s, {:.1f} MB/s, {} retries, throttled {}",
-                  double(r.copied + r.adopted) / seconds, double(r.bytes_sent) / seconds / 1e6,
-                  r.retries, HumanDuration(r.engine.throttled_seconds));
+  double files = double(r.copied + r.adopted) / seconds;
+  std::string line = fmt::format("{:.{}f} files/s, {:.1f} MB/s, {} retries, throttled {}", files,
+                                 files < 10 ? 1 : 0, double(r.bytes_sent) / seconds / 1e6,
+                                 r.retries, HumanDuration(r.engine.throttled_seconds));
   const migration::EngineStats& e = r.engine;
   if (e.tuned) {
     line += fmt::format("; streams tuned from {} to {} (between {} and {}, {} back-offs)",
