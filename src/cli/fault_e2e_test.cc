@@ -20,9 +20,13 @@ TEST_F(FaultTest, FivePercentFaultsAndTheCopyStillCompletesCorrectly) {
   for (int i = 0; i < 3000; ++i) {
     AddFile(fmt::format("d{:02d}/f{:04d}", i % 30, i), Random(size_t(rng() % 40'000), rng));
   }
-  for (const char* big : {"big-1.bin", "big-2.bin"}) {
+  for (const char* big : {"big-1.bin", "big-2.bin"}) {  // in blocks
     WriteLarge(Src() + "/" + big, 200ull << 20, rng());
     Expect(big);
+  }
+  for (const char* mid : {"mid-1.bin", "mid-2.bin"}) {  // each streamed as one write
+    WriteLarge(Src() + "/" + mid, 24ull << 20, rng());
+    Expect(mid);
   }
   FaultProxy proxy(Azurite::Global().port(), 0.05, 7);
   // Through the proxy, with the emulator's account and key, and stalls abandoned after 2 s.
@@ -31,7 +35,7 @@ TEST_F(FaultTest, FivePercentFaultsAndTheCopyStillCompletesCorrectly) {
           {"AZURE_STORAGE_KEY", std::string(storage::kDevStoreKey)},
           {"FERRY_STALL_TIMEOUT", "2s"}};
   Init();
-  auto copy = Ferry({"copy", Mig()});
+  auto copy = Ferry({"copy", Mig(), "--block-above", "100MiB"});
   nlohmann::json injected = proxy.Stop();
   ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err << Ferry({"errors", Mig()}).out;
 
@@ -64,7 +68,7 @@ TEST_F(FaultTest, FivePercentFaultsAndTheCopyStillCompletesCorrectly) {
     EXPECT_TRUE(blocks["uncommitted"].empty()) << big;
     EXPECT_EQ(blocks["committed"].size(), 25u) << big << ": 200 MiB in 8 MiB blocks";
   }
-  EXPECT_EQ(Status()["states"]["copied"]["items"], 3002 + 30);
+  EXPECT_EQ(Status()["states"]["copied"]["items"], 3004 + 30);
 }
 
 TEST_F(FaultTest, AzuriteKilledMidCopyThenRestartedAndTheNextCopyCompletes) {
@@ -85,7 +89,7 @@ TEST_F(FaultTest, AzuriteKilledMidCopyThenRestartedAndTheNextCopyCompletes) {
   // Azurite saves its metadata every 5 s: give it the container before the crash.
   std::this_thread::sleep_for(std::chrono::milliseconds(5500));
 
-  BackgroundProcess copy(FerryArgv({"copy", Mig()}), FerryOptions(env_));
+  BackgroundProcess copy(FerryArgv({"copy", Mig(), "--block-above", "32MiB"}), FerryOptions(env_));
   const std::string puts = fmt::format("PUT /devstoreaccount1/{}/", container_);
   for (int i = 0; i < 3000 && azurite->RequestCount(puts) < 500 && copy.Running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -104,7 +108,7 @@ TEST_F(FaultTest, AzuriteKilledMidCopyThenRestartedAndTheNextCopyCompletes) {
   azurite.reset();
   azurite = Azurite::Start(options);
   azurite_ = azurite.get();
-  auto again = Ferry({"copy", Mig()});
+  auto again = Ferry({"copy", Mig(), "--block-above", "32MiB"});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err << Ferry({"errors", Mig()}).out;
   // Azurite loses what it acknowledged in its last seconds before a crash (it saves every 5 s);
   // verify finds those blobs missing, and only those, and a sync with --overwrite restores them.

@@ -82,9 +82,13 @@ TEST_F(MigrationTest, KillNineAtAnyMomentThenResumeCopiesEverythingExactlyOnce) 
   Expect("0-large.bin");
   Init();
 
-  // 1: in the middle of the large file, once some of its blocks are staged.
+  // 1: in the middle of the large file, once some of its blocks are staged. (Files above
+  // --block-above go in blocks; the default would send this one as a single write.)
+  const std::string blocks_above = "64MiB";
   {
-    BackgroundProcess copy(FerryArgv({"copy", Mig(), "--concurrency", "4"}), FerryOptions(env_));
+    BackgroundProcess copy(
+        FerryArgv({"copy", Mig(), "--concurrency", "4", "--block-above", blocks_above}),
+        FerryOptions(env_));
     bool staged = false;
     for (int i = 0; i < 300 && !staged && copy.Running(); ++i) {
       auto blocks = RunChecker(Azurite::Global(), {"staged", container_, "share/0-large.bin"});
@@ -96,12 +100,13 @@ TEST_F(MigrationTest, KillNineAtAnyMomentThenResumeCopiesEverythingExactlyOnce) 
   }
   // 2 and 3: a moment into the run, and almost at once.
   for (int delay_ms : {700, 60}) {
-    BackgroundProcess copy(FerryArgv({"copy", Mig()}), FerryOptions(env_));
+    BackgroundProcess copy(FerryArgv({"copy", Mig(), "--block-above", blocks_above}),
+                           FerryOptions(env_));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     copy.Kill(SIGKILL);
     copy.Wait();
   }
-  auto finish = Ferry({"copy", Mig()});
+  auto finish = Ferry({"copy", Mig(), "--block-above", blocks_above});
   ASSERT_EQ(finish.exit_code, 0) << finish.out << finish.err;
   VerifyTarget();
   auto blocks = RunChecker(Azurite::Global(), {"staged", container_, "share/0-large.bin"});

@@ -27,7 +27,7 @@ nlohmann::json CopyRunSummary(const std::string& migration) {
 TEST_F(ThroughputTest, ACopyCappedAt20MiBPerSecondOf200MiBTakesNoLessThan9Seconds) {
   std::mt19937_64 rng(20);
   std::filesystem::create_directories(Src());
-  for (int i = 0; i < 10; ++i) {  // 10 files of 20 MiB, in blocks
+  for (int i = 0; i < 10; ++i) {  // 10 files of 20 MiB, each one write paced as it is read
     std::string name = fmt::format("part-{}.bin", i);
     WriteLarge(Src() + "/" + name, 20ull << 20, rng());
     Expect(name);

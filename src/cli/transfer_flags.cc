@@ -57,6 +57,13 @@ void AddTransferOptions(CLI::App* cmd, TransferFlags& flags) {
                   "'unlimited' lifts the cap); switches as time passes, with --max-bandwidth "
                   "as an overall cap")
       ->envname("FERRY_SCHEDULE");
+  cmd->add_option("--block-above", flags.block_above,
+                  "Files larger than this go in 8 MiB blocks sent in parallel, and resume block "
+                  "by block after a crash; smaller ones stream as one request, hashed once, "
+                  "and are sent again whole after a crash (files up to 4MiB always go whole). "
+                  "Lower it on slow links with few large files")
+      ->envname("FERRY_BLOCK_ABOVE")
+      ->capture_default_str();
 }
 
 TransferControls ParseTransferFlags(const TransferFlags& flags) {
@@ -95,6 +102,9 @@ TransferControls ParseTransferFlags(const TransferFlags& flags) {
                                             "a few small files)",
                                             flags.max_memory));
   }
+
+  controls.block_above =
+      OrFail("--block-above", flags.block_above, transfer::ParseSize(flags.block_above));
 
   std::optional<double> cap;
   if (!flags.max_bandwidth.empty()) {
@@ -139,6 +149,7 @@ TransferControls ParseTransferFlags(const TransferFlags& flags) {
 void ApplyTransferControls(const TransferControls& controls, migration::CopyOptions& options) {
   options.concurrency = controls.workers;
   options.max_memory = controls.max_memory;
+  options.upload.stream_limit = controls.block_above;
   options.engine_stats = [bytes = controls.bytes, operations = controls.operations,
                           streams = controls.concurrency, tuned = controls.tuned] {
     migration::EngineStats stats;

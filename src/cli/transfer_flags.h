@@ -16,10 +16,11 @@ struct TransferFlags {
   std::string concurrency = "16";
   std::string max_memory;  // empty: sized for the machine
   std::string max_bandwidth, max_ops, schedule;
+  std::string block_above = "256MiB";
 };
 
-// Registers --concurrency, --max-memory, --max-bandwidth, --max-ops and --schedule (each also
-// read from a FERRY_* environment variable, so an operator can set them once).
+// Registers --concurrency, --max-memory, --max-bandwidth, --max-ops, --schedule and --block-above
+// (each also read from a FERRY_* environment variable, so an operator can set them once).
 void AddTransferOptions(CLI::App* cmd, TransferFlags& flags);
 
 // The flags as the engine's controls, for the target's requests.
@@ -29,6 +30,7 @@ struct TransferControls {
   std::shared_ptr<http::ConcurrencyLimit> concurrency;
   int workers = 16;  // threads copying items: the most streams that may be wanted
   uint64_t max_memory = 0;
+  uint64_t block_above = 0;  // larger files go in blocks
   bool tuned = false;
 };
 

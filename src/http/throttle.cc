@@ -61,10 +61,22 @@ std::chrono::milliseconds RateLimiter::throttled() const {
 }
 
 Status ThrottlePolicy::Prepare(Request& request) {
-  if ((operations_ && !operations_->Acquire(1)) ||
-      (bytes_ && !bytes_->Acquire(double(request.body.size)))) {
-    return Status(Code::kCancelled, "stopped while the throttle held the request");
+  const Status stopped(Code::kCancelled, "stopped while the throttle held the request");
+  if (operations_ && !operations_->Acquire(1)) return stopped;
+  if (!bytes_) return Status::Ok();
+  if (request.body.size <= kPaceAbove) {
+    return bytes_->Acquire(double(request.body.size)) ? Status::Ok() : stopped;
   }
+  // A long body takes its bytes as they go, so it does not pass in one burst after a long
+  // wait; a pause still holds it before the first byte.
+  if (!bytes_->Acquire(0)) return stopped;
+  request.body.read = [read = std::move(request.body.read), bytes = bytes_](
+                          uint64_t offset, char* buf, size_t len) -> Result<size_t> {
+    if (!bytes->Acquire(double(len))) {
+      return Status(Code::kCancelled, "stopped while the throttle held the request");
+    }
+    return read(offset, buf, len);
+  };
   return Status::Ok();
 }
 

@@ -54,9 +54,10 @@ class RateLimiter {
 };
 
 // The pipeline's throttle: before every attempt of a request, one operation from `operations`
-// and the request body's bytes from `bytes` (either may be null: not limited); a paused limit
-// holds every request, bodiless ones too. Put it first among the policies, before the date and
-// the signature are set, so a long wait never sends a stale request. A wait ended by the
+// and the request body's bytes from `bytes` (either may be null: not limited); a body longer
+// than kPaceAbove takes its bytes piece by piece as it is read instead. A paused limit holds
+// every request before it starts, bodiless ones too. Put it first among the policies, before the
+// date and the signature are set, so a long wait never sends a stale request. A wait ended by the
 // limiters' stop flag fails the request with Code::kCancelled.
 class ThrottlePolicy : public RequestPolicy {
  public:
@@ -64,6 +65,8 @@ class ThrottlePolicy : public RequestPolicy {
       : bytes_(std::move(bytes)), operations_(std::move(operations)) {}
 
   Status Prepare(Request& request) override;
+
+  static constexpr uint64_t kPaceAbove = 16ull << 20;
 
  private:
   std::shared_ptr<RateLimiter> bytes_;

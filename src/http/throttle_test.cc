@@ -151,5 +151,33 @@ TEST(ThrottlePolicy, TakesOneOperationAndTheBodyBytesPerAttempt) {
   EXPECT_NEAR(SecondsSince(*clock, start), 1.5, 0.01);
 }
 
+TEST(ThrottlePolicy, ALongBodyTakesItsBytesAsItIsReadNotAllBeforeTheFirst) {
+  auto clock = std::make_shared<FakeClock>();
+  auto bytes = std::make_shared<RateLimiter>(Constant(8 * kMiB), clock, 0ms);
+  ThrottlePolicy policy(bytes, nullptr);
+  const uint64_t size = ThrottlePolicy::kPaceAbove + (8 << 20);  // 3 s at 8 MiB/s
+  Request request;
+  request.body.size = size;
+  request.body.read = [](uint64_t, char*, size_t len) -> Result<size_t> { return len; };
+  auto start = clock->Now();
+  Request prepared = request;
+  ASSERT_TRUE(policy.Prepare(prepared).ok());
+  EXPECT_NEAR(SecondsSince(*clock, start), 0, 0.01) << "nothing booked before the first byte";
+
+  // Read in 1 MiB pieces, as libcurl would: each waits its turn, the last one at 3 s less one
+  // piece's worth.
+  std::vector<char> buf(1 << 20);
+  std::vector<double> at;
+  for (uint64_t offset = 0; offset < size; offset += buf.size()) {
+    Result<size_t> got = prepared.body.read(offset, buf.data(), buf.size());
+    ASSERT_TRUE(got.ok());
+    at.push_back(SecondsSince(*clock, start));
+  }
+  ASSERT_EQ(at.size(), 24u);
+  EXPECT_NEAR(at[8], 1.0, 0.01);
+  EXPECT_NEAR(at.back(), 23.0 / 8, 0.01);
+  EXPECT_NEAR(std::chrono::duration<double>(bytes->throttled()).count(), 23.0 / 8, 0.01);
+}
+
 }  // namespace
 }  // namespace ferry::http

@@ -301,7 +301,8 @@ Result<WriteResult> AzureBlobStore::Write(std::string_view path, const http::Bod
   Result<http::Response> response =
       Send(request, fmt::format("write '{}'", BlobName(path)), options.condition);
   if (!response.ok()) return response.status();
-  return WriteResult{std::string(response->headers.Get("ETag").value_or(""))};
+  return WriteResult{std::string(response->headers.Get("ETag").value_or("")),
+                     DigestFromBase64(response->headers.Get("Content-MD5").value_or(""))};
 }
 
 Status AzureBlobStore::StageBlock(std::string_view path, std::string_view block_id,
@@ -330,7 +331,7 @@ Result<WriteResult> AzureBlobStore::Commit(std::string_view path,
   Result<http::Response> response =
       Send(request, fmt::format("commit '{}'", BlobName(path)), options.condition);
   if (!response.ok()) return response.status();
-  return WriteResult{std::string(response->headers.Get("ETag").value_or(""))};
+  return WriteResult{.etag = std::string(response->headers.Get("ETag").value_or(""))};
 }
 
 Result<std::vector<StagedBlock>> AzureBlobStore::ListStagedBlocks(std::string_view path) {
@@ -355,7 +356,7 @@ Result<WriteResult> AzureBlobStore::SetMetadata(std::string_view path, const Met
   Result<http::Response> response =
       Send(request, fmt::format("set metadata of '{}'", BlobName(path)), condition);
   if (!response.ok()) return response.status();
-  return WriteResult{std::string(response->headers.Get("ETag").value_or(""))};
+  return WriteResult{.etag = std::string(response->headers.Get("ETag").value_or(""))};
 }
 
 Status AzureBlobStore::SetTier(std::string_view path, std::string_view tier) {

@@ -407,7 +407,7 @@ Result<WriteResult> LocalStore::Place(std::string_view path, const std::string& 
   }
   struct stat st;
   if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
-  return WriteResult{EtagOf(st)};
+  return WriteResult{.etag = EtagOf(st)};
 }
 
 Result<WriteResult> LocalStore::Write(std::string_view path, const http::Body& body,
@@ -428,7 +428,7 @@ Result<WriteResult> LocalStore::Write(std::string_view path, const http::Body& b
     FERRY_RETURN_IF_ERROR(ApplyMetadata(absolute, options.metadata, false));
     struct stat st;
     if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
-    return WriteResult{EtagOf(st)};
+    return WriteResult{.etag = EtagOf(st)};
   }
 
   TempFile temp(absolute);
@@ -553,7 +553,7 @@ Result<WriteResult> LocalStore::SetMetadata(std::string_view path, const Metadat
   }
   FERRY_RETURN_IF_ERROR(ApplyMetadata(absolute, metadata, S_ISLNK(st.st_mode)));
   if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
-  return WriteResult{EtagOf(st)};
+  return WriteResult{.etag = EtagOf(st)};
 }
 
 Status LocalStore::SetTier(std::string_view, std::string_view) {

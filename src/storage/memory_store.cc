@@ -108,18 +108,24 @@ Result<WriteResult> MemoryStore::Put(std::string_view path, std::string data,
   std::string etag = object.etag;
   objects_.insert_or_assign(std::string(path), std::move(object));
   staged_.erase(std::string(path));
-  return WriteResult{etag};
+  return WriteResult{.etag = etag};
 }
 
 Result<WriteResult> MemoryStore::Write(std::string_view path, const http::Body& body,
                                        const WriteOptions& options) {
   Result<std::string> data = ReadAll(body);
   if (!data.ok()) return data.status();
-  if (options.content_md5 && Md5::Of(*data) != *options.content_md5) {
+  // Like Azure's Put Blob: the MD5 is checked when given, computed and stored when not.
+  Md5Digest md5 = Md5::Of(*data);
+  if (options.content_md5 && md5 != *options.content_md5) {
     return Status(Code::kInvalidInput, "Content-MD5 does not match the data");
   }
+  WriteOptions stored = options;
+  stored.content_md5 = md5;
   std::lock_guard lock(mu_);
-  return Put(path, std::move(data).value(), options);
+  Result<WriteResult> written = Put(path, std::move(data).value(), stored);
+  if (written.ok()) written->content_md5 = md5;
+  return written;
 }
 
 Status MemoryStore::StageBlock(std::string_view path, std::string_view block_id,
@@ -172,7 +178,7 @@ Result<WriteResult> MemoryStore::SetMetadata(std::string_view path, const Metada
   FERRY_RETURN_IF_ERROR(CheckCondition(path, condition));
   it->second.metadata = metadata;
   it->second.etag = fmt::format("\"0x{:X}\"", next_etag_++);
-  return WriteResult{it->second.etag};
+  return WriteResult{.etag = it->second.etag};
 }
 
 Status MemoryStore::SetTier(std::string_view path, std::string_view tier) {

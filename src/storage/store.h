@@ -79,6 +79,10 @@ struct WriteOptions {
 
 struct WriteResult {
   std::string etag;
+  // For a single-shot write: the MD5 of the bytes as the target received them, when it reports
+  // one (Azure computes it for every Put Blob), so a writer that streamed the body without
+  // knowing its MD5 beforehand can check it after.
+  std::optional<Md5Digest> content_md5 = std::nullopt;
 };
 
 // A block of a staged write, as the target holds it before commit.

@@ -29,6 +29,13 @@ UploadResult Failed(Status error) {
   return r;
 }
 
+// The file changed while read: the caller reads it again.
+UploadResult Changing() {
+  UploadResult r;
+  r.outcome = UploadOutcome::kChanging;
+  return r;
+}
+
 UploadResult FromSourceError(const Status& st) {
   UploadResult r = Failed(st);
   if (st.code() == Code::kNotFound) r.outcome = UploadOutcome::kVanished;
@@ -212,11 +219,7 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
       ReadRange(source_, buffers_, item.path, 0, size_t(before.size));
   Result<Entry> after = StatSource(item.path);
   if (!after.ok()) return FromSourceError(after.status());
-  if (!SameVersion(before, *after)) {
-    UploadResult r;
-    r.outcome = UploadOutcome::kChanging;
-    return r;
-  }
+  if (!SameVersion(before, *after)) return Changing();
   if (!data.ok()) return FromSourceError(data.status());
 
   Md5Digest md5 = Md5::Of(std::string_view(data->get(), size_t(before.size)));
@@ -271,7 +274,152 @@ UploadResult Uploader::UpdateMetadata(const UploadItem& item, const Entry& befor
                          result);
 }
 
+Result<std::optional<Md5Digest>> Uploader::HashUnchanged(const std::string& path,
+                                                         const Entry& before) {
+  Md5 md5;
+  http::Sink sink{[&](const char* p, size_t n) {
+                    md5.Update(p, n);
+                    return true;
+                  },
+                  [&] { md5 = Md5(); }};
+  FERRY_RETURN_IF_ERROR(source_.Read(path, 0, before.size, sink));
+  Result<Entry> after = StatSource(path);
+  if (!after.ok()) return after.status();
+  if (!SameVersion(before, *after)) return std::optional<Md5Digest>();
+  return std::optional<Md5Digest>(md5.Finish());
+}
+
 UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) {
+  UploadResult result;
+  result.size = before.size;
+  result.mtime_ns = before.mtime_ns;
+
+  // A blob in the way (or not the one to replace): read our file for its MD5 and decide
+  // between adopting and a conflict without uploading anything.
+  Result<Entry> there = target_.Stat(item.path);
+  if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
+  Status refusal;
+  if (!item.overwrite) {
+    if (item.replace_etag.empty() && there.ok()) {
+      refusal = Status(Code::kAlreadyExists, "a blob is there");
+    } else if (!item.replace_etag.empty() && (!there.ok() || there->etag != item.replace_etag)) {
+      refusal = Status(Code::kPreconditionFailed, "the blob changed");
+    }
+  }
+  bool occupied = !refusal.ok();
+  // Same size and maybe the same bytes (a touch): hash first, upload only if they differ.
+  bool maybe_touched = !item.replace_etag.empty() && !item.overwrite && item.previous_md5 &&
+                       there.ok() && there->size == before.size;
+  if (occupied || maybe_touched) {
+    Result<std::optional<Md5Digest>> md5 = HashUnchanged(item.path, before);
+    if (!md5.ok()) return FromSourceError(md5.status());
+    if (!*md5) return Changing();
+    result.md5 = **md5;
+    if (occupied) return AdoptOrConflict(item, refusal, before.size, **md5, result);
+    if (**md5 == *item.previous_md5) return UpdateMetadata(item, before, **md5);
+  }
+  return before.size <= options_.stream_limit ? UploadStreamed(item, before)
+                                              : UploadBlocks(item, before);
+}
+
+UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& before) {
+  const uint64_t size = before.size;
+  // The body reads the file as it is sent, hashing on the way. Before the last bytes go, the
+  // file must still be the version it started as; if not, the request is abandoned and the
+  // target never creates the blob.
+  struct Stream {
+    Md5 md5;
+    uint64_t hashed = 0;
+    Status source_error;  // the source failed or changed: the write was abandoned for it
+    bool changed = false;
+  } stream;
+  http::Body body;
+  body.size = size;
+  body.read = [&](uint64_t offset, char* buf, size_t len) -> Result<size_t> {
+    if (offset != stream.hashed) {
+      if (offset != 0) return Status(Code::kInternal, "the request body was re-read out of order");
+      bytes_sent_ -= stream.hashed;  // a retry sends it again from the start
+      stream = Stream();
+    }
+    Result<size_t> got = source_.ReadInto(item.path, offset, buf, len);
+    if (got.ok() && *got == 0) {
+      stream.changed = true;
+      got = Status(Code::kIo, fmt::format("'{}' shrank while read", item.path));
+    } else if (got.ok() && offset + *got == size) {
+      Result<Entry> now = StatSource(item.path);
+      if (!now.ok()) {
+        got = now.status();
+      } else if (!SameVersion(before, *now)) {
+        stream.changed = true;
+        got = Status(Code::kIo, fmt::format("'{}' changed while read", item.path));
+      }
+    }
+    if (!got.ok()) {
+      stream.source_error = got.status();
+      return got.status();
+    }
+    stream.md5.Update(buf, *got);
+    stream.hashed += *got;
+    bytes_sent_ += *got;
+    return got;
+  };
+
+  UploadResult result;
+  result.size = size;
+  result.mtime_ns = before.mtime_ns;
+  WriteOptions options;
+  options.condition = WriteCondition(item);
+  options.metadata = PosixMetadata(item, before.mtime_ns);
+  options.tier = options_.tier;
+  // A blob whose MD5 (as the target computed it) is not ours took damage in transit: it is
+  // written again over itself, and removed if that keeps happening.
+  constexpr int kWrites = 3;
+  std::string damaged_etag;
+  for (int write = 0; write < kWrites; ++write) {
+    Result<storage::WriteResult> written = target_.Write(item.path, body, options);
+    if (stream.changed) return Changing();
+    if (!stream.source_error.ok()) return FromSourceError(stream.source_error);
+    bool complete = stream.hashed == size;
+    std::optional<Md5Digest> md5;
+    if (complete) md5 = stream.md5.Finish();
+    if (!written.ok()) {
+      if (!Refused(written.status()) || !damaged_etag.empty()) return Failed(written.status());
+      if (!complete) {  // refused before the whole body went: hash the rest for the decision
+        Result<std::optional<Md5Digest>> hashed = HashUnchanged(item.path, before);
+        if (!hashed.ok()) return FromSourceError(hashed.status());
+        if (!*hashed) return Changing();
+        md5 = *hashed;
+      }
+      result.md5 = md5;
+      return AdoptOrConflict(item, written.status(), size, *md5, result);
+    }
+    if (!complete) {
+      return Failed(
+          Status(Code::kInternal, fmt::format("'{}': the write ended after {} of {} bytes",
+                                              item.path, stream.hashed, size)));
+    }
+    result.md5 = md5;
+    if (!written->content_md5 || *written->content_md5 == *md5) {
+      result.outcome = UploadOutcome::kCopied;
+      result.etag = written->etag;
+      result.bytes_sent += size;
+      return result;
+    }
+    result.bytes_sent += size;
+    damaged_etag = written->etag;
+    options.condition = Condition::IfMatch(damaged_etag);
+  }
+  Status removed = target_.Delete(item.path, Condition::IfMatch(damaged_etag));
+  return Failed(
+      Status(Code::kTransient,
+             fmt::format("'{}' arrived damaged {} times (the target's MD5 is not the "
+                         "file's); {}",
+                         item.path, kWrites,
+                         removed.ok() ? "the damaged blob was removed"
+                                      : "removing the damaged blob failed: " + removed.message())));
+}
+
+UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before) {
   const uint64_t size = before.size;
   const uint64_t block_size = BlockSizeFor(size, options_.block_size, target_.MaxBlocks());
   const uint64_t blocks = (size + block_size - 1) / block_size;
@@ -279,49 +427,10 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
   result.size = size;
   result.mtime_ns = before.mtime_ns;
 
-  // A blob in the way (or not the one to replace): read our file for its MD5 and decide
-  // between adopting and a conflict without uploading anything.
-  Result<Entry> there = target_.Stat(item.path);
-  if (!there.ok() && there.status().code() != Code::kNotFound) return Failed(there.status());
-  bool occupied = false;
-  Status refusal;
-  if (!item.overwrite) {
-    if (item.replace_etag.empty() && there.ok()) {
-      occupied = true;
-      refusal = Status(Code::kAlreadyExists, "a blob is there");
-    } else if (!item.replace_etag.empty() && (!there.ok() || there->etag != item.replace_etag)) {
-      occupied = true;
-      refusal = Status(Code::kPreconditionFailed, "the blob changed");
-    }
-  }
-
-  if (!item.replace_etag.empty() && !item.overwrite && item.previous_md5 && !occupied &&
-      there.ok() && there->size == size) {
-    // Same size and maybe the same bytes (a touch): hash first, upload only if they differ.
-    Md5 md5;
-    http::Sink sink{[&](const char* p, size_t n) {
-                      md5.Update(p, n);
-                      return true;
-                    },
-                    [&] { md5 = Md5(); }};
-    Status read = source_.Read(item.path, 0, size, sink);
-    if (!read.ok()) return FromSourceError(read);
-    Md5Digest digest = md5.Finish();
-    Result<Entry> after = StatSource(item.path);
-    if (!after.ok()) return FromSourceError(after.status());
-    if (!SameVersion(before, *after)) {
-      UploadResult r;
-      r.outcome = UploadOutcome::kChanging;
-      return r;
-    }
-    if (digest == *item.previous_md5) return UpdateMetadata(item, before, digest);
-  }
   std::map<std::string, uint64_t> staged;
-  if (!occupied) {
-    Result<std::vector<storage::StagedBlock>> list = target_.ListStagedBlocks(item.path);
-    if (!list.ok()) return Failed(list.status());
-    for (const auto& b : *list) staged[b.id] = b.size;
-  }
+  Result<std::vector<storage::StagedBlock>> list = target_.ListStagedBlocks(item.path);
+  if (!list.ok()) return Failed(list.status());
+  for (const auto& b : *list) staged[b.id] = b.size;
 
   Md5Pair md5s;  // the whole file's and each block's, in one pass
   std::vector<std::string> ids;
@@ -351,8 +460,8 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     std::string id = BlockId(item.path, size, before.mtime_ns, index);
     ids.push_back(id);
     auto it = staged.find(id);
-    if (occupied || (it != staged.end() && it->second == length)) {
-      if (!occupied) ++result.blocks_reused;
+    if (it != staged.end() && it->second == length) {
+      ++result.blocks_reused;
       continue;
     }
     while (int(in_flight.size()) >= options_.blocks_in_flight) wait_front();
@@ -374,16 +483,11 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
 
   Result<Entry> after = StatSource(item.path);
   if (!after.ok()) return FromSourceError(after.status());
-  if (!SameVersion(before, *after)) {
-    result.outcome = UploadOutcome::kChanging;
-    return result;
-  }
+  if (!SameVersion(before, *after)) return Changing();
   if (!first_error.ok()) return FromSourceError(first_error);
 
   Md5Digest md5 = md5s.FinishWhole();
   result.md5 = md5;
-  if (occupied) return AdoptOrConflict(item, refusal, size, md5, result);
-
   WriteOptions options;
   options.condition = WriteCondition(item);
   options.content_md5 = md5;

@@ -1,5 +1,6 @@
 // Copies one item from a source store to a target store: read once, MD5 on the fly, single shot
-// for small files and parallel blocks for large ones, never overwriting what someone else wrote.
+// for small and middling files and parallel blocks for large ones, never overwriting what someone
+// else wrote.
 #pragma once
 
 #include <atomic>
@@ -15,12 +16,17 @@
 namespace ferry::transfer {
 
 struct UploadOptions {
-  uint64_t single_shot_limit = 4ull << 20;  // larger files go in blocks
-  uint64_t block_size = 8ull << 20;         // grown for files that would need > 50,000 blocks
-  int blocks_in_flight = 4;                 // per file
-  int torn_read_retries = 3;                // re-reads of a file that changed while read
-  std::string tier;                         // "" for the target's default
-  bool follow_links = false;                // read what a link points to
+  // Files up to this size are read into memory and sent as one write checked by its MD5.
+  uint64_t single_shot_limit = 4ull << 20;
+  // Larger files up to this size stream as one write, hashed on the way and checked against the
+  // target's MD5 after: half the hashing of blocks and the service's cheapest path, but a crash
+  // resends them whole. Larger files go in blocks sent in parallel and resume block by block.
+  uint64_t stream_limit = 256ull << 20;
+  uint64_t block_size = 8ull << 20;  // grown for files that would need > 50,000 blocks
+  int blocks_in_flight = 4;          // per file
+  int torn_read_retries = 3;         // re-reads of a file that changed while read
+  std::string tier;                  // "" for the target's default
+  bool follow_links = false;         // read what a link points to
 };
 
 // The item as the catalog knows it.
@@ -100,6 +106,12 @@ class Uploader {
   UploadResult UploadFile(const UploadItem& item);
   UploadResult UploadSmall(const UploadItem& item, const storage::Entry& before);
   UploadResult UploadLarge(const UploadItem& item, const storage::Entry& before);
+  UploadResult UploadStreamed(const UploadItem& item, const storage::Entry& before);
+  UploadResult UploadBlocks(const UploadItem& item, const storage::Entry& before);
+  // The MD5 of the version `before` of a source file, read without uploading it; nullopt if the
+  // file changed while read.
+  Result<std::optional<Md5Digest>> HashUnchanged(const std::string& path,
+                                                 const storage::Entry& before);
   // Replaces only the metadata of ferry's blob, when the content is unchanged.
   UploadResult UpdateMetadata(const UploadItem& item, const storage::Entry& before,
                               const Md5Digest& md5);

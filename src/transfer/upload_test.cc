@@ -4,6 +4,7 @@
 
 #include "base/encoding.h"
 #include "storage/memory_store.h"
+#include "support/store_conformance.h"
 #include "transfer/task_pool.h"
 
 namespace ferry::transfer {
@@ -48,7 +49,8 @@ class ReplaceTest : public ::testing::TestWithParam<size_t> {
   ReplaceTest() : uploader_(source_, target_, Options(), blocks_, buffers_) {}
   static UploadOptions Options() {
     UploadOptions options;
-    options.single_shot_limit = 1 << 20;  // larger files go as blocks
+    options.single_shot_limit = 1 << 20;  // larger files stream as one write,
+    options.stream_limit = 2 << 20;       // and these in blocks
     options.block_size = 1 << 20;
     return options;
   }
@@ -94,7 +96,90 @@ TEST_P(ReplaceTest, TheNewVersionAlreadyThereIsAdoptedAnotherModtimeIsAConflict)
   EXPECT_EQ(target_.Stat("f")->metadata.at("modtime"), "3000") << "left untouched";
 }
 
-INSTANTIATE_TEST_SUITE_P(SmallAndLarge, ReplaceTest, ::testing::Values(1000, 3 << 20));
+INSTANTIATE_TEST_SUITE_P(SmallStreamedAndBlocks, ReplaceTest,
+                         ::testing::Values(1000, 3 << 19, 3 << 20));
+
+// A target that damages the bytes of the first `damaged` whole writes on their way in, as a bad
+// link could; staged blocks and commits pass untouched.
+class DamagingStore : public storage::MemoryStore {
+ public:
+  explicit DamagingStore(int damaged) : damaged_(damaged) {}
+  Result<storage::WriteResult> Write(std::string_view path, const http::Body& body,
+                                     const storage::WriteOptions& options) override {
+    ++writes;
+    if (damaged_ == 0) return MemoryStore::Write(path, body, options);
+    --damaged_;
+    http::Body bent = body;
+    bent.read = [read = body.read](uint64_t offset, char* buf, size_t len) -> Result<size_t> {
+      Result<size_t> got = read(offset, buf, len);
+      if (got.ok() && offset == 0 && *got > 0) buf[0] ^= 1;
+      return got;
+    };
+    return MemoryStore::Write(path, bent, options);
+  }
+  int writes = 0;
+
+ private:
+  int damaged_;
+};
+
+class StreamedTest : public ::testing::Test {
+ protected:
+  static UploadOptions Options() {
+    UploadOptions options;
+    options.single_shot_limit = 1 << 20;
+    options.stream_limit = 8 << 20;
+    return options;
+  }
+  UploadItem Item(const std::string& data) {
+    EXPECT_TRUE(source_.Write("f", http::Body::FromString(data), {}).ok());
+    UploadItem item;
+    item.path = "f";
+    item.size = data.size();
+    return item;
+  }
+  storage::MemoryStore source_;
+  TaskPool blocks_{2};
+  BufferPool buffers_{64 << 20};
+};
+
+TEST_F(StreamedTest, AFileUpToTheLimitGoesAsOneWriteNotInBlocks) {
+  DamagingStore target(0);
+  Uploader uploader(source_, target, Options(), blocks_, buffers_);
+  std::string data(5 << 20, 'x');
+  data[12345] = 'y';
+  UploadResult r = uploader.Upload(Item(data));
+  ASSERT_EQ(r.outcome, UploadOutcome::kCopied) << r.error.ToString();
+  EXPECT_EQ(target.writes, 1);
+  EXPECT_TRUE(target.ListStagedBlocks("f")->empty());
+  EXPECT_EQ(r.md5, Md5::Of(data));
+  EXPECT_EQ(r.bytes_sent, data.size());
+  EXPECT_EQ(uploader.bytes_sent(), data.size());
+  EXPECT_EQ(testing::ReadAllOf(target, "f"), data);
+  EXPECT_EQ(target.Stat("f")->content_md5, Md5::Of(data));
+  EXPECT_EQ(target.Stat("f")->metadata.at("permissions"), "0");
+}
+
+TEST_F(StreamedTest, BytesDamagedInTransitAreWrittenAgainOverThemselves) {
+  DamagingStore target(1);
+  Uploader uploader(source_, target, Options(), blocks_, buffers_);
+  std::string data(3 << 20, 'd');
+  UploadResult r = uploader.Upload(Item(data));
+  ASSERT_EQ(r.outcome, UploadOutcome::kCopied) << r.error.ToString();
+  EXPECT_EQ(target.writes, 2);
+  EXPECT_EQ(testing::ReadAllOf(target, "f"), data);
+  EXPECT_EQ(r.etag, target.Stat("f")->etag);
+}
+
+TEST_F(StreamedTest, ABlobThatKeepsArrivingDamagedIsRemovedAndTheItemFails) {
+  DamagingStore target(1000);
+  Uploader uploader(source_, target, Options(), blocks_, buffers_);
+  UploadResult r = uploader.Upload(Item(std::string(3 << 20, 'd')));
+  EXPECT_EQ(r.outcome, UploadOutcome::kFailed);
+  EXPECT_NE(r.error.message().find("arrived damaged 3 times"), std::string::npos)
+      << r.error.ToString();
+  EXPECT_EQ(target.Stat("f").status().code(), Code::kNotFound) << "no damaged blob is left";
+}
 
 }  // namespace
 }  // namespace ferry::transfer

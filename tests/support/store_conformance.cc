@@ -84,6 +84,17 @@ TEST_P(StoreConformance, WriteStatReadRoundTrip) {
   }
 }
 
+// A writer that streams a body without knowing its MD5 checks what the target received instead.
+TEST_P(StoreConformance, AWriteWithoutAnMd5ReportsTheOneTheTargetComputed) {
+  ASSERT_TRUE(store_->CreateRoot().ok());
+  std::string data = RandomBytes(300'000, 11);
+  auto written = store_->Write("hashed-by-target", http::Body::FromString(data), {});
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  if (!GetParam().keeps_metadata) return;  // a local tree keeps no MD5
+  EXPECT_EQ(written->content_md5, Md5::Of(data));
+  EXPECT_EQ(store_->Stat("hashed-by-target")->content_md5, Md5::Of(data));
+}
+
 TEST_P(StoreConformance, RangedRead) {
   std::string data = RandomBytes(10000, 7);
   ASSERT_TRUE(store_->Write("ranged", http::Body::FromString(data), {}).ok());
