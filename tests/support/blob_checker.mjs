@@ -8,6 +8,7 @@
 //   node blob_checker.mjs sas CONTAINER [SECONDS]        -> {sas} (container SAS, valid for
 //                                                           SECONDS, default 3600; < 0: expired)
 //   node blob_checker.mjs staged CONTAINER BLOB          -> {committed:[..], uncommitted:[..]}
+//   node blob_checker.mjs drop CONTAINER                 -> {dropped} (the container, if there)
 //
 // The connection string comes from CHECKER_CONNECTION_STRING, never from the command line.
 import { createHash } from "node:crypto";
@@ -93,6 +94,10 @@ async function main() {
       }
       const names = (blocks) => (blocks ?? []).map((b) => Buffer.from(b.name, "base64").toString());
       return { committed: names(list.committedBlocks), uncommitted: names(list.uncommittedBlocks) };
+    }
+    case "drop": {
+      const result = await containerClient.deleteIfExists();
+      return { dropped: result.succeeded };
     }
     default:
       throw new Error(`unknown command ${command}`);

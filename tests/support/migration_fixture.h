@@ -61,6 +61,11 @@ class MigrationFixture : public ::testing::Test {
     target_ = Azurite::Global().ContainerUrl(container_, "share");
     env_ = {{"AZURE_STORAGE_CONNECTION_STRING", Azurite::Global().ConnectionString()}};
   }
+  // The shared emulator keeps every blob in memory and slows down as they pile up: each test
+  // drops its container (one that started its own emulator has nothing to drop there).
+  void TearDown() override {
+    if (azurite_ == &Azurite::Global()) RunChecker(Azurite::Global(), {"drop", container_});
+  }
 
   ProcessResult Ferry(const std::vector<std::string>& args) { return RunFerry(args, env_); }
 
