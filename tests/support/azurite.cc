@@ -54,6 +54,7 @@ bool Accepts(int port) {
 std::unique_ptr<Azurite> Azurite::Start(const AzuriteOptions& options) {
   std::unique_ptr<Azurite> azurite(new Azurite());
   azurite->https_ = !options.cert_pem.empty();
+  azurite->in_memory_ = options.location.empty();
   std::string bin = std::string(FERRY_SOURCE_DIR) + "/node_modules/.bin/azurite-blob";
   if (::access(bin.c_str(), X_OK) != 0) {
     throw std::runtime_error(bin + " is missing: run scripts/setup.sh (npm ci) first");
@@ -107,7 +108,8 @@ std::unique_ptr<Azurite> Azurite::Start(const AzuriteOptions& options) {
 }
 
 Azurite::~Azurite() {
-  Stop(SIGTERM);
+  // In memory there is nothing to save, and a graceful shutdown holding many blobs takes long.
+  Stop(in_memory_ ? SIGKILL : SIGTERM);
   if (!log_path_.empty()) ::unlink(log_path_.c_str());
 }
 

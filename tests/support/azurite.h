@@ -45,6 +45,7 @@ class Azurite {
   void Stop(int signal);
   int port_ = 0;
   bool https_ = false;
+  bool in_memory_ = true;
   pid_t pid_ = -1;
   std::string log_path_;
 };
