@@ -15,16 +15,34 @@ if [[ ! -f "$build/build.ninja" ]]; then
 fi
 cmake --build "$build" -j 2 --target "${targets[@]/#/fuzz_}"
 
-for target in "${targets[@]}"; do
+# Two targets at a time, one per core; each for its full time.
+fuzz() {
+  local target="$1" work rc=0
   work="$(mktemp -d)"
-  echo "fuzz: $target for ${seconds}s"
   (cd "$build" && "./fuzz_$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
-     -print_final_stats=0 "$work" "$root/tests/fuzz/corpus/$target" 2>"$build/fuzz_$target.log") || {
-    tail -40 "$build/fuzz_$target.log"
-    echo "fuzz: $target FAILED (input saved in $build)"
-    exit 1
-  }
-  grep -E "^#[0-9]+.*DONE" "$build/fuzz_$target.log" | tail -1 || true
+     -print_final_stats=0 "$work" "$root/tests/fuzz/corpus/$target" 2>"$build/fuzz_$target.log") ||
+    rc=$?
   rm -rf "$work"
+  return $rc
+}
+failed=()
+for ((i = 0; i < ${#targets[@]}; i += 2)); do
+  pids=()
+  for target in "${targets[@]:i:2}"; do
+    echo "fuzz: $target for ${seconds}s"
+    fuzz "$target" &
+    pids+=("$!:$target")
+  done
+  for entry in "${pids[@]}"; do
+    wait "${entry%%:*}" || failed+=("${entry#*:}")
+  done
 done
+for target in "${targets[@]}"; do
+  grep -E "^#[0-9]+.*DONE" "$build/fuzz_$target.log" | tail -1 | sed "s/^/$target: /" || true
+done
+for target in "${failed[@]}"; do
+  tail -40 "$build/fuzz_$target.log"
+  echo "fuzz: $target FAILED (the input is saved in $build)"
+done
+((${#failed[@]} == 0)) || exit 1
 echo "fuzz: all targets ran clean"
