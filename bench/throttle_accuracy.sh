@@ -12,22 +12,8 @@ data="${BENCH_DATA:-/tmp/ferry-bench-data}"
 rate="${1:-25MiB/s}"
 ops="${2:-150/s}"
 work="$(mktemp -d /tmp/ferry-throttle-XXXXXX)"
-azurite_pid=""
-trap '[[ -n "$azurite_pid" ]] && kill -KILL "$azurite_pid" 2>/dev/null; rm -rf "$work"' EXIT
-key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-start_azurite() {
-  [[ -n "$azurite_pid" ]] && kill -KILL "$azurite_pid" 2>/dev/null
-  port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  "$root/node_modules/.bin/azurite-blob" --inMemoryPersistence --blobHost 127.0.0.1 \
-    --blobPort "$port" --silent >/dev/null 2>&1 &
-  azurite_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
-  export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
-}
+source "$root/bench/azurite.sh"
+trap 'stop_azurite; rm -rf "$work"' EXIT
 
 # copy_capped DATASET OPTION VALUE: prints the copy's wall time in seconds.
 copy_capped() {
@@ -40,6 +26,7 @@ copy_capped() {
   t0=$(date +%s.%N)
   "$ferry" copy "$work/$1" "$2" "$3" >"$work/$1.out"
   t1=$(date +%s.%N)
+  stop_azurite  # this runs in a command substitution: the script's trap cannot see the emulator
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
 

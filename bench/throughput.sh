@@ -28,36 +28,22 @@ repeat="${REPEAT:-3}"
 datasets=("$@")
 ((${#datasets[@]})) || datasets=(S1 S2 S3)
 work="$(mktemp -d /tmp/ferry-bench-XXXXXX)"
-azurite_pid=""
+source "$root/bench/azurite.sh"
 cleanup() {
-  [[ -n "$azurite_pid" ]] && kill -KILL "$azurite_pid" 2>/dev/null && wait "$azurite_pid" 2>/dev/null
+  stop_azurite
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # Azurite's public development key
 container=bench
 
-start_azurite() {
-  port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  "$root/node_modules/.bin/azurite-blob" --inMemoryPersistence --blobHost 127.0.0.1 \
-    --blobPort "$port" --silent >"$work/azurite.log" 2>&1 &
-  azurite_pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
-  export BENCH_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
-  export AZURE_STORAGE_CONNECTION_STRING="$BENCH_CONNECTION_STRING"
+# A fresh emulator with the benchmark's container, its URL and a SAS for the peers.
+start_target() {
+  start_azurite "$work/azurite.log"
+  export BENCH_CONNECTION_STRING="$AZURE_STORAGE_CONNECTION_STRING"
   url="http://127.0.0.1:$port/devstoreaccount1/$container"
   node "$root/bench/azure.mjs" create "$container"
   sas="$(node "$root/bench/azure.mjs" sas "$container")"
-}
-
-stop_azurite() {
-  kill -KILL "$azurite_pid" 2>/dev/null || true  # in memory: nothing to save, no slow shutdown
-  wait "$azurite_pid" 2>/dev/null || true
-  azurite_pid=""
 }
 
 # timed NAME COMMAND...: runs the command under GNU time and prints one result row.
@@ -139,7 +125,8 @@ run_s4() {
 
 printf '%-4s %-18s %8s %8s %9s %8s %12s %8s\n' set tool wall_s cpu_s rss_MB blobs bytes md5
 for dataset in "${datasets[@]}"; do
-  echo "bench: generating $dataset in $data/$dataset (kept for later runs)" >&2
+  [[ -f "$data/$dataset.complete" ]] ||
+    echo "bench: generating $dataset in $data/$dataset (kept for later runs)" >&2
   node "$root/bench/datasets.mjs" "$dataset" "$data/$dataset"
   if [[ "$dataset" == S4 ]]; then
     run_s4
@@ -150,7 +137,7 @@ for dataset in "${datasets[@]}"; do
     for tool in "${tools[@]}"; do
       # Every tool reads the dataset from the page cache: the disk is not what is measured.
       find "$data/$dataset" -type f -exec cat {} + >/dev/null
-      start_azurite
+      start_target
       "run_$tool" "$data/$dataset"
       stop_azurite
     done

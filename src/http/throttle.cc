@@ -70,11 +70,9 @@ Status ThrottlePolicy::Prepare(Request& request) {
   // A long body takes its bytes as they go, so it does not pass in one burst after a long
   // wait; a pause still holds it before the first byte.
   if (!bytes_->Acquire(0)) return stopped;
-  request.body.read = [read = std::move(request.body.read), bytes = bytes_](
+  request.body.read = [read = std::move(request.body.read), bytes = bytes_, stopped](
                           uint64_t offset, char* buf, size_t len) -> Result<size_t> {
-    if (!bytes->Acquire(double(len))) {
-      return Status(Code::kCancelled, "stopped while the throttle held the request");
-    }
+    if (!bytes->Acquire(double(len))) return stopped;
     return read(offset, buf, len);
   };
   return Status::Ok();
