@@ -28,6 +28,8 @@ std::string_view CodeName(Code code) {
       return "unsupported";
     case Code::kCancelled:
       return "cancelled";
+    case Code::kRefused:
+      return "refused";
     case Code::kInternal:
       return "internal";
   }

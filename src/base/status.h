@@ -22,6 +22,7 @@ enum class Code {
   kIo,                  // local file system error
   kUnsupported,         // the endpoint cannot do this operation
   kCancelled,           // the operator stopped the run before this was done
+  kRefused,             // a safety check refused to go on (the message says what to fix)
   kInternal,            // anything else: a bug or an unexpected answer
 };
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace ferry::catalog {
 
@@ -36,7 +37,9 @@ CREATE TABLE items (
   attempts INTEGER NOT NULL DEFAULT 0,
   last_run INTEGER NOT NULL DEFAULT 0,
   verified_ns INTEGER NOT NULL DEFAULT 0,
-  verify_result TEXT NOT NULL DEFAULT ''
+  verify_result TEXT NOT NULL DEFAULT '',
+  ctime_ns INTEGER NOT NULL DEFAULT 0,
+  inode INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX items_by_state ON items (state);
 CREATE TABLE runs (
@@ -65,7 +68,14 @@ CREATE INDEX events_by_path ON events (path);
 
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
-    "target_etag, attempts, last_run, verified_ns, verify_result";
+    "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode";
+
+// Schema 1 to 2: the change time and inode of each item.
+constexpr const char* kUpgradeTo2 = R"sql(
+ALTER TABLE items ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+)sql";
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -107,6 +117,8 @@ void ReadItem(const Statement& s, Item& item) {
   item.last_run = s.Int(15);
   item.verified_ns = s.Int(16);
   item.verify_result = s.Text(17);
+  item.ctime_ns = s.Int(18);
+  item.inode = uint64_t(s.Int(19));
 }
 
 // Binds every column after the path, starting at parameter `first`.
@@ -131,16 +143,21 @@ void BindItemFields(Statement& s, const Item& item, int first) {
   s.Bind(first + 13, item.last_run);
   s.Bind(first + 14, item.verified_ns);
   s.Bind(first + 15, item.verify_result);
+  s.Bind(first + 16, item.ctime_ns);
+  s.Bind(first + 17, int64_t(item.inode));
 }
 
 nlohmann::json ConfigToJson(const Config& c) {
-  return {{"source", c.source},     {"target", c.target},   {"target_sas", c.target_sas},
-          {"include", c.include},   {"exclude", c.exclude}, {"tier", c.tier},
-          {"symlinks", c.symlinks}, {"mode", c.mode}};
+  return {{"id", c.id},           {"source", c.source},
+          {"target", c.target},   {"target_sas", c.target_sas},
+          {"include", c.include}, {"exclude", c.exclude},
+          {"tier", c.tier},       {"symlinks", c.symlinks},
+          {"mode", c.mode}};
 }
 
 Config ConfigFromJson(const nlohmann::json& j) {
   Config c;
+  c.id = j.value("id", "");
   c.source = j.value("source", "");
   c.target = j.value("target", "");
   c.target_sas = j.value("target_sas", false);
@@ -176,6 +193,12 @@ Result<int> TakeLock(const std::string& dir) {
   return fd;
 }
 
+// 128 random bits in hex.
+std::string NewMigrationId() {
+  std::random_device random;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
+}
+
 bool IsEmptyDir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return false;
@@ -207,6 +230,8 @@ std::string_view StateName(ItemState state) {
       return "source-deleted";
     case ItemState::kDeleted:
       return "deleted";
+    case ItemState::kKept:
+      return "kept";
   }
   return "pending";
 }
@@ -214,7 +239,7 @@ std::string_view StateName(ItemState state) {
 std::optional<ItemState> StateFromName(std::string_view name) {
   for (auto s : {ItemState::kPending, ItemState::kCopied, ItemState::kFailed, ItemState::kSkipped,
                  ItemState::kConflict, ItemState::kVanished, ItemState::kSourceDeleted,
-                 ItemState::kDeleted}) {
+                 ItemState::kDeleted, ItemState::kKept}) {
     if (StateName(s) == name) return s;
   }
   return std::nullopt;
@@ -254,8 +279,9 @@ Result<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir, const C
   FERRY_RETURN_IF_ERROR(catalog->db_.Exec("BEGIN"));
   FERRY_RETURN_IF_ERROR(catalog->db_.Exec(kSchema));
   catalog->config_ = config;
+  if (catalog->config_.id.empty()) catalog->config_.id = NewMigrationId();
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("schema_version", std::to_string(kSchemaVersion)));
-  FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigToJson(config).dump()));
+  FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigToJson(catalog->config_).dump()));
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("created_ns", std::to_string(NowNs())));
   FERRY_RETURN_IF_ERROR(catalog->db_.Exec("COMMIT"));
   FERRY_RETURN_IF_ERROR(catalog->Prepare());
@@ -304,7 +330,20 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenImpl(const std::string& dir, bool 
   }
   if (v < 1)
     return Invalid(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
+  if (v < 2) {
+    FERRY_RETURN_IF_ERROR(catalog->db_.Exec("BEGIN IMMEDIATE"));
+    Status upgraded = catalog->db_.Exec(kUpgradeTo2);
+    if (!upgraded.ok()) {
+      (void)catalog->db_.Exec("ROLLBACK");
+      return upgraded;
+    }
+    FERRY_RETURN_IF_ERROR(catalog->db_.Exec("COMMIT"));
+  }
   FERRY_RETURN_IF_ERROR(catalog->LoadConfig());
+  if (lock && catalog->config_.id.empty()) {  // made by a ferry that gave migrations no id
+    catalog->config_.id = NewMigrationId();
+    FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigToJson(catalog->config_).dump()));
+  }
   // With the lock held, a run still marked running was cut short by a crash.
   if (lock) {
     FERRY_RETURN_IF_ERROR(
@@ -326,14 +365,16 @@ Status Catalog::LoadConfig() {
 Status Catalog::Prepare() {
   auto insert = db_.Prepare(fmt::format(
       "INSERT INTO items (path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, "
-      "reason, cause, target_etag, attempts, last_run, verified_ns, verify_result) VALUES "
-      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"));
+      "reason, cause, target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, "
+      "inode) VALUES "
+      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"));
   if (!insert.ok()) return insert.status();
   insert_item_ = std::move(insert).value();
   auto update = db_.Prepare(
       "UPDATE items SET kind = ?2, size = ?3, mtime_ns = ?4, mode = ?5, uid = ?6, gid = ?7, "
       "link_target = ?8, md5 = ?9, state = ?10, reason = ?11, cause = ?12, target_etag = ?13, "
-      "attempts = ?14, last_run = ?15, verified_ns = ?16, verify_result = ?17 WHERE id = ?1");
+      "attempts = ?14, last_run = ?15, verified_ns = ?16, verify_result = ?17, ctime_ns = ?18, "
+      "inode = ?19 WHERE id = ?1");
   if (!update.ok()) return update.status();
   update_item_ = std::move(update).value();
   auto event = db_.Prepare(
@@ -463,6 +504,17 @@ Result<std::vector<StateTotals>> Catalog::Totals() {
         {StateFromName(stmt->Text(0)).value_or(ItemState::kPending), stmt->Int(1), stmt->Int(2)});
   }
   return totals;
+}
+
+Result<int64_t> Catalog::CountItems(ItemState state, std::optional<std::string_view> cause) {
+  auto stmt = db_.Prepare(cause ? "SELECT count(*) FROM items WHERE state = ?1 AND cause = ?2"
+                                : "SELECT count(*) FROM items WHERE state = ?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, StateName(state));
+  if (cause) stmt->Bind(2, *cause);
+  Result<bool> row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return *row ? stmt->Int(0) : 0;
 }
 
 Result<std::vector<Catalog::ErrorGroup>> Catalog::ErrorGroups(int examples_per_group) {

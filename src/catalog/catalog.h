@@ -14,13 +14,14 @@
 
 namespace ferry::catalog {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;  // 2: items have ctime_ns and inode
 inline constexpr const char* kCatalogFile = "catalog.db";
 inline constexpr const char* kLockFile = "lock";
 
 // pending: to copy (with a target_etag: a changed item, to replace under If-Match);
 // source-deleted: gone from the source after it was copied (its blob stays, additive mode);
-// deleted: gone from the source, and its blob deleted (mirror mode).
+// deleted: gone from the source, and its blob deleted (mirror mode);
+// kept: the operator kept the blob someone else put in the target (ferry resolve --keep-target).
 enum class ItemState {
   kPending,
   kCopied,
@@ -30,12 +31,16 @@ enum class ItemState {
   kVanished,
   kSourceDeleted,
   kDeleted,
+  kKept,
 };
 std::string_view StateName(ItemState state);
 std::optional<ItemState> StateFromName(std::string_view name);
 
 // What the migration was set up with. Never holds a credential.
 struct Config {
+  // This migration's own random id, written into the metadata of every blob it writes, so a
+  // write left unrecorded by a crash is known for ferry's own.
+  std::string id;
   std::string source;       // as given, without any SAS query
   std::string target;       // as given, without any SAS query
   bool target_sas = false;  // the target URL had a SAS: AZURE_STORAGE_SAS_TOKEN supplies it
@@ -52,6 +57,8 @@ struct Item {
   storage::Kind kind = storage::Kind::kFile;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  // 0: not known (recorded by a ferry before schema 2)
+  uint64_t inode = 0;    // 0: not known
   uint32_t mode = 0;
   uint32_t uid = 0;
   uint32_t gid = 0;
@@ -173,6 +180,8 @@ class Catalog {
   // True if some item's path starts with `folder` + "/".
   Result<bool> HasDescendants(std::string_view folder);
   Result<std::vector<StateTotals>> Totals();
+  // The items in `state` (with exactly this cause, when given).
+  Result<int64_t> CountItems(ItemState state, std::optional<std::string_view> cause = {});
 
   struct ErrorGroup {
     ItemState state;

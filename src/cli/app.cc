@@ -58,6 +58,7 @@ int Run(int argc, char** argv) {
   add(AddSyncCommand(app));
   add(AddCutoverCommand(app));
   add(AddVerifyCommand(app));
+  add(AddResolveCommand(app));
   add(AddStatusCommand(app));
   add(AddErrorsCommand(app));
   add(AddLogCommand(app));

@@ -26,29 +26,28 @@ double Millis(std::chrono::steady_clock::time_point since) {
 
 int RunCheck(const CheckOptions& options) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(options.url);
-  if (!spec.ok()) FailConfig(spec.status());
+  if (!spec.ok()) Fail(spec.status());
   storage::AzureBlobOptions azure = AzureOptions();
   azure.retry.max_attempts = 3;  // a check should answer quickly
   Result<std::unique_ptr<storage::Store>> opened =
       storage::OpenStore(*spec, storage::ProcessEnvironment(), azure);
-  if (!opened.ok()) FailConfig(opened.status());
+  if (!opened.ok()) Fail(opened.status());
   storage::Store& store = **opened;
   std::cout << "endpoint: " << store.Describe() << "\n";
 
   auto start = std::chrono::steady_clock::now();
   if (options.write) {
-    if (Status st = store.CreateRoot(); !st.ok()) FailConfig(st);
+    if (Status st = store.CreateRoot(); !st.ok()) Fail(st);
   }
   Result<std::unique_ptr<storage::Lister>> lister = store.List("");
-  if (!lister.ok()) FailConfig(lister.status());
+  if (!lister.ok()) Fail(lister.status());
   storage::Entry first;
   Result<bool> any = (*lister)->Next(first);
   if (!any.ok()) {
     if (any.status().code() == Code::kNotFound) {
-      FailConfig(
-          Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
+      Fail(Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
     }
-    FailConfig(any.status());
+    Fail(any.status());
   }
   std::cout << fmt::format("list:   ok ({:.0f} ms, {})\n", Millis(start),
                            *any ? "not empty" : "empty");
@@ -65,7 +64,7 @@ int RunCheck(const CheckOptions& options) {
   write.content_md5 = md5;
   start = std::chrono::steady_clock::now();
   Result<storage::WriteResult> written = store.Write(probe, http::Body::FromString(data), write);
-  if (!written.ok()) FailConfig(written.status());
+  if (!written.ok()) Fail(written.status());
   std::cout << fmt::format("write:  ok ({:.0f} ms, {} bytes)\n", Millis(start), data.size());
 
   start = std::chrono::steady_clock::now();
@@ -77,12 +76,12 @@ int RunCheck(const CheckOptions& options) {
                   [&] { back.clear(); }};
   Status read = store.Read(probe, 0, UINT64_MAX, sink);
   Status deleted = store.Delete(probe, storage::Condition::None());
-  if (!read.ok()) FailConfig(read);
+  if (!read.ok()) Fail(read);
   if (back != data) {
     throw ExitError(kExitRefused, "the probe read back differs from what was written");
   }
   std::cout << fmt::format("read:   ok ({:.0f} ms, MD5 {})\n", Millis(start), Md5Hex(md5));
-  if (!deleted.ok()) FailConfig(deleted);
+  if (!deleted.ok()) Fail(deleted);
   std::cout << "delete: ok\n";
   return kExitDone;
 }

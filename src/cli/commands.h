@@ -26,13 +26,16 @@ CommandRunner AddCutoverCommand(CLI::App& app);
 CommandRunner AddLogCommand(CLI::App& app);
 CommandRunner AddReportCommand(CLI::App& app);
 CommandRunner AddTrialCommand(CLI::App& app);
+CommandRunner AddResolveCommand(CLI::App& app);
 
 // Refuses copy and sync (exit 2) on a migration that was cut over, unless `reopen`, which
 // reopens it. A dry run is always allowed.
 void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::string& dir);
 
 // Scans the migration's source into its catalog, with a progress line; exit 2 on failure.
-migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints);
+// With `accept_source_change`, a source whose identity changed is accepted (and logged).
+migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
+                              bool accept_source_change = false);
 void PrintScanReport(const migration::ScanReport& report, std::ostream& out);
 nlohmann::json ScanReportJson(const migration::ScanReport& report);
 

@@ -18,8 +18,10 @@ namespace ferry::cli {
 
 namespace {
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
 
 void OnSignal(int sig) {
+  g_signal.store(sig);
   if (g_interrupted.exchange(true)) {
     std::signal(sig, SIG_DFL);
     std::raise(sig);
@@ -29,7 +31,12 @@ void OnSignal(int sig) {
 }
 }  // namespace
 
-void FailConfig(const Status& status) {
+void Fail(const Status& status) {
+  if (status.code() == Code::kRefused) throw ExitError(kExitRefused, status.message());
+  if (status.code() == Code::kCancelled) {
+    throw ExitError(StoppedExitCode(),
+                    status.message() + "; it is recorded as stopped, run it again to go on");
+  }
   std::string hint;
   if (status.code() == Code::kTransient) hint = " (is the endpoint up and the URL right?)";
   throw ExitError(kExitUsage, status.message() + hint);
@@ -37,7 +44,7 @@ void FailConfig(const Status& status) {
 
 std::unique_ptr<catalog::Catalog> OpenMigration(const std::string& dir, bool read_only) {
   auto catalog = read_only ? catalog::Catalog::OpenForReading(dir) : catalog::Catalog::Open(dir);
-  if (!catalog.ok()) FailConfig(catalog.status());
+  if (!catalog.ok()) Fail(catalog.status());
   return std::move(catalog).value();
 }
 
@@ -65,7 +72,7 @@ std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
   }
   Result<std::unique_ptr<storage::Store>> store =
       storage::OpenStore(spec, storage::ProcessEnvironment(), AzureOptions(controls));
-  if (!store.ok()) FailConfig(store.status());
+  if (!store.ok()) Fail(store.status());
   return std::move(store).value();
 }
 
@@ -73,7 +80,7 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* contr
   Endpoints endpoints;
   auto parse = [&](const std::string& url) {
     Result<storage::EndpointSpec> spec = storage::ParseEndpoint(url);
-    if (!spec.ok()) FailConfig(spec.status());
+    if (!spec.ok()) Fail(spec.status());
     return *spec;
   };
   storage::EndpointSpec source = parse(catalog.config().source);
@@ -113,10 +120,10 @@ void ProbeWritable(storage::Store& store) {
     Result<storage::Entry> there = store.Stat(probe);
     if (there.ok() && there->content_md5 == options.content_md5) written = storage::WriteResult{};
   }
-  if (!written.ok()) FailConfig(written.status());
+  if (!written.ok()) Fail(written.status());
   Status deleted = store.Delete(probe, storage::Condition::None());
   // Not found: a retried delete whose first attempt landed.
-  if (!deleted.ok() && deleted.code() != Code::kNotFound) FailConfig(deleted);
+  if (!deleted.ok() && deleted.code() != Code::kNotFound) Fail(deleted);
 }
 
 std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text) {
@@ -183,6 +190,11 @@ void ProgressLine::Clear() {
 }
 
 const std::atomic<bool>& InterruptFlag() { return g_interrupted; }
+
+int StoppedExitCode() {
+  int sig = g_signal.load();
+  return 128 + (sig != 0 ? sig : SIGINT);
+}
 
 void InstallInterruptHandler() {
   std::signal(SIGINT, OnSignal);

@@ -18,8 +18,10 @@
 
 namespace ferry::cli {
 
-// Ends the command with exit 2 and the status's message (with a hint for network errors).
-[[noreturn]] void FailConfig(const Status& status);
+// Ends the command with the status's message and the exit code its kind calls for: 3 for a
+// safety refusal, 130 or 143 for a stop by SIGINT or SIGTERM, 2 for anything else (with a hint
+// for network errors).
+[[noreturn]] void Fail(const Status& status);
 
 // Opens DIR's catalog holding its lock (or, with `read_only`, without); exit 2 on failure.
 std::unique_ptr<catalog::Catalog> OpenMigration(const std::string& dir, bool read_only = false);
@@ -82,5 +84,8 @@ class ProgressLine {
 // Set by SIGINT/SIGTERM while a long command runs; a second signal ends the process at once.
 const std::atomic<bool>& InterruptFlag();
 void InstallInterruptHandler();
+// The exit code of a command that was stopped: 128 + the signal (130 for SIGINT, 143 for
+// SIGTERM).
+int StoppedExitCode();
 
 }  // namespace ferry::cli

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/transfer_flags.h"
 #include "migration/copy.h"
+#include "migration/safety.h"
 
 namespace ferry::cli {
 
@@ -32,7 +33,7 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
     std::cout << "the source has not been scanned yet; a copy would scan it first and then:\n";
     const catalog::Config& config = catalog.config();
     Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
-    if (!filter.ok()) FailConfig(filter.status());
+    if (!filter.ok()) Fail(filter.status());
     migration::ScanOptions scan;
     scan.filter = *filter;
     scan.symlinks = config.symlinks;
@@ -41,17 +42,17 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
       if (change == "new") would(item);
     };
     auto report = migration::Scan(catalog, *endpoints.source, *endpoints.target, scan);
-    if (!report.ok()) FailConfig(report.status());
+    if (!report.ok()) Fail(report.status());
   } else {
     std::vector<catalog::ItemState> states{catalog::ItemState::kPending,
                                            catalog::ItemState::kFailed};
     if (o.overwrite) states.push_back(catalog::ItemState::kConflict);
     auto cursor = catalog.Items(states);
-    if (!cursor.ok()) FailConfig(cursor.status());
+    if (!cursor.ok()) Fail(cursor.status());
     catalog::Item item;
     while (true) {
       Result<bool> more = cursor->Next(item);
-      if (!more.ok()) FailConfig(more.status());
+      if (!more.ok()) Fail(more.status());
       if (!*more) break;
       would(item);
     }
@@ -72,6 +73,9 @@ int RunCopy(const CopyCommandOptions& o) {
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
     PrintScanReport(scanned, std::cout);
     std::cout << "\n";
+  } else if (Status same = migration::CheckSourceIdentity(*catalog, *endpoints.source, false, 0);
+             !same.ok()) {
+    Fail(same);
   }
 
   InstallInterruptHandler();
@@ -95,7 +99,7 @@ int RunCopy(const CopyCommandOptions& o) {
   Result<migration::CopyReport> report =
       migration::Copy(*catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
-  if (!report.ok()) FailConfig(report.status());
+  if (!report.ok()) Fail(report.status());
 
   const migration::CopyReport& r = *report;
   double rate = r.seconds > 0 ? double(r.bytes_sent) / r.seconds : 0;
@@ -117,7 +121,7 @@ int RunCopy(const CopyCommandOptions& o) {
   }
   if (r.stopped) {
     std::cout << fmt::format("stopped early: run 'ferry copy {}' to go on\n", o.dir);
-    return kExitItemsFailed;
+    return InterruptFlag().load() ? StoppedExitCode() : kExitItemsFailed;
   }
   if (r.failed + r.conflicts > 0) {
     std::cout << fmt::format("see 'ferry errors {0}'; 'ferry copy {0}' retries failed items\n",
@@ -143,7 +147,8 @@ CommandRunner AddCopyCommand(CLI::App& app) {
   cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");
   cmd->footer(
       "Exit codes: 0 everything copied; 1 some items failed or met a conflict (ferry errors\n"
-      "lists them; run copy again to retry); 2 configuration problem.\n");
+      "lists them; run copy again to retry); 2 configuration problem; 3 the source looks\n"
+      "unmounted; 130/143 stopped by SIGINT/SIGTERM (run copy again to go on).\n");
   return [o] { return RunCopy(*o); };
 }
 

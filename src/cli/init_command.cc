@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "migration/filter.h"
+#include "migration/safety.h"
 
 namespace ferry::cli {
 
@@ -24,19 +25,17 @@ std::pair<std::string, bool> WithoutSas(const std::string& url) {
 
 int RunInit(const InitOptions& o) {
   Result<migration::Filter> filter = migration::Filter::Parse(o.include, o.exclude);
-  if (!filter.ok()) FailConfig(filter.status());
+  if (!filter.ok()) Fail(filter.status());
 
   Result<storage::EndpointSpec> source = storage::ParseEndpoint(o.source);
-  if (!source.ok())
-    FailConfig(Status(Code::kInvalidInput, "--source: " + source.status().message()));
+  if (!source.ok()) Fail(Status(Code::kInvalidInput, "--source: " + source.status().message()));
   if (source->type != storage::EndpointType::kLocal) {
     throw ExitError(kExitUsage,
                     "--source: ferry migrates from local or mounted folders for now; "
                     "give a path such as /mnt/share");
   }
   Result<storage::EndpointSpec> target = storage::ParseEndpoint(o.target);
-  if (!target.ok())
-    FailConfig(Status(Code::kInvalidInput, "--target: " + target.status().message()));
+  if (!target.ok()) Fail(Status(Code::kInvalidInput, "--target: " + target.status().message()));
   if (target->type == storage::EndpointType::kLocal &&
       (target->local_root == source->local_root ||
        target->local_root.starts_with(source->local_root + "/"))) {
@@ -66,19 +65,21 @@ int RunInit(const InitOptions& o) {
   // Both endpoints are checked before anything is created.
   auto source_store = OpenEndpoint(*source);
   auto lister = source_store->List("");
-  if (!lister.ok())
-    FailConfig(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
+  if (!lister.ok()) Fail(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
   storage::Entry first;
-  if (auto r = (*lister)->Next(first); !r.ok()) FailConfig(r.status());
+  if (auto r = (*lister)->Next(first); !r.ok()) Fail(r.status());
   std::cout << "source readable\n";
 
   auto target_store = OpenEndpoint(*target);
-  if (Status st = target_store->CreateRoot(); !st.ok()) FailConfig(st);
+  if (Status st = target_store->CreateRoot(); !st.ok()) Fail(st);
   ProbeWritable(*target_store);
   std::cout << "target reachable and writable\n";
 
   auto catalog = catalog::Catalog::Create(o.dir, config);
-  if (!catalog.ok()) FailConfig(catalog.status());
+  if (!catalog.ok()) Fail(catalog.status());
+  // What the source is now (file system, root folder, mount point): later runs refuse a source
+  // that is not this one, such as the empty folder an unmounted share leaves.
+  if (Status st = migration::RecordSourceIdentity(**catalog, *source_store); !st.ok()) Fail(st);
   if (Network().insecure_tls) {
     (*catalog)->AnnotateRuns("tls-verification-off",
                              nlohmann::json{{"endpoint", target->Redacted()}}.dump());

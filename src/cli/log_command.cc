@@ -64,7 +64,7 @@ int RunLog(const LogOptions& o) {
   auto catalog = OpenMigration(o.dir, /*read_only=*/true);
   if (o.check) {
     Result<catalog::ChainCheck> check = catalog->CheckChain();
-    if (!check.ok()) FailConfig(check.status());
+    if (!check.ok()) Fail(check.status());
     if (!check->intact) {
       std::cout << fmt::format("the log is NOT intact: event {} {}\n", check->first_bad_id,
                                check->problem);
@@ -79,15 +79,14 @@ int RunLog(const LogOptions& o) {
   std::optional<migration::Glob> glob;
   if (!o.path.empty()) {
     Result<migration::Glob> parsed = migration::Glob::Parse(o.path);
-    if (!parsed.ok())
-      FailConfig(Status(Code::kInvalidInput, "--path: " + parsed.status().message()));
+    if (!parsed.ok()) Fail(Status(Code::kInvalidInput, "--path: " + parsed.status().message()));
     glob = *parsed;
   }
   catalog::EventFilter filter;
   filter.run = o.run;
   if (!o.since.empty()) filter.since_ns = ParseSince(o.since);
   Result<catalog::EventCursor> cursor = catalog->Events(filter);
-  if (!cursor.ok()) FailConfig(cursor.status());
+  if (!cursor.ok()) Fail(cursor.status());
 
   if (o.json) std::cout << "{\"events\": [";
   if (o.csv) std::cout << "id,time,run,kind,path,detail,hash\n";
@@ -95,7 +94,7 @@ int RunLog(const LogOptions& o) {
   int64_t shown = 0;
   while (true) {
     Result<bool> more = cursor->Next(e);
-    if (!more.ok()) FailConfig(more.status());
+    if (!more.ok()) Fail(more.status());
     if (!*more) break;
     if (glob && (e.path.empty() || !glob->Matches(e.path))) continue;
     std::string time = HumanTime(e.time_ns);

@@ -35,7 +35,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
                         {"mode", c.mode},
                         {"created", created.ok() ? HumanTime(std::stoll(*created)) : ""}};
   auto totals = catalog.Totals();
-  if (!totals.ok()) FailConfig(totals.status());
+  if (!totals.ok()) Fail(totals.status());
   nlohmann::json states = nlohmann::json::object();
   for (const auto& t : *totals) {
     states[std::string(catalog::StateName(t.state))] = {{"items", t.items}, {"bytes", t.bytes}};
@@ -43,7 +43,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   facts["totals"] = states;
 
   auto runs = catalog.Runs();
-  if (!runs.ok()) FailConfig(runs.status());
+  if (!runs.ok()) Fail(runs.status());
   nlohmann::json run_list = nlohmann::json::array(), deltas = nlohmann::json::array();
   std::map<std::string, nlohmann::json> stages;
   nlohmann::json verification = nullptr;
@@ -88,7 +88,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   facts["cutover"] = cutover.ok() ? ParseOr(*cutover, nullptr) : nlohmann::json(nullptr);
 
   auto groups = catalog.ErrorGroups(3);
-  if (!groups.ok()) FailConfig(groups.status());
+  if (!groups.ok()) Fail(groups.status());
   nlohmann::json errors = nlohmann::json::array();
   for (const auto& g : *groups) {
     nlohmann::json examples = nlohmann::json::array();
@@ -102,7 +102,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   }
   facts["errors"] = errors;
   auto chain = catalog.CheckChain();
-  if (!chain.ok()) FailConfig(chain.status());
+  if (!chain.ok()) Fail(chain.status());
   facts["log"] = {{"events", chain->events},
                   {"intact", chain->intact},
                   {"head_hash", chain->head_hash},

@@ -122,7 +122,8 @@ class SafetyTest : public MigrationFixture {
   // The catalog as it is now, to be put back later: the state a crash leaves when it strikes
   // after a write reached the target and before the catalog recorded it.
   void SaveCatalog() {
-    auto r = RunProcess({"sqlite3", Mig() + "/catalog.db", ".backup '" + dir_.Sub("saved.db") + "'"});
+    auto r =
+        RunProcess({"sqlite3", Mig() + "/catalog.db", ".backup '" + dir_.Sub("saved.db") + "'"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   void RestoreCatalog() {
@@ -153,11 +154,14 @@ TEST_F(SafetyTest, AnUnmountedShareLeavesTheTargetAlone) {
   ASSERT_TRUE(share.Unmount());  // the mount point folder is left, empty
 
   for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"sync", Mig()}, {"sync", Mig(), "--dry-run"}, {"scan", Mig()},
+       {std::vector<std::string>{"sync", Mig()},
+        {"sync", Mig(), "--dry-run"},
+        {"scan", Mig()},
         {"cutover", Mig(), "--quiet-window", "100ms", "--yes"}}) {
     auto r = Ferry(args);
     EXPECT_EQ(r.exit_code, 3) << args[0] << ": " << r.out << r.err;
-    EXPECT_NE(r.err.find("looks unmounted"), std::string::npos) << args[0] << ": " << r.err;
+    EXPECT_NE((r.out + r.err).find("looks unmounted"), std::string::npos)
+        << args[0] << ": " << r.out << r.err;
   }
   VerifyTarget();
   EXPECT_EQ(Status()["states"]["copied"]["items"], 13) << "the catalog still knows every item";
@@ -191,7 +195,7 @@ TEST_F(SafetyTest, AFolderThatCannotBeListedKeepsItsItems) {
   EXPECT_NE((sync.out + sync.err).find("locked"), std::string::npos) << sync.out << sync.err;
   EXPECT_EQ(TargetPaths(), ExpectedPaths()) << "only open/f00 is deleted";
   auto status = Status();
-  EXPECT_EQ(status["states"]["copied"]["items"], 27) << status.dump();
+  EXPECT_EQ(status["states"]["copied"]["items"], 20 + 5 + 2 - 1) << status.dump();
   EXPECT_EQ(status["states"]["deleted"]["items"], 1) << status.dump();
 }
 
@@ -337,7 +341,7 @@ TEST_F(SafetyTest, AFileWrittenDuringTheFinalSyncIsCaught) {
   auto cutover_with_late_file = [&](const std::string& late,
                                     const std::vector<std::string>& extra) {
     for (int i = 0; i < 12; ++i) AddFile(fmt::format("dir/f{:02d}", i), Random(300, rng));
-    std::vector<std::string> args{"cutover", Mig(), "--quiet-window", "200ms", "--yes",
+    std::vector<std::string> args{"cutover",   Mig(), "--quiet-window", "200ms", "--yes",
                                   "--max-ops", "4/s"};
     args.insert(args.end(), extra.begin(), extra.end());
     BackgroundProcess cutover(FerryArgv(args), FerryOptions(env_));

@@ -11,31 +11,35 @@ namespace {
 
 struct ScanOptions {
   std::string dir;
-  bool json = false;
+  bool json = false, accept_source_change = false;
 };
 
 int RunScanCommand(const ScanOptions& o) {
   auto catalog = OpenMigration(o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog);
-  migration::ScanReport report = RunScan(*catalog, endpoints);
+  migration::ScanReport report = RunScan(*catalog, endpoints, o.accept_source_change);
   if (o.json) {
     PrintScanReport(report, std::cerr);
     std::cout << ScanReportJson(report).dump(2) << "\n";
   } else {
     PrintScanReport(report, std::cout);
   }
-  return kExitDone;
+  return report.unreadable > 0 ? kExitItemsFailed : kExitDone;
 }
 
 }  // namespace
 
-migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints) {
+migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
+                              bool accept_source_change) {
   const catalog::Config& config = catalog.config();
   Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
-  if (!filter.ok()) FailConfig(filter.status());
+  if (!filter.ok()) Fail(filter.status());
   migration::ScanOptions options;
   options.filter = *filter;
   options.symlinks = config.symlinks;
+  options.accept_source_change = accept_source_change;
+  InstallInterruptHandler();
+  options.stop = &InterruptFlag();
   ProgressLine line;
   options.progress = [&](int64_t items, int64_t bytes) {
     line.Update(fmt::format("scanning: {} items, {}", items, HumanBytes(bytes)));
@@ -43,7 +47,7 @@ migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints) {
   Result<migration::ScanReport> report =
       migration::Scan(catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
-  if (!report.ok()) FailConfig(report.status());
+  if (!report.ok()) Fail(report.status());
   return std::move(report).value();
 }
 
@@ -77,7 +81,10 @@ void PrintScanReport(const migration::ScanReport& r, std::ostream& out) {
     if (r.unstorable > int64_t(r.unstorable_examples.size())) out << "  ...\n";
   }
   if (!r.errors.empty()) {
-    out << fmt::format("\n{} folders could not be read:\n", r.unreadable);
+    out << fmt::format(
+        "\n{} folders or files could not be read; what they hold stays as the catalog had it "
+        "({} items), nothing under them is taken for deleted:\n",
+        r.unreadable, r.kept_unknown);
     for (const auto& e : r.errors) out << "  " << e << "\n";
   }
 }
@@ -112,6 +119,7 @@ nlohmann::json ScanReportJson(const migration::ScanReport& r) {
           {"unstorable_count", r.unstorable},
           {"unstorable", unstorable},
           {"unreadable_folders", r.errors},
+          {"kept_unknown", r.kept_unknown},
           {"seconds", r.seconds}};
 }
 
@@ -123,6 +131,12 @@ CommandRunner AddScanCommand(CLI::App& app) {
       "the target cannot store");
   cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
   cmd->add_flag("--json", o->json, "Print the report as one JSON document on stdout");
+  cmd->add_flag("--accept-source-change", o->accept_source_change,
+                "The source was moved, restored or remounted elsewhere on purpose: accept its "
+                "new identity (recorded in the log) instead of refusing it as unmounted");
+  cmd->footer(
+      "Exit codes: 0 scanned; 1 some folders could not be read (listed; their items stay as\n"
+      "they were); 2 bad usage; 3 the source looks unmounted or replaced (nothing changed).\n");
   return [o] { return RunScanCommand(*o); };
 }
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "migration/safety.h"
 
 namespace ferry::cli {
 
@@ -17,16 +18,17 @@ struct StatusOptions {
 int RunStatus(const StatusOptions& o) {
   auto catalog = OpenMigration(o.dir, /*read_only=*/true);
   auto totals = catalog->Totals();
-  if (!totals.ok()) FailConfig(totals.status());
+  if (!totals.ok()) Fail(totals.status());
   auto runs = catalog->Runs();
-  if (!runs.ok()) FailConfig(runs.status());
+  if (!runs.ok()) Fail(runs.status());
 
   nlohmann::json states = nlohmann::json::object();
   int64_t items = 0, bytes = 0;
   for (auto state :
        {catalog::ItemState::kPending, catalog::ItemState::kCopied, catalog::ItemState::kFailed,
         catalog::ItemState::kConflict, catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
-        catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted}) {
+        catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted,
+        catalog::ItemState::kKept}) {
     int64_t n = 0, b = 0;
     for (const auto& t : *totals) {
       if (t.state == state) n = t.items, b = t.bytes;
@@ -61,6 +63,11 @@ int RunStatus(const StatusOptions& o) {
     d["started"] = HumanTime(r.started_ns);
     deltas.push_back(d);
   }
+  Result<migration::OpenProblems> open = migration::CountOpenProblems(*catalog);
+  if (!open.ok()) Fail(open.status());
+  nlohmann::json open_problems{{"conflict", open->conflicts}, {"failed", open->failed},
+                               {"pending", open->pending},    {"vanished", open->vanished},
+                               {"skipped", open->skipped},    {"blocking", open->blocking()}};
   auto cutover = catalog->GetMeta("cutover");
   auto closed = catalog->GetMeta("closed");
   const catalog::Config& c = catalog->config();
@@ -74,18 +81,25 @@ int RunStatus(const StatusOptions& o) {
                      {"items", items},
                      {"bytes", bytes},
                      {"states", states},
+                     {"open_problems", open_problems},
                      {"runs", run_list}};
 
   std::ostream& out = o.json ? std::cerr : std::cout;
   out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir, c.source, c.target);
   out << fmt::format("{:<14} {:>10} {:>12}\n", "state", "items", "bytes");
   for (const char* name : {"pending", "copied", "failed", "conflict", "skipped", "vanished",
-                           "source-deleted", "deleted"}) {
+                           "source-deleted", "deleted", "kept"}) {
     const auto& v = states[name];
     out << fmt::format("{:<14} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
                        HumanBytes(v["bytes"].get<int64_t>()));
   }
   out << fmt::format("{:<14} {:>10} {:>12}\n", "total", items, HumanBytes(bytes));
+  if (open->blocking() > 0 || open->skipped > 0) {
+    out << fmt::format(
+        "\nopen problems: {} conflicts, {} failed, {} pending, {} vanished while copied, {} "
+        "skipped (ferry errors {} lists them; they stay open until resolved)\n",
+        open->conflicts, open->failed, open->pending, open->vanished, open->skipped, o.dir);
+  }
   if (!runs->empty()) {
     out << fmt::format("\n{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n", "run", "stage",
                        "started", "duration", "files", "bytes", "rate", "outcome");
@@ -132,7 +146,7 @@ struct ErrorsOptions {
 int RunErrors(const ErrorsOptions& o) {
   auto catalog = OpenMigration(o.dir, /*read_only=*/true);
   auto groups = catalog->ErrorGroups(o.examples);
-  if (!groups.ok()) FailConfig(groups.status());
+  if (!groups.ok()) Fail(groups.status());
   std::ostream& out = o.json ? std::cerr : std::cout;
   nlohmann::json doc = nlohmann::json::array();
   if (groups->empty()) out << "no failed, conflicting or skipped items\n";

@@ -17,9 +17,33 @@ namespace {
 struct SyncCommandOptions {
   std::string dir;
   std::string mode;  // "" = the migration's
+  std::string max_delete = "10%";
   bool checksum = false, overwrite = false, dry_run = false, reopen = false;
+  bool accept_source_change = false;
   TransferFlags transfer;
 };
+
+// Lists the open problems (the first ten) after a one-line count; true if any blocks.
+bool PrintOpenProblems(catalog::Catalog& catalog, const migration::OpenProblems& open,
+                       const std::string& dir, std::ostream& out) {
+  if (open.blocking() == 0) return false;
+  out << fmt::format(
+      "open problems: {} conflicts, {} failed, {} pending, {} vanished while copied; they stay "
+      "open until resolved:\n",
+      open.conflicts, open.failed, open.pending, open.vanished);
+  Result<std::vector<catalog::Item>> items = migration::OpenProblemItems(catalog, 10, false);
+  if (items.ok()) {
+    for (const auto& item : *items) {
+      out << fmt::format("  {}: {} ({})\n", catalog::StateName(item.state), item.path,
+                         item.reason.empty() ? "not copied yet" : item.reason);
+    }
+  }
+  out << fmt::format(
+      "see 'ferry errors {0}'; 'ferry copy {0}' retries failures, 'ferry sync {0} --overwrite' "
+      "or 'ferry resolve {0} PATH --keep-target' settles a conflict\n",
+      dir);
+  return true;
+}
 
 void PrintFinding(const migration::Finding& f) {
   std::cout << fmt::format("  {}: {} ({})\n", migration::FindingName(f.kind), f.path, f.detail);
@@ -30,11 +54,15 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
                                        const TransferControls& controls, ProgressLine& line) {
   const catalog::Config& config = catalog.config();
   Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
-  if (!filter.ok()) FailConfig(filter.status());
+  if (!filter.ok()) Fail(filter.status());
   migration::SyncOptions s;
   s.scan.filter = *filter;
   s.scan.symlinks = config.symlinks;
   s.scan.checksum = o.checksum;
+  s.scan.accept_source_change = o.accept_source_change;
+  Result<migration::DeleteBudget> budget = migration::DeleteBudget::Parse(o.max_delete);
+  if (!budget.ok()) Fail(budget.status());
+  s.max_delete = *budget;
   s.mode = o.mode.empty() ? config.mode : o.mode;
   s.overwrite = o.overwrite;
   s.dry_run = o.dry_run;
@@ -106,10 +134,16 @@ int RunSync(const SyncCommandOptions& o) {
   Result<migration::SyncReport> report =
       migration::Sync(*catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
-  if (!report.ok()) FailConfig(report.status());
-  PrintDelta(*report, o.dry_run);
+  if (!report.ok()) Fail(report.status());
+  const auto& r = *report;
+  PrintDelta(r, o.dry_run);
+  if (!r.deletion_refused.empty()) {
+    std::cout << (o.dry_run ? "would refuse the deletions: " : "deletions refused: ")
+              << r.deletion_refused << "\n";
+    return kExitRefused;
+  }
   if (o.dry_run) {
-    const auto& s = report->scan;
+    const auto& s = r.scan;
     if (migration::IsClosed(*catalog)) {
       int64_t changes = s.delta_new + s.delta_changed + s.delta_deleted;
       std::cout << (changes
@@ -120,14 +154,17 @@ int RunSync(const SyncCommandOptions& o) {
     }
     return kExitDone;
   }
-  const auto& r = *report;
-  // With --overwrite, what drifted was written over: reported, not left to fix.
-  const int64_t drift_left = o.overwrite ? 0 : r.drift.changed;
-  if (r.copy.failed + r.copy.conflicts + r.delete_conflicts + drift_left > 0) {
-    std::cout << fmt::format("see 'ferry errors {}'\n", o.dir);
-    return kExitItemsFailed;
+  int exit = kExitDone;
+  if (r.scan.unreadable > 0) {
+    std::cout << fmt::format(
+        "{} folders or files could not be read; what they hold stays as it was in the catalog "
+        "({} items), nothing under them was taken for deleted:\n",
+        r.scan.unreadable, r.scan.kept_unknown);
+    for (const auto& e : r.scan.errors) std::cout << "  " << e << "\n";
+    exit = kExitItemsFailed;
   }
-  return kExitDone;
+  if (PrintOpenProblems(*catalog, r.open, o.dir, std::cout)) exit = kExitItemsFailed;
+  return exit;
 }
 
 void AddSyncLikeOptions(CLI::App* cmd, SyncCommandOptions& o) {
@@ -140,6 +177,15 @@ void AddSyncLikeOptions(CLI::App* cmd, SyncCommandOptions& o) {
       ->check(CLI::IsMember({"additive", "mirror"}));
   cmd->add_flag("--overwrite", o.overwrite,
                 "Write over blobs that someone else changed, created or deleted (conflicts)");
+  cmd->add_option("--max-delete", o.max_delete,
+                  "Mirror: the most blobs one pass may delete, a count (500) or a share of the "
+                  "items in the target (10%); a pass that would delete more deletes nothing and "
+                  "exits 3")
+      ->envname("FERRY_MAX_DELETE")
+      ->capture_default_str();
+  cmd->add_flag("--accept-source-change", o.accept_source_change,
+                "The source was moved, restored or remounted elsewhere on purpose: accept its "
+                "new identity (recorded in the log) instead of refusing it as unmounted");
   AddTransferOptions(cmd, o.transfer);
 }
 
@@ -183,7 +229,7 @@ int RunVerify(const VerifyCommandOptions& o) {
   };
   Result<migration::VerifyReport> report =
       migration::Verify(*catalog, *endpoints.source, *endpoints.target, options);
-  if (!report.ok()) FailConfig(report.status());
+  if (!report.ok()) Fail(report.status());
   const auto& r = *report;
   out << fmt::format("verified {} items: {} ok, {} mismatches ({} unexpected blobs)", r.checked,
                      r.ok, r.mismatches, r.unexpected);
@@ -198,18 +244,21 @@ int RunVerify(const VerifyCommandOptions& o) {
                                 {"deep", o.deep},
                                 {"deep_checked", r.deep_checked},
                                 {"seed", r.seed},
-                                {"findings", findings}}
+                                {"findings", findings},
+                                {"open_problems", r.open.blocking()}}
                      .dump(2)
               << "\n";
   }
-  return r.mismatches ? kExitRefused : kExitDone;
+  bool open = PrintOpenProblems(*catalog, r.open, o.dir, out);
+  return r.mismatches || open ? kExitRefused : kExitDone;
 }
 
 struct CutoverCommandOptions {
   SyncCommandOptions sync;
   std::string quiet_window = "60s";
   int64_t max_changes = 0;
-  bool yes = false;
+  int max_final_passes = 3;
+  bool yes = false, accept_skipped = false;
 };
 
 int RunCutover(const CutoverCommandOptions& o) {
@@ -238,6 +287,8 @@ int RunCutover(const CutoverCommandOptions& o) {
   migration::CutoverOptions options;
   options.quiet_window = window;
   options.max_changes = o.max_changes;
+  options.max_final_passes = o.max_final_passes;
+  options.accept_skipped = o.accept_skipped;
   options.dry_run = o.sync.dry_run;
   options.sync = MakeSyncOptions(*catalog, o.sync, controls, line);
   options.on_step = [&](const std::string& step) {
@@ -247,9 +298,13 @@ int RunCutover(const CutoverCommandOptions& o) {
   Result<migration::CutoverReport> report =
       migration::Cutover(*catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
-  if (!report.ok()) FailConfig(report.status());
+  if (!report.ok()) Fail(report.status());
   const auto& r = *report;
   for (const auto& path : r.changing) std::cout << "  changing: " << path << "\n";
+  for (const auto& item : r.open_items) {
+    std::cout << fmt::format("  {}: {} ({})\n", catalog::StateName(item.state), item.path,
+                             item.reason.empty() ? "not copied yet" : item.reason);
+  }
   if (!r.refused.empty()) {
     std::cout << (o.sync.dry_run ? "would refuse: " : "cutover refused: ") << r.refused << "\n";
     return kExitRefused;
@@ -279,7 +334,7 @@ void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::
                                             "pass --reopen to work on it again",
                                             dir));
   }
-  if (Status st = migration::Reopen(catalog); !st.ok()) FailConfig(st);
+  if (Status st = migration::Reopen(catalog); !st.ok()) Fail(st);
   std::cout << "migration reopened\n";
 }
 
@@ -294,6 +349,16 @@ CommandRunner AddSyncCommand(CLI::App& app) {
                 "Say what would be copied, updated and deleted; change nothing. After a cutover: "
                 "whether the retired source changed");
   cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");
+  cmd->footer(
+      "Guards: a source that is not the file system the migration began with (an unmounted\n"
+      "share, an empty mount point) is refused before anything changes; an item is taken for\n"
+      "deleted only when a complete listing of its folder no longer shows it (a folder that\n"
+      "cannot be read keeps its items, and the pass exits 1); mirror deletes at most\n"
+      "--max-delete blobs a pass, else none. Conflicts, failures and pending items stay open\n"
+      "in every later pass until resolved.\n"
+      "Exit codes: 0 done; 1 open problems or unreadable folders (listed); 2 bad usage;\n"
+      "3 refused (source unmounted, deletion budget); 130/143 stopped by SIGINT/SIGTERM, no\n"
+      "deletion after the stop.\n");
   return [o] { return RunSync(*o); };
 }
 
@@ -324,10 +389,26 @@ CommandRunner AddCutoverCommand(CLI::App& app) {
   cmd->add_option("--max-changes", o->max_changes, "Changes tolerated during the quiet window")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 40, "a count of 0 or more"))
       ->capture_default_str();
+  cmd->add_option("--max-final-passes", o->max_final_passes,
+                  "Final sync passes at most: a change at the source during one means another "
+                  "pass; after the last, the cutover refuses and lists the changes")
+      ->check(CLI::Range(1, 100, "a count from 1 to 100"))
+      ->capture_default_str();
+  cmd->add_flag("--accept-skipped", o->accept_skipped,
+                "Cut over although some items were skipped (names the target cannot store, "
+                "links, special files): they are listed, and the decision is logged");
   cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->sync.dry_run,
                 "Check quiet and say what the final sync would do or refuse; change nothing");
-  cmd->footer("Exit codes: 0 cut over; 3 refused (the reason says what to fix); 2 bad usage.\n");
+  cmd->footer(
+      "The cutover closes the migration only after proving the target holds the source: the\n"
+      "source is the file system the migration began with and stays quiet over the window\n"
+      "(size, mtime, change time, inode and mode of every item); after each final sync the\n"
+      "source is listed again, and any change since the listing before it means another pass;\n"
+      "no conflict, failure or pending item may remain, skipped items need --accept-skipped,\n"
+      "and verify must be clean. Ctrl-C (or SIGTERM) at any point closes nothing.\n"
+      "Exit codes: 0 cut over; 3 refused (the reason says what to fix); 2 bad usage;\n"
+      "130/143 stopped by SIGINT/SIGTERM.\n");
   return [o] { return RunCutover(*o); };
 }
 

@@ -83,7 +83,7 @@ TEST_F(ThroughputTest, AScheduleThatSaysOffPausesEveryRequestAndCtrlCStillStopsP
   auto stopped = copy.Wait();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 5) << "the pause does not hold the stop";
-  EXPECT_EQ(stopped.exit_code, 1) << stopped.out << stopped.err;
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
   EXPECT_NE(stopped.out.find("stopped early"), std::string::npos) << stopped.out;
   EXPECT_EQ(Status()["states"]["pending"]["items"], 20) << "the held items stay pending";
 

@@ -23,7 +23,7 @@ std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
                                                const std::string& prefix,
                                                const TransferControls& controls) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(config.target);
-  if (!spec.ok()) FailConfig(spec.status());
+  if (!spec.ok()) Fail(spec.status());
   if (spec->type == storage::EndpointType::kLocal) {
     spec->local_root = storage::JoinPath(spec->local_root, prefix);
   } else {
@@ -72,7 +72,7 @@ int RunTrial(const TrialCommandOptions& o) {
       out << "the source has not been scanned yet: scanning first\n";
       RunScan(*catalog, endpoints);
     }
-    if (Status st = catalog->SetMeta("trial_prefix", o.prefix); !st.ok()) FailConfig(st);
+    if (Status st = catalog->SetMeta("trial_prefix", o.prefix); !st.ok()) Fail(st);
     options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
     options.concurrency = controls.workers;
     options.max_memory = controls.max_memory;
@@ -80,7 +80,7 @@ int RunTrial(const TrialCommandOptions& o) {
     options.upload.follow_links = catalog->config().symlinks == "follow";
     Result<migration::TrialReport> report =
         migration::Trial(*catalog, *endpoints.source, *trial, options);
-    if (!report.ok()) FailConfig(report.status());
+    if (!report.ok()) Fail(report.status());
     const auto& r = *report;
     out << fmt::format(
         "trial of {} files ({}) into {} (seed {}):\n"
@@ -121,7 +121,7 @@ int RunTrial(const TrialCommandOptions& o) {
   }
   if (o.cleanup) {
     Result<int64_t> deleted = migration::CleanupTrial(*trial);
-    if (!deleted.ok()) FailConfig(deleted.status());
+    if (!deleted.ok()) Fail(deleted.status());
     out << fmt::format("deleted {} trial blobs under {}\n", *deleted, trial->Describe());
     doc["cleaned_up"] = *deleted;
   }

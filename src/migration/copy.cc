@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "migration/safety.h"
+
 namespace ferry::migration {
 
 using catalog::Item;
@@ -121,6 +123,12 @@ class Exchange {
   bool closed_ = false;
 };
 
+// The upload options of this migration's copies: its blobs carry its id.
+transfer::UploadOptions OwnedBy(transfer::UploadOptions options, const std::string& id) {
+  options.owner = id;
+  return options;
+}
+
 transfer::UploadItem ToUpload(const Item& item, bool overwrite) {
   transfer::UploadItem upload;
   upload.path = item.path;
@@ -147,7 +155,7 @@ class CopyRun {
         report_(report),
         blocks_(std::max(2, options.concurrency)),
         buffers_(options.max_memory),
-        uploader_(source, target, options.upload, blocks_, buffers_),
+        uploader_(source, target, OwnedBy(options.upload, catalog.config().id), blocks_, buffers_),
         max_in_flight_(int64_t(options.concurrency) * 2) {}
 
   Status Execute() {
@@ -283,6 +291,10 @@ class CopyRun {
           item.size = r.size;
           item.mtime_ns = r.mtime_ns;
         }
+        if (r.ctime_ns != 0 || r.inode != 0) {  // the version copied, as the next scan sees it
+          item.ctime_ns = r.ctime_ns;
+          item.inode = r.inode;
+        }
         item.reason = r.outcome == UploadOutcome::kAdopted ? "already in the target" : "";
         item.cause.clear();
         event = r.outcome == UploadOutcome::kAdopted ? "adopted" : replaced ? "recopied" : "copied";
@@ -315,8 +327,8 @@ class CopyRun {
           break;
         }
         item.state = ItemState::kVanished;
-        item.cause = "vanished";
-        item.reason = "gone from the source before it was copied";
+        item.cause = kCauseVanishedInFlight;  // open until a complete listing confirms it
+        item.reason = "gone from the source while it was being copied";
         event = "vanished";
         ++report_.vanished;
         break;

@@ -3,58 +3,16 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
+
+#include "migration/snapshot.h"
 
 namespace ferry::migration {
 
 namespace {
 
-using storage::Entry;
-
-// One listing entry as written to the snapshot file: length-prefixed, so any name round-trips.
-struct Snap {
-  std::string path;
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  int kind = 0;
-};
-
-bool WriteSnap(std::FILE* f, const Snap& s) {
-  uint64_t len = s.path.size();
-  return std::fwrite(&len, sizeof len, 1, f) == 1 && std::fwrite(s.path.data(), 1, len, f) == len &&
-         std::fwrite(&s.size, sizeof s.size, 1, f) == 1 &&
-         std::fwrite(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
-         std::fwrite(&s.kind, sizeof s.kind, 1, f) == 1;
-}
-
-bool ReadSnap(std::FILE* f, Snap& s) {
-  uint64_t len = 0;
-  if (std::fread(&len, sizeof len, 1, f) != 1) return false;
-  s.path.resize(len);
-  return std::fread(s.path.data(), 1, len, f) == len &&
-         std::fread(&s.size, sizeof s.size, 1, f) == 1 &&
-         std::fread(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
-         std::fread(&s.kind, sizeof s.kind, 1, f) == 1;
-}
-
-// The next entry of `lister` the migration takes, as a snapshot record.
-Result<bool> NextSnap(storage::Lister& lister, const Filter& filter, Snap& snap) {
-  Entry entry;
-  while (true) {
-    Result<bool> more = lister.Next(entry);
-    if (!more.ok()) {
-      if (more.status().code() == Code::kIo) continue;  // unreadable folder: same in both
-      return more.status();
-    }
-    if (!*more) return false;
-    if (!filter.Included(entry.path, entry.kind == storage::Kind::kFolder)) continue;
-    snap = {entry.path, entry.kind == storage::Kind::kFolder ? 0 : entry.size, entry.mtime_ns,
-            int(entry.kind)};
-    return true;
-  }
-}
+using catalog::ItemState;
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -62,78 +20,282 @@ int64_t NowNs() {
       .count();
 }
 
+// Snapshot files in the migration folder, removed when the cutover ends.
+class Snapshots {
+ public:
+  explicit Snapshots(const std::string& dir) : dir_(dir) {}
+  ~Snapshots() {
+    for (int i = 0; i < next_; ++i) ::unlink(Name(i).c_str());
+  }
+  std::string Next() { return Name(next_++); }
+
+ private:
+  std::string Name(int i) const { return fmt::format("{}/cutover-snapshot-{}.tmp", dir_, i); }
+  std::string dir_;
+  int next_ = 0;
+};
+
+class CutoverRun {
+ public:
+  CutoverRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+             const CutoverOptions& options, CutoverReport& report)
+      : catalog_(catalog),
+        source_(source),
+        target_(target),
+        options_(options),
+        report_(report),
+        snapshots_(catalog.dir()) {}
+
+  // Each step returns an error, or OK with report_.refused set to stop there.
+  Status Execute() {
+    FERRY_RETURN_IF_ERROR(CheckSource());
+    if (!report_.refused.empty()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(QuietWindow());
+    if (!report_.refused.empty()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(FinalPasses());
+    if (!report_.refused.empty()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(CheckOpenProblems());
+    if (!report_.refused.empty() || options_.dry_run) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(VerifyTarget());
+    if (!report_.refused.empty()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(StopPoint());
+    return Close();
+  }
+
+ private:
+  void Step(const std::string& text) {
+    if (options_.on_step) options_.on_step(text);
+  }
+
+  Status StopPoint() const {
+    const std::atomic<bool>* stop = options_.sync.copy.stop;
+    if (stop && stop->load()) return Status(Code::kCancelled, "the cutover was stopped");
+    return Status::Ok();
+  }
+
+  Status CheckSource() {
+    if (IsClosed(catalog_)) {
+      report_.refused = "the migration was already cut over (ferry copy/sync --reopen reopens it)";
+      return Status::Ok();
+    }
+    Status same = CheckSourceIdentity(catalog_, source_, options_.sync.scan.accept_source_change,
+                                      report_run_, options_.dry_run);
+    if (same.code() == Code::kRefused) {
+      report_.refused = same.message();
+      return Status::Ok();
+    }
+    return same;
+  }
+
+  Status QuietWindow() {
+    Step(fmt::format("checking that the source is quiet for {} s",
+                     double(options_.quiet_window.count()) / 1000.0));
+    const Filter& filter = options_.sync.scan.filter;
+    std::string first = snapshots_.Next();
+    Result<SnapshotDiff> start = ListSnapshot(source_, filter, first);
+    if (!start.ok()) return Refusal(start.status());
+    auto until = std::chrono::steady_clock::now() + options_.quiet_window;
+    while (std::chrono::steady_clock::now() < until) {
+      FERRY_RETURN_IF_ERROR(StopPoint());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FERRY_RETURN_IF_ERROR(StopPoint());
+    last_snapshot_ = snapshots_.Next();
+    Result<SnapshotDiff> end = ListSnapshot(source_, filter, last_snapshot_, first);
+    if (!end.ok()) return Refusal(end.status());
+    last_listed_ns_ = end->listed_ns;
+    report_.changing = end->paths;
+    report_.changes = end->changes;
+    if (end->changes > options_.max_changes) {
+      report_.refused = fmt::format(
+          "the source is still changing: {} changes in the quiet window (at most {} allowed); "
+          "stop the writers and try again",
+          end->changes, options_.max_changes);
+    }
+    return Status::Ok();
+  }
+
+  // Final syncs until the source is listed unchanged since the listing before the last one.
+  Status FinalPasses() {
+    for (int pass = 1;; ++pass) {
+      report_.final_passes = pass;
+      Step(options_.dry_run ? "final sync (dry run)"
+           : pass == 1      ? "final sync"
+                            : fmt::format("final sync, pass {}: the source changed during the "
+                                               "last one",
+                                          pass));
+      SyncOptions sync = options_.sync;
+      sync.dry_run = options_.dry_run;
+      Result<SyncReport> synced = Sync(catalog_, source_, target_, sync);
+      if (!synced.ok()) return Refusal(synced.status());
+      report_.sync = *synced;
+      FERRY_RETURN_IF_ERROR(CheckPass());
+      if (!report_.refused.empty() || options_.dry_run) return Status::Ok();
+
+      Step("checking that nothing changed during the final sync");
+      std::string next = snapshots_.Next();
+      Result<SnapshotDiff> diff =
+          ListSnapshot(source_, options_.sync.scan.filter, next, last_snapshot_);
+      if (!diff.ok()) return Refusal(diff.status());
+      if (diff->changes == 0) {
+        report_.in_sync_since_ns = last_listed_ns_;
+        return Status::Ok();
+      }
+      report_.changing = diff->paths;
+      report_.changes = diff->changes;
+      if (pass >= options_.max_final_passes) {
+        report_.refused = fmt::format(
+            "the source changed during the final sync ({} changes in {} passes, the last "
+            "listed below): stop the writers and run cutover again",
+            diff->changes, pass);
+        return Status::Ok();
+      }
+      last_snapshot_ = next;
+      last_listed_ns_ = diff->listed_ns;
+    }
+  }
+
+  // What one final pass left that forbids closing.
+  Status CheckPass() {
+    const SyncReport& s = report_.sync;
+    if (!s.deletion_refused.empty()) {
+      report_.refused = s.deletion_refused;
+    } else if (s.scan.unreadable > 0) {
+      report_.refused = fmt::format(
+          "{} folders of the source could not be read, so the target cannot be proven to hold "
+          "it: see the sync's output, fix access and run cutover again",
+          s.scan.unreadable);
+    } else if (int64_t drift = s.drift.changed + s.drift.unexpected; drift > 0) {
+      report_.refused = fmt::format(
+          "the final sync found {} blobs changed by others and {} unexpected blobs: see ferry "
+          "errors, resolve them and run cutover again",
+          s.drift.changed, s.drift.unexpected);
+    }
+    return Status::Ok();
+  }
+
+  Status CheckOpenProblems() {
+    Result<OpenProblems> open = CountOpenProblems(catalog_);
+    if (!open.ok()) return open.status();
+    // A dry run has copied nothing: only what a real final pass would not mend counts.
+    int64_t blocking =
+        options_.dry_run ? (options_.sync.overwrite ? 0 : open->conflicts) : open->blocking();
+    int64_t skipped = options_.accept_skipped ? 0 : open->skipped;
+    report_.skipped = open->skipped;
+    if (blocking + skipped == 0) return Status::Ok();
+    Result<std::vector<catalog::Item>> items = OpenProblemItems(catalog_, 100, skipped > 0);
+    if (!items.ok()) return items.status();
+    for (const auto& item : *items) {
+      bool listed = item.state == ItemState::kSkipped ? skipped > 0
+                    : options_.dry_run                ? item.state == ItemState::kConflict
+                                                      : IsBlockingProblem(item);
+      if (listed) report_.open_items.push_back(item);
+    }
+    std::string what =
+        fmt::format("{} conflicts, {} failed, {} pending and {} vanished while copied",
+                    open->conflicts, open->failed, open->pending, open->vanished);
+    if (blocking > 0) {
+      report_.refused = fmt::format(
+          "open problems remain ({}): resolve them (ferry errors; sync --overwrite or ferry "
+          "resolve --keep-target for conflicts) and run cutover again",
+          what);
+    } else {
+      report_.refused = fmt::format(
+          "{} items were skipped and are not in the target (listed below): pass "
+          "--accept-skipped to cut over without them",
+          skipped);
+    }
+    return Status::Ok();
+  }
+
+  Status VerifyTarget() {
+    Step("verifying the target");
+    VerifyOptions verify;
+    verify.on_finding = options_.sync.on_finding;
+    Result<VerifyReport> verified = Verify(catalog_, source_, target_, verify);
+    if (!verified.ok()) return verified.status();
+    report_.verify = *verified;
+    if (report_.verify.mismatches > 0) {
+      report_.refused = fmt::format(
+          "verification found {} mismatches in the target: see ferry verify, fix them and run "
+          "cutover again",
+          report_.verify.mismatches);
+    }
+    return Status::Ok();
+  }
+
+  // The record, the closing and the event land together or not at all: a crash in between
+  // must not leave a closed migration without its cutover record (or the reverse).
+  Status Close() {
+    Result<std::vector<catalog::StateTotals>> totals = catalog_.Totals();
+    if (!totals.ok()) return totals.status();
+    for (const auto& t : *totals) {
+      if (t.state == ItemState::kCopied) {
+        report_.items = t.items;
+        report_.bytes = t.bytes;
+      }
+    }
+    nlohmann::json record = Record();
+    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    if (report_.skipped > 0) {
+      FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(
+          report_run_, "", "skipped-accepted",
+          nlohmann::json{{"items", report_.skipped}, {"by", Operator()}}.dump()));
+    }
+    FERRY_RETURN_IF_ERROR(catalog_.SetMeta("cutover", record.dump()));
+    FERRY_RETURN_IF_ERROR(catalog_.SetMeta("closed", "1"));
+    FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(report_run_, "", "cutover", record.dump()));
+    catalog::Run done;
+    done.id = report_run_;
+    done.outcome = "done";
+    done.files = report_.items;
+    done.bytes = report_.bytes;
+    done.summary_json = record.dump();
+    FERRY_RETURN_IF_ERROR(catalog_.EndRun(done));
+    FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
+    report_.done = true;
+    return Status::Ok();
+  }
+
+  nlohmann::json Record() const {
+    return {{"time_ns", NowNs()},
+            {"run", report_run_},
+            {"items", report_.items},
+            {"bytes", report_.bytes},
+            {"in_sync_since_ns", report_.in_sync_since_ns},
+            {"final_passes", report_.final_passes},
+            {"skipped_accepted", report_.skipped},
+            {"verify",
+             {{"run", report_.verify.run},
+              {"checked", report_.verify.checked},
+              {"mismatches", report_.verify.mismatches}}},
+            {"source", catalog_.config().source},
+            {"target", catalog_.config().target}};
+  }
+
+  // A refusal of a step below (the source changed identity, a listing with holes) becomes the
+  // cutover's refusal; any other error stays an error.
+  Status Refusal(const Status& status) {
+    if (status.code() != Code::kRefused) return status;
+    report_.refused = status.message();
+    return Status::Ok();
+  }
+
+ public:
+  int64_t report_run_ = 0;
+
+ private:
+  catalog::Catalog& catalog_;
+  storage::Store& source_;
+  storage::Store& target_;
+  const CutoverOptions& options_;
+  CutoverReport& report_;
+  Snapshots snapshots_;
+  std::string last_snapshot_;  // the listing the next final pass is proven against
+  int64_t last_listed_ns_ = 0;
+};
+
 }  // namespace
-
-Result<std::vector<std::string>> ChangesOverWindow(storage::Store& source, const Filter& filter,
-                                                   std::chrono::milliseconds window,
-                                                   const std::string& scratch_dir,
-                                                   size_t max_listed, const std::atomic<bool>* stop,
-                                                   int64_t* total_changes) {
-  std::string path = scratch_dir + "/cutover-snapshot.tmp";
-  std::FILE* out = std::fopen(path.c_str(), "wb");
-  if (out == nullptr) return Status(Code::kIo, "cannot write " + path);
-  {
-    Result<std::unique_ptr<storage::Lister>> lister = source.List("");
-    if (!lister.ok()) {
-      std::fclose(out);
-      return lister.status();
-    }
-    Snap snap;
-    while (true) {
-      Result<bool> more = NextSnap(**lister, filter, snap);
-      if (!more.ok()) {
-        std::fclose(out);
-        return more.status();
-      }
-      if (!*more) break;
-      if (!WriteSnap(out, snap)) {
-        std::fclose(out);
-        return Status(Code::kIo, "cannot write " + path + " (disk full?)");
-      }
-    }
-  }
-  std::fclose(out);
-
-  auto until = std::chrono::steady_clock::now() + window;
-  while (std::chrono::steady_clock::now() < until && !(stop && stop->load())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-
-  std::vector<std::string> changed;
-  int64_t count = 0;
-  auto note = [&](const std::string& p) {
-    ++count;
-    if (changed.size() < max_listed) changed.push_back(p);
-  };
-  std::FILE* in = std::fopen(path.c_str(), "rb");
-  Result<std::unique_ptr<storage::Lister>> lister = source.List("");
-  if (!lister.ok() || in == nullptr) {
-    if (in) std::fclose(in);
-    ::unlink(path.c_str());
-    return lister.ok() ? Status(Code::kIo, "cannot read " + path) : lister.status();
-  }
-  Snap before, now;
-  bool has_before = ReadSnap(in, before);
-  Result<bool> has_now = NextSnap(**lister, filter, now);
-  while (has_now.ok() && (has_before || *has_now)) {
-    int order = !has_before ? 1 : !*has_now ? -1 : before.path.compare(now.path);
-    if (order < 0) {
-      note(before.path);
-    } else if (order > 0) {
-      note(now.path);
-    } else if (before.size != now.size || before.mtime_ns != now.mtime_ns ||
-               before.kind != now.kind) {
-      note(now.path);
-    }
-    if (order <= 0) has_before = ReadSnap(in, before);
-    if (order >= 0) has_now = NextSnap(**lister, filter, now);
-  }
-  std::fclose(in);
-  ::unlink(path.c_str());
-  if (!has_now.ok()) return has_now.status();
-  if (total_changes) *total_changes = count;
-  return changed;
-}
 
 std::optional<std::string> CutoverRecord(catalog::Catalog& catalog) {
   Result<std::string> record = catalog.GetMeta("cutover");
@@ -154,103 +316,26 @@ Status Reopen(catalog::Catalog& catalog) {
 Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
                               storage::Store& target, const CutoverOptions& options) {
   CutoverReport report;
-  auto step = [&](const std::string& text) {
-    if (options.on_step) options.on_step(text);
-  };
-  if (IsClosed(catalog)) {
-    report.refused = "the migration was already cut over (ferry copy/sync --reopen reopens it)";
+  CutoverRun cutover(catalog, source, target, options, report);
+  if (!options.dry_run) {
+    Result<int64_t> run = catalog.BeginRun("cutover");
+    if (!run.ok()) return run.status();
+    cutover.report_run_ = *run;
+  }
+  Status status = cutover.Execute();
+  if (options.dry_run || report.done) {
+    if (!status.ok()) return status;
     return report;
   }
-
-  step(fmt::format("checking that the source is quiet for {} s",
-                   options.quiet_window.count() / 1000.0));
-  Result<std::vector<std::string>> changing =
-      ChangesOverWindow(source, options.sync.scan.filter, options.quiet_window, catalog.dir(), 100,
-                        options.sync.copy.stop, &report.changes);
-  if (!changing.ok()) return changing.status();
-  report.changing = *changing;
-  if (report.changes > options.max_changes) {
-    report.refused = fmt::format(
-        "the source is still changing: {} changes in the quiet window (at most {} allowed); stop "
-        "the writers and try again",
-        report.changes, options.max_changes);
-    return report;
-  }
-
-  step(options.dry_run ? "final sync (dry run)" : "final sync");
-  SyncOptions sync = options.sync;
-  sync.dry_run = options.dry_run;
-  Result<SyncReport> synced = Sync(catalog, source, target, sync);
-  if (!synced.ok()) return synced.status();
-  report.sync = *synced;
-  const SyncReport& s = report.sync;
-  int64_t problems =
-      s.copy.failed + s.copy.conflicts + s.drift.changed + s.drift.unexpected + s.delete_conflicts;
-  if (problems > 0) {
-    report.refused = fmt::format(
-        "the final sync left {} failed items, {} conflicts, {} blobs changed by others and {} "
-        "unexpected blobs: see ferry errors, fix them and run cutover again",
-        s.copy.failed, s.copy.conflicts + s.delete_conflicts, s.drift.changed, s.drift.unexpected);
-    return report;
-  }
-  Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
-  if (!totals.ok()) return totals.status();
-  for (const auto& t : *totals) {
-    if (t.state == catalog::ItemState::kCopied) {
-      report.items = t.items;
-      report.bytes = t.bytes;
-    }
-    if (!options.dry_run &&
-        (t.state == catalog::ItemState::kPending || t.state == catalog::ItemState::kFailed) &&
-        t.items > 0) {
-      report.refused = fmt::format("{} items are still {}: run ferry copy first", t.items,
-                                   catalog::StateName(t.state));
-      return report;
-    }
-  }
-  if (options.dry_run) return report;
-
-  step("verifying the target");
-  VerifyOptions verify;
-  verify.on_finding = options.sync.on_finding;
-  Result<VerifyReport> verified = Verify(catalog, source, target, verify);
-  if (!verified.ok()) return verified.status();
-  report.verify = *verified;
-  if (report.verify.mismatches > 0) {
-    report.refused = fmt::format(
-        "verification found {} mismatches in the target: see ferry verify, fix them and run "
-        "cutover again",
-        report.verify.mismatches);
-    return report;
-  }
-
-  // The record, the closing and the event land together or not at all: a crash in between
-  // must not leave a closed migration without its cutover record (or the reverse).
-  FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
-  Result<int64_t> run = catalog.BeginRun("cutover");
-  if (!run.ok()) return run.status();
-  nlohmann::json record{{"time_ns", NowNs()},
-                        {"run", *run},
-                        {"items", report.items},
-                        {"bytes", report.bytes},
-                        {"verify",
-                         {{"run", report.verify.run},
-                          {"checked", report.verify.checked},
-                          {"mismatches", report.verify.mismatches}}},
-                        {"source", catalog.config().source},
-                        {"target", catalog.config().target}};
-  FERRY_RETURN_IF_ERROR(catalog.SetMeta("cutover", record.dump()));
-  FERRY_RETURN_IF_ERROR(catalog.SetMeta("closed", "1"));
-  FERRY_RETURN_IF_ERROR(catalog.AppendEvent(*run, "", "cutover", record.dump()));
-  catalog::Run done;
-  done.id = *run;
-  done.outcome = "done";
-  done.files = report.items;
-  done.bytes = report.bytes;
-  done.summary_json = record.dump();
-  FERRY_RETURN_IF_ERROR(catalog.EndRun(done));
-  FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
-  report.done = true;
+  catalog::Run record;
+  record.id = cutover.report_run_;
+  record.outcome = status.code() == Code::kCancelled ? "stopped"
+                   : !status.ok()                    ? "failed"
+                                                     : "refused";
+  record.summary_json =
+      nlohmann::json{{"refused", report.refused}, {"changes", report.changes}}.dump();
+  FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
+  if (!status.ok()) return status;
   return report;
 }
 

@@ -9,24 +9,22 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "migration/safety.h"
 #include "migration/sync.h"
 #include "migration/verify.h"
 
 namespace ferry::migration {
 
-// Lists the paths whose size, mtime or kind differ between two listings of `source` taken
-// `window` apart (added and removed paths included). Streams both listings (the first through a
-// temporary file in `scratch_dir`), so memory does not grow with the tree. `stop` ends the wait.
-Result<std::vector<std::string>> ChangesOverWindow(storage::Store& source, const Filter& filter,
-                                                   std::chrono::milliseconds window,
-                                                   const std::string& scratch_dir,
-                                                   size_t max_listed, const std::atomic<bool>* stop,
-                                                   int64_t* total_changes);
-
 struct CutoverOptions {
   std::chrono::milliseconds quiet_window{60'000};
-  int64_t max_changes = 0;
-  SyncOptions sync;
+  int64_t max_changes = 0;  // changes tolerated during the quiet window
+  // Final sync passes at most: after each, the source is listed again, and a change since the
+  // listing before it means another pass (or, after the last, a refusal).
+  int max_final_passes = 3;
+  // Items skipped at the source (names the target cannot store, links, special files) are
+  // accepted as left behind; without it they refuse the cutover. Recorded in the log.
+  bool accept_skipped = false;
+  SyncOptions sync;  // the final passes; sync.copy.stop stops the cutover too
   bool dry_run = false;
   std::function<void(const std::string& step)> on_step;  // progress messages
 };
@@ -34,14 +32,26 @@ struct CutoverOptions {
 struct CutoverReport {
   bool done = false;                  // recorded as cut over
   std::string refused;                // why not (empty when done or a clean dry run)
-  std::vector<std::string> changing;  // paths that changed during the quiet window (first 100)
+  std::vector<std::string> changing;  // paths that changed in the window or a final pass
   int64_t changes = 0;
-  SyncReport sync;
+  std::vector<catalog::Item> open_items;  // the open problems that refused it (the first 100)
+  SyncReport sync;                        // the last final pass
+  int final_passes = 0;
   VerifyReport verify;
   int64_t items = 0, bytes = 0;  // copied items and bytes at cutover
+  int64_t skipped = 0;           // skipped items, accepted as left behind
+  // From when the target is known to hold the source: the end of the listing that the last
+  // final pass's scan was proven against (the source did not change after it).
+  int64_t in_sync_since_ns = 0;
 };
 
-// Runs the cutover. A refusal is a report with `refused` set (the CLI exits 3), not an error.
+// Runs the cutover: the source must be the one the migration began with and quiet over the
+// window; then final sync passes until a listing after one shows no change since the listing
+// before it; then no open problem may remain (conflicts, failures, pending items, skipped items
+// unless accepted), and verify must be clean. Only then is the migration recorded as cut over
+// and closed. A refusal is a report with `refused` set (the CLI exits 3), not an error. A stop
+// at any point before the close returns Code::kCancelled and closes nothing. Every attempt is
+// recorded as a "cutover" run (done, refused, stopped or failed).
 Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
                               storage::Store& target, const CutoverOptions& options);
 

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <queue>
 
+#include "migration/safety.h"
+
 namespace ferry::migration {
 
 using catalog::Item;
@@ -101,6 +103,10 @@ class ScanMerge {
     if (!has_seen.ok()) return has_seen.status();
 
     while (*has_seen || *has_known) {
+      if (options_.stop && options_.stop->load()) {
+        report_.stopped = true;  // nothing past here is known: no item is taken for gone
+        break;
+      }
       int order = !*has_known ? -1 : !*has_seen ? 1 : seen.path.compare(known.path);
       if (order < 0) {
         FERRY_RETURN_IF_ERROR(Added(seen));
@@ -123,23 +129,41 @@ class ScanMerge {
     return options_.dry_run ? Status::Ok() : catalog_.CommitTransaction();
   }
 
+  // Whether the listing could not say anything about `path` (its folder, or itself, was
+  // unreadable). REQUIRES: called with ascending paths.
+  bool Unknown(const std::string& path) {
+    auto covers = [&](const std::string& u) {
+      return u.back() == '/' ? path.starts_with(u) : path == u;
+    };
+    // Entries wholly before `path` cannot cover any later path either.
+    while (!unknown_.empty() && unknown_.front() < path && !covers(unknown_.front())) {
+      unknown_.pop_front();
+    }
+    for (const std::string& u : unknown_) {
+      if (covers(u)) return true;
+      if (u > path) break;
+    }
+    return false;
+  }
+
  private:
   // The next source entry the migration takes, classified (links resolved per policy).
   Result<bool> NextSource(Entry& entry) {
     while (true) {
       Result<bool> more = lister_->Next(entry);
       if (!more.ok()) {
-        // A folder that cannot be listed is recorded; the walk goes on past it.
-        if (more.status().code() == Code::kIo || more.status().code() == Code::kNotFound) {
-          ++report_.unreadable;
-          if (report_.errors.size() < 100) report_.errors.push_back(more.status().message());
-          if (options_.dry_run) continue;
-          FERRY_RETURN_IF_ERROR(
-              catalog_.AppendEvent(report_.run, "", "scan-error",
-                                   nlohmann::json{{"error", more.status().message()}}.dump()));
-          continue;
-        }
-        return more.status();
+        // A folder (or entry) that cannot be read is recorded, and what it holds is unknown,
+        // not gone; the walk goes on past it. Any other error ends the scan.
+        std::string unlisted = lister_->Unlisted();
+        if (unlisted.empty()) return more.status();
+        unknown_.push_back(unlisted);
+        ++report_.unreadable;
+        if (report_.errors.size() < 100) report_.errors.push_back(more.status().message());
+        if (options_.dry_run) continue;
+        FERRY_RETURN_IF_ERROR(
+            catalog_.AppendEvent(report_.run, unlisted, "scan-error",
+                                 nlohmann::json{{"error", more.status().message()}}.dump()));
+        continue;
       }
       if (!*more) return false;
       if (!options_.filter.Included(entry.path, entry.kind == Kind::kFolder)) {
@@ -186,6 +210,8 @@ class ScanMerge {
     item.kind = entry.kind;
     item.size = entry.kind == Kind::kFolder ? 0 : entry.size;
     item.mtime_ns = entry.mtime_ns;
+    item.ctime_ns = entry.ctime_ns;
+    item.inode = entry.inode;
     item.mode = entry.mode;
     item.uid = entry.uid;
     item.gid = entry.gid;
@@ -261,12 +287,37 @@ class ScanMerge {
     return md5.Finish() != *known.md5;
   }
 
+  // Whether the entry is another version than the catalog's: size, mtime, kind, mode, and the
+  // change time and inode that betray bytes replaced with the old mtime put back (not compared
+  // where the catalog has none yet).
+  static bool Differs(const Entry& entry, const Item& known) {
+    return entry.size != known.size || entry.mtime_ns != known.mtime_ns ||
+           entry.kind != known.kind || entry.mode != known.mode ||
+           (known.ctime_ns != 0 && entry.ctime_ns != known.ctime_ns) ||
+           (known.inode != 0 && entry.inode != known.inode);
+  }
+
+  // An item recorded before the catalog kept change times and inodes gets them, quietly.
+  Status Restamp(const Entry& entry, Item& known) {
+    if (options_.dry_run || (known.ctime_ns != 0 && known.inode != 0) ||
+        (entry.ctime_ns == 0 && entry.inode == 0)) {
+      return Status::Ok();
+    }
+    known.ctime_ns = entry.ctime_ns;
+    known.inode = entry.inode;
+    ++pending_writes_;
+    return catalog_.UpdateItem(known);
+  }
+
   Status Seen(const Entry& entry, Item& known) {
-    bool differs = entry.size != known.size || entry.mtime_ns != known.mtime_ns ||
-                   entry.kind != known.kind || entry.mode != known.mode;
+    bool differs = Differs(entry, known);
+    if (!differs) FERRY_RETURN_IF_ERROR(Restamp(entry, known));
     switch (known.state) {
       case ItemState::kConflict:
-        return Status::Ok();  // waits for the operator (--overwrite)
+        return Status::Ok();  // waits for the operator (--overwrite or resolve)
+      case ItemState::kKept:
+        if (!differs || !options_.sync) return Status::Ok();
+        [[fallthrough]];  // a new version at the source replaces the kept blob, as for copied
       case ItemState::kCopied:
       case ItemState::kSourceDeleted:
       case ItemState::kDeleted: {
@@ -275,7 +326,7 @@ class ScanMerge {
           if (!content.ok()) return content.status();
           differs = *content;
         }
-        bool back = known.state != ItemState::kCopied;
+        bool back = known.state == ItemState::kSourceDeleted || known.state == ItemState::kDeleted;
         if (!differs && !back) return Status::Ok();
         if (!options_.sync) {
           if (differs) ++report_.changed_copied;
@@ -290,8 +341,10 @@ class ScanMerge {
           return Record(updated, false, "", "reappeared", nlohmann::json::object());
         }
         // The old MD5 stays: if only the mtime moved, copy finds the same content and updates
-        // the blob's metadata instead of sending the bytes again.
+        // the blob's metadata instead of sending the bytes again (not over a kept blob, which
+        // holds other bytes).
         updated.md5 = known.md5;
+        if (known.state == ItemState::kKept) updated.md5.reset();
         bool transfers = updated.state == ItemState::kPending && Transfers(updated);
         if (transfers) {
           ++report_.delta_changed;
@@ -327,6 +380,15 @@ class ScanMerge {
   }
 
   Status Gone(Item& known) {
+    if (Unknown(known.path)) {
+      ++report_.kept_unknown;  // unreadable, not gone: it stays as it was
+      return Status::Ok();
+    }
+    if (known.state == ItemState::kVanished && known.cause == kCauseVanishedInFlight) {
+      known.cause = "vanished";  // a complete listing confirms it is gone
+      known.reason = "gone from the source before it was copied";
+      return Record(known, false, "", "vanished", nlohmann::json{{"confirmed", true}});
+    }
     if (known.state == ItemState::kPending && !known.target_etag.empty() && options_.sync) {
       known.state = ItemState::kCopied;  // changed, then deleted: its blob remains, as copied
     }
@@ -364,6 +426,8 @@ class ScanMerge {
   FolderSizes folders_;
   int pending_writes_ = 0;
   int64_t seen_ = 0;
+  // What the listing could not read, in listing order: "dir/" for a folder, or one path.
+  std::deque<std::string> unknown_;
 };
 
 nlohmann::json ReportSummary(const ScanReport& r) {
@@ -400,12 +464,17 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
     if (!run.ok()) return run.status();
     report.run = *run;
   }
-  ScanMerge merge(catalog, source, target, options, report);
-  Status status = merge.Run();
+  Status status = CheckSourceIdentity(catalog, source, options.accept_source_change, report.run,
+                                      options.dry_run);
+  if (status.ok()) {
+    ScanMerge merge(catalog, source, target, options, report);
+    status = merge.Run();
+    if (status.ok() && report.stopped) status = Status(Code::kCancelled, "the scan was stopped");
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!own_run) {
     if (!status.ok()) {
-      if (!options.dry_run) (void)catalog.CommitTransaction();
+      if (!options.dry_run && status.code() != Code::kRefused) (void)catalog.CommitTransaction();
       return status;
     }
     if (!options.dry_run) {
@@ -415,13 +484,17 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   }
   catalog::Run record;
   record.id = report.run;
-  record.outcome = status.ok() ? "done" : "failed";
+  record.outcome = status.ok()                         ? "done"
+                   : status.code() == Code::kCancelled ? "stopped"
+                   : status.code() == Code::kRefused   ? "refused"
+                                                       : "failed";
   record.files = report.files;
   record.bytes = report.bytes;
   record.summary_json = ReportSummary(report).dump();
   if (!status.ok()) {
-    (void)catalog.CommitTransaction();  // keep what was recorded; the next scan goes on from it
-    (void)catalog.EndRun(record);
+    // Keep what was recorded: the next scan goes on from it.
+    if (status.code() != Code::kRefused) (void)catalog.CommitTransaction();
+    FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
     return status;
   }
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,7 +28,9 @@ struct ScanReport {
   int64_t changed_copied = 0;  // copied, and changed at the source since (for `sync`)
   int64_t vanished = 0;        // pending items gone from the source
   int64_t skipped = 0;         // items kept as skipped (links, special files, bad names)
-  int64_t unreadable = 0;      // folders the scan could not list
+  int64_t unreadable = 0;      // folders (or entries) the scan could not list or read
+  int64_t kept_unknown = 0;    // items kept as they were because their folder was unreadable
+  bool stopped = false;        // the operator stopped the scan: what it did not reach is as before
   // The delta against the catalog (files and links; what a sync transfers or deletes).
   int64_t delta_new = 0, delta_new_bytes = 0;
   int64_t delta_changed = 0, delta_changed_bytes = 0;
@@ -59,13 +63,22 @@ struct ScanOptions {
   // Called for every item the scan adds, changes or marks deleted ("new", "changed",
   // "deleted", "vanished"), with the item as it would be recorded.
   std::function<void(std::string_view change, const catalog::Item& item)> on_change;
+  // Set to stop: the scan records what it saw so far and returns Code::kCancelled; nothing it
+  // did not reach is taken for deleted.
+  const std::atomic<bool>* stop = nullptr;
+  // The source was moved or restored on purpose: record its new identity (see
+  // CheckSourceIdentity).
+  bool accept_source_change = false;
 };
 
 // Walks `source` once, merging it with the catalog by path: new items are added (pending, or
 // skipped with a reason), items not yet copied are refreshed, pending items no longer at the
 // source become vanished (and, as a sync pass, changed and deleted copied items are marked; see
-// ScanOptions::sync). Records a "scan" run and its events, unless dry_run. Memory does not grow
-// with the number of items.
+// ScanOptions::sync). Only a listing that shows a folder in full can say an item is gone: the
+// items under a folder (or an entry) that could not be read stay as they were, counted in
+// `unreadable` and `kept_unknown`. Refuses (Code::kRefused) a source that is not the one the
+// migration began with (CheckSourceIdentity). Records a "scan" run and its events, unless
+// dry_run. Memory does not grow with the number of items.
 Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                         const storage::Store& target, const ScanOptions& options);
 

@@ -12,16 +12,86 @@ using catalog::ItemState;
 
 namespace {
 
-// Mirror mode: deletes the blobs of items deleted at the source, only if unchanged since ferry
-// wrote them (If-Match), unless `overwrite`.
+bool Stopped(const SyncOptions& o) { return o.copy.stop != nullptr && o.copy.stop->load(); }
+
+// The blobs a mirror pass would delete (items deleted at the source that have one) and the
+// items that have one.
+Status CountDeletions(catalog::Catalog& catalog, int64_t& to_delete, int64_t& with_blob) {
+  Result<catalog::ItemCursor> cursor = catalog.Items({ItemState::kSourceDeleted});
+  if (!cursor.ok()) return cursor.status();
+  Item item;
+  while (true) {
+    Result<bool> more = cursor->Next(item);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (!item.target_etag.empty()) ++to_delete;
+  }
+  with_blob = to_delete;
+  for (ItemState state : {ItemState::kCopied, ItemState::kKept}) {
+    Result<int64_t> n = catalog.CountItems(state);
+    if (!n.ok()) return n.status();
+    with_blob += *n;
+  }
+  return Status::Ok();
+}
+
+// Deletes one blob of an item deleted at the source, only if unchanged since ferry wrote it
+// (If-Match), unless `overwrite`; records the outcome.
+Status DeleteOne(catalog::Catalog& catalog, storage::Store& target, const SyncOptions& o,
+                 Item& item, SyncReport& report) {
+  storage::Condition condition =
+      o.overwrite ? storage::Condition::None() : storage::Condition::IfMatch(item.target_etag);
+  Status deleted = target.Delete(item.path, condition);
+  if (deleted.code() == Code::kPreconditionFailed) {
+    // No blob to match: already deleted, by a run that crashed before recording it.
+    Result<storage::Entry> there = target.Stat(item.path);
+    if (!there.ok() && there.status().code() == Code::kNotFound) deleted = there.status();
+  }
+  std::string event;
+  if (deleted.ok() || deleted.code() == Code::kNotFound) {
+    item.state = ItemState::kDeleted;
+    item.target_etag.clear();
+    item.reason = "deleted at the source; blob deleted (mirror)";
+    event = "deleted";
+    ++report.deleted;
+    report.deleted_bytes += int64_t(item.size);
+  } else if (deleted.code() == Code::kPreconditionFailed) {
+    item.state = ItemState::kConflict;
+    item.cause = "conflict: the target was changed by someone else";
+    item.reason =
+        "deleted at the source, but its blob changed in the target since ferry wrote "
+        "it; not deleted";
+    event = "conflict";
+    ++report.delete_conflicts;
+    if (o.on_finding) o.on_finding({Finding::Kind::kChanged, item.path, item.reason});
+  } else {
+    return deleted;
+  }
+  item.last_run = report.run;
+  FERRY_RETURN_IF_ERROR(catalog.UpdateItem(item));
+  return catalog.AppendEvent(report.run, item.path, event, "{}");
+}
+
+// Mirror mode: deletes the blobs of items deleted at the source, within the deletion budget
+// (else none), until a stop.
 Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const SyncOptions& o,
                       SyncReport& report) {
+  int64_t to_delete = 0, with_blob = 0;
+  FERRY_RETURN_IF_ERROR(CountDeletions(catalog, to_delete, with_blob));
+  if (o.dry_run) {  // this pass's deletions are not recorded yet
+    to_delete += report.scan.delta_deleted;
+    with_blob += report.scan.delta_deleted;
+  }
+  if (auto refusal = DeletionRefusal(to_delete, with_blob, o.max_delete)) {
+    report.deletion_refused = *refusal;
+    return Status::Ok();
+  }
   Result<catalog::ItemCursor> cursor = catalog.Items({ItemState::kSourceDeleted});
   if (!cursor.ok()) return cursor.status();
   if (!o.dry_run) FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
   Item item;
   Status status;
-  while (status.ok()) {
+  while (status.ok() && !Stopped(o)) {
     Result<bool> more = cursor->Next(item);
     if (!more.ok()) {
       status = more.status();
@@ -35,39 +105,7 @@ Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const S
       report.deleted_bytes += int64_t(item.size);
       continue;
     }
-    storage::Condition condition =
-        o.overwrite ? storage::Condition::None() : storage::Condition::IfMatch(item.target_etag);
-    Status deleted = target.Delete(item.path, condition);
-    if (deleted.code() == Code::kPreconditionFailed) {
-      // No blob to match: already deleted, by a run that crashed before recording it.
-      Result<storage::Entry> there = target.Stat(item.path);
-      if (!there.ok() && there.status().code() == Code::kNotFound) deleted = there.status();
-    }
-    std::string event;
-    nlohmann::json detail = nlohmann::json::object();
-    if (deleted.ok() || deleted.code() == Code::kNotFound) {
-      item.state = ItemState::kDeleted;
-      item.target_etag.clear();
-      item.reason = "deleted at the source; blob deleted (mirror)";
-      event = "deleted";
-      ++report.deleted;
-      report.deleted_bytes += int64_t(item.size);
-    } else if (deleted.code() == Code::kPreconditionFailed) {
-      item.state = ItemState::kConflict;
-      item.cause = "conflict: the target was changed by someone else";
-      item.reason =
-          "deleted at the source, but its blob changed in the target since ferry wrote "
-          "it; not deleted";
-      event = "conflict";
-      ++report.delete_conflicts;
-      if (o.on_finding) o.on_finding({Finding::Kind::kChanged, item.path, item.reason});
-    } else {
-      status = deleted;
-      break;
-    }
-    item.last_run = report.run;
-    status = catalog.UpdateItem(item);
-    if (status.ok()) status = catalog.AppendEvent(report.run, item.path, event, detail.dump());
+    status = DeleteOne(catalog, target, o, item, report);
   }
   if (!o.dry_run) {
     Status committed = catalog.CommitTransaction();
@@ -90,6 +128,8 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   options.scan.sync = true;
   options.scan.dry_run = options.dry_run;
   options.scan.run = report.run;
+  options.scan.stop = options.copy.stop;
+  const Status stopped(Code::kCancelled, "the sync was stopped");
   Status status;
   Result<ScanReport> scanned = Scan(catalog, source, target, options.scan);
   if (!scanned.ok()) status = scanned.status();
@@ -103,6 +143,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
       status = drift.status();
     }
   }
+  if (status.ok() && Stopped(options)) status = stopped;
   if (status.ok() && !options.dry_run) {
     options.copy.run = report.run;
     options.copy.overwrite = options.overwrite;
@@ -118,8 +159,19 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
       status = copied.status();
     }
   }
+  // Deletions come last, and only after a pass that went through: never after a stop.
+  if (status.ok() && (Stopped(options) || report.copy.stopped)) status = stopped;
   if (status.ok() && options.mode == "mirror") {
     status = DeleteMirrored(catalog, target, options, report);
+    if (status.ok() && Stopped(options)) status = stopped;
+  }
+  if (status.ok()) {
+    Result<OpenProblems> open = CountOpenProblems(catalog);
+    if (open.ok()) {
+      report.open = *open;
+    } else {
+      status = open.status();
+    }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.dry_run) {
@@ -133,7 +185,13 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   record.bytes = report.copy.bytes;
   record.failed = report.copy.failed + report.copy.conflicts + report.delete_conflicts +
                   (options.overwrite ? 0 : report.drift.changed);
-  record.outcome = !status.ok() ? "failed" : record.failed ? "failed items" : "done";
+  record.outcome = status.code() == Code::kCancelled  ? "stopped"
+                   : status.code() == Code::kRefused  ? "refused"
+                   : !status.ok()                     ? "failed"
+                   : !report.deletion_refused.empty() ? "deletions refused"
+                   : record.failed                    ? "failed items"
+                   : report.open.blocking()           ? "open problems"
+                                                      : "done";
   record.summary_json = nlohmann::json{
       {"delta",
        {{"new", s.delta_new},
@@ -150,6 +208,8 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
       {"drift_changed", report.drift.changed},
       {"drift_unexpected", report.drift.unexpected},
       {"blobs_deleted", report.deleted},
+      {"deletion_refused", report.deletion_refused},
+      {"unreadable", s.unreadable},
       {"retries", report.copy.retries},
       {"retries_by_cause", report.copy.retries_by_cause},
       {"samples", report.copy.samples},

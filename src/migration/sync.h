@@ -6,17 +6,19 @@
 
 #include "catalog/catalog.h"
 #include "migration/copy.h"
+#include "migration/safety.h"
 #include "migration/scan.h"
 #include "migration/verify.h"
 
 namespace ferry::migration {
 
 struct SyncOptions {
-  ScanOptions scan;               // filter and link policy; checksum; on_change (used as given)
-  CopyOptions copy;               // concurrency, upload options, progress, stop
+  ScanOptions scan;  // filter and link policy; checksum; on_change (used as given)
+  CopyOptions copy;  // concurrency, upload options, progress, stop (which stops every step)
   std::string mode = "additive";  // additive | mirror
   bool overwrite = false;
   bool dry_run = false;
+  DeleteBudget max_delete;  // how many blobs the mirror may delete in this pass
   std::function<void(const Finding&)> on_finding;  // drift and deletion conflicts
   // Dry run: called for every blob a mirror pass would delete.
   std::function<void(const catalog::Item&)> on_would_delete;
@@ -29,12 +31,19 @@ struct SyncReport {
   CopyReport copy;
   int64_t deleted = 0, deleted_bytes = 0;  // blobs deleted (mirror)
   int64_t delete_conflicts = 0;
+  // Why the mirror deleted nothing in this pass (over the deletion budget), or empty.
+  std::string deletion_refused;
+  OpenProblems open;  // after the pass (before it, for a dry run)
   double seconds = 0;
 };
 
 // One sync pass, recorded as a "sync" run whose summary holds the pass's delta (new, changed and
 // deleted items and bytes), so status can show whether the deltas converge. A pass with nothing
 // changed makes no request per item to the target: only the listing of the drift check.
+// Deletions (mirror) happen last, only for items a complete listing no longer shows, and only
+// within `max_delete` (else none, with `deletion_refused` set). A stop at any step ends the pass
+// there, recorded as "stopped", with Code::kCancelled, and deletes nothing. A source that is
+// not the one the migration began with is refused (Code::kRefused) before anything changes.
 Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
                         SyncOptions options);
 

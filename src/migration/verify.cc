@@ -8,7 +8,9 @@
 #include <queue>
 #include <set>
 
+#include "migration/safety.h"
 #include "migration/sample.h"
+#include "transfer/upload.h"
 
 namespace ferry::migration {
 
@@ -45,15 +47,20 @@ constexpr std::string_view kProbePrefix = ".ferry-probe-";
 bool ExpectsBlob(const Item& item) {
   if (item.target_etag.empty()) return false;  // never written (or a folder with contents)
   return item.state == ItemState::kCopied || item.state == ItemState::kSourceDeleted ||
-         item.state == ItemState::kPending || item.state == ItemState::kFailed;
+         item.state == ItemState::kPending || item.state == ItemState::kFailed ||
+         item.state == ItemState::kKept;
 }
 
 bool AwaitsWrite(const Item& item) {
   return item.state == ItemState::kPending || item.state == ItemState::kFailed;
 }
 
-// The blob carries the item's current size and modtime, as ferry writes them.
-bool LooksWrittenByFerry(const Item& item, const Entry& blob) {
+// The blob carries the item's current size and modtime, as ferry writes them, or the mark of
+// this migration (`owner`): ferry wrote it, for this path, in a run that crashed before its
+// record.
+bool LooksWrittenByFerry(const Item& item, const Entry& blob, const std::string& owner) {
+  auto mark = blob.metadata.find(transfer::kOwnerMetadata);
+  if (!owner.empty() && mark != blob.metadata.end() && mark->second == owner) return true;
   auto modtime = blob.metadata.find("modtime");
   return blob.size == item.size && modtime != blob.metadata.end() &&
          modtime->second == std::to_string(item.mtime_ns);
@@ -256,6 +263,8 @@ class VerifyRun {
     if (blob.etag != item.target_etag) {
       return Record(item, Finding{Finding::Kind::kChanged, item.path, Describe(item, blob)});
     }
+    // The operator kept someone else's blob: that it is still the one kept is all there is.
+    if (item.state == ItemState::kKept) return Record(item, std::nullopt);
     if (item.state != ItemState::kCopied) return Status::Ok();  // awaiting sync: exists is enough
     uint64_t size = item.kind == Kind::kFolder ? 0 : item.size;
     if (blob.size != size) {
@@ -337,11 +346,22 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
   if (status.ok() && options.deep) status = verify.Deep();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report.ok = report.checked - verify.mismatched_items_;
+  if (status.ok()) {
+    Result<OpenProblems> open = CountOpenProblems(catalog);
+    if (open.ok()) {
+      report.open = *open;
+    } else {
+      status = open.status();
+    }
+  }
   catalog::Run record;
   record.id = report.run;
   record.files = report.checked;
   record.failed = report.mismatches;
-  record.outcome = !status.ok() ? "failed" : report.mismatches ? "mismatches" : "done";
+  record.outcome = !status.ok()             ? "failed"
+                   : report.mismatches      ? "mismatches"
+                   : report.open.blocking() ? "open problems"
+                                            : "done";
   record.summary_json =
       nlohmann::json{{"checked", report.checked},           {"ok", report.ok},
                      {"mismatches", report.mismatches},     {"unexpected", report.unexpected},
@@ -361,7 +381,9 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
     if (on_finding) on_finding(finding);
     if (dry_run) return Status::Ok();
     if (overwrite) {
-      if (item.state == ItemState::kCopied) item.state = ItemState::kPending;
+      if (item.state == ItemState::kCopied || item.state == ItemState::kKept) {
+        item.state = ItemState::kPending;
+      }
     } else {
       item.state = ItemState::kConflict;
       item.cause = "conflict: the target was changed by someone else";
@@ -396,7 +418,9 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
           // The version waiting to be copied may already be there, written by a run that
           // crashed before recording it: the copy compares the bytes (MD5) and adopts it, or
           // calls it a conflict.
-          if (AwaitsWrite(item) && LooksWrittenByFerry(item, blob)) return Status::Ok();
+          if (AwaitsWrite(item) && LooksWrittenByFerry(item, blob, catalog.config().id)) {
+            return Status::Ok();
+          }
           return drifted(item, {Finding::Kind::kChanged, item.path, Describe(item, blob)});
         }
         return Unowned(&item) ? unexpected(listed) : Status::Ok();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "catalog/catalog.h"
+#include "migration/safety.h"
 #include "storage/store.h"
 
 namespace ferry::migration {
@@ -45,6 +46,9 @@ struct VerifyReport {
   int64_t unexpected = 0;
   int64_t deep_checked = 0;
   uint64_t seed = 0;
+  // Items not in the target as the source has them (conflicts, failures, pending): the target
+  // cannot be called verified while any is open.
+  OpenProblems open;
   double seconds = 0;
 };
 

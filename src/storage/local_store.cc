@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -157,6 +158,8 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
   entry.uid = st.st_uid;
   entry.gid = st.st_gid;
   entry.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  entry.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  entry.inode = uint64_t(st.st_ino);
   entry.etag = EtagOf(st);
   if (S_ISREG(st.st_mode)) {
     entry.kind = Kind::kFile;
@@ -205,14 +208,20 @@ class LocalStore::TreeLister : public Lister {
         if (rel == skip_) continue;
         if (inside.starts_with(prefix_) || prefix_.starts_with(inside)) {
           Status st = Push(rel);
-          if (!st.ok()) return st;  // the listing goes on past this folder on the next call
+          if (!st.ok()) {  // the listing goes on past this folder on the next call
+            unlisted_ = inside;
+            return st;
+          }
         }
         continue;
       }
       if (!rel.starts_with(prefix_)) continue;
       Status st = StatLocal(store_->Absolute(rel), rel, entry);
       if (st.code() == Code::kNotFound) continue;  // deleted since the folder was read
-      if (!st.ok()) return st;
+      if (!st.ok()) {
+        unlisted_ = rel;
+        return st;
+      }
       last_ = rel;
       return true;
     }
@@ -222,6 +231,8 @@ class LocalStore::TreeLister : public Lister {
   // The folder's own descend event comes later in its parent's (sorted) events: it is skipped
   // there.
   void SkipContents() override { skip_ = last_; }
+
+  std::string Unlisted() const override { return unlisted_; }
 
  private:
   struct Event {
@@ -242,7 +253,16 @@ class LocalStore::TreeLister : public Lister {
       return ErrnoStatus(errno, "cannot list folder", absolute);
     }
     Frame frame{rel, {}, 0};
-    while (struct dirent* d = ::readdir(dir)) {
+    while (true) {
+      errno = 0;
+      struct dirent* d = ::readdir(dir);
+      if (d == nullptr) {
+        // A folder read in part is a folder not read: its missing names are not deletions.
+        int err = errno;
+        ::closedir(dir);
+        if (err != 0) return ErrnoStatus(err, "cannot read folder", absolute);
+        break;
+      }
       std::string_view name = d->d_name;
       if (name == "." || name == "..") continue;
       bool is_dir = d->d_type == DT_DIR;
@@ -254,7 +274,6 @@ class LocalStore::TreeLister : public Lister {
       frame.events.push_back({std::string(name), false});
       if (is_dir) frame.events.push_back({std::string(name) + "/", true});
     }
-    ::closedir(dir);
     std::sort(frame.events.begin(), frame.events.end(),
               [](const Event& a, const Event& b) { return a.name < b.name; });
     for (Event& e : frame.events) {
@@ -268,8 +287,9 @@ class LocalStore::TreeLister : public Lister {
   std::string prefix_;
   std::vector<Frame> stack_;
   bool started_ = false;
-  std::string last_;  // the path Next returned last
-  std::string skip_;  // a folder whose contents are not walked
+  std::string last_;      // the path Next returned last
+  std::string skip_;      // a folder whose contents are not walked
+  std::string unlisted_;  // what the last error left unknown
 };
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
@@ -287,6 +307,63 @@ std::string LocalStore::StagingDir(std::string_view path) const {
 Status LocalStore::CreateRoot() {
   FERRY_RETURN_IF_ERROR(MakeParents(root_ + "/x"));
   return Status::Ok();
+}
+
+namespace {
+
+// The name of a file system type from statfs(2), for the few a share is usually on.
+std::string FilesystemName(uint64_t type) {
+  switch (type) {
+    case 0x6969:
+      return "nfs";
+    case 0xFF534D42:
+      return "cifs";
+    case 0xFE534D42:
+      return "smb2";
+    case 0xEF53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x2FC12FC1:
+      return "zfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x794C7630:
+      return "overlay";
+    case 0x65735546:
+      return "fuse";
+    default:
+      return fmt::format("0x{:x}", type);
+  }
+}
+
+}  // namespace
+
+Result<RootIdentity> LocalStore::Identify() {
+  struct stat root, parent;
+  if (::stat(root_.c_str(), &root) != 0) return ErrnoStatus(errno, "cannot stat", root_);
+  std::string up = root_ == "/" ? "/" : root_ + "/..";
+  if (::stat(up.c_str(), &parent) != 0) return ErrnoStatus(errno, "cannot stat", up);
+  struct statfs fs;
+  if (::statfs(root_.c_str(), &fs) != 0) return ErrnoStatus(errno, "cannot statfs", root_);
+  RootIdentity id;
+  id.filesystem = FilesystemName(uint64_t(fs.f_type));
+  id.root_inode = uint64_t(root.st_ino);
+  id.mount_point = root.st_dev != parent.st_dev || root.st_ino == parent.st_ino;
+  DIR* dir = ::opendir(root_.c_str());
+  if (dir == nullptr) return ErrnoStatus(errno, "cannot list", root_);
+  id.empty = true;
+  while (struct dirent* d = ::readdir(dir)) {
+    std::string_view name = d->d_name;
+    if (name != "." && name != ".." && name != kStagingFolder) {
+      id.empty = false;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return id;
 }
 
 Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOptions) {
@@ -320,6 +397,8 @@ Result<Entry> LocalStore::StatTarget(std::string_view path) {
   entry.uid = st.st_uid;
   entry.gid = st.st_gid;
   entry.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  entry.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  entry.inode = uint64_t(st.st_ino);
   entry.etag = EtagOf(st);
   return entry;
 }

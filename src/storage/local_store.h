@@ -23,6 +23,7 @@ class LocalStore : public Store {
 
   std::string Describe() const override { return root_; }
   Status CreateRoot() override;
+  Result<RootIdentity> Identify() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<Entry> Stat(std::string_view path) override;
   Result<Entry> StatTarget(std::string_view path) override;

@@ -30,7 +30,11 @@ struct Entry {
   Kind kind = Kind::kFile;
   uint64_t size = 0;
   int64_t mtime_ns = 0;  // last modification, Unix time in nanoseconds
-  uint32_t mode = 0;     // full st_mode, file type bits included
+  // A file system's change time and inode (0 elsewhere): together with size and mtime they tell
+  // a file whose bytes were replaced with the old mtime put back (cp -p, rsync -a).
+  int64_t ctime_ns = 0;
+  uint64_t inode = 0;
+  uint32_t mode = 0;  // full st_mode, file type bits included
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::string link_target;               // for kSymlink
@@ -50,6 +54,21 @@ class Lister {
   // Leaves out the contents of the folder the last Next returned (an excluded folder need not be
   // walked). Listers that cannot skip (a flat blob listing) go on listing them; callers filter.
   virtual void SkipContents() {}
+  // After Next returned an error that the listing can go on past: what that error leaves
+  // unknown. "dir/" (with the slash) when a folder could not be listed: everything under it is
+  // unknown, not absent; "dir/name" when one entry could not be read. Empty when the error ends
+  // the listing (nothing after it can be trusted): the caller must stop.
+  virtual std::string Unlisted() const { return ""; }
+};
+
+// What makes a store's root the one a migration began with. A file system tells its type, the
+// root folder's inode and whether the root is a mount point, so an unmounted share (an empty
+// mount point folder on another file system) is told from the share.
+struct RootIdentity {
+  std::string filesystem;  // e.g. "nfs", "cifs", "ext4", or the type's number in hex
+  uint64_t root_inode = 0;
+  bool mount_point = false;
+  bool empty = false;  // the root holds nothing at all
 };
 
 struct ListOptions {
@@ -107,6 +126,10 @@ class Store {
 
   // Creates the store's root (folder, container) when it is missing, so writes can follow.
   virtual Status CreateRoot() = 0;
+
+  // The identity of the root as it is now (see RootIdentity). Stores without one (blob
+  // containers) return a default RootIdentity, which compares equal to itself.
+  virtual Result<RootIdentity> Identify() { return RootIdentity{}; }
 
   // Lists every item whose path starts with `prefix` (a plain string prefix, "" for all).
   virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix,

@@ -19,7 +19,8 @@ using storage::WriteOptions;
 namespace {
 
 bool SameVersion(const Entry& a, const Entry& b) {
-  return a.size == b.size && a.mtime_ns == b.mtime_ns;
+  return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns &&
+         a.inode == b.inode;
 }
 
 UploadResult Failed(Status error) {
@@ -90,7 +91,26 @@ Result<Entry> Uploader::StatSource(const std::string& path) {
   return options_.follow_links ? source_.StatTarget(path) : source_.Stat(path);
 }
 
+storage::Metadata Uploader::BlobMetadata(const UploadItem& item, int64_t mtime_ns) const {
+  storage::Metadata metadata = PosixMetadata(item, mtime_ns);
+  if (!options_.owner.empty()) metadata[kOwnerMetadata] = options_.owner;
+  return metadata;
+}
+
 UploadResult Uploader::Upload(const UploadItem& item) {
+  UploadResult result = UploadOnce(item);
+  if (result.outcome == UploadOutcome::kConflict && !result.own_etag.empty()) {
+    // ferry's own earlier write of this item (a crash came before its record): replaced, if it
+    // is still that blob.
+    UploadItem again = item;
+    again.replace_etag = result.own_etag;
+    again.previous_md5.reset();
+    result = UploadOnce(again);
+  }
+  return result;
+}
+
+UploadResult Uploader::UploadOnce(const UploadItem& item) {
   switch (item.kind) {
     case Kind::kFolder:
       return UploadFolder(item);
@@ -125,6 +145,12 @@ UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& ref
     return Failed(Status(Code::kTransient, "the target blob vanished during the write; retry"));
   }
   result.outcome = UploadOutcome::kConflict;
+  if (there.ok() && !options_.owner.empty() && there->etag != item.replace_etag) {
+    auto owner = there->metadata.find(kOwnerMetadata);
+    if (owner != there->metadata.end() && owner->second == options_.owner) {
+      result.own_etag = there->etag;
+    }
+  }
   if (!there.ok()) {
     result.detail = "the blob ferry wrote was deleted from the target by someone else";
   } else {
@@ -141,7 +167,7 @@ UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& ref
 UploadResult Uploader::UploadFolder(const UploadItem& item) {
   WriteOptions options;
   options.condition = WriteCondition(item);
-  options.metadata = PosixMetadata(item, item.mtime_ns);
+  options.metadata = BlobMetadata(item, item.mtime_ns);
   options.metadata["hdi_isfolder"] = "true";
   options.tier = options_.tier;
   Result<storage::WriteResult> written = target_.Write(item.path, http::Body::Empty(), options);
@@ -174,7 +200,7 @@ UploadResult Uploader::UploadLink(const UploadItem& item) {
   }
   WriteOptions options;
   options.condition = WriteCondition(item);
-  options.metadata = PosixMetadata(item, now->mtime_ns);
+  options.metadata = BlobMetadata(item, now->mtime_ns);
   options.metadata["is_symlink"] = "true";
   options.tier = options_.tier;
   Md5Digest md5 = Md5::Of(now->link_target);
@@ -183,6 +209,8 @@ UploadResult Uploader::UploadLink(const UploadItem& item) {
   result.md5 = md5;
   result.size = now->link_target.size();
   result.mtime_ns = now->mtime_ns;
+  result.ctime_ns = now->ctime_ns;
+  result.inode = now->inode;
   Result<storage::WriteResult> written =
       target_.Write(item.path, http::Body::FromString(now->link_target), options);
   if (written.ok()) {
@@ -207,6 +235,8 @@ UploadResult Uploader::UploadFile(const UploadItem& item) {
     }
     last = before->size <= options_.single_shot_limit ? UploadSmall(item, *before)
                                                       : UploadLarge(item, *before);
+    last.ctime_ns = before->ctime_ns;
+    last.inode = before->inode;
     if (last.outcome != UploadOutcome::kChanging) return last;
   }
   last.error = Status(Code::kIo, fmt::format("kept changing while read ({} attempts)",
@@ -229,7 +259,7 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
   WriteOptions options;
   options.condition = WriteCondition(item);
   options.content_md5 = md5;
-  options.metadata = PosixMetadata(item, before.mtime_ns);
+  options.metadata = BlobMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
   UploadResult result;
   result.md5 = md5;
@@ -259,7 +289,7 @@ UploadResult Uploader::UpdateMetadata(const UploadItem& item, const Entry& befor
   now.mode = before.mode;
   now.uid = before.uid;
   now.gid = before.gid;
-  storage::Metadata metadata = PosixMetadata(now, before.mtime_ns);
+  storage::Metadata metadata = BlobMetadata(now, before.mtime_ns);
   Result<storage::WriteResult> updated =
       target_.SetMetadata(item.path, metadata, WriteCondition(item));
   if (updated.ok()) {
@@ -369,7 +399,7 @@ UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& befor
   result.mtime_ns = before.mtime_ns;
   WriteOptions options;
   options.condition = WriteCondition(item);
-  options.metadata = PosixMetadata(item, before.mtime_ns);
+  options.metadata = BlobMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
   // A blob whose MD5 (as the target computed it) is not ours took damage in transit: it is
   // written again over itself, and removed if that keeps happening.
@@ -491,7 +521,7 @@ UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before)
   WriteOptions options;
   options.condition = WriteCondition(item);
   options.content_md5 = md5;
-  options.metadata = PosixMetadata(item, before.mtime_ns);
+  options.metadata = BlobMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
   Result<storage::WriteResult> committed = target_.Commit(item.path, ids, options);
   if (committed.ok()) {

@@ -27,6 +27,11 @@ struct UploadOptions {
   int torn_read_retries = 3;         // re-reads of a file that changed while read
   std::string tier;                  // "" for the target's default
   bool follow_links = false;         // read what a link points to
+  // The migration's id, written as `ferry_migration` metadata on every blob. A conditional
+  // write refused by a blob that carries it (ferry's own earlier write, left unrecorded by a
+  // crash) replaces that blob with If-Match on its ETag instead of calling it a conflict.
+  // Empty: blobs are not marked, and none is recognised.
+  std::string owner;
 };
 
 // The item as the catalog knows it.
@@ -64,15 +69,22 @@ struct UploadResult {
   // changed after the scan but stayed still while read).
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  // and the change time and inode of that version, where known
+  uint64_t inode = 0;
   uint64_t bytes_sent = 0;
   int blocks_reused = 0;
   bool metadata_only = false;  // same content: only the blob's metadata was updated
   Status error;
   std::string detail;  // for conflicts: what the target holds
+  // For a conflict with a blob ferry itself wrote for this migration: that blob's ETag.
+  std::string own_etag;
 };
 
 // The blob metadata ferry writes for an item, as AzCopy and BlobFuse read it.
 storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns);
+
+// The metadata key that names the migration that wrote a blob.
+inline constexpr const char* kOwnerMetadata = "ferry_migration";
 
 // The id of block `index` of one version (size and mtime) of a file: equal length for all blocks,
 // different for another version, so staged blocks are reused only for the same content.
@@ -101,6 +113,10 @@ class Uploader {
   uint64_t bytes_sent() const { return bytes_sent_.load(); }
 
  private:
+  // Upload, once more over ferry's own earlier write if one is in the way.
+  UploadResult UploadOnce(const UploadItem& item);
+  // The metadata of a blob for `item`: PosixMetadata and the owner mark.
+  storage::Metadata BlobMetadata(const UploadItem& item, int64_t mtime_ns) const;
   UploadResult UploadFolder(const UploadItem& item);
   UploadResult UploadLink(const UploadItem& item);
   UploadResult UploadFile(const UploadItem& item);

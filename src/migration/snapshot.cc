@@ -1,0 +1,134 @@
+#include "migration/snapshot.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+namespace ferry::migration {
+
+namespace {
+
+// One listing entry as written to the snapshot file: length-prefixed, so any name round-trips.
+struct Snap {
+  std::string path;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  uint64_t inode = 0;
+  uint32_t mode = 0;
+  int32_t kind = 0;
+
+  bool SameAs(const Snap& o) const {
+    return size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns && inode == o.inode &&
+           mode == o.mode && kind == o.kind;
+  }
+};
+
+bool WriteSnap(std::FILE* f, const Snap& s) {
+  uint64_t len = s.path.size();
+  return std::fwrite(&len, sizeof len, 1, f) == 1 && std::fwrite(s.path.data(), 1, len, f) == len &&
+         std::fwrite(&s.size, sizeof s.size, 1, f) == 1 &&
+         std::fwrite(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
+         std::fwrite(&s.ctime_ns, sizeof s.ctime_ns, 1, f) == 1 &&
+         std::fwrite(&s.inode, sizeof s.inode, 1, f) == 1 &&
+         std::fwrite(&s.mode, sizeof s.mode, 1, f) == 1 &&
+         std::fwrite(&s.kind, sizeof s.kind, 1, f) == 1;
+}
+
+bool ReadSnap(std::FILE* f, Snap& s) {
+  uint64_t len = 0;
+  if (std::fread(&len, sizeof len, 1, f) != 1) return false;
+  s.path.resize(len);
+  return std::fread(s.path.data(), 1, len, f) == len &&
+         std::fread(&s.size, sizeof s.size, 1, f) == 1 &&
+         std::fread(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
+         std::fread(&s.ctime_ns, sizeof s.ctime_ns, 1, f) == 1 &&
+         std::fread(&s.inode, sizeof s.inode, 1, f) == 1 &&
+         std::fread(&s.mode, sizeof s.mode, 1, f) == 1 &&
+         std::fread(&s.kind, sizeof s.kind, 1, f) == 1;
+}
+
+// The next entry of `lister` the migration takes, as a snapshot record.
+Result<bool> NextSnap(storage::Lister& lister, const Filter& filter, Snap& snap) {
+  storage::Entry entry;
+  while (true) {
+    Result<bool> more = lister.Next(entry);
+    if (!more.ok()) {
+      if (lister.Unlisted().empty()) return more.status();
+      return Status(Code::kRefused,
+                    "the source cannot be proven unchanged: " + more.status().message());
+    }
+    if (!*more) return false;
+    bool folder = entry.kind == storage::Kind::kFolder;
+    if (!filter.Included(entry.path, folder)) {
+      if (folder && filter.Excluded(entry.path)) lister.SkipContents();
+      continue;
+    }
+    snap = {entry.path, folder ? 0 : entry.size, entry.mtime_ns, entry.ctime_ns, entry.inode,
+            entry.mode, int32_t(entry.kind)};
+    return true;
+  }
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
+                                  const std::string& out, const std::string& before,
+                                  size_t max_listed) {
+  File written(std::fopen(out.c_str(), "wb"));
+  if (!written) return Status(Code::kIo, "cannot write " + out);
+  File old;
+  if (!before.empty()) {
+    old.reset(std::fopen(before.c_str(), "rb"));
+    if (!old) return Status(Code::kIo, "cannot read " + before);
+  }
+  Result<std::unique_ptr<storage::Lister>> lister = source.List("");
+  if (!lister.ok()) return lister.status();
+
+  SnapshotDiff diff;
+  auto note = [&](const std::string& path) {
+    ++diff.changes;
+    if (diff.paths.size() < max_listed) diff.paths.push_back(path);
+  };
+  Snap was, now;
+  bool has_was = old && ReadSnap(old.get(), was);
+  Result<bool> has_now = NextSnap(**lister, filter, now);
+  while (has_now.ok() && (has_was || *has_now)) {
+    int order = !has_was ? 1 : !*has_now ? -1 : was.path.compare(now.path);
+    if (old) {
+      if (order < 0) {
+        note(was.path);  // removed
+      } else if (order > 0 || !was.SameAs(now)) {
+        note(now.path);  // added, or changed
+      }
+    }
+    if (order <= 0) has_was = ReadSnap(old.get(), was);
+    if (order >= 0) {
+      if (!WriteSnap(written.get(), now)) {
+        return Status(Code::kIo, "cannot write " + out + " (disk full?)");
+      }
+      has_now = NextSnap(**lister, filter, now);
+    }
+  }
+  if (!has_now.ok()) return has_now.status();
+  if (std::fflush(written.get()) != 0) return Status(Code::kIo, "cannot write " + out);
+  diff.listed_ns = NowNs();
+  return diff;
+}
+
+}  // namespace ferry::migration
