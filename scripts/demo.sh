@@ -71,6 +71,8 @@ The demo migration is done. Where to look:
   ferry status $migration [--json]
   ferry errors $migration [--json]
   ferry sync $migration    (another pass: nothing changed, nothing sent)
-  ferry cutover $migration --quiet-window 10s   (the final step; closes the migration)
+  ferry cutover $migration --quiet-window 10s --accept-skipped
+      (the final step: closes the migration; the share's skipped link and bad names are
+      accepted as left behind)
 Azurite has been stopped; run scripts/demo.sh again for a fresh one.
 EOT

@@ -94,11 +94,17 @@ int RunStatus(const StatusOptions& o) {
                        HumanBytes(v["bytes"].get<int64_t>()));
   }
   out << fmt::format("{:<14} {:>10} {:>12}\n", "total", items, HumanBytes(bytes));
-  if (open->blocking() > 0 || open->skipped > 0) {
+  if (open->blocking() > 0) {
     out << fmt::format(
-        "\nopen problems: {} conflicts, {} failed, {} pending, {} vanished while copied, {} "
-        "skipped (ferry errors {} lists them; they stay open until resolved)\n",
-        open->conflicts, open->failed, open->pending, open->vanished, open->skipped, o.dir);
+        "\nopen problems: {} conflicts, {} failed, {} pending, {} vanished while copied (ferry "
+        "errors {} lists them; they stay open until resolved)\n",
+        open->conflicts, open->failed, open->pending, open->vanished, o.dir);
+  }
+  if (open->skipped > 0) {
+    out << fmt::format(
+        "{} items skipped, not migrated (ferry errors lists them; cutover needs "
+        "--accept-skipped)\n",
+        open->skipped);
   }
   if (!runs->empty()) {
     out << fmt::format("\n{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n", "run", "stage",

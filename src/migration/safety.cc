@@ -119,7 +119,7 @@ Result<DeleteBudget> DeleteBudget::Parse(const std::string& text) {
     return Status(Code::kInvalidInput,
                   fmt::format("--max-delete '{}': give a count (500) or a percentage (10%)", text));
   };
-  if (text.empty()) return invalid();
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) return invalid();
   char* end = nullptr;
   DeleteBudget budget;
   if (text.back() == '%') {
@@ -130,9 +130,7 @@ Result<DeleteBudget> DeleteBudget::Parse(const std::string& text) {
     return budget;
   }
   long long n = std::strtoll(text.c_str(), &end, 10);
-  if (*end != '\0' || n < 0 || !std::isdigit(static_cast<unsigned char>(text[0]))) {
-    return invalid();
-  }
+  if (*end != '\0' || n < 0) return invalid();
   budget.count = n;
   return budget;
 }

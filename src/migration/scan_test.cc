@@ -1,8 +1,11 @@
 #include "migration/scan.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include "storage/azure_blob_store.h"
 #include "storage/local_store.h"
@@ -75,6 +78,133 @@ class CountingSource : public storage::LocalStore {
     int& entries_;
   };
 };
+
+// A source where one folder cannot be listed (as a folder with mode 000 is for a service
+// account) and, optionally, one that has no change times or inodes (as some shares do).
+class FlakySource : public storage::LocalStore {
+ public:
+  FlakySource(std::string root, std::string unreadable, bool stamps)
+      : LocalStore(std::move(root)), unreadable_(std::move(unreadable)), stamps_(stamps) {}
+  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
+                                                storage::ListOptions options = {}) override {
+    auto inner = LocalStore::List(prefix, options);
+    if (!inner.ok()) return inner.status();
+    return std::unique_ptr<storage::Lister>(new Flaky(std::move(*inner), *this));
+  }
+
+ private:
+  class Flaky : public storage::Lister {
+   public:
+    Flaky(std::unique_ptr<storage::Lister> inner, const FlakySource& source)
+        : inner_(std::move(inner)), source_(source) {}
+    Result<bool> Next(storage::Entry& entry) override {
+      while (true) {
+        auto more = inner_->Next(entry);
+        if (!more.ok() || !*more) return more;
+        if (!source_.stamps_) entry.ctime_ns = 0, entry.inode = 0;
+        if (source_.unreadable_.empty() || !entry.path.starts_with(source_.unreadable_)) {
+          return more;
+        }
+        if (failed_) continue;  // the rest of the folder is not seen
+        failed_ = true;
+        return Status(Code::kIo, "cannot list folder " + source_.unreadable_);
+      }
+    }
+    std::string Unlisted() const override { return source_.unreadable_; }
+
+   private:
+    std::unique_ptr<storage::Lister> inner_;
+    const FlakySource& source_;
+    bool failed_ = false;
+  };
+  std::string unreadable_;
+  bool stamps_;
+};
+
+TEST_F(ScanTest, AFolderThatCannotBeListedKeepsItsItemsAsTheyWere) {
+  WriteFile(dir_.Sub("src/a/one"), "1");
+  WriteFile(dir_.Sub("src/locked/two"), "2");
+  WriteFile(dir_.Sub("src/locked/deeper/three"), "3");
+  WriteFile(dir_.Sub("src/z"), "z");
+  ScanNow();
+  for (auto& [path, item] : AllItems(*catalog_)) {  // as if copied
+    item.state = ItemState::kCopied;
+    item.target_etag = "\"e\"";
+    ASSERT_TRUE(catalog_->UpdateItem(item).ok());
+  }
+  ::unlink(dir_.Sub("src/a/one").c_str());
+  FlakySource source(dir_.Sub("src"), "locked/", true);
+  ScanOptions options;
+  options.sync = true;
+  auto report = Scan(*catalog_, source, target_, options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->unreadable, 1);
+  EXPECT_EQ(report->kept_unknown, 3) << "locked/two, locked/deeper and locked/deeper/three";
+  EXPECT_EQ(report->delta_deleted, 1) << "only a/one, which a full listing of a/ no longer shows";
+  auto items = AllItems(*catalog_);
+  EXPECT_EQ(items.at("a/one").state, ItemState::kSourceDeleted);
+  EXPECT_EQ(items.at("locked/two").state, ItemState::kCopied);
+  EXPECT_EQ(items.at("locked/deeper/three").state, ItemState::kCopied);
+  EXPECT_EQ(items.at("locked").state, ItemState::kCopied) << "the folder itself was listed";
+  EXPECT_EQ(items.at("z").state, ItemState::kCopied);
+}
+
+TEST_F(ScanTest, AStoppedScanTakesNothingItDidNotReachForGone) {
+  WriteFile(dir_.Sub("src/a"), "a");
+  WriteFile(dir_.Sub("src/b"), "b");
+  ScanNow();
+  std::atomic<bool> stop{true};
+  ScanOptions options;
+  options.sync = true;
+  options.stop = &stop;
+  ::unlink(dir_.Sub("src/b").c_str());
+  auto report = Scan(*catalog_, *source_, target_, options);
+  EXPECT_EQ(report.status().code(), Code::kCancelled);
+  EXPECT_EQ(AllItems(*catalog_).at("b").state, ItemState::kPending);
+  auto runs = catalog_->Runs();
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->back().outcome, "stopped");
+}
+
+TEST_F(ScanTest, AChangeTimeRevealsBytesReplacedUnderTheOldMtime) {
+  WriteFile(dir_.Sub("src/f"), "AAAA");
+  ScanNow();
+  auto item = AllItems(*catalog_).at("f");
+  item.state = ItemState::kCopied;
+  item.md5 = Md5::Of("AAAA");
+  item.target_etag = "\"e\"";
+  ASSERT_TRUE(catalog_->UpdateItem(item).ok());
+  struct stat before;
+  ASSERT_EQ(::stat(dir_.Sub("src/f").c_str(), &before), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WriteFile(dir_.Sub("src/f"), "BBBB");
+  struct timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, dir_.Sub("src/f").c_str(), times, 0), 0);
+
+  // Without change times (some shares), only --checksum can tell.
+  FlakySource plain(dir_.Sub("src"), "", /*stamps=*/false);
+  ScanOptions options;
+  options.sync = true;
+  options.dry_run = true;
+  catalog::Item unstamped = item;
+  unstamped.ctime_ns = 0;
+  unstamped.inode = 0;
+  ASSERT_TRUE(catalog_->UpdateItem(unstamped).ok());
+  auto blind = Scan(*catalog_, plain, target_, options);
+  ASSERT_TRUE(blind.ok());
+  EXPECT_EQ(blind->delta_changed, 0);
+  options.checksum = true;
+  auto summed = Scan(*catalog_, plain, target_, options);
+  ASSERT_TRUE(summed.ok());
+  EXPECT_EQ(summed->delta_changed, 1);
+
+  // With them, a plain pass sees it.
+  ASSERT_TRUE(catalog_->UpdateItem(item).ok());
+  options.checksum = false;
+  auto seen = Scan(*catalog_, *source_, target_, options);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->delta_changed, 1);
+}
 
 TEST_F(ScanTest, AnExcludedFolderIsNotWalked) {
   for (int i = 0; i < 50; ++i)
