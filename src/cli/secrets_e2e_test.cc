@@ -84,5 +84,28 @@ TEST_F(SecretsTest, NoCommandWritesTheSasSignatureOrTheAccountKeyAnywhere) {
   ExpectAbsent("report.html", ReadFile(report), secrets);
 }
 
+TEST_F(SecretsTest, NoErrorMessageShowsASignature) {
+  const std::string sig = "sig=UniqueSignature0123456789";
+  const std::string endpoint = Azurite::Global().BlobEndpoint();  // http://127.0.0.1:PORT/acct
+  const std::string host = endpoint.substr(0, endpoint.rfind('/'));
+  ::mkdir(Src().c_str(), 0755);
+  const std::vector<std::vector<std::string>> runs = {
+      {"check", "--write", host + "/?sv=x&" + sig},                              // no account
+      {"check", endpoint + "/c?sv=x&" + sig},                                    // bad container
+      {"check", endpoint + "/" + container_ + "?sv=2024-01-01&sp=r&" + sig},     // refused
+      {"check", "--write", "http://127.0.0.1:1/devstoreaccount1/box?" + sig},    // unreachable
+      {"check", "ftp://example/x?" + sig},                                       // unknown scheme
+      {"init", Mig(), "--source", Src(), "--target", host + "/?" + sig},
+      {"init", Mig(), "--source", endpoint + "/" + container_ + "?" + sig, "--target", target_},
+      {"init", Mig(), "--source", Src(), "--target", endpoint + "/" + container_ + "?sv=x&" + sig},
+  };
+  for (const auto& args : runs) {
+    auto r = RunFerry(args, {});
+    std::string what = ::testing::PrintToString(args);
+    EXPECT_NE(r.exit_code, 0) << what;
+    EXPECT_EQ((r.out + r.err).find("UniqueSignature"), std::string::npos) << what << r.out << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace ferry::testing
