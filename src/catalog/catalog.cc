@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "base/text.h"
+
 namespace ferry::catalog {
 
 namespace {
@@ -64,6 +66,7 @@ CREATE TABLE events (
   hash TEXT NOT NULL
 );
 CREATE INDEX events_by_path ON events (path);
+CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT NOT NULL);
 )sql";
 
 constexpr const char* kItemColumns =
@@ -74,6 +77,7 @@ constexpr const char* kItemColumns =
 constexpr const char* kUpgradeTo2 = R"sql(
 ALTER TABLE items ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT NOT NULL);
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 
@@ -281,7 +285,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir, const C
   catalog->config_ = config;
   if (catalog->config_.id.empty()) catalog->config_.id = NewMigrationId();
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("schema_version", std::to_string(kSchemaVersion)));
-  FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigToJson(catalog->config_).dump()));
+  FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", JsonText(ConfigToJson(catalog->config_))));
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("created_ns", std::to_string(NowNs())));
   FERRY_RETURN_IF_ERROR(catalog->db_.Exec("COMMIT"));
   FERRY_RETURN_IF_ERROR(catalog->Prepare());
@@ -342,7 +346,7 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenImpl(const std::string& dir, bool 
   FERRY_RETURN_IF_ERROR(catalog->LoadConfig());
   if (lock && catalog->config_.id.empty()) {  // made by a ferry that gave migrations no id
     catalog->config_.id = NewMigrationId();
-    FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigToJson(catalog->config_).dump()));
+    FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", JsonText(ConfigToJson(catalog->config_))));
   }
   // With the lock held, a run still marked running was cut short by a crash.
   if (lock) {
@@ -548,6 +552,37 @@ Result<std::vector<Catalog::ErrorGroup>> Catalog::ErrorGroups(int examples_per_g
   return out;
 }
 
+Status Catalog::RecordTrialBlob(const TrialBlob& blob) {
+  auto stmt =
+      db_.Prepare("INSERT OR REPLACE INTO trial_blobs (path, prefix, etag) VALUES (?1, ?2, ?3)");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, blob.path).Bind(2, blob.prefix).Bind(3, blob.etag);
+  return stmt->Run();
+}
+
+Status Catalog::ForgetTrialBlob(std::string_view path) {
+  auto stmt = db_.Prepare("DELETE FROM trial_blobs WHERE path = ?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, path);
+  return stmt->Run();
+}
+
+Result<std::vector<TrialBlob>> Catalog::TrialBlobs(std::optional<std::string_view> prefix) {
+  auto stmt = db_.Prepare(prefix ? "SELECT path, prefix, etag FROM trial_blobs WHERE prefix = ?1 "
+                                   "ORDER BY path"
+                                 : "SELECT path, prefix, etag FROM trial_blobs ORDER BY path");
+  if (!stmt.ok()) return stmt.status();
+  if (prefix) stmt->Bind(1, *prefix);
+  std::vector<TrialBlob> blobs;
+  while (true) {
+    Result<bool> row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    blobs.push_back({stmt->Text(0), stmt->Text(1), stmt->Text(2)});
+  }
+  return blobs;
+}
+
 Status Catalog::BeginTransaction() { return db_.Exec("BEGIN IMMEDIATE"); }
 Status Catalog::CommitTransaction() { return db_.Exec("COMMIT"); }
 
@@ -566,7 +601,9 @@ Status Catalog::UpdateItem(const Item& item) {
 }
 
 Status Catalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
-                            std::string_view detail_json) {
+                            std::string_view detail) {
+  // An error quoting a URL must not carry its signature into the log for good.
+  const std::string detail_json = RedactSecrets(detail);
   int64_t now = NowNs();
   std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
   insert_event_.Bind(1, run).Bind(2, now).Bind(3, path).Bind(4, kind).Bind(5, detail_json);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "catalog/sqlite.h"
 #include "storage/store.h"
@@ -102,6 +103,13 @@ struct Event {
   std::string detail_json;
   std::string prev_hash;  // hex SHA-256 of the previous event ("000…0" for the first)
   std::string hash;       // hex SHA-256 of prev_hash and this event's content
+};
+
+// A blob a trial wrote, under its prefix (paths relative to the target's root).
+struct TrialBlob {
+  std::string path;  // prefix + "/" + the item's path
+  std::string prefix;
+  std::string etag;  // as the trial wrote it: cleanup deletes it only while it is this
 };
 
 // The hash an event must carry, given the hash before it.
@@ -199,13 +207,19 @@ class Catalog {
   // and carry the hash of its own content. An edited or deleted row breaks it there.
   Result<ChainCheck> CheckChain();
 
+  // The blobs trials wrote and have not cleaned up (under `prefix`, or all), by path.
+  Result<std::vector<TrialBlob>> TrialBlobs(std::optional<std::string_view> prefix = {});
+  Status RecordTrialBlob(const TrialBlob& blob);
+  Status ForgetTrialBlob(std::string_view path);
+
   // Writes. Group many in one transaction for speed; every write is durable once committed.
   Status BeginTransaction();
   Status CommitTransaction();
   Status InsertItem(Item& item);  // sets item.id
   // Replaces everything but the path of an existing item (by id).
   Status UpdateItem(const Item& item);
-  // Appends to the event log; `detail_json` is a JSON object. Chains the event's hash.
+  // Appends to the event log; `detail_json` is a JSON object (any secret in it is redacted,
+  // see RedactSecrets). Chains the event's hash.
   Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                      std::string_view detail_json);
 

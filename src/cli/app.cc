@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "base/text.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/exit_codes.h"
@@ -69,7 +70,7 @@ int Run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "ferry: " << e.what() << " (see 'ferry --help')\n";
+    std::cerr << "ferry: " << RedactSecrets(e.what()) << " (see 'ferry --help')\n";
     return kExitUsage;
   }
 
@@ -93,10 +94,10 @@ int Run(int argc, char** argv) {
     try {
       return runner();
     } catch (const ExitError& e) {
-      std::cerr << "ferry: " << e.what() << "\n";
+      std::cerr << "ferry: " << RedactSecrets(e.what()) << "\n";
       return e.code();
     } catch (const std::exception& e) {
-      std::cerr << "ferry: internal error: " << e.what() << "\n";
+      std::cerr << "ferry: internal error: " << RedactSecrets(e.what()) << "\n";
       return kExitUsage;
     }
   }

@@ -91,7 +91,7 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* contr
     for (const storage::EndpointSpec* spec : {&source, &target}) {
       if (spec->type != storage::EndpointType::kAzureBlob) continue;
       catalog.AnnotateRuns("tls-verification-off",
-                           nlohmann::json{{"endpoint", spec->Redacted()}}.dump());
+                           JsonText(nlohmann::json{{"endpoint", spec->Redacted()}}));
     }
   }
   if (auto* azure = dynamic_cast<storage::AzureBlobStore*>(endpoints.target.get())) {

@@ -82,13 +82,13 @@ int RunInit(const InitOptions& o) {
   if (Status st = migration::RecordSourceIdentity(**catalog, *source_store); !st.ok()) Fail(st);
   if (Network().insecure_tls) {
     (*catalog)->AnnotateRuns("tls-verification-off",
-                             nlohmann::json{{"endpoint", target->Redacted()}}.dump());
+                             JsonText(nlohmann::json{{"endpoint", target->Redacted()}}));
   }
   Result<int64_t> run = (*catalog)->BeginRun("init");
   if (run.ok()) {
     (void)(*catalog)->AppendEvent(
         *run, "", "init",
-        nlohmann::json{{"source", config.source}, {"target", config.target}}.dump());
+        JsonText(nlohmann::json{{"source", config.source}, {"target", config.target}}));
 
     catalog::Run done;
     done.id = *run;

@@ -107,7 +107,7 @@ int RunLog(const LogOptions& o) {
                        {"path", e.path},
                        {"detail", nlohmann::json::parse(e.detail_json, nullptr, false)},
                        {"hash", e.hash}};
-      std::cout << (shown ? ",\n  " : "\n  ") << j.dump();
+      std::cout << (shown ? ",\n  " : "\n  ") << JsonText(j);
     } else if (o.csv) {
       std::cout << fmt::format("{},{},{},{},{},{},{}\n", e.id, time, e.run, CsvField(e.kind),
                                CsvField(e.path), CsvField(e.detail_json), e.hash);

@@ -287,7 +287,7 @@ int RunReport(const ReportOptions& o) {
     }
     (o.json ? std::cerr : std::cout) << "report written to " << o.html << "\n";
   }
-  if (o.json) std::cout << facts.dump(2) << "\n";
+  if (o.json) std::cout << JsonText(facts, 2) << "\n";
   return kExitDone;
 }
 

@@ -20,7 +20,7 @@ int RunScanCommand(const ScanOptions& o) {
   migration::ScanReport report = RunScan(*catalog, endpoints, o.accept_source_change);
   if (o.json) {
     PrintScanReport(report, std::cerr);
-    std::cout << ScanReportJson(report).dump(2) << "\n";
+    std::cout << JsonText(ScanReportJson(report), 2) << "\n";
   } else {
     PrintScanReport(report, std::cout);
   }

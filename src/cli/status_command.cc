@@ -139,7 +139,7 @@ int RunStatus(const StatusOptions& o) {
         HumanBytes(cut.value("bytes", int64_t(0))), cut["verify"].value("mismatches", int64_t(0)),
         doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
   }
-  if (o.json) std::cout << doc.dump(2) << "\n";
+  if (o.json) std::cout << JsonText(doc, 2) << "\n";
   return kExitDone;
 }
 
@@ -173,7 +173,7 @@ int RunErrors(const ErrorsOptions& o) {
                    {"bytes", g.bytes},
                    {"examples", examples}});
   }
-  if (o.json) std::cout << nlohmann::json{{"groups", doc}}.dump(2) << "\n";
+  if (o.json) std::cout << JsonText(nlohmann::json{{"groups", doc}}, 2) << "\n";
   return kExitDone;
 }
 

@@ -236,7 +236,7 @@ int RunVerify(const VerifyCommandOptions& o) {
   if (o.deep) out << fmt::format("; deep: {} files re-read (seed {})", r.deep_checked, r.seed);
   out << fmt::format(" in {}\n", HumanDuration(r.seconds));
   if (o.json) {
-    std::cout << nlohmann::json{{"run", r.run},
+    std::cout << JsonText(nlohmann::json{{"run", r.run},
                                 {"checked", r.checked},
                                 {"ok", r.ok},
                                 {"mismatches", r.mismatches},
@@ -245,8 +245,7 @@ int RunVerify(const VerifyCommandOptions& o) {
                                 {"deep_checked", r.deep_checked},
                                 {"seed", r.seed},
                                 {"findings", findings},
-                                {"open_problems", r.open.blocking()}}
-                     .dump(2)
+                                {"open_problems", r.open.blocking()}}, 2)
               << "\n";
   }
   bool open = PrintOpenProblems(*catalog, r.open, o.dir, out);
@@ -373,6 +372,12 @@ CommandRunner AddVerifyCommand(CLI::App& app) {
   cmd->add_option("--sample", o->sample, "With --deep: only N files, or P% of them");
   cmd->add_option("--seed", o->seed, "Seed of the sample (printed; reuse it to repeat a check)");
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
+  cmd->footer(
+      "On Azure, the quick check compares each blob's ETag, size, Content-MD5 and POSIX\n"
+      "metadata with the catalog. A folder target keeps no Content-MD5: there it compares\n"
+      "existence, size, modification time and permissions, and --deep re-reads the bytes.\n"
+      "Open problems (conflicts, failures, pending items) also make verify exit 3.\n"
+      "Exit codes: 0 verified; 3 mismatches or open problems; 2 bad usage.\n");
   return [o] { return RunVerify(*o); };
 }
 

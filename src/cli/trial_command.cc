@@ -33,10 +33,6 @@ std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
 }
 
 int RunTrial(const TrialCommandOptions& o) {
-  while (!o.prefix.empty() && (o.prefix.front() == '/' || o.prefix.back() == '/')) {
-    throw ExitError(kExitUsage, "--prefix: give a name without leading or trailing '/'");
-  }
-  if (o.prefix.empty()) throw ExitError(kExitUsage, "--prefix cannot be empty");
   if (o.sample.empty() && !o.cleanup) {
     throw ExitError(kExitUsage, "give --sample P% or N (and/or --cleanup)");
   }
@@ -63,6 +59,11 @@ int RunTrial(const TrialCommandOptions& o) {
   TransferControls controls = ParseTransferFlags(o.transfer);
   auto catalog = OpenMigration(o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog);
+  if (Status st = migration::CheckTrialPrefix(*catalog, *endpoints.target, o.prefix,
+                                              /*cleanup_only=*/o.sample.empty());
+      !st.ok()) {
+    Fail(st);
+  }
   auto trial = OpenTrialStore(catalog->config(), o.prefix, controls);
   std::ostream& out = o.json ? std::cerr : std::cout;
   nlohmann::json doc;
@@ -72,14 +73,13 @@ int RunTrial(const TrialCommandOptions& o) {
       out << "the source has not been scanned yet: scanning first\n";
       RunScan(*catalog, endpoints);
     }
-    if (Status st = catalog->SetMeta("trial_prefix", o.prefix); !st.ok()) Fail(st);
     options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
     options.concurrency = controls.workers;
     options.max_memory = controls.max_memory;
     options.upload.tier = catalog->config().tier;
     options.upload.follow_links = catalog->config().symlinks == "follow";
     Result<migration::TrialReport> report =
-        migration::Trial(*catalog, *endpoints.source, *trial, options);
+        migration::Trial(*catalog, *endpoints.source, *trial, o.prefix, options);
     if (!report.ok()) Fail(report.status());
     const auto& r = *report;
     out << fmt::format(
@@ -120,12 +120,16 @@ int RunTrial(const TrialCommandOptions& o) {
            {"projected_seconds", r.projected_seconds}};
   }
   if (o.cleanup) {
-    Result<int64_t> deleted = migration::CleanupTrial(*trial);
-    if (!deleted.ok()) Fail(deleted.status());
-    out << fmt::format("deleted {} trial blobs under {}\n", *deleted, trial->Describe());
-    doc["cleaned_up"] = *deleted;
+    Result<migration::CleanupReport> cleaned = migration::CleanupTrial(*catalog, *trial, o.prefix);
+    if (!cleaned.ok()) Fail(cleaned.status());
+    out << fmt::format("deleted {} trial blobs under {}\n", cleaned->deleted, trial->Describe());
+    for (const auto& path : cleaned->changed) {
+      out << fmt::format("  left alone: {} (changed since the trial wrote it)\n", path);
+    }
+    doc["cleaned_up"] = cleaned->deleted;
+    doc["left_alone"] = cleaned->changed;
   }
-  if (o.json) std::cout << doc.dump(2) << "\n";
+  if (o.json) std::cout << JsonText(doc, 2) << "\n";
   return doc.value("failed", int64_t(0)) + doc.value("mismatches", int64_t(0)) > 0
              ? kExitItemsFailed
              : kExitDone;
@@ -142,12 +146,22 @@ CommandRunner AddTrialCommand(CLI::App& app) {
   cmd->add_option("DIR", o->dir, "The migration folder")->required();
   cmd->add_option("--sample", o->sample,
                   "P% of every stratum (size bucket x top-level folder), or about N files");
-  cmd->add_option("--prefix", o->prefix, "Where the trial blobs go, under the target")
+  cmd->add_option("--prefix", o->prefix,
+                  "Where the trial blobs go, under the target: a name of ferry's own, apart "
+                  "from the migration's items (no '.' or '..' parts)")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the sample (printed; reuse it for the same sample)");
   AddTransferOptions(cmd, o->transfer);
-  cmd->add_flag("--cleanup", o->cleanup, "Delete the trial blobs (after the trial, if one runs)");
+  cmd->add_flag("--cleanup", o->cleanup,
+                "Delete the blobs trials wrote under the prefix (after the trial, if one runs); "
+                "nothing else there is touched");
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
+  cmd->footer(
+      "The trial prefix is ferry's alone: a prefix that is or holds an item of the migration,\n"
+      "or under which the target holds blobs no trial of this migration wrote, is refused\n"
+      "(exit 2). Trial writes are create-only (or replace an earlier trial's own blob), and\n"
+      "--cleanup deletes only the blobs trials recorded, each while it is still the blob they\n"
+      "wrote.\n");
   return [o] { return RunTrial(*o); };
 }
 

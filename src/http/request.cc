@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "base/text.h"
+
 namespace ferry::http {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -59,23 +61,6 @@ Body Body::FromString(std::string bytes) {
   return body;
 }
 
-std::string RedactUrl(std::string_view url) {
-  std::string out(url);
-  size_t query = out.find('?');
-  if (query == std::string::npos) return out;
-  size_t pos = query;
-  while (pos < out.size()) {
-    size_t start = pos + 1;
-    size_t end = out.find('&', start);
-    if (end == std::string::npos) end = out.size();
-    std::string_view param(out.data() + start, end - start);
-    if (param.size() >= 4 && EqualsIgnoreCase(param.substr(0, 4), "sig=")) {
-      out.replace(start + 4, end - start - 4, "REDACTED");
-      end = start + 4 + 8;
-    }
-    pos = end;
-  }
-  return out;
-}
+std::string RedactUrl(std::string_view url) { return RedactSecrets(url); }
 
 }  // namespace ferry::http

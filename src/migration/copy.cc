@@ -359,7 +359,7 @@ class CopyRun {
     if (r.outcome != UploadOutcome::kFailed) consecutive_target_failures_ = 0;
     if (detail.is_null()) detail = nlohmann::json::object();
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
-    return catalog_.AppendEvent(report_.run, item.path, event, detail.dump());
+    return catalog_.AppendEvent(report_.run, item.path, event, JsonText(detail));
   }
 
   Status Commit() {
@@ -432,7 +432,7 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
   }
   if (!report.retries_by_cause.empty()) {
     nlohmann::json causes(report.retries_by_cause);
-    (void)catalog.AppendEvent(report.run, "", "retries", causes.dump());
+    (void)catalog.AppendEvent(report.run, "", "retries", JsonText(causes));
   }
   catalog::Run record;
   record.id = report.run;
@@ -443,7 +443,7 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
                    : report.stopped    ? "stopped"
                    : record.failed > 0 ? "failed items"
                                        : "done";
-  record.summary_json = nlohmann::json{
+  record.summary_json = JsonText(nlohmann::json{
       {"copied", report.copied},
       {"adopted", report.adopted},
       {"failed", report.failed},
@@ -458,7 +458,7 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
       {"throttled_seconds", report.engine.throttled_seconds},
       {"streams", EngineJson(report.engine)},
       {"seconds",
-       report.seconds}}.dump();
+       report.seconds}});
   if (options.run != 0) {
     if (!status.ok()) return status;
     return report;

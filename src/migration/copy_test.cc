@@ -140,17 +140,21 @@ TEST_F(CopyTest, ABlobLeftByACrashedRunIsAdoptedAndADifferentOneIsAConflict) {
   EXPECT_EQ(testing::ReadAllOf(target_, "other"), "theirs") << "never overwritten";
 }
 
-TEST_F(CopyTest, LargeFilesResumeFromStagedBlocks) {
+TEST_F(CopyTest, LargeFilesResumeFromStagedBlocksThatHoldTheirCurrentBytes) {
   std::string big = Random(4'200'000, 2);
   WriteFile(dir_.Sub("src/big"), big);
   ScanNow();
   Item item = ItemAt("big");
-  // Blocks 0 and 1 were staged by a run that then crashed.
-  for (uint64_t i = 0; i < 2; ++i) {
+  // Blocks 0, 1 and 2 were staged by a run that then crashed; block 2's bytes changed since
+  // (with the size and mtime the same).
+  for (uint64_t i = 0; i < 3; ++i) {
     std::string block = big.substr(i << 20, 1 << 20);
+    std::string staged = i == 2 ? std::string(block.size(), 'x') : block;
     ASSERT_TRUE(target_
-                    .StageBlock("big", transfer::BlockId("big", item.size, item.mtime_ns, i),
-                                http::Body::FromString(block), std::nullopt)
+                    .StageBlock("big",
+                                transfer::BlockId("big", item.size, item.mtime_ns, i,
+                                                  Md5::Of(staged)),
+                                http::Body::FromString(staged), std::nullopt)
                     .ok());
   }
   CopyReport r = CopyNow();

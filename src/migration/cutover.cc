@@ -240,17 +240,17 @@ class CutoverRun {
     if (report_.skipped > 0) {
       FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(
           report_run_, "", "skipped-accepted",
-          nlohmann::json{{"items", report_.skipped}, {"by", Operator()}}.dump()));
+          JsonText(nlohmann::json{{"items", report_.skipped}, {"by", Operator()}})));
     }
-    FERRY_RETURN_IF_ERROR(catalog_.SetMeta("cutover", record.dump()));
+    FERRY_RETURN_IF_ERROR(catalog_.SetMeta("cutover", JsonText(record)));
     FERRY_RETURN_IF_ERROR(catalog_.SetMeta("closed", "1"));
-    FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(report_run_, "", "cutover", record.dump()));
+    FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(report_run_, "", "cutover", JsonText(record)));
     catalog::Run done;
     done.id = report_run_;
     done.outcome = "done";
     done.files = report_.items;
     done.bytes = report_.bytes;
-    done.summary_json = record.dump();
+    done.summary_json = JsonText(record);
     FERRY_RETURN_IF_ERROR(catalog_.EndRun(done));
     FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
     report_.done = true;
@@ -333,7 +333,7 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
                    : !status.ok()                    ? "failed"
                                                      : "refused";
   record.summary_json =
-      nlohmann::json{{"refused", report.refused}, {"changes", report.changes}}.dump();
+      JsonText(nlohmann::json{{"refused", report.refused}, {"changes", report.changes}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

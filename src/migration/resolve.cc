@@ -82,7 +82,7 @@ Result<std::vector<std::string>> KeepTarget(catalog::Catalog& catalog, storage::
                               etag.empty() ? "absence of a blob" : "blob", by);
     item.last_run = *run;
     status = catalog.UpdateItem(item);
-    if (status.ok()) status = catalog.AppendEvent(*run, item.path, "resolved", detail.dump());
+    if (status.ok()) status = catalog.AppendEvent(*run, item.path, "resolved", JsonText(detail));
     if (status.ok()) resolved.push_back(item.path);
   }
   Status committed = catalog.CommitTransaction();
@@ -91,7 +91,7 @@ Result<std::vector<std::string>> KeepTarget(catalog::Catalog& catalog, storage::
   record.id = *run;
   record.files = int64_t(resolved.size());
   record.outcome = status.ok() ? "done" : "failed";
-  record.summary_json = nlohmann::json{{"kept_target", resolved.size()}}.dump();
+  record.summary_json = JsonText(nlohmann::json{{"kept_target", resolved.size()}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return resolved;

@@ -69,7 +69,7 @@ std::optional<std::string> IdentityProblem(const storage::RootIdentity& recorded
 Status RecordSourceIdentity(catalog::Catalog& catalog, storage::Store& source) {
   Result<storage::RootIdentity> now = source.Identify();
   if (!now.ok()) return now.status();
-  return catalog.SetMeta(kIdentityMeta, IdentityJson(*now).dump());
+  return catalog.SetMeta(kIdentityMeta, JsonText(IdentityJson(*now)));
 }
 
 Status CheckSourceIdentity(catalog::Catalog& catalog, storage::Store& source, bool accept_change,
@@ -95,7 +95,7 @@ Status CheckSourceIdentity(catalog::Catalog& catalog, storage::Store& source, bo
   }
   std::optional<std::string> problem = IdentityProblem(recorded, *now, known);
   if (!problem && !text.ok() && !dry_run) {
-    return catalog.SetMeta(kIdentityMeta, IdentityJson(*now).dump());
+    return catalog.SetMeta(kIdentityMeta, JsonText(IdentityJson(*now)));
   }
   if (!problem) return Status::Ok();
   const std::string source_name = catalog.config().source;
@@ -105,13 +105,12 @@ Status CheckSourceIdentity(catalog::Catalog& catalog, storage::Store& source, bo
         now->empty ? "" : ", or pass --accept-source-change if it moved on purpose"));
   }
   if (dry_run) return Status::Ok();
-  FERRY_RETURN_IF_ERROR(catalog.SetMeta(kIdentityMeta, IdentityJson(*now).dump()));
+  FERRY_RETURN_IF_ERROR(catalog.SetMeta(kIdentityMeta, JsonText(IdentityJson(*now))));
   return catalog.AppendEvent(run, "", "source-identity-accepted",
-                             nlohmann::json{{"problem", *problem},
+                             JsonText(nlohmann::json{{"problem", *problem},
                                             {"before", IdentityJson(recorded)},
                                             {"now", IdentityJson(*now)},
-                                            {"by", Operator()}}
-                                 .dump());
+                                            {"by", Operator()}}));
 }
 
 Result<DeleteBudget> DeleteBudget::Parse(const std::string& text) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <queue>
 
+#include "base/text.h"
 #include "migration/safety.h"
 
 namespace ferry::migration {
@@ -90,7 +91,8 @@ class ScanMerge {
   Status Run() {
     Result<catalog::ItemCursor> cursor = catalog_.Items();
     if (!cursor.ok()) return cursor.status();
-    Result<std::unique_ptr<storage::Lister>> lister = source_.List("");
+    Result<std::unique_ptr<storage::Lister>> lister =
+        source_.List("", storage::ListOptions{.metadata = false});
     if (!lister.ok()) return lister.status();
     lister_ = std::move(lister).value();
     if (!options_.dry_run) FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
@@ -162,7 +164,7 @@ class ScanMerge {
         if (options_.dry_run) continue;
         FERRY_RETURN_IF_ERROR(
             catalog_.AppendEvent(report_.run, unlisted, "scan-error",
-                                 nlohmann::json{{"error", more.status().message()}}.dump()));
+                                 JsonText(nlohmann::json{{"error", more.status().message()}})));
         continue;
       }
       if (!*more) return false;
@@ -173,10 +175,16 @@ class ScanMerge {
         }
         continue;
       }
+      leaves_source_.clear();
       if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
-        // A link to a file becomes that file; any other link stays a link, skipped below.
+        // A link to a file inside the source becomes that file; any other link stays a link,
+        // skipped below.
         Result<Entry> target = source_.StatTarget(entry.path);
-        if (target.ok() && target->kind == Kind::kFile) entry = std::move(target).value();
+        if (target.ok() && target->kind == Kind::kFile) {
+          entry = std::move(target).value();
+        } else if (target.status().code() == Code::kRefused) {
+          leaves_source_ = target.status().message();
+        }
       }
       Tally(entry);
       return true;
@@ -224,7 +232,12 @@ class ScanMerge {
       item.cause = std::move(cause);
       item.reason = std::move(reason);
     };
-    if (auto why = target_.UnstorableReason(entry.path)) {
+    // Names are strict UTF-8 whatever the target: the catalog, the log and every report carry
+    // them as text.
+    std::optional<std::string> unstorable =
+        Utf8Length(entry.path) ? target_.UnstorableReason(entry.path)
+                               : std::optional<std::string>("the name is not valid UTF-8");
+    if (auto why = unstorable) {
       skip("name the target cannot store", *why);
       ++report_.unstorable;
       if (report_.unstorable_examples.size() < 1000) {
@@ -232,6 +245,8 @@ class ScanMerge {
       }
     } else if (entry.kind == Kind::kSpecial) {
       skip("special file", "a FIFO, socket or device has no content to copy");
+    } else if (entry.kind == Kind::kSymlink && !leaves_source_.empty()) {
+      skip("link leaves the source", leaves_source_);
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == "skip") {
       skip("symbolic link", "links are skipped (--symlinks keep or follow migrates them)");
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
@@ -250,7 +265,7 @@ class ScanMerge {
     item.last_run = report_.run;
     FERRY_RETURN_IF_ERROR(insert ? catalog_.InsertItem(item) : catalog_.UpdateItem(item));
     ++pending_writes_;
-    return catalog_.AppendEvent(report_.run, item.path, event, detail.dump());
+    return catalog_.AppendEvent(report_.run, item.path, event, JsonText(detail));
   }
 
   static bool Transfers(const Item& item) {
@@ -428,6 +443,8 @@ class ScanMerge {
   int64_t seen_ = 0;
   // What the listing could not read, in listing order: "dir/" for a folder, or one path.
   std::deque<std::string> unknown_;
+  // Why the link last listed may not be followed (it resolves outside the source), or empty.
+  std::string leaves_source_;
 };
 
 nlohmann::json ReportSummary(const ScanReport& r) {
@@ -490,7 +507,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                                                        : "failed";
   record.files = report.files;
   record.bytes = report.bytes;
-  record.summary_json = ReportSummary(report).dump();
+  record.summary_json = JsonText(ReportSummary(report));
   if (!status.ok()) {
     // Keep what was recorded: the next scan goes on from it.
     if (status.code() != Code::kRefused) (void)catalog.CommitTransaction();

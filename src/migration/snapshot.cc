@@ -97,7 +97,8 @@ Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
     old.reset(std::fopen(before.c_str(), "rb"));
     if (!old) return Status(Code::kIo, "cannot read " + before);
   }
-  Result<std::unique_ptr<storage::Lister>> lister = source.List("");
+  Result<std::unique_ptr<storage::Lister>> lister =
+      source.List("", storage::ListOptions{.metadata = false});
   if (!lister.ok()) return lister.status();
 
   SnapshotDiff diff;

@@ -192,7 +192,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
                    : record.failed                    ? "failed items"
                    : report.open.blocking()           ? "open problems"
                                                       : "done";
-  record.summary_json = nlohmann::json{
+  record.summary_json = JsonText(nlohmann::json{
       {"delta",
        {{"new", s.delta_new},
         {"new_bytes", s.delta_new_bytes},
@@ -216,7 +216,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
       {"throttled_seconds", report.copy.engine.throttled_seconds},
       {"streams", EngineJson(report.copy.engine)},
       {"seconds",
-       report.seconds}}.dump();
+       report.seconds}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

@@ -45,7 +45,7 @@ struct Phase {
 }  // namespace
 
 Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, storage::Store& trial,
-                          const TrialOptions& options) {
+                          const std::string& prefix, const TrialOptions& options) {
   TrialReport report;
   report.seed = options.seed;
 
@@ -141,6 +141,14 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
   transfer::TaskPool blocks(std::max(2, options.concurrency));
   transfer::BufferPool buffers(options.max_memory);
   transfer::Uploader uploader(source, trial, options.upload, blocks, buffers);
+  // Blobs an earlier trial wrote here are replaced only while they are what it wrote.
+  std::map<std::string, std::string> earlier;
+  {
+    Result<std::vector<catalog::TrialBlob>> blobs = catalog.TrialBlobs(prefix);
+    if (!blobs.ok()) return blobs.status();
+    for (auto& b : *blobs) earlier[b.path.substr(prefix.size() + 1)] = b.etag;
+  }
+  std::vector<catalog::TrialBlob> written;
   std::mutex mu;
   struct Copied {
     std::string path;
@@ -154,9 +162,11 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
     std::vector<std::future<void>> done;
     for (const Item& item : phase->items) {
       done.push_back(workers.Submit([&, item] {
-        transfer::UploadItem upload{item.path, item.kind,    item.size, item.mtime_ns,
-                                    item.mode, item.uid,     item.gid,  item.link_target,
-                                    "",        std::nullopt, true};
+        auto replace = earlier.find(item.path);
+        transfer::UploadItem upload{
+            item.path, item.kind, item.size,       item.mtime_ns,
+            item.mode, item.uid,  item.gid,        item.link_target,
+            replace == earlier.end() ? "" : replace->second, std::nullopt, false};
         transfer::UploadResult r = uploader.Upload(upload);
         bool ok = r.outcome == transfer::UploadOutcome::kCopied;
         std::string cause;
@@ -164,12 +174,15 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
           cause = r.outcome == transfer::UploadOutcome::kVanished ? "vanished"
                   : r.outcome == transfer::UploadOutcome::kChanging
                       ? "source: kept changing while read"
+                  : r.outcome == transfer::UploadOutcome::kConflict
+                      ? "conflict: a blob no trial wrote is in the way"
                       : CauseOf(r.error);
         }
         std::lock_guard lock(mu);
         if (ok) {
           ++report.copied;
           copied.push_back({item.path, r.size, r.md5});
+          written.push_back({storage::JoinPath(prefix, item.path), prefix, r.etag});
         } else {
           ++report.failed;
           ++report.errors_by_cause[cause];
@@ -180,6 +193,10 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
     phase->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  // What the trial wrote, so that a cleanup deletes exactly that.
+  FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
+  for (const auto& blob : written) FERRY_RETURN_IF_ERROR(catalog.RecordTrialBlob(blob));
+  FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
   {
     transfer::TaskPool workers(options.concurrency);
     std::vector<std::future<void>> done;
@@ -239,44 +256,108 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
       {"total_files", report.total_files},
       {"total_bytes", report.total_bytes},
       {"trial", trial.Describe()}};
-  FERRY_RETURN_IF_ERROR(catalog.AppendEvent(report.run, "", "trial", summary.dump()));
+  FERRY_RETURN_IF_ERROR(catalog.AppendEvent(report.run, "", "trial", JsonText(summary)));
   catalog::Run record;
   record.id = report.run;
   record.files = report.copied;
   record.bytes = report.bytes;
   record.failed = report.failed + report.mismatches;
   record.outcome = record.failed ? "failed items" : "done";
-  record.summary_json = summary.dump();
+  record.summary_json = JsonText(summary);
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   return report;
 }
 
-Result<int64_t> CleanupTrial(storage::Store& trial) {
-  Result<std::unique_ptr<storage::Lister>> lister = trial.List("");
+Status CheckTrialPrefix(catalog::Catalog& catalog, storage::Store& target,
+                        const std::string& prefix, bool cleanup_only) {
+  auto refuse = [&](const std::string& why) {
+    return Status(Code::kInvalidInput, fmt::format("--prefix '{}': {}", prefix, why));
+  };
+  if (prefix.empty() || prefix.front() == '/' || prefix.back() == '/' ||
+      prefix.find('\\') != std::string::npos) {
+    return refuse("give a name such as ferry-trial, without a leading or trailing '/' or a '\\'");
+  }
+  for (size_t start = 0; start <= prefix.size();) {
+    size_t end = std::min(prefix.find('/', start), prefix.size());
+    std::string_view part(prefix.data() + start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return refuse("an empty, '.' or '..' part would leave the trial's own place");
+    }
+    // An item at the prefix or above it: the trial would write into the migration's namespace
+    // (a folder of the source may gain that very name later).
+    Result<std::optional<Item>> item = catalog.FindItem(prefix.substr(0, end));
+    if (!item.ok()) return item.status();
+    if (*item) {
+      return refuse(fmt::format(
+          "'{}' is an item of the migration; the trial needs a prefix of its own (the "
+          "default is ferry-trial)",
+          (*item)->path));
+    }
+    start = end + 1;
+  }
+  Result<bool> below = catalog.HasDescendants(prefix);
+  if (!below.ok()) return below.status();
+  if (*below) {
+    return refuse("the migration has items under it; the trial needs a prefix of its own (the "
+                  "default is ferry-trial)");
+  }
+  if (cleanup_only) return Status::Ok();
+  Result<std::vector<catalog::TrialBlob>> ours = catalog.TrialBlobs(prefix);
+  if (!ours.ok()) return ours.status();
+  std::map<std::string, std::string> etags;
+  for (const auto& b : *ours) etags[b.path] = b.etag;
+  Result<std::unique_ptr<storage::Lister>> lister =
+      target.List(prefix + "/", storage::ListOptions{.metadata = false});
   if (!lister.ok()) return lister.status();
-  int64_t deleted = 0;
-  std::vector<std::string> folders;  // a local trial's folders go last, deepest first
   storage::Entry entry;
   while (true) {
     Result<bool> more = (*lister)->Next(entry);
-    if (!more.ok()) {
-      if (more.status().code() == Code::kNotFound) break;  // nothing there
-      return more.status();
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    if (entry.kind == storage::Kind::kFolder) continue;  // a folder holds no bytes of its own
+    auto it = etags.find(entry.path);
+    if (it == etags.end() || it->second != entry.etag) {
+      return refuse(fmt::format(
+          "the target holds '{}', which no trial of this migration wrote (or which changed "
+          "since); choose another prefix, or remove it",
+          entry.path));
     }
-    if (!*more) break;
-    if (entry.kind == storage::Kind::kFolder) {
-      folders.push_back(entry.path);
+  }
+}
+
+Result<CleanupReport> CleanupTrial(catalog::Catalog& catalog, storage::Store& trial,
+                                   const std::string& prefix) {
+  Result<std::vector<catalog::TrialBlob>> blobs = catalog.TrialBlobs(prefix);
+  if (!blobs.ok()) return blobs.status();
+  CleanupReport report;
+  for (const catalog::TrialBlob& blob : *blobs) {
+    std::string path = blob.path.substr(prefix.size() + 1);
+    Status st = trial.Delete(path, storage::Condition::IfMatch(blob.etag));
+    if (st.code() == Code::kPreconditionFailed) {
+      report.changed.push_back(blob.path);
       continue;
     }
-    Status st = trial.Delete(entry.path, storage::Condition::None());
     if (!st.ok() && st.code() != Code::kNotFound) return st;
-    ++deleted;
+    if (st.ok()) ++report.deleted;
+    FERRY_RETURN_IF_ERROR(catalog.ForgetTrialBlob(blob.path));
   }
-  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
-    Status st = trial.Delete(*it, storage::Condition::None());
-    if (!st.ok() && st.code() != Code::kNotFound) return st;
+  // A folder target keeps the folders the trial's files were in: those left empty go, deepest
+  // first (a folder that is not empty stays, and says so by failing to go).
+  {
+    Result<std::unique_ptr<storage::Lister>> lister =
+        trial.List("", storage::ListOptions{.metadata = false});
+    std::vector<std::string> folders;
+    storage::Entry entry;
+    while (lister.ok()) {
+      Result<bool> more = (*lister)->Next(entry);
+      if (!more.ok() || !*more) break;
+      if (entry.kind == storage::Kind::kFolder) folders.push_back(entry.path);
+    }
+    for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+      (void)trial.Delete(*it, storage::Condition::None());
+    }
   }
-  return deleted;
+  return report;
 }
 
 }  // namespace ferry::migration

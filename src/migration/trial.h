@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "storage/store.h"
@@ -36,15 +37,32 @@ struct TrialReport {
   double projected_seconds = 0;
 };
 
-// Picks the sample (stratified by size bucket and top-level folder, each stratum's items chosen by
-// a seeded hash, so a seed gives the same sample), copies it into `trial` (a store at the trial
-// prefix) overwriting earlier trial blobs, checks each blob's size and MD5, and projects the full
-// copy: small files (< 1 MiB) scale with their count, larger ones with their bytes. Recorded as
-// a "trial" run; no item of the migration changes state.
-Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, storage::Store& trial,
-                          const TrialOptions& options);
+// Refuses (Code::kInvalidInput, with what to change) a trial prefix that is not ferry's alone:
+// one with an empty, "." or ".." part, a leading or trailing '/' or a '\\'; one that is, holds
+// or lies under an item of the migration; and, unless `cleanup_only`, one under which `target`
+// holds a blob that no trial of this migration wrote (or that changed since).
+Status CheckTrialPrefix(catalog::Catalog& catalog, storage::Store& target,
+                        const std::string& prefix, bool cleanup_only);
 
-// Deletes every blob under the trial store; returns how many.
-Result<int64_t> CleanupTrial(storage::Store& trial);
+// Picks the sample (stratified by size bucket and top-level folder, each stratum's items chosen by
+// a seeded hash, so a seed gives the same sample), copies it into `trial` (a store at `prefix`
+// under the target): create-only, or over a blob an earlier trial wrote there if it is still
+// that blob (If-Match); records each blob written, checks each blob's size and MD5, and projects
+// the full copy: small files (< 1 MiB) scale with their count, larger ones with their bytes.
+// Recorded as a "trial" run; no item of the migration changes state.
+// REQUIRES: CheckTrialPrefix(catalog, target, prefix, false) is OK.
+Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, storage::Store& trial,
+                          const std::string& prefix, const TrialOptions& options);
+
+struct CleanupReport {
+  int64_t deleted = 0;
+  std::vector<std::string> changed;  // written by a trial, changed since by someone: left alone
+};
+
+// Deletes the blobs trials wrote under `prefix` (in `trial`, the store at that prefix), each only
+// while it is the blob the trial wrote (If-Match on its recorded ETag), and then the folders a
+// file-system target is left with, if empty. Nothing else under the prefix is touched.
+Result<CleanupReport> CleanupTrial(catalog::Catalog& catalog, storage::Store& trial,
+                                   const std::string& prefix);
 
 }  // namespace ferry::migration

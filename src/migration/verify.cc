@@ -106,14 +106,15 @@ class TargetMerge {
 
   static Status Run(catalog::Catalog& catalog, storage::Store& target, storage::ListOptions listing,
                     const OnBoth& both, const OnItemOnly& item_only, const OnBlobOnly& blob_only) {
-    // Blobs ferry itself keeps beside the migration: probes, and the trial's prefix.
-    std::vector<std::string> own{std::string(kProbePrefix)};
-    if (auto trial = catalog.GetMeta("trial_prefix"); trial.ok()) own.push_back(*trial + "/");
-    auto ours = [&](const std::string& path) {
-      for (const auto& p : own) {
-        if (path.starts_with(p)) return true;
-      }
-      return false;
+    // Blobs ferry itself keeps beside the migration: probes, and what trials wrote (until
+    // cleaned up). A folder holds no bytes of its own: what is in it is compared instead.
+    std::set<std::string> trial_blobs;
+    Result<std::vector<catalog::TrialBlob>> trials = catalog.TrialBlobs();
+    if (!trials.ok()) return trials.status();
+    for (auto& b : *trials) trial_blobs.insert(std::move(b.path));
+    auto ours = [&](const Entry& blob) {
+      return blob.kind == Kind::kFolder || blob.path.starts_with(kProbePrefix) ||
+             trial_blobs.contains(blob.path);
     };
     Result<catalog::ItemCursor> cursor = catalog.Items();
     if (!cursor.ok()) return cursor.status();
@@ -131,7 +132,7 @@ class TargetMerge {
         FERRY_RETURN_IF_ERROR(both(item, blob));
       } else if (order < 0) {
         FERRY_RETURN_IF_ERROR(item_only(item));
-      } else if (!ours(blob.path)) {
+      } else if (!ours(blob)) {
         FERRY_RETURN_IF_ERROR(blob_only(blob, nullptr));
       }
       if (order <= 0) {
@@ -270,7 +271,7 @@ class VerifyRun {
     if (blob.size != size) {
       return Record(item, Finding{Finding::Kind::kWrongSize, item.path, Describe(item, blob)});
     }
-    if (item.md5 && blob.content_md5 != item.md5) {
+    if (item.md5 && target_.StoresContentMd5() && blob.content_md5 != item.md5) {
       return Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
                                   fmt::format("target Content-MD5 {}, catalog {}",
                                               blob.content_md5 ? Md5Hex(*blob.content_md5) : "none",
@@ -305,12 +306,11 @@ class VerifyRun {
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
     if (!finding) {
       return catalog_.AppendEvent(report_.run, item.path, "verified",
-                                  nlohmann::json{{"etag", item.target_etag}}.dump());
+                                  JsonText(nlohmann::json{{"etag", item.target_etag}}));
     }
     return catalog_.AppendEvent(
         report_.run, item.path, "verify-mismatch",
-        nlohmann::json{{"problem", FindingName(finding->kind)}, {"detail", finding->detail}}
-            .dump());
+        JsonText(nlohmann::json{{"problem", FindingName(finding->kind)}, {"detail", finding->detail}}));
   }
 
   Status Found(const Finding& finding) {
@@ -363,10 +363,9 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
                    : report.open.blocking() ? "open problems"
                                             : "done";
   record.summary_json =
-      nlohmann::json{{"checked", report.checked},           {"ok", report.ok},
+      JsonText(nlohmann::json{{"checked", report.checked},           {"ok", report.ok},
                      {"mismatches", report.mismatches},     {"unexpected", report.unexpected},
-                     {"deep_checked", report.deep_checked}, {"seed", report.seed}}
-          .dump();
+                     {"deep_checked", report.deep_checked}, {"seed", report.seed}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;
@@ -391,7 +390,7 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
     }
     FERRY_RETURN_IF_ERROR(catalog.UpdateItem(item));
     return catalog.AppendEvent(run, item.path, "conflict",
-                               nlohmann::json{{"target", finding.detail}}.dump());
+                               JsonText(nlohmann::json{{"target", finding.detail}}));
   };
   auto unexpected = [&](const Entry& blob) -> Status {
     ++report.unexpected;
@@ -402,7 +401,7 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
     }
     if (dry_run) return Status::Ok();
     return catalog.AppendEvent(run, blob.path, "unexpected-blob",
-                               nlohmann::json{{"size", blob.size}, {"etag", blob.etag}}.dump());
+                               JsonText(nlohmann::json{{"size", blob.size}, {"etag", blob.etag}}));
   };
   if (!dry_run) FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
   // ETags tell drift; the listing leaves metadata out (on Azurite that halves its cost), and the

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "base/encoding.h"
+#include "base/text.h"
 #include "storage/blob_xml.h"
 #include "storage/shared_key.h"
 
@@ -77,24 +78,6 @@ Status BlobError(const http::Response& response, std::string_view what,
   return st;
 }
 
-namespace {
-
-// The number of UTF-8 code points in `text`, or nullopt if it is not valid UTF-8.
-std::optional<size_t> Utf8Length(std::string_view text) {
-  size_t count = 0;
-  for (size_t i = 0; i < text.size(); ++count) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > text.size()) return std::nullopt;
-    for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return std::nullopt;
-    }
-    i += len;
-  }
-  return count;
-}
-
-}  // namespace
 
 std::optional<std::string> AzureBlobStore::UnstorableReason(std::string_view path) const {
   std::string name = BlobName(path);

@@ -8,13 +8,17 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "base/text.h"
 #include "http/request.h"
 
 namespace ferry::storage {
 
 namespace {
 
-Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
+// Messages quote the URL: never its signature.
+Status Invalid(std::string_view message) {
+  return Status(Code::kInvalidInput, RedactSecrets(message));
+}
 
 bool IsIpOrLocalhost(std::string_view host) {
   if (host == "localhost" || host.starts_with('[')) return true;  // IPv6 literal

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "base/encoding.h"
+#include "base/text.h"
 #include "storage/local_store.h"
 
 namespace ferry::storage {
@@ -25,11 +26,13 @@ Result<EndpointSpec> ParseEndpoint(std::string_view url) {
       std::string_view path = url.substr(sep + 3);
       if (!path.starts_with('/')) {
         return Status(Code::kInvalidInput,
-                      fmt::format("'{}': a file URL needs an absolute path, as file:///data", url));
+                      RedactSecrets(fmt::format(
+                          "'{}': a file URL needs an absolute path, as file:///data", url)));
       }
       auto decoded = PercentDecode(path);
       if (!decoded)
-        return Status(Code::kInvalidInput, fmt::format("bad percent-escape in '{}'", url));
+        return Status(Code::kInvalidInput,
+                      RedactSecrets(fmt::format("bad percent-escape in '{}'", url)));
       spec.type = EndpointType::kLocal;
       spec.local_root = *decoded;
     } else if (scheme == "http" || scheme == "https") {

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -149,6 +151,11 @@ class TempFile {
 
 }  // namespace
 
+void AddFileMetadata(Entry& entry) {
+  entry.metadata["modtime"] = std::to_string(entry.mtime_ns);
+  entry.metadata["permissions"] = std::to_string(entry.mode);
+}
+
 Status StatLocal(const std::string& absolute, std::string relative, Entry& entry) {
   struct stat st;
   if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
@@ -185,8 +192,8 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
 // name + '/'), which together yield every path in ascending byte order.
 class LocalStore::TreeLister : public Lister {
  public:
-  TreeLister(const LocalStore* store, std::string prefix)
-      : store_(store), prefix_(std::move(prefix)) {}
+  TreeLister(const LocalStore* store, std::string prefix, bool metadata)
+      : store_(store), prefix_(std::move(prefix)), metadata_(metadata) {}
 
   Result<bool> Next(Entry& entry) override {
     if (!started_) {
@@ -222,6 +229,7 @@ class LocalStore::TreeLister : public Lister {
         unlisted_ = rel;
         return st;
       }
+      if (metadata_) AddFileMetadata(entry);
       last_ = rel;
       return true;
     }
@@ -285,6 +293,7 @@ class LocalStore::TreeLister : public Lister {
 
   const LocalStore* store_;
   std::string prefix_;
+  bool metadata_;
   std::vector<Frame> stack_;
   bool started_ = false;
   std::string last_;      // the path Next returned last
@@ -366,19 +375,50 @@ Result<RootIdentity> LocalStore::Identify() {
   return id;
 }
 
-Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOptions) {
+Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOptions options) {
   struct stat st;
   if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot list", root_);
   if (!S_ISDIR(st.st_mode))
     return Status(Code::kInvalidInput, fmt::format("'{}' is not a folder", root_));
-  return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix)));
+  return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix), options.metadata));
 }
 
 Result<Entry> LocalStore::Stat(std::string_view path) {
   FERRY_RETURN_IF_ERROR(CheckRelative(path));
   Entry entry;
   FERRY_RETURN_IF_ERROR(StatLocal(Absolute(path), std::string(path), entry));
+  AddFileMetadata(entry);
   return entry;
+}
+
+Status LocalStore::CheckInside(const std::string& resolved, const std::string& absolute) const {
+  char* root = ::realpath(root_.c_str(), nullptr);
+  if (root == nullptr) return ErrnoStatus(errno, "cannot resolve", root_);
+  std::string inside = root;
+  std::free(root);
+  if (inside != "/") inside += "/";
+  if (resolved.starts_with(inside)) return Status::Ok();
+  return Status(Code::kRefused,
+                fmt::format("link leaves the source: '{}' leads to '{}'", absolute, resolved));
+}
+
+Result<int> LocalStore::OpenForReading(const std::string& absolute) const {
+  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) return fd;
+  if (errno != ELOOP) return ErrnoStatus(errno, "cannot open", absolute);
+  // A link: followed only to a file inside the root, as it is now (not as it was scanned).
+  fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
+  char resolved[PATH_MAX + 1] = {};
+  std::string proc = fmt::format("/proc/self/fd/{}", fd);
+  ssize_t n = ::readlink(proc.c_str(), resolved, PATH_MAX);
+  Status inside = n > 0 ? CheckInside(std::string(resolved, size_t(n)), absolute)
+                        : ErrnoStatus(errno, "cannot resolve", absolute);
+  if (!inside.ok()) {
+    ::close(fd);
+    return inside;
+  }
+  return fd;
 }
 
 Result<Entry> LocalStore::StatTarget(std::string_view path) {
@@ -386,6 +426,13 @@ Result<Entry> LocalStore::StatTarget(std::string_view path) {
   std::string absolute = Absolute(path);
   struct stat st;
   if (::stat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot follow", absolute);
+  if (char* resolved = ::realpath(absolute.c_str(), nullptr)) {
+    Status inside = CheckInside(resolved, absolute);
+    std::free(resolved);
+    FERRY_RETURN_IF_ERROR(inside);
+  } else {
+    return ErrnoStatus(errno, "cannot follow", absolute);
+  }
   Entry entry;
   FERRY_RETURN_IF_ERROR(StatLocal(absolute, std::string(path), entry));
   if (entry.kind != Kind::kSymlink) return entry;
@@ -406,8 +453,9 @@ Result<Entry> LocalStore::StatTarget(std::string_view path) {
 Status LocalStore::Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) {
   FERRY_RETURN_IF_ERROR(CheckRelative(path));
   std::string absolute = Absolute(path);
-  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
+  Result<int> opened = OpenForReading(absolute);
+  if (!opened.ok()) return opened.status();
+  int fd = *opened;
   const size_t size = size_t(std::min<uint64_t>(kIoBuffer, std::max<uint64_t>(length, 1)));
   auto buffer = std::make_unique_for_overwrite<char[]>(size);
   Status status;
@@ -435,8 +483,9 @@ Result<size_t> LocalStore::ReadInto(std::string_view path, uint64_t offset, char
                                     size_t length) {
   FERRY_RETURN_IF_ERROR(CheckRelative(path));
   std::string absolute = Absolute(path);
-  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
+  Result<int> opened = OpenForReading(absolute);
+  if (!opened.ok()) return opened.status();
+  int fd = *opened;
   size_t done = 0;
   while (done < length) {
     ssize_t n = ::pread(fd, buffer + done, length - done, off_t(offset + done));

@@ -11,9 +11,14 @@ namespace ferry::storage {
 //
 // As a target: writes go to a temporary file in the destination folder, are fsync'ed, then
 // renamed (or hard-linked, for create-only writes) into place, so a reader never sees a partial
-// file. `modtime` and `permissions` metadata are applied to the file; other metadata is not kept.
+// file. `modtime` and `permissions` metadata are applied to the file, and read back from it;
+// other metadata is not kept, nor a Content-MD5 (StoresContentMd5 is false).
 // Items with hdi_isfolder=true become folders and is_symlink=true become symbolic links. Staged
 // blocks live under ROOT/.ferry-staging, which listings skip. Thread-safe.
+//
+// A symbolic link is followed (StatTarget, and reads of a path that is a link) only to what
+// resolves inside the root: anything else is refused with Code::kRefused, "link leaves the
+// source", so a link in a share to /root/.ssh/id_rsa is never read.
 class LocalStore : public Store {
  public:
   // REQUIRES: `root` is an absolute path.
@@ -22,6 +27,7 @@ class LocalStore : public Store {
   const std::string& root() const { return root_; }
 
   std::string Describe() const override { return root_; }
+  bool StoresContentMd5() const override { return false; }
   Status CreateRoot() override;
   Result<RootIdentity> Identify() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
@@ -51,6 +57,10 @@ class LocalStore : public Store {
   class TreeLister;
 
   std::string Absolute(std::string_view path) const;
+  // Refuses (Code::kRefused, "link leaves the source") a `resolved` path outside the root.
+  Status CheckInside(const std::string& resolved, const std::string& absolute) const;
+  // Opens a file to read; a symbolic link is followed only to a file inside the root.
+  Result<int> OpenForReading(const std::string& absolute) const;
   std::string StagingDir(std::string_view path) const;
   Result<WriteResult> Place(std::string_view path, const std::string& temp,
                             const WriteOptions& options);
@@ -60,5 +70,9 @@ class LocalStore : public Store {
 
 // Fills `entry` from lstat of `absolute`; `relative` becomes entry.path.
 Status StatLocal(const std::string& absolute, std::string relative, Entry& entry);
+
+// Gives `entry` the metadata a blob written by ferry would carry, from what the file system
+// keeps: `modtime` and `permissions` (Stat, and List with ListOptions::metadata).
+void AddFileMetadata(Entry& entry);
 
 }  // namespace ferry::storage

@@ -1,6 +1,8 @@
 #include "storage/local_store.h"
 
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -108,6 +110,95 @@ TEST(LocalStore, WideTreeListsInOrderWithoutLosingItems) {
   std::sort(expected.begin(), expected.end());
   LocalStore store(dir.path());
   EXPECT_EQ(ListPaths(store), expected);
+}
+
+TEST(LocalStore, LinksAreFollowedOnlyInsideTheRoot) {
+  TempDir dir;
+  WriteFile(dir.Sub("outside/secret"), "secret");
+  WriteFile(dir.Sub("root/docs/a.txt"), "inside");
+  ASSERT_EQ(::symlink(dir.Sub("outside/secret").c_str(), dir.Sub("root/absolute-out").c_str()), 0);
+  ASSERT_EQ(::symlink("../outside/secret", dir.Sub("root/relative-out").c_str()), 0);
+  ASSERT_EQ(::symlink("docs/a.txt", dir.Sub("root/inside").c_str()), 0);
+  ASSERT_EQ(::symlink(dir.Sub("root/docs/a.txt").c_str(), dir.Sub("root/absolute-in").c_str()), 0);
+  // A root reached through a link of its own is no way out either.
+  ASSERT_EQ(::symlink(dir.Sub("root").c_str(), dir.Sub("alias").c_str()), 0);
+  LocalStore store(dir.Sub("alias"));
+  char buffer[16];
+  for (const char* out : {"absolute-out", "relative-out"}) {
+    EXPECT_EQ(store.StatTarget(out).status().code(), Code::kRefused) << out;
+    auto read = store.ReadInto(out, 0, buffer, sizeof buffer);
+    EXPECT_EQ(read.status().code(), Code::kRefused) << out;
+    EXPECT_NE(read.status().message().find("link leaves the source"), std::string::npos);
+  }
+  for (const char* in : {"inside", "absolute-in"}) {
+    auto target = store.StatTarget(in);
+    ASSERT_TRUE(target.ok()) << in << ": " << target.status().ToString();
+    EXPECT_EQ(target->kind, Kind::kFile);
+    auto read = store.ReadInto(in, 0, buffer, sizeof buffer);
+    ASSERT_TRUE(read.ok()) << in;
+    EXPECT_EQ(std::string(buffer, *read), "inside");
+  }
+}
+
+// For the life of the object, this thread runs without the capabilities that let root read
+// any folder, so a folder with mode 000 is unreadable to it as to any service account.
+class WithoutDacOverride {
+ public:
+  WithoutDacOverride() {
+    header_.version = _LINUX_CAPABILITY_VERSION_3;
+    ::syscall(SYS_capget, &header_, saved_);
+    __user_cap_data_struct reduced[2] = {saved_[0], saved_[1]};
+    reduced[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+    ::syscall(SYS_capset, &header_, reduced);
+  }
+  ~WithoutDacOverride() { ::syscall(SYS_capset, &header_, saved_); }
+
+ private:
+  __user_cap_header_struct header_{};
+  __user_cap_data_struct saved_[2]{};
+};
+
+TEST(LocalStore, AnUnreadableFolderIsReportedAsUnlistedAndTheListingGoesOn) {
+  WithoutDacOverride unprivileged;
+  TempDir dir;
+  WriteFile(dir.Sub("root/a/x"), "x");
+  WriteFile(dir.Sub("root/b/y"), "y");
+  WriteFile(dir.Sub("root/c"), "c");
+  ASSERT_EQ(::chmod(dir.Sub("root/b").c_str(), 0), 0);
+  LocalStore store(dir.Sub("root"));
+  auto lister = store.List("");
+  ASSERT_TRUE(lister.ok());
+  std::vector<std::string> seen, unlisted;
+  Entry entry;
+  while (true) {
+    auto more = (*lister)->Next(entry);
+    if (!more.ok()) {
+      unlisted.push_back((*lister)->Unlisted());
+      continue;
+    }
+    if (!*more) break;
+    seen.push_back(entry.path);
+  }
+  ::chmod(dir.Sub("root/b").c_str(), 0755);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "a/x", "b", "c"}));
+  EXPECT_EQ(unlisted, std::vector<std::string>{"b/"});
+}
+
+TEST(LocalStore, IdentifiesItsRootAndWhetherItIsEmpty) {
+  TempDir dir;
+  ::mkdir(dir.Sub("root").c_str(), 0755);
+  LocalStore store(dir.Sub("root"));
+  auto empty = store.Identify();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty);
+  EXPECT_FALSE(empty->mount_point);
+  EXPECT_FALSE(empty->filesystem.empty());
+  WriteFile(dir.Sub("root/f"), "f");
+  auto full = store.Identify();
+  ASSERT_TRUE(full.ok());
+  EXPECT_FALSE(full->empty);
+  EXPECT_EQ(full->root_inode, empty->root_inode);
+  EXPECT_TRUE(LocalStore("/").Identify()->mount_point) << "the root of everything is one";
 }
 
 TEST(LocalStore, PathsThatEscapeTheRootAreRejected) {

@@ -117,6 +117,10 @@ class Store {
   // A description of the endpoint for messages (credentials redacted).
   virtual std::string Describe() const = 0;
 
+  // Whether entries carry the Content-MD5 of what was written (a blob store does; a file system
+  // does not, and only re-reading its bytes can check them).
+  virtual bool StoresContentMd5() const { return true; }
+
   // Why this store cannot hold an item at `path` (too long, too many parts, characters it
   // rejects or alters), or nullopt when it can.
   virtual std::optional<std::string> UnstorableReason(std::string_view path) const {

@@ -75,9 +75,10 @@ storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns) {
           {"posix_group", std::to_string(item.gid)}};
 }
 
-std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index) {
+std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index,
+                    const Md5Digest& md5) {
   std::string version = fmt::format("{}\n{}\n{}", path, size, mtime_ns);
-  return fmt::format("{}-{:06d}", Md5Hex(Md5::Of(version)).substr(0, 16), index);
+  return fmt::format("{}-{:06d}-{}", Md5Hex(Md5::Of(version)).substr(0, 16), index, Md5Hex(md5));
 }
 
 uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks) {
@@ -98,6 +99,17 @@ storage::Metadata Uploader::BlobMetadata(const UploadItem& item, int64_t mtime_n
 }
 
 UploadResult Uploader::Upload(const UploadItem& item) {
+  // Whatever one item throws is that item's failure, never the end of the process.
+  try {
+    return UploadOwned(item);
+  } catch (const std::exception& e) {
+    return Failed(Status(Code::kInternal, fmt::format("internal error: {}", e.what())));
+  } catch (...) {
+    return Failed(Status(Code::kInternal, "internal error"));
+  }
+}
+
+UploadResult Uploader::UploadOwned(const UploadItem& item) {
   UploadResult result = UploadOnce(item);
   if (result.outcome == UploadOutcome::kConflict && !result.own_etag.empty()) {
     // ferry's own earlier write of this item (a crash came before its record): replaced, if it
@@ -487,7 +499,7 @@ UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before)
     }
     md5s.Update(buffer->get(), length);
     Md5Digest block_md5 = md5s.FinishBlock();
-    std::string id = BlockId(item.path, size, before.mtime_ns, index);
+    std::string id = BlockId(item.path, size, before.mtime_ns, index, block_md5);
     ids.push_back(id);
     auto it = staged.find(id);
     if (it != staged.end() && it->second == length) {

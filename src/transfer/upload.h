@@ -86,9 +86,12 @@ storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns);
 // The metadata key that names the migration that wrote a blob.
 inline constexpr const char* kOwnerMetadata = "ferry_migration";
 
-// The id of block `index` of one version (size and mtime) of a file: equal length for all blocks,
-// different for another version, so staged blocks are reused only for the same content.
-std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index);
+// The id of block `index` of one version (size and mtime) of a file, holding `md5`, the MD5 of
+// the block's bytes (which the target checks as it stages the block): equal length for all
+// blocks (56 characters), and different for other bytes, so a staged block is reused only when
+// it is proven to hold the file's current bytes there.
+std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index,
+                    const Md5Digest& md5);
 
 // The block size for a file: options.block_size, or larger if needed to stay under the target's
 // block count.
@@ -107,6 +110,7 @@ class Uploader {
 
   // Copies `item` to the same path in the target: a new item only if no blob is there
   // (If-None-Match: *), a changed one only over the blob ferry wrote (If-Match). Thread-safe.
+  // Never throws: an exception becomes the item's failure (Code::kInternal).
   UploadResult Upload(const UploadItem& item);
 
   // Bytes sent so far by all uploads, for progress.
@@ -114,6 +118,7 @@ class Uploader {
 
  private:
   // Upload, once more over ferry's own earlier write if one is in the way.
+  UploadResult UploadOwned(const UploadItem& item);
   UploadResult UploadOnce(const UploadItem& item);
   // The metadata of a blob for `item`: PosixMetadata and the owner mark.
   storage::Metadata BlobMetadata(const UploadItem& item, int64_t mtime_ns) const;

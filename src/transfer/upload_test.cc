@@ -10,15 +10,19 @@
 namespace ferry::transfer {
 namespace {
 
-TEST(BlockId, SameLengthForEveryBlockAndDifferentForAnotherVersion) {
-  std::string first = BlockId("a/b.bin", 100, 5, 0);
-  std::string last = BlockId("a/b.bin", 100, 5, 49'999);
+TEST(BlockId, SameLengthForEveryBlockAndDifferentForOtherBytes) {
+  const Md5Digest bytes = Md5::Of("block bytes");
+  std::string first = BlockId("a/b.bin", 100, 5, 0, bytes);
+  std::string last = BlockId("a/b.bin", 100, 5, 49'999, Md5::Of("other"));
   EXPECT_EQ(first.size(), last.size());
+  EXPECT_LE(first.size(), 64u) << "Azure's limit for a block id";
   EXPECT_NE(first, last);
-  EXPECT_EQ(first, BlockId("a/b.bin", 100, 5, 0)) << "stable across runs, so a resume finds it";
-  EXPECT_NE(first, BlockId("a/b.bin", 101, 5, 0)) << "another size is another version";
-  EXPECT_NE(first, BlockId("a/b.bin", 100, 6, 0)) << "another mtime is another version";
-  EXPECT_NE(first, BlockId("a/c.bin", 100, 5, 0));
+  EXPECT_EQ(first, BlockId("a/b.bin", 100, 5, 0, bytes)) << "stable, so a resume finds it";
+  EXPECT_NE(first, BlockId("a/b.bin", 101, 5, 0, bytes)) << "another size is another version";
+  EXPECT_NE(first, BlockId("a/b.bin", 100, 6, 0, bytes)) << "another mtime is another version";
+  EXPECT_NE(first, BlockId("a/c.bin", 100, 5, 0, bytes));
+  EXPECT_NE(first, BlockId("a/b.bin", 100, 5, 0, Md5::Of("changed, same size and mtime")))
+      << "other bytes are another block";
 }
 
 TEST(BlockSizeFor, KeepsThePreferredSizeUnlessTheFileNeedsMoreThanTheBlockLimit) {

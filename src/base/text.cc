@@ -1,0 +1,72 @@
+#include "base/text.h"
+
+#include <cctype>
+
+namespace ferry {
+
+std::optional<size_t> Utf8Length(std::string_view text) {
+  size_t count = 0;
+  for (size_t i = 0; i < text.size(); ++count) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
+    unsigned char c = byte(0);
+    size_t len = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return std::nullopt;  // stray, overlong C0/C1, > F4
+    for (size_t k = 1; k < len; ++k) {
+      if ((byte(k) >> 6) != 2) return std::nullopt;
+    }
+    // The second byte's range rules out overlong forms, surrogates and code points > U+10FFFF.
+    if ((c == 0xE0 && byte(1) < 0xA0) || (c == 0xED && byte(1) > 0x9F) ||
+        (c == 0xF0 && byte(1) < 0x90) || (c == 0xF4 && byte(1) > 0x8F)) {
+      return std::nullopt;
+    }
+    i += len;
+  }
+  return count;
+}
+
+namespace {
+
+bool StartsWithIgnoreCase(std::string_view text, size_t at, std::string_view word) {
+  if (text.size() - at < word.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[at + i])) != word[i]) return false;
+  }
+  return true;
+}
+
+// Characters a signature or key is made of: base64 and its percent-encoded forms.
+bool SecretChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '%' || c == '+' || c == '/' ||
+         c == '=' || c == '-' || c == '_';
+}
+
+}  // namespace
+
+std::string RedactSecrets(std::string_view text) {
+  static constexpr std::string_view kRedacted = "REDACTED";
+  static constexpr std::string_view kKeys[] = {"sig=", "accountkey="};
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    std::string_view key;
+    // A key counts where a parameter or a connection string field begins.
+    bool boundary = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    for (std::string_view k : kKeys) {
+      if (boundary && StartsWithIgnoreCase(text, i, k)) key = k;
+    }
+    if (key.empty()) {
+      out += text[i++];
+      continue;
+    }
+    out.append(text.substr(i, key.size()));
+    i += key.size();
+    size_t end = i;
+    while (end < text.size() && SecretChar(text[end])) ++end;
+    if (end > i) out += kRedacted;
+    i = end;
+  }
+  return out;
+}
+
+}  // namespace ferry
