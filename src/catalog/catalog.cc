@@ -41,7 +41,8 @@ CREATE TABLE items (
   verified_ns INTEGER NOT NULL DEFAULT 0,
   verify_result TEXT NOT NULL DEFAULT '',
   ctime_ns INTEGER NOT NULL DEFAULT 0,
-  inode INTEGER NOT NULL DEFAULT 0
+  inode INTEGER NOT NULL DEFAULT 0,
+  write_intent TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX items_by_state ON items (state);
 CREATE TABLE runs (
@@ -71,12 +72,13 @@ CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT
 
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
-    "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode";
+    "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent";
 
 // Schema 1 to 2: the change time and inode of each item.
 constexpr const char* kUpgradeTo2 = R"sql(
 ALTER TABLE items ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN write_intent TEXT NOT NULL DEFAULT '';
 CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT NOT NULL);
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
@@ -123,6 +125,7 @@ void ReadItem(const Statement& s, Item& item) {
   item.verify_result = s.Text(17);
   item.ctime_ns = s.Int(18);
   item.inode = uint64_t(s.Int(19));
+  item.write_intent = s.Text(20);
 }
 
 // Binds every column after the path, starting at parameter `first`.
@@ -140,7 +143,7 @@ void BindItemFields(Statement& s, const Item& item, int first) {
     s.BindNull(first + 7);
   }
   s.Bind(first + 8, StateName(item.state));
-  s.Bind(first + 9, item.reason);
+  s.Bind(first + 9, RedactSecrets(item.reason));
   s.Bind(first + 10, item.cause);
   s.Bind(first + 11, item.target_etag);
   s.Bind(first + 12, int64_t(item.attempts));
@@ -149,6 +152,7 @@ void BindItemFields(Statement& s, const Item& item, int first) {
   s.Bind(first + 15, item.verify_result);
   s.Bind(first + 16, item.ctime_ns);
   s.Bind(first + 17, int64_t(item.inode));
+  s.Bind(first + 18, item.write_intent);
 }
 
 nlohmann::json ConfigToJson(const Config& c) {
@@ -370,15 +374,15 @@ Status Catalog::Prepare() {
   auto insert = db_.Prepare(fmt::format(
       "INSERT INTO items (path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, "
       "reason, cause, target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, "
-      "inode) VALUES "
-      "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"));
+      "inode, write_intent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+      "?15, ?16, ?17, ?18, ?19, ?20)"));
   if (!insert.ok()) return insert.status();
   insert_item_ = std::move(insert).value();
   auto update = db_.Prepare(
       "UPDATE items SET kind = ?2, size = ?3, mtime_ns = ?4, mode = ?5, uid = ?6, gid = ?7, "
       "link_target = ?8, md5 = ?9, state = ?10, reason = ?11, cause = ?12, target_etag = ?13, "
       "attempts = ?14, last_run = ?15, verified_ns = ?16, verify_result = ?17, ctime_ns = ?18, "
-      "inode = ?19 WHERE id = ?1");
+      "inode = ?19, write_intent = ?20 WHERE id = ?1");
   if (!update.ok()) return update.status();
   update_item_ = std::move(update).value();
   auto event = db_.Prepare(
@@ -433,7 +437,7 @@ Status Catalog::EndRun(const Run& run) {
       "summary = ?7 WHERE id = ?1");
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, run.id).Bind(2, NowNs()).Bind(3, run.outcome).Bind(4, run.files);
-  stmt->Bind(5, run.bytes).Bind(6, run.failed).Bind(7, run.summary_json);
+  stmt->Bind(5, run.bytes).Bind(6, run.failed).Bind(7, RedactSecrets(run.summary_json));
   return stmt->Run();
 }
 

@@ -73,6 +73,10 @@ struct Item {
   int64_t last_run = 0;
   int64_t verified_ns = 0;    // when verify last found it right in the target (0: never)
   std::string verify_result;  // "ok", or what verify found wrong
+  // Set, and committed, before a copy writes the item; cleared when the outcome is recorded.
+  // The blob carries it (ferry_write metadata), so a write that a crash left unrecorded is known
+  // for this item's own, and nothing else is.
+  std::string write_intent;
 };
 
 struct Run {

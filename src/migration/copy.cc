@@ -61,6 +61,13 @@ bool TargetWide(const Status& error) {
   }
 }
 
+// An item on its way to a worker: the write it is to make, and the write an earlier run began
+// for it and a crash left unrecorded (the mark that write left on its blob, if it got there).
+struct Work {
+  Item item;
+  std::string earlier_intent;
+};
+
 struct Done {
   Item item;
   UploadResult result;
@@ -69,10 +76,10 @@ struct Done {
 // Items flow to the workers through `todo`, outcomes back through `done`.
 class Exchange {
  public:
-  void Push(Item item) {
+  void Push(Work work) {
     {
       std::lock_guard lock(mu_);
-      todo_.push_back(std::move(item));
+      todo_.push_back(std::move(work));
     }
     work_cv_.notify_one();
   }
@@ -91,13 +98,13 @@ class Exchange {
     }
     work_cv_.notify_all();
   }
-  std::optional<Item> Take() {
+  std::optional<Work> Take() {
     std::unique_lock lock(mu_);
     work_cv_.wait(lock, [&] { return closed_ || !todo_.empty(); });
     if (todo_.empty()) return std::nullopt;
-    Item item = std::move(todo_.front());
+    Work work = std::move(todo_.front());
     todo_.pop_front();
-    return item;
+    return work;
   }
   void Finish(Done done) {
     {
@@ -118,7 +125,7 @@ class Exchange {
  private:
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  std::deque<Item> todo_;
+  std::deque<Work> todo_;
   std::deque<Done> done_;
   bool closed_ = false;
 };
@@ -129,7 +136,8 @@ transfer::UploadOptions OwnedBy(transfer::UploadOptions options, const std::stri
   return options;
 }
 
-transfer::UploadItem ToUpload(const Item& item, bool overwrite) {
+transfer::UploadItem ToUpload(const Work& work, bool overwrite) {
+  const Item& item = work.item;
   transfer::UploadItem upload;
   upload.path = item.path;
   upload.kind = item.kind;
@@ -143,6 +151,8 @@ transfer::UploadItem ToUpload(const Item& item, bool overwrite) {
   upload.replace_etag = item.target_etag;
   if (!item.target_etag.empty()) upload.previous_md5 = item.md5;
   upload.overwrite = overwrite;
+  upload.mark = item.write_intent;
+  upload.earlier_mark = work.earlier_intent;
   return upload;
 }
 
@@ -166,9 +176,9 @@ class CopyRun {
     std::vector<std::thread> workers;
     for (int i = 0; i < options_.concurrency; ++i) {
       workers.emplace_back([this] {
-        while (auto item = exchange_.Take()) {
-          UploadResult result = uploader_.Upload(ToUpload(*item, options_.overwrite));
-          exchange_.Finish({std::move(*item), std::move(result)});
+        while (auto work = exchange_.Take()) {
+          UploadResult result = uploader_.Upload(ToUpload(*work, options_.overwrite));
+          exchange_.Finish({std::move(work->item), std::move(result)});
         }
       });
     }
@@ -217,13 +227,21 @@ class CopyRun {
       if (stopping) report_.stopped = true;
       // Items dispatched and not yet recorded stay few: workers that fail fast cannot run
       // through the whole list before the outcomes that would stop the run are read.
+      std::vector<Work> batch;
       while (more && !stopping && in_flight_ < max_in_flight_) {
         Item item;
         Result<bool> next = cursor.Next(item);
         if (!next.ok()) return next.status();
         more = *next;
         if (!more) break;
-        FERRY_RETURN_IF_ERROR(Dispatch(std::move(item)));
+        FERRY_RETURN_IF_ERROR(Dispatch(std::move(item), batch));
+      }
+      if (!batch.empty()) {
+        // The intents are durable before any of these writes begins.
+        FERRY_RETURN_IF_ERROR(Commit());
+        FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+        in_transaction_ = true;
+        for (Work& work : batch) exchange_.Push(std::move(work));
       }
       if (stopping) {
         more = false;
@@ -243,7 +261,9 @@ class CopyRun {
     return Status::Ok();
   }
 
-  Status Dispatch(Item item) {
+  // Records the item's write intent and adds it to `batch`, or (a folder with contents, which
+  // needs no marker) records it as copied.
+  Status Dispatch(Item item, std::vector<Work>& batch) {
     if (item.kind == storage::Kind::kFolder) {
       // A folder with contents exists through their names; only an empty one needs a marker.
       Result<bool> has_contents = catalog_.HasDescendants(item.path);
@@ -258,7 +278,10 @@ class CopyRun {
       }
     }
     ++in_flight_;
-    exchange_.Push(std::move(item));
+    std::string earlier = std::move(item.write_intent);
+    item.write_intent = fmt::format("{}/{}", report_.run, item.id);
+    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
+    batch.push_back({std::move(item), std::move(earlier)});
     return Status::Ok();
   }
 
@@ -273,6 +296,7 @@ class CopyRun {
     ++progress_.items_done;
     Item& item = done.item;
     UploadResult& r = done.result;
+    item.write_intent.clear();  // the outcome is recorded: no blob may claim this write now
     const bool replaced = !item.target_etag.empty();
     item.attempts += 1;
     item.last_run = report_.run;

@@ -163,10 +163,16 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
     for (const Item& item : phase->items) {
       done.push_back(workers.Submit([&, item] {
         auto replace = earlier.find(item.path);
-        transfer::UploadItem upload{
-            item.path, item.kind, item.size,       item.mtime_ns,
-            item.mode, item.uid,  item.gid,        item.link_target,
-            replace == earlier.end() ? "" : replace->second, std::nullopt, false};
+        transfer::UploadItem upload;
+        upload.path = item.path;
+        upload.kind = item.kind;
+        upload.size = item.size;
+        upload.mtime_ns = item.mtime_ns;
+        upload.mode = item.mode;
+        upload.uid = item.uid;
+        upload.gid = item.gid;
+        upload.link_target = item.link_target;
+        if (replace != earlier.end()) upload.replace_etag = replace->second;
         transfer::UploadResult r = uploader.Upload(upload);
         bool ok = r.outcome == transfer::UploadOutcome::kCopied;
         std::string cause;

@@ -56,11 +56,10 @@ bool AwaitsWrite(const Item& item) {
 }
 
 // The blob carries the item's current size and modtime, as ferry writes them, or the mark of
-// this migration (`owner`): ferry wrote it, for this path, in a run that crashed before its
-// record.
+// the write this item's last copy began (its intent, still recorded because a crash came before
+// the outcome): ferry wrote it, for this item.
 bool LooksWrittenByFerry(const Item& item, const Entry& blob, const std::string& owner) {
-  auto mark = blob.metadata.find(transfer::kOwnerMetadata);
-  if (!owner.empty() && mark != blob.metadata.end() && mark->second == owner) return true;
+  if (transfer::IsOwnWrite(blob.metadata, owner, item.write_intent)) return true;
   auto modtime = blob.metadata.find("modtime");
   return blob.size == item.size && modtime != blob.metadata.end() &&
          modtime->second == std::to_string(item.mtime_ns);

@@ -92,9 +92,19 @@ Result<Entry> Uploader::StatSource(const std::string& path) {
   return options_.follow_links ? source_.StatTarget(path) : source_.Stat(path);
 }
 
+bool IsOwnWrite(const storage::Metadata& blob, const std::string& owner, const std::string& mark) {
+  if (owner.empty() || mark.empty()) return false;
+  auto o = blob.find(kOwnerMetadata);
+  auto w = blob.find(kWriteMetadata);
+  return o != blob.end() && o->second == owner && w != blob.end() && w->second == mark;
+}
+
 storage::Metadata Uploader::BlobMetadata(const UploadItem& item, int64_t mtime_ns) const {
   storage::Metadata metadata = PosixMetadata(item, mtime_ns);
-  if (!options_.owner.empty()) metadata[kOwnerMetadata] = options_.owner;
+  if (!options_.owner.empty() && !item.mark.empty()) {
+    metadata[kOwnerMetadata] = options_.owner;
+    metadata[kWriteMetadata] = item.mark;
+  }
   return metadata;
 }
 
@@ -117,6 +127,7 @@ UploadResult Uploader::UploadOwned(const UploadItem& item) {
     UploadItem again = item;
     again.replace_etag = result.own_etag;
     again.previous_md5.reset();
+    again.earlier_mark.clear();
     result = UploadOnce(again);
   }
   return result;
@@ -157,11 +168,9 @@ UploadResult Uploader::AdoptOrConflict(const UploadItem& item, const Status& ref
     return Failed(Status(Code::kTransient, "the target blob vanished during the write; retry"));
   }
   result.outcome = UploadOutcome::kConflict;
-  if (there.ok() && !options_.owner.empty() && there->etag != item.replace_etag) {
-    auto owner = there->metadata.find(kOwnerMetadata);
-    if (owner != there->metadata.end() && owner->second == options_.owner) {
-      result.own_etag = there->etag;
-    }
+  if (there.ok() && there->etag != item.replace_etag &&
+      IsOwnWrite(there->metadata, options_.owner, item.earlier_mark)) {
+    result.own_etag = there->etag;
   }
   if (!there.ok()) {
     result.detail = "the blob ferry wrote was deleted from the target by someone else";

@@ -27,10 +27,8 @@ struct UploadOptions {
   int torn_read_retries = 3;         // re-reads of a file that changed while read
   std::string tier;                  // "" for the target's default
   bool follow_links = false;         // read what a link points to
-  // The migration's id, written as `ferry_migration` metadata on every blob. A conditional
-  // write refused by a blob that carries it (ferry's own earlier write, left unrecorded by a
-  // crash) replaces that blob with If-Match on its ETag instead of calling it a conflict.
-  // Empty: blobs are not marked, and none is recognised.
+  // The migration's id, written as `ferry_migration` metadata on every blob beside the item's
+  // write mark (UploadItem::mark). Empty: blobs are not marked, and none is recognised.
   std::string owner;
 };
 
@@ -50,6 +48,11 @@ struct UploadItem {
   // target may hold anything).
   std::optional<Md5Digest> previous_md5;
   bool overwrite = false;  // write unconditionally (the operator's --overwrite)
+  // This write's mark (ferry_write metadata, with UploadOptions::owner), and the mark of a write
+  // of this item that an earlier run made and a crash left unrecorded: a blob in the way that
+  // carries `earlier_mark` is that write, and is replaced. Empty: none.
+  std::string mark;
+  std::string earlier_mark;
 };
 
 enum class UploadOutcome {
@@ -83,8 +86,12 @@ struct UploadResult {
 // The blob metadata ferry writes for an item, as AzCopy and BlobFuse read it.
 storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns);
 
-// The metadata key that names the migration that wrote a blob.
+// The metadata keys that name the migration that wrote a blob, and the write.
 inline constexpr const char* kOwnerMetadata = "ferry_migration";
+inline constexpr const char* kWriteMetadata = "ferry_write";
+
+// Whether `blob` is the write `mark` of the migration `owner` (neither empty).
+bool IsOwnWrite(const storage::Metadata& blob, const std::string& owner, const std::string& mark);
 
 // The id of block `index` of one version (size and mtime) of a file, holding `md5`, the MD5 of
 // the block's bytes (which the target checks as it stages the block): equal length for all

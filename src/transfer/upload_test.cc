@@ -100,6 +100,32 @@ TEST_P(ReplaceTest, TheNewVersionAlreadyThereIsAdoptedAnotherModtimeIsAConflict)
   EXPECT_EQ(target_.Stat("f")->metadata.at("modtime"), "3000") << "left untouched";
 }
 
+// ferry's own write that a crash left unrecorded (its mark is the item's recorded intent) is
+// replaced, even though the file changed since; a blob with the migration's id but another
+// write's mark (a copy of a blob someone made, an edit that kept the metadata) is a conflict.
+TEST_P(ReplaceTest, OnlyTheWriteTheItemRecordedAsBegunIsTakenForFerrysOwn) {
+  UploadOptions options = Options();
+  options.owner = "migration-1";
+  Uploader uploader(source_, target_, options, blocks_, buffers_);
+  const std::string v1(GetParam(), 'a'), v2(GetParam(), 'b');
+  UploadItem crashed = Item(v1, 1'000);
+  crashed.mark = "7/42";
+  ASSERT_EQ(uploader.Upload(crashed).outcome, UploadOutcome::kCopied);
+
+  UploadItem other = Item(v2, 2'000);  // the file changed before the next run
+  other.mark = "8/42";
+  other.earlier_mark = "6/42";  // not the write that is there
+  UploadResult refused = uploader.Upload(other);
+  EXPECT_EQ(refused.outcome, UploadOutcome::kConflict);
+  EXPECT_EQ(testing::ReadAllOf(target_, "f"), v1) << "left untouched";
+
+  other.earlier_mark = "7/42";
+  UploadResult replaced = uploader.Upload(other);
+  EXPECT_EQ(replaced.outcome, UploadOutcome::kCopied) << replaced.detail;
+  EXPECT_EQ(testing::ReadAllOf(target_, "f"), v2);
+  EXPECT_EQ(target_.Stat("f")->metadata.at(kWriteMetadata), "8/42");
+}
+
 INSTANTIATE_TEST_SUITE_P(SmallStreamedAndBlocks, ReplaceTest,
                          ::testing::Values(1000, 3 << 19, 3 << 20));
 
