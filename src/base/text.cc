@@ -44,14 +44,19 @@ bool SecretChar(char c) {
 
 std::string RedactSecrets(std::string_view text) {
   static constexpr std::string_view kRedacted = "REDACTED";
-  static constexpr std::string_view kKeys[] = {"sig=", "accountkey="};
+  // (A SAS inside another URL's query arrives percent-encoded: sig%3D.)
+  static constexpr std::string_view kKeys[] = {"sig=", "sig%3d", "accountkey="};
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
     std::string_view key;
-    // A key counts where a parameter or a connection string field begins.
-    bool boundary = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    // A key counts where a parameter or a connection string field begins (after '?', '&' or
+    // ';', or their percent-encoded forms %3F and %26).
+    bool boundary =
+        i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
+        (i >= 3 && text[i - 3] == '%' &&
+         (StartsWithIgnoreCase(text, i - 2, "3f") || StartsWithIgnoreCase(text, i - 2, "26")));
     for (std::string_view k : kKeys) {
       if (boundary && StartsWithIgnoreCase(text, i, k)) key = k;
     }

@@ -14,9 +14,9 @@ namespace ferry {
 std::optional<size_t> Utf8Length(std::string_view text);
 
 // `text` (a URL, a message, a JSON document, a connection string) with the value of every
-// secret replaced by REDACTED: a SAS signature (`sig=` in a query, any case) and an account key
-// (`AccountKey=` in a connection string). Everything ferry shows or records of an endpoint goes
-// through here. Idempotent.
+// secret replaced by REDACTED: a SAS signature (`sig=`, or `sig%3D` percent-encoded, in any case)
+// and an account key (`AccountKey=` in a connection string). Everything ferry shows or records of
+// an endpoint goes through here. Idempotent.
 std::string RedactSecrets(std::string_view text);
 
 }  // namespace ferry

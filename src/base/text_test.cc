@@ -8,27 +8,27 @@ namespace {
 TEST(Utf8Length, CountsCodePointsOfWellFormedText) {
   EXPECT_EQ(Utf8Length(""), 0u);
   EXPECT_EQ(Utf8Length("plain.txt"), 9u);
-  EXPECT_EQ(Utf8Length("caf\xc3\xa9"), 4u);                  // é
-  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1u);                 // €
-  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80"), 1u);             // U+1F600
-  EXPECT_EQ(Utf8Length("\xf4\x8f\xbf\xbf"), 1u);             // U+10FFFF, the last
-  EXPECT_EQ(Utf8Length("\xed\x9f\xbf"), 1u);                 // U+D7FF, just below surrogates
+  EXPECT_EQ(Utf8Length("caf\xc3\xa9"), 4u);       // é
+  EXPECT_EQ(Utf8Length("\xe2\x82\xac"), 1u);      // €
+  EXPECT_EQ(Utf8Length("\xf0\x9f\x98\x80"), 1u);  // U+1F600
+  EXPECT_EQ(Utf8Length("\xf4\x8f\xbf\xbf"), 1u);  // U+10FFFF, the last
+  EXPECT_EQ(Utf8Length("\xed\x9f\xbf"), 1u);      // U+D7FF, just below surrogates
 }
 
 TEST(Utf8Length, RejectsWhatRfc3629Forbids) {
   for (const char* bad : {
-           "caf\xe9.txt",          // Latin-1
-           "over\xc0\xaflong",     // overlong '/'
-           "\xc1\xbf",             // overlong
-           "\xe0\x80\xaf",         // overlong in three bytes
-           "\xf0\x80\x80\xaf",     // overlong in four bytes
-           "\xed\xa0\x80",         // surrogate U+D800
-           "\xed\xbf\xbf",         // surrogate U+DFFF
-           "\xf4\x90\x80\x80",     // U+110000
-           "\xf5\x80\x80\x80",     // lead byte above U+10FFFF
-           "\xff",                 // never in UTF-8
-           "\x80",                 // a continuation alone
-           "\xe2\x82",             // cut short
+           "caf\xe9.txt",       // Latin-1
+           "over\xc0\xaflong",  // overlong '/'
+           "\xc1\xbf",          // overlong
+           "\xe0\x80\xaf",      // overlong in three bytes
+           "\xf0\x80\x80\xaf",  // overlong in four bytes
+           "\xed\xa0\x80",      // surrogate U+D800
+           "\xed\xbf\xbf",      // surrogate U+DFFF
+           "\xf4\x90\x80\x80",  // U+110000
+           "\xf5\x80\x80\x80",  // lead byte above U+10FFFF
+           "\xff",              // never in UTF-8
+           "\x80",              // a continuation alone
+           "\xe2\x82",          // cut short
        }) {
     EXPECT_EQ(Utf8Length(bad), std::nullopt) << ::testing::PrintToString(std::string(bad));
   }
@@ -44,6 +44,8 @@ TEST(RedactSecrets, HidesSignaturesAndKeysWhereverTheyAppear) {
             "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=REDACTED;");
   EXPECT_EQ(RedactSecrets("the design=sig=x"), "the design=sig=REDACTED");
   EXPECT_EQ(RedactSecrets("design=x"), "design=x") << "only a whole key";
+  EXPECT_EQ(RedactSecrets("https://a/?next=https%3A%2F%2Fb%2Fc%3Fsig%3Dabc%2B"),
+            "https://a/?next=https%3A%2F%2Fb%2Fc%3Fsig%3DREDACTED");
   EXPECT_EQ(RedactSecrets("no secret here"), "no secret here");
   std::string once = RedactSecrets("?sig=abc&sig=def");
   EXPECT_EQ(once, "?sig=REDACTED&sig=REDACTED");

@@ -42,7 +42,8 @@ CREATE TABLE items (
   verify_result TEXT NOT NULL DEFAULT '',
   ctime_ns INTEGER NOT NULL DEFAULT 0,
   inode INTEGER NOT NULL DEFAULT 0,
-  write_intent TEXT NOT NULL DEFAULT ''
+  write_intent TEXT NOT NULL DEFAULT '',
+  kept_blob INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX items_by_state ON items (state);
 CREATE TABLE runs (
@@ -72,13 +73,15 @@ CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT
 
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
-    "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent";
+    "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
+    "kept_blob";
 
 // Schema 1 to 2: the change time and inode of each item.
 constexpr const char* kUpgradeTo2 = R"sql(
 ALTER TABLE items ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN inode INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN write_intent TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN kept_blob INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT NOT NULL);
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
@@ -126,6 +129,7 @@ void ReadItem(const Statement& s, Item& item) {
   item.ctime_ns = s.Int(18);
   item.inode = uint64_t(s.Int(19));
   item.write_intent = s.Text(20);
+  item.kept_blob = s.Int(21) != 0;
 }
 
 // Binds every column after the path, starting at parameter `first`.
@@ -153,6 +157,7 @@ void BindItemFields(Statement& s, const Item& item, int first) {
   s.Bind(first + 16, item.ctime_ns);
   s.Bind(first + 17, int64_t(item.inode));
   s.Bind(first + 18, item.write_intent);
+  s.Bind(first + 19, int64_t(item.kept_blob));
 }
 
 nlohmann::json ConfigToJson(const Config& c) {
@@ -374,15 +379,15 @@ Status Catalog::Prepare() {
   auto insert = db_.Prepare(fmt::format(
       "INSERT INTO items (path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, "
       "reason, cause, target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, "
-      "inode, write_intent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-      "?15, ?16, ?17, ?18, ?19, ?20)"));
+      "inode, write_intent, kept_blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+      "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"));
   if (!insert.ok()) return insert.status();
   insert_item_ = std::move(insert).value();
   auto update = db_.Prepare(
       "UPDATE items SET kind = ?2, size = ?3, mtime_ns = ?4, mode = ?5, uid = ?6, gid = ?7, "
       "link_target = ?8, md5 = ?9, state = ?10, reason = ?11, cause = ?12, target_etag = ?13, "
       "attempts = ?14, last_run = ?15, verified_ns = ?16, verify_result = ?17, ctime_ns = ?18, "
-      "inode = ?19, write_intent = ?20 WHERE id = ?1");
+      "inode = ?19, write_intent = ?20, kept_blob = ?21 WHERE id = ?1");
   if (!update.ok()) return update.status();
   update_item_ = std::move(update).value();
   auto event = db_.Prepare(
@@ -589,6 +594,7 @@ Result<std::vector<TrialBlob>> Catalog::TrialBlobs(std::optional<std::string_vie
 
 Status Catalog::BeginTransaction() { return db_.Exec("BEGIN IMMEDIATE"); }
 Status Catalog::CommitTransaction() { return db_.Exec("COMMIT"); }
+Status Catalog::RollbackTransaction() { return db_.Exec("ROLLBACK"); }
 
 Status Catalog::InsertItem(Item& item) {
   insert_item_.Bind(1, item.path);

@@ -77,6 +77,9 @@ struct Item {
   // The blob carries it (ferry_write metadata), so a write that a crash left unrecorded is known
   // for this item's own, and nothing else is.
   std::string write_intent;
+  // The blob at target_etag is someone else's, kept by the operator (ferry resolve
+  // --keep-target), until ferry writes over it: ferry never deletes it.
+  bool kept_blob = false;
 };
 
 struct Run {
@@ -219,6 +222,8 @@ class Catalog {
   // Writes. Group many in one transaction for speed; every write is durable once committed.
   Status BeginTransaction();
   Status CommitTransaction();
+  // Undoes what the open transaction wrote (for a write that failed half way).
+  Status RollbackTransaction();
   Status InsertItem(Item& item);  // sets item.id
   // Replaces everything but the path of an existing item (by id).
   Status UpdateItem(const Item& item);

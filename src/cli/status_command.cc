@@ -97,7 +97,7 @@ int RunStatus(const StatusOptions& o) {
   if (open->blocking() > 0) {
     out << fmt::format(
         "\nopen problems: {} conflicts, {} failed, {} pending, {} vanished while copied (ferry "
-        "errors {} lists them; they stay open until resolved)\n",
+        "sync {} lists them; they stay open until resolved)\n",
         open->conflicts, open->failed, open->pending, open->vanished, o.dir);
   }
   if (open->skipped > 0) {

@@ -39,8 +39,9 @@ bool PrintOpenProblems(catalog::Catalog& catalog, const migration::OpenProblems&
     }
   }
   out << fmt::format(
-      "see 'ferry errors {0}'; 'ferry copy {0}' retries failures, 'ferry sync {0} --overwrite' "
-      "or 'ferry resolve {0} PATH --keep-target' settles a conflict\n",
+      "'ferry copy {0}' copies pending items and retries failures ('ferry errors {0}' groups "
+      "them by cause); 'ferry sync {0} --overwrite' or 'ferry resolve {0} PATH --keep-target' "
+      "settles a conflict\n",
       dir);
   return true;
 }
@@ -237,15 +238,16 @@ int RunVerify(const VerifyCommandOptions& o) {
   out << fmt::format(" in {}\n", HumanDuration(r.seconds));
   if (o.json) {
     std::cout << JsonText(nlohmann::json{{"run", r.run},
-                                {"checked", r.checked},
-                                {"ok", r.ok},
-                                {"mismatches", r.mismatches},
-                                {"unexpected", r.unexpected},
-                                {"deep", o.deep},
-                                {"deep_checked", r.deep_checked},
-                                {"seed", r.seed},
-                                {"findings", findings},
-                                {"open_problems", r.open.blocking()}}, 2)
+                                         {"checked", r.checked},
+                                         {"ok", r.ok},
+                                         {"mismatches", r.mismatches},
+                                         {"unexpected", r.unexpected},
+                                         {"deep", o.deep},
+                                         {"deep_checked", r.deep_checked},
+                                         {"seed", r.seed},
+                                         {"findings", findings},
+                                         {"open_problems", r.open.blocking()}},
+                          2)
               << "\n";
   }
   bool open = PrintOpenProblems(*catalog, r.open, o.dir, out);

@@ -310,6 +310,7 @@ class CopyRun {
       case UploadOutcome::kAdopted:
         item.state = ItemState::kCopied;
         item.target_etag = r.etag;
+        item.kept_blob = false;  // ferry's own blob now
         item.md5 = r.md5;
         if (item.kind == storage::Kind::kFile) {
           item.size = r.size;
@@ -467,22 +468,21 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
                    : report.stopped    ? "stopped"
                    : record.failed > 0 ? "failed items"
                                        : "done";
-  record.summary_json = JsonText(nlohmann::json{
-      {"copied", report.copied},
-      {"adopted", report.adopted},
-      {"failed", report.failed},
-      {"conflicts", report.conflicts},
-      {"vanished", report.vanished},
-      {"bytes_sent", report.bytes_sent},
-      {"blocks_reused", report.blocks_reused},
-      {"metadata_only", report.metadata_only},
-      {"retries", report.retries},
-      {"retries_by_cause", report.retries_by_cause},
-      {"samples", report.samples},
-      {"throttled_seconds", report.engine.throttled_seconds},
-      {"streams", EngineJson(report.engine)},
-      {"seconds",
-       report.seconds}});
+  record.summary_json =
+      JsonText(nlohmann::json{{"copied", report.copied},
+                              {"adopted", report.adopted},
+                              {"failed", report.failed},
+                              {"conflicts", report.conflicts},
+                              {"vanished", report.vanished},
+                              {"bytes_sent", report.bytes_sent},
+                              {"blocks_reused", report.blocks_reused},
+                              {"metadata_only", report.metadata_only},
+                              {"retries", report.retries},
+                              {"retries_by_cause", report.retries_by_cause},
+                              {"samples", report.samples},
+                              {"throttled_seconds", report.engine.throttled_seconds},
+                              {"streams", EngineJson(report.engine)},
+                              {"seconds", report.seconds}});
   if (options.run != 0) {
     if (!status.ok()) return status;
     return report;

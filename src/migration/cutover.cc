@@ -237,6 +237,16 @@ class CutoverRun {
     }
     nlohmann::json record = Record();
     FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    Status closed = WriteClose(record);
+    if (!closed.ok()) {
+      (void)catalog_.RollbackTransaction();  // neither closed nor recorded: the run says failed
+      return closed;
+    }
+    report_.done = true;
+    return Status::Ok();
+  }
+
+  Status WriteClose(const nlohmann::json& record) {
     if (report_.skipped > 0) {
       FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(
           report_run_, "", "skipped-accepted",
@@ -252,9 +262,7 @@ class CutoverRun {
     done.bytes = report_.bytes;
     done.summary_json = JsonText(record);
     FERRY_RETURN_IF_ERROR(catalog_.EndRun(done));
-    FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
-    report_.done = true;
-    return Status::Ok();
+    return catalog_.CommitTransaction();
   }
 
   nlohmann::json Record() const {

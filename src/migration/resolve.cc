@@ -77,6 +77,7 @@ Result<std::vector<std::string>> KeepTarget(catalog::Catalog& catalog, storage::
         {"decision", "keep-target"}, {"by", by}, {"etag", etag}, {"conflict", item.reason}};
     item.state = ItemState::kKept;
     item.target_etag = etag;
+    item.kept_blob = true;
     item.cause.clear();
     item.reason = fmt::format("the target's {} was kept by {} (ferry resolve --keep-target)",
                               etag.empty() ? "absence of a blob" : "blob", by);

@@ -88,6 +88,8 @@ class ScanMerge {
             const ScanOptions& options, ScanReport& report)
       : catalog_(catalog), source_(source), target_(target), options_(options), report_(report) {}
 
+  // Merges in one transaction (committed in batches), and commits what was recorded whatever
+  // happens: the next scan goes on from it.
   Status Run() {
     Result<catalog::ItemCursor> cursor = catalog_.Items();
     if (!cursor.ok()) return cursor.status();
@@ -95,8 +97,15 @@ class ScanMerge {
         source_.List("", storage::ListOptions{.metadata = false});
     if (!lister.ok()) return lister.status();
     lister_ = std::move(lister).value();
-    if (!options_.dry_run) FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    if (options_.dry_run) return Merge(*cursor);
+    FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
+    Status merged = Merge(*cursor);
+    Status committed = catalog_.CommitTransaction();
+    return merged.ok() ? committed : merged;
+  }
 
+  Status Merge(catalog::ItemCursor& items) {
+    catalog::ItemCursor* cursor = &items;
     Item known;
     Result<bool> has_known = cursor->Next(known);
     if (!has_known.ok()) return has_known.status();
@@ -128,22 +137,22 @@ class ScanMerge {
       FERRY_RETURN_IF_ERROR(MaybeCommit());
     }
     report_.largest = folders_.Finish();
-    return options_.dry_run ? Status::Ok() : catalog_.CommitTransaction();
+    return Status::Ok();
   }
 
-  // Whether the listing could not say anything about `path` (its folder, or itself, was
-  // unreadable). REQUIRES: called with ascending paths.
+  // Whether the listing could not say anything about `path`: it, or a folder above it, was
+  // unreadable. REQUIRES: called with ascending paths.
   bool Unknown(const std::string& path) {
-    auto covers = [&](const std::string& u) {
-      return u.back() == '/' ? path.starts_with(u) : path == u;
-    };
-    // Entries wholly before `path` cannot cover any later path either.
-    while (!unknown_.empty() && unknown_.front() < path && !covers(unknown_.front())) {
+    // An unreadable "dir/" covers what is under dir; an unreadable entry "a/b" covers itself and,
+    // since it may have been a folder, what is under it.
+    auto under = [](const std::string& u) { return u.back() == '/' ? u : u + "/"; };
+    auto covers = [&](const std::string& u) { return path == u || path.starts_with(under(u)); };
+    // An entry whose whole range lies before `path` cannot cover any later path either.
+    while (!unknown_.empty() && path > under(unknown_.front()) && !covers(unknown_.front())) {
       unknown_.pop_front();
     }
     for (const std::string& u : unknown_) {
       if (covers(u)) return true;
-      if (u > path) break;
     }
     return false;
   }
@@ -291,15 +300,9 @@ class ScanMerge {
   // True if the copied file's content differs from the catalog's MD5 (with --checksum).
   Result<bool> ContentDiffers(const Item& known) {
     if (!options_.checksum || known.kind != Kind::kFile || !known.md5) return false;
-    Md5 md5;
-    http::Sink sink{[&](const char* p, size_t n) {
-                      md5.Update(p, n);
-                      return true;
-                    },
-                    [&] { md5 = Md5(); }};
-    Status read = source_.Read(known.path, 0, UINT64_MAX, sink);
-    if (!read.ok()) return read;
-    return md5.Finish() != *known.md5;
+    Result<Md5Digest> now = storage::ReadMd5(source_, known.path);
+    if (!now.ok()) return now.status();
+    return *now != *known.md5;
   }
 
   // Whether the entry is another version than the catalog's: size, mtime, kind, mode, and the
@@ -338,7 +341,11 @@ class ScanMerge {
       case ItemState::kDeleted: {
         if (!differs && known.state == ItemState::kCopied && entry.kind == Kind::kFile) {
           Result<bool> content = ContentDiffers(known);
-          if (!content.ok()) return content.status();
+          if (!content.ok()) {  // unreadable now: unknown, and kept as it was
+            ++report_.unreadable;
+            if (report_.errors.size() < 100) report_.errors.push_back(content.status().message());
+            return Status::Ok();
+          }
           differs = *content;
         }
         bool back = known.state == ItemState::kSourceDeleted || known.state == ItemState::kDeleted;
@@ -404,8 +411,13 @@ class ScanMerge {
       known.reason = "gone from the source before it was copied";
       return Record(known, false, "", "vanished", nlohmann::json{{"confirmed", true}});
     }
-    if (known.state == ItemState::kPending && !known.target_etag.empty() && options_.sync) {
-      known.state = ItemState::kCopied;  // changed, then deleted: its blob remains, as copied
+    if ((known.state == ItemState::kPending || known.state == ItemState::kFailed) &&
+        !known.target_etag.empty() && options_.sync) {
+      // Changed, then deleted before the new version went: its blob remains, as before.
+      known.state = known.kept_blob ? ItemState::kKept : ItemState::kCopied;
+      if (known.state == ItemState::kKept) {  // the kept blob stays, never deleted by ferry
+        return Record(known, false, "", "source-deleted", nlohmann::json{{"kept_blob", true}});
+      }
     }
     if (known.state == ItemState::kPending || known.state == ItemState::kFailed) {
       known.state = ItemState::kVanished;
@@ -413,6 +425,12 @@ class ScanMerge {
       known.reason = "gone from the source before it was copied";
       ++report_.vanished;
       return Record(known, false, "vanished", "vanished", nlohmann::json::object());
+    }
+    if (known.state == ItemState::kSourceDeleted && options_.sync && !options_.dry_run) {
+      // Still gone, by this complete listing: evidence this pass's deletions may rely on.
+      known.last_run = report_.run;
+      ++pending_writes_;
+      return catalog_.UpdateItem(known);
     }
     if (known.state != ItemState::kCopied || !options_.sync) return Status::Ok();
     known.state = ItemState::kSourceDeleted;
@@ -490,10 +508,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!own_run) {
-    if (!status.ok()) {
-      if (!options.dry_run && status.code() != Code::kRefused) (void)catalog.CommitTransaction();
-      return status;
-    }
+    if (!status.ok()) return status;
     if (!options.dry_run) {
       FERRY_RETURN_IF_ERROR(catalog.SetMeta("last_scan_run", std::to_string(report.run)));
     }
@@ -509,8 +524,6 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   record.bytes = report.bytes;
   record.summary_json = JsonText(ReportSummary(report));
   if (!status.ok()) {
-    // Keep what was recorded: the next scan goes on from it.
-    if (status.code() != Code::kRefused) (void)catalog.CommitTransaction();
     FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
     return status;
   }

@@ -14,9 +14,18 @@ namespace {
 
 bool Stopped(const SyncOptions& o) { return o.copy.stop != nullptr && o.copy.stop->load(); }
 
-// The blobs a mirror pass would delete (items deleted at the source that have one) and the
-// items that have one.
-Status CountDeletions(catalog::Catalog& catalog, int64_t& to_delete, int64_t& with_blob) {
+// Whether this pass may delete the blob of an item deleted at the source: one of ferry's own,
+// and this pass's complete listing shows the item gone (its scan marked or confirmed it), not
+// only an earlier one.
+bool Deletable(const Item& item, int64_t run) {
+  return item.state == ItemState::kSourceDeleted && !item.target_etag.empty() && !item.kept_blob &&
+         item.last_run == run;
+}
+
+// The blobs a mirror pass would delete and the items that have a blob. A dry run, whose scan
+// confirms nothing, counts every blob of an item deleted at the source.
+Status CountDeletions(catalog::Catalog& catalog, const SyncReport& report, bool dry_run,
+                      int64_t& to_delete, int64_t& with_blob) {
   Result<catalog::ItemCursor> cursor = catalog.Items({ItemState::kSourceDeleted});
   if (!cursor.ok()) return cursor.status();
   Item item;
@@ -24,7 +33,9 @@ Status CountDeletions(catalog::Catalog& catalog, int64_t& to_delete, int64_t& wi
     Result<bool> more = cursor->Next(item);
     if (!more.ok()) return more.status();
     if (!*more) break;
-    if (!item.target_etag.empty()) ++to_delete;
+    bool counted =
+        dry_run ? !item.target_etag.empty() && !item.kept_blob : Deletable(item, report.run);
+    if (counted) ++to_delete;
   }
   with_blob = to_delete;
   for (ItemState state : {ItemState::kCopied, ItemState::kKept}) {
@@ -77,7 +88,7 @@ Status DeleteOne(catalog::Catalog& catalog, storage::Store& target, const SyncOp
 Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const SyncOptions& o,
                       SyncReport& report) {
   int64_t to_delete = 0, with_blob = 0;
-  FERRY_RETURN_IF_ERROR(CountDeletions(catalog, to_delete, with_blob));
+  FERRY_RETURN_IF_ERROR(CountDeletions(catalog, report, o.dry_run, to_delete, with_blob));
   if (o.dry_run) {  // this pass's deletions are not recorded yet
     to_delete += report.scan.delta_deleted;
     with_blob += report.scan.delta_deleted;
@@ -98,13 +109,14 @@ Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const S
       break;
     }
     if (!*more) break;
-    if (item.target_etag.empty()) continue;  // no blob of ferry's to delete
     if (o.dry_run) {
+      if (item.target_etag.empty() || item.kept_blob) continue;
       if (o.on_would_delete) o.on_would_delete(item);
       ++report.deleted;
       report.deleted_bytes += int64_t(item.size);
       continue;
     }
+    if (!Deletable(item, report.run)) continue;
     status = DeleteOne(catalog, target, o, item, report);
   }
   if (!o.dry_run) {
@@ -162,6 +174,11 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   // Deletions come last, and only after a pass that went through: never after a stop.
   if (status.ok() && (Stopped(options) || report.copy.stopped)) status = stopped;
   if (status.ok() && options.mode == "mirror") {
+    // The source must still be the one the scan listed: a share unmounted during the pass
+    // makes what it had not yet read look deleted.
+    status = CheckSourceIdentity(catalog, source, false, report.run, /*dry_run=*/true);
+  }
+  if (status.ok() && options.mode == "mirror") {
     status = DeleteMirrored(catalog, target, options, report);
     if (status.ok() && Stopped(options)) status = stopped;
   }
@@ -192,31 +209,30 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
                    : record.failed                    ? "failed items"
                    : report.open.blocking()           ? "open problems"
                                                       : "done";
-  record.summary_json = JsonText(nlohmann::json{
-      {"delta",
-       {{"new", s.delta_new},
-        {"new_bytes", s.delta_new_bytes},
-        {"changed", s.delta_changed},
-        {"changed_bytes", s.delta_changed_bytes},
-        {"deleted", s.delta_deleted},
-        {"deleted_bytes", s.delta_deleted_bytes}}},
-      {"mode", options.mode},
-      {"copied", report.copy.copied},
-      {"replaced", report.copy.replaced},
-      {"failed", report.copy.failed},
-      {"conflicts", report.copy.conflicts + report.delete_conflicts},
-      {"drift_changed", report.drift.changed},
-      {"drift_unexpected", report.drift.unexpected},
-      {"blobs_deleted", report.deleted},
-      {"deletion_refused", report.deletion_refused},
-      {"unreadable", s.unreadable},
-      {"retries", report.copy.retries},
-      {"retries_by_cause", report.copy.retries_by_cause},
-      {"samples", report.copy.samples},
-      {"throttled_seconds", report.copy.engine.throttled_seconds},
-      {"streams", EngineJson(report.copy.engine)},
-      {"seconds",
-       report.seconds}});
+  record.summary_json =
+      JsonText(nlohmann::json{{"delta",
+                               {{"new", s.delta_new},
+                                {"new_bytes", s.delta_new_bytes},
+                                {"changed", s.delta_changed},
+                                {"changed_bytes", s.delta_changed_bytes},
+                                {"deleted", s.delta_deleted},
+                                {"deleted_bytes", s.delta_deleted_bytes}}},
+                              {"mode", options.mode},
+                              {"copied", report.copy.copied},
+                              {"replaced", report.copy.replaced},
+                              {"failed", report.copy.failed},
+                              {"conflicts", report.copy.conflicts + report.delete_conflicts},
+                              {"drift_changed", report.drift.changed},
+                              {"drift_unexpected", report.drift.unexpected},
+                              {"blobs_deleted", report.deleted},
+                              {"deletion_refused", report.deletion_refused},
+                              {"unreadable", s.unreadable},
+                              {"retries", report.copy.retries},
+                              {"retries_by_cause", report.copy.retries_by_cause},
+                              {"samples", report.copy.samples},
+                              {"throttled_seconds", report.copy.engine.throttled_seconds},
+                              {"streams", EngineJson(report.copy.engine)},
+                              {"seconds", report.seconds}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

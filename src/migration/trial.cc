@@ -201,7 +201,12 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
   }
   // What the trial wrote, so that a cleanup deletes exactly that.
   FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
-  for (const auto& blob : written) FERRY_RETURN_IF_ERROR(catalog.RecordTrialBlob(blob));
+  for (const auto& blob : written) {
+    if (Status st = catalog.RecordTrialBlob(blob); !st.ok()) {
+      (void)catalog.RollbackTransaction();
+      return st;
+    }
+  }
   FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
   {
     transfer::TaskPool workers(options.concurrency);
@@ -209,7 +214,13 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
     for (const Copied& c : copied) {
       done.push_back(workers.Submit([&] {
         Result<storage::Entry> blob = trial.Stat(c.path);
-        bool verified = blob.ok() && blob->size == c.size && blob->content_md5 == c.md5;
+        bool verified = blob.ok() && blob->size == c.size;
+        if (verified && trial.StoresContentMd5()) {
+          verified = blob->content_md5 == c.md5;
+        } else if (verified) {  // a file system keeps no MD5: its bytes are read back
+          Result<Md5Digest> bytes = storage::ReadMd5(trial, c.path);
+          verified = bytes.ok() && bytes.value() == c.md5;
+        }
         std::lock_guard lock(mu);
         verified ? ++report.verified : ++report.mismatches;
       }));
@@ -294,18 +305,19 @@ Status CheckTrialPrefix(catalog::Catalog& catalog, storage::Store& target,
     Result<std::optional<Item>> item = catalog.FindItem(prefix.substr(0, end));
     if (!item.ok()) return item.status();
     if (*item) {
-      return refuse(fmt::format(
-          "'{}' is an item of the migration; the trial needs a prefix of its own (the "
-          "default is ferry-trial)",
-          (*item)->path));
+      return refuse(
+          fmt::format("'{}' is an item of the migration; the trial needs a prefix of its own (the "
+                      "default is ferry-trial)",
+                      (*item)->path));
     }
     start = end + 1;
   }
   Result<bool> below = catalog.HasDescendants(prefix);
   if (!below.ok()) return below.status();
   if (*below) {
-    return refuse("the migration has items under it; the trial needs a prefix of its own (the "
-                  "default is ferry-trial)");
+    return refuse(
+        "the migration has items under it; the trial needs a prefix of its own (the "
+        "default is ferry-trial)");
   }
   if (cleanup_only) return Status::Ok();
   Result<std::vector<catalog::TrialBlob>> ours = catalog.TrialBlobs(prefix);
@@ -348,18 +360,18 @@ Result<CleanupReport> CleanupTrial(catalog::Catalog& catalog, storage::Store& tr
     FERRY_RETURN_IF_ERROR(catalog.ForgetTrialBlob(blob.path));
   }
   // A folder target keeps the folders the trial's files were in: those left empty go, deepest
-  // first (a folder that is not empty stays, and says so by failing to go).
-  {
-    Result<std::unique_ptr<storage::Lister>> lister =
-        trial.List("", storage::ListOptions{.metadata = false});
-    std::vector<std::string> folders;
-    storage::Entry entry;
-    while (lister.ok()) {
-      Result<bool> more = (*lister)->Next(entry);
-      if (!more.ok() || !*more) break;
-      if (entry.kind == storage::Kind::kFolder) folders.push_back(entry.path);
+  // first (one that is not empty stays: removing it fails). Other folders are not touched.
+  std::set<std::string> folders;
+  for (const catalog::TrialBlob& blob : *blobs) {
+    std::string path = blob.path.substr(prefix.size() + 1);
+    for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = path.rfind('/', slash - 1)) {
+      folders.insert(path.substr(0, slash));
     }
-    for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+  }
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+    Result<storage::Entry> there = trial.Stat(*it);
+    if (there.ok() && there->kind == storage::Kind::kFolder) {
       (void)trial.Delete(*it, storage::Condition::None());
     }
   }

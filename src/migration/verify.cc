@@ -147,17 +147,6 @@ class TargetMerge {
   }
 };
 
-Result<Md5Digest> Md5OfItem(storage::Store& store, const std::string& path) {
-  Md5 md5;
-  http::Sink sink{[&](const char* p, size_t n) {
-                    md5.Update(p, n);
-                    return true;
-                  },
-                  [&] { md5 = Md5(); }};
-  FERRY_RETURN_IF_ERROR(store.Read(path, 0, UINT64_MAX, sink));
-  return md5.Finish();
-}
-
 class VerifyRun {
  public:
   VerifyRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
@@ -228,7 +217,7 @@ class VerifyRun {
       counted_ = item.verify_result != "ok";  // quick already found this one wrong
       if (options_.sample_count ? !sample.contains(item.path) : !chosen(item)) continue;
       ++report_.deep_checked;
-      Result<Md5Digest> there = Md5OfItem(target_, item.path);
+      Result<Md5Digest> there = storage::ReadMd5(target_, item.path);
       if (!there.ok()) {
         FERRY_RETURN_IF_ERROR(
             Record(item, Finding{Finding::Kind::kMissing, item.path, there.status().message()}));
@@ -239,7 +228,7 @@ class VerifyRun {
                                              Md5Hex(*there), Md5Hex(*item.md5))}));
         continue;
       }
-      Result<Md5Digest> here = Md5OfItem(source_, item.path);
+      Result<Md5Digest> here = storage::ReadMd5(source_, item.path);
       if (!here.ok() || *here != *item.md5) {
         FERRY_RETURN_IF_ERROR(Record(
             item,
@@ -307,9 +296,9 @@ class VerifyRun {
       return catalog_.AppendEvent(report_.run, item.path, "verified",
                                   JsonText(nlohmann::json{{"etag", item.target_etag}}));
     }
-    return catalog_.AppendEvent(
-        report_.run, item.path, "verify-mismatch",
-        JsonText(nlohmann::json{{"problem", FindingName(finding->kind)}, {"detail", finding->detail}}));
+    return catalog_.AppendEvent(report_.run, item.path, "verify-mismatch",
+                                JsonText(nlohmann::json{{"problem", FindingName(finding->kind)},
+                                                        {"detail", finding->detail}}));
   }
 
   Status Found(const Finding& finding) {
@@ -361,10 +350,12 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
                    : report.mismatches      ? "mismatches"
                    : report.open.blocking() ? "open problems"
                                             : "done";
-  record.summary_json =
-      JsonText(nlohmann::json{{"checked", report.checked},           {"ok", report.ok},
-                     {"mismatches", report.mismatches},     {"unexpected", report.unexpected},
-                     {"deep_checked", report.deep_checked}, {"seed", report.seed}});
+  record.summary_json = JsonText(nlohmann::json{{"checked", report.checked},
+                                                {"ok", report.ok},
+                                                {"mismatches", report.mismatches},
+                                                {"unexpected", report.unexpected},
+                                                {"deep_checked", report.deep_checked},
+                                                {"seed", report.seed}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

@@ -406,17 +406,19 @@ Result<int> LocalStore::OpenForReading(const std::string& absolute) const {
   int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd >= 0) return fd;
   if (errno != ELOOP) return ErrnoStatus(errno, "cannot open", absolute);
-  // A link: followed only to a file inside the root, as it is now (not as it was scanned).
-  fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC);
+  // A link: followed only to a regular file inside the root, as it is now (not as it was
+  // scanned), and checked before it is opened (opening a FIFO or a device may block or act).
+  char* resolved = ::realpath(absolute.c_str(), nullptr);
+  if (resolved == nullptr) return ErrnoStatus(errno, "cannot follow", absolute);
+  std::string target = resolved;
+  std::free(resolved);
+  FERRY_RETURN_IF_ERROR(CheckInside(target, absolute));
+  fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", absolute);
-  char resolved[PATH_MAX + 1] = {};
-  std::string proc = fmt::format("/proc/self/fd/{}", fd);
-  ssize_t n = ::readlink(proc.c_str(), resolved, PATH_MAX);
-  Status inside = n > 0 ? CheckInside(std::string(resolved, size_t(n)), absolute)
-                        : ErrnoStatus(errno, "cannot resolve", absolute);
-  if (!inside.ok()) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return inside;
+    return Status(Code::kIo, fmt::format("'{}' does not lead to a regular file", absolute));
   }
   return fd;
 }

@@ -32,6 +32,17 @@ Result<size_t> Store::ReadInto(std::string_view path, uint64_t offset, char* buf
   return got;
 }
 
+Result<Md5Digest> ReadMd5(Store& store, std::string_view path) {
+  Md5 md5;
+  http::Sink sink{[&](const char* p, size_t n) {
+                    md5.Update(p, n);
+                    return true;
+                  },
+                  [&] { md5 = Md5(); }};
+  FERRY_RETURN_IF_ERROR(store.Read(path, 0, UINT64_MAX, sink));
+  return md5.Finish();
+}
+
 Result<std::string> ReadAll(const http::Body& body) {
   std::string out(body.size, '\0');
   uint64_t done = 0;

@@ -195,6 +195,9 @@ class Store {
 // Reads all of `body` into a string (for small bodies and in-memory stores).
 Result<std::string> ReadAll(const http::Body& body);
 
+// The MD5 of the bytes of the item at `path`, read from `store` now.
+Result<Md5Digest> ReadMd5(Store& store, std::string_view path);
+
 // The kind a blob's metadata gives it: hdi_isfolder=true → folder, is_symlink=true → symlink.
 Kind KindFromMetadata(const Metadata& metadata);
 
