@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace ferry {
 
 std::string_view CodeName(Code code) {
@@ -34,6 +37,12 @@ std::string_view CodeName(Code code) {
       return "internal";
   }
   return "unknown";
+}
+
+void DieOnMissingValue(const Status& status) {
+  std::fprintf(stderr, "ferry: internal error: the value of a failed Result was taken (%s)\n",
+               status.ToString().c_str());
+  std::abort();
 }
 
 std::string Status::ToString() const {

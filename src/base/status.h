@@ -61,24 +61,39 @@ class Status {
   std::string request_id_;
 };
 
+// Ends the process with `status` in the message: a Result's value was taken without one.
+[[noreturn]] void DieOnMissingValue(const Status& status);
+
 // A value or the Status that explains its absence.
 template <typename T>
 class Result {
  public:
-  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  // REQUIRES: !status.ok() (an OK status with no value is a programming error, made an
+  // internal error here).
+  Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    if (status_.ok()) status_ = Status(Code::kInternal, "a Result was made of an OK status");
+  }
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+
+  // The value. REQUIRES: ok(). Checked in every build: taking the value of an error ends the
+  // process with the error's message, never undefined behaviour.
+  T& value() & { return Checked(); }
+  const T& value() const& { return const_cast<Result*>(this)->Checked(); }
+  T&& value() && { return std::move(Checked()); }
+  T* operator->() { return &Checked(); }
+  const T* operator->() const { return &const_cast<Result*>(this)->Checked(); }
+  T& operator*() & { return Checked(); }
+  const T& operator*() const& { return const_cast<Result*>(this)->Checked(); }
 
  private:
+  T& Checked() {
+    if (!value_) DieOnMissingValue(status_);
+    return *value_;
+  }
+
   Status status_;
   std::optional<T> value_;
 };

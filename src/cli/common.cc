@@ -53,30 +53,30 @@ NetworkSettings& Network() {
   return settings;
 }
 
-storage::AzureBlobOptions AzureOptions(const TransferControls* controls) {
+storage::AzureBlobOptions AzureOptions(const transfer::Engine* engine) {
   storage::AzureBlobOptions options;
   options.transport.low_speed_time = Network().stall_timeout;
   options.transport.verify_tls = !Network().insecure_tls;
-  if (controls) {
-    options.throttle = controls->throttle;
-    options.concurrency = controls->concurrency;
+  if (engine) {
+    options.throttle = engine->throttle();
+    options.concurrency = engine->concurrency();
   }
   return options;
 }
 
 std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
-                                             const TransferControls* controls) {
+                                             const transfer::Engine* engine) {
   if (Network().insecure_tls && spec.type == storage::EndpointType::kAzureBlob) {
     spdlog::warn("TLS certificates are not verified (--insecure-skip-tls-verify): {}",
                  spec.Redacted());
   }
   Result<std::unique_ptr<storage::Store>> store =
-      storage::OpenStore(spec, storage::ProcessEnvironment(), AzureOptions(controls));
+      storage::OpenStore(spec, storage::ProcessEnvironment(), AzureOptions(engine));
   if (!store.ok()) Fail(store.status());
   return std::move(store).value();
 }
 
-Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* controls) {
+Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engine) {
   Endpoints endpoints;
   auto parse = [&](const std::string& url) {
     Result<storage::EndpointSpec> spec = storage::ParseEndpoint(url);
@@ -86,7 +86,7 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* contr
   storage::EndpointSpec source = parse(catalog.config().source);
   storage::EndpointSpec target = parse(catalog.config().target);
   endpoints.source = OpenEndpoint(source);
-  endpoints.target = OpenEndpoint(target, controls);
+  endpoints.target = OpenEndpoint(target, engine);
   if (Network().insecure_tls) {
     for (const storage::EndpointSpec* spec : {&source, &target}) {
       if (spec->type != storage::EndpointType::kAzureBlob) continue;
@@ -94,36 +94,12 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* contr
                            JsonText(nlohmann::json{{"endpoint", spec->Redacted()}}));
     }
   }
-  if (auto* azure = dynamic_cast<storage::AzureBlobStore*>(endpoints.target.get())) {
-    endpoints.target_pipeline = &azure->pipeline();
-  }
   return endpoints;
 }
 
 std::function<std::map<std::string, uint64_t>()> RetryCauses(const Endpoints& endpoints) {
-  const http::Pipeline* pipeline = endpoints.target_pipeline;
-  return [pipeline] {
-    return pipeline ? pipeline->RetriesByCause() : std::map<std::string, uint64_t>{};
-  };
-}
-
-void ProbeWritable(storage::Store& store) {
-  std::mt19937_64 rng{std::random_device{}()};
-  std::string probe = fmt::format(".ferry-probe-{:016x}", rng());
-  std::string data = "ferry probe " + probe;
-  storage::WriteOptions options;
-  options.condition = storage::Condition::IfNoneExists();
-  options.content_md5 = Md5::Of(data);
-  auto written = store.Write(probe, http::Body::FromString(data), options);
-  if (!written.ok() && written.status().code() == Code::kAlreadyExists) {
-    // A retried write whose first attempt landed: the random name makes it ours if it matches.
-    Result<storage::Entry> there = store.Stat(probe);
-    if (there.ok() && there->content_md5 == options.content_md5) written = storage::WriteResult{};
-  }
-  if (!written.ok()) Fail(written.status());
-  Status deleted = store.Delete(probe, storage::Condition::None());
-  // Not found: a retried delete whose first attempt landed.
-  if (!deleted.ok() && deleted.code() != Code::kNotFound) Fail(deleted);
+  const storage::Store* target = endpoints.target.get();
+  return [target] { return target->RetriesByCause(); };
 }
 
 std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text) {

@@ -15,6 +15,7 @@
 #include "storage/azure_blob_store.h"
 #include "storage/endpoint.h"
 #include "storage/store.h"
+#include "transfer/engine.h"
 
 namespace ferry::cli {
 
@@ -29,8 +30,6 @@ std::unique_ptr<catalog::Catalog> OpenMigration(const std::string& dir, bool rea
 struct Endpoints {
   std::unique_ptr<storage::Store> source;
   std::unique_ptr<storage::Store> target;
-  // The target's HTTP pipeline, when it has one (for retry counts).
-  const http::Pipeline* target_pipeline = nullptr;
 };
 
 // The target's retries by cause, for a run's record (empty for targets without HTTP).
@@ -43,22 +42,18 @@ struct NetworkSettings {
   bool insecure_tls = false;
 };
 NetworkSettings& Network();
-struct TransferControls;
-// With `controls`: the throttles and stream limit of a target.
-storage::AzureBlobOptions AzureOptions(const TransferControls* controls = nullptr);
+// With `engine`: the throttles and stream limit of a target.
+storage::AzureBlobOptions AzureOptions(const transfer::Engine* engine = nullptr);
 
 // Opens the stores of the migration in `catalog`, with credentials from the environment, the
-// target under `controls` when given. Runs without TLS verification say so in the migration's
+// target under `engine` when given. Runs without TLS verification say so in the migration's
 // log.
-Endpoints OpenEndpoints(catalog::Catalog& catalog, const TransferControls* controls = nullptr);
+Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engine = nullptr);
 
-// Opens one endpoint with the network settings (and `controls`, for a target); exit 2 on
+// Opens one endpoint with the network settings (and `engine`, for a target); exit 2 on
 // failure.
 std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
-                                             const TransferControls* controls = nullptr);
-
-// Writes, reads back and deletes a small probe item; exit 2 with the reason if any step fails.
-void ProbeWritable(storage::Store& store);
+                                             const transfer::Engine* engine = nullptr);
 
 // "90s", "5m", "500ms", "1.5h" (a bare number is seconds); exit 2 naming `option` otherwise.
 std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text);

@@ -14,7 +14,7 @@ namespace {
 
 struct CopyCommandOptions {
   std::string dir;
-  TransferFlags transfer;
+  transfer::EngineFlags transfer;
   bool dry_run = false, overwrite = false, reopen = false;
 };
 
@@ -63,10 +63,10 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
 }
 
 int RunCopy(const CopyCommandOptions& o) {
-  TransferControls controls = ParseTransferFlags(o.transfer);
+  std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
   auto catalog = OpenMigration(o.dir);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
-  Endpoints endpoints = OpenEndpoints(*catalog, &controls);
+  Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
   if (!catalog->GetMeta("last_scan_run").ok()) {
     std::cout << "the source has not been scanned yet: scanning first\n";
@@ -80,7 +80,7 @@ int RunCopy(const CopyCommandOptions& o) {
 
   InstallInterruptHandler();
   migration::CopyOptions options;
-  ApplyTransferControls(controls, options);
+  UseEngine(*engine, options);
   options.upload.tier = catalog->config().tier;
   options.upload.follow_links = catalog->config().symlinks == "follow";
   options.stop = &InterruptFlag();

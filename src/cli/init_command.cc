@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "migration/filter.h"
-#include "migration/safety.h"
+#include "migration/init.h"
 
 namespace ferry::cli {
 
@@ -62,39 +62,17 @@ int RunInit(const InitOptions& o) {
 
   std::cout << "source: " << source->Redacted() << "\n";
   std::cout << "target: " << target->Redacted() << "\n";
-  // Both endpoints are checked before anything is created.
-  auto source_store = OpenEndpoint(*source);
-  auto lister = source_store->List("");
-  if (!lister.ok()) Fail(Status(Code::kInvalidInput, "--source: " + lister.status().message()));
-  storage::Entry first;
-  if (auto r = (*lister)->Next(first); !r.ok()) Fail(r.status());
-  std::cout << "source readable\n";
-
-  auto target_store = OpenEndpoint(*target);
-  if (Status st = target_store->CreateRoot(); !st.ok()) Fail(st);
-  ProbeWritable(*target_store);
-  std::cout << "target reachable and writable\n";
-
-  auto catalog = catalog::Catalog::Create(o.dir, config);
-  if (!catalog.ok()) Fail(catalog.status());
-  // What the source is now (file system, root folder, mount point): later runs refuse a source
-  // that is not this one, such as the empty folder an unmounted share leaves.
-  if (Status st = migration::RecordSourceIdentity(**catalog, *source_store); !st.ok()) Fail(st);
+  migration::InitOptions init{o.dir, config, {}};
   if (Network().insecure_tls) {
-    (*catalog)->AnnotateRuns("tls-verification-off",
-                             JsonText(nlohmann::json{{"endpoint", target->Redacted()}}));
+    init.run_annotations.emplace_back("tls-verification-off",
+                                      JsonText(nlohmann::json{{"endpoint", target->Redacted()}}));
   }
-  Result<int64_t> run = (*catalog)->BeginRun("init");
-  if (run.ok()) {
-    (void)(*catalog)->AppendEvent(
-        *run, "", "init",
-        JsonText(nlohmann::json{{"source", config.source}, {"target", config.target}}));
-
-    catalog::Run done;
-    done.id = *run;
-    done.outcome = "done";
-    (void)(*catalog)->EndRun(done);
-  }
+  auto source_store = OpenEndpoint(*source);
+  auto target_store = OpenEndpoint(*target);
+  Result<std::unique_ptr<catalog::Catalog>> catalog =
+      migration::Init(init, *source_store, *target_store,
+                      [](const std::string& step) { std::cout << step << "\n"; });
+  if (!catalog.ok()) Fail(catalog.status());
   std::cout << fmt::format("\nmigration created in {}\n", o.dir);
   if (target_sas) {
     std::cout << "The target's SAS is not stored: export AZURE_STORAGE_SAS_TOKEN for later runs.\n";

@@ -90,11 +90,11 @@ TEST_F(SecretsTest, NoErrorMessageShowsASignature) {
   const std::string host = endpoint.substr(0, endpoint.rfind('/'));
   ::mkdir(Src().c_str(), 0755);
   const std::vector<std::vector<std::string>> runs = {
-      {"check", "--write", host + "/?sv=x&" + sig},                              // no account
-      {"check", endpoint + "/c?sv=x&" + sig},                                    // bad container
-      {"check", endpoint + "/" + container_ + "?sv=2024-01-01&sp=r&" + sig},     // refused
-      {"check", "--write", "http://127.0.0.1:1/devstoreaccount1/box?" + sig},    // unreachable
-      {"check", "ftp://example/x?" + sig},                                       // unknown scheme
+      {"check", "--write", host + "/?sv=x&" + sig},                            // no account
+      {"check", endpoint + "/c?sv=x&" + sig},                                  // bad container
+      {"check", endpoint + "/" + container_ + "?sv=2024-01-01&sp=r&" + sig},   // refused
+      {"check", "--write", "http://127.0.0.1:1/devstoreaccount1/box?" + sig},  // unreachable
+      {"check", "ftp://example/x?" + sig},                                     // unknown scheme
       {"init", Mig(), "--source", Src(), "--target", host + "/?" + sig},
       {"init", Mig(), "--source", endpoint + "/" + container_ + "?" + sig, "--target", target_},
       {"init", Mig(), "--source", Src(), "--target", endpoint + "/" + container_ + "?sv=x&" + sig},
@@ -105,6 +105,39 @@ TEST_F(SecretsTest, NoErrorMessageShowsASignature) {
     EXPECT_NE(r.exit_code, 0) << what;
     EXPECT_EQ((r.out + r.err).find("UniqueSignature"), std::string::npos) << what << r.out << r.err;
   }
+
+  // A migration whose SAS is refused by the service: every command fails, and says why, and
+  // neither its output nor the catalog nor the report holds the signature.
+  AddFile("a.txt", "a");
+  RunChecker(Azurite::Global(), {"put", container_, "outside-the-prefix.txt", "x"});
+  std::string good = RunChecker(Azurite::Global(), {"sas", container_})["sas"];
+  target_ += "?" + good;  // set up with a SAS that works
+  Init();
+  std::map<std::string, std::optional<std::string>> bad_sas{
+      {"AZURE_STORAGE_CONNECTION_STRING", std::nullopt},
+      {"AZURE_STORAGE_SAS_TOKEN",
+       "sv=2024-08-04&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00:00:00Z&" + sig},
+      {"FERRY_LOG_LEVEL", "debug"}};
+  std::string report = dir_.Sub("report.html");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"copy", Mig()},
+        {"sync", Mig()},
+        {"verify", Mig(), "--deep"},
+        {"trial", Mig(), "--sample", "100%", "--cleanup"},
+        {"cutover", Mig(), "--quiet-window", "100ms", "--yes"},
+        {"resolve", Mig(), "a.txt", "--keep-target"},
+        {"status", Mig(), "--json"},
+        {"errors", Mig(), "--json"},
+        {"log", Mig(), "--json"},
+        {"report", Mig(), "--html", report}}) {
+    auto r = RunFerry(args, bad_sas);
+    std::string what = ::testing::PrintToString(args);
+    EXPECT_EQ((r.out + r.err).find("UniqueSignature"), std::string::npos) << what << r.out << r.err;
+  }
+  for (const char* file : {"catalog.db", "catalog.db-wal"}) {
+    EXPECT_EQ(ReadFile(Mig() + "/" + file).find("UniqueSignature"), std::string::npos) << file;
+  }
+  EXPECT_EQ(ReadFile(report).find("UniqueSignature"), std::string::npos);
 }
 
 }  // namespace

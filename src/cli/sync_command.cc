@@ -20,7 +20,7 @@ struct SyncCommandOptions {
   std::string max_delete = "10%";
   bool checksum = false, overwrite = false, dry_run = false, reopen = false;
   bool accept_source_change = false;
-  TransferFlags transfer;
+  transfer::EngineFlags transfer;
 };
 
 // Lists the open problems (the first ten) after a one-line count; true if any blocks.
@@ -52,7 +52,7 @@ void PrintFinding(const migration::Finding& f) {
 
 // Options shared by sync and cutover's final sync.
 migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncCommandOptions& o,
-                                       const TransferControls& controls, ProgressLine& line) {
+                                       const transfer::Engine& engine, ProgressLine& line) {
   const catalog::Config& config = catalog.config();
   Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
   if (!filter.ok()) Fail(filter.status());
@@ -67,7 +67,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   s.mode = o.mode.empty() ? config.mode : o.mode;
   s.overwrite = o.overwrite;
   s.dry_run = o.dry_run;
-  ApplyTransferControls(controls, s.copy);
+  UseEngine(engine, s.copy);
   s.copy.upload.tier = config.tier;
   s.copy.upload.follow_links = config.symlinks == "follow";
   s.copy.stop = &InterruptFlag();
@@ -121,13 +121,13 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
 }
 
 int RunSync(const SyncCommandOptions& o) {
-  TransferControls controls = ParseTransferFlags(o.transfer);
+  std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
   auto catalog = OpenMigration(o.dir);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
-  Endpoints endpoints = OpenEndpoints(*catalog, &controls);
+  Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   InstallInterruptHandler();
   ProgressLine line;
-  migration::SyncOptions options = MakeSyncOptions(*catalog, o, controls, line);
+  migration::SyncOptions options = MakeSyncOptions(*catalog, o, *engine, line);
   options.copy.retry_causes = RetryCauses(endpoints);
   if (o.dry_run && migration::IsClosed(*catalog)) {
     std::cout << "the migration is cut over; checking whether the retired source changed since:\n";
@@ -264,9 +264,9 @@ struct CutoverCommandOptions {
 
 int RunCutover(const CutoverCommandOptions& o) {
   auto window = ParseDuration("--quiet-window", o.quiet_window);
-  TransferControls controls = ParseTransferFlags(o.sync.transfer);
+  std::unique_ptr<transfer::Engine> engine = MakeEngine(o.sync.transfer);
   auto catalog = OpenMigration(o.sync.dir);
-  Endpoints endpoints = OpenEndpoints(*catalog, &controls);
+  Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (!o.yes && !o.sync.dry_run) {
     if (::isatty(0) != 1) {
       throw ExitError(kExitUsage,
@@ -291,7 +291,7 @@ int RunCutover(const CutoverCommandOptions& o) {
   options.max_final_passes = o.max_final_passes;
   options.accept_skipped = o.accept_skipped;
   options.dry_run = o.sync.dry_run;
-  options.sync = MakeSyncOptions(*catalog, o.sync, controls, line);
+  options.sync = MakeSyncOptions(*catalog, o.sync, *engine, line);
   options.on_step = [&](const std::string& step) {
     line.Clear();
     std::cout << step << std::endl;  // as it happens, also when piped to a log

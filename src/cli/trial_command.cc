@@ -15,13 +15,13 @@ struct TrialCommandOptions {
   std::string dir, sample, prefix = "ferry-trial";
   uint64_t seed = 0;
   bool cleanup = false, json = false;
-  TransferFlags transfer;
+  transfer::EngineFlags transfer;
 };
 
 // The store at the trial prefix, beside the migration's own items in the target.
 std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
                                                const std::string& prefix,
-                                               const TransferControls& controls) {
+                                               const transfer::Engine& engine) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(config.target);
   if (!spec.ok()) Fail(spec.status());
   if (spec->type == storage::EndpointType::kLocal) {
@@ -29,7 +29,7 @@ std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
   } else {
     spec->azure.prefix = storage::JoinPath(spec->azure.prefix, prefix);
   }
-  return OpenEndpoint(*spec, &controls);
+  return OpenEndpoint(*spec, &engine);
 }
 
 int RunTrial(const TrialCommandOptions& o) {
@@ -56,7 +56,7 @@ int RunTrial(const TrialCommandOptions& o) {
           fmt::format("--sample '{}': give a percentage (1%) or a count (200)", o.sample));
     }
   }
-  TransferControls controls = ParseTransferFlags(o.transfer);
+  std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
   auto catalog = OpenMigration(o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog);
   if (Status st = migration::CheckTrialPrefix(*catalog, *endpoints.target, o.prefix,
@@ -64,7 +64,7 @@ int RunTrial(const TrialCommandOptions& o) {
       !st.ok()) {
     Fail(st);
   }
-  auto trial = OpenTrialStore(catalog->config(), o.prefix, controls);
+  auto trial = OpenTrialStore(catalog->config(), o.prefix, *engine);
   std::ostream& out = o.json ? std::cerr : std::cout;
   nlohmann::json doc;
 
@@ -74,8 +74,7 @@ int RunTrial(const TrialCommandOptions& o) {
       RunScan(*catalog, endpoints);
     }
     options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
-    options.concurrency = controls.workers;
-    options.max_memory = controls.max_memory;
+    options.engine = engine->options();
     options.upload.tier = catalog->config().tier;
     options.upload.follow_links = catalog->config().symlinks == "follow";
     Result<migration::TrialReport> report =

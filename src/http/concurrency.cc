@@ -1,6 +1,7 @@
 #include "http/concurrency.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace ferry::http {
 
@@ -95,6 +96,26 @@ int ConcurrencyLimit::limit() const {
 ConcurrencyLimit::Stats ConcurrencyLimit::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+namespace {
+
+uint64_t ResponseBytes(const Result<Response>& outcome) {
+  if (!outcome.ok()) return 0;
+  auto length = outcome->headers.Get("Content-Length");
+  uint64_t n = 0;
+  if (length) std::from_chars(length->data(), length->data() + length->size(), n);
+  return std::max<uint64_t>(n, outcome->body.size());
+}
+
+}  // namespace
+
+Result<Response> ConcurrencyPolicy::Send(Request& request, const NextPolicy& next) {
+  limit_->Enter();
+  Result<Response> outcome = next(request);
+  uint64_t received = request.method == "HEAD" ? 0 : ResponseBytes(outcome);
+  limit_->Exit(outcome, request.body.size + received);
+  return outcome;
 }
 
 }  // namespace ferry::http

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "base/status.h"
+#include "http/pipeline.h"
 #include "http/request.h"
 #include "http/retry_policy.h"
 
@@ -73,6 +74,18 @@ class ConcurrencyLimit {
   int limit_before_probe_ = 0;
   double rate_before_probe_ = 0;
   int hold_ = 0;  // windows to wait before the next step up
+};
+
+// The pipeline's admission to the wire: each attempt waits for room under `limit`, and reports
+// its outcome and the bytes it moved (sent and received) when it is done. Put it last, next to
+// the transport, so waits for a throttle or between retries hold no slot.
+class ConcurrencyPolicy : public Policy {
+ public:
+  explicit ConcurrencyPolicy(std::shared_ptr<ConcurrencyLimit> limit) : limit_(std::move(limit)) {}
+  Result<Response> Send(Request& request, const NextPolicy& next) override;
+
+ private:
+  std::shared_ptr<ConcurrencyLimit> limit_;
 };
 
 }  // namespace ferry::http

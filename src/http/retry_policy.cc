@@ -1,6 +1,8 @@
 #include "http/retry_policy.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -23,6 +25,19 @@ std::optional<int64_t> ParseInt(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
   return value;
+}
+
+// The key that groups a retry with others of its kind.
+std::string RetryCause(const Result<Response>& outcome) {
+  if (outcome.ok()) {
+    std::string cause = fmt::format("HTTP {}", outcome->status);
+    if (auto code = outcome->headers.Get("x-ms-error-code")) cause += fmt::format(" {}", *code);
+    return cause;
+  }
+  // Network messages end with libcurl's reason, the part that groups them.
+  const std::string& message = outcome.status().message();
+  size_t colon = message.rfind(": ");
+  return "network: " + (colon == std::string::npos ? message : message.substr(colon + 2));
 }
 
 }  // namespace
@@ -83,6 +98,35 @@ std::optional<Duration> RetryPolicy::NextDelay(int attempts_done, const Result<R
     jitter = std::uniform_real_distribution<double>(0.5, 1.0)(rng_);
   }
   return Duration(static_cast<int64_t>(base * jitter));
+}
+
+Result<Response> RetryPolicy::Send(Request& request, const NextPolicy& next) {
+  for (int attempt = 1;; ++attempt) {
+    Request prepared = request;
+    if (attempt > 1 && prepared.sink != nullptr && prepared.sink->reset) prepared.sink->reset();
+    Result<Response> outcome = next(prepared);
+    std::optional<Duration> delay = NextDelay(attempt, outcome);
+    if (!delay) return outcome;
+    std::string cause = RetryCause(outcome);
+    {
+      std::lock_guard lock(mu_);
+      ++retries_;
+      ++causes_[cause];
+    }
+    spdlog::debug("retry {} of {} {} in {} ms: {}", attempt, request.method, RedactUrl(request.url),
+                  delay->count(), cause);
+    clock_->SleepFor(*delay);
+  }
+}
+
+uint64_t RetryPolicy::retries() const {
+  std::lock_guard lock(mu_);
+  return retries_;
+}
+
+std::map<std::string, uint64_t> RetryPolicy::RetriesByCause() const {
+  std::lock_guard lock(mu_);
+  return causes_;
 }
 
 }  // namespace ferry::http

@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
 
 #include "base/status.h"
+#include "http/pipeline.h"
 #include "http/request.h"
 
 namespace ferry::http {
@@ -37,10 +39,21 @@ struct RetryOptions {
 // HTTP 408, 429, 500, 502, 503, 504.
 bool IsRetriable(const Result<Response>& outcome);
 
-// Exponential backoff with jitter, capped, honouring the service's own hints. Thread-safe.
-class RetryPolicy {
+// Exponential backoff with jitter, capped, honouring the service's own hints, as the pipeline's
+// retry policy: it sends each attempt on through the policies after it (which prepare it afresh)
+// and counts the retries by cause. Thread-safe.
+class RetryPolicy : public Policy {
  public:
   RetryPolicy(RetryOptions options, std::shared_ptr<Clock> clock, uint64_t seed = 0);
+
+  // Sends a copy of `request` on, again after each retriable outcome (see NextDelay), with the
+  // response sink reset before each new attempt; returns the last outcome.
+  Result<Response> Send(Request& request, const NextPolicy& next) override;
+
+  // Attempts beyond the first, since construction; and the same by cause ("HTTP 503 ServerBusy",
+  // "network: Connection reset by peer", ...).
+  uint64_t retries() const;
+  std::map<std::string, uint64_t> RetriesByCause() const;
 
   const RetryOptions& options() const { return options_; }
   Clock& clock() { return *clock_; }
@@ -56,8 +69,10 @@ class RetryPolicy {
 
   RetryOptions options_;
   std::shared_ptr<Clock> clock_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::mt19937_64 rng_;
+  uint64_t retries_ = 0;
+  std::map<std::string, uint64_t> causes_;
 };
 
 }  // namespace ferry::http

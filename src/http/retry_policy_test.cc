@@ -107,9 +107,9 @@ TEST(Pipeline, RetriesUntilSuccessPreparingEachAttemptAfresh) {
   transport->script = {Status(Code::kTransient, "connection reset by peer"), WithStatus(503, after),
                        WithStatus(201)};
   auto counting = std::make_shared<CountingPolicy>();
-  Pipeline pipeline(
-      {counting}, transport,
-      std::make_shared<RetryPolicy>(RetryOptions{.initial_delay = Duration(100)}, clock, 3));
+  auto retry =
+      std::make_shared<RetryPolicy>(RetryOptions{.initial_delay = Duration(100)}, clock, 3);
+  Pipeline pipeline({retry, counting}, transport);
   int resets = 0;
   Sink sink{[](const char*, size_t) { return true; }, [&] { ++resets; }};
   Request request;
@@ -121,7 +121,10 @@ TEST(Pipeline, RetriesUntilSuccessPreparingEachAttemptAfresh) {
   ASSERT_EQ(transport->sent.size(), 3u);
   EXPECT_EQ(transport->sent[2].headers.Get("x-attempt"), "3");
   EXPECT_EQ(resets, 2);
-  EXPECT_EQ(pipeline.retries(), 2u);
+  EXPECT_EQ(retry->retries(), 2u);
+  EXPECT_EQ(
+      retry->RetriesByCause(),
+      (std::map<std::string, uint64_t>{{"network: connection reset by peer", 1}, {"HTTP 503", 1}}));
   ASSERT_EQ(clock->sleeps.size(), 2u);
   EXPECT_GE(clock->sleeps[0].count(), 50);
   EXPECT_LE(clock->sleeps[0].count(), 100);
@@ -132,8 +135,8 @@ TEST(Pipeline, GivesUpAfterMaxAttemptsAndReturnsTheLastAnswer) {
   auto clock = std::make_shared<FakeClock>();
   auto transport = std::make_shared<ScriptedTransport>();
   for (int i = 0; i < 3; ++i) transport->script.push_back(WithStatus(500));
-  Pipeline pipeline({}, transport,
-                    std::make_shared<RetryPolicy>(RetryOptions{.max_attempts = 3}, clock, 3));
+  Pipeline pipeline({std::make_shared<RetryPolicy>(RetryOptions{.max_attempts = 3}, clock, 3)},
+                    transport);
   Result<Response> response = pipeline.Send(Request{});
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->status, 500);
@@ -145,7 +148,7 @@ TEST(Pipeline, DoesNotRetryAFinalError) {
   auto clock = std::make_shared<FakeClock>();
   auto transport = std::make_shared<ScriptedTransport>();
   transport->script = {WithStatus(412)};
-  Pipeline pipeline({}, transport, std::make_shared<RetryPolicy>(RetryOptions{}, clock, 3));
+  Pipeline pipeline({std::make_shared<RetryPolicy>(RetryOptions{}, clock, 3)}, transport);
   EXPECT_EQ(pipeline.Send(Request{})->status, 412);
   EXPECT_TRUE(clock->sleeps.empty());
 }

@@ -130,9 +130,12 @@ class Exchange {
   bool closed_ = false;
 };
 
-// The upload options of this migration's copies: its blobs carry its id.
-transfer::UploadOptions OwnedBy(transfer::UploadOptions options, const std::string& id) {
+// The upload options of this migration's copies: its blobs carry its id, and files above the
+// engine's block_above go in blocks.
+transfer::UploadOptions UploadFor(const CopyOptions& copy, const std::string& id) {
+  transfer::UploadOptions options = copy.upload;
   options.owner = id;
+  options.stream_limit = copy.engine.block_above;
   return options;
 }
 
@@ -163,10 +166,10 @@ class CopyRun {
       : catalog_(catalog),
         options_(options),
         report_(report),
-        blocks_(std::max(2, options.concurrency)),
-        buffers_(options.max_memory),
-        uploader_(source, target, OwnedBy(options.upload, catalog.config().id), blocks_, buffers_),
-        max_in_flight_(int64_t(options.concurrency) * 2) {}
+        blocks_(std::max(2, options.engine.workers())),
+        buffers_(options.engine.memory()),
+        uploader_(source, target, UploadFor(options, catalog.config().id), blocks_, buffers_),
+        max_in_flight_(int64_t(options.engine.workers()) * 2) {}
 
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CountWork());
@@ -174,7 +177,7 @@ class CopyRun {
     if (!cursor.ok()) return cursor.status();
 
     std::vector<std::thread> workers;
-    for (int i = 0; i < options_.concurrency; ++i) {
+    for (int i = 0; i < options_.engine.workers(); ++i) {
       workers.emplace_back([this] {
         while (auto work = exchange_.Take()) {
           UploadResult result = uploader_.Upload(ToUpload(*work, options_.overwrite));
@@ -370,7 +373,7 @@ class CopyRun {
         // unreachable, throttling without end, access revoked or expired, container gone):
         // stop instead of failing everything that is left.
         if (TargetWide(r.error) &&
-            ++consecutive_target_failures_ >= std::max(8, options_.concurrency)) {
+            ++consecutive_target_failures_ >= std::max(8, options_.engine.workers())) {
           report_.unreachable = r.error.message();
         }
         item.state = ItemState::kFailed;

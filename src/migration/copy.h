@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "storage/store.h"
+#include "transfer/engine.h"
 #include "transfer/upload.h"
 
 namespace ferry::migration {
@@ -20,17 +21,12 @@ struct CopyProgress {
   double seconds = 0;
 };
 
-// What the transfer engine did: time held back by the throttles, and the parallel streams.
-struct EngineStats {
-  double throttled_seconds = 0;
-  bool tuned = false;  // streams tuned while running (--concurrency auto)
-  int streams_initial = 0, streams_lowest = 0, streams_highest = 0, streams_last = 0;
-  int64_t backoffs = 0;  // times the streams were halved because the target was busy
-};
+using transfer::EngineStats;
 
 struct CopyOptions {
-  int concurrency = 16;
-  uint64_t max_memory = 512ull << 20;  // bytes held in block buffers at once
+  // Streams, memory and which files go in blocks (upload.stream_limit follows block_above);
+  // the throttles and the stream limit act in the target's pipeline.
+  transfer::EngineOptions engine;
   transfer::UploadOptions upload;
   std::function<void(const CopyProgress&)> progress;  // called about 5 times a second
   const std::atomic<bool>* stop = nullptr;            // set to stop early (after in-flight items)

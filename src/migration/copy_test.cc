@@ -65,9 +65,9 @@ class CopyTest : public ::testing::Test {
     ::mkdir(dir_.Sub("src").c_str(), 0755);
     catalog_ = std::move(Catalog::Create(dir_.Sub("migration"), {})).value();
     source_ = std::make_unique<storage::LocalStore>(dir_.Sub("src"));
-    options_.concurrency = 4;
+    options_.engine.streams = 4;
     options_.upload.single_shot_limit = 256 << 10;  // larger files stream as one write,
-    options_.upload.stream_limit = 2 << 20;         // and these in blocks
+    options_.engine.block_above = 2 << 20;          // and these in blocks
     options_.upload.block_size = 1 << 20;
   }
   void ScanNow() { ASSERT_TRUE(Scan(*catalog_, *source_, target_, {}).ok()); }
@@ -150,12 +150,12 @@ TEST_F(CopyTest, LargeFilesResumeFromStagedBlocksThatHoldTheirCurrentBytes) {
   for (uint64_t i = 0; i < 3; ++i) {
     std::string block = big.substr(i << 20, 1 << 20);
     std::string staged = i == 2 ? std::string(block.size(), 'x') : block;
-    ASSERT_TRUE(target_
-                    .StageBlock("big",
-                                transfer::BlockId("big", item.size, item.mtime_ns, i,
-                                                  Md5::Of(staged)),
-                                http::Body::FromString(staged), std::nullopt)
-                    .ok());
+    ASSERT_TRUE(
+        target_
+            .StageBlock("big",
+                        transfer::BlockId("big", item.size, item.mtime_ns, i, Md5::Of(staged)),
+                        http::Body::FromString(staged), std::nullopt)
+            .ok());
   }
   CopyReport r = CopyNow();
   EXPECT_EQ(r.copied, 1);

@@ -138,9 +138,11 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
 
   // Copy each phase with the migration's parallelism, timing it; what was copied is checked
   // after, outside the timing, since the projection is of a copy.
-  transfer::TaskPool blocks(std::max(2, options.concurrency));
-  transfer::BufferPool buffers(options.max_memory);
-  transfer::Uploader uploader(source, trial, options.upload, blocks, buffers);
+  transfer::TaskPool blocks(std::max(2, options.engine.workers()));
+  transfer::BufferPool buffers(options.engine.memory());
+  transfer::UploadOptions upload = options.upload;
+  upload.stream_limit = options.engine.block_above;
+  transfer::Uploader uploader(source, trial, upload, blocks, buffers);
   // Blobs an earlier trial wrote here are replaced only while they are what it wrote.
   std::map<std::string, std::string> earlier;
   {
@@ -158,7 +160,7 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
   std::vector<Copied> copied;
   for (Phase* phase : {&small, &large}) {
     auto start = std::chrono::steady_clock::now();
-    transfer::TaskPool workers(options.concurrency);
+    transfer::TaskPool workers(options.engine.workers());
     std::vector<std::future<void>> done;
     for (const Item& item : phase->items) {
       done.push_back(workers.Submit([&, item] {
@@ -209,7 +211,7 @@ Result<TrialReport> Trial(catalog::Catalog& catalog, storage::Store& source, sto
   }
   FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
   {
-    transfer::TaskPool workers(options.concurrency);
+    transfer::TaskPool workers(options.engine.workers());
     std::vector<std::future<void>> done;
     for (const Copied& c : copied) {
       done.push_back(workers.Submit([&] {

@@ -8,6 +8,7 @@
 
 #include "catalog/catalog.h"
 #include "storage/store.h"
+#include "transfer/engine.h"
 #include "transfer/upload.h"
 
 namespace ferry::migration {
@@ -16,8 +17,7 @@ struct TrialOptions {
   std::optional<int64_t> count;   // a sample of about N files, or
   std::optional<double> percent;  // P% of each stratum
   uint64_t seed = 1;
-  int concurrency = 16;
-  uint64_t max_memory = 512ull << 20;  // bytes held in transfer buffers at once
+  transfer::EngineOptions engine;  // streams, memory, which files go in blocks
   transfer::UploadOptions upload;
 };
 

@@ -41,8 +41,6 @@ std::string_view FindingName(Finding::Kind kind) {
 
 namespace {
 
-constexpr std::string_view kProbePrefix = ".ferry-probe-";
-
 // Whether the target should hold a blob ferry wrote for this item, with its recorded ETag.
 bool ExpectsBlob(const Item& item) {
   if (item.target_etag.empty()) return false;  // never written (or a folder with contents)
@@ -112,7 +110,7 @@ class TargetMerge {
     if (!trials.ok()) return trials.status();
     for (auto& b : *trials) trial_blobs.insert(std::move(b.path));
     auto ours = [&](const Entry& blob) {
-      return blob.kind == Kind::kFolder || blob.path.starts_with(kProbePrefix) ||
+      return blob.kind == Kind::kFolder || blob.path.starts_with(storage::kProbePrefix) ||
              trial_blobs.contains(blob.path);
     };
     Result<catalog::ItemCursor> cursor = catalog.Items();

@@ -78,7 +78,6 @@ Status BlobError(const http::Response& response, std::string_view what,
   return st;
 }
 
-
 std::optional<std::string> AzureBlobStore::UnstorableReason(std::string_view path) const {
   std::string name = BlobName(path);
   auto length = Utf8Length(name);
@@ -109,16 +108,27 @@ AzureBlobStore::AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credenti
     : endpoint_(std::move(endpoint)),
       credentials_(std::move(credentials)),
       options_(std::move(options)) {
-  std::vector<std::shared_ptr<http::RequestPolicy>> policies;
-  if (options_.throttle) policies.push_back(options_.throttle);  // before date and signature
+  auto clock = options_.clock ? options_.clock : http::SystemClock();
+  retry_ = std::make_shared<http::RetryPolicy>(options_.retry, clock);
+  // Retry first: what follows runs again for every attempt, so the date and the signature are
+  // fresh, and a throttle's long wait never sends a stale request.
+  std::vector<std::shared_ptr<http::Policy>> policies{retry_};
+  if (options_.throttle) policies.push_back(options_.throttle);
   policies.push_back(std::make_shared<BlobHeadersPolicy>());
   if (credentials_.sas.empty()) {
     policies.push_back(std::make_shared<SharedKeyPolicy>(credentials_.account, credentials_.key));
+  } else {
+    policies.push_back(std::make_shared<SasPolicy>(credentials_.sas));
   }
-  auto clock = options_.clock ? options_.clock : http::SystemClock();
+  if (options_.concurrency) {
+    policies.push_back(std::make_shared<http::ConcurrencyPolicy>(options_.concurrency));
+  }
   pipeline_ = std::make_unique<http::Pipeline>(
-      std::move(policies), std::make_shared<http::CurlTransport>(options_.transport),
-      std::make_shared<http::RetryPolicy>(options_.retry, clock), options_.concurrency);
+      std::move(policies), std::make_shared<http::CurlTransport>(options_.transport));
+}
+
+std::map<std::string, uint64_t> AzureBlobStore::RetriesByCause() const {
+  return retry_->RetriesByCause();
 }
 
 std::string AzureBlobStore::BlobName(std::string_view path) const {
@@ -128,16 +138,12 @@ std::string AzureBlobStore::BlobName(std::string_view path) const {
 std::string AzureBlobStore::BlobUrl(std::string_view path, std::string_view query) const {
   std::string url =
       endpoint_.ServiceUrl() + "/" + endpoint_.container + "/" + PercentEncode(BlobName(path), "/");
-  std::string q(query);
-  if (!credentials_.sas.empty()) q += (q.empty() ? "" : "&") + credentials_.sas;
-  if (!q.empty()) url += "?" + q;
+  if (!query.empty()) url += "?" + std::string(query);
   return url;
 }
 
 std::string AzureBlobStore::ContainerUrl(std::string_view query) const {
-  std::string url = endpoint_.ServiceUrl() + "/" + endpoint_.container + "?" + std::string(query);
-  if (!credentials_.sas.empty()) url += "&" + credentials_.sas;
-  return url;
+  return endpoint_.ServiceUrl() + "/" + endpoint_.container + "?" + std::string(query);
 }
 
 Result<http::Response> AzureBlobStore::Send(http::Request request, std::string_view what,

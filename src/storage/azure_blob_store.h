@@ -24,16 +24,18 @@ struct AzureBlobOptions {
 
 // Paths map to blob names under the endpoint's prefix ("prefix/path"). Folders are blobs with
 // hdi_isfolder=true and links blobs with is_symlink=true, which listings report as such.
-// Every request goes through one pipeline: the throttle, request id and date, Shared Key signing
-// (unless a SAS is used), retries with backoff, admission (concurrency), libcurl with kept-alive
-// connections. Thread-safe.
+// Every request goes through one pipeline of policies: retries with backoff, then for each
+// attempt the throttle, request id and date, authentication (Shared Key, or the SAS), admission
+// (concurrency), and libcurl with kept-alive connections. Thread-safe.
 class AzureBlobStore : public Store {
  public:
   AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credentials,
                  AzureBlobOptions options = {});
 
   const AzureEndpoint& endpoint() const { return endpoint_; }
+  // The requests' path, for tests of the transport (connections kept alive).
   const http::Pipeline& pipeline() const { return *pipeline_; }
+  std::map<std::string, uint64_t> RetriesByCause() const override;
 
   std::string Describe() const override { return endpoint_.Redacted(); }
   // Blob names: at most 1,024 characters and 254 parts, valid UTF-8 without control characters,
@@ -71,6 +73,7 @@ class AzureBlobStore : public Store {
   AzureEndpoint endpoint_;
   AzureCredentials credentials_;
   AzureBlobOptions options_;
+  std::shared_ptr<http::RetryPolicy> retry_;
   std::unique_ptr<http::Pipeline> pipeline_;
 };
 

@@ -30,6 +30,19 @@ class SharedKeyPolicy : public http::RequestPolicy {
   std::string key_;
 };
 
+// Authenticates by SAS: appends the token to the request's query.
+class SasPolicy : public http::RequestPolicy {
+ public:
+  explicit SasPolicy(std::string sas) : sas_(std::move(sas)) {}
+  Status Prepare(http::Request& request) override {
+    request.url += (request.url.find('?') == std::string::npos ? "?" : "&") + sas_;
+    return Status::Ok();
+  }
+
+ private:
+  std::string sas_;
+};
+
 // Adds the headers every Blob request carries: x-ms-version, x-ms-date (fresh on each attempt)
 // and x-ms-client-request-id (unless the caller set one to keep across retries).
 class BlobHeadersPolicy : public http::RequestPolicy {

@@ -1,6 +1,10 @@
 #include "storage/store.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <cstring>
+#include <random>
 
 namespace ferry::storage {
 
@@ -41,6 +45,49 @@ Result<Md5Digest> ReadMd5(Store& store, std::string_view path) {
                   [&] { md5 = Md5(); }};
   FERRY_RETURN_IF_ERROR(store.Read(path, 0, UINT64_MAX, sink));
   return md5.Finish();
+}
+
+namespace {
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+Result<ProbeReport> ProbeWritable(Store& store, size_t bytes) {
+  std::mt19937_64 rng{std::random_device{}()};
+  std::string probe = fmt::format("{}{:016x}", kProbePrefix, rng());
+  std::string data(bytes, '\0');
+  for (char& c : data) c = char(rng());
+  WriteOptions options;
+  options.condition = Condition::IfNoneExists();
+  options.content_md5 = Md5::Of(data);
+  ProbeReport report;
+  auto start = std::chrono::steady_clock::now();
+  Result<WriteResult> written = store.Write(probe, http::Body::FromString(data), options);
+  if (!written.ok() && written.status().code() == Code::kAlreadyExists) {
+    // A retried write whose first attempt landed: the random name makes it ours if it matches.
+    Result<Entry> there = store.Stat(probe);
+    if (there.ok() && there->size == data.size()) written = WriteResult{};
+  }
+  if (!written.ok()) return written.status();
+  report.write_ms = MillisSince(start);
+
+  start = std::chrono::steady_clock::now();
+  Result<Md5Digest> back = ReadMd5(store, probe);
+  report.read_ms = MillisSince(start);
+  start = std::chrono::steady_clock::now();
+  Status deleted = store.Delete(probe, Condition::None());
+  report.delete_ms = MillisSince(start);
+  if (!back.ok()) return back.status();
+  if (*back != *options.content_md5) {
+    return Status(Code::kInternal, "the probe read back differs from what was written");
+  }
+  // Not found: a retried delete whose first attempt landed.
+  if (!deleted.ok() && deleted.code() != Code::kNotFound) return deleted;
+  return report;
 }
 
 Result<std::string> ReadAll(const http::Body& body) {

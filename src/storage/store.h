@@ -117,6 +117,10 @@ class Store {
   // A description of the endpoint for messages (credentials redacted).
   virtual std::string Describe() const = 0;
 
+  // Requests sent again after a retriable failure, since the store was opened, by cause ("HTTP
+  // 503 ServerBusy", "network: ..."); empty for stores that send no requests.
+  virtual std::map<std::string, uint64_t> RetriesByCause() const { return {}; }
+
   // Whether entries carry the Content-MD5 of what was written (a blob store does; a file system
   // does not, and only re-reading its bytes can check them).
   virtual bool StoresContentMd5() const { return true; }
@@ -197,6 +201,18 @@ Result<std::string> ReadAll(const http::Body& body);
 
 // The MD5 of the bytes of the item at `path`, read from `store` now.
 Result<Md5Digest> ReadMd5(Store& store, std::string_view path);
+
+// The names ferry's probes take (".ferry-probe-<random>"): never an item of a migration.
+inline constexpr std::string_view kProbePrefix = ".ferry-probe-";
+
+struct ProbeReport {
+  double write_ms = 0, read_ms = 0, delete_ms = 0;
+};
+
+// Proves `store` writable: writes `bytes` of random data under a probe name (create-only, with
+// its MD5), reads it back and compares, and deletes it. The error says which step failed
+// (Code::kInternal if the bytes read back differ).
+Result<ProbeReport> ProbeWritable(Store& store, size_t bytes = 4096);
 
 // The kind a blob's metadata gives it: hdi_isfolder=true → folder, is_symlink=true → symlink.
 Kind KindFromMetadata(const Metadata& metadata);

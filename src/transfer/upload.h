@@ -21,6 +21,7 @@ struct UploadOptions {
   // Larger files up to this size stream as one write, hashed on the way and checked against the
   // target's MD5 after: half the hashing of blocks and the service's cheapest path, but a crash
   // resends them whole. Larger files go in blocks sent in parallel and resume block by block.
+  // (A migration's copies take it from EngineOptions::block_above.)
   uint64_t stream_limit = 256ull << 20;
   uint64_t block_size = 8ull << 20;  // grown for files that would need > 50,000 blocks
   int blocks_in_flight = 4;          // per file
