@@ -50,6 +50,15 @@ class Status {
     return *this;
   }
 
+  // Whether the error is about the endpoint as a whole (its container or root is gone), not the
+  // one item the request was for: every other request would meet it too. Set by the store that
+  // knows its service's codes.
+  bool endpoint_wide() const { return endpoint_wide_; }
+  Status& WithEndpointWide() {
+    endpoint_wide_ = true;
+    return *this;
+  }
+
   // "not-found: blob 'a/b' does not exist (HTTP 404 BlobNotFound, request 1234)"
   std::string ToString() const;
 
@@ -59,6 +68,7 @@ class Status {
   int http_status_ = 0;
   std::string service_code_;
   std::string request_id_;
+  bool endpoint_wide_ = false;
 };
 
 // Ends the process with `status` in the message: a Result's value was taken without one.

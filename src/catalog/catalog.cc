@@ -164,8 +164,8 @@ nlohmann::json ConfigToJson(const Config& c) {
   return {{"id", c.id},           {"source", c.source},
           {"target", c.target},   {"target_sas", c.target_sas},
           {"include", c.include}, {"exclude", c.exclude},
-          {"tier", c.tier},       {"symlinks", c.symlinks},
-          {"mode", c.mode}};
+          {"tier", c.tier},       {"symlinks", Name(c.symlinks)},
+          {"mode", Name(c.mode)}};
 }
 
 Config ConfigFromJson(const nlohmann::json& j) {
@@ -177,8 +177,8 @@ Config ConfigFromJson(const nlohmann::json& j) {
   c.include = j.value("include", std::vector<std::string>{});
   c.exclude = j.value("exclude", std::vector<std::string>{});
   c.tier = j.value("tier", "");
-  c.symlinks = j.value("symlinks", "skip");
-  c.mode = j.value("mode", "additive");
+  c.symlinks = SymlinkPolicyNamed(j.value("symlinks", "skip")).value_or(SymlinkPolicy::kSkip);
+  c.mode = DeleteModeNamed(j.value("mode", "additive")).value_or(DeleteMode::kAdditive);
   return c;
 }
 
@@ -224,6 +224,36 @@ bool IsEmptyDir(const std::string& dir) {
 }
 
 }  // namespace
+
+std::string_view Name(SymlinkPolicy policy) {
+  switch (policy) {
+    case SymlinkPolicy::kSkip:
+      return "skip";
+    case SymlinkPolicy::kFollow:
+      return "follow";
+    case SymlinkPolicy::kKeep:
+      return "keep";
+  }
+  return "skip";
+}
+
+std::string_view Name(DeleteMode mode) {
+  return mode == DeleteMode::kMirror ? "mirror" : "additive";
+}
+
+std::optional<SymlinkPolicy> SymlinkPolicyNamed(std::string_view name) {
+  for (auto p : {SymlinkPolicy::kSkip, SymlinkPolicy::kFollow, SymlinkPolicy::kKeep}) {
+    if (Name(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+std::optional<DeleteMode> DeleteModeNamed(std::string_view name) {
+  for (auto m : {DeleteMode::kAdditive, DeleteMode::kMirror}) {
+    if (Name(m) == name) return m;
+  }
+  return std::nullopt;
+}
 
 std::string_view StateName(ItemState state) {
   switch (state) {

@@ -37,6 +37,17 @@ enum class ItemState {
 std::string_view StateName(ItemState state);
 std::optional<ItemState> StateFromName(std::string_view name);
 
+// What to do with symbolic links in the source: record them as skipped, follow links to files
+// (inside the source), or keep them as link blobs (is_symlink=true).
+enum class SymlinkPolicy { kSkip, kFollow, kKeep };
+// What a sync does when an item is deleted at the source: keep its blob, or delete it.
+enum class DeleteMode { kAdditive, kMirror };
+// Each name as the command line and the catalog write it ("skip", "mirror", ...), and back.
+std::string_view Name(SymlinkPolicy policy);
+std::string_view Name(DeleteMode mode);
+std::optional<SymlinkPolicy> SymlinkPolicyNamed(std::string_view name);
+std::optional<DeleteMode> DeleteModeNamed(std::string_view name);
+
 // What the migration was set up with. Never holds a credential.
 struct Config {
   // This migration's own random id, written into the metadata of every blob it writes, so a
@@ -48,8 +59,8 @@ struct Config {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   std::string tier;               // "" for the account default
-  std::string symlinks = "skip";  // skip | follow | keep
-  std::string mode = "additive";  // additive | mirror
+  SymlinkPolicy symlinks = SymlinkPolicy::kSkip;
+  DeleteMode mode = DeleteMode::kAdditive;
 };
 
 struct Item {

@@ -16,7 +16,7 @@ Config SampleConfig() {
   c.target = "https://acct.blob.core.windows.net/archive/share";
   c.exclude = {"*.tmp"};
   c.tier = "Cool";
-  c.symlinks = "keep";
+  c.symlinks = SymlinkPolicy::kKeep;
   return c;
 }
 
@@ -49,7 +49,7 @@ TEST(Catalog, CreateStoresTheConfigurationAndOpenReadsItBack) {
   EXPECT_EQ((*opened)->config().target, SampleConfig().target);
   EXPECT_EQ((*opened)->config().exclude, std::vector<std::string>{"*.tmp"});
   EXPECT_EQ((*opened)->config().tier, "Cool");
-  EXPECT_EQ((*opened)->config().symlinks, "keep");
+  EXPECT_EQ((*opened)->config().symlinks, SymlinkPolicy::kKeep);
 }
 
 TEST(Catalog, RefusesAnExistingMigrationAndANonEmptyFolder) {

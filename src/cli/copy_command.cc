@@ -82,7 +82,7 @@ int RunCopy(const CopyCommandOptions& o) {
   migration::CopyOptions options;
   UseEngine(*engine, options);
   options.upload.tier = catalog->config().tier;
-  options.upload.follow_links = catalog->config().symlinks == "follow";
+  options.upload.follow_links = catalog->config().symlinks == catalog::SymlinkPolicy::kFollow;
   options.stop = &InterruptFlag();
   options.overwrite = o.overwrite;
   ProgressLine line;

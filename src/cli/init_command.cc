@@ -57,8 +57,8 @@ int RunInit(const InitOptions& o) {
     for (size_t i = 1; i < config.tier.size(); ++i)
       config.tier[i] = char(std::tolower(config.tier[i]));
   }
-  config.symlinks = o.symlinks;
-  config.mode = o.mode;
+  config.symlinks = *catalog::SymlinkPolicyNamed(o.symlinks);  // checked by the option
+  config.mode = *catalog::DeleteModeNamed(o.mode);
 
   std::cout << "source: " << source->Redacted() << "\n";
   std::cout << "target: " << target->Redacted() << "\n";

@@ -32,7 +32,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   facts["migration"] = {{"folder", dir},
                         {"source", c.source},
                         {"target", c.target},
-                        {"mode", c.mode},
+                        {"mode", catalog::Name(c.mode)},
                         {"created", created.ok() ? HumanTime(std::stoll(*created)) : ""}};
   auto totals = catalog.Totals();
   if (!totals.ok()) Fail(totals.status());

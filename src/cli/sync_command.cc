@@ -64,12 +64,12 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   Result<migration::DeleteBudget> budget = migration::DeleteBudget::Parse(o.max_delete);
   if (!budget.ok()) Fail(budget.status());
   s.max_delete = *budget;
-  s.mode = o.mode.empty() ? config.mode : o.mode;
+  s.mode = o.mode.empty() ? config.mode : *catalog::DeleteModeNamed(o.mode);
   s.overwrite = o.overwrite;
   s.dry_run = o.dry_run;
   UseEngine(engine, s.copy);
   s.copy.upload.tier = config.tier;
-  s.copy.upload.follow_links = config.symlinks == "follow";
+  s.copy.upload.follow_links = config.symlinks == catalog::SymlinkPolicy::kFollow;
   s.copy.stop = &InterruptFlag();
   s.copy.progress = [&line](const migration::CopyProgress& p) {
     line.Update(fmt::format("sync: {}/{} items, {}/{}", p.items_done, p.items_total,
@@ -77,7 +77,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   };
   s.on_finding = PrintFinding;
   if (o.dry_run) {
-    s.scan.on_change = [mirror = s.mode == "mirror"](std::string_view change,
+    s.scan.on_change = [mirror = s.mode == catalog::DeleteMode::kMirror](std::string_view change,
                                                      const catalog::Item& item) {
       if (change == "new")
         std::cout << fmt::format("  would copy    {} ({})\n", item.path,

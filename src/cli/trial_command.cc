@@ -76,7 +76,7 @@ int RunTrial(const TrialCommandOptions& o) {
     options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
     options.engine = engine->options();
     options.upload.tier = catalog->config().tier;
-    options.upload.follow_links = catalog->config().symlinks == "follow";
+    options.upload.follow_links = catalog->config().symlinks == catalog::SymlinkPolicy::kFollow;
     Result<migration::TrialReport> report =
         migration::Trial(*catalog, *endpoints.source, *trial, o.prefix, options);
     if (!report.ok()) Fail(report.status());

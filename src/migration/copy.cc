@@ -55,7 +55,7 @@ bool TargetWide(const Status& error) {
     case Code::kAuth:
       return true;
     case Code::kNotFound:
-      return error.service_code() == "ContainerNotFound";
+      return error.endpoint_wide();
     default:
       return false;
   }
@@ -459,8 +459,10 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
     report.engine.throttled_seconds -= throttled_before;
   }
   if (!report.retries_by_cause.empty()) {
-    nlohmann::json causes(report.retries_by_cause);
-    (void)catalog.AppendEvent(report.run, "", "retries", JsonText(causes));
+    // The audit log must hold what happened: a failed append fails the run.
+    Status logged = catalog.AppendEvent(report.run, "", "retries",
+                                        JsonText(nlohmann::json(report.retries_by_cause)));
+    if (status.ok()) status = logged;
   }
   catalog::Run record;
   record.id = report.run;

@@ -215,7 +215,7 @@ TEST_F(CopyTest, KeptLinksBecomeLinkBlobs) {
   WriteFile(dir_.Sub("src/target.txt"), "t");
   ASSERT_EQ(::symlink("target.txt", dir_.Sub("src/link").c_str()), 0);
   ScanOptions scan;
-  scan.symlinks = "keep";
+  scan.symlinks = catalog::SymlinkPolicy::kKeep;
   ASSERT_TRUE(Scan(*catalog_, *source_, target_, scan).ok());
   CopyNow();
   auto link = target_.Stat("link");
@@ -254,7 +254,8 @@ TEST_F(CopyTest, ATargetThatRefusesItemAfterItemStopsTheRunAnItemsOwnErrorDoesNo
   ScanNow();
   const std::pair<Status, bool> cases[] = {
       {Status(Code::kAuth, "AuthenticationFailed: the SAS expired"), true},
-      {Status(Code::kNotFound, "no container").WithHttp(404, "ContainerNotFound", "r"), true},
+      {Status(Code::kNotFound, "no container").WithHttp(404, "ContainerNotFound", "r").WithEndpointWide(),
+       true},
       {Status(Code::kTransient, "Couldn't connect to server"), true},
       {Status(Code::kInvalidInput, "InvalidBlobOrBlock").WithHttp(400, "InvalidBlobOrBlock", "r"),
        false},

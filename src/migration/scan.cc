@@ -185,7 +185,7 @@ class ScanMerge {
         continue;
       }
       leaves_source_.clear();
-      if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
+      if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kFollow) {
         // A link to a file inside the source becomes that file; any other link stays a link,
         // skipped below.
         Result<Entry> target = source_.StatTarget(entry.path);
@@ -256,9 +256,9 @@ class ScanMerge {
       skip("special file", "a FIFO, socket or device has no content to copy");
     } else if (entry.kind == Kind::kSymlink && !leaves_source_.empty()) {
       skip("link leaves the source", leaves_source_);
-    } else if (entry.kind == Kind::kSymlink && options_.symlinks == "skip") {
+    } else if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kSkip) {
       skip("symbolic link", "links are skipped (--symlinks keep or follow migrates them)");
-    } else if (entry.kind == Kind::kSymlink && options_.symlinks == "follow") {
+    } else if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kFollow) {
       skip("symbolic link",
            "the link does not lead to a file (links to folders are not "
            "followed; broken links cannot be)");

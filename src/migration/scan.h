@@ -48,7 +48,7 @@ struct ScanReport {
 
 struct ScanOptions {
   Filter filter;
-  std::string symlinks = "skip";  // skip | follow | keep
+  catalog::SymlinkPolicy symlinks = catalog::SymlinkPolicy::kSkip;
   // Called now and then with the items seen so far.
   std::function<void(int64_t items, int64_t bytes)> progress;
   // As a sync pass: copied items that changed become pending again (to replace their blob) and

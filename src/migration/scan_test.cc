@@ -269,7 +269,7 @@ TEST_F(ScanTest, FollowedLinksBecomeTheirTargetFiles) {
   ASSERT_EQ(::symlink("real", dir_.Sub("src/link").c_str()), 0);
   ASSERT_EQ(::symlink("nowhere", dir_.Sub("src/broken").c_str()), 0);
   ScanOptions options;
-  options.symlinks = "follow";
+  options.symlinks = catalog::SymlinkPolicy::kFollow;
   ScanReport r = ScanNow(options);
   auto items = AllItems(*catalog_);
   EXPECT_EQ(items.at("link").kind, storage::Kind::kFile);

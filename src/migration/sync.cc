@@ -173,12 +173,12 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   }
   // Deletions come last, and only after a pass that went through: never after a stop.
   if (status.ok() && (Stopped(options) || report.copy.stopped)) status = stopped;
-  if (status.ok() && options.mode == "mirror") {
+  if (status.ok() && options.mode == catalog::DeleteMode::kMirror) {
     // The source must still be the one the scan listed: a share unmounted during the pass
     // makes what it had not yet read look deleted.
     status = CheckSourceIdentity(catalog, source, false, report.run, /*dry_run=*/true);
   }
-  if (status.ok() && options.mode == "mirror") {
+  if (status.ok() && options.mode == catalog::DeleteMode::kMirror) {
     status = DeleteMirrored(catalog, target, options, report);
     if (status.ok() && Stopped(options)) status = stopped;
   }
@@ -217,7 +217,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
                                 {"changed_bytes", s.delta_changed_bytes},
                                 {"deleted", s.delta_deleted},
                                 {"deleted_bytes", s.delta_deleted_bytes}}},
-                              {"mode", options.mode},
+                              {"mode", catalog::Name(options.mode)},
                               {"copied", report.copy.copied},
                               {"replaced", report.copy.replaced},
                               {"failed", report.copy.failed},

@@ -15,7 +15,7 @@ namespace ferry::migration {
 struct SyncOptions {
   ScanOptions scan;  // filter and link policy; checksum; on_change (used as given)
   CopyOptions copy;  // concurrency, upload options, progress, stop (which stops every step)
-  std::string mode = "additive";  // additive | mirror
+  catalog::DeleteMode mode = catalog::DeleteMode::kAdditive;
   bool overwrite = false;
   bool dry_run = false;
   DeleteBudget max_delete;  // how many blobs the mirror may delete in this pass

@@ -75,6 +75,7 @@ Status BlobError(const http::Response& response, std::string_view what,
   }
   Status st(code, std::move(message));
   st.WithHttp(status, error.code, request_id);
+  if (error.code == "ContainerNotFound") st.WithEndpointWide();
   return st;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/encoding.h"
+#include "storage/azure_blob_store.h"
 
 namespace ferry::storage {
 namespace {
@@ -83,4 +84,21 @@ TEST(ServiceError, KeepsCodeAndTheFirstLineOfTheMessage) {
 }
 
 }  // namespace
+// The service's error codes become ferry's kinds here, in storage/, and nowhere above it.
+TEST(BlobError, MapsTheServiceCodesToFerrysKinds) {
+  auto error = [](int status, const char* code) {
+    http::Response response;
+    response.status = status;
+    response.headers.Set("x-ms-error-code", code);
+    return BlobError(response, "write 'a'", Condition::IfNoneExists());
+  };
+  Status gone = error(404, "ContainerNotFound");
+  EXPECT_EQ(gone.code(), Code::kNotFound);
+  EXPECT_TRUE(gone.endpoint_wide()) << "every item would meet it";
+  EXPECT_FALSE(error(404, "BlobNotFound").endpoint_wide());
+  EXPECT_EQ(error(412, "ConditionNotMet").code(), Code::kAlreadyExists);
+  EXPECT_EQ(error(403, "AuthenticationFailed").code(), Code::kAuth);
+  EXPECT_EQ(error(503, "ServerBusy").code(), Code::kThrottled);
+}
+
 }  // namespace ferry::storage
