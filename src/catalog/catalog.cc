@@ -433,6 +433,12 @@ Status Catalog::Prepare() {
   return Status::Ok();
 }
 
+Result<int64_t> Catalog::CreatedNs() {
+  Result<std::string> text = GetMeta("created_ns");
+  if (!text.ok()) return text.status();
+  return int64_t(std::strtoll(text->c_str(), nullptr, 10));
+}
+
 Result<std::string> Catalog::GetMeta(const std::string& key) {
   auto stmt = db_.Prepare("SELECT value FROM meta WHERE key = ?1");
   if (!stmt.ok()) return stmt.status();

@@ -188,7 +188,11 @@ class Catalog {
   const Config& config() const { return config_; }
   const std::string& dir() const { return dir_; }
 
-  // A key/value note about the migration (e.g. "last_scan_run").
+  // When the migration was created (Unix ns).
+  Result<int64_t> CreatedNs();
+
+  // A key/value note about the migration, read and written only by the stage that owns the key
+  // (each keeps its own serialiser: CutoverRecord, HasBeenScanned, CheckSourceIdentity).
   Result<std::string> GetMeta(const std::string& key);
   Status SetMeta(const std::string& key, const std::string& value);
 

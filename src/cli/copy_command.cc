@@ -29,7 +29,7 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
                              item.target_etag.empty() ? "copy   " : "replace", item.path,
                              HumanBytes(int64_t(item.size)));
   };
-  if (!catalog.GetMeta("last_scan_run").ok()) {
+  if (!migration::HasBeenScanned(catalog)) {
     std::cout << "the source has not been scanned yet; a copy would scan it first and then:\n";
     const catalog::Config& config = catalog.config();
     Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
@@ -68,7 +68,7 @@ int RunCopy(const CopyCommandOptions& o) {
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
-  if (!catalog->GetMeta("last_scan_run").ok()) {
+  if (!migration::HasBeenScanned(*catalog)) {
     std::cout << "the source has not been scanned yet: scanning first\n";
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
     PrintScanReport(scanned, std::cout);

@@ -9,6 +9,7 @@
 
 #include "cli/charts.h"
 #include "cli/commands.h"
+#include "migration/cutover.h"
 
 namespace ferry::cli {
 
@@ -28,12 +29,12 @@ nlohmann::json ParseOr(const std::string& text, nlohmann::json fallback) {
 nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   nlohmann::json facts;
   const catalog::Config& c = catalog.config();
-  auto created = catalog.GetMeta("created_ns");
+  Result<int64_t> created = catalog.CreatedNs();
   facts["migration"] = {{"folder", dir},
                         {"source", c.source},
                         {"target", c.target},
                         {"mode", catalog::Name(c.mode)},
-                        {"created", created.ok() ? HumanTime(std::stoll(*created)) : ""}};
+                        {"created", created.ok() ? HumanTime(*created) : ""}};
   auto totals = catalog.Totals();
   if (!totals.ok()) Fail(totals.status());
   nlohmann::json states = nlohmann::json::object();
@@ -84,8 +85,8 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   facts["runs"] = run_list;
   facts["sync_deltas"] = deltas;
   facts["verification"] = verification;
-  auto cutover = catalog.GetMeta("cutover");
-  facts["cutover"] = cutover.ok() ? ParseOr(*cutover, nullptr) : nlohmann::json(nullptr);
+  std::optional<nlohmann::json> cutover = migration::CutoverRecord(catalog);
+  facts["cutover"] = cutover ? *cutover : nlohmann::json(nullptr);
 
   auto groups = catalog.ErrorGroups(3);
   if (!groups.ok()) Fail(groups.status());

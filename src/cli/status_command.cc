@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "migration/cutover.h"
 #include "migration/safety.h"
 
 namespace ferry::cli {
@@ -68,13 +69,11 @@ int RunStatus(const StatusOptions& o) {
   nlohmann::json open_problems{{"conflict", open->conflicts}, {"failed", open->failed},
                                {"pending", open->pending},    {"vanished", open->vanished},
                                {"skipped", open->skipped},    {"blocking", open->blocking()}};
-  auto cutover = catalog->GetMeta("cutover");
-  auto closed = catalog->GetMeta("closed");
+  std::optional<nlohmann::json> cutover = migration::CutoverRecord(*catalog);
   const catalog::Config& c = catalog->config();
   nlohmann::json doc{{"migration", o.dir},
-                     {"closed", closed.ok() && *closed == "1"},
-                     {"cutover", cutover.ok() ? nlohmann::json::parse(*cutover, nullptr, false)
-                                              : nlohmann::json(nullptr)},
+                     {"closed", migration::IsClosed(*catalog)},
+                     {"cutover", cutover ? *cutover : nlohmann::json(nullptr)},
                      {"sync_deltas", deltas},
                      {"source", c.source},
                      {"target", c.target},
@@ -138,6 +137,9 @@ int RunStatus(const StatusOptions& o) {
         HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
         HumanBytes(cut.value("bytes", int64_t(0))), cut["verify"].value("mismatches", int64_t(0)),
         doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
+    if (int64_t since = cut.value("in_sync_since_ns", int64_t(0)); since > 0) {
+      out << fmt::format("  the target holds the source as it was from {} on\n", HumanTime(since));
+    }
   }
   if (o.json) std::cout << JsonText(doc, 2) << "\n";
   return kExitDone;

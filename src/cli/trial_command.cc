@@ -69,7 +69,7 @@ int RunTrial(const TrialCommandOptions& o) {
   nlohmann::json doc;
 
   if (!o.sample.empty()) {
-    if (!catalog->GetMeta("last_scan_run").ok()) {
+    if (!migration::HasBeenScanned(*catalog)) {
       out << "the source has not been scanned yet: scanning first\n";
       RunScan(*catalog, endpoints);
     }

@@ -14,6 +14,10 @@ namespace {
 
 using catalog::ItemState;
 
+// The catalog notes this stage owns (read and written only here).
+constexpr const char* kCutoverMeta = "cutover";
+constexpr const char* kClosedMeta = "closed";
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -252,8 +256,8 @@ class CutoverRun {
           report_run_, "", "skipped-accepted",
           JsonText(nlohmann::json{{"items", report_.skipped}, {"by", Operator()}})));
     }
-    FERRY_RETURN_IF_ERROR(catalog_.SetMeta("cutover", JsonText(record)));
-    FERRY_RETURN_IF_ERROR(catalog_.SetMeta("closed", "1"));
+    FERRY_RETURN_IF_ERROR(catalog_.SetMeta(kCutoverMeta, JsonText(record)));
+    FERRY_RETURN_IF_ERROR(catalog_.SetMeta(kClosedMeta, "1"));
     FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(report_run_, "", "cutover", JsonText(record)));
     catalog::Run done;
     done.id = report_run_;
@@ -305,19 +309,21 @@ class CutoverRun {
 
 }  // namespace
 
-std::optional<std::string> CutoverRecord(catalog::Catalog& catalog) {
-  Result<std::string> record = catalog.GetMeta("cutover");
+std::optional<nlohmann::json> CutoverRecord(catalog::Catalog& catalog) {
+  Result<std::string> record = catalog.GetMeta(kCutoverMeta);
   if (!record.ok()) return std::nullopt;
-  return *record;
+  auto json = nlohmann::json::parse(*record, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return std::nullopt;
+  return json;
 }
 
 bool IsClosed(catalog::Catalog& catalog) {
-  Result<std::string> closed = catalog.GetMeta("closed");
+  Result<std::string> closed = catalog.GetMeta(kClosedMeta);
   return closed.ok() && *closed == "1";
 }
 
 Status Reopen(catalog::Catalog& catalog) {
-  FERRY_RETURN_IF_ERROR(catalog.SetMeta("closed", "0"));
+  FERRY_RETURN_IF_ERROR(catalog.SetMeta(kClosedMeta, "0"));
   return catalog.AppendEvent(0, "", "reopened", "{}");
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,8 @@ struct CutoverReport {
 Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
                               storage::Store& target, const CutoverOptions& options);
 
-// The cutover record, if the migration was cut over (a JSON object), and whether it is closed.
-std::optional<std::string> CutoverRecord(catalog::Catalog& catalog);
+// The cutover record, if the migration was cut over, and whether it is closed.
+std::optional<nlohmann::json> CutoverRecord(catalog::Catalog& catalog);
 bool IsClosed(catalog::Catalog& catalog);
 Status Reopen(catalog::Catalog& catalog);
 

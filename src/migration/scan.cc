@@ -17,6 +17,12 @@ using catalog::ItemState;
 using storage::Entry;
 using storage::Kind;
 
+namespace {
+constexpr const char* kLastScanMeta = "last_scan_run";  // the note this stage owns
+}  // namespace
+
+bool HasBeenScanned(catalog::Catalog& catalog) { return catalog.GetMeta(kLastScanMeta).ok(); }
+
 int SizeBucket(uint64_t size) {
   static constexpr uint64_t kLimits[] = {1,           4ull << 10,   64ull << 10, 1ull << 20,
                                          16ull << 20, 256ull << 20, 4ull << 30};
@@ -510,7 +516,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   if (!own_run) {
     if (!status.ok()) return status;
     if (!options.dry_run) {
-      FERRY_RETURN_IF_ERROR(catalog.SetMeta("last_scan_run", std::to_string(report.run)));
+      FERRY_RETURN_IF_ERROR(catalog.SetMeta(kLastScanMeta, std::to_string(report.run)));
     }
     return report;
   }
@@ -528,7 +534,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
     return status;
   }
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
-  FERRY_RETURN_IF_ERROR(catalog.SetMeta("last_scan_run", std::to_string(report.run)));
+  FERRY_RETURN_IF_ERROR(catalog.SetMeta(kLastScanMeta, std::to_string(report.run)));
   return report;
 }
 

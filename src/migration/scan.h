@@ -84,4 +84,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
 
 int SizeBucket(uint64_t size);
 
+// Whether a scan (or a sync's) has ever completed for the migration.
+bool HasBeenScanned(catalog::Catalog& catalog);
+
 }  // namespace ferry::migration
