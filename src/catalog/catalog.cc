@@ -521,6 +521,19 @@ Result<ItemCursor> Catalog::Items(const std::vector<ItemState>& states) {
   return ItemCursor(std::move(reader).value(), std::move(stmt).value());
 }
 
+Status Catalog::ForEachItem(const std::vector<ItemState>& states,
+                            const std::function<Status(Item&)>& visit) {
+  Result<ItemCursor> cursor = Items(states);
+  if (!cursor.ok()) return cursor.status();
+  Item item;
+  while (true) {
+    Result<bool> more = cursor->Next(item);
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(visit(item));
+  }
+}
+
 Result<std::optional<Item>> Catalog::FindItem(std::string_view path) {
   auto stmt = db_.Prepare(fmt::format("SELECT {} FROM items WHERE path = ?1", kItemColumns));
   if (!stmt.ok()) return stmt.status();

@@ -2,6 +2,7 @@
 // append-only, hash-chained event log. One SQLite database per migration folder.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,7 +59,7 @@ struct Config {
   bool target_sas = false;  // the target URL had a SAS: AZURE_STORAGE_SAS_TOKEN supplies it
   std::vector<std::string> include;
   std::vector<std::string> exclude;
-  std::string tier;               // "" for the account default
+  std::string tier;  // "" for the account default
   SymlinkPolicy symlinks = SymlinkPolicy::kSkip;
   DeleteMode mode = DeleteMode::kAdditive;
 };
@@ -206,6 +207,10 @@ class Catalog {
 
   // Items, ordered by path. `states` empty means every state.
   Result<ItemCursor> Items(const std::vector<ItemState>& states = {});
+  // Calls `visit` with each item in `states` (every state when empty), by path, on one snapshot;
+  // stops at, and returns, the first error (of the catalog or of `visit`).
+  Status ForEachItem(const std::vector<ItemState>& states,
+                     const std::function<Status(Item&)>& visit);
   Result<std::optional<Item>> FindItem(std::string_view path);
   // True if some item's path starts with `folder` + "/".
   Result<bool> HasDescendants(std::string_view folder);

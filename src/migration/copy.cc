@@ -24,6 +24,19 @@ nlohmann::json EngineJson(const EngineStats& e) {
           {"last", e.streams_last},     {"backoffs", e.backoffs}};
 }
 
+transfer::UploadItem UploadOf(const catalog::Item& item) {
+  transfer::UploadItem upload;
+  upload.path = item.path;
+  upload.kind = item.kind;
+  upload.size = item.size;
+  upload.mtime_ns = item.mtime_ns;
+  upload.mode = item.mode;
+  upload.uid = item.uid;
+  upload.gid = item.gid;
+  upload.link_target = item.link_target;
+  return upload;
+}
+
 std::string CauseOf(const Status& status) {
   if (status.http_status() != 0) {
     return fmt::format("target: HTTP {}{}", status.http_status(),
@@ -141,15 +154,7 @@ transfer::UploadOptions UploadFor(const CopyOptions& copy, const std::string& id
 
 transfer::UploadItem ToUpload(const Work& work, bool overwrite) {
   const Item& item = work.item;
-  transfer::UploadItem upload;
-  upload.path = item.path;
-  upload.kind = item.kind;
-  upload.size = item.size;
-  upload.mtime_ns = item.mtime_ns;
-  upload.mode = item.mode;
-  upload.uid = item.uid;
-  upload.gid = item.gid;
-  upload.link_target = item.link_target;
+  transfer::UploadItem upload = UploadOf(item);
   // A pending item with a recorded ETag changed at the source: it replaces ferry's blob.
   upload.replace_etag = item.target_etag;
   if (!item.target_etag.empty()) upload.previous_md5 = item.md5;

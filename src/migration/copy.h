@@ -62,6 +62,9 @@ struct CopyReport {
 // The engine's statistics as they are kept in a run's summary.
 nlohmann::json EngineJson(const EngineStats& engine);
 
+// What the uploader needs to know of an item (as a new item: no blob to replace).
+transfer::UploadItem UploadOf(const catalog::Item& item);
+
 // The short key that groups an error with others of its kind in `ferry errors`.
 std::string CauseOf(const Status& status);
 

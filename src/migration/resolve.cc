@@ -35,19 +35,14 @@ Result<std::vector<Item>> Conflicts(catalog::Catalog& catalog,
   }
   std::vector<bool> used(patterns.size(), false);
   std::vector<Item> chosen;
-  Result<catalog::ItemCursor> cursor = catalog.Items({ItemState::kConflict});
-  if (!cursor.ok()) return cursor.status();
-  Item item;
-  while (true) {
-    Result<bool> more = cursor->Next(item);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
+  FERRY_RETURN_IF_ERROR(catalog.ForEachItem({ItemState::kConflict}, [&](Item& item) {
     bool match = false;
     for (size_t i = 0; i < patterns.size(); ++i) {
       if (item.path == patterns[i] || globs[i].Matches(item.path)) used[i] = match = true;
     }
     if (match) chosen.push_back(item);
-  }
+    return Status::Ok();
+  }));
   for (size_t i = 0; i < patterns.size(); ++i) {
     if (!used[i]) return Status(Code::kInvalidInput, NoConflict(catalog, patterns[i]));
   }

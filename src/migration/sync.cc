@@ -26,17 +26,12 @@ bool Deletable(const Item& item, int64_t run) {
 // confirms nothing, counts every blob of an item deleted at the source.
 Status CountDeletions(catalog::Catalog& catalog, const SyncReport& report, bool dry_run,
                       int64_t& to_delete, int64_t& with_blob) {
-  Result<catalog::ItemCursor> cursor = catalog.Items({ItemState::kSourceDeleted});
-  if (!cursor.ok()) return cursor.status();
-  Item item;
-  while (true) {
-    Result<bool> more = cursor->Next(item);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
+  FERRY_RETURN_IF_ERROR(catalog.ForEachItem({ItemState::kSourceDeleted}, [&](Item& item) {
     bool counted =
         dry_run ? !item.target_etag.empty() && !item.kept_blob : Deletable(item, report.run);
     if (counted) ++to_delete;
-  }
+    return Status::Ok();
+  }));
   with_blob = to_delete;
   for (ItemState state : {ItemState::kCopied, ItemState::kKept}) {
     Result<int64_t> n = catalog.CountItems(state);

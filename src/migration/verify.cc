@@ -177,7 +177,6 @@ class VerifyRun {
   Status Deep() {
     // Choose the files: all copied ones, a seeded share of them, or the N with the lowest
     // seeded hash (a reproducible sample that does not depend on listing order).
-    std::priority_queue<std::pair<uint64_t, std::string>> lowest;
     auto chosen = [&](const Item& item) {
       if (options_.sample_percent) {
         return double(SeededHash(report_.seed, item.path)) / 18446744073709551616.0 <
@@ -187,63 +186,48 @@ class VerifyRun {
     };
     std::set<std::string> sample;
     if (options_.sample_count) {
-      Result<catalog::ItemCursor> cursor = catalog_.Items({ItemState::kCopied});
-      if (!cursor.ok()) return cursor.status();
-      Item item;
-      while (true) {
-        Result<bool> more = cursor->Next(item);
-        if (!more.ok()) return more.status();
-        if (!*more) break;
-        if (item.kind != Kind::kFile) continue;
-        lowest.emplace(SeededHash(report_.seed, item.path), item.path);
-        if (int64_t(lowest.size()) > *options_.sample_count) lowest.pop();
-      }
-      while (!lowest.empty()) {
-        sample.insert(lowest.top().second);
-        lowest.pop();
-      }
+      SeededSample lowest(report_.seed, *options_.sample_count);
+      FERRY_RETURN_IF_ERROR(catalog_.ForEachItem({ItemState::kCopied}, [&](Item& item) {
+        if (item.kind == Kind::kFile) lowest.Offer(item.path);
+        return Status::Ok();
+      }));
+      sample = lowest.Take();
     }
-    Result<catalog::ItemCursor> cursor = catalog_.Items({ItemState::kCopied});
-    if (!cursor.ok()) return cursor.status();
     FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
-    Item item;
-    while (true) {
-      Result<bool> more = cursor->Next(item);
-      if (!more.ok()) return more.status();
-      if (!*more) break;
-      if (item.kind != Kind::kFile || !item.md5) continue;
+    Status checked = catalog_.ForEachItem({ItemState::kCopied}, [&](Item& item) -> Status {
+      if (item.kind != Kind::kFile || !item.md5) return Status::Ok();
       counted_ = item.verify_result != "ok";  // quick already found this one wrong
-      if (options_.sample_count ? !sample.contains(item.path) : !chosen(item)) continue;
-      ++report_.deep_checked;
-      Result<Md5Digest> there = storage::ReadMd5(target_, item.path);
-      if (!there.ok()) {
-        FERRY_RETURN_IF_ERROR(
-            Record(item, Finding{Finding::Kind::kMissing, item.path, there.status().message()}));
-      } else if (*there != *item.md5) {
-        FERRY_RETURN_IF_ERROR(
-            Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
-                                 fmt::format("target bytes have MD5 {}, the catalog {}",
-                                             Md5Hex(*there), Md5Hex(*item.md5))}));
-        continue;
-      }
-      Result<Md5Digest> here = storage::ReadMd5(source_, item.path);
-      if (!here.ok() || *here != *item.md5) {
-        FERRY_RETURN_IF_ERROR(Record(
-            item,
-            Finding{Finding::Kind::kSourceChanged, item.path,
-                    here.ok() ? fmt::format("source bytes have MD5 {}, the catalog {} (run sync)",
-                                            Md5Hex(*here), Md5Hex(*item.md5))
-                              : here.status().message()}));
-      }
-      if (report_.deep_checked % 200 == 0) {
-        FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
-        FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
-      }
-    }
-    return catalog_.CommitTransaction();
+      if (options_.sample_count ? !sample.contains(item.path) : !chosen(item)) return Status::Ok();
+      FERRY_RETURN_IF_ERROR(DeepOne(item));
+      if (++report_.deep_checked % 200 != 0) return Status::Ok();
+      FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
+      return catalog_.BeginTransaction();
+    });
+    Status committed = catalog_.CommitTransaction();  // what was recorded stays, whatever came
+    return checked.ok() ? committed : checked;
   }
 
  private:
+  // Re-reads one copied file in the target and at the source, and records what it found.
+  Status DeepOne(Item& item) {
+    Result<Md5Digest> there = storage::ReadMd5(target_, item.path);
+    if (!there.ok()) {
+      return Record(item, Finding{Finding::Kind::kMissing, item.path, there.status().message()});
+    }
+    if (*there != *item.md5) {
+      return Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
+                                  fmt::format("target bytes have MD5 {}, the catalog {}",
+                                              Md5Hex(*there), Md5Hex(*item.md5))});
+    }
+    Result<Md5Digest> here = storage::ReadMd5(source_, item.path);
+    if (here.ok() && *here == *item.md5) return Status::Ok();
+    return Record(
+        item, Finding{Finding::Kind::kSourceChanged, item.path,
+                      here.ok() ? fmt::format("source bytes have MD5 {}, the catalog {} (run sync)",
+                                              Md5Hex(*here), Md5Hex(*item.md5))
+                                : here.status().message()});
+  }
+
   Status Compare(Item& item, const Entry& blob) {
     ++report_.checked;
     if (options_.progress && report_.checked % 1000 == 0) options_.progress(report_.checked);
