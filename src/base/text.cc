@@ -1,8 +1,52 @@
 #include "base/text.h"
 
 #include <cctype>
+#include <ctime>
 
 namespace ferry {
+
+std::string EscapeXml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string FormatUtc(int64_t unix_ns, const char* format) {
+  std::time_t t = std::time_t(unix_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string HumanTime(int64_t unix_ns) { return FormatUtc(unix_ns, "%Y-%m-%d %H:%M:%S UTC"); }
+std::string IsoTime(int64_t unix_ns) { return FormatUtc(unix_ns, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::optional<size_t> Utf8Length(std::string_view text) {
   size_t count = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,14 @@ namespace ferry {
 // The number of code points in `text` if it is well-formed UTF-8 as RFC 3629 defines it (no
 // overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF), else nullopt.
 std::optional<size_t> Utf8Length(std::string_view text);
+
+// `text` for XML or HTML text and attribute values: & < > " ' as entities.
+std::string EscapeXml(std::string_view text);
+
+// A Unix time (nanoseconds) in UTC, to the second, as people read it ("2026-11-24 18:00:00 UTC")
+// or as ISO 8601 ("2026-11-24T18:00:00Z").
+std::string HumanTime(int64_t unix_ns);
+std::string IsoTime(int64_t unix_ns);
 
 // `text` (a URL, a message, a JSON document, a connection string) with the value of every
 // secret replaced by REDACTED: a SAS signature (`sig=`, or `sig%3D` percent-encoded, in any case)

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/text.h"
+
 namespace ferry::cli {
 
 namespace {
@@ -32,7 +34,7 @@ std::string Open(const std::string& id, const std::string& title, int points) {
       "<svg class=\"chart\" id=\"{0}\" data-points=\"{1}\" viewBox=\"0 0 {2} {3}\" width=\"{2}\" "
       "height=\"{3}\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
       "<title>{4}</title><text x=\"{5}\" y=\"20\" class=\"title\">{4}</text>",
-      id, points, kWidth, kHeight, Escape(title), kLeft);
+      id, points, kWidth, kHeight, EscapeXml(title), kLeft);
 }
 
 std::string YAxis(double top, double step, const std::string& unit) {
@@ -48,7 +50,7 @@ std::string YAxis(double top, double step, const std::string& unit) {
   out += fmt::format(
       "<text x=\"12\" y=\"{}\" class=\"unit\" transform=\"rotate(-90 12 {})\" "
       "text-anchor=\"middle\">{}</text>",
-      kTop + plot_h / 2, kTop + plot_h / 2, Escape(unit));
+      kTop + plot_h / 2, kTop + plot_h / 2, EscapeXml(unit));
   return out;
 }
 
@@ -60,38 +62,12 @@ std::string Legend(const std::vector<Series>& series) {
     out += fmt::format(
         "<rect x=\"{:.0f}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
         "<text x=\"{:.0f}\" y=\"{}\" class=\"tick\">{}</text>",
-        x, kHeight - 14, it->color, x + 14, kHeight - 5, Escape(it->name));
+        x, kHeight - 14, it->color, x + 14, kHeight - 5, EscapeXml(it->name));
   }
   return out;
 }
 
 }  // namespace
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string LineChart(const std::string& id, const std::string& title, const std::vector<double>& x,
                       const std::vector<Series>& series, const std::string& x_unit,
@@ -121,7 +97,7 @@ std::string LineChart(const std::string& id, const std::string& title, const std
   }
   svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tick\">0</text>", kLeft, kHeight - 22);
   svg += fmt::format("<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"end\">{} {}</text>",
-                     kWidth - kRight, kHeight - 22, Number(x_max), Escape(x_unit));
+                     kWidth - kRight, kHeight - 22, Number(x_max), EscapeXml(x_unit));
   return svg + "</svg>";
 }
 
@@ -152,12 +128,12 @@ std::string StackedBarChart(const std::string& id, const std::string& title,
       svg += fmt::format(
           "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
           "fill=\"{}\" class=\"bar\"><title>{}: {}</title></rect>",
-          x, y1, bar, y0 - y1, s.color, Escape(s.name), Number(v));
+          x, y1, bar, y0 - y1, s.color, EscapeXml(s.name), Number(v));
       base += v;
     }
     svg +=
         fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
-                    x + bar / 2, kHeight - 22, Escape(labels[i]));
+                    x + bar / 2, kHeight - 22, EscapeXml(labels[i]));
   }
   return svg + "</svg>";
 }
@@ -174,7 +150,7 @@ std::string HorizontalBarChart(const std::string& id, const std::string& title,
       "<svg class=\"chart\" id=\"{0}\" data-points=\"{1}\" viewBox=\"0 0 {2} {3:.0f}\" "
       "width=\"{2}\" height=\"{3:.0f}\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
       "<title>{4}</title><text x=\"8\" y=\"20\" class=\"title\">{4}</text>",
-      id, points, kWidth, height, Escape(title));
+      id, points, kWidth, height, EscapeXml(title));
   for (size_t i = 0; i < labels.size(); ++i) {
     double y = kTop + row * double(i);
     double w = plot_w * values[i] / max;
@@ -184,8 +160,8 @@ std::string HorizontalBarChart(const std::string& id, const std::string& title,
         "</text><rect x=\"{:.0f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"16\" "
         "fill=\"#c0504d\" class=\"bar\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
         "class=\"tick\">{} {}</text>",
-        label_w - 8, y + 12, Escape(label), label_w, y, std::max(w, 1.0),
-        label_w + std::max(w, 1.0) + 6, y + 12, Number(values[i]), Escape(unit));
+        label_w - 8, y + 12, EscapeXml(label), label_w, y, std::max(w, 1.0),
+        label_w + std::max(w, 1.0) + 6, y + 12, Number(values[i]), EscapeXml(unit));
   }
   return svg + "</svg>";
 }

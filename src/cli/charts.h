@@ -28,7 +28,4 @@ std::string HorizontalBarChart(const std::string& id, const std::string& title,
                                const std::vector<std::string>& labels,
                                const std::vector<double>& values, const std::string& unit);
 
-// Text escaped for XML and HTML.
-std::string Escape(const std::string& text);
-
 }  // namespace ferry::cli

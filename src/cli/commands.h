@@ -37,6 +37,5 @@ void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::
 migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
                               bool accept_source_change = false);
 void PrintScanReport(const migration::ScanReport& report, std::ostream& out);
-nlohmann::json ScanReportJson(const migration::ScanReport& report);
 
 }  // namespace ferry::cli

@@ -142,15 +142,6 @@ std::string HumanDuration(double seconds) {
   return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
 }
 
-std::string HumanTime(int64_t unix_ns) {
-  std::time_t t = std::time_t(unix_ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
-
 ProgressLine::ProgressLine() : enabled_(::isatty(2) == 1) {}
 ProgressLine::~ProgressLine() { Clear(); }
 

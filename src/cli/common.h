@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/text.h"
 #include "catalog/catalog.h"
 #include "cli/exit_codes.h"
 #include "http/pipeline.h"
@@ -60,7 +61,6 @@ std::chrono::milliseconds ParseDuration(const std::string& option, const std::st
 
 std::string HumanBytes(int64_t bytes);
 std::string HumanDuration(double seconds);
-std::string HumanTime(int64_t unix_ns);  // "2026-11-24 18:00:00 UTC"
 
 // One line of progress on stderr, redrawn in place, shown only when stderr is a terminal.
 class ProgressLine {

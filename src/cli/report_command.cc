@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "base/text.h"
 #include "cli/charts.h"
 #include "cli/commands.h"
 #include "migration/cutover.h"
@@ -114,11 +115,11 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
 std::string Table(const std::vector<std::string>& head,
                   const std::vector<std::vector<std::string>>& rows) {
   std::string out = "<table><tr>";
-  for (const auto& h : head) out += "<th>" + Escape(h) + "</th>";
+  for (const auto& h : head) out += "<th>" + EscapeXml(h) + "</th>";
   out += "</tr>";
   for (const auto& row : rows) {
     out += "<tr>";
-    for (const auto& cell : row) out += "<td>" + Escape(cell) + "</td>";
+    for (const auto& cell : row) out += "<td>" + EscapeXml(cell) + "</td>";
     out += "</tr>";
   }
   return out + "</table>";
@@ -130,8 +131,9 @@ std::string Html(const nlohmann::json& f) {
   body += fmt::format(
       "<h1>Migration report</h1><p class=\"sub\">{} &rarr; {}<br>folder {}, "
       "created {}, mode {}</p>",
-      Escape(m["source"]), Escape(m["target"]), Escape(m["folder"]), Escape(m["created"]),
-      Escape(m["mode"]));
+      EscapeXml(m["source"].get<std::string>()), EscapeXml(m["target"].get<std::string>()),
+      EscapeXml(m["folder"].get<std::string>()), EscapeXml(m["created"].get<std::string>()),
+      EscapeXml(m["mode"].get<std::string>()));
 
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : f["stages"]) {
@@ -221,7 +223,7 @@ std::string Html(const nlohmann::json& f) {
   } else {
     const auto& c = f["cutover"];
     body += fmt::format("<p>Cut over {}: {} items ({}) verified, {} mismatches.</p>",
-                        Escape(HumanTime(c.value("time_ns", int64_t(0)))),
+                        EscapeXml(HumanTime(c.value("time_ns", int64_t(0)))),
                         c.value("items", int64_t(0)), HumanBytes(c.value("bytes", int64_t(0))),
                         c["verify"].value("mismatches", int64_t(0)));
   }
@@ -232,9 +234,9 @@ std::string Html(const nlohmann::json& f) {
     body += fmt::format(
         "<p>Last verification (run {}, {}): {} items checked, {} mismatches, "
         "{} files re-read; {}.</p>",
-        v["run"].get<int64_t>(), Escape(v["when"]), v.value("checked", int64_t(0)),
-        v.value("mismatches", int64_t(0)), v.value("deep_checked", int64_t(0)),
-        Escape(v["outcome"]));
+        v["run"].get<int64_t>(), EscapeXml(v["when"].get<std::string>()),
+        v.value("checked", int64_t(0)), v.value("mismatches", int64_t(0)),
+        v.value("deep_checked", int64_t(0)), EscapeXml(v["outcome"].get<std::string>()));
   }
 
   const auto& log = f["log"];
@@ -244,7 +246,7 @@ std::string Html(const nlohmann::json& f) {
       log["intact"].get<bool>()
           ? "the hash chain is intact"
           : fmt::format("the chain breaks at event {}", log["first_bad_event"].get<int64_t>()),
-      Escape(log["head_hash"]));
+      EscapeXml(log["head_hash"].get<std::string>()));
 
   return fmt::format(R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -20,7 +20,7 @@ int RunScanCommand(const ScanOptions& o) {
   migration::ScanReport report = RunScan(*catalog, endpoints, o.accept_source_change);
   if (o.json) {
     PrintScanReport(report, std::cerr);
-    std::cout << JsonText(ScanReportJson(report), 2) << "\n";
+    std::cout << JsonText(migration::ScanReportJson(report), 2) << "\n";
   } else {
     PrintScanReport(report, std::cout);
   }
@@ -87,40 +87,6 @@ void PrintScanReport(const migration::ScanReport& r, std::ostream& out) {
         r.unreadable, r.kept_unknown);
     for (const auto& e : r.errors) out << "  " << e << "\n";
   }
-}
-
-nlohmann::json ScanReportJson(const migration::ScanReport& r) {
-  nlohmann::json histogram = nlohmann::json::array();
-  for (size_t i = 0; i < r.histogram.size(); ++i) {
-    histogram.push_back(
-        {{"bucket", migration::ScanReport::kBucketNames[i]}, {"files", r.histogram[i]}});
-  }
-  nlohmann::json largest = nlohmann::json::array();
-  for (const auto& f : r.largest) {
-    largest.push_back({{"path", f.path}, {"bytes", f.bytes}, {"files", f.files}});
-  }
-  nlohmann::json unstorable = nlohmann::json::array();
-  for (const auto& [path, why] : r.unstorable_examples) {
-    unstorable.push_back({{"path", path}, {"reason", why}});
-  }
-  return {{"run", r.run},
-          {"files", r.files},
-          {"folders", r.folders},
-          {"links", r.links},
-          {"specials", r.specials},
-          {"bytes", r.bytes},
-          {"added", r.added},
-          {"changed", r.changed},
-          {"changed_since_copied", r.changed_copied},
-          {"vanished", r.vanished},
-          {"skipped", r.skipped},
-          {"size_histogram", histogram},
-          {"largest_folders", largest},
-          {"unstorable_count", r.unstorable},
-          {"unstorable", unstorable},
-          {"unreadable_folders", r.errors},
-          {"kept_unknown", r.kept_unknown},
-          {"seconds", r.seconds}};
 }
 
 CommandRunner AddScanCommand(CLI::App& app) {

@@ -264,7 +264,8 @@ class ScanMerge {
       skip("link leaves the source", leaves_source_);
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kSkip) {
       skip("symbolic link", "links are skipped (--symlinks keep or follow migrates them)");
-    } else if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kFollow) {
+    } else if (entry.kind == Kind::kSymlink &&
+               options_.symlinks == catalog::SymlinkPolicy::kFollow) {
       skip("symbolic link",
            "the link does not lead to a file (links to folders are not "
            "followed; broken links cannot be)");
@@ -471,28 +472,47 @@ class ScanMerge {
   std::string leaves_source_;
 };
 
-nlohmann::json ReportSummary(const ScanReport& r) {
-  return {{"files", r.files},
+}  // namespace
+
+nlohmann::json DeltaJson(const ScanReport& s) {
+  return {{"new", s.delta_new},         {"new_bytes", s.delta_new_bytes},
+          {"changed", s.delta_changed}, {"changed_bytes", s.delta_changed_bytes},
+          {"deleted", s.delta_deleted}, {"deleted_bytes", s.delta_deleted_bytes}};
+}
+
+nlohmann::json ScanReportJson(const ScanReport& r) {
+  nlohmann::json histogram = nlohmann::json::array();
+  for (size_t i = 0; i < r.histogram.size(); ++i) {
+    histogram.push_back({{"bucket", ScanReport::kBucketNames[i]}, {"files", r.histogram[i]}});
+  }
+  nlohmann::json largest = nlohmann::json::array();
+  for (const auto& f : r.largest) {
+    largest.push_back({{"path", f.path}, {"bytes", f.bytes}, {"files", f.files}});
+  }
+  nlohmann::json unstorable = nlohmann::json::array();
+  for (const auto& [path, why] : r.unstorable_examples) {
+    unstorable.push_back({{"path", path}, {"reason", why}});
+  }
+  return {{"run", r.run},
+          {"files", r.files},
           {"folders", r.folders},
           {"links", r.links},
           {"specials", r.specials},
           {"bytes", r.bytes},
           {"added", r.added},
           {"changed", r.changed},
+          {"changed_since_copied", r.changed_copied},
           {"vanished", r.vanished},
           {"skipped", r.skipped},
-          {"unstorable", r.unstorable},
-          {"unreadable", r.unreadable},
-          {"delta",
-           {{"new", r.delta_new},
-            {"new_bytes", r.delta_new_bytes},
-            {"changed", r.delta_changed},
-            {"changed_bytes", r.delta_changed_bytes},
-            {"deleted", r.delta_deleted},
-            {"deleted_bytes", r.delta_deleted_bytes}}}};
+          {"size_histogram", histogram},
+          {"largest_folders", largest},
+          {"unstorable_count", r.unstorable},
+          {"unstorable", unstorable},
+          {"unreadable_folders", r.errors},
+          {"kept_unknown", r.kept_unknown},
+          {"delta", DeltaJson(r)},
+          {"seconds", r.seconds}};
 }
-
-}  // namespace
 
 Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                         const storage::Store& target, const ScanOptions& options) {
@@ -528,7 +548,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                                                        : "failed";
   record.files = report.files;
   record.bytes = report.bytes;
-  record.summary_json = JsonText(ReportSummary(report));
+  record.summary_json = JsonText(ScanReportJson(report));
   if (!status.ok()) {
     FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
     return status;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,11 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                         const storage::Store& target, const ScanOptions& options);
 
 int SizeBucket(uint64_t size);
+
+// The report as one JSON document (what `scan --json` prints and the run's summary keeps), and
+// its delta alone (what a sync run's summary keeps).
+nlohmann::json ScanReportJson(const ScanReport& report);
+nlohmann::json DeltaJson(const ScanReport& report);
 
 // Whether a scan (or a sync's) has ever completed for the migration.
 bool HasBeenScanned(catalog::Catalog& catalog);

@@ -121,75 +121,8 @@ Status DeleteMirrored(catalog::Catalog& catalog, storage::Store& target, const S
   return status;
 }
 
-}  // namespace
-
-Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
-                        SyncOptions options) {
-  auto start = std::chrono::steady_clock::now();
-  SyncReport report;
-  if (!options.dry_run) {
-    Result<int64_t> run = catalog.BeginRun("sync");
-    if (!run.ok()) return run.status();
-    report.run = *run;
-  }
-  options.scan.sync = true;
-  options.scan.dry_run = options.dry_run;
-  options.scan.run = report.run;
-  options.scan.stop = options.copy.stop;
-  const Status stopped(Code::kCancelled, "the sync was stopped");
-  Status status;
-  Result<ScanReport> scanned = Scan(catalog, source, target, options.scan);
-  if (!scanned.ok()) status = scanned.status();
-  if (status.ok()) {
-    report.scan = *scanned;
-    Result<DriftReport> drift = CheckDrift(catalog, target, report.run, options.overwrite,
-                                           options.dry_run, options.on_finding);
-    if (drift.ok()) {
-      report.drift = *drift;
-    } else {
-      status = drift.status();
-    }
-  }
-  if (status.ok() && Stopped(options)) status = stopped;
-  if (status.ok() && !options.dry_run) {
-    options.copy.run = report.run;
-    options.copy.overwrite = options.overwrite;
-    Result<CopyReport> copied = Copy(catalog, source, target, options.copy);
-    if (copied.ok()) {
-      report.copy = *copied;
-      if (!copied->unreachable.empty()) {
-        status = Status(Code::kTransient, "stopped: the target failed item after item (" +
-                                              copied->unreachable +
-                                              "); fix the target and run the sync again");
-      }
-    } else {
-      status = copied.status();
-    }
-  }
-  // Deletions come last, and only after a pass that went through: never after a stop.
-  if (status.ok() && (Stopped(options) || report.copy.stopped)) status = stopped;
-  if (status.ok() && options.mode == catalog::DeleteMode::kMirror) {
-    // The source must still be the one the scan listed: a share unmounted during the pass
-    // makes what it had not yet read look deleted.
-    status = CheckSourceIdentity(catalog, source, false, report.run, /*dry_run=*/true);
-  }
-  if (status.ok() && options.mode == catalog::DeleteMode::kMirror) {
-    status = DeleteMirrored(catalog, target, options, report);
-    if (status.ok() && Stopped(options)) status = stopped;
-  }
-  if (status.ok()) {
-    Result<OpenProblems> open = CountOpenProblems(catalog);
-    if (open.ok()) {
-      report.open = *open;
-    } else {
-      status = open.status();
-    }
-  }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (options.dry_run) {
-    if (!status.ok()) return status;
-    return report;
-  }
+// The pass's record: what it moved and left, and its delta, for status to show convergence.
+catalog::Run RunRecord(const SyncReport& report, const SyncOptions& options, const Status& status) {
   const ScanReport& s = report.scan;
   catalog::Run record;
   record.id = report.run;
@@ -205,13 +138,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
                    : report.open.blocking()           ? "open problems"
                                                       : "done";
   record.summary_json =
-      JsonText(nlohmann::json{{"delta",
-                               {{"new", s.delta_new},
-                                {"new_bytes", s.delta_new_bytes},
-                                {"changed", s.delta_changed},
-                                {"changed_bytes", s.delta_changed_bytes},
-                                {"deleted", s.delta_deleted},
-                                {"deleted_bytes", s.delta_deleted_bytes}}},
+      JsonText(nlohmann::json{{"delta", DeltaJson(s)},
                               {"mode", catalog::Name(options.mode)},
                               {"copied", report.copy.copied},
                               {"replaced", report.copy.replaced},
@@ -228,7 +155,76 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
                               {"throttled_seconds", report.copy.engine.throttled_seconds},
                               {"streams", EngineJson(report.copy.engine)},
                               {"seconds", report.seconds}});
-  FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
+  return record;
+}
+
+// Scan, then the drift check: what changed at the source and in the target.
+Status ScanAndCheckDrift(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                         const SyncOptions& options, SyncReport& report) {
+  Result<ScanReport> scanned = Scan(catalog, source, target, options.scan);
+  if (!scanned.ok()) return scanned.status();
+  report.scan = *scanned;
+  Result<DriftReport> drift = CheckDrift(catalog, target, report.run, options.overwrite,
+                                         options.dry_run, options.on_finding);
+  if (!drift.ok()) return drift.status();
+  report.drift = *drift;
+  return Status::Ok();
+}
+
+Status CopyPass(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                SyncOptions& options, SyncReport& report) {
+  options.copy.run = report.run;
+  options.copy.overwrite = options.overwrite;
+  Result<CopyReport> copied = Copy(catalog, source, target, options.copy);
+  if (!copied.ok()) return copied.status();
+  report.copy = *copied;
+  if (!copied->unreachable.empty()) {
+    return Status(Code::kTransient, "stopped: the target failed item after item (" +
+                                        copied->unreachable +
+                                        "); fix the target and run the sync again");
+  }
+  return Status::Ok();
+}
+
+// Mirror mode's deletions, last, only after a pass that went through: never after a stop, and
+// only while the source is still the one the scan listed (a share unmounted during the pass
+// makes what it had not yet read look deleted).
+Status MirrorPass(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                  const SyncOptions& options, SyncReport& report) {
+  const Status stopped(Code::kCancelled, "the sync was stopped");
+  if (Stopped(options) || report.copy.stopped) return stopped;
+  if (options.mode != catalog::DeleteMode::kMirror) return Status::Ok();
+  FERRY_RETURN_IF_ERROR(CheckSourceIdentity(catalog, source, false, report.run, /*dry_run=*/true));
+  FERRY_RETURN_IF_ERROR(DeleteMirrored(catalog, target, options, report));
+  return Stopped(options) ? stopped : Status::Ok();
+}
+
+}  // namespace
+
+Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
+                        SyncOptions options) {
+  auto start = std::chrono::steady_clock::now();
+  SyncReport report;
+  if (!options.dry_run) {
+    Result<int64_t> run = catalog.BeginRun("sync");
+    if (!run.ok()) return run.status();
+    report.run = *run;
+  }
+  options.scan.sync = true;
+  options.scan.dry_run = options.dry_run;
+  options.scan.run = report.run;
+  options.scan.stop = options.copy.stop;
+  Status status = ScanAndCheckDrift(catalog, source, target, options, report);
+  if (status.ok() && Stopped(options)) status = Status(Code::kCancelled, "the sync was stopped");
+  if (status.ok() && !options.dry_run) status = CopyPass(catalog, source, target, options, report);
+  if (status.ok()) status = MirrorPass(catalog, source, target, options, report);
+  if (status.ok()) {
+    Result<OpenProblems> open = CountOpenProblems(catalog);
+    if (open.ok()) report.open = *open;
+    status = open.status();
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!options.dry_run) FERRY_RETURN_IF_ERROR(catalog.EndRun(RunRecord(report, options, status)));
   if (!status.ok()) return status;
   return report;
 }

@@ -8,6 +8,7 @@
 #include <queue>
 #include <set>
 
+#include "base/text.h"
 #include "migration/safety.h"
 #include "migration/sample.h"
 #include "transfer/upload.h"
@@ -76,21 +77,12 @@ bool Unowned(const Item* item) {
   }
 }
 
-std::string UtcTime(int64_t unix_ns) {
-  std::time_t t = std::time_t(unix_ns / 1'000'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // Both sides of a drift: what ferry recorded (the source file) and what the target holds now.
 std::string Describe(const Item& item, const Entry& blob) {
   return fmt::format(
       "ferry wrote size {}, modified {}, ETag {}; the target holds size {}, "
       "written {}, ETag {}",
-      item.size, UtcTime(item.mtime_ns), item.target_etag, blob.size, UtcTime(blob.mtime_ns),
+      item.size, IsoTime(item.mtime_ns), item.target_etag, blob.size, IsoTime(blob.mtime_ns),
       blob.etag);
 }
 
@@ -369,7 +361,7 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
     if (on_finding) {
       on_finding({Finding::Kind::kUnexpected, blob.path,
                   fmt::format("a blob ferry did not write (size {}, written {})", blob.size,
-                              UtcTime(blob.mtime_ns))});
+                              IsoTime(blob.mtime_ns))});
     }
     if (dry_run) return Status::Ok();
     return catalog.AppendEvent(run, blob.path, "unexpected-blob",
@@ -401,7 +393,7 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
         return drifted(item, {Finding::Kind::kMissing, item.path,
                               fmt::format("ferry wrote size {}, modified {}, ETag {}; the target "
                                           "holds no blob",
-                                          item.size, UtcTime(item.mtime_ns), item.target_etag)});
+                                          item.size, IsoTime(item.mtime_ns), item.target_etag)});
       },
       [&](const Entry& blob, Item*) -> Status { return unexpected(blob); });
   if (!dry_run) {

@@ -8,6 +8,7 @@
 #include <pugixml.hpp>
 
 #include "base/encoding.h"
+#include "base/text.h"
 #include "storage/memory_store.h"
 
 namespace ferry::storage {
@@ -22,26 +23,6 @@ uint64_t ToU64(std::string_view text) {
   uint64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
   return value;
-}
-
-std::string EscapeXml(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace

@@ -73,12 +73,9 @@ Result<std::unique_ptr<Store>> OpenStore(const EndpointSpec& spec, const EnvLook
   if (!creds.ok()) return creds.status();
   if (std::optional<int64_t> expiry = SasExpiry(creds->sas)) {
     if (*expiry <= std::time(nullptr)) {
-      char when[32];
-      std::time_t t = std::time_t(*expiry);
-      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
       return Status(Code::kAuth,
                     fmt::format("the SAS for {} expired at {} (its se= field): create a new one",
-                                spec.Redacted(), when));
+                                spec.Redacted(), HumanTime(*expiry * 1'000'000'000)));
     }
   }
   return std::unique_ptr<Store>(
