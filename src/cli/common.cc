@@ -102,6 +102,27 @@ std::function<std::map<std::string, uint64_t>()> RetryCauses(const Endpoints& en
   return [target] { return target->RetriesByCause(); };
 }
 
+Sample ParseSample(const std::string& text) {
+  Sample sample;
+  try {
+    size_t used = 0;
+    if (!text.empty() && text.back() == '%') {
+      double p = std::stod(text.substr(0, text.size() - 1), &used);
+      if (used + 1 != text.size() || !(p > 0 && p <= 100)) throw std::invalid_argument("range");
+      sample.percent = p;
+    } else {
+      long long n = std::stoll(text, &used);
+      if (used != text.size() || n <= 0) throw std::invalid_argument("range");
+      sample.count = n;
+    }
+  } catch (const std::exception&) {
+    throw ExitError(kExitUsage, fmt::format("--sample '{}': give a count (500) or a percentage "
+                                            "(5%) above zero",
+                                            text));
+  }
+  return sample;
+}
+
 std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text) {
   size_t used = 0;
   double value = 0;

@@ -56,6 +56,14 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engin
 std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
                                              const transfer::Engine* engine = nullptr);
 
+// A --sample value: a count ("500") or a percentage ("5%") above zero (at most 100%); exit 2
+// with the expected forms otherwise.
+struct Sample {
+  std::optional<int64_t> count;
+  std::optional<double> percent;
+};
+Sample ParseSample(const std::string& text);
+
 // "90s", "5m", "500ms", "1.5h" (a bare number is seconds); exit 2 naming `option` otherwise.
 std::chrono::milliseconds ParseDuration(const std::string& option, const std::string& text);
 

@@ -77,8 +77,8 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   };
   s.on_finding = PrintFinding;
   if (o.dry_run) {
-    s.scan.on_change = [mirror = s.mode == catalog::DeleteMode::kMirror](std::string_view change,
-                                                     const catalog::Item& item) {
+    s.scan.on_change = [mirror = s.mode == catalog::DeleteMode::kMirror](
+                           std::string_view change, const catalog::Item& item) {
       if (change == "new")
         std::cout << fmt::format("  would copy    {} ({})\n", item.path,
                                  HumanBytes(int64_t(item.size)));
@@ -204,22 +204,9 @@ int RunVerify(const VerifyCommandOptions& o) {
   options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
   if (!o.sample.empty()) {
     if (!o.deep) throw ExitError(kExitUsage, "--sample applies to --deep verification");
-    try {
-      if (o.sample.back() == '%') {
-        double p = std::stod(o.sample.substr(0, o.sample.size() - 1));
-        if (p <= 0 || p > 100) throw std::invalid_argument("range");
-        options.sample_percent = p;
-      } else {
-        size_t used = 0;
-        long long n = std::stoll(o.sample, &used);
-        if (used != o.sample.size() || n <= 0) throw std::invalid_argument("range");
-        options.sample_count = n;
-      }
-    } catch (const std::exception&) {
-      throw ExitError(kExitUsage, fmt::format("--sample '{}': give a count (500) or a percentage "
-                                              "(5%) above zero",
-                                              o.sample));
-    }
+    Sample sample = ParseSample(o.sample);
+    options.sample_count = sample.count;
+    options.sample_percent = sample.percent;
   }
   std::ostream& out = o.json ? std::cerr : std::cout;
   nlohmann::json findings = nlohmann::json::array();

@@ -38,23 +38,9 @@ int RunTrial(const TrialCommandOptions& o) {
   }
   migration::TrialOptions options;
   if (!o.sample.empty()) {
-    try {
-      size_t used = 0;
-      double v = std::stod(o.sample, &used);
-      bool percent = used + 1 == o.sample.size() && o.sample.back() == '%';
-      if ((used != o.sample.size() && !percent) || v <= 0 || (percent && v > 100)) {
-        throw std::invalid_argument("sample");
-      }
-      if (percent) {
-        options.percent = v;
-      } else {
-        options.count = int64_t(v);
-      }
-    } catch (const std::exception&) {
-      throw ExitError(
-          kExitUsage,
-          fmt::format("--sample '{}': give a percentage (1%) or a count (200)", o.sample));
-    }
+    Sample sample = ParseSample(o.sample);
+    options.count = sample.count;
+    options.percent = sample.percent;
   }
   std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
   auto catalog = OpenMigration(o.dir);
