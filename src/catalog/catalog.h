@@ -1,5 +1,7 @@
 // The durable record of one migration: its configuration, one row per item, one per run, and an
-// append-only, hash-chained event log. One SQLite database per migration folder.
+// append-only, hash-chained event log. `Catalog` is the interface every stage uses; a location
+// names where the catalog lives (a migration folder holds a SQLite catalog, sqlite_catalog.h).
+// What every implementation must do is written down as tests in catalog_conformance.h.
 #pragma once
 
 #include <functional>
@@ -11,14 +13,9 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/status.h"
-#include "catalog/sqlite.h"
 #include "storage/store.h"
 
 namespace ferry::catalog {
-
-inline constexpr int kSchemaVersion = 2;  // 2: items have ctime_ns and inode
-inline constexpr const char* kCatalogFile = "catalog.db";
-inline constexpr const char* kLockFile = "lock";
 
 // pending: to copy (with a target_etag: a changed item, to replace under If-Match);
 // source-deleted: gone from the source after it was copied (its blob stays, additive mode);
@@ -140,16 +137,24 @@ struct EventFilter {
   int64_t since_ns = 0;  // 0: from the start
 };
 
-class EventCursor {
+// Rows read one at a time, as an implementation produces them (`Source`).
+template <typename Row>
+class Cursor {
  public:
-  EventCursor(std::unique_ptr<Database> db, Statement stmt)
-      : db_(std::move(db)), stmt_(std::move(stmt)) {}
-  Result<bool> Next(Event& event);
+  class Source {
+   public:
+    virtual ~Source() = default;
+    // Fills `row` and returns true, or returns false at the end.
+    virtual Result<bool> Next(Row& row) = 0;
+  };
+  explicit Cursor(std::unique_ptr<Source> source) : source_(std::move(source)) {}
+  Result<bool> Next(Row& row) { return source_->Next(row); }
 
  private:
-  std::unique_ptr<Database> db_;
-  Statement stmt_;
+  std::unique_ptr<Source> source_;
 };
+
+using EventCursor = Cursor<Event>;
 
 struct ChainCheck {
   bool intact = true;
@@ -159,64 +164,61 @@ struct ChainCheck {
   std::string problem;  // what does not match at first_bad_id
 };
 
-// A read-only view of the items, ordered by path, on a snapshot taken when it was opened: rows
-// written after that (by this process or not) are not seen. Memory does not grow with the count.
-class ItemCursor {
- public:
-  explicit ItemCursor(std::unique_ptr<Database> db, Statement stmt)
-      : db_(std::move(db)), stmt_(std::move(stmt)) {}
-  Result<bool> Next(Item& item);
+// A read-only view of the items, ordered by path (bytewise), on a snapshot taken when it was
+// opened: rows written after that (by this process or not) are not seen. Memory does not grow
+// with the count.
+using ItemCursor = Cursor<Item>;
 
- private:
-  std::unique_ptr<Database> db_;
-  Statement stmt_;
-};
-
-// One migration's catalog. A process that opens it holds the migration's lock until it closes
-// it; a second process is refused. Not thread-safe: one thread writes.
+// One migration's catalog. Not thread-safe: one thread of a process uses it.
 class Catalog {
  public:
-  // Creates DIR (which must not exist, or be empty) with a new catalog holding `config`.
-  static Result<std::unique_ptr<Catalog>> Create(const std::string& dir, const Config& config);
-  // Opens the migration in DIR. Refuses a folder that is not a migration, a catalog from a newer
-  // ferry, and a migration another ferry process is working on (all Code::kInvalidInput).
-  static Result<std::unique_ptr<Catalog>> Open(const std::string& dir);
-  // Opens the migration to read it, without the lock, so it works while another ferry runs.
+  // Creates a new catalog holding `config` at `location` (a migration folder: one that does not
+  // exist yet, or is empty). Refuses a location that already holds a migration.
+  static Result<std::unique_ptr<Catalog>> Create(const std::string& location, const Config& config);
+  // Opens the migration at `location` to work on it. Refuses a location that holds no migration,
+  // a catalog from a newer ferry, and a migration another ferry process is working on (all
+  // Code::kInvalidInput, with what to do about it).
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& location);
+  // Opens the migration to read it, so it works while another ferry runs.
   // REQUIRES: no write method is called.
-  static Result<std::unique_ptr<Catalog>> OpenForReading(const std::string& dir);
-  ~Catalog();
+  static Result<std::unique_ptr<Catalog>> OpenForReading(const std::string& location);
+  virtual ~Catalog() = default;
 
   const Config& config() const { return config_; }
-  const std::string& dir() const { return dir_; }
+  // Where the catalog lives, as the user named it.
+  const std::string& location() const { return location_; }
+  // A local folder for this process's working files (snapshots of the source).
+  virtual std::string ScratchDir() const = 0;
 
   // When the migration was created (Unix ns).
-  Result<int64_t> CreatedNs();
+  virtual Result<int64_t> CreatedNs() = 0;
 
   // A key/value note about the migration, read and written only by the stage that owns the key
   // (each keeps its own serialiser: CutoverRecord, HasBeenScanned, CheckSourceIdentity).
-  Result<std::string> GetMeta(const std::string& key);
-  Status SetMeta(const std::string& key, const std::string& value);
+  virtual Result<std::string> GetMeta(const std::string& key) = 0;
+  virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
 
   // Runs. A run left "running" by a crashed process shows as "interrupted".
-  Result<int64_t> BeginRun(std::string_view stage);
-  Status EndRun(const Run& run);
+  virtual Result<int64_t> BeginRun(std::string_view stage) = 0;
+  virtual Status EndRun(const Run& run) = 0;
   // An event appended to every run this process begins from now on: a setting in effect that
   // the log must show for each run (e.g. TLS verification turned off).
-  void AnnotateRuns(std::string kind, std::string detail_json);
-  Result<std::vector<Run>> Runs();
+  virtual void AnnotateRuns(std::string kind, std::string detail_json) = 0;
+  virtual Result<std::vector<Run>> Runs() = 0;
 
   // Items, ordered by path. `states` empty means every state.
-  Result<ItemCursor> Items(const std::vector<ItemState>& states = {});
+  virtual Result<ItemCursor> Items(const std::vector<ItemState>& states = {}) = 0;
   // Calls `visit` with each item in `states` (every state when empty), by path, on one snapshot;
   // stops at, and returns, the first error (of the catalog or of `visit`).
   Status ForEachItem(const std::vector<ItemState>& states,
                      const std::function<Status(Item&)>& visit);
-  Result<std::optional<Item>> FindItem(std::string_view path);
+  virtual Result<std::optional<Item>> FindItem(std::string_view path) = 0;
   // True if some item's path starts with `folder` + "/".
-  Result<bool> HasDescendants(std::string_view folder);
-  Result<std::vector<StateTotals>> Totals();
+  virtual Result<bool> HasDescendants(std::string_view folder) = 0;
+  virtual Result<std::vector<StateTotals>> Totals() = 0;
   // The items in `state` (with exactly this cause, when given).
-  Result<int64_t> CountItems(ItemState state, std::optional<std::string_view> cause = {});
+  virtual Result<int64_t> CountItems(ItemState state,
+                                     std::optional<std::string_view> cause = {}) = 0;
 
   struct ErrorGroup {
     ItemState state;
@@ -226,46 +228,38 @@ class Catalog {
     std::vector<std::pair<std::string, std::string>> examples;  // path, reason
   };
   // Failed, conflict and skipped items grouped by cause, largest group first.
-  Result<std::vector<ErrorGroup>> ErrorGroups(int examples_per_group);
+  virtual Result<std::vector<ErrorGroup>> ErrorGroups(int examples_per_group) = 0;
 
   // The event log, in order, filtered.
-  Result<EventCursor> Events(const EventFilter& filter = {});
+  virtual Result<EventCursor> Events(const EventFilter& filter = {}) = 0;
   // Re-walks the hash chain from the first event: each event must name the previous one's hash
   // and carry the hash of its own content. An edited or deleted row breaks it there.
   Result<ChainCheck> CheckChain();
 
   // The blobs trials wrote and have not cleaned up (under `prefix`, or all), by path.
-  Result<std::vector<TrialBlob>> TrialBlobs(std::optional<std::string_view> prefix = {});
-  Status RecordTrialBlob(const TrialBlob& blob);
-  Status ForgetTrialBlob(std::string_view path);
+  virtual Result<std::vector<TrialBlob>> TrialBlobs(
+      std::optional<std::string_view> prefix = {}) = 0;
+  virtual Status RecordTrialBlob(const TrialBlob& blob) = 0;
+  virtual Status ForgetTrialBlob(std::string_view path) = 0;
 
   // Writes. Group many in one transaction for speed; every write is durable once committed.
-  Status BeginTransaction();
-  Status CommitTransaction();
+  virtual Status BeginTransaction() = 0;
+  virtual Status CommitTransaction() = 0;
   // Undoes what the open transaction wrote (for a write that failed half way).
-  Status RollbackTransaction();
-  Status InsertItem(Item& item);  // sets item.id
+  virtual Status RollbackTransaction() = 0;
+  virtual Status InsertItem(Item& item) = 0;  // sets item.id
   // Replaces everything but the path of an existing item (by id).
-  Status UpdateItem(const Item& item);
+  virtual Status UpdateItem(const Item& item) = 0;
   // Appends to the event log; `detail_json` is a JSON object (any secret in it is redacted,
   // see RedactSecrets). Chains the event's hash.
-  Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
-                     std::string_view detail_json);
+  virtual Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
+                             std::string_view detail_json) = 0;
 
- private:
+ protected:
   Catalog() = default;
-  static Result<std::unique_ptr<Catalog>> OpenImpl(const std::string& dir, bool lock);
-  Status Prepare();
-  Status LoadConfig();
-  Result<std::unique_ptr<Database>> OpenReader();
 
-  std::string dir_;
-  std::vector<std::pair<std::string, std::string>> run_annotations_;
-  int lock_fd_ = -1;
-  Database db_;
+  std::string location_;
   Config config_;
-  std::string last_event_hash_;
-  Statement insert_item_, update_item_, insert_event_;
 };
 
 }  // namespace ferry::catalog

@@ -48,7 +48,7 @@ class CutoverRun {
         target_(target),
         options_(options),
         report_(report),
-        snapshots_(catalog.dir()) {}
+        snapshots_(catalog.ScratchDir()) {}
 
   // Each step returns an error, or OK with report_.refused set to stop there.
   Status Execute() {
