@@ -47,6 +47,9 @@ std::string FormatUtc(int64_t unix_ns, const char* format) {
 
 std::string HumanTime(int64_t unix_ns) { return FormatUtc(unix_ns, "%Y-%m-%d %H:%M:%S UTC"); }
 std::string IsoTime(int64_t unix_ns) { return FormatUtc(unix_ns, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string HttpTime(int64_t unix_ns) {
+  return FormatUtc(unix_ns, "%a, %d %b %Y %H:%M:%S GMT");  // names in the C locale, as HTTP needs
+}
 
 std::optional<size_t> Utf8Length(std::string_view text) {
   size_t count = 0;

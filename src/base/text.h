@@ -21,6 +21,8 @@ std::string EscapeXml(std::string_view text);
 // or as ISO 8601 ("2026-11-24T18:00:00Z").
 std::string HumanTime(int64_t unix_ns);
 std::string IsoTime(int64_t unix_ns);
+// "Mon, 30 Nov 2026 15:07:37 GMT": the HTTP date (RFC 9110 IMF-fixdate), as x-ms-date wants it.
+std::string HttpTime(int64_t unix_ns);
 
 // `text` (a URL, a message, a JSON document, a connection string) with the value of every
 // secret replaced by REDACTED: a SAS signature (`sig=`, or `sig%3D` percent-encoded, in any case)

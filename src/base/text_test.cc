@@ -52,5 +52,12 @@ TEST(RedactSecrets, HidesSignaturesAndKeysWhereverTheyAppear) {
   EXPECT_EQ(RedactSecrets(once), once) << "idempotent";
 }
 
+TEST(Times, OneInstantInEachFormatPeopleAndProtocolsRead) {
+  const int64_t instant = 1'795'000'057'000'000'000;  // 2026-11-18 11:07:37 UTC, a Wednesday
+  EXPECT_EQ(HumanTime(instant), "2026-11-18 11:07:37 UTC");
+  EXPECT_EQ(IsoTime(instant), "2026-11-18T11:07:37Z");
+  EXPECT_EQ(HttpTime(instant), "Wed, 18 Nov 2026 11:07:37 GMT");
+}
+
 }  // namespace
 }  // namespace ferry

@@ -10,6 +10,7 @@
 #include "base/text.h"
 #include "cli/charts.h"
 #include "cli/commands.h"
+#include "cli/history.h"
 #include "migration/cutover.h"
 
 namespace ferry::cli {
@@ -24,6 +25,70 @@ struct ReportOptions {
 nlohmann::json ParseOr(const std::string& text, nlohmann::json fallback) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   return j.is_discarded() ? fallback : j;
+}
+
+// The runs, the stages they belong to, each sync pass's delta and the last verification.
+void AddRunFacts(catalog::Catalog& catalog, nlohmann::json& facts) {
+  auto runs = catalog.Runs();
+  if (!runs.ok()) Fail(runs.status());
+  nlohmann::json run_list = nlohmann::json::array();
+  std::map<std::string, nlohmann::json> stages;
+  nlohmann::json verification = nullptr;
+  for (const auto& r : *runs) {
+    nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
+    nlohmann::json run = RunJson(r);
+    if (summary.contains("samples")) run["samples"] = summary["samples"];
+    if (summary.contains("retries_by_cause")) run["retries_by_cause"] = summary["retries_by_cause"];
+    run_list.push_back(run);
+    auto& stage = stages[r.stage];
+    if (stage.is_null())
+      stage = {{"stage", r.stage}, {"first", HumanTime(r.started_ns)}, {"runs", 0}};
+    stage["last"] = HumanTime(r.started_ns);
+    stage["runs"] = stage["runs"].get<int>() + 1;
+    if (r.stage.starts_with("verify")) {
+      verification = summary;
+      verification["run"] = r.id;
+      verification["when"] = HumanTime(r.started_ns);
+      verification["outcome"] = r.outcome;
+    }
+  }
+  nlohmann::json stage_list = nlohmann::json::array();
+  for (const char* name :
+       {"init", "scan", "trial", "copy", "sync", "verify", "verify-deep", "cutover"}) {
+    if (stages.contains(name)) stage_list.push_back(stages[name]);
+  }
+  facts["stages"] = stage_list;
+  facts["runs"] = run_list;
+  facts["sync_deltas"] = SyncPasses(*runs);
+  facts["verification"] = verification;
+}
+
+// Failed, conflicting and skipped items by cause, with examples.
+nlohmann::json ErrorFacts(catalog::Catalog& catalog) {
+  auto groups = catalog.ErrorGroups(3);
+  if (!groups.ok()) Fail(groups.status());
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& g : *groups) {
+    nlohmann::json examples = nlohmann::json::array();
+    for (const auto& [path, reason] : g.examples)
+      examples.push_back({{"path", path}, {"reason", reason}});
+    errors.push_back({{"state", catalog::StateName(g.state)},
+                      {"cause", g.cause},
+                      {"items", g.items},
+                      {"bytes", g.bytes},
+                      {"examples", examples}});
+  }
+  return errors;
+}
+
+// The event log's size and whether its hash chain is intact.
+nlohmann::json LogFacts(catalog::Catalog& catalog) {
+  auto chain = catalog.CheckChain();
+  if (!chain.ok()) Fail(chain.status());
+  return {{"events", chain->events},
+          {"intact", chain->intact},
+          {"head_hash", chain->head_hash},
+          {"first_bad_event", chain->first_bad_id}};
 }
 
 // Every fact the report shows, from the catalog alone (no endpoint is contacted).
@@ -43,72 +108,11 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
     states[std::string(catalog::StateName(t.state))] = {{"items", t.items}, {"bytes", t.bytes}};
   }
   facts["totals"] = states;
-
-  auto runs = catalog.Runs();
-  if (!runs.ok()) Fail(runs.status());
-  nlohmann::json run_list = nlohmann::json::array(), deltas = nlohmann::json::array();
-  std::map<std::string, nlohmann::json> stages;
-  nlohmann::json verification = nullptr;
-  for (const auto& r : *runs) {
-    nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
-    double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
-    nlohmann::json run{
-        {"run", r.id},        {"stage", r.stage},     {"started", HumanTime(r.started_ns)},
-        {"seconds", seconds}, {"outcome", r.outcome}, {"files", r.files},
-        {"bytes", r.bytes},   {"failed", r.failed}};
-    if (summary.contains("samples")) run["samples"] = summary["samples"];
-    if (summary.contains("retries_by_cause")) run["retries_by_cause"] = summary["retries_by_cause"];
-    run_list.push_back(run);
-    auto& stage = stages[r.stage];
-    if (stage.is_null())
-      stage = {{"stage", r.stage}, {"first", HumanTime(r.started_ns)}, {"runs", 0}};
-    stage["last"] = HumanTime(r.started_ns);
-    stage["runs"] = stage["runs"].get<int>() + 1;
-    if (r.stage == "sync" && summary.contains("delta")) {
-      nlohmann::json d = summary["delta"];
-      d["run"] = r.id;
-      d["started"] = HumanTime(r.started_ns);
-      deltas.push_back(d);
-    }
-    if (r.stage.starts_with("verify")) {
-      verification = summary;
-      verification["run"] = r.id;
-      verification["when"] = HumanTime(r.started_ns);
-      verification["outcome"] = r.outcome;
-    }
-  }
-  nlohmann::json stage_list = nlohmann::json::array();
-  for (const char* name :
-       {"init", "scan", "trial", "copy", "sync", "verify", "verify-deep", "cutover"}) {
-    if (stages.contains(name)) stage_list.push_back(stages[name]);
-  }
-  facts["stages"] = stage_list;
-  facts["runs"] = run_list;
-  facts["sync_deltas"] = deltas;
-  facts["verification"] = verification;
+  AddRunFacts(catalog, facts);
   std::optional<nlohmann::json> cutover = migration::CutoverRecord(catalog);
   facts["cutover"] = cutover ? *cutover : nlohmann::json(nullptr);
-
-  auto groups = catalog.ErrorGroups(3);
-  if (!groups.ok()) Fail(groups.status());
-  nlohmann::json errors = nlohmann::json::array();
-  for (const auto& g : *groups) {
-    nlohmann::json examples = nlohmann::json::array();
-    for (const auto& [path, reason] : g.examples)
-      examples.push_back({{"path", path}, {"reason", reason}});
-    errors.push_back({{"state", catalog::StateName(g.state)},
-                      {"cause", g.cause},
-                      {"items", g.items},
-                      {"bytes", g.bytes},
-                      {"examples", examples}});
-  }
-  facts["errors"] = errors;
-  auto chain = catalog.CheckChain();
-  if (!chain.ok()) Fail(chain.status());
-  facts["log"] = {{"events", chain->events},
-                  {"intact", chain->intact},
-                  {"head_hash", chain->head_hash},
-                  {"first_bad_event", chain->first_bad_id}};
+  facts["errors"] = ErrorFacts(catalog);
+  facts["log"] = LogFacts(catalog);
   return facts;
 }
 
@@ -125,9 +129,10 @@ std::string Table(const std::vector<std::string>& head,
   return out + "</table>";
 }
 
-std::string Html(const nlohmann::json& f) {
-  const auto& m = f["migration"];
+// Where from, where to, since when.
+std::string HeaderSection(const nlohmann::json& f) {
   std::string body;
+  const auto& m = f["migration"];
   body += fmt::format(
       "<h1>Migration report</h1><p class=\"sub\">{} &rarr; {}<br>folder {}, "
       "created {}, mode {}</p>",
@@ -135,6 +140,12 @@ std::string Html(const nlohmann::json& f) {
       EscapeXml(m["folder"].get<std::string>()), EscapeXml(m["created"].get<std::string>()),
       EscapeXml(m["mode"].get<std::string>()));
 
+  return body;
+}
+
+// The stages run so far, and the items by state.
+std::string StagesSection(const nlohmann::json& f) {
+  std::string body;
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : f["stages"]) {
     rows.push_back({s["stage"], s["first"], s["last"], std::to_string(s["runs"].get<int>())});
@@ -148,6 +159,12 @@ std::string Html(const nlohmann::json& f) {
   }
   body += "<h2>Items by state</h2>" + Table({"state", "items", "bytes"}, rows);
 
+  return body;
+}
+
+// A throughput chart per copy or sync run, and the table of runs.
+std::string ThroughputSection(const nlohmann::json& f) {
+  std::string body;
   body += "<h2>Throughput</h2>";
   int charts = 0;
   for (const auto& r : f["runs"]) {
@@ -171,7 +188,7 @@ std::string Html(const nlohmann::json& f) {
   }
   if (charts == 0) body += "<p>No copy or sync run long enough to chart yet.</p>";
 
-  rows.clear();
+  std::vector<std::vector<std::string>> rows;
   for (const auto& r : f["runs"]) {
     double seconds = r["seconds"];
     rows.push_back({std::to_string(r["run"].get<int64_t>()), r["stage"], r["started"],
@@ -181,6 +198,12 @@ std::string Html(const nlohmann::json& f) {
   }
   body += Table({"run", "stage", "started", "duration", "files", "bytes", "outcome"}, rows);
 
+  return body;
+}
+
+// What each sync pass had to transfer: it should converge to nothing.
+std::string SyncSection(const nlohmann::json& f) {
+  std::string body;
   body += "<h2>Sync passes</h2>";
   if (f["sync_deltas"].empty()) {
     body += "<p>No sync pass yet.</p>";
@@ -198,13 +221,19 @@ std::string Html(const nlohmann::json& f) {
                             labels, {added, changed, deleted}, "items");
   }
 
+  return body;
+}
+
+// Failed, conflicting and skipped items by cause, with examples.
+std::string ErrorsSection(const nlohmann::json& f) {
+  std::string body;
   body += "<h2>Errors by cause</h2>";
   if (f["errors"].empty()) {
     body += "<p>No failed, conflicting or skipped items.</p>";
   } else {
     std::vector<std::string> labels;
     std::vector<double> values;
-    rows.clear();
+    std::vector<std::vector<std::string>> rows;
     for (const auto& e : f["errors"]) {
       labels.push_back(
           fmt::format("{}: {}", e["state"].get<std::string>(), e["cause"].get<std::string>()));
@@ -217,6 +246,12 @@ std::string Html(const nlohmann::json& f) {
     body += Table({"state", "cause", "example", "reason"}, rows);
   }
 
+  return body;
+}
+
+// The cutover and the last verification.
+std::string CutoverSection(const nlohmann::json& f) {
+  std::string body;
   body += "<h2>Cutover and verification</h2>";
   if (f["cutover"].is_null()) {
     body += "<p>Not cut over yet.</p>";
@@ -239,6 +274,12 @@ std::string Html(const nlohmann::json& f) {
         v.value("deep_checked", int64_t(0)), EscapeXml(v["outcome"].get<std::string>()));
   }
 
+  return body;
+}
+
+// The event log and the state of its hash chain.
+std::string LogSection(const nlohmann::json& f) {
+  std::string body;
   const auto& log = f["log"];
   body += fmt::format(
       "<h2>Migration log</h2><p>{} events; {}. Head hash:</p><pre>{}</pre>",
@@ -248,6 +289,13 @@ std::string Html(const nlohmann::json& f) {
           : fmt::format("the chain breaks at event {}", log["first_bad_event"].get<int64_t>()),
       EscapeXml(log["head_hash"].get<std::string>()));
 
+  return body;
+}
+
+// The whole page: every section, in a self-contained document (no scripts, no fetches).
+std::string Html(const nlohmann::json& f) {
+  std::string body = HeaderSection(f) + StagesSection(f) + ThroughputSection(f) + SyncSection(f) +
+                     ErrorsSection(f) + CutoverSection(f) + LogSection(f);
   return fmt::format(R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/history.h"
 #include "migration/cutover.h"
 #include "migration/safety.h"
 
@@ -16,20 +17,20 @@ struct StatusOptions {
   bool json = false;
 };
 
-int RunStatus(const StatusOptions& o) {
-  auto catalog = OpenMigration(o.dir, /*read_only=*/true);
-  auto totals = catalog->Totals();
-  if (!totals.ok()) Fail(totals.status());
-  auto runs = catalog->Runs();
-  if (!runs.ok()) Fail(runs.status());
+constexpr catalog::ItemState kStatesShown[] = {
+    catalog::ItemState::kPending,       catalog::ItemState::kCopied,  catalog::ItemState::kFailed,
+    catalog::ItemState::kConflict,      catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
+    catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted, catalog::ItemState::kKept};
 
+// Everything status shows, as its --json prints it.
+nlohmann::json StatusDoc(catalog::Catalog& catalog, const std::string& dir) {
+  auto totals = catalog.Totals();
+  if (!totals.ok()) Fail(totals.status());
+  auto runs = catalog.Runs();
+  if (!runs.ok()) Fail(runs.status());
   nlohmann::json states = nlohmann::json::object();
   int64_t items = 0, bytes = 0;
-  for (auto state :
-       {catalog::ItemState::kPending, catalog::ItemState::kCopied, catalog::ItemState::kFailed,
-        catalog::ItemState::kConflict, catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
-        catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted,
-        catalog::ItemState::kKept}) {
+  for (auto state : kStatesShown) {
     int64_t n = 0, b = 0;
     for (const auto& t : *totals) {
       if (t.state == state) n = t.items, b = t.bytes;
@@ -39,108 +40,112 @@ int RunStatus(const StatusOptions& o) {
     bytes += b;
   }
   nlohmann::json run_list = nlohmann::json::array();
-  for (const auto& r : *runs) {
-    double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
-    bool moves_data = r.stage == "copy" || r.stage == "sync";
-    run_list.push_back(
-        {{"run", r.id},
-         {"stage", r.stage},
-         {"started", HumanTime(r.started_ns)},
-         {"seconds", seconds},
-         {"outcome", r.outcome},
-         {"files", r.files},
-         {"bytes", r.bytes},
-         {"failed", r.failed},
-         {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}});
-  }
-  // The delta of each sync pass, to see whether they converge toward zero.
-  nlohmann::json deltas = nlohmann::json::array();
-  for (const auto& r : *runs) {
-    if (r.stage != "sync") continue;
-    auto summary = nlohmann::json::parse(r.summary_json, nullptr, false);
-    if (summary.is_discarded() || !summary.contains("delta")) continue;
-    nlohmann::json d = summary["delta"];
-    d["run"] = r.id;
-    d["started"] = HumanTime(r.started_ns);
-    deltas.push_back(d);
-  }
-  Result<migration::OpenProblems> open = migration::CountOpenProblems(*catalog);
+  for (const auto& r : *runs) run_list.push_back(RunJson(r));
+  Result<migration::OpenProblems> open = migration::CountOpenProblems(catalog);
   if (!open.ok()) Fail(open.status());
-  nlohmann::json open_problems{{"conflict", open->conflicts}, {"failed", open->failed},
-                               {"pending", open->pending},    {"vanished", open->vanished},
-                               {"skipped", open->skipped},    {"blocking", open->blocking()}};
-  std::optional<nlohmann::json> cutover = migration::CutoverRecord(*catalog);
-  const catalog::Config& c = catalog->config();
-  nlohmann::json doc{{"migration", o.dir},
-                     {"closed", migration::IsClosed(*catalog)},
-                     {"cutover", cutover ? *cutover : nlohmann::json(nullptr)},
-                     {"sync_deltas", deltas},
-                     {"source", c.source},
-                     {"target", c.target},
-                     {"items", items},
-                     {"bytes", bytes},
-                     {"states", states},
-                     {"open_problems", open_problems},
-                     {"runs", run_list}};
+  std::optional<nlohmann::json> cutover = migration::CutoverRecord(catalog);
+  const catalog::Config& c = catalog.config();
+  return {{"migration", dir},
+          {"closed", migration::IsClosed(catalog)},
+          {"cutover", cutover ? *cutover : nlohmann::json(nullptr)},
+          {"sync_deltas", SyncPasses(*runs)},
+          {"source", c.source},
+          {"target", c.target},
+          {"items", items},
+          {"bytes", bytes},
+          {"states", states},
+          {"open_problems",
+           {{"conflict", open->conflicts},
+            {"failed", open->failed},
+            {"pending", open->pending},
+            {"vanished", open->vanished},
+            {"skipped", open->skipped},
+            {"blocking", open->blocking()}}},
+          {"runs", run_list}};
+}
 
-  std::ostream& out = o.json ? std::cerr : std::cout;
-  out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir, c.source, c.target);
+void PrintStates(const nlohmann::json& doc, std::ostream& out) {
   out << fmt::format("{:<14} {:>10} {:>12}\n", "state", "items", "bytes");
-  for (const char* name : {"pending", "copied", "failed", "conflict", "skipped", "vanished",
-                           "source-deleted", "deleted", "kept"}) {
-    const auto& v = states[name];
+  for (auto state : kStatesShown) {
+    std::string name(catalog::StateName(state));
+    const auto& v = doc["states"][name];
     out << fmt::format("{:<14} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
                        HumanBytes(v["bytes"].get<int64_t>()));
   }
-  out << fmt::format("{:<14} {:>10} {:>12}\n", "total", items, HumanBytes(bytes));
-  if (open->blocking() > 0) {
+  out << fmt::format("{:<14} {:>10} {:>12}\n", "total", doc["items"].get<int64_t>(),
+                     HumanBytes(doc["bytes"].get<int64_t>()));
+}
+
+void PrintOpenProblems(const nlohmann::json& doc, std::ostream& out) {
+  const auto& open = doc["open_problems"];
+  if (open["blocking"].get<int64_t>() > 0) {
     out << fmt::format(
         "\nopen problems: {} conflicts, {} failed, {} pending, {} vanished while copied (ferry "
         "sync {} lists them; they stay open until resolved)\n",
-        open->conflicts, open->failed, open->pending, open->vanished, o.dir);
+        open["conflict"].get<int64_t>(), open["failed"].get<int64_t>(),
+        open["pending"].get<int64_t>(), open["vanished"].get<int64_t>(),
+        doc["migration"].get<std::string>());
   }
-  if (open->skipped > 0) {
+  if (int64_t skipped = open["skipped"].get<int64_t>(); skipped > 0) {
     out << fmt::format(
         "{} items skipped, not migrated (ferry errors lists them; cutover needs "
         "--accept-skipped)\n",
-        open->skipped);
+        skipped);
   }
-  if (!runs->empty()) {
-    out << fmt::format("\n{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n", "run", "stage",
-                       "started", "duration", "files", "bytes", "rate", "outcome");
-    for (const auto& r : run_list) {
-      double seconds = r["seconds"];
-      double rate = r["bytes_per_second"];
-      out << fmt::format("{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n",
-                         r["run"].get<int64_t>(), r["stage"].get<std::string>(),
-                         r["started"].get<std::string>(),
-                         seconds > 0 ? HumanDuration(seconds) : "-", r["files"].get<int64_t>(),
-                         HumanBytes(r["bytes"]), rate > 0 ? HumanBytes(int64_t(rate)) + "/s" : "-",
-                         r["outcome"].get<std::string>());
-    }
+}
+
+void PrintRuns(const nlohmann::json& doc, std::ostream& out) {
+  if (doc["runs"].empty()) return;
+  out << fmt::format("\n{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n", "run", "stage",
+                     "started", "duration", "files", "bytes", "rate", "outcome");
+  for (const auto& r : doc["runs"]) {
+    double seconds = r["seconds"];
+    double rate = r["bytes_per_second"];
+    out << fmt::format("{:>4}  {:<8} {:<24} {:>9} {:>9} {:>11} {:>11}  {}\n",
+                       r["run"].get<int64_t>(), r["stage"].get<std::string>(),
+                       r["started"].get<std::string>(), seconds > 0 ? HumanDuration(seconds) : "-",
+                       r["files"].get<int64_t>(), HumanBytes(r["bytes"]),
+                       rate > 0 ? HumanBytes(int64_t(rate)) + "/s" : "-",
+                       r["outcome"].get<std::string>());
   }
-  if (!deltas.empty()) {
-    out << "\nsync passes (delta per pass):\n";
-    for (const auto& d : deltas) {
-      out << fmt::format("  run {:>3}  {}  new {} ({}), changed {} ({}), deleted {} ({})\n",
-                         d["run"].get<int64_t>(), d["started"].get<std::string>(),
-                         d["new"].get<int64_t>(), HumanBytes(d["new_bytes"].get<int64_t>()),
-                         d["changed"].get<int64_t>(), HumanBytes(d["changed_bytes"].get<int64_t>()),
-                         d["deleted"].get<int64_t>(),
-                         HumanBytes(d["deleted_bytes"].get<int64_t>()));
-    }
+}
+
+void PrintSyncPasses(const nlohmann::json& doc, std::ostream& out) {
+  if (doc["sync_deltas"].empty()) return;
+  out << "\nsync passes (delta per pass):\n";
+  for (const auto& d : doc["sync_deltas"]) {
+    out << fmt::format("  run {:>3}  {}  new {} ({}), changed {} ({}), deleted {} ({})\n",
+                       d["run"].get<int64_t>(), d["started"].get<std::string>(),
+                       d["new"].get<int64_t>(), HumanBytes(d["new_bytes"].get<int64_t>()),
+                       d["changed"].get<int64_t>(), HumanBytes(d["changed_bytes"].get<int64_t>()),
+                       d["deleted"].get<int64_t>(), HumanBytes(d["deleted_bytes"].get<int64_t>()));
   }
-  if (!doc["cutover"].is_null()) {
-    const auto& cut = doc["cutover"];
-    out << fmt::format(
-        "\ncut over {}: {} items ({}), verification {} mismatches{}\n",
-        HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
-        HumanBytes(cut.value("bytes", int64_t(0))), cut["verify"].value("mismatches", int64_t(0)),
-        doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
-    if (int64_t since = cut.value("in_sync_since_ns", int64_t(0)); since > 0) {
-      out << fmt::format("  the target holds the source as it was from {} on\n", HumanTime(since));
-    }
+}
+
+void PrintCutover(const nlohmann::json& doc, std::ostream& out) {
+  if (doc["cutover"].is_null()) return;
+  const auto& cut = doc["cutover"];
+  out << fmt::format("\ncut over {}: {} items ({}), verification {} mismatches{}\n",
+                     HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
+                     HumanBytes(cut.value("bytes", int64_t(0))),
+                     cut["verify"].value("mismatches", int64_t(0)),
+                     doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
+  if (int64_t since = cut.value("in_sync_since_ns", int64_t(0)); since > 0) {
+    out << fmt::format("  the target holds the source as it was from {} on\n", HumanTime(since));
   }
+}
+
+int RunStatus(const StatusOptions& o) {
+  auto catalog = OpenMigration(o.dir, /*read_only=*/true);
+  nlohmann::json doc = StatusDoc(*catalog, o.dir);
+  std::ostream& out = o.json ? std::cerr : std::cout;
+  out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir,
+                     doc["source"].get<std::string>(), doc["target"].get<std::string>());
+  PrintStates(doc, out);
+  PrintOpenProblems(doc, out);
+  PrintRuns(doc, out);
+  PrintSyncPasses(doc, out);
+  PrintCutover(doc, out);
   if (o.json) std::cout << JsonText(doc, 2) << "\n";
   return kExitDone;
 }

@@ -32,6 +32,50 @@ std::unique_ptr<storage::Store> OpenTrialStore(const catalog::Config& config,
   return OpenEndpoint(*spec, &engine);
 }
 
+// What the trial found and projects, for people.
+void PrintTrial(const migration::TrialReport& r, const std::string& where, std::ostream& out) {
+  out << fmt::format(
+      "trial of {} files ({}) into {} (seed {}):\n"
+      "  strata: {} of {} (size buckets {} of {}, top-level folders {} of {})\n"
+      "  copied {}, failed {}; verified {}, mismatches {}\n"
+      "  {:.0f} files/s, {}/s over {}\n"
+      "  names the target cannot store: {}\n",
+      r.files, HumanBytes(r.bytes), where, r.seed, r.strata_sampled, r.strata, r.buckets_sampled,
+      r.buckets_present, r.folders_sampled, r.folders_present, r.copied, r.failed, r.verified,
+      r.mismatches, r.files_per_second, HumanBytes(int64_t(r.bytes_per_second)),
+      HumanDuration(r.seconds), r.unstorable);
+  for (const auto& [cause, n] : r.errors_by_cause)
+    out << fmt::format("  {} failed: {}\n", n, cause);
+  out << fmt::format("projected full copy of {} files ({}): about {}\n", r.total_files,
+                     HumanBytes(r.total_bytes), HumanDuration(r.projected_seconds));
+}
+
+// The same, for scripts.
+nlohmann::json TrialJson(const migration::TrialReport& r) {
+  return {{"run", r.run},
+          {"seed", r.seed},
+          {"files", r.files},
+          {"bytes", r.bytes},
+          {"strata", r.strata},
+          {"strata_sampled", r.strata_sampled},
+          {"size_buckets", r.buckets_present},
+          {"size_buckets_sampled", r.buckets_sampled},
+          {"top_folders", r.folders_present},
+          {"top_folders_sampled", r.folders_sampled},
+          {"copied", r.copied},
+          {"failed", r.failed},
+          {"verified", r.verified},
+          {"mismatches", r.mismatches},
+          {"errors_by_cause", r.errors_by_cause},
+          {"unstorable_names", r.unstorable},
+          {"seconds", r.seconds},
+          {"files_per_second", r.files_per_second},
+          {"bytes_per_second", r.bytes_per_second},
+          {"total_files", r.total_files},
+          {"total_bytes", r.total_bytes},
+          {"projected_seconds", r.projected_seconds}};
+}
+
 int RunTrial(const TrialCommandOptions& o) {
   if (o.sample.empty() && !o.cleanup) {
     throw ExitError(kExitUsage, "give --sample P% or N (and/or --cleanup)");
@@ -66,43 +110,8 @@ int RunTrial(const TrialCommandOptions& o) {
     Result<migration::TrialReport> report =
         migration::Trial(*catalog, *endpoints.source, *trial, o.prefix, options);
     if (!report.ok()) Fail(report.status());
-    const auto& r = *report;
-    out << fmt::format(
-        "trial of {} files ({}) into {} (seed {}):\n"
-        "  strata: {} of {} (size buckets {} of {}, top-level folders {} of {})\n"
-        "  copied {}, failed {}; verified {}, mismatches {}\n"
-        "  {:.0f} files/s, {}/s over {}\n"
-        "  names the target cannot store: {}\n",
-        r.files, HumanBytes(r.bytes), trial->Describe(), r.seed, r.strata_sampled, r.strata,
-        r.buckets_sampled, r.buckets_present, r.folders_sampled, r.folders_present, r.copied,
-        r.failed, r.verified, r.mismatches, r.files_per_second,
-        HumanBytes(int64_t(r.bytes_per_second)), HumanDuration(r.seconds), r.unstorable);
-    for (const auto& [cause, n] : r.errors_by_cause)
-      out << fmt::format("  {} failed: {}\n", n, cause);
-    out << fmt::format("projected full copy of {} files ({}): about {}\n", r.total_files,
-                       HumanBytes(r.total_bytes), HumanDuration(r.projected_seconds));
-    doc = {{"run", r.run},
-           {"seed", r.seed},
-           {"files", r.files},
-           {"bytes", r.bytes},
-           {"strata", r.strata},
-           {"strata_sampled", r.strata_sampled},
-           {"size_buckets", r.buckets_present},
-           {"size_buckets_sampled", r.buckets_sampled},
-           {"top_folders", r.folders_present},
-           {"top_folders_sampled", r.folders_sampled},
-           {"copied", r.copied},
-           {"failed", r.failed},
-           {"verified", r.verified},
-           {"mismatches", r.mismatches},
-           {"errors_by_cause", r.errors_by_cause},
-           {"unstorable_names", r.unstorable},
-           {"seconds", r.seconds},
-           {"files_per_second", r.files_per_second},
-           {"bytes_per_second", r.bytes_per_second},
-           {"total_files", r.total_files},
-           {"total_bytes", r.total_bytes},
-           {"projected_seconds", r.projected_seconds}};
+    PrintTrial(*report, trial->Describe(), out);
+    doc = TrialJson(*report);
   }
   if (o.cleanup) {
     Result<migration::CleanupReport> cleaned = migration::CleanupTrial(*catalog, *trial, o.prefix);

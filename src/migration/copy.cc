@@ -303,7 +303,7 @@ class CopyRun {
     }
     ++progress_.items_done;
     Item& item = done.item;
-    UploadResult& r = done.result;
+    const UploadResult& r = done.result;
     item.write_intent.clear();  // the outcome is recorded: no blob may claim this write now
     const bool replaced = !item.target_etag.empty();
     item.attempts += 1;
@@ -311,88 +311,103 @@ class CopyRun {
     report_.bytes_sent += int64_t(r.bytes_sent);
     report_.blocks_reused += r.blocks_reused;
     progress_.bytes_done += int64_t(item.size);
-    nlohmann::json detail;
-    std::string event;
+    Logged logged;
     switch (r.outcome) {
       case UploadOutcome::kCopied:
       case UploadOutcome::kAdopted:
-        item.state = ItemState::kCopied;
-        item.target_etag = r.etag;
-        item.kept_blob = false;  // ferry's own blob now
-        item.md5 = r.md5;
-        if (item.kind == storage::Kind::kFile) {
-          item.size = r.size;
-          item.mtime_ns = r.mtime_ns;
-        }
-        if (r.ctime_ns != 0 || r.inode != 0) {  // the version copied, as the next scan sees it
-          item.ctime_ns = r.ctime_ns;
-          item.inode = r.inode;
-        }
-        item.reason = r.outcome == UploadOutcome::kAdopted ? "already in the target" : "";
-        item.cause.clear();
-        event = r.outcome == UploadOutcome::kAdopted ? "adopted" : replaced ? "recopied" : "copied";
-        detail = {{"size", item.size}, {"etag", r.etag}};
-        if (r.md5) detail["md5"] = Md5Hex(*r.md5);
-        if (r.blocks_reused) detail["blocks_reused"] = r.blocks_reused;
-        (r.outcome == UploadOutcome::kCopied ? report_.copied : report_.adopted) += 1;
-        if (r.metadata_only) ++report_.metadata_only;
-        if (replaced) {
-          ++report_.replaced;
-          report_.replaced_bytes += int64_t(item.size);
-        }
-        report_.bytes += int64_t(item.size);
+        logged = Copied(item, r, replaced);
         break;
       case UploadOutcome::kConflict:
         item.state = ItemState::kConflict;
         item.cause = "conflict: the target holds a different blob";
         item.reason = r.detail;
-        event = "conflict";
-        detail = {{"target", r.detail}};
+        logged = {"conflict", {{"target", r.detail}}};
         ++report_.conflicts;
         break;
       case UploadOutcome::kVanished:
-        if (replaced) {  // its blob is still there: recorded as deleted at the source
-          item.state = ItemState::kSourceDeleted;
-          item.cause.clear();
-          item.reason = "deleted at the source";
-          event = "source-deleted";
-          ++report_.vanished;
-          break;
-        }
-        item.state = ItemState::kVanished;
-        item.cause = kCauseVanishedInFlight;  // open until a complete listing confirms it
-        item.reason = "gone from the source while it was being copied";
-        event = "vanished";
-        ++report_.vanished;
+        logged = Vanished(item, replaced);
         break;
       case UploadOutcome::kChanging:
         item.state = ItemState::kFailed;
         item.cause = "source: kept changing while read";
         item.reason = r.error.ok() ? "changed while read" : r.error.message();
-        event = "failed";
-        detail = {{"error", item.reason}};
+        logged = {"failed", {{"error", item.reason}}};
         ++report_.failed;
         break;
       case UploadOutcome::kFailed:
-        // Item after item failing for a reason that is the target's, not the item's (down,
-        // unreachable, throttling without end, access revoked or expired, container gone):
-        // stop instead of failing everything that is left.
-        if (TargetWide(r.error) &&
-            ++consecutive_target_failures_ >= std::max(8, options_.engine.workers())) {
-          report_.unreachable = r.error.message();
-        }
-        item.state = ItemState::kFailed;
-        item.cause = CauseOf(r.error);
-        item.reason = r.error.ToString();
-        event = "failed";
-        detail = {{"error", item.reason}, {"attempt", item.attempts}};
-        ++report_.failed;
+        logged = Failed(item, r.error);
         break;
     }
     if (r.outcome != UploadOutcome::kFailed) consecutive_target_failures_ = 0;
-    if (detail.is_null()) detail = nlohmann::json::object();
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
-    return catalog_.AppendEvent(report_.run, item.path, event, JsonText(detail));
+    return catalog_.AppendEvent(report_.run, item.path, logged.event, JsonText(logged.detail));
+  }
+
+  // What the event log says about one outcome.
+  struct Logged {
+    std::string event;
+    nlohmann::json detail = nlohmann::json::object();
+  };
+
+  Logged Copied(Item& item, const UploadResult& r, bool replaced) {
+    const bool adopted = r.outcome == UploadOutcome::kAdopted;
+    item.state = ItemState::kCopied;
+    item.target_etag = r.etag;
+    item.kept_blob = false;  // ferry's own blob now
+    item.md5 = r.md5;
+    if (item.kind == storage::Kind::kFile) {
+      item.size = r.size;
+      item.mtime_ns = r.mtime_ns;
+    }
+    if (r.ctime_ns != 0 || r.inode != 0) {  // the version copied, as the next scan sees it
+      item.ctime_ns = r.ctime_ns;
+      item.inode = r.inode;
+    }
+    item.reason = adopted ? "already in the target" : "";
+    item.cause.clear();
+    Logged logged{adopted    ? "adopted"
+                  : replaced ? "recopied"
+                             : "copied",
+                  {{"size", item.size}, {"etag", r.etag}}};
+    if (r.md5) logged.detail["md5"] = Md5Hex(*r.md5);
+    if (r.blocks_reused) logged.detail["blocks_reused"] = r.blocks_reused;
+    (adopted ? report_.adopted : report_.copied) += 1;
+    if (r.metadata_only) ++report_.metadata_only;
+    if (replaced) {
+      ++report_.replaced;
+      report_.replaced_bytes += int64_t(item.size);
+    }
+    report_.bytes += int64_t(item.size);
+    return logged;
+  }
+
+  Logged Vanished(Item& item, bool replaced) {
+    ++report_.vanished;
+    if (replaced) {  // its blob is still there: recorded as deleted at the source
+      item.state = ItemState::kSourceDeleted;
+      item.cause.clear();
+      item.reason = "deleted at the source";
+      return {"source-deleted"};
+    }
+    item.state = ItemState::kVanished;
+    item.cause = kCauseVanishedInFlight;  // open until a complete listing confirms it
+    item.reason = "gone from the source while it was being copied";
+    return {"vanished"};
+  }
+
+  Logged Failed(Item& item, const Status& error) {
+    // Item after item failing for a reason that is the target's, not the item's (down,
+    // unreachable, throttling without end, access revoked or expired, container gone): stop
+    // instead of failing everything that is left.
+    if (TargetWide(error) &&
+        ++consecutive_target_failures_ >= std::max(8, options_.engine.workers())) {
+      report_.unreachable = error.message();
+    }
+    item.state = ItemState::kFailed;
+    item.cause = CauseOf(error);
+    item.reason = error.ToString();
+    ++report_.failed;
+    return {"failed", {{"error", item.reason}, {"attempt", item.attempts}}};
   }
 
   Status Commit() {

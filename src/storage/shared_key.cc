@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "base/text.h"
 
 namespace ferry::storage {
 
@@ -18,15 +19,6 @@ namespace {
 std::string HeaderOrEmpty(const http::Request& request, std::string_view name) {
   auto value = request.headers.Get(name);
   return value ? std::string(*value) : std::string();
-}
-
-std::string HttpDate() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -101,7 +93,7 @@ Status SharedKeyPolicy::Prepare(http::Request& request) {
 
 Status BlobHeadersPolicy::Prepare(http::Request& request) {
   request.headers.Set("x-ms-version", std::string(kApiVersion));
-  request.headers.Set("x-ms-date", HttpDate());
+  request.headers.Set("x-ms-date", HttpTime(int64_t(std::time(nullptr)) * 1'000'000'000));
   if (!request.headers.Has("x-ms-client-request-id")) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     request.headers.Set("x-ms-client-request-id", fmt::format("{:016x}{:016x}", rng(), rng()));

@@ -373,20 +373,22 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
                                               : UploadBlocks(item, before);
 }
 
-UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& before) {
+// The body reads the file as it is sent, hashing on the way. Before the last bytes go, the file
+// must still be the version it started as; if not, the request is abandoned and the target never
+// creates the blob.
+struct Uploader::Stream {
+  Md5 md5;
+  uint64_t hashed = 0;
+  Status source_error;  // the source failed or changed: the write was abandoned for it
+  bool changed = false;
+};
+
+http::Body Uploader::StreamingBody(const UploadItem& item, const Entry& before, Stream& stream) {
   const uint64_t size = before.size;
-  // The body reads the file as it is sent, hashing on the way. Before the last bytes go, the
-  // file must still be the version it started as; if not, the request is abandoned and the
-  // target never creates the blob.
-  struct Stream {
-    Md5 md5;
-    uint64_t hashed = 0;
-    Status source_error;  // the source failed or changed: the write was abandoned for it
-    bool changed = false;
-  } stream;
   http::Body body;
   body.size = size;
-  body.read = [&](uint64_t offset, char* buf, size_t len) -> Result<size_t> {
+  body.read = [this, &item, &before, &stream, size](uint64_t offset, char* buf,
+                                                    size_t len) -> Result<size_t> {
     if (offset != stream.hashed) {
       if (offset != 0) return Status(Code::kInternal, "the request body was re-read out of order");
       bytes_sent_ -= stream.hashed;  // a retry sends it again from the start
@@ -415,6 +417,13 @@ UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& befor
     return got;
   };
 
+  return body;
+}
+
+UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& before) {
+  const uint64_t size = before.size;
+  Stream stream;
+  http::Body body = StreamingBody(item, before, stream);
   UploadResult result;
   result.size = size;
   result.mtime_ns = before.mtime_ns;
@@ -470,21 +479,12 @@ UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& befor
                                       : "removing the damaged blob failed: " + removed.message())));
 }
 
-UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before) {
+Status Uploader::StageBlocks(const UploadItem& item, const Entry& before, uint64_t block_size,
+                             const std::map<std::string, uint64_t>& staged, Md5Pair& md5s,
+                             std::vector<std::string>& ids, UploadResult& result) {
   const uint64_t size = before.size;
-  const uint64_t block_size = BlockSizeFor(size, options_.block_size, target_.MaxBlocks());
   const uint64_t blocks = (size + block_size - 1) / block_size;
-  UploadResult result;
-  result.size = size;
-  result.mtime_ns = before.mtime_ns;
 
-  std::map<std::string, uint64_t> staged;
-  Result<std::vector<storage::StagedBlock>> list = target_.ListStagedBlocks(item.path);
-  if (!list.ok()) return Failed(list.status());
-  for (const auto& b : *list) staged[b.id] = b.size;
-
-  Md5Pair md5s;  // the whole file's and each block's, in one pass
-  std::vector<std::string> ids;
   std::deque<std::future<void>> in_flight;
   std::mutex error_mu;
   Status first_error;
@@ -532,10 +532,27 @@ UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before)
   }
   while (!in_flight.empty()) wait_front();
 
+  return first_error;
+}
+
+UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before) {
+  const uint64_t size = before.size;
+  const uint64_t block_size = BlockSizeFor(size, options_.block_size, target_.MaxBlocks());
+  UploadResult result;
+  result.size = size;
+  result.mtime_ns = before.mtime_ns;
+
+  std::map<std::string, uint64_t> staged;  // by id, their sizes: left by an earlier attempt
+  Result<std::vector<storage::StagedBlock>> list = target_.ListStagedBlocks(item.path);
+  if (!list.ok()) return Failed(list.status());
+  for (const auto& b : *list) staged[b.id] = b.size;
+  Md5Pair md5s;  // the whole file's and each block's, in one pass
+  std::vector<std::string> ids;
+  Status stage_error = StageBlocks(item, before, block_size, staged, md5s, ids, result);
   Result<Entry> after = StatSource(item.path);
   if (!after.ok()) return FromSourceError(after.status());
   if (!SameVersion(before, *after)) return Changing();
-  if (!first_error.ok()) return FromSourceError(first_error);
+  if (!stage_error.ok()) return FromSourceError(stage_error);
 
   Md5Digest md5 = md5s.FinishWhole();
   result.md5 = md5;

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <string>
 
 #include "base/encoding.h"
+#include "base/md5_pair.h"
 #include "base/status.h"
 #include "storage/store.h"
 #include "transfer/buffer_pool.h"
@@ -136,7 +138,15 @@ class Uploader {
   UploadResult UploadSmall(const UploadItem& item, const storage::Entry& before);
   UploadResult UploadLarge(const UploadItem& item, const storage::Entry& before);
   UploadResult UploadStreamed(const UploadItem& item, const storage::Entry& before);
+  // What a streamed body read from the source; the body it returns reads into `stream`.
+  struct Stream;
+  http::Body StreamingBody(const UploadItem& item, const storage::Entry& before, Stream& stream);
   UploadResult UploadBlocks(const UploadItem& item, const storage::Entry& before);
+  // Stages the blocks of `before` (but those `staged` already, by id and size), hashing into
+  // `md5s` and naming them in `ids`; returns the first error (of the source or the target).
+  Status StageBlocks(const UploadItem& item, const storage::Entry& before, uint64_t block_size,
+                     const std::map<std::string, uint64_t>& staged, Md5Pair& md5s,
+                     std::vector<std::string>& ids, UploadResult& result);
   // The MD5 of the version `before` of a source file, read without uploading it; nullopt if the
   // file changed while read.
   Result<std::optional<Md5Digest>> HashUnchanged(const std::string& path,

@@ -1,0 +1,35 @@
+#include "cli/history.h"
+
+#include "base/text.h"
+
+namespace ferry::cli {
+
+nlohmann::json RunJson(const catalog::Run& r) {
+  double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
+  bool moves_data = r.stage == "copy" || r.stage == "sync";
+  return {{"run", r.id},
+          {"stage", r.stage},
+          {"started", HumanTime(r.started_ns)},
+          {"seconds", seconds},
+          {"outcome", r.outcome},
+          {"files", r.files},
+          {"bytes", r.bytes},
+          {"failed", r.failed},
+          {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}};
+}
+
+nlohmann::json SyncPasses(const std::vector<catalog::Run>& runs) {
+  nlohmann::json passes = nlohmann::json::array();
+  for (const auto& r : runs) {
+    if (r.stage != "sync") continue;
+    auto summary = nlohmann::json::parse(r.summary_json, nullptr, false);
+    if (summary.is_discarded() || !summary.contains("delta")) continue;
+    nlohmann::json d = summary["delta"];
+    d["run"] = r.id;
+    d["started"] = HumanTime(r.started_ns);
+    passes.push_back(d);
+  }
+  return passes;
+}
+
+}  // namespace ferry::cli

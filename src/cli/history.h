@@ -1,0 +1,21 @@
+// The migration's history as status and report show it: one JSON shape per run and per sync
+// pass, so both commands (and their --json) agree.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "catalog/catalog.h"
+
+namespace ferry::cli {
+
+// {"run", "stage", "started", "seconds", "outcome", "files", "bytes", "failed",
+//  "bytes_per_second"}; seconds is 0 for a run that has not ended, and the rate is 0 for stages
+// that move no data.
+nlohmann::json RunJson(const catalog::Run& run);
+
+// The delta of each sync pass ({"run", "started", "new", "new_bytes", "changed", ...}), oldest
+// first, to see whether the passes converge toward zero.
+nlohmann::json SyncPasses(const std::vector<catalog::Run>& runs);
+
+}  // namespace ferry::cli
