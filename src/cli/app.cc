@@ -48,6 +48,12 @@ int Run(int argc, char** argv) {
   app.add_flag("--insecure-skip-tls-verify", Network().insecure_tls,
                "Do not verify the TLS certificate of https endpoints (self-signed test setups "
                "only); every run that uses it is recorded in the migration's log");
+  std::string scan_concurrency = "auto";
+  app.add_option("--scan-concurrency", scan_concurrency,
+                 "Metadata calls (folder reads, stats) a scan of a folder source keeps in flight: "
+                 "N (1 = one at a time), or auto: 32 on NFS, SMB and FUSE mounts, where each call "
+                 "is a round trip, 1 on local disks")
+      ->envname("FERRY_SCAN_CONCURRENCY");
   app.fallthrough();  // global options may also follow the command
 
   std::map<CLI::App*, CommandRunner> runners;
@@ -79,6 +85,7 @@ int Run(int argc, char** argv) {
         std::chrono::ceil<std::chrono::seconds>(ParseDuration("--stall-timeout", stall_timeout));
     if (stall.count() < 1) throw ExitError(kExitUsage, "--stall-timeout: at least 1s");
     Network().stall_timeout = stall;
+    Network().scan_concurrency = ParseScanConcurrency(scan_concurrency);
   } catch (const ExitError& e) {
     std::cerr << "ferry: " << e.what() << "\n";
     return e.code();

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <ctime>
@@ -100,6 +101,18 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engin
 std::function<std::map<std::string, uint64_t>()> RetryCauses(const Endpoints& endpoints) {
   const storage::Store* target = endpoints.target.get();
   return [target] { return target->RetriesByCause(); };
+}
+
+int ParseScanConcurrency(const std::string& text) {
+  if (text == "auto") return 0;
+  int n = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size() || n < 1 || n > 1024) {
+    throw ExitError(
+        kExitUsage,
+        fmt::format("--scan-concurrency: '{}' is not auto or a count from 1 to 1024", text));
+  }
+  return n;
 }
 
 Sample ParseSample(const std::string& text) {

@@ -41,7 +41,10 @@ std::function<std::map<std::string, uint64_t>()> RetryCauses(const struct Endpoi
 struct NetworkSettings {
   std::chrono::seconds stall_timeout{60};
   bool insecure_tls = false;
+  int scan_concurrency = 0;  // 0: auto (storage::ListOptions::concurrency)
 };
+// "auto" (0) or a count from 1 to 1024; exit 2 otherwise.
+int ParseScanConcurrency(const std::string& text);
 NetworkSettings& Network();
 // With `engine`: the throttles and stream limit of a target.
 storage::AzureBlobOptions AzureOptions(const transfer::Engine* engine = nullptr);

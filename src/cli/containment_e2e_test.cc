@@ -189,8 +189,8 @@ TEST_F(ContainmentTest, FollowedLinksThatLeaveTheSourceAreSkipped) {
 
 TEST_F(ContainmentTest, NamesThatAreNotStrictUtf8AreSkippedAndNothingAborts) {
   AddFile("plain.txt", "plain");
-  for (const char* bad : {"over\xc0\xaflong", "sur\xed\xa0\x80gate", "high\xf5\x80\x80\x80",
-                          "caf\xe9.txt"}) {
+  for (const char* bad :
+       {"over\xc0\xaflong", "sur\xed\xa0\x80gate", "high\xf5\x80\x80\x80", "caf\xe9.txt"}) {
     WriteFile(Src() + "/" + bad, "bad name");
   }
   Init();

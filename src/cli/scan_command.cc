@@ -37,6 +37,7 @@ migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
   migration::ScanOptions options;
   options.filter = *filter;
   options.symlinks = config.symlinks;
+  options.list_concurrency = Network().scan_concurrency;
   options.accept_source_change = accept_source_change;
   InstallInterruptHandler();
   options.stop = &InterruptFlag();

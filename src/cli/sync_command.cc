@@ -59,6 +59,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   migration::SyncOptions s;
   s.scan.filter = *filter;
   s.scan.symlinks = config.symlinks;
+  s.scan.list_concurrency = Network().scan_concurrency;
   s.scan.checksum = o.checksum;
   s.scan.accept_source_change = o.accept_source_change;
   Result<migration::DeleteBudget> budget = migration::DeleteBudget::Parse(o.max_delete);

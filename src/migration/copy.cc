@@ -432,7 +432,7 @@ class CopyRun {
   catalog::Catalog& catalog_;
   const CopyOptions& options_;
   CopyReport& report_;
-  transfer::TaskPool blocks_;
+  TaskPool blocks_;
   transfer::BufferPool buffers_;
   transfer::Uploader uploader_;
   Exchange exchange_;

@@ -254,7 +254,9 @@ TEST_F(CopyTest, ATargetThatRefusesItemAfterItemStopsTheRunAnItemsOwnErrorDoesNo
   ScanNow();
   const std::pair<Status, bool> cases[] = {
       {Status(Code::kAuth, "AuthenticationFailed: the SAS expired"), true},
-      {Status(Code::kNotFound, "no container").WithHttp(404, "ContainerNotFound", "r").WithEndpointWide(),
+      {Status(Code::kNotFound, "no container")
+           .WithHttp(404, "ContainerNotFound", "r")
+           .WithEndpointWide(),
        true},
       {Status(Code::kTransient, "Couldn't connect to server"), true},
       {Status(Code::kInvalidInput, "InvalidBlobOrBlock").WithHttp(400, "InvalidBlobOrBlock", "r"),

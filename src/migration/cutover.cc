@@ -50,6 +50,8 @@ class CutoverRun {
         report_(report),
         snapshots_(catalog.ScratchDir()) {}
 
+  int Concurrency() const { return options_.sync.scan.list_concurrency; }
+
   // Each step returns an error, or OK with report_.refused set to stop there.
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CheckSource());
@@ -96,7 +98,7 @@ class CutoverRun {
                      double(options_.quiet_window.count()) / 1000.0));
     const Filter& filter = options_.sync.scan.filter;
     std::string first = snapshots_.Next();
-    Result<SnapshotDiff> start = ListSnapshot(source_, filter, first);
+    Result<SnapshotDiff> start = ListSnapshot(source_, filter, first, "", 100, Concurrency());
     if (!start.ok()) return Refusal(start.status());
     auto until = std::chrono::steady_clock::now() + options_.quiet_window;
     while (std::chrono::steady_clock::now() < until) {
@@ -105,7 +107,8 @@ class CutoverRun {
     }
     FERRY_RETURN_IF_ERROR(StopPoint());
     last_snapshot_ = snapshots_.Next();
-    Result<SnapshotDiff> end = ListSnapshot(source_, filter, last_snapshot_, first);
+    Result<SnapshotDiff> end =
+        ListSnapshot(source_, filter, last_snapshot_, first, 100, Concurrency());
     if (!end.ok()) return Refusal(end.status());
     last_listed_ns_ = end->listed_ns;
     report_.changing = end->paths;
@@ -138,8 +141,8 @@ class CutoverRun {
 
       Step("checking that nothing changed during the final sync");
       std::string next = snapshots_.Next();
-      Result<SnapshotDiff> diff =
-          ListSnapshot(source_, options_.sync.scan.filter, next, last_snapshot_);
+      Result<SnapshotDiff> diff = ListSnapshot(source_, options_.sync.scan.filter, next,
+                                               last_snapshot_, 100, Concurrency());
       if (!diff.ok()) return Refusal(diff.status());
       if (diff->changes == 0) {
         report_.in_sync_since_ns = last_listed_ns_;

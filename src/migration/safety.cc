@@ -108,9 +108,9 @@ Status CheckSourceIdentity(catalog::Catalog& catalog, storage::Store& source, bo
   FERRY_RETURN_IF_ERROR(catalog.SetMeta(kIdentityMeta, JsonText(IdentityJson(*now))));
   return catalog.AppendEvent(run, "", "source-identity-accepted",
                              JsonText(nlohmann::json{{"problem", *problem},
-                                            {"before", IdentityJson(recorded)},
-                                            {"now", IdentityJson(*now)},
-                                            {"by", Operator()}}));
+                                                     {"before", IdentityJson(recorded)},
+                                                     {"now", IdentityJson(*now)},
+                                                     {"by", Operator()}}));
 }
 
 Result<DeleteBudget> DeleteBudget::Parse(const std::string& text) {

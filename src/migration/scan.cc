@@ -99,8 +99,8 @@ class ScanMerge {
   Status Run() {
     Result<catalog::ItemCursor> cursor = catalog_.Items();
     if (!cursor.ok()) return cursor.status();
-    Result<std::unique_ptr<storage::Lister>> lister =
-        source_.List("", storage::ListOptions{.metadata = false});
+    Result<std::unique_ptr<storage::Lister>> lister = source_.List(
+        "", storage::ListOptions{.metadata = false, .concurrency = options_.list_concurrency});
     if (!lister.ok()) return lister.status();
     lister_ = std::move(lister).value();
     if (options_.dry_run) return Merge(*cursor);

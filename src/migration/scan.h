@@ -50,6 +50,8 @@ struct ScanReport {
 struct ScanOptions {
   Filter filter;
   catalog::SymlinkPolicy symlinks = catalog::SymlinkPolicy::kSkip;
+  // Metadata calls the source's listing keeps in flight (storage::ListOptions::concurrency).
+  int list_concurrency = 0;
   // Called now and then with the items seen so far.
   std::function<void(int64_t items, int64_t bytes)> progress;
   // As a sync pass: copied items that changed become pending again (to replace their blob) and

@@ -89,7 +89,7 @@ int64_t NowNs() {
 
 Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
                                   const std::string& out, const std::string& before,
-                                  size_t max_listed) {
+                                  size_t max_listed, int list_concurrency) {
   File written(std::fopen(out.c_str(), "wb"));
   if (!written) return Status(Code::kIo, "cannot write " + out);
   File old;
@@ -98,7 +98,7 @@ Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
     if (!old) return Status(Code::kIo, "cannot read " + before);
   }
   Result<std::unique_ptr<storage::Lister>> lister =
-      source.List("", storage::ListOptions{.metadata = false});
+      source.List("", storage::ListOptions{.metadata = false, .concurrency = list_concurrency});
   if (!lister.ok()) return lister.status();
 
   SnapshotDiff diff;

@@ -22,10 +22,10 @@ struct SnapshotDiff {
 // path, kind, size, mtime, change time, inode and mode of each. With `before` (a file an
 // earlier call wrote), compares the two in the same pass: a path added, removed, or with any
 // of those fields changed is a change; the first `max_listed` are named. Memory does not grow
-// with the tree. Refuses (Code::kRefused) when any folder or entry cannot be read: a listing
-// with holes proves nothing.
+// with the tree; `list_concurrency` as storage::ListOptions::concurrency. Refuses (Code::kRefused)
+// when any folder or entry cannot be read: a listing with holes proves nothing.
 Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
                                   const std::string& out, const std::string& before = "",
-                                  size_t max_listed = 100);
+                                  size_t max_listed = 100, int list_concurrency = 0);
 
 }  // namespace ferry::migration

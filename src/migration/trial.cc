@@ -142,7 +142,7 @@ class TrialRun {
   // (so that a cleanup deletes exactly that). Blobs an earlier trial wrote here are replaced only
   // while they are what it wrote.
   Status CopySample() {
-    transfer::TaskPool blocks(std::max(2, options_.engine.workers()));
+    TaskPool blocks(std::max(2, options_.engine.workers()));
     transfer::BufferPool buffers(options_.engine.memory());
     transfer::UploadOptions upload = options_.upload;
     upload.stream_limit = options_.engine.block_above;
@@ -152,7 +152,7 @@ class TrialRun {
     for (auto& b : *earlier) earlier_[b.path.substr(prefix_.size() + 1)] = b.etag;
     for (Phase* phase : {&small_, &large_}) {
       auto start = std::chrono::steady_clock::now();
-      transfer::TaskPool workers(options_.engine.workers());
+      TaskPool workers(options_.engine.workers());
       std::vector<std::future<void>> done;
       for (const Item& item : phase->items) {
         done.push_back(workers.Submit([&, item] { CopyOne(uploader, item); }));
@@ -194,7 +194,7 @@ class TrialRun {
 
   // What was copied is checked after, outside the timing, since the projection is of a copy.
   void CheckCopies() {
-    transfer::TaskPool workers(options_.engine.workers());
+    TaskPool workers(options_.engine.workers());
     std::vector<std::future<void>> done;
     for (const Copied& c : copied_) {
       done.push_back(workers.Submit([&] {

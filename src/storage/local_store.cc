@@ -13,7 +13,11 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <future>
+#include <map>
 #include <memory>
+
+#include "base/task_pool.h"
 
 namespace ferry::storage {
 
@@ -190,46 +194,67 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
 // Walks the tree depth first. Each directory's names are read and sorted once; a folder gives
 // two events in its parent: its own entry (sorted by its name) and its contents (sorted by
 // name + '/'), which together yield every path in ascending byte order.
+//
+// With a concurrency above 1 (a network share, where each call is a round trip), a pool keeps
+// that many calls in flight: the entries of each folder read are stat'ed at once, and the
+// folders next in line are read ahead, at most `concurrency` of them beyond those being walked,
+// so memory stays bounded by folder sizes, not by the tree. The entries and their order are
+// those of the serial walk; results are only computed earlier.
 class LocalStore::TreeLister : public Lister {
  public:
-  TreeLister(const LocalStore* store, std::string prefix, bool metadata)
-      : store_(store), prefix_(std::move(prefix)), metadata_(metadata) {}
+  TreeLister(const LocalStore* store, std::string prefix, bool metadata, int concurrency)
+      : store_(store), prefix_(std::move(prefix)), metadata_(metadata) {
+    if (concurrency > 1) {
+      pool_ = std::make_unique<TaskPool>(concurrency);
+      workers_ = pool_.get();
+      read_ahead_ = size_t(concurrency);
+    }
+  }
+  ~TreeLister() override {
+    // Queued work returns at once; running work may still queue more (through workers_, which
+    // stays valid while the pool drains and joins), before any other member goes.
+    cancelled_->store(true);
+    pool_.reset();
+  }
 
   Result<bool> Next(Entry& entry) override {
     if (!started_) {
       started_ = true;
-      Status st = Push("");
-      if (!st.ok()) return st;
+      Result<Frame> root = ReadFolder("");
+      if (!root.ok()) return root.status();
+      stack_.push_back(std::move(root).value());
     }
     while (!stack_.empty()) {
+      ReadAhead();
       Frame& frame = stack_.back();
       if (frame.next == frame.events.size()) {
         stack_.pop_back();
         continue;
       }
-      const Event event = frame.events[frame.next++];
+      const size_t index = frame.next++;
+      const Event& event = frame.events[index];
       std::string rel = JoinPath(frame.rel, event.name);
-      if (frame.rel.empty() && event.name == kStagingFolder) continue;
+      if (!Wanted(frame.rel, event)) continue;
       if (event.descend) {
-        std::string inside = rel + "/";
-        if (rel == skip_) continue;
-        if (inside.starts_with(prefix_) || prefix_.starts_with(inside)) {
-          Status st = Push(rel);
-          if (!st.ok()) {  // the listing goes on past this folder on the next call
-            unlisted_ = inside;
-            return st;
-          }
+        if (rel == skip_) {
+          ahead_.erase(rel);  // read ahead for nothing
+          continue;
         }
+        Result<Frame> inside = TakeFolder(rel);
+        if (!inside.ok()) {  // the listing goes on past this folder on the next call
+          unlisted_ = rel + "/";
+          return inside.status();
+        }
+        stack_.push_back(std::move(inside).value());
         continue;
       }
-      if (!rel.starts_with(prefix_)) continue;
-      Status st = StatLocal(store_->Absolute(rel), rel, entry);
-      if (st.code() == Code::kNotFound) continue;  // deleted since the folder was read
-      if (!st.ok()) {
+      Stat stat = TakeStat(frame, index, rel);
+      if (stat.status.code() == Code::kNotFound) continue;  // deleted since the folder was read
+      if (!stat.status.ok()) {
         unlisted_ = rel;
-        return st;
+        return stat.status;
       }
-      if (metadata_) AddFileMetadata(entry);
+      entry = std::move(stat.entry);
       last_ = rel;
       return true;
     }
@@ -247,20 +272,48 @@ class LocalStore::TreeLister : public Lister {
     std::string name;
     bool descend;
   };
+  struct Stat {
+    Status status;
+    Entry entry;
+  };
   struct Frame {
     std::string rel;
     std::vector<Event> events;
     size_t next = 0;
+    size_t ahead = 0;                      // events before this one were considered for read-ahead
+    std::vector<std::future<Stat>> stats;  // by event, started when the folder was read
   };
 
-  Status Push(const std::string& rel) {
+  // Whether an event is part of this listing: under the prefix, or a folder leading to it.
+  bool Wanted(const std::string& parent, const Event& event) const {
+    if (parent.empty() && event.name == kStagingFolder) return false;
+    std::string rel = JoinPath(parent, event.name);
+    if (!event.descend) return rel.starts_with(prefix_);
+    std::string inside = rel + "/";
+    return inside.starts_with(prefix_) || prefix_.starts_with(inside);
+  }
+
+  Stat StatOne(const std::string& rel) const {
+    Stat stat;
+    stat.status = StatLocal(store_->Absolute(rel), rel, stat.entry);
+    if (stat.status.ok() && metadata_) AddFileMetadata(stat.entry);
+    return stat;
+  }
+
+  Stat TakeStat(Frame& frame, size_t index, const std::string& rel) {
+    if (index < frame.stats.size() && frame.stats[index].valid()) return frame.stats[index].get();
+    return StatOne(rel);
+  }
+
+  // A folder's events, sorted; with a pool, the stats of its entries are under way.
+  Result<Frame> ReadFolder(const std::string& rel) const {
     std::string absolute = rel.empty() ? store_->root_ : store_->Absolute(rel);
     DIR* dir = ::opendir(absolute.c_str());
     if (dir == nullptr) {
       if (rel.empty()) return ErrnoStatus(errno, "cannot list", absolute);
       return ErrnoStatus(errno, "cannot list folder", absolute);
     }
-    Frame frame{rel, {}, 0};
+    Frame frame{rel, {}, 0, 0, {}};
     while (true) {
       errno = 0;
       struct dirent* d = ::readdir(dir);
@@ -287,8 +340,52 @@ class LocalStore::TreeLister : public Lister {
     for (Event& e : frame.events) {
       if (e.descend) e.name.pop_back();
     }
-    stack_.push_back(std::move(frame));
-    return Status::Ok();
+    if (workers_ && !cancelled_->load()) StartStats(frame);
+    return frame;
+  }
+
+  void StartStats(Frame& frame) const {
+    frame.stats.resize(frame.events.size());
+    for (size_t i = 0; i < frame.events.size(); ++i) {
+      const Event& e = frame.events[i];
+      if (e.descend || !Wanted(frame.rel, e)) continue;
+      auto task = std::make_shared<std::packaged_task<Stat()>>(
+          [this, rel = JoinPath(frame.rel, e.name), cancelled = cancelled_] {
+            return cancelled->load() ? Stat{Status(Code::kCancelled, "listing closed"), {}}
+                                     : StatOne(rel);
+          });
+      frame.stats[i] = task->get_future();
+      workers_->Submit([task] { (*task)(); });
+    }
+  }
+
+  // The folders the walk reaches next, read before it gets there: the deepest frame's first.
+  void ReadAhead() {
+    if (!workers_) return;
+    for (auto frame = stack_.rbegin(); frame != stack_.rend(); ++frame) {
+      frame->ahead = std::max(frame->ahead, frame->next);
+      while (ahead_.size() < read_ahead_ && frame->ahead < frame->events.size()) {
+        const Event& e = frame->events[frame->ahead++];
+        if (!e.descend || !Wanted(frame->rel, e)) continue;
+        std::string rel = JoinPath(frame->rel, e.name);
+        auto task = std::make_shared<std::packaged_task<Result<Frame>()>>(
+            [this, rel, cancelled = cancelled_]() -> Result<Frame> {
+              if (cancelled->load()) return Status(Code::kCancelled, "listing closed");
+              return ReadFolder(rel);
+            });
+        ahead_.emplace(rel, task->get_future());
+        workers_->Submit([task] { (*task)(); });
+      }
+      if (ahead_.size() >= read_ahead_) return;
+    }
+  }
+
+  Result<Frame> TakeFolder(const std::string& rel) {
+    auto it = ahead_.find(rel);
+    if (it == ahead_.end()) return ReadFolder(rel);
+    Result<Frame> frame = it->second.get();
+    ahead_.erase(it);
+    return frame;
   }
 
   const LocalStore* store_;
@@ -299,6 +396,11 @@ class LocalStore::TreeLister : public Lister {
   std::string last_;      // the path Next returned last
   std::string skip_;      // a folder whose contents are not walked
   std::string unlisted_;  // what the last error left unknown
+  size_t read_ahead_ = 0;
+  std::map<std::string, std::future<Result<Frame>>> ahead_;  // folders read ahead, by path
+  std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
+  TaskPool* workers_ = nullptr;     // the pool, for its own tasks too
+  std::unique_ptr<TaskPool> pool_;  // last: its tasks finish before anything else goes
 };
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
@@ -348,6 +450,15 @@ std::string FilesystemName(uint64_t type) {
   }
 }
 
+// Where each metadata call is a round trip (or unknown): worth keeping many in flight.
+bool IsNetworkFilesystem(uint64_t type) {
+  for (uint64_t local :
+       {0xEF53ull, 0x58465342ull, 0x9123683Eull, 0x2FC12FC1ull, 0x01021994ull, 0x794C7630ull}) {
+    if (type == local) return false;  // ext2/3/4, xfs, btrfs, zfs, tmpfs, overlay
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<RootIdentity> LocalStore::Identify() {
@@ -380,7 +491,15 @@ Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOp
   if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot list", root_);
   if (!S_ISDIR(st.st_mode))
     return Status(Code::kInvalidInput, fmt::format("'{}' is not a folder", root_));
-  return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix), options.metadata));
+  int concurrency = options.concurrency;
+  if (concurrency <= 0) {
+    struct statfs fs;
+    concurrency = ::statfs(root_.c_str(), &fs) == 0 && IsNetworkFilesystem(uint64_t(fs.f_type))
+                      ? kNetworkListConcurrency
+                      : 1;
+  }
+  return std::unique_ptr<Lister>(
+      new TreeLister(this, std::string(prefix), options.metadata, concurrency));
 }
 
 Result<Entry> LocalStore::Stat(std::string_view path) {

@@ -75,7 +75,12 @@ struct ListOptions {
   // Each entry's metadata (and the kind it gives a blob). Without it a blob listing is smaller
   // and the service answers it faster; entries then have no metadata and blobs list as files.
   bool metadata = true;
+  // How many metadata calls (folder reads, stats) a listing keeps in flight; 0 lets the store
+  // choose (a local folder: kNetworkListConcurrency on a network or FUSE file system, else 1).
+  // The entries and their order do not depend on it.
+  int concurrency = 0;
 };
+inline constexpr int kNetworkListConcurrency = 32;
 
 // A precondition on a write or delete.
 struct Condition {

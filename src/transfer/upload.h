@@ -13,7 +13,7 @@
 #include "base/status.h"
 #include "storage/store.h"
 #include "transfer/buffer_pool.h"
-#include "transfer/task_pool.h"
+#include "base/task_pool.h"
 
 namespace ferry::transfer {
 

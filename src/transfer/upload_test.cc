@@ -5,7 +5,7 @@
 #include "base/encoding.h"
 #include "storage/memory_store.h"
 #include "support/store_conformance.h"
-#include "transfer/task_pool.h"
+#include "base/task_pool.h"
 
 namespace ferry::transfer {
 namespace {

@@ -1,6 +1,6 @@
-#include "transfer/task_pool.h"
+#include "base/task_pool.h"
 
-namespace ferry::transfer {
+namespace ferry {
 
 TaskPool::TaskPool(int threads) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
@@ -40,4 +40,4 @@ void TaskPool::Work() {
   }
 }
 
-}  // namespace ferry::transfer
+}  // namespace ferry

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace ferry::transfer {
+namespace ferry {
 
 class TaskPool {
  public:
@@ -32,4 +32,4 @@ class TaskPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace ferry::transfer
+}  // namespace ferry
