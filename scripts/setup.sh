@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium  # headless, for the HTML report test
   openssl   # a self-signed certificate for the https test
+  libfuse3-dev fuse3  # slowfs: a source mount with network latency, for tests and benchmarks
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
