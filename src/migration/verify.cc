@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <ctime>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
 
+#include "base/task_pool.h"
 #include "base/text.h"
 #include "migration/safety.h"
 #include "migration/sample.h"
@@ -185,33 +187,69 @@ class VerifyRun {
       }));
       sample = lowest.Take();
     }
+    // Files are re-read a batch at a time, in parallel; their results are recorded in order.
+    TaskPool readers(std::max(1, options_.read_concurrency));
+    std::vector<Item> batch;
     FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
     Status checked = catalog_.ForEachItem({ItemState::kCopied}, [&](Item& item) -> Status {
       if (item.kind != Kind::kFile || !item.md5) return Status::Ok();
-      counted_ = item.verify_result != "ok";  // quick already found this one wrong
       if (options_.sample_count ? !sample.contains(item.path) : !chosen(item)) return Status::Ok();
-      FERRY_RETURN_IF_ERROR(DeepOne(item));
-      if (++report_.deep_checked % 200 != 0) return Status::Ok();
-      FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
-      return catalog_.BeginTransaction();
+      batch.push_back(item);
+      if (batch.size() < kDeepBatch) return Status::Ok();
+      return DeepBatch(readers, batch);
     });
+    if (checked.ok()) checked = DeepBatch(readers, batch);
     Status committed = catalog_.CommitTransaction();  // what was recorded stays, whatever came
     return checked.ok() ? committed : checked;
   }
 
  private:
-  // Re-reads one copied file in the target and at the source, and records what it found.
-  Status DeepOne(Item& item) {
-    Result<Md5Digest> there = storage::ReadMd5(target_, item.path);
-    if (!there.ok()) {
-      return Record(item, Finding{Finding::Kind::kMissing, item.path, there.status().message()});
+  static constexpr size_t kDeepBatch = 200;  // also how often the results are committed
+
+  // What re-reading one copied file found: the target's MD5, and the source's when the
+  // target's was right.
+  struct DeepRead {
+    Result<Md5Digest> there = Status(Code::kInternal, "not read");
+    std::optional<Result<Md5Digest>> here;
+  };
+
+  DeepRead ReadBoth(const Item& item) {
+    DeepRead read;
+    read.there = storage::ReadMd5(target_, item.path);
+    if (read.there.ok() && *read.there == *item.md5)
+      read.here = storage::ReadMd5(source_, item.path);
+    return read;
+  }
+
+  Status DeepBatch(TaskPool& readers, std::vector<Item>& batch) {
+    std::vector<DeepRead> reads(batch.size());
+    std::vector<std::future<void>> done;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      done.push_back(readers.Submit([this, &batch, &reads, i] { reads[i] = ReadBoth(batch[i]); }));
     }
-    if (*there != *item.md5) {
+    for (auto& d : done) d.wait();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      counted_ = batch[i].verify_result != "ok";  // quick already found this one wrong
+      FERRY_RETURN_IF_ERROR(RecordDeep(batch[i], reads[i]));
+      ++report_.deep_checked;
+    }
+    batch.clear();
+    FERRY_RETURN_IF_ERROR(catalog_.CommitTransaction());
+    return catalog_.BeginTransaction();
+  }
+
+  // Records what re-reading one copied file in the target and at the source found.
+  Status RecordDeep(Item& item, const DeepRead& read) {
+    if (!read.there.ok()) {
+      return Record(item,
+                    Finding{Finding::Kind::kMissing, item.path, read.there.status().message()});
+    }
+    if (*read.there != *item.md5) {
       return Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
                                   fmt::format("target bytes have MD5 {}, the catalog {}",
-                                              Md5Hex(*there), Md5Hex(*item.md5))});
+                                              Md5Hex(*read.there), Md5Hex(*item.md5))});
     }
-    Result<Md5Digest> here = storage::ReadMd5(source_, item.path);
+    const Result<Md5Digest>& here = *read.here;
     if (here.ok() && *here == *item.md5) return Status::Ok();
     return Record(
         item, Finding{Finding::Kind::kSourceChanged, item.path,

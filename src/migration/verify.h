@@ -34,6 +34,8 @@ struct VerifyOptions {
   std::optional<int64_t> sample_count;
   std::optional<double> sample_percent;
   uint64_t seed = 1;
+  // Deep only: files re-read at once (each read is a round trip on a share or to Azure).
+  int read_concurrency = 16;
   std::function<void(const Finding&)> on_finding;
   std::function<void(int64_t checked)> progress;
 };
