@@ -1,11 +1,12 @@
 // The throughput benchmark's datasets, generated the same way on every run (seeded sizes and
 // bytes), so every tool and every run moves the same data.
 //
-//   node bench/datasets.mjs S1|S2|S3|S4 DIR
+//   node bench/datasets.mjs S1|S2|S3|S4|S5 DIR
 //
 //   S1: 5,000 files of 1-64 KiB in 50 folders (about 160 MiB)
 //   S2: 4 files of 256 MiB
 //   S3: 50,000 tiny files (16-1,024 bytes) in 500 folders
+//   S5: 20,000 files of 1-8 KiB in 200 folders (read through slowfs, as a network share)
 //   S4: 1,000,000 empty files, 1,000 per folder, under 20 top-level folders
 //
 // Writes DIR.complete (beside DIR, so no tool copies it) last: a DIR without it is regenerated.
@@ -14,7 +15,7 @@ import path from "node:path";
 
 const [name, dir] = process.argv.slice(2);
 if (!name || !dir) {
-  console.error("usage: node bench/datasets.mjs S1|S2|S3|S4 DIR");
+  console.error("usage: node bench/datasets.mjs S1|S2|S3|S4|S5 DIR");
   process.exit(2);
 }
 
@@ -81,8 +82,14 @@ switch (name) {
       fs.closeSync(fs.openSync(path.join(sub, `e${i}`), "w"));
     }
     break;
+  case "S5":
+    for (let i = 0; i < 20000; i++) {
+      const size = 1024 + Math.floor(random() * 7 * 1024);
+      writeFile(path.join(dir, `share${String(i % 200).padStart(3, "0")}`, `doc-${i}.dat`), size);
+    }
+    break;
   default:
-    console.error(`unknown dataset '${name}': S1, S2, S3 or S4`);
+    console.error(`unknown dataset '${name}': S1, S2, S3, S4 or S5`);
     process.exit(2);
 }
 fs.writeFileSync(marker, "");

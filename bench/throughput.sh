@@ -11,6 +11,9 @@
 #   S2  4 files of 256 MiB                               copy
 #   S3  50,000 tiny files                                copy, then a no-op sync
 #   S4  1,000,000 empty files (ferry only, local target) copy, then no-op syncs of 250k/500k/1M
+#   S5  20,000 files of 1-8 KiB in 200 folders, read through slowfs (a network share with
+#       DELAY_US microseconds, default 1000, before every metadata call and open)
+#                                                        copy, then a no-op sync (ferry: and a scan)
 #
 # TOOLS="ferry curl azcopy rclone" picks the tools; REPEAT=3 rounds (medians are printed at the
 # end, with ferry's ratio to raw curl and to the faster peer); FERRY_ARGS adds options to ferry;
@@ -29,8 +32,10 @@ datasets=("$@")
 ((${#datasets[@]})) || datasets=(S1 S2 S3)
 work="$(mktemp -d /tmp/ferry-bench-XXXXXX)"
 source "$root/bench/azurite.sh"
+share="$work/share"
 cleanup() {
   stop_azurite
+  mountpoint -q "$share" 2>/dev/null && fusermount3 -u -z "$share"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,7 +77,14 @@ run_ferry() {
   rm -rf "$mig"
   "$ferry" init "$mig" --source "$src" --target "$url" >/dev/null
   timed "ferry copy" "$ferry" copy "$mig" "${ferry_args[@]}"
-  if [[ "$dataset" == S3 ]]; then timed "ferry sync" "$ferry" sync "$mig" "${ferry_args[@]}"; fi
+  if [[ "$dataset" == S3 || "$dataset" == S5 ]]; then
+    timed "ferry sync" "$ferry" sync "$mig" "${ferry_args[@]}"
+  fi
+  if [[ "$dataset" == S5 ]]; then  # the walk alone, into a fresh catalog
+    "$ferry" init "$mig-scan" --source "$src" --target "$work/unused-target" >/dev/null
+    timed "ferry scan" "$ferry" scan "$mig-scan" "${ferry_args[@]}"
+    rm -rf "$mig-scan"
+  fi
 }
 
 run_curl() {
@@ -90,7 +102,7 @@ run_azcopy() {
   export AZCOPY_DISABLE_SYSLOG=true
   timed "azcopy copy" "$azcopy" copy "$src/*" "$url?$sas" --recursive --put-md5 \
     --from-to LocalBlob --log-level ERROR --output-level quiet
-  if [[ "$dataset" == S3 ]]; then
+  if [[ "$dataset" == S3 || "$dataset" == S5 ]]; then
     timed "azcopy sync" "$azcopy" sync "$src" "$url?$sas" --recursive --put-md5 \
       --from-to LocalBlob --log-level ERROR --output-level quiet
   fi
@@ -102,7 +114,9 @@ run_rclone() {
   export RCLONE_CONFIG_BENCH_SAS_URL="$url?$sas"
   : >"$RCLONE_CONFIG"
   timed "rclone copy" rclone copy "$src" "bench:$container"
-  if [[ "$dataset" == S3 ]]; then timed "rclone sync" rclone sync "$src" "bench:$container"; fi
+  if [[ "$dataset" == S3 || "$dataset" == S5 ]]; then
+    timed "rclone sync" rclone sync "$src" "bench:$container"
+  fi
 }
 
 # S4: a catalog of a million items. The target is a local folder on tmpfs (the point is the
@@ -132,16 +146,23 @@ for dataset in "${datasets[@]}"; do
     run_s4
     continue
   fi
+  src="$data/$dataset"
+  if [[ "$dataset" == S5 ]]; then  # the same tree, behind network round trips
+    mkdir -p "$share"
+    "$root/build/slowfs" "$data/S5" "$share" --delay-us "${DELAY_US:-1000}"
+    src="$share"
+  fi
   # Rounds of every tool in turn, so a drift of the machine touches all tools alike.
   for ((round = 1; round <= repeat; ++round)); do
     for tool in "${tools[@]}"; do
       # Every tool reads the dataset from the page cache: the disk is not what is measured.
       find "$data/$dataset" -type f -exec cat {} + >/dev/null
       start_target
-      "run_$tool" "$data/$dataset"
+      "run_$tool" "$src"
       stop_azurite
     done
   done
+  if [[ "$dataset" == S5 ]]; then fusermount3 -u "$share"; fi
 done
 
 # Medians over the rounds, and ferry's ratios to raw curl and to the faster peer.

@@ -426,7 +426,8 @@ TEST_P(CatalogConformance, NoSignatureIsEverStored) {
     EXPECT_EQ(e.detail_json.find("SECRETSIG"), std::string::npos) << e.detail_json;
   }
   EXPECT_TRUE(catalog->CheckChain()->intact) << "the chain covers what was stored";
-  for (const catalog::Run& r : *catalog->Runs()) {
+  ASSERT_OK_AND_ASSIGN(std::vector<catalog::Run> runs, catalog->Runs());
+  for (const catalog::Run& r : runs) {
     EXPECT_EQ(r.summary_json.find("SECRETSIG"), std::string::npos) << r.summary_json;
   }
 }
