@@ -22,6 +22,37 @@ std::string_view Name(DeleteMode mode) {
   return mode == DeleteMode::kMirror ? "mirror" : "additive";
 }
 
+std::string_view Name(Stage stage) {
+  switch (stage) {
+    case Stage::kInit:
+      return "init";
+    case Stage::kScan:
+      return "scan";
+    case Stage::kTrial:
+      return "trial";
+    case Stage::kCopy:
+      return "copy";
+    case Stage::kSync:
+      return "sync";
+    case Stage::kVerify:
+      return "verify";
+    case Stage::kVerifyDeep:
+      return "verify-deep";
+    case Stage::kCutover:
+      return "cutover";
+    case Stage::kResolve:
+      return "resolve";
+  }
+  return "unknown";
+}
+
+std::optional<Stage> StageNamed(std::string_view name) {
+  for (Stage stage : kStages) {
+    if (Name(stage) == name) return stage;
+  }
+  return std::nullopt;
+}
+
 std::optional<SymlinkPolicy> SymlinkPolicyNamed(std::string_view name) {
   for (auto p : {SymlinkPolicy::kSkip, SymlinkPolicy::kFollow, SymlinkPolicy::kKeep}) {
     if (Name(p) == name) return p;

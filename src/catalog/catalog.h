@@ -38,13 +38,20 @@ std::optional<ItemState> StateFromName(std::string_view name);
 // What to do with symbolic links in the source: record them as skipped, follow links to files
 // (inside the source), or keep them as link blobs (is_symlink=true).
 enum class SymlinkPolicy { kSkip, kFollow, kKeep };
+// The stages a run belongs to.
+enum class Stage { kInit, kScan, kTrial, kCopy, kSync, kVerify, kVerifyDeep, kCutover, kResolve };
+inline constexpr Stage kStages[] = {Stage::kInit,       Stage::kScan,    Stage::kTrial,
+                                    Stage::kCopy,       Stage::kSync,    Stage::kVerify,
+                                    Stage::kVerifyDeep, Stage::kCutover, Stage::kResolve};
 // What a sync does when an item is deleted at the source: keep its blob, or delete it.
 enum class DeleteMode { kAdditive, kMirror };
 // Each name as the command line and the catalog write it ("skip", "mirror", ...), and back.
 std::string_view Name(SymlinkPolicy policy);
 std::string_view Name(DeleteMode mode);
+std::string_view Name(Stage stage);
 std::optional<SymlinkPolicy> SymlinkPolicyNamed(std::string_view name);
 std::optional<DeleteMode> DeleteModeNamed(std::string_view name);
+std::optional<Stage> StageNamed(std::string_view name);
 
 // What the migration was set up with. Never holds a credential.
 struct Config {
@@ -93,7 +100,7 @@ struct Item {
 
 struct Run {
   int64_t id = 0;
-  std::string stage;
+  std::string stage;  // Name(Stage), as recorded (StageNamed reads it)
   int64_t started_ns = 0;
   int64_t ended_ns = 0;  // 0 while running, or when the run was cut short
   std::string outcome;   // "running", "done", "failed items", "interrupted", ...
@@ -199,7 +206,7 @@ class Catalog {
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
 
   // Runs. A run left "running" by a crashed process shows as "interrupted".
-  virtual Result<int64_t> BeginRun(std::string_view stage) = 0;
+  virtual Result<int64_t> BeginRun(Stage stage) = 0;
   virtual Status EndRun(const Run& run) = 0;
   // An event appended to every run this process begins from now on: a setting in effect that
   // the log must show for each run (e.g. TLS verification turned off).

@@ -425,10 +425,10 @@ Status SqliteCatalog::SetMeta(const std::string& key, const std::string& value) 
   return stmt->Run();
 }
 
-Result<int64_t> SqliteCatalog::BeginRun(std::string_view stage) {
+Result<int64_t> SqliteCatalog::BeginRun(Stage stage) {
   auto stmt = db_.Prepare("INSERT INTO runs (stage, started_ns) VALUES (?1, ?2)");
   if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, stage).Bind(2, NowNs());
+  stmt->Bind(1, Name(stage)).Bind(2, NowNs());
   FERRY_RETURN_IF_ERROR(stmt->Run());
   int64_t run = db_.LastInsertId();
   for (const auto& [kind, detail] : run_annotations_) {

@@ -29,7 +29,7 @@ class SqliteCatalog final : public Catalog {
   Result<int64_t> CreatedNs() override;
   Result<std::string> GetMeta(const std::string& key) override;
   Status SetMeta(const std::string& key, const std::string& value) override;
-  Result<int64_t> BeginRun(std::string_view stage) override;
+  Result<int64_t> BeginRun(Stage stage) override;
   Status EndRun(const Run& run) override;
   void AnnotateRuns(std::string kind, std::string detail_json) override;
   Result<std::vector<Run>> Runs() override;

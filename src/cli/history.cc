@@ -6,7 +6,8 @@ namespace ferry::cli {
 
 nlohmann::json RunJson(const catalog::Run& r) {
   double seconds = r.ended_ns > 0 ? double(r.ended_ns - r.started_ns) / 1e9 : 0;
-  bool moves_data = r.stage == "copy" || r.stage == "sync";
+  std::optional<catalog::Stage> stage = catalog::StageNamed(r.stage);
+  bool moves_data = stage == catalog::Stage::kCopy || stage == catalog::Stage::kSync;
   return {{"run", r.id},
           {"stage", r.stage},
           {"started", HumanTime(r.started_ns)},
@@ -21,7 +22,7 @@ nlohmann::json RunJson(const catalog::Run& r) {
 nlohmann::json SyncPasses(const std::vector<catalog::Run>& runs) {
   nlohmann::json passes = nlohmann::json::array();
   for (const auto& r : runs) {
-    if (r.stage != "sync") continue;
+    if (catalog::StageNamed(r.stage) != catalog::Stage::kSync) continue;
     auto summary = nlohmann::json::parse(r.summary_json, nullptr, false);
     if (summary.is_discarded() || !summary.contains("delta")) continue;
     nlohmann::json d = summary["delta"];

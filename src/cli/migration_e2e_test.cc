@@ -128,7 +128,10 @@ TEST_F(MigrationTest, KillNineAtAnyMomentThenResumeCopiesEverythingExactlyOnce) 
   EXPECT_EQ(status["states"]["copied"]["items"], 1501 + 20);  // files and their folders
   int interrupted = 0;
   for (const auto& run : status["runs"]) interrupted += run["outcome"] == "interrupted";
-  EXPECT_EQ(interrupted, 3);
+  // The first two kills come after the run began; the one at 60 ms may come before it did (on
+  // a loaded machine), leaving no run to mark.
+  EXPECT_GE(interrupted, 2);
+  EXPECT_LE(interrupted, 3);
 }
 
 TEST_F(MigrationTest, VanishedChangingAndConflictingFilesAreReportedNotLost) {

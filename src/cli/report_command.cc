@@ -45,7 +45,8 @@ void AddRunFacts(catalog::Catalog& catalog, nlohmann::json& facts) {
       stage = {{"stage", r.stage}, {"first", HumanTime(r.started_ns)}, {"runs", 0}};
     stage["last"] = HumanTime(r.started_ns);
     stage["runs"] = stage["runs"].get<int>() + 1;
-    if (r.stage.starts_with("verify")) {
+    std::optional<catalog::Stage> named = catalog::StageNamed(r.stage);
+    if (named == catalog::Stage::kVerify || named == catalog::Stage::kVerifyDeep) {
       verification = summary;
       verification["run"] = r.id;
       verification["when"] = HumanTime(r.started_ns);
@@ -53,8 +54,8 @@ void AddRunFacts(catalog::Catalog& catalog, nlohmann::json& facts) {
     }
   }
   nlohmann::json stage_list = nlohmann::json::array();
-  for (const char* name :
-       {"init", "scan", "trial", "copy", "sync", "verify", "verify-deep", "cutover"}) {
+  for (catalog::Stage stage : catalog::kStages) {  // in the playbook's order
+    std::string name(catalog::Name(stage));
     if (stages.contains(name)) stage_list.push_back(stages[name]);
   }
   facts["stages"] = stage_list;

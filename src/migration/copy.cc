@@ -452,7 +452,7 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
   CopyReport report;
   report.run = options.run;
   if (options.run == 0) {
-    Result<int64_t> run = catalog.BeginRun("copy");
+    Result<int64_t> run = catalog.BeginRun(catalog::Stage::kCopy);
     if (!run.ok()) return run.status();
     report.run = *run;
   }

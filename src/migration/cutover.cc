@@ -335,7 +335,7 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
   CutoverReport report;
   CutoverRun cutover(catalog, source, target, options, report);
   if (!options.dry_run) {
-    Result<int64_t> run = catalog.BeginRun("cutover");
+    Result<int64_t> run = catalog.BeginRun(catalog::Stage::kCutover);
     if (!run.ok()) return run.status();
     cutover.report_run_ = *run;
   }

@@ -43,7 +43,7 @@ Result<std::unique_ptr<catalog::Catalog>> Init(
   // What the source is now (file system, root folder, mount point): later runs refuse a source
   // that is not this one, such as the empty folder an unmounted share leaves.
   FERRY_RETURN_IF_ERROR(RecordSourceIdentity(catalog, source));
-  Result<int64_t> run = catalog.BeginRun("init");
+  Result<int64_t> run = catalog.BeginRun(catalog::Stage::kInit);
   if (!run.ok()) return run.status();
   FERRY_RETURN_IF_ERROR(catalog.AppendEvent(
       *run, "", "init",

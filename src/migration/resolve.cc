@@ -55,7 +55,7 @@ Result<std::vector<std::string>> KeepTarget(catalog::Catalog& catalog, storage::
                                             const std::vector<std::string>& patterns) {
   Result<std::vector<Item>> conflicts = Conflicts(catalog, patterns);
   if (!conflicts.ok()) return conflicts.status();
-  Result<int64_t> run = catalog.BeginRun("resolve");
+  Result<int64_t> run = catalog.BeginRun(catalog::Stage::kResolve);
   if (!run.ok()) return run.status();
   const std::string by = Operator();
   std::vector<std::string> resolved;

@@ -521,7 +521,7 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   const bool own_run = !options.dry_run && options.run == 0;
   report.run = options.run;
   if (own_run) {
-    Result<int64_t> run = catalog.BeginRun("scan");
+    Result<int64_t> run = catalog.BeginRun(catalog::Stage::kScan);
     if (!run.ok()) return run.status();
     report.run = *run;
   }

@@ -206,7 +206,7 @@ Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, stora
   auto start = std::chrono::steady_clock::now();
   SyncReport report;
   if (!options.dry_run) {
-    Result<int64_t> run = catalog.BeginRun("sync");
+    Result<int64_t> run = catalog.BeginRun(catalog::Stage::kSync);
     if (!run.ok()) return run.status();
     report.run = *run;
   }

@@ -58,7 +58,7 @@ class TrialRun {
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CountStrata());
     FERRY_RETURN_IF_ERROR(Choose());
-    Result<int64_t> run = catalog_.BeginRun("trial");
+    Result<int64_t> run = catalog_.BeginRun(catalog::Stage::kTrial);
     if (!run.ok()) return run.status();
     report_.run = *run;
     FERRY_RETURN_IF_ERROR(CopySample());

@@ -338,7 +338,8 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
   auto start = std::chrono::steady_clock::now();
   VerifyReport report;
   report.seed = options.seed;
-  Result<int64_t> run = catalog.BeginRun(options.deep ? "verify-deep" : "verify");
+  Result<int64_t> run =
+      catalog.BeginRun(options.deep ? catalog::Stage::kVerifyDeep : catalog::Stage::kVerify);
   if (!run.ok()) return run.status();
   report.run = *run;
   VerifyRun verify(catalog, source, target, options, report);

@@ -269,10 +269,10 @@ TEST_P(CatalogConformance, RunsAreNumberedInOrderAndOneLeftRunningShowsAsInterru
   std::string location;
   auto catalog = NewCatalog(&location);
   ASSERT_NE(catalog, nullptr);
-  ASSERT_OK_AND_ASSIGN(int64_t scan, catalog->BeginRun("scan"));
+  ASSERT_OK_AND_ASSIGN(int64_t scan, catalog->BeginRun(catalog::Stage::kScan));
   catalog::Run done{scan, "scan", 0, 0, "done", 10, 2048, 1, R"({"new":10})"};
   ASSERT_OK(catalog->EndRun(done));
-  ASSERT_OK_AND_ASSIGN(int64_t copy, catalog->BeginRun("copy"));
+  ASSERT_OK_AND_ASSIGN(int64_t copy, catalog->BeginRun(catalog::Stage::kCopy));
   EXPECT_GT(copy, scan);
   catalog.reset();  // the copy never ends: its process died
 
@@ -331,10 +331,10 @@ TEST_P(CatalogConformance, EventsChainTheirHashesAcrossProcessesAndFilter) {
 TEST_P(CatalogConformance, AnnotationsAreLoggedForEveryRunBegunAfterThem) {
   auto catalog = NewCatalog();
   ASSERT_NE(catalog, nullptr);
-  ASSERT_OK_AND_ASSIGN(int64_t before, catalog->BeginRun("scan"));
+  ASSERT_OK_AND_ASSIGN(int64_t before, catalog->BeginRun(catalog::Stage::kScan));
   catalog->AnnotateRuns("tls-verification-off", R"({"endpoint":"https://127.0.0.1"})");
-  ASSERT_OK_AND_ASSIGN(int64_t first, catalog->BeginRun("copy"));
-  ASSERT_OK_AND_ASSIGN(int64_t second, catalog->BeginRun("verify"));
+  ASSERT_OK_AND_ASSIGN(int64_t first, catalog->BeginRun(catalog::Stage::kCopy));
+  ASSERT_OK_AND_ASSIGN(int64_t second, catalog->BeginRun(catalog::Stage::kVerify));
   EXPECT_TRUE(AllEvents(*catalog, {.run = before}).empty());
   for (int64_t run : {first, second}) {
     std::vector<Event> events = AllEvents(*catalog, {.run = run});
@@ -416,7 +416,7 @@ TEST_P(CatalogConformance, NoSignatureIsEverStored) {
   Item item = FileItem("x", 1, ItemState::kFailed);
   item.reason = "PUT " + url + " failed";
   ASSERT_OK(catalog->InsertItem(item));
-  ASSERT_OK_AND_ASSIGN(int64_t run, catalog->BeginRun("copy"));
+  ASSERT_OK_AND_ASSIGN(int64_t run, catalog->BeginRun(catalog::Stage::kCopy));
   ASSERT_OK(catalog->AppendEvent(run, "x", "failed", R"({"url":")" + url + R"("})"));
   ASSERT_OK(
       catalog->EndRun({run, "copy", 0, 0, "failed items", 0, 0, 1, R"({"e":")" + url + "\"}"}));
@@ -438,7 +438,7 @@ TEST_P(CatalogConformance, AReaderSeesWhatTheWriterCommittedWhileItWorks) {
   ASSERT_NE(writer, nullptr);
   Item item = FileItem("a", 1, ItemState::kCopied);
   ASSERT_OK(writer->InsertItem(item));
-  ASSERT_OK(writer->BeginRun("copy"));
+  ASSERT_OK(writer->BeginRun(catalog::Stage::kCopy));
   ASSERT_OK_AND_ASSIGN(auto reader, Catalog::OpenForReading(location));
   EXPECT_EQ(reader->config().id, writer->config().id);
   EXPECT_EQ(Paths(*reader), std::vector<std::string>{"a"});
