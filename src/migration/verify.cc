@@ -227,7 +227,8 @@ class VerifyRun {
     for (size_t i = 0; i < batch.size(); ++i) {
       done.push_back(readers.Submit([this, &batch, &reads, i] { reads[i] = ReadBoth(batch[i]); }));
     }
-    for (auto& d : done) d.wait();
+    for (auto& d : done) d.wait();  // every read is over before anything it uses goes
+    for (auto& d : done) d.get();   // a read that threw throws here, as it did unbatched
     for (size_t i = 0; i < batch.size(); ++i) {
       counted_ = batch[i].verify_result != "ok";  // quick already found this one wrong
       FERRY_RETURN_IF_ERROR(RecordDeep(batch[i], reads[i]));

@@ -196,10 +196,11 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
 // name + '/'), which together yield every path in ascending byte order.
 //
 // With a concurrency above 1 (a network share, where each call is a round trip), a pool keeps
-// that many calls in flight: the entries of each folder read are stat'ed at once, and the
-// folders next in line are read ahead, at most `concurrency` of them beyond those being walked,
-// so memory stays bounded by folder sizes, not by the tree. The entries and their order are
-// those of the serial walk; results are only computed earlier.
+// that many calls in flight: the stats of the next entries of the folder being walked (a window
+// of 4 x concurrency), and the reads of the next folders (at most `concurrency` of them, with
+// the stats of their first `concurrency` entries). Memory grows with folder sizes, as the serial
+// walk's does, not with the tree. The entries and their order are those of the serial walk; results
+// are only computed earlier.
 class LocalStore::TreeLister : public Lister {
  public:
   TreeLister(const LocalStore* store, std::string prefix, bool metadata, int concurrency)
@@ -208,6 +209,7 @@ class LocalStore::TreeLister : public Lister {
       pool_ = std::make_unique<TaskPool>(concurrency);
       workers_ = pool_.get();
       read_ahead_ = size_t(concurrency);
+      stat_window_ = 4 * size_t(concurrency);
     }
   }
   ~TreeLister() override {
@@ -248,6 +250,7 @@ class LocalStore::TreeLister : public Lister {
         stack_.push_back(std::move(inside).value());
         continue;
       }
+      if (workers_) StartStats(frame, stat_window_);
       Stat stat = TakeStat(frame, index, rel);
       if (stat.status.code() == Code::kNotFound) continue;  // deleted since the folder was read
       if (!stat.status.ok()) {
@@ -280,8 +283,9 @@ class LocalStore::TreeLister : public Lister {
     std::string rel;
     std::vector<Event> events;
     size_t next = 0;
-    size_t ahead = 0;                      // events before this one were considered for read-ahead
-    std::vector<std::future<Stat>> stats;  // by event, started when the folder was read
+    size_t ahead = 0;    // events before this one were considered for read-ahead
+    size_t started = 0;  // events before this one have their stat started (or need none)
+    std::vector<std::future<Stat>> stats;  // by event, for those started
   };
 
   // Whether an event is part of this listing: under the prefix, or a folder leading to it.
@@ -313,7 +317,7 @@ class LocalStore::TreeLister : public Lister {
       if (rel.empty()) return ErrnoStatus(errno, "cannot list", absolute);
       return ErrnoStatus(errno, "cannot list folder", absolute);
     }
-    Frame frame{rel, {}, 0, 0, {}};
+    Frame frame{rel, {}, 0, 0, 0, {}};
     while (true) {
       errno = 0;
       struct dirent* d = ::readdir(dir);
@@ -330,7 +334,14 @@ class LocalStore::TreeLister : public Lister {
       if (d->d_type == DT_UNKNOWN) {
         struct stat st;
         std::string child = absolute + "/" + std::string(name);
-        is_dir = ::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+        // A name that cannot be stat'ed here (EIO, a timeout, EACCES) may be a folder: it is
+        // walked, so that its read reports what is wrong, instead of its contents going
+        // unseen (and taken for deleted). Only a name gone since the read is not.
+        if (::lstat(child.c_str(), &st) == 0) {
+          is_dir = S_ISDIR(st.st_mode);
+        } else {
+          is_dir = errno != ENOENT;
+        }
       }
       frame.events.push_back({std::string(name), false});
       if (is_dir) frame.events.push_back({std::string(name) + "/", true});
@@ -340,21 +351,26 @@ class LocalStore::TreeLister : public Lister {
     for (Event& e : frame.events) {
       if (e.descend) e.name.pop_back();
     }
-    if (workers_ && !cancelled_->load()) StartStats(frame);
+    // A folder read ahead has its first stats under way too, so the walk does not wait for
+    // them when it gets there.
+    if (workers_ && !cancelled_->load()) StartStats(frame, read_ahead_);
     return frame;
   }
 
-  void StartStats(Frame& frame) const {
-    frame.stats.resize(frame.events.size());
-    for (size_t i = 0; i < frame.events.size(); ++i) {
-      const Event& e = frame.events[i];
+  // Keeps the stats of the frame's next entries under way, a window of them ahead of the walk
+  // (so memory does not grow with the folder's size).
+  void StartStats(Frame& frame, size_t window) const {
+    if (frame.stats.size() != frame.events.size()) frame.stats.resize(frame.events.size());
+    const size_t until = std::min(frame.events.size(), frame.next + window);
+    for (; frame.started < until; ++frame.started) {
+      const Event& e = frame.events[frame.started];
       if (e.descend || !Wanted(frame.rel, e)) continue;
       auto task = std::make_shared<std::packaged_task<Stat()>>(
           [this, rel = JoinPath(frame.rel, e.name), cancelled = cancelled_] {
             return cancelled->load() ? Stat{Status(Code::kCancelled, "listing closed"), {}}
                                      : StatOne(rel);
           });
-      frame.stats[i] = task->get_future();
+      frame.stats[frame.started] = task->get_future();
       workers_->Submit([task] { (*task)(); });
     }
   }
@@ -393,10 +409,11 @@ class LocalStore::TreeLister : public Lister {
   bool metadata_;
   std::vector<Frame> stack_;
   bool started_ = false;
-  std::string last_;      // the path Next returned last
-  std::string skip_;      // a folder whose contents are not walked
-  std::string unlisted_;  // what the last error left unknown
-  size_t read_ahead_ = 0;
+  std::string last_;        // the path Next returned last
+  std::string skip_;        // a folder whose contents are not walked
+  std::string unlisted_;    // what the last error left unknown
+  size_t read_ahead_ = 0;   // folders read ahead of the walk, at most
+  size_t stat_window_ = 0;  // stats under way ahead of the walk in a folder, at most
   std::map<std::string, std::future<Result<Frame>>> ahead_;  // folders read ahead, by path
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
   TaskPool* workers_ = nullptr;     // the pool, for its own tasks too
