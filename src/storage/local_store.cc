@@ -198,9 +198,9 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
 // With a concurrency above 1 (a network share, where each call is a round trip), a pool keeps
 // that many calls in flight: the stats of the next entries of the folder being walked (a window
 // of 4 x concurrency), and the reads of the next folders (at most `concurrency` of them, with
-// the stats of their first `concurrency` entries). Memory grows with folder sizes, as the serial
-// walk's does, not with the tree. The entries and their order are those of the serial walk; results
-// are only computed earlier.
+// the stats of their first `concurrency` entries). Memory grows with folder sizes, as the
+// serial walk's does, not with the tree. The entries and their order are those of the serial
+// walk; results are only computed earlier.
 class LocalStore::TreeLister : public Lister {
  public:
   TreeLister(const LocalStore* store, std::string prefix, bool metadata, int concurrency)
