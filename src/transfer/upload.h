@@ -11,9 +11,9 @@
 #include "base/encoding.h"
 #include "base/md5_pair.h"
 #include "base/status.h"
+#include "base/task_pool.h"
 #include "storage/store.h"
 #include "transfer/buffer_pool.h"
-#include "base/task_pool.h"
 
 namespace ferry::transfer {
 

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "base/encoding.h"
+#include "base/task_pool.h"
 #include "storage/memory_store.h"
 #include "support/store_conformance.h"
-#include "base/task_pool.h"
 
 namespace ferry::transfer {
 namespace {
