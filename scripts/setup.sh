@@ -10,6 +10,7 @@ packages=(
   g++ cmake ninja-build pkg-config git clang libclang-rt-14-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev sqlite3
   libcli11-dev nlohmann-json3-dev libpugixml-dev libfmt-dev libspdlog-dev
+  liburing-dev  # many stats in flight on a network share
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium  # headless, for the HTML report test
   openssl   # a self-signed certificate for the https test

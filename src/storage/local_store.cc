@@ -16,14 +16,19 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "base/task_pool.h"
+#include "storage/stat_calls.h"
 
 namespace ferry::storage {
 
 namespace {
 
 constexpr size_t kIoBuffer = 1 << 20;
+// Threads reading folders ahead of a parallel walk: few, since the stats are the many calls and
+// each thread costs memory (a stack, a malloc arena).
+constexpr int kFolderReaders = 4;
 
 Status ErrnoStatus(int err, std::string_view what, std::string_view path) {
   Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kIo;
@@ -160,9 +165,9 @@ void AddFileMetadata(Entry& entry) {
   entry.metadata["permissions"] = std::to_string(entry.mode);
 }
 
-Status StatLocal(const std::string& absolute, std::string relative, Entry& entry) {
-  struct stat st;
-  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+// The entry for `st` (an lstat of `absolute`, which reads a link's target).
+Status EntryFromStat(const struct stat& st, const std::string& absolute, std::string relative,
+                     Entry& entry) {
   entry = Entry{};
   entry.path = std::move(relative);
   entry.mode = st.st_mode;
@@ -191,32 +196,41 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
   return Status::Ok();
 }
 
+Status StatLocal(const std::string& absolute, std::string relative, Entry& entry) {
+  struct stat st;
+  if (::lstat(absolute.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot stat", absolute);
+  return EntryFromStat(st, absolute, std::move(relative), entry);
+}
+
 // Walks the tree depth first. Each directory's names are read and sorted once; a folder gives
 // two events in its parent: its own entry (sorted by its name) and its contents (sorted by
 // name + '/'), which together yield every path in ascending byte order.
 //
-// With a concurrency above 1 (a network share, where each call is a round trip), a pool keeps
-// that many calls in flight: the stats of the next entries of the folder being walked (a window
-// of 4 x concurrency), and the reads of the next folders (at most `concurrency` of them, with
-// the stats of their first `concurrency` entries). Memory grows with folder sizes, as the
-// serial walk's does, not with the tree. The entries and their order are those of the serial
-// walk; results are only computed earlier.
+// With a concurrency above 1 (a network share, where each call is a round trip), that many stats
+// are kept in flight (StatCalls: io_uring where the kernel allows it): those of the next entries
+// of the folder being walked (a window of 4 x concurrency), then those of the first entries of
+// the folders read ahead. A few threads read the next folders (at most `concurrency` of them)
+// before the walk gets there. Memory grows with folder sizes, as the serial walk's does, not
+// with the tree. The entries and their order are those of the serial walk; results are only
+// computed earlier.
 class LocalStore::TreeLister : public Lister {
  public:
-  TreeLister(const LocalStore* store, std::string prefix, bool metadata, int concurrency)
-      : store_(store), prefix_(std::move(prefix)), metadata_(metadata) {
+  TreeLister(const LocalStore* store, std::string prefix, const ListOptions& options,
+             int concurrency)
+      : store_(store), prefix_(std::move(prefix)), metadata_(options.metadata) {
     if (concurrency > 1) {
-      pool_ = std::make_unique<TaskPool>(concurrency);
-      workers_ = pool_.get();
+      stats_ = StatCalls::Open(concurrency, options.io_uring);
+      readers_ = std::make_unique<TaskPool>(std::min(concurrency, kFolderReaders));
       read_ahead_ = size_t(concurrency);
       stat_window_ = 4 * size_t(concurrency);
     }
   }
   ~TreeLister() override {
-    // Queued work returns at once; running work may still queue more (through workers_, which
-    // stays valid while the pool drains and joins), before any other member goes.
+    // Queued folder reads return at once; the readers join, then the stats in flight complete,
+    // before any other member goes.
     cancelled_->store(true);
-    pool_.reset();
+    readers_.reset();
+    stats_.reset();
   }
 
   Result<bool> Next(Entry& entry) override {
@@ -250,7 +264,7 @@ class LocalStore::TreeLister : public Lister {
         stack_.push_back(std::move(inside).value());
         continue;
       }
-      if (workers_) StartStats(frame, stat_window_);
+      if (stats_) StartStats(frame, stat_window_);
       Stat stat = TakeStat(frame, index, rel);
       if (stat.status.code() == Code::kNotFound) continue;  // deleted since the folder was read
       if (!stat.status.ok()) {
@@ -283,9 +297,14 @@ class LocalStore::TreeLister : public Lister {
     std::string rel;
     std::vector<Event> events;
     size_t next = 0;
-    size_t ahead = 0;    // events before this one were considered for read-ahead
-    size_t started = 0;  // events before this one have their stat started (or need none)
-    std::vector<std::future<Stat>> stats;  // by event, for those started
+    size_t ahead = 0;     // events before this one were considered for read-ahead
+    size_t started = 0;   // events before this one have their stat started (or need none)
+    bool primed = false;  // (read ahead) the stats of its first entries have been started
+    std::vector<std::shared_ptr<PendingStat>> stats;  // by event, for those started
+  };
+  struct Ahead {
+    std::future<Result<Frame>> reading;
+    std::optional<Result<Frame>> read;  // once the read is over
   };
 
   // Whether an event is part of this listing: under the prefix, or a folder leading to it.
@@ -305,11 +324,20 @@ class LocalStore::TreeLister : public Lister {
   }
 
   Stat TakeStat(Frame& frame, size_t index, const std::string& rel) {
-    if (index < frame.stats.size() && frame.stats[index].valid()) return frame.stats[index].get();
-    return StatOne(rel);
+    if (index >= frame.stats.size() || !frame.stats[index]) return StatOne(rel);
+    std::shared_ptr<PendingStat> call = std::move(frame.stats[index]);
+    stats_->Take(*call);
+    Stat stat;
+    if (call->error != 0) {
+      stat.status = ErrnoStatus(call->error, "cannot stat", call->path);
+    } else {
+      stat.status = EntryFromStat(call->st, call->path, rel, stat.entry);
+    }
+    if (stat.status.ok() && metadata_) AddFileMetadata(stat.entry);
+    return stat;
   }
 
-  // A folder's events, sorted; with a pool, the stats of its entries are under way.
+  // A folder's events, sorted.
   Result<Frame> ReadFolder(const std::string& rel) const {
     std::string absolute = rel.empty() ? store_->root_ : store_->Absolute(rel);
     DIR* dir = ::opendir(absolute.c_str());
@@ -317,7 +345,7 @@ class LocalStore::TreeLister : public Lister {
       if (rel.empty()) return ErrnoStatus(errno, "cannot list", absolute);
       return ErrnoStatus(errno, "cannot list folder", absolute);
     }
-    Frame frame{rel, {}, 0, 0, 0, {}};
+    Frame frame{rel, {}, 0, 0, 0, false, {}};
     while (true) {
       errno = 0;
       struct dirent* d = ::readdir(dir);
@@ -351,33 +379,40 @@ class LocalStore::TreeLister : public Lister {
     for (Event& e : frame.events) {
       if (e.descend) e.name.pop_back();
     }
-    // A folder read ahead has its first stats under way too, so the walk does not wait for
-    // them when it gets there.
-    if (workers_ && !cancelled_->load()) StartStats(frame, read_ahead_);
     return frame;
   }
 
   // Keeps the stats of the frame's next entries under way, a window of them ahead of the walk
-  // (so memory does not grow with the folder's size).
-  void StartStats(Frame& frame, size_t window) const {
+  // (so memory does not grow with the folder's size), as far as there is room for more calls.
+  void StartStats(Frame& frame, size_t window) {
     if (frame.stats.size() != frame.events.size()) frame.stats.resize(frame.events.size());
     const size_t until = std::min(frame.events.size(), frame.next + window);
-    for (; frame.started < until; ++frame.started) {
+    frame.started = std::max(frame.started, frame.next);  // those passed were stat'ed there
+    for (; frame.started < until && stats_->Room() > 0; ++frame.started) {
       const Event& e = frame.events[frame.started];
       if (e.descend || !Wanted(frame.rel, e)) continue;
-      auto task = std::make_shared<std::packaged_task<Stat()>>(
-          [this, rel = JoinPath(frame.rel, e.name), cancelled = cancelled_] {
-            return cancelled->load() ? Stat{Status(Code::kCancelled, "listing closed"), {}}
-                                     : StatOne(rel);
-          });
-      frame.stats[frame.started] = task->get_future();
-      workers_->Submit([task] { (*task)(); });
+      frame.stats[frame.started] = stats_->Start(store_->Absolute(JoinPath(frame.rel, e.name)));
     }
   }
 
   // The folders the walk reaches next, read before it gets there: the deepest frame's first.
+  // Those read already get the stats of their first entries started, so the walk does not wait
+  // for them when it gets there.
   void ReadAhead() {
-    if (!workers_) return;
+    if (!stats_) return;
+    if (!stack_.empty()) StartStats(stack_.back(), stat_window_);  // the walk's own come first
+    for (auto& [rel, ahead] : ahead_) {
+      if (stats_->Room() == 0) break;
+      if (!ahead.read) {
+        if (ahead.reading.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
+        ahead.read = ahead.reading.get();
+      }
+      if (ahead.read->ok() && !(*ahead.read)->primed) {
+        Frame& frame = ahead.read->value();
+        StartStats(frame, read_ahead_);
+        frame.primed = frame.started == std::min(frame.events.size(), read_ahead_);
+      }
+    }
     for (auto frame = stack_.rbegin(); frame != stack_.rend(); ++frame) {
       frame->ahead = std::max(frame->ahead, frame->next);
       while (ahead_.size() < read_ahead_ && frame->ahead < frame->events.size()) {
@@ -389,8 +424,8 @@ class LocalStore::TreeLister : public Lister {
               if (cancelled->load()) return Status(Code::kCancelled, "listing closed");
               return ReadFolder(rel);
             });
-        ahead_.emplace(rel, task->get_future());
-        workers_->Submit([task] { (*task)(); });
+        ahead_.emplace(rel, Ahead{task->get_future(), std::nullopt});
+        readers_->Submit([task] { (*task)(); });
       }
       if (ahead_.size() >= read_ahead_) return;
     }
@@ -399,7 +434,7 @@ class LocalStore::TreeLister : public Lister {
   Result<Frame> TakeFolder(const std::string& rel) {
     auto it = ahead_.find(rel);
     if (it == ahead_.end()) return ReadFolder(rel);
-    Result<Frame> frame = it->second.get();
+    Result<Frame> frame = it->second.read ? std::move(*it->second.read) : it->second.reading.get();
     ahead_.erase(it);
     return frame;
   }
@@ -409,15 +444,15 @@ class LocalStore::TreeLister : public Lister {
   bool metadata_;
   std::vector<Frame> stack_;
   bool started_ = false;
-  std::string last_;        // the path Next returned last
-  std::string skip_;        // a folder whose contents are not walked
-  std::string unlisted_;    // what the last error left unknown
-  size_t read_ahead_ = 0;   // folders read ahead of the walk, at most
-  size_t stat_window_ = 0;  // stats under way ahead of the walk in a folder, at most
-  std::map<std::string, std::future<Result<Frame>>> ahead_;  // folders read ahead, by path
+  std::string last_;                    // the path Next returned last
+  std::string skip_;                    // a folder whose contents are not walked
+  std::string unlisted_;                // what the last error left unknown
+  size_t read_ahead_ = 0;               // folders read ahead of the walk, at most
+  size_t stat_window_ = 0;              // stats under way ahead of the walk in a folder, at most
+  std::map<std::string, Ahead> ahead_;  // folders read ahead, by path
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
-  TaskPool* workers_ = nullptr;     // the pool, for its own tasks too
-  std::unique_ptr<TaskPool> pool_;  // last: its tasks finish before anything else goes
+  std::unique_ptr<StatCalls> stats_;   // with a concurrency above 1
+  std::unique_ptr<TaskPool> readers_;  // last: its tasks finish before anything else goes
 };
 
 LocalStore::LocalStore(std::string root) : root_(std::move(root)) {
@@ -515,8 +550,7 @@ Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOp
                       ? kNetworkListConcurrency
                       : 1;
   }
-  return std::unique_ptr<Lister>(
-      new TreeLister(this, std::string(prefix), options.metadata, concurrency));
+  return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix), options, concurrency));
 }
 
 Result<Entry> LocalStore::Stat(std::string_view path) {

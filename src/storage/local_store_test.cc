@@ -36,9 +36,10 @@ INSTANTIATE_TEST_SUITE_P(Local, StoreConformance,
                          [](const auto& info) { return info.param.name; });
 
 // Every entry of a listing, or the test fails.
-std::vector<Entry> ListAll(LocalStore& store, int concurrency, const std::string& prefix = "") {
+std::vector<Entry> ListAll(LocalStore& store, storage::ListOptions options,
+                           const std::string& prefix = "") {
   std::vector<Entry> entries;
-  auto lister = store.List(prefix, {.metadata = true, .concurrency = concurrency});
+  auto lister = store.List(prefix, options);
   EXPECT_TRUE(lister.ok()) << lister.status().ToString();
   if (!lister.ok()) return entries;
   Entry entry;
@@ -56,14 +57,27 @@ std::vector<std::string> PathsOf(const std::vector<Entry>& entries) {
   return paths;
 }
 
-// The listing tests run serially and with many calls in flight (as on a network share): the
-// entries and their order must not differ.
-class Listing : public ::testing::TestWithParam<int> {
- protected:
-  int concurrency() const { return GetParam(); }
+// The listing tests run serially and with many calls in flight (as on a network share), through
+// io_uring and on threads: the entries and their order must not differ.
+struct Calls {
+  int concurrency;
+  bool io_uring;
 };
-INSTANTIATE_TEST_SUITE_P(Concurrency, Listing, ::testing::Values(1, 2, 16),
-                         [](const auto& info) { return "x" + std::to_string(info.param); });
+class Listing : public ::testing::TestWithParam<Calls> {
+ protected:
+  storage::ListOptions options(bool metadata = true) const {
+    return {.metadata = metadata,
+            .concurrency = GetParam().concurrency,
+            .io_uring = GetParam().io_uring};
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Concurrency, Listing,
+                         ::testing::Values(Calls{1, true}, Calls{2, true}, Calls{16, true},
+                                           Calls{16, false}),
+                         [](const auto& info) {
+                           return "x" + std::to_string(info.param.concurrency) +
+                                  (info.param.io_uring ? "" : "_threads");
+                         });
 
 TEST(LocalStore, StatReportsEveryKindWithPosixProperties) {
   TempDir dir;
@@ -101,9 +115,9 @@ TEST_P(Listing, IncludesFoldersInPathOrderAndSkipsStaging) {
   LocalStore store(dir.path());
   ASSERT_TRUE(store.StageBlock("pending-upload", "id", http::Body::FromString("x"), {}).ok());
   EXPECT_EQ(
-      PathsOf(ListAll(store, concurrency())),
+      PathsOf(ListAll(store, options())),
       (std::vector<std::string>{"a", "a-b", "a.txt", "a/x", "b", "b/c", "b/c/d", "b/e", "empty"}));
-  EXPECT_EQ(PathsOf(ListAll(store, concurrency(), "b/")),
+  EXPECT_EQ(PathsOf(ListAll(store, options(), "b/")),
             (std::vector<std::string>{"b/c", "b/c/d", "b/e"}));
 }
 
@@ -111,7 +125,7 @@ TEST_P(Listing, SkipContentsLeavesOutOneFolderAndNothingElse) {
   TempDir dir;
   for (const char* f : {"a/x", "a/y/z", "a-b", "a.txt", "b/c/d", "b/e"}) WriteFile(dir.Sub(f), f);
   LocalStore store(dir.path());
-  auto lister = store.List("", {.metadata = false, .concurrency = concurrency()});
+  auto lister = store.List("", options(/*metadata=*/false));
   ASSERT_TRUE(lister.ok());
   std::vector<std::string> paths;
   storage::Entry entry;
@@ -143,7 +157,7 @@ TEST_P(Listing, AWideTreeListsInOrderWithoutLosingItems) {
   }
   std::sort(expected.begin(), expected.end());
   LocalStore store(dir.path());
-  EXPECT_EQ(PathsOf(ListAll(store, concurrency())), expected);
+  EXPECT_EQ(PathsOf(ListAll(store, options())), expected);
 }
 
 TEST_P(Listing, EveryEntryIsWhatTheSerialWalkGives) {
@@ -160,7 +174,8 @@ TEST_P(Listing, EveryEntryIsWhatTheSerialWalkGives) {
   ASSERT_EQ(::mkfifo(dir.Sub("b/fifo").c_str(), 0600), 0);
   ::chmod(dir.Sub("a-b").c_str(), 0751);
   LocalStore store(dir.path());
-  std::vector<Entry> serial = ListAll(store, 1), listed = ListAll(store, concurrency());
+  std::vector<Entry> serial = ListAll(store, {.concurrency = 1}),
+                     listed = ListAll(store, options());
   ASSERT_EQ(PathsOf(listed), PathsOf(serial));
   for (size_t i = 0; i < serial.size(); ++i) {
     SCOPED_TRACE(serial[i].path);
@@ -183,7 +198,7 @@ TEST_P(Listing, AListerClosedHalfWayStopsItsWorkAndLeavesNothingRunning) {
   }
   LocalStore store(dir.path());
   for (int stop_after : {0, 1, 50, 500}) {
-    auto lister = store.List("", {.metadata = false, .concurrency = concurrency()});
+    auto lister = store.List("", options(/*metadata=*/false));
     ASSERT_TRUE(lister.ok());
     Entry entry;
     for (int i = 0; i < stop_after; ++i) ASSERT_TRUE(*(*lister)->Next(entry));
@@ -246,7 +261,7 @@ TEST_P(Listing, AnUnreadableFolderIsReportedAsUnlistedAndTheListingGoesOn) {
   ASSERT_EQ(::chmod(dir.Sub("root/b").c_str(), 0), 0);
   ASSERT_EQ(::chmod(dir.Sub("root/b2").c_str(), 0), 0);
   LocalStore store(dir.Sub("root"));
-  auto lister = store.List("", {.metadata = false, .concurrency = concurrency()});
+  auto lister = store.List("", options(/*metadata=*/false));
   ASSERT_TRUE(lister.ok());
   std::vector<std::string> seen, unlisted;
   Entry entry;

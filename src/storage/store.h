@@ -79,6 +79,9 @@ struct ListOptions {
   // choose (a local folder: kNetworkListConcurrency on a network or FUSE file system, else 1).
   // The entries and their order do not depend on it.
   int concurrency = 0;
+  // With a concurrency above 1, a local folder's stats go through io_uring where the kernel
+  // allows it (else a thread pool). Tests turn it off to cover the pool.
+  bool io_uring = true;
 };
 inline constexpr int kNetworkListConcurrency = 32;
 
