@@ -28,7 +28,7 @@ namespace {
 constexpr size_t kIoBuffer = 1 << 20;
 // Threads reading folders ahead of a parallel walk: few, since the stats are the many calls and
 // each thread costs memory (a stack, a malloc arena).
-constexpr int kFolderReaders = 4;
+constexpr int kFolderReaders = 2;
 
 Status ErrnoStatus(int err, std::string_view what, std::string_view path) {
   Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kIo;
@@ -223,6 +223,7 @@ class LocalStore::TreeLister : public Lister {
       readers_ = std::make_unique<TaskPool>(std::min(concurrency, kFolderReaders));
       read_ahead_ = size_t(concurrency);
       stat_window_ = 4 * size_t(concurrency);
+      prime_ = std::max<size_t>(1, size_t(concurrency) / 4);
     }
   }
   ~TreeLister() override {
@@ -293,6 +294,10 @@ class LocalStore::TreeLister : public Lister {
     Status status;
     Entry entry;
   };
+  struct FolderFd {
+    int fd;
+    ~FolderFd() { ::close(fd); }
+  };
   struct Frame {
     std::string rel;
     std::vector<Event> events;
@@ -300,6 +305,7 @@ class LocalStore::TreeLister : public Lister {
     size_t ahead = 0;     // events before this one were considered for read-ahead
     size_t started = 0;   // events before this one have their stat started (or need none)
     bool primed = false;  // (read ahead) the stats of its first entries have been started
+    std::shared_ptr<const FolderFd> fd;  // (parallel) the folder, open, to stat names in
     std::vector<std::shared_ptr<PendingStat>> stats;  // by event, for those started
   };
   struct Ahead {
@@ -345,13 +351,17 @@ class LocalStore::TreeLister : public Lister {
       if (rel.empty()) return ErrnoStatus(errno, "cannot list", absolute);
       return ErrnoStatus(errno, "cannot list folder", absolute);
     }
-    Frame frame{rel, {}, 0, 0, 0, false, {}};
+    Frame frame{rel, {}, 0, 0, 0, false, nullptr, {}};
     while (true) {
       errno = 0;
       struct dirent* d = ::readdir(dir);
       if (d == nullptr) {
         // A folder read in part is a folder not read: its missing names are not deletions.
         int err = errno;
+        if (err == 0 && stats_) {  // its names are stat'ed in it: no lookup of the folder each
+          int kept = ::fcntl(::dirfd(dir), F_DUPFD_CLOEXEC, 0);
+          if (kept >= 0) frame.fd.reset(new FolderFd{kept});
+        }
         ::closedir(dir);
         if (err != 0) return ErrnoStatus(err, "cannot read folder", absolute);
         break;
@@ -391,7 +401,10 @@ class LocalStore::TreeLister : public Lister {
     for (; frame.started < until && stats_->Room() > 0; ++frame.started) {
       const Event& e = frame.events[frame.started];
       if (e.descend || !Wanted(frame.rel, e)) continue;
-      frame.stats[frame.started] = stats_->Start(store_->Absolute(JoinPath(frame.rel, e.name)));
+      std::string absolute = store_->Absolute(JoinPath(frame.rel, e.name));
+      frame.stats[frame.started] =
+          frame.fd ? stats_->StartAt(frame.fd->fd, e.name, std::move(absolute), frame.fd)
+                   : stats_->Start(std::move(absolute));
     }
   }
 
@@ -409,8 +422,8 @@ class LocalStore::TreeLister : public Lister {
       }
       if (ahead.read->ok() && !(*ahead.read)->primed) {
         Frame& frame = ahead.read->value();
-        StartStats(frame, read_ahead_);
-        frame.primed = frame.started == std::min(frame.events.size(), read_ahead_);
+        StartStats(frame, prime_);
+        frame.primed = frame.started == std::min(frame.events.size(), prime_);
       }
     }
     for (auto frame = stack_.rbegin(); frame != stack_.rend(); ++frame) {
@@ -444,11 +457,12 @@ class LocalStore::TreeLister : public Lister {
   bool metadata_;
   std::vector<Frame> stack_;
   bool started_ = false;
-  std::string last_;                    // the path Next returned last
-  std::string skip_;                    // a folder whose contents are not walked
-  std::string unlisted_;                // what the last error left unknown
-  size_t read_ahead_ = 0;               // folders read ahead of the walk, at most
-  size_t stat_window_ = 0;              // stats under way ahead of the walk in a folder, at most
+  std::string last_;        // the path Next returned last
+  std::string skip_;        // a folder whose contents are not walked
+  std::string unlisted_;    // what the last error left unknown
+  size_t read_ahead_ = 0;   // folders read ahead of the walk, at most
+  size_t stat_window_ = 0;  // stats under way ahead of the walk in a folder, at most
+  size_t prime_ = 0;        // stats started in each folder read ahead, before the walk is there
   std::map<std::string, Ahead> ahead_;  // folders read ahead, by path
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<StatCalls> stats_;   // with a concurrency above 1

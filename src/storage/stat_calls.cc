@@ -20,7 +20,10 @@ PendingStat::~PendingStat() { delete static_cast<Statx*>(buffer); }
 namespace {
 
 void StatNow(PendingStat& call) {
-  call.error = ::lstat(call.path.c_str(), &call.st) == 0 ? 0 : errno;
+  int done = call.dir == AT_FDCWD
+                 ? ::lstat(call.path.c_str(), &call.st)
+                 : ::fstatat(call.dir, call.name.c_str(), &call.st, AT_SYMLINK_NOFOLLOW);
+  call.error = done == 0 ? 0 : errno;
 }
 
 struct stat FromStatx(const struct statx& x) {
@@ -45,14 +48,11 @@ class ThreadStatCalls : public StatCalls {
  public:
   explicit ThreadStatCalls(int concurrency) : pool_(concurrency) {}
 
-  std::shared_ptr<PendingStat> Start(std::string absolute) override {
-    auto call = std::make_shared<PendingStat>();
-    call->path = std::move(absolute);
+  void Submit(const std::shared_ptr<PendingStat>& call) override {
     // Weak: the call's future holds the task, and a call dropped before it runs needs no run.
     call->ran = pool_.Submit([weak = std::weak_ptr<PendingStat>(call)] {
       if (std::shared_ptr<PendingStat> call = weak.lock()) StatNow(*call);
     });
-    return call;
   }
   void Take(PendingStat& call) override {
     if (call.ran.valid()) call.ran.get();
@@ -87,20 +87,19 @@ class RingStatCalls : public StatCalls {
     return calls;
   }
 
-  std::shared_ptr<PendingStat> Start(std::string absolute) override {
-    auto call = std::make_shared<PendingStat>();
-    call->path = std::move(absolute);
+  void Submit(const std::shared_ptr<PendingStat>& call) override {
     while (!broken_ && in_flight_.size() >= depth_) ReapOne();
     io_uring_sqe* sqe = broken_ ? nullptr : io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {  // a broken ring (or, not expected, a full one): the call runs here
       StatNow(*call);
       call->done = true;
-      return call;
+      return;
     }
     auto* buffer = new Statx();
     call->buffer = buffer;
-    io_uring_prep_statx(sqe, AT_FDCWD, call->path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
-                        buffer);
+    const bool at = call->dir != AT_FDCWD;
+    io_uring_prep_statx(sqe, call->dir, at ? call->name.c_str() : call->path.c_str(),
+                        AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buffer);
     io_uring_sqe_set_data(sqe, call.get());
     in_flight_.emplace(call.get(), call);
     int submitted;
@@ -112,7 +111,6 @@ class RingStatCalls : public StatCalls {
       StatNow(*call);
       call->done = true;
     }
-    return call;
   }
 
   void Take(PendingStat& call) override {
@@ -158,6 +156,8 @@ class RingStatCalls : public StatCalls {
     } else {
       call->st = FromStatx(*static_cast<Statx*>(call->buffer));
     }
+    delete static_cast<Statx*>(call->buffer);  // the result is in st: calls taken later keep less
+    call->buffer = nullptr;
     call->done = true;
     io_uring_cqe_seen(&ring_, cqe);
     in_flight_.erase(call);  // may free the call: nothing else holds it
@@ -172,6 +172,24 @@ class RingStatCalls : public StatCalls {
 };
 
 }  // namespace
+
+std::shared_ptr<PendingStat> StatCalls::Start(std::string absolute) {
+  auto call = std::make_shared<PendingStat>();
+  call->path = std::move(absolute);
+  Submit(call);
+  return call;
+}
+
+std::shared_ptr<PendingStat> StatCalls::StartAt(int dir, std::string name, std::string absolute,
+                                                std::shared_ptr<const void> keep) {
+  auto call = std::make_shared<PendingStat>();
+  call->path = std::move(absolute);
+  call->dir = dir;
+  call->name = std::move(name);
+  call->keep = std::move(keep);
+  Submit(call);
+  return call;
+}
 
 std::unique_ptr<StatCalls> StatCalls::Open(int concurrency, bool ring) {
   if (concurrency < 1) concurrency = 1;

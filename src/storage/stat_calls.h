@@ -3,6 +3,7 @@
 // one.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <future>
@@ -13,12 +14,15 @@ namespace ferry::storage {
 
 // One call: the path it stats, and once taken, its result.
 struct PendingStat {
-  std::string path;        // absolute
-  struct stat st {};       // the result, when error is 0
-  int error = 0;           // the call's errno
-  bool done = false;       // (io_uring) the call's completion has been seen
-  std::future<void> ran;   // (threads) ready when the call has run
-  void* buffer = nullptr;  // (io_uring) where the kernel writes the result
+  std::string path;                  // absolute (for messages, and the call when dir is AT_FDCWD)
+  int dir = AT_FDCWD;                // or an open folder `name` is in (one lookup fewer)
+  std::string name;                  // with dir
+  std::shared_ptr<const void> keep;  // keeps `dir` open while the call is in flight
+  struct stat st {};                 // the result, when error is 0
+  int error = 0;                     // the call's errno
+  bool done = false;                 // (io_uring) the call's completion has been seen
+  std::future<void> ran;             // (threads) ready when the call has run
+  void* buffer = nullptr;            // (io_uring) where the kernel writes the result
   ~PendingStat();
 };
 
@@ -32,7 +36,11 @@ class StatCalls {
   virtual ~StatCalls() = default;  // waits for the calls in flight
 
   // Starts an lstat of `absolute`. Not thread-safe: one thread starts and takes.
-  virtual std::shared_ptr<PendingStat> Start(std::string absolute) = 0;
+  std::shared_ptr<PendingStat> Start(std::string absolute);
+  // Starts an lstat of `name` in the open folder `dir` (which is `absolute`'s folder), which
+  // `keep` keeps open until the call is over: on a share, the folder's lookup is not repeated.
+  std::shared_ptr<PendingStat> StartAt(int dir, std::string name, std::string absolute,
+                                       std::shared_ptr<const void> keep);
   // Waits until `call` has run; its st and error are then set.
   virtual void Take(PendingStat& call) = 0;
   // How many more calls can start without waiting for one to complete (completions already
@@ -40,6 +48,9 @@ class StatCalls {
   virtual size_t Room() = 0;
   // "io_uring" or "threads", for tests and logs.
   virtual const char* Kind() const = 0;
+
+ protected:
+  virtual void Submit(const std::shared_ptr<PendingStat>& call) = 0;
 };
 
 }  // namespace ferry::storage
