@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <queue>
 
+#include "base/task_pool.h"
 #include "base/text.h"
 #include "migration/safety.h"
 
@@ -88,6 +91,73 @@ class FolderSizes {
   std::priority_queue<FolderSize, std::vector<FolderSize>, Smaller> top_;
 };
 
+// With `sync --checksum`: the catalog's items in order, with the MD5s of the copied files the
+// merge reaches next read ahead on a pool (a network share serves many reads at once, each a
+// round trip or more), a window of them ahead of the merge.
+class ChecksumReadAhead {
+ public:
+  ChecksumReadAhead(storage::Store& source, catalog::ItemCursor& items, int concurrency)
+      : source_(source),
+        items_(items),
+        window_(4 * size_t(std::max(1, concurrency))),
+        pool_(std::max(1, concurrency)) {}
+  ~ChecksumReadAhead() {
+    cancelled_->store(true);  // queued reads return at once; the pool joins its running ones
+  }
+
+  // The next item, as ItemCursor::Next.
+  Result<bool> Next(Item& item) {
+    reads_.erase(last_);  // the merge is past it: its read, if not taken, is not needed
+    while (!done_ && buffered_.size() < window_) {
+      Item next;
+      Result<bool> more = items_.Next(next);
+      if (!more.ok()) return more.status();
+      if (!*more) {
+        done_ = true;
+        break;
+      }
+      if (next.kind == Kind::kFile && next.state == ItemState::kCopied && next.md5)
+        Start(next.path);
+      buffered_.push_back(std::move(next));
+    }
+    if (buffered_.empty()) return false;
+    item = std::move(buffered_.front());
+    buffered_.pop_front();
+    last_ = item.path;
+    return true;
+  }
+
+  // The MD5 of the source file at `path` now.
+  Result<Md5Digest> Md5(const std::string& path) {
+    auto it = reads_.find(path);
+    if (it == reads_.end()) return storage::ReadMd5(source_, path);
+    Result<Md5Digest> md5 = it->second.get();
+    reads_.erase(it);
+    return md5;
+  }
+
+ private:
+  void Start(const std::string& path) {
+    auto task = std::make_shared<std::packaged_task<Result<Md5Digest>()>>(
+        [&source = source_, path, cancelled = cancelled_]() -> Result<Md5Digest> {
+          if (cancelled->load()) return Status(Code::kCancelled, "scan over");
+          return storage::ReadMd5(source, path);
+        });
+    reads_[path] = task->get_future();
+    pool_.Submit([task] { (*task)(); });
+  }
+
+  storage::Store& source_;
+  catalog::ItemCursor& items_;
+  const size_t window_;
+  std::deque<Item> buffered_;
+  bool done_ = false;
+  std::string last_;
+  std::map<std::string, std::future<Result<Md5Digest>>> reads_;
+  std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
+  TaskPool pool_;  // last: its tasks finish before the members they use go
+};
+
 class ScanMerge {
  public:
   ScanMerge(catalog::Catalog& catalog, storage::Store& source, const storage::Store& target,
@@ -103,17 +173,28 @@ class ScanMerge {
         "", storage::ListOptions{.metadata = false, .concurrency = options_.list_concurrency});
     if (!lister.ok()) return lister.status();
     lister_ = std::move(lister).value();
-    if (options_.dry_run) return Merge(*cursor);
+    if (options_.dry_run) {
+      Status merged = Merge(*cursor);
+      read_ahead_.reset();
+      return merged;
+    }
     FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
     Status merged = Merge(*cursor);
+    read_ahead_.reset();  // its reads are over before the cursor goes
     Status committed = catalog_.CommitTransaction();
     return merged.ok() ? committed : merged;
   }
 
   Status Merge(catalog::ItemCursor& items) {
-    catalog::ItemCursor* cursor = &items;
+    if (options_.sync && options_.checksum) {
+      read_ahead_ =
+          std::make_unique<ChecksumReadAhead>(source_, items, options_.checksum_concurrency);
+    }
+    auto next_known = [&](Item& item) {
+      return read_ahead_ ? read_ahead_->Next(item) : items.Next(item);
+    };
     Item known;
-    Result<bool> has_known = cursor->Next(known);
+    Result<bool> has_known = next_known(known);
     if (!has_known.ok()) return has_known.status();
     Entry seen;
     Result<bool> has_seen = NextSource(seen);
@@ -137,7 +218,7 @@ class ScanMerge {
         if (!has_seen.ok()) return has_seen.status();
       }
       if (order >= 0) {
-        has_known = cursor->Next(known);
+        has_known = next_known(known);
         if (!has_known.ok()) return has_known.status();
       }
       FERRY_RETURN_IF_ERROR(MaybeCommit());
@@ -307,7 +388,8 @@ class ScanMerge {
   // True if the copied file's content differs from the catalog's MD5 (with --checksum).
   Result<bool> ContentDiffers(const Item& known) {
     if (!options_.checksum || known.kind != Kind::kFile || !known.md5) return false;
-    Result<Md5Digest> now = storage::ReadMd5(source_, known.path);
+    Result<Md5Digest> now =
+        read_ahead_ ? read_ahead_->Md5(known.path) : storage::ReadMd5(source_, known.path);
     if (!now.ok()) return now.status();
     return *now != *known.md5;
   }
@@ -463,6 +545,7 @@ class ScanMerge {
   const ScanOptions& options_;
   ScanReport& report_;
   std::unique_ptr<storage::Lister> lister_;
+  std::unique_ptr<ChecksumReadAhead> read_ahead_;  // with sync --checksum
   FolderSizes folders_;
   int pending_writes_ = 0;
   int64_t seen_ = 0;

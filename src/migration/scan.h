@@ -57,8 +57,10 @@ struct ScanOptions {
   // As a sync pass: copied items that changed become pending again (to replace their blob) and
   // copied items gone from the source become source-deleted.
   bool sync = false;
-  // With sync: also re-read copied files whose size and mtime are unchanged and compare MD5s.
+  // With sync: also re-read copied files whose size and mtime are unchanged and compare MD5s,
+  // this many at once.
   bool checksum = false;
+  int checksum_concurrency = 16;
   // Change nothing; report each change through on_change instead.
   bool dry_run = false;
   // Record under this run (a sync's) instead of starting a "scan" run of its own.

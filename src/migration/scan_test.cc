@@ -1,10 +1,12 @@
 #include "migration/scan.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
 #include <thread>
 
 #include "storage/azure_blob_store.h"
@@ -204,6 +206,50 @@ TEST_F(ScanTest, AChangeTimeRevealsBytesReplacedUnderTheOldMtime) {
   auto seen = Scan(*catalog_, *source_, target_, options);
   ASSERT_TRUE(seen.ok());
   EXPECT_EQ(seen->delta_changed, 1);
+}
+
+TEST_F(ScanTest, ChecksumReadsAheadAndFindsEveryChangedFile) {
+  auto content = [](int i, char c) { return fmt::format("{}-{:03}", std::string(8, c), i); };
+  auto path = [](int i) { return fmt::format("d{}/f{:03}", i % 6, i); };
+  for (int i = 0; i < 120; ++i) WriteFile(dir_.Sub("src/" + path(i)), content(i, 'a'));
+  ScanNow();
+  for (auto& [p, item] : AllItems(*catalog_)) {
+    if (item.kind != storage::Kind::kFile) continue;
+    item.state = ItemState::kCopied;
+    item.md5 = Md5::Of(content(std::stoi(p.substr(p.size() - 3)), 'a'));
+    item.target_etag = "\"e\"";
+    item.ctime_ns = 0;  // as on a share without change times: only the bytes tell
+    item.inode = 0;
+    ASSERT_TRUE(catalog_->UpdateItem(item).ok());
+  }
+  std::set<std::string> changed;
+  for (int i = 0; i < 120; i += 17) {  // same size, mtime put back
+    struct stat before;
+    ASSERT_EQ(::stat(dir_.Sub("src/" + path(i)).c_str(), &before), 0);
+    WriteFile(dir_.Sub("src/" + path(i)), content(i, 'b'));
+    struct timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, dir_.Sub("src/" + path(i)).c_str(), times, 0), 0);
+    changed.insert(path(i));
+  }
+  WriteFile(dir_.Sub("src/" + path(7)), "longer than before");  // read ahead, then not needed
+  changed.insert(path(7));
+  ::unlink(dir_.Sub("src/" + path(50)).c_str());  // read ahead, and gone
+
+  FlakySource plain(dir_.Sub("src"), "", /*stamps=*/false);
+  ScanOptions options;
+  options.sync = true;
+  options.checksum = true;
+  options.checksum_concurrency = 8;
+  auto report = Scan(*catalog_, plain, target_, options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->unreadable, 0);
+  std::set<std::string> pending;
+  for (const auto& [p, item] : AllItems(*catalog_)) {
+    if (item.kind == storage::Kind::kFile && item.state == ItemState::kPending) pending.insert(p);
+  }
+  EXPECT_EQ(pending, changed);
+  EXPECT_EQ(AllItems(*catalog_).at(path(50)).state, ItemState::kSourceDeleted);
+  EXPECT_EQ(AllItems(*catalog_).at(path(52)).state, ItemState::kCopied);
 }
 
 TEST_F(ScanTest, AnExcludedFolderIsNotWalked) {
