@@ -48,6 +48,21 @@ int Run(int argc, char** argv) {
   app.add_flag("--insecure-skip-tls-verify", Network().insecure_tls,
                "Do not verify the TLS certificate of https endpoints (self-signed test setups "
                "only); every run that uses it is recorded in the migration's log");
+  app.add_option("--auth", Network().auth,
+                 "How to sign in to Azure: auto (a SAS or account key if one is set, else Entra "
+                 "ID: a service principal, workload identity, managed identity or the Azure CLI, "
+                 "in that order), key, sas, env (service principal: AZURE_TENANT_ID, "
+                 "AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH), "
+                 "workload (AZURE_FEDERATED_TOKEN_FILE), managed-identity, azure-cli")
+      ->check(
+          CLI::IsMember({"auto", "key", "sas", "env", "workload", "managed-identity", "azure-cli"}))
+      ->envname("FERRY_AUTH");
+  app.add_option("--ca-file", Network().ca_file,
+                 "PEM file of the certificate authorities to trust for https (Azure and the "
+                 "Entra ID endpoints) instead of the system's, e.g. a company's TLS-inspecting "
+                 "proxy")
+      ->check(CLI::ExistingFile)
+      ->envname("SSL_CERT_FILE");
   std::string scan_concurrency = "auto";
   app.add_option("--scan-concurrency", scan_concurrency,
                  "Metadata calls (folder reads, stats) a scan of a folder source keeps in flight: "

@@ -33,6 +33,7 @@ int RunCheck(const CheckOptions& options) {
   if (!opened.ok()) Fail(opened.status());
   storage::Store& store = **opened;
   std::cout << "endpoint: " << store.Describe() << "\n";
+  if (!store.Credential().empty()) std::cout << "credential: " << store.Credential() << "\n";
 
   auto start = std::chrono::steady_clock::now();
   if (options.write) {

@@ -58,6 +58,8 @@ storage::AzureBlobOptions AzureOptions(const transfer::Engine* engine) {
   storage::AzureBlobOptions options;
   options.transport.low_speed_time = Network().stall_timeout;
   options.transport.verify_tls = !Network().insecure_tls;
+  options.transport.ca_file = Network().ca_file;
+  options.auth = Network().auth;
   if (engine) {
     options.throttle = engine->throttle();
     options.concurrency = engine->concurrency();

@@ -37,11 +37,14 @@ struct Endpoints {
 std::function<std::map<std::string, uint64_t>()> RetryCauses(const struct Endpoints& endpoints);
 
 // How ferry talks to Azure, from the global options (--stall-timeout,
-// --insecure-skip-tls-verify); set once by the command line before a command runs.
+// --insecure-skip-tls-verify, --auth, --ca-file); set once by the command line before a command
+// runs.
 struct NetworkSettings {
   std::chrono::seconds stall_timeout{60};
   bool insecure_tls = false;
-  int scan_concurrency = 0;  // 0: auto (storage::ListOptions::concurrency)
+  int scan_concurrency = 0;   // 0: auto (storage::ListOptions::concurrency)
+  std::string auth = "auto";  // --auth (storage::kAuthKinds)
+  std::string ca_file;        // --ca-file or SSL_CERT_FILE
 };
 // "auto" (0) or a count from 1 to 1024; exit 2 otherwise.
 int ParseScanConcurrency(const std::string& text);

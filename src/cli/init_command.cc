@@ -69,6 +69,11 @@ int RunInit(const InitOptions& o) {
   }
   auto source_store = OpenEndpoint(*source);
   auto target_store = OpenEndpoint(*target);
+  for (const auto* store : {source_store.get(), target_store.get()}) {
+    if (!store->Credential().empty()) {
+      std::cout << fmt::format("credential for {}: {}\n", store->Describe(), store->Credential());
+    }
+  }
   Result<std::unique_ptr<catalog::Catalog>> catalog =
       migration::Init(init, *source_store, *target_store,
                       [](const std::string& step) { std::cout << step << "\n"; });

@@ -8,6 +8,7 @@
 #include "base/encoding.h"
 #include "base/text.h"
 #include "storage/blob_xml.h"
+#include "storage/entra_id.h"
 #include "storage/shared_key.h"
 
 namespace ferry::storage {
@@ -54,11 +55,18 @@ Status BlobError(const http::Response& response, std::string_view what,
     code = create_only ? Code::kAlreadyExists : Code::kPreconditionFailed;
     message = create_only ? fmt::format("{}: a blob of that name already exists", what)
                           : fmt::format("{}: the blob changed since ferry last saw it", what);
+  } else if ((status == 401 || status == 403) && error.code == "AuthorizationPermissionMismatch") {
+    code = Code::kAuth;
+    message = fmt::format(
+        "{}: the credential is not allowed to do this{} (with Entra ID: grant the identity the "
+        "role 'Storage Blob Data Contributor' on the container or the storage account, and allow "
+        "minutes for it to apply; with a SAS: it needs read, add, create, write, delete and list)",
+        what, detail);
   } else if (status == 401 || status == 403) {
     code = Code::kAuth;
     message = fmt::format(
-        "{}: the storage account refused the credentials{} (check the account key, or the SAS's "
-        "permissions and expiry)",
+        "{}: the storage account refused the credentials{} (check the account key, the SAS's "
+        "permissions and expiry, or the Entra ID identity and the token's audience)",
         what, detail);
   } else if (status == 429 || status == 503) {
     code = Code::kThrottled;
@@ -116,7 +124,10 @@ AzureBlobStore::AzureBlobStore(AzureEndpoint endpoint, AzureCredentials credenti
   std::vector<std::shared_ptr<http::Policy>> policies{retry_};
   if (options_.throttle) policies.push_back(options_.throttle);
   policies.push_back(std::make_shared<BlobHeadersPolicy>());
-  if (credentials_.sas.empty()) {
+  if (credentials_.entra) {
+    policies.push_back(std::make_shared<BearerTokenPolicy>(
+        std::make_shared<TokenCache>(credentials_.entra, options_.clock)));
+  } else if (credentials_.sas.empty()) {
     policies.push_back(std::make_shared<SharedKeyPolicy>(credentials_.account, credentials_.key));
   } else {
     policies.push_back(std::make_shared<SasPolicy>(credentials_.sas));

@@ -20,6 +20,7 @@ struct AzureBlobOptions {
   std::shared_ptr<http::ThrottlePolicy> throttle;
   // Requests on the wire at once, fixed or tuned; null: as many as callers send.
   std::shared_ptr<http::ConcurrencyLimit> concurrency;
+  std::string auth = "auto";  // which credential (kAuthKinds in endpoint.h)
 };
 
 // Paths map to blob names under the endpoint's prefix ("prefix/path"). Folders are blobs with
@@ -38,6 +39,7 @@ class AzureBlobStore : public Store {
   std::map<std::string, uint64_t> RetriesByCause() const override;
 
   std::string Describe() const override { return endpoint_.Redacted(); }
+  std::string Credential() const override { return credentials_.source; }
   // Blob names: at most 1,024 characters and 254 parts, valid UTF-8 without control characters,
   // no '\' (read as '/'), no part ending in '.' (the service drops trailing dots).
   std::optional<std::string> UnstorableReason(std::string_view path) const override;

@@ -195,10 +195,13 @@ EnvLookup ProcessEnvironment() {
   };
 }
 
-Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env) {
+Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env,
+                                            std::string_view auth) {
   AzureCredentials creds;
   creds.account = endpoint.account;
+  const bool sas_ok = auth != "key", key_ok = auth != "sas";
   if (!endpoint.sas.empty()) {
+    if (!sas_ok) return Invalid("--auth key, but the URL carries a SAS: remove one of them");
     if (endpoint.sas.find("sig=") == std::string::npos) {
       return Invalid("the URL's query is not a SAS (it has no sig=): remove it or use a full SAS");
     }
@@ -206,7 +209,8 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
     creds.source = "the SAS on the URL";
     return creds;
   }
-  if (auto token = env("AZURE_STORAGE_SAS_TOKEN")) {
+  auto sas_token = sas_ok ? env("AZURE_STORAGE_SAS_TOKEN") : std::nullopt;
+  if (auto token = sas_token) {
     creds.sas = token->starts_with('?') ? token->substr(1) : *token;
     if (creds.sas.find("sig=") == std::string::npos) {
       return Invalid("AZURE_STORAGE_SAS_TOKEN is not a SAS (it has no sig=)");
@@ -224,13 +228,19 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
           "AZURE_STORAGE_CONNECTION_STRING is for account '{}', but the URL names account '{}'",
           cs->account, endpoint.account));
     }
-    creds.sas = cs->sas;
-    if (!cs->key.empty()) creds.key = *Base64Decode(cs->key);
+    if (!cs->sas.empty() && sas_ok) {
+      creds.sas = cs->sas;
+    } else if (!cs->key.empty() && key_ok) {
+      creds.key = *Base64Decode(cs->key);
+    } else {
+      return Invalid(fmt::format("--auth {}, but AZURE_STORAGE_CONNECTION_STRING has no {}", auth,
+                                 auth == "key" ? "AccountKey" : "SharedAccessSignature"));
+    }
     creds.source = "AZURE_STORAGE_CONNECTION_STRING";
     return creds;
   }
   auto account = env("AZURE_STORAGE_ACCOUNT");
-  auto key = env("AZURE_STORAGE_KEY");
+  auto key = key_ok ? env("AZURE_STORAGE_KEY") : std::nullopt;
   if (key) {
     if (account && *account != endpoint.account) {
       return Invalid(fmt::format("AZURE_STORAGE_ACCOUNT is '{}', but the URL names account '{}'",
@@ -242,11 +252,11 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
     creds.source = "AZURE_STORAGE_KEY";
     return creds;
   }
-  return Invalid(fmt::format(
-      "no credentials for storage account '{}': set AZURE_STORAGE_CONNECTION_STRING, or "
-      "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or add a SAS "
-      "query to the URL",
-      endpoint.account));
+  return Status(Code::kNotFound, fmt::format("no {} for storage account '{}'",
+                                             auth == "key"   ? "account key"
+                                             : auth == "sas" ? "SAS"
+                                                             : "account key or SAS",
+                                             endpoint.account));
 }
 
 std::optional<int64_t> SasExpiry(std::string_view sas) {

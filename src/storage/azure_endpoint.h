@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,21 +51,26 @@ struct ConnectionString {
 // Parses "Key=Value;..." connection strings, including UseDevelopmentStorage=true.
 Result<ConnectionString> ParseConnectionString(std::string_view text);
 
+class TokenCredential;  // entra_id.h
+
 struct AzureCredentials {
   std::string account;
-  std::string key;     // decoded key bytes, for Shared Key; empty when `sas` is used
-  std::string sas;     // SAS query without '?'
+  std::string key;  // decoded key bytes, for Shared Key; empty when `sas` is used
+  std::string sas;  // SAS query without '?'
+  std::shared_ptr<TokenCredential> entra;  // Entra ID tokens, instead of a key or a SAS
   std::string source;  // where they came from, for messages ("AZURE_STORAGE_KEY", ...)
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 EnvLookup ProcessEnvironment();
 
-// Chooses credentials for `endpoint`, in order: a SAS on the URL; AZURE_STORAGE_SAS_TOKEN;
-// AZURE_STORAGE_CONNECTION_STRING;
-// AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY. A credential for a different account than the
-// URL's is an error, as is no credential at all (Code::kInvalidInput, naming what to set).
-Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env);
+// Chooses a key or SAS for `endpoint`, in order: a SAS on the URL; AZURE_STORAGE_SAS_TOKEN;
+// AZURE_STORAGE_CONNECTION_STRING; AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY. `auth` "key" or
+// "sas" takes only that kind ("auto": either). A credential for a different account than the
+// URL's is Code::kInvalidInput; none at all is Code::kNotFound (Entra ID may then sign in: see
+// ChooseCredentials in endpoint.h).
+Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env,
+                                            std::string_view auth = "auto");
 
 // The expiry of a SAS (its se= field: "2026-11-24", "2026-11-24T21:00Z" or
 // "2026-11-24T21:00:00.5Z", percent-encoded or not) in Unix seconds; nullopt if absent or

@@ -1,12 +1,14 @@
 #include "storage/endpoint.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <ctime>
 
 #include "base/encoding.h"
 #include "base/text.h"
+#include "storage/entra_id.h"
 #include "storage/local_store.h"
 
 namespace ferry::storage {
@@ -64,12 +66,66 @@ Result<EndpointSpec> ParseEndpoint(std::string_view url) {
   return spec;
 }
 
+bool IsAuthKind(std::string_view auth) {
+  for (std::string_view kind : kAuthKinds) {
+    if (auth == kind) return true;
+  }
+  return false;
+}
+
+Result<AzureCredentials> ChooseCredentials(const AzureEndpoint& endpoint, const EnvLookup& env,
+                                           const AzureBlobOptions& options) {
+  const std::string& auth = options.auth;
+  if (!IsAuthKind(auth)) {
+    return Status(Code::kInvalidInput, fmt::format("--auth must be one of {}, not '{}'",
+                                                   fmt::join(kAuthKinds, ", "), auth));
+  }
+  const bool entra_kind = auth != "auto" && auth != "key" && auth != "sas";
+  if (!entra_kind) {
+    Result<AzureCredentials> shared = ResolveCredentials(endpoint, env, auth);
+    if (shared.ok() || shared.status().code() != Code::kNotFound) return shared;
+    if (auth != "auto") {
+      return Status(
+          Code::kInvalidInput,
+          fmt::format("{}: set AZURE_STORAGE_CONNECTION_STRING{}", shared.status().message(),
+                      auth == "key" ? ", or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY"
+                                    : ", or AZURE_STORAGE_SAS_TOKEN, or add a SAS "
+                                      "query to the URL"));
+    }
+  }
+  EntraOptions entra_options{options.transport, options.retry, options.clock};
+  Result<std::shared_ptr<TokenCredential>> entra =
+      EntraCredential(entra_kind ? std::string_view(auth) : "auto", env, entra_options);
+  if (!entra.ok() && entra.status().code() == Code::kNotFound) {
+    return Status(
+        Code::kInvalidInput,
+        fmt::format("no credentials for storage account '{}': sign in with Entra ID "
+                    "(AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; a managed "
+                    "identity; or 'az login'), or set AZURE_STORAGE_CONNECTION_STRING, or "
+                    "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or "
+                    "add a SAS query to the URL (README: \"Signing in to Azure\")",
+                    endpoint.account));
+  }
+  if (!entra.ok()) return entra.status();
+  if (endpoint.scheme != "https") {
+    return Status(Code::kInvalidInput,
+                  fmt::format("{} signs in with tokens, which ferry sends only over https: use an "
+                              "https URL for {}",
+                              (*entra)->Describe(), endpoint.Redacted()));
+  }
+  AzureCredentials creds;
+  creds.account = endpoint.account;
+  creds.entra = *entra;
+  creds.source = (*entra)->Describe();
+  return creds;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const EndpointSpec& spec, const EnvLookup& env,
                                          const AzureBlobOptions& azure_options) {
   if (spec.type == EndpointType::kLocal) {
     return std::unique_ptr<Store>(new LocalStore(spec.local_root));
   }
-  Result<AzureCredentials> creds = ResolveCredentials(spec.azure, env);
+  Result<AzureCredentials> creds = ChooseCredentials(spec.azure, env, azure_options);
   if (!creds.ok()) return creds.status();
   if (std::optional<int64_t> expiry = SasExpiry(creds->sas)) {
     if (*expiry <= std::time(nullptr)) {

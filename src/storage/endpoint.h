@@ -1,6 +1,7 @@
 // Turns an endpoint as a user writes it into a Store.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string_view>
 
@@ -22,6 +23,18 @@ struct EndpointSpec {
 // Azure Blob URL (see ParseAzureUrl). Any other scheme is Code::kInvalidInput naming the ones
 // ferry supports.
 Result<EndpointSpec> ParseEndpoint(std::string_view url);
+
+// How ferry proves who it is to Azure (--auth): "auto" (a SAS or key if one is set, else
+// Entra ID as DefaultAzureCredential chooses), "key", "sas", or one Entra ID credential: "env"
+// (a service principal), "workload", "managed-identity", "azure-cli".
+inline constexpr std::array<std::string_view, 7> kAuthKinds = {
+    "auto", "key", "sas", "env", "workload", "managed-identity", "azure-cli"};
+
+// The credentials for `endpoint` by options.auth, from `env`. Entra ID needs an https endpoint.
+// With nothing set up, Code::kInvalidInput naming every way to sign in. Does not contact the
+// storage (auto may see whether a managed-identity endpoint answers).
+Result<AzureCredentials> ChooseCredentials(const AzureEndpoint& endpoint, const EnvLookup& env,
+                                           const AzureBlobOptions& options);
 
 // Opens the store for `spec`, resolving Azure credentials from `env`. Does not contact it.
 Result<std::unique_ptr<Store>> OpenStore(const EndpointSpec& spec, const EnvLookup& env,

@@ -124,6 +124,9 @@ class Store {
 
   // A description of the endpoint for messages (credentials redacted).
   virtual std::string Describe() const = 0;
+  // How ferry signs in to it ("AZURE_STORAGE_KEY", "Entra ID: service principal ..."); empty
+  // where nothing is needed (a local folder).
+  virtual std::string Credential() const { return ""; }
 
   // Requests sent again after a retriable failure, since the store was opened, by cause ("HTTP
   // 503 ServerBusy", "network: ..."); empty for stores that send no requests.

@@ -80,8 +80,10 @@ std::unique_ptr<Azurite> Azurite::Start(const AzuriteOptions& options) {
       } else {
         args.insert(args.end(), {"--location", options.location});
       }
-      if (azurite->https_)
+      if (azurite->https_) {
         args.insert(args.end(), {"--cert", options.cert_pem, "--key", options.key_pem});
+        if (options.oauth) args.insert(args.end(), {"--oauth", "basic"});
+      }
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

@@ -13,6 +13,7 @@ namespace ferry::testing {
 struct AzuriteOptions {
   std::string location;           // persist blobs in this folder; empty: in memory
   std::string cert_pem, key_pem;  // serve https with this certificate and key
+  bool oauth = false;             // with https: accept Entra ID bearer tokens (--oauth basic)
   int port = 0;                   // 0: a free port
 };
 

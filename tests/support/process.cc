@@ -125,10 +125,34 @@ std::vector<std::string> FerryArgv(const std::vector<std::string>& args) {
 }
 
 ProcessOptions FerryOptions(std::map<std::string, std::optional<std::string>> env) {
-  for (const char* name : {"AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT",
-                           "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN", "FERRY_LOG_LEVEL"}) {
+  for (const char* name : {"AZURE_STORAGE_CONNECTION_STRING",
+                           "AZURE_STORAGE_ACCOUNT",
+                           "AZURE_STORAGE_KEY",
+                           "AZURE_STORAGE_SAS_TOKEN",
+                           "FERRY_LOG_LEVEL",
+                           "FERRY_AUTH",
+                           "AZURE_TENANT_ID",
+                           "AZURE_CLIENT_ID",
+                           "AZURE_CLIENT_SECRET",
+                           "AZURE_CLIENT_CERTIFICATE_PATH",
+                           "AZURE_FEDERATED_TOKEN_FILE",
+                           "AZURE_AUTHORITY_HOST",
+                           "IDENTITY_ENDPOINT",
+                           "IDENTITY_HEADER",
+                           "SSL_CERT_FILE",
+                           "HTTPS_PROXY",
+                           "https_proxy",
+                           "HTTP_PROXY",
+                           "http_proxy",
+                           "ALL_PROXY",
+                           "all_proxy",
+                           "NO_PROXY",
+                           "no_proxy"}) {
     env.try_emplace(name, std::nullopt);
   }
+  // Tests talk only to loopback: where no credential is set, ferry's look for a managed identity
+  // goes to a closed local port, not to 169.254.169.254.
+  env.try_emplace("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
   ProcessOptions options;
   options.env = std::move(env);
   return options;

@@ -1,0 +1,195 @@
+#include "storage/entra_id.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <span>
+
+#include "storage/endpoint.h"
+#include "support/fake_clock.h"
+
+namespace ferry::testing {
+namespace {
+
+using storage::AccessToken;
+using storage::TokenCache;
+
+constexpr int64_t kStart = 1'800'000'000;  // FakeClock's epoch
+
+// Hands out numbered tokens, each living `life` seconds from the clock's now.
+class CountingCredential : public storage::TokenCredential {
+ public:
+  CountingCredential(std::shared_ptr<FakeClock> clock, int64_t life)
+      : clock_(std::move(clock)), life_(life) {}
+  Result<AccessToken> Fetch() override {
+    ++fetched;
+    int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+    return AccessToken{"token-" + std::to_string(fetched), now + life_};
+  }
+  std::string Describe() const override { return "counting"; }
+  int fetched = 0;
+
+ private:
+  std::shared_ptr<FakeClock> clock_;
+  int64_t life_;
+};
+
+TEST(TokenCache, RenewsFiveMinutesBeforeExpiryOrAtHalfLifeForShortTokens) {
+  auto clock = std::make_shared<FakeClock>();
+  auto hour = std::make_shared<CountingCredential>(clock, 3600);
+  TokenCache cache(hour, clock);
+  EXPECT_EQ(*cache.Token(), "token-1");
+  clock->Advance(std::chrono::seconds(3600 - 301));
+  EXPECT_EQ(*cache.Token(), "token-1");
+  clock->Advance(std::chrono::seconds(2));  // inside the last five minutes
+  EXPECT_EQ(*cache.Token(), "token-2");
+
+  auto brief = std::make_shared<CountingCredential>(clock, 60);
+  TokenCache short_cache(brief, clock);
+  EXPECT_EQ(*short_cache.Token(), "token-1");
+  clock->Advance(std::chrono::seconds(29));
+  EXPECT_EQ(*short_cache.Token(), "token-1");
+  clock->Advance(std::chrono::seconds(2));
+  EXPECT_EQ(*short_cache.Token(), "token-2");
+}
+
+TEST(TokenCache, ARefreshRightAfterAnotherTakesThatOne) {
+  auto clock = std::make_shared<FakeClock>();
+  auto credential = std::make_shared<CountingCredential>(clock, 3600);
+  TokenCache cache(credential, clock);
+  EXPECT_EQ(*cache.Token(), "token-1");
+  clock->Advance(std::chrono::seconds(60));
+  EXPECT_EQ(*cache.Token(/*refresh=*/true), "token-2");
+  // Many requests that went out with token-1 come back 401 at once: one fetch serves them.
+  EXPECT_EQ(*cache.Token(/*refresh=*/true), "token-2");
+  EXPECT_EQ(credential->fetched, 2);
+}
+
+// Answers 401 to any token but the `accepted` one.
+class TokenCheckingTransport : public http::Transport {
+ public:
+  Result<http::Response> Send(const http::Request& request) override {
+    seen.emplace_back(request.headers.Get("Authorization").value_or(""));
+    http::Response response;
+    response.status = seen.back() == "Bearer " + accepted ? 200 : 401;
+    return response;
+  }
+  std::string accepted;
+  std::vector<std::string> seen;
+};
+
+TEST(BearerTokenPolicy, A401GetsOneNewTokenAndOneRetry) {
+  auto clock = std::make_shared<FakeClock>();
+  auto credential = std::make_shared<CountingCredential>(clock, 3600);
+  auto cache = std::make_shared<TokenCache>(credential, clock);
+  storage::BearerTokenPolicy policy(cache);
+  TokenCheckingTransport transport;
+  http::NextPolicy next(std::span<const std::shared_ptr<http::Policy>>{}, transport);
+
+  transport.accepted = "token-1";
+  http::Request request;
+  EXPECT_EQ(policy.Send(request, next)->status, 200);
+  clock->Advance(std::chrono::seconds(10));
+  transport.accepted = "token-2";  // token-1 revoked (or the clocks disagree)
+  EXPECT_EQ(policy.Send(request, next)->status, 200);
+  EXPECT_EQ(transport.seen,
+            (std::vector<std::string>{"Bearer token-1", "Bearer token-1", "Bearer token-2"}));
+  clock->Advance(std::chrono::seconds(10));
+  transport.accepted = "never";
+  EXPECT_EQ(policy.Send(request, next)->status, 401);  // once more, then the 401 stands
+  EXPECT_EQ(transport.seen.size(), 5u);
+}
+
+TEST(TokenExpiry, ReadsEveryFormTheEndpointsUse) {
+  EXPECT_EQ(storage::TokenExpiry(R"({"expires_in": 3599})", kStart), kStart + 3599);
+  EXPECT_EQ(storage::TokenExpiry(R"({"expires_on": "1800003600", "expires_in": "3600"})", 0),
+            1'800'003'600);
+  EXPECT_EQ(storage::TokenExpiry(R"({"expires_on": 1800003600})", 0), 1'800'003'600);
+  std::tm tm{};
+  tm.tm_year = 2027 - 1900;
+  tm.tm_mon = 0;
+  tm.tm_mday = 2;
+  tm.tm_hour = 3;
+  tm.tm_min = 4;
+  tm.tm_sec = 5;
+  tm.tm_isdst = -1;
+  EXPECT_EQ(storage::TokenExpiry(R"({"expiresOn": "2027-01-02 03:04:05.123456"})", 0),
+            int64_t(std::mktime(&tm)));
+  EXPECT_FALSE(storage::TokenExpiry(R"({"access_token": "x"})", 0));
+  EXPECT_FALSE(storage::TokenExpiry("not json", 0));
+}
+
+storage::EnvLookup Env(std::map<std::string, std::string> vars) {
+  // Never the real IMDS: a closed local port.
+  vars.try_emplace("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
+  vars.try_emplace("PATH", "/nonexistent");
+  return [vars](const char* name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(ChooseCredentials, SaysEveryWayToSignInWhenNoneIsSetUp) {
+  auto endpoint = *storage::ParseAzureUrl("https://acct.blob.core.windows.net/data");
+  auto none = storage::ChooseCredentials(endpoint, Env({}), {});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), Code::kInvalidInput);
+  for (const char* hint : {"AZURE_CLIENT_SECRET", "managed identity", "az login",
+                           "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN"}) {
+    EXPECT_NE(none.status().message().find(hint), std::string::npos) << none.status().message();
+  }
+}
+
+TEST(ChooseCredentials, TakesTheKindAskedForAndTheKeyBeforeEntraIdOtherwise) {
+  auto endpoint = *storage::ParseAzureUrl("https://acct.blob.core.windows.net/data");
+  auto both = Env({{"AZURE_STORAGE_KEY", "a2V5"},
+                   {"AZURE_TENANT_ID", "t"},
+                   {"AZURE_CLIENT_ID", "c"},
+                   {"AZURE_CLIENT_SECRET", "s"}});
+  storage::AzureBlobOptions options;
+  auto key = storage::ChooseCredentials(endpoint, both, options);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->source, "AZURE_STORAGE_KEY");
+  EXPECT_EQ(key->entra, nullptr);
+  options.auth = "env";
+  auto sp = storage::ChooseCredentials(endpoint, both, options);
+  ASSERT_TRUE(sp.ok()) << sp.status().ToString();
+  EXPECT_EQ(sp->source, "Entra ID: service principal c (client secret)");
+  EXPECT_TRUE(sp->key.empty());
+
+  options.auth = "sas";
+  auto no_sas = storage::ChooseCredentials(endpoint, both, options);
+  ASSERT_FALSE(no_sas.ok());
+  EXPECT_NE(no_sas.status().message().find("no SAS"), std::string::npos);
+  options.auth = "workload";
+  auto no_file = storage::ChooseCredentials(endpoint, both, options);
+  ASSERT_FALSE(no_file.ok());
+  EXPECT_NE(no_file.status().message().find("AZURE_FEDERATED_TOKEN_FILE"), std::string::npos);
+  options.auth = "env";
+  auto half = storage::ChooseCredentials(endpoint, Env({{"AZURE_CLIENT_SECRET", "s"}}), options);
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("AZURE_TENANT_ID"), std::string::npos);
+  EXPECT_EQ(half.status().message().find("\"s\""), std::string::npos);
+}
+
+TEST(ChooseCredentials, SendsTokensOnlyOverHttpsAndOnlyToAnHttpsAuthority) {
+  auto sp = Env({{"AZURE_TENANT_ID", "t"}, {"AZURE_CLIENT_ID", "c"}, {"AZURE_CLIENT_SECRET", "s"}});
+  auto plain = *storage::ParseAzureUrl("http://127.0.0.1:10000/devstoreaccount1/data");
+  auto refused = storage::ChooseCredentials(plain, sp, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("only over https"), std::string::npos);
+
+  auto endpoint = *storage::ParseAzureUrl("https://acct.blob.core.windows.net/data");
+  auto http_authority = Env({{"AZURE_TENANT_ID", "t"},
+                             {"AZURE_CLIENT_ID", "c"},
+                             {"AZURE_CLIENT_SECRET", "s"},
+                             {"AZURE_AUTHORITY_HOST", "http://login.example"}});
+  auto bad = storage::ChooseCredentials(endpoint, http_authority, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("AZURE_AUTHORITY_HOST"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing
