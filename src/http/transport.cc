@@ -174,6 +174,8 @@ Result<Response> CurlTransport::Send(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, long(options_.low_speed_time.count()));
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.no_proxy.empty())
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, options_.no_proxy.c_str());
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);

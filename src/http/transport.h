@@ -29,7 +29,8 @@ struct TransportOptions {
   long low_speed_bytes = 1024;
   std::chrono::seconds low_speed_time{60};
   bool verify_tls = true;
-  std::string ca_file;  // PEM certificates to trust instead of the system's; empty: the system's
+  std::string no_proxy;  // hosts never reached through a proxy ("*": none); empty: NO_PROXY's
+  std::string ca_file;   // PEM certificates to trust instead of the system's; empty: the system's
   size_t max_error_body = 64 * 1024;    // error bodies beyond this are truncated
   size_t max_buffered_body = 64 << 20;  // a sink-less 2xx body beyond this fails the request
 };

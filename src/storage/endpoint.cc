@@ -94,6 +94,9 @@ Result<AzureCredentials> ChooseCredentials(const AzureEndpoint& endpoint, const 
     }
   }
   EntraOptions entra_options{options.transport, options.retry, options.clock};
+  // A secret goes to the authority only over a verified connection, whatever
+  // --insecure-skip-tls-verify allows the storage (a self-signed test endpoint).
+  entra_options.transport.verify_tls = true;
   Result<std::shared_ptr<TokenCredential>> entra =
       EntraCredential(entra_kind ? std::string_view(auth) : "auto", env, entra_options);
   if (!entra.ok() && entra.status().code() == Code::kNotFound) {

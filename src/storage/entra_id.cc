@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -86,8 +88,12 @@ class TokenClient {
   Result<AccessToken> Parse(const http::Response& answer, std::string_view who) {
     nlohmann::json body = nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
     if (answer.status / 100 != 2) {
-      std::string why = body.is_object() ? body.value("error_description", body.value("error", ""))
-                                         : std::string();
+      std::string why;
+      for (const char* field : {"error_description", "error"}) {
+        if (why.empty() && body.is_object() && body.contains(field) && body[field].is_string()) {
+          why = body[field].get<std::string>();
+        }
+      }
       if (why.empty()) why = fmt::format("HTTP {}", answer.status);
       why = why.substr(0, why.find_first_of("\r\n"));  // AADSTS code and text; not the trace ids
       return Status(Code::kAuth, fmt::format("{}: Entra ID refused the sign-in: {}", who, why));
@@ -182,19 +188,26 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
   std::unique_ptr<X509, decltype(&X509_free)> cert(
       PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
   BIO_reset(bio.get());
+  // An encrypted key is refused, never prompted for.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
-  if (!cert || !key) {
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), EVP_PKEY_free);
+  ERR_clear_error();
+  if (!cert || !key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
     return Invalid(fmt::format(
-        "AZURE_CLIENT_CERTIFICATE_PATH '{}' must hold a PEM certificate and its unencrypted "
+        "AZURE_CLIENT_CERTIFICATE_PATH '{}' must hold a PEM certificate and its unencrypted RSA "
         "private key",
         pem_path));
   }
   unsigned char sha1[EVP_MAX_MD_SIZE];
   unsigned int sha1_size = 0;
-  X509_digest(cert.get(), EVP_sha1(), sha1, &sha1_size);
   unsigned char jti[16];
-  RAND_bytes(jti, sizeof jti);
+  if (X509_digest(cert.get(), EVP_sha1(), sha1, &sha1_size) != 1 ||
+      RAND_bytes(jti, sizeof jti) != 1) {
+    ERR_clear_error();
+    return Invalid(
+        fmt::format("AZURE_CLIENT_CERTIFICATE_PATH '{}': cannot make an assertion", pem_path));
+  }
   nlohmann::json header{
       {"alg", "RS256"},
       {"typ", "JWT"},
@@ -207,7 +220,7 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
   std::string signing_input = Base64Url(header.dump()) + "." + Base64Url(claims.dump());
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   size_t size = 0;
-  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &size,
                      reinterpret_cast<const unsigned char*>(signing_input.data()),
                      signing_input.size()) != 1) {
@@ -229,7 +242,7 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
 class ManagedIdentityCredential : public TokenCredential {
  public:
   ManagedIdentityCredential(const EnvLookup& env, const EntraOptions& options, int max_attempts)
-      : client_(options, max_attempts) {
+      : client_(Local(options), max_attempts) {
     client_id_ = env("AZURE_CLIENT_ID").value_or("");
     std::string user_assigned = client_id_.empty() ? "" : "&client_id=" + PercentEncode(client_id_);
     auto endpoint = env("IDENTITY_ENDPOINT");
@@ -248,6 +261,13 @@ class ManagedIdentityCredential : public TokenCredential {
       header_ = {"Metadata", "true"};
       where_ = "IMDS";
     }
+  }
+
+  // The identity endpoints are on the machine itself (plain http, the token in the clear): never
+  // through a proxy.
+  static EntraOptions Local(EntraOptions options) {
+    options.transport.no_proxy = "*";
+    return options;
   }
 
   Result<AccessToken> Fetch() override {
@@ -273,6 +293,36 @@ struct Ran {
   int status = -1;
   std::string out, err;
 };
+
+// Reads both pipes until the program closes them (true) or `limit` passes (false).
+bool ReadUntilClosed(int out, int err, Ran& ran, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  pollfd fds[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
+  std::string* into[2] = {&ran.out, &ran.err};
+  int open = 2;
+  while (open > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    int ready = ::poll(fds, 2, int(left.count()));
+    if (ready < 0 && errno == EINTR) continue;  // a signal (a stop is seen by the caller)
+    if (ready <= 0) return false;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[4096];
+      ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n > 0) {
+        into[i]->append(buffer, size_t(n));
+      } else {
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  return true;
+}
+
 Result<Ran> RunProgram(std::vector<std::string> argv) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return Status(Code::kIo, "pipe failed");
@@ -285,35 +335,26 @@ Result<Ran> RunProgram(std::vector<std::string> argv) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  posix_spawnattr_t attributes;  // a group of its own: a stuck run is killed with its children
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   pid_t pid = -1;
-  int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int spawned = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   ::close(out[1]);
   ::close(err[1]);
   Ran ran;
   if (spawned == 0) {
-    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    std::string* into[2] = {&ran.out, &ran.err};
-    int open = 2;
-    while (open > 0 && ::poll(fds, 2, 120'000) > 0) {
-      for (int i = 0; i < 2; ++i) {
-        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-        char buffer[4096];
-        ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-        if (n > 0) {
-          into[i]->append(buffer, size_t(n));
-        } else {
-          fds[i].fd = -1;
-          --open;
-        }
-      }
-    }
+    bool finished = ReadUntilClosed(out[0], err[0], ran, std::chrono::seconds(120));
+    if (!finished) ::kill(-pid, SIGKILL);  // two minutes without an end: stuck
     int status = 0;
-    if (open > 0) ::kill(pid, SIGKILL);  // silent for two minutes: stuck
-    ::waitpid(pid, &status, 0);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     ran.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   ::close(out[0]);
@@ -357,7 +398,8 @@ class AzureCliCredential : public TokenCredential {
     }
     nlohmann::json body = nlohmann::json::parse(ran->out, nullptr, false);
     std::optional<int64_t> expiry = TokenExpiry(ran->out, NowSeconds(*clock_));
-    if (!body.is_object() || !body.contains("accessToken") || !expiry) {
+    if (!body.is_object() || !body.contains("accessToken") || !body["accessToken"].is_string() ||
+        !expiry) {
       return Status(Code::kAuth,
                     "Entra ID: Azure CLI: 'az account get-access-token' gave no token");
     }
@@ -376,6 +418,7 @@ class ChainCredential : public TokenCredential {
   explicit ChainCredential(std::vector<std::shared_ptr<TokenCredential>> chain)
       : chain_(std::move(chain)) {}
   Result<AccessToken> Fetch() override {
+    std::lock_guard lock(mu_);
     if (chosen_) return chosen_->Fetch();
     std::string tried;
     for (auto& credential : chain_) {
@@ -389,6 +432,7 @@ class ChainCredential : public TokenCredential {
     return Status(Code::kAuth, "no Entra ID credential gave a token: " + tried);
   }
   std::string Describe() const override {
+    std::lock_guard lock(mu_);
     if (chosen_) return chosen_->Describe();
     std::string all;
     for (const auto& c : chain_) all += (all.empty() ? "" : ", then ") + c->Describe();
@@ -397,6 +441,7 @@ class ChainCredential : public TokenCredential {
 
  private:
   std::vector<std::shared_ptr<TokenCredential>> chain_;
+  mutable std::mutex mu_;
   std::shared_ptr<TokenCredential> chosen_;
 };
 
@@ -471,6 +516,7 @@ bool ManagedIdentityAvailable(const EnvLookup& env, const EntraOptions& options)
   EntraOptions probe = options;
   probe.transport.connect_timeout = std::chrono::milliseconds(500);
   probe.transport.low_speed_time = std::chrono::seconds(2);
+  probe.transport.no_proxy = "*";
   std::string host = env("AZURE_POD_IDENTITY_AUTHORITY_HOST").value_or("http://169.254.169.254");
   http::Request request;
   request.url = host + "/metadata/identity/oauth2/token";  // without Metadata: IMDS says 400
@@ -487,12 +533,15 @@ std::optional<int64_t> TokenExpiry(const std::string& json_text, int64_t now) {
     if (v.is_number_integer()) return v.get<int64_t>();
     if (v.is_string()) {
       const std::string& s = v.get_ref<const std::string&>();
-      if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
-        return std::stoll(s);
-      }
+      int64_t value = 0;
+      auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), value);
+      if (!s.empty() && err == std::errc() && end == s.data() + s.size()) return value;
     }
     return std::nullopt;
   };
+  if (body.contains("expires_in")) {
+    if (auto in = integer(body["expires_in"])) return now + *in;
+  }
   if (body.contains("expires_on")) {
     if (auto on = integer(body["expires_on"])) return on;
   }
@@ -504,9 +553,6 @@ std::optional<int64_t> TokenExpiry(const std::string& json_text, int64_t now) {
       tm.tm_isdst = -1;
       return int64_t(std::mktime(&tm));
     }
-  }
-  if (body.contains("expires_in")) {
-    if (auto in = integer(body["expires_in"])) return now + *in;
   }
   return std::nullopt;
 }
@@ -535,10 +581,10 @@ Result<std::shared_ptr<TokenCredential>> EntraCredential(std::string_view kind,
     if (!wi.ok()) return wi.status();
     chain.push_back(*wi);
   }
-  if (chain.empty() && ManagedIdentityAvailable(env, options)) {
+  if (ManagedIdentityAvailable(env, options)) {
     chain.push_back(std::make_shared<ManagedIdentityCredential>(env, options, 0));
   }
-  if (chain.empty() && OnPath(env, "az")) {
+  if (OnPath(env, "az")) {
     chain.push_back(std::make_shared<AzureCliCredential>(options));
   }
   if (chain.empty()) return Status(Code::kNotFound, "no Entra ID credential is set up here");
@@ -553,12 +599,25 @@ TokenCache::TokenCache(std::shared_ptr<TokenCredential> credential,
 Result<std::string> TokenCache::Token(bool refresh) {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t now = NowSeconds(*clock_);
+  const bool valid = !token_.token.empty() && now < token_.expires_on;
   // A refresh asked for by a request that went out with an older token than this one (another
   // thread fetched meanwhile) takes this one.
-  bool fresh = !token_.token.empty() && now < refresh_at_ && (!refresh || now - fetched_at_ < 5);
+  bool fresh = valid && now < refresh_at_ && (!refresh || now - fetched_at_ < 5);
   if (fresh) return token_.token;
+  // A fetch that just failed is not repeated by every waiting request.
+  if (!last_failure_.ok() && now - failed_at_ < 5) {
+    if (valid && !refresh) return token_.token;
+    return last_failure_;
+  }
   Result<AccessToken> token = credential_->Fetch();
-  if (!token.ok()) return token.status();
+  if (!token.ok()) {
+    last_failure_ = token.status();
+    failed_at_ = now;
+    // The endpoint is down for a moment: the token in hand serves until it expires.
+    if (valid && !refresh) return token_.token;
+    return token.status();
+  }
+  last_failure_ = Status::Ok();
   ++fetches_;
   token_ = std::move(token).value();
   fetched_at_ = now;

@@ -70,6 +70,8 @@ class TokenCache {
   std::shared_ptr<http::Clock> clock_;
   mutable std::mutex mu_;
   AccessToken token_;
+  Status last_failure_;     // of the last fetch, when it failed
+  int64_t failed_at_ = 0;   // Unix seconds
   int64_t refresh_at_ = 0;  // Unix seconds
   int64_t fetched_at_ = 0;
   int64_t fetches_ = 0;
@@ -85,8 +87,9 @@ class BearerTokenPolicy : public http::Policy {
   std::shared_ptr<TokenCache> cache_;
 };
 
-// The expiry in a token answer: expires_on (Unix seconds, as a number or a string; or the Azure
-// CLI's local "YYYY-MM-DD HH:MM:SS.ffffff" expiresOn), else now + expires_in. For tests.
+// The expiry in a token answer: now + expires_in (relative: immune to clock skew), else
+// expires_on (Unix seconds, as a number or a string), else the Azure CLI's local
+// "YYYY-MM-DD HH:MM:SS.ffffff" expiresOn. For tests.
 std::optional<int64_t> TokenExpiry(const std::string& json_text, int64_t now);
 
 }  // namespace ferry::storage

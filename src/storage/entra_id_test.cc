@@ -103,8 +103,9 @@ TEST(BearerTokenPolicy, A401GetsOneNewTokenAndOneRetry) {
 
 TEST(TokenExpiry, ReadsEveryFormTheEndpointsUse) {
   EXPECT_EQ(storage::TokenExpiry(R"({"expires_in": 3599})", kStart), kStart + 3599);
-  EXPECT_EQ(storage::TokenExpiry(R"({"expires_on": "1800003600", "expires_in": "3600"})", 0),
-            1'800'003'600);
+  // Relative first (whatever the clocks' skew), as IMDS sends both.
+  EXPECT_EQ(storage::TokenExpiry(R"({"expires_on": "1900000000", "expires_in": "3600"})", kStart),
+            kStart + 3600);
   EXPECT_EQ(storage::TokenExpiry(R"({"expires_on": 1800003600})", 0), 1'800'003'600);
   std::tm tm{};
   tm.tm_year = 2027 - 1900;
@@ -189,6 +190,28 @@ TEST(ChooseCredentials, SendsTokensOnlyOverHttpsAndOnlyToAnHttpsAuthority) {
   auto bad = storage::ChooseCredentials(endpoint, http_authority, {});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("AZURE_AUTHORITY_HOST"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+TEST(BlobError, APermissionMismatchNamesTheRoleToGrant) {
+  http::Response response;
+  response.status = 403;
+  response.headers.Set("x-ms-error-code", "AuthorizationPermissionMismatch");
+  response.body =
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthorizationPermissionMismatch"
+      "</Code><Message>This request is not authorized to perform this operation using this "
+      "permission.</Message></Error>";
+  Status st = storage::BlobError(response, "write 'a.txt'", {});
+  EXPECT_EQ(st.code(), Code::kAuth);
+  EXPECT_NE(st.message().find("Storage Blob Data Contributor"), std::string::npos) << st.message();
+  response.headers.Set("x-ms-error-code", "AuthenticationFailed");
+  EXPECT_EQ(storage::BlobError(response, "write 'a.txt'", {}).message().find("Contributor"),
+            std::string::npos);
 }
 
 }  // namespace

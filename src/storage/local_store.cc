@@ -29,6 +29,9 @@ constexpr size_t kIoBuffer = 1 << 20;
 // Threads reading folders ahead of a parallel walk: few, since the stats are the many calls and
 // each thread costs memory (a stack, a malloc arena).
 constexpr int kFolderReaders = 2;
+// Folders a parallel walk keeps open at most to stat their names in (past it, by full path):
+// well under the usual limit of 1,024 descriptors, which transfers need too.
+constexpr int kMaxKeptFolders = 128;
 
 Status ErrnoStatus(int err, std::string_view what, std::string_view path) {
   Code code = err == ENOENT || err == ENOTDIR ? Code::kNotFound : Code::kIo;
@@ -231,6 +234,8 @@ class LocalStore::TreeLister : public Lister {
     // before any other member goes.
     cancelled_->store(true);
     readers_.reset();
+    ahead_.clear();  // the calls of frames no one will walk are not waited for on threads
+    stack_.clear();
     stats_.reset();
   }
 
@@ -295,8 +300,15 @@ class LocalStore::TreeLister : public Lister {
     Entry entry;
   };
   struct FolderFd {
+    FolderFd(int fd, std::shared_ptr<std::atomic<int>> count) : fd(fd), count(std::move(count)) {
+      ++*this->count;
+    }
+    ~FolderFd() {
+      ::close(fd);
+      --*count;
+    }
     int fd;
-    ~FolderFd() { ::close(fd); }
+    std::shared_ptr<std::atomic<int>> count;
   };
   struct Frame {
     std::string rel;
@@ -358,9 +370,10 @@ class LocalStore::TreeLister : public Lister {
       if (d == nullptr) {
         // A folder read in part is a folder not read: its missing names are not deletions.
         int err = errno;
-        if (err == 0 && stats_) {  // its names are stat'ed in it: no lookup of the folder each
+        if (err == 0 && stats_ && kept_fds_->load() < kMaxKeptFolders) {
+          // Its names are stat'ed in it: no lookup of the folder for each.
           int kept = ::fcntl(::dirfd(dir), F_DUPFD_CLOEXEC, 0);
-          if (kept >= 0) frame.fd.reset(new FolderFd{kept});
+          if (kept >= 0) frame.fd.reset(new FolderFd(kept, kept_fds_));
         }
         ::closedir(dir);
         if (err != 0) return ErrnoStatus(err, "cannot read folder", absolute);
@@ -406,6 +419,7 @@ class LocalStore::TreeLister : public Lister {
           frame.fd ? stats_->StartAt(frame.fd->fd, e.name, std::move(absolute), frame.fd)
                    : stats_->Start(std::move(absolute));
     }
+    if (frame.started == frame.events.size()) frame.fd.reset();  // its calls keep it meanwhile
   }
 
   // The folders the walk reaches next, read before it gets there: the deepest frame's first.
@@ -465,6 +479,8 @@ class LocalStore::TreeLister : public Lister {
   size_t prime_ = 0;        // stats started in each folder read ahead, before the walk is there
   std::map<std::string, Ahead> ahead_;  // folders read ahead, by path
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
+  // Folder descriptors kept open for stats (each frame's, while it or a call of it needs it).
+  std::shared_ptr<std::atomic<int>> kept_fds_ = std::make_shared<std::atomic<int>>(0);
   std::unique_ptr<StatCalls> stats_;   // with a concurrency above 1
   std::unique_ptr<TaskPool> readers_;  // last: its tasks finish before anything else goes
 };
@@ -587,8 +603,17 @@ Status LocalStore::CheckInside(const std::string& resolved, const std::string& a
 }
 
 Result<int> LocalStore::OpenForReading(const std::string& absolute) const {
-  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd >= 0) return fd;
+  // O_NONBLOCK: a name that became a FIFO since it was listed must not block the open; only a
+  // regular file is read.
+  int fd = ::open(absolute.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd >= 0) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return Status(Code::kIo, fmt::format("'{}' is not a regular file", absolute));
+    }
+    return fd;
+  }
   if (errno != ELOOP) return ErrnoStatus(errno, "cannot open", absolute);
   // A link: followed only to a regular file inside the root, as it is now (not as it was
   // scanned), and checked before it is opened (opening a FIFO or a device may block or act).

@@ -44,6 +44,27 @@ struct stat FromStatx(const struct statx& x) {
   return st;
 }
 
+// Whether an errno from a statx is the file system's answer about the path (rather than the
+// ring's own trouble: EINVAL, ECANCELED, EAGAIN, EINTR, ...).
+bool IsAnswer(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case EPERM:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case EIO:
+    case ESTALE:
+    case ETIMEDOUT:
+    case EHOSTDOWN:
+    case ENOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
 class ThreadStatCalls : public StatCalls {
  public:
   explicit ThreadStatCalls(int concurrency) : pool_(concurrency) {}
@@ -68,6 +89,7 @@ class ThreadStatCalls : public StatCalls {
 class RingStatCalls : public StatCalls {
  public:
   ~RingStatCalls() override {
+    if (!ready_) return;
     while (!broken_ && !in_flight_.empty()) ReapOne();
     io_uring_queue_exit(&ring_);
     // A broken ring's calls may still be written by the kernel: their memory is left alone.
@@ -77,9 +99,14 @@ class RingStatCalls : public StatCalls {
   static std::unique_ptr<StatCalls> Open(int concurrency) {
     auto calls = std::unique_ptr<RingStatCalls>(new RingStatCalls(concurrency));
     if (io_uring_queue_init(std::bit_ceil(unsigned(concurrency)), &calls->ring_, 0) != 0) {
-      calls.release();  // nothing to tear down
       return nullptr;
     }
+    calls->ready_ = true;
+    // Kernels before 5.6 have io_uring but not its statx.
+    io_uring_probe* probe = io_uring_get_probe_ring(&calls->ring_);
+    bool statx = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_STATX);
+    if (probe != nullptr) io_uring_free_probe(probe);
+    if (!statx) return nullptr;  // the ring goes with `calls`
     // The kernel runs a statx on a worker of its own; by default it keeps 4 per CPU for one
     // ring, too few to hide a round trip.
     unsigned workers[2] = {unsigned(concurrency), unsigned(concurrency)};
@@ -151,7 +178,9 @@ class RingStatCalls : public StatCalls {
       return false;
     }
     auto* call = static_cast<PendingStat*>(io_uring_cqe_get_data(cqe));
-    if (cqe->res < 0) {
+    if (cqe->res < 0 && !IsAnswer(-cqe->res)) {
+      StatNow(*call);  // the ring's trouble, not the file's: asked again here
+    } else if (cqe->res < 0) {
       call->error = -cqe->res;
     } else {
       call->st = FromStatx(*static_cast<Statx*>(call->buffer));
@@ -165,6 +194,7 @@ class RingStatCalls : public StatCalls {
   }
 
   size_t depth_;
+  bool ready_ = false;  // the ring was set up
   bool broken_ = false;
   io_uring ring_{};
   // The calls the kernel holds (it writes their buffers), kept alive until they complete.
