@@ -66,6 +66,11 @@ struct Config {
   std::string tier;  // "" for the account default
   SymlinkPolicy symlinks = SymlinkPolicy::kSkip;
   DeleteMode mode = DeleteMode::kAdditive;
+  // The blobs' Content-Type: this one for every file; or, if empty and guess_content_type, the
+  // one its extension gives (base/mime.h). A migration begun before ferry set types guesses
+  // none, so verify expects none there.
+  std::string content_type;
+  bool guess_content_type = true;
 };
 
 struct Item {

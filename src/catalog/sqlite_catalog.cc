@@ -161,11 +161,17 @@ void BindItemFields(Statement& s, const Item& item, int first) {
 }
 
 nlohmann::json ConfigToJson(const Config& c) {
-  return {{"id", c.id},           {"source", c.source},
-          {"target", c.target},   {"target_sas", c.target_sas},
-          {"include", c.include}, {"exclude", c.exclude},
-          {"tier", c.tier},       {"symlinks", Name(c.symlinks)},
-          {"mode", Name(c.mode)}};
+  return {{"id", c.id},
+          {"source", c.source},
+          {"target", c.target},
+          {"target_sas", c.target_sas},
+          {"include", c.include},
+          {"exclude", c.exclude},
+          {"tier", c.tier},
+          {"symlinks", Name(c.symlinks)},
+          {"mode", Name(c.mode)},
+          {"content_type", c.content_type},
+          {"guess_content_type", c.guess_content_type}};
 }
 
 Config ConfigFromJson(const nlohmann::json& j) {
@@ -179,6 +185,8 @@ Config ConfigFromJson(const nlohmann::json& j) {
   c.tier = j.value("tier", "");
   c.symlinks = SymlinkPolicyNamed(j.value("symlinks", "skip")).value_or(SymlinkPolicy::kSkip);
   c.mode = DeleteModeNamed(j.value("mode", "additive")).value_or(DeleteMode::kAdditive);
+  c.content_type = j.value("content_type", "");
+  c.guess_content_type = j.value("guess_content_type", false);  // absent: from before types
   return c;
 }
 

@@ -67,7 +67,8 @@ TEST(Cli, MalformedAndContradictoryArgumentsOfEveryCommandExitTwoAndChangeNothin
       {"copy", mig, "--max-bandwidth", "0"},
       {"copy", mig, "--max-ops", "many"},
       {"copy", mig, "--block-above", "big"},
-      {"sync", mig, "--block-above", "64"},  // a size needs its unit
+      {"copy", mig, "--block-above", "6GiB"},  // over one Put Blob's 5,000 MiB
+      {"sync", mig, "--block-above", "64"},    // a size needs its unit
       {"sync", mig, "--schedule", "Mon-Fri 25:00-18:00 1MiB/s"},
       {"sync", mig, "--schedule", "Someday 1MiB/s"},
       {"trial", mig, "--sample", "1", "--max-bandwidth", "1MiB"},

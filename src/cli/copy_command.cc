@@ -83,6 +83,8 @@ int RunCopy(const CopyCommandOptions& o) {
   migration::CopyOptions options;
   UseEngine(*engine, options);
   options.upload.tier = catalog->config().tier;
+  options.upload.content_type = catalog->config().content_type;
+  options.upload.guess_content_type = catalog->config().guess_content_type;
   options.upload.follow_links = catalog->config().symlinks == catalog::SymlinkPolicy::kFollow;
   options.stop = &InterruptFlag();
   options.overwrite = o.overwrite;

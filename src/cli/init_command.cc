@@ -13,6 +13,8 @@ namespace {
 
 struct InitOptions {
   std::string dir, source, target, tier, symlinks = "skip", mode = "additive";
+  std::string content_type;
+  bool no_guess_content_type = false;
   std::vector<std::string> include, exclude;
 };
 
@@ -52,6 +54,8 @@ int RunInit(const InitOptions& o) {
   config.include = o.include;
   config.exclude = o.exclude;
   config.tier = o.tier;
+  config.content_type = o.content_type;
+  config.guess_content_type = !o.no_guess_content_type;
   if (!config.tier.empty()) {
     config.tier[0] = char(std::toupper(config.tier[0]));
     for (size_t i = 1; i < config.tier.size(); ++i)
@@ -107,6 +111,23 @@ CommandRunner AddInitCommand(CLI::App& app) {
                   "(repeatable)");
   cmd->add_option("--tier", o->tier, "Access tier for new blobs")
       ->check(CLI::IsMember({"Hot", "Cool", "Cold", "Archive"}, CLI::ignore_case));
+  cmd->add_option("--content-type", o->content_type,
+                  "Give every blob this Content-Type (e.g. text/plain) instead of the one its "
+                  "file's extension gives")
+      ->check([](const std::string& type) -> std::string {
+        bool printable = std::all_of(type.begin(), type.end(), [](char c) {
+          return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+        });
+        if (!printable || type.find('/') == std::string::npos || type.front() == '/' ||
+            type.back() == '/' || type.size() > 255) {
+          return "a media type, TYPE/SUBTYPE (e.g. text/plain), printable characters only";
+        }
+        return "";
+      });
+  cmd->add_flag("--no-guess-mime-type", o->no_guess_content_type,
+                "Do not set a Content-Type from each file's extension: blobs are served as "
+                "application/octet-stream (by default, index.html is text/html, photo.jpg "
+                "image/jpeg, ...)");
   cmd->add_option("--symlinks", o->symlinks,
                   "Symbolic links: skip them (recorded), follow links to files, or keep them as "
                   "link blobs (is_symlink=true)")

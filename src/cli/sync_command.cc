@@ -70,6 +70,8 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   s.dry_run = o.dry_run;
   UseEngine(engine, s.copy);
   s.copy.upload.tier = config.tier;
+  s.copy.upload.content_type = config.content_type;
+  s.copy.upload.guess_content_type = config.guess_content_type;
   s.copy.upload.follow_links = config.symlinks == catalog::SymlinkPolicy::kFollow;
   s.copy.stop = &InterruptFlag();
   s.copy.progress = [&line](const migration::CopyProgress& p) {

@@ -116,8 +116,7 @@ class ChecksumReadAhead {
         done_ = true;
         break;
       }
-      if (next.kind == Kind::kFile && next.state == ItemState::kCopied && next.md5)
-        Start(next.path);
+      if (next.kind == Kind::kFile && next.state == ItemState::kCopied && next.md5) Start(next);
       buffered_.push_back(std::move(next));
     }
     if (buffered_.empty()) return false;
@@ -133,17 +132,27 @@ class ChecksumReadAhead {
     if (it == reads_.end()) return storage::ReadMd5(source_, path);
     Result<Md5Digest> md5 = it->second.get();
     reads_.erase(it);
+    // Not read ahead because it looked changed then: the merge, which saw it unchanged, reads it.
+    if (md5.status().code() == Code::kPreconditionFailed) return storage::ReadMd5(source_, path);
     return md5;
   }
 
  private:
-  void Start(const std::string& path) {
+  // Reads the file if it is still the regular file the catalog knows (same size and mtime): a
+  // file that changed is copied again anyway, and only a regular file is opened.
+  void Start(const Item& item) {
     auto task = std::make_shared<std::packaged_task<Result<Md5Digest>()>>(
-        [&source = source_, path, cancelled = cancelled_]() -> Result<Md5Digest> {
+        [&source = source_, path = item.path, size = item.size, mtime = item.mtime_ns,
+         cancelled = cancelled_]() -> Result<Md5Digest> {
           if (cancelled->load()) return Status(Code::kCancelled, "scan over");
+          Result<storage::Entry> now = source.Stat(path);
+          if (!now.ok() || now->kind != Kind::kFile || now->size != size ||
+              now->mtime_ns != mtime) {
+            return Status(Code::kPreconditionFailed, "not the version the catalog knows");
+          }
           return storage::ReadMd5(source, path);
         });
-    reads_[path] = task->get_future();
+    reads_[item.path] = task->get_future();
     pool_.Submit([task] { (*task)(); });
   }
 
@@ -341,6 +350,12 @@ class ScanMerge {
       }
     } else if (entry.kind == Kind::kSpecial) {
       skip("special file", "a FIFO, socket or device has no content to copy");
+    } else if (entry.kind == Kind::kFile && entry.size > target_.MaxItemSize()) {
+      skip("too large for the target",
+           fmt::format("{} bytes is more than the target can hold in one item ({:.1f} TiB: {} "
+                       "blocks of {} MiB)",
+                       entry.size, double(target_.MaxItemSize()) / double(1ull << 40),
+                       target_.MaxBlocks(), target_.MaxBlockSize() >> 20));
     } else if (entry.kind == Kind::kSymlink && !leaves_source_.empty()) {
       skip("link leaves the source", leaves_source_);
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kSkip) {

@@ -252,6 +252,28 @@ TEST_F(ScanTest, ChecksumReadsAheadAndFindsEveryChangedFile) {
   EXPECT_EQ(AllItems(*catalog_).at(path(52)).state, ItemState::kCopied);
 }
 
+TEST_F(ScanTest, AFileLargerThanTheTargetsLargestItemIsSkippedWithTheReason) {
+  // The in-memory target holds 50,000 blocks of 64 MiB: 3.05 TiB. A 4 TiB sparse file does not
+  // fit; a 3 TiB one does.
+  for (auto [name, size] : {std::pair{"huge", 4ull << 40}, std::pair{"large", 3ull << 40}}) {
+    int fd = ::open(dir_.Sub(std::string("src/") + name).c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    if (::ftruncate(fd, off_t(size)) != 0) {
+      ::close(fd);
+      GTEST_SKIP() << "this file system cannot hold a 4 TiB sparse file";
+    }
+    ::close(fd);
+  }
+  ScanReport report = ScanNow();
+  EXPECT_EQ(report.skipped, 1);
+  auto items = AllItems(*catalog_);
+  EXPECT_EQ(items.at("huge").state, ItemState::kSkipped);
+  EXPECT_EQ(items.at("huge").cause, "too large for the target");
+  EXPECT_NE(items.at("huge").reason.find("50000 blocks of 64 MiB"), std::string::npos)
+      << items.at("huge").reason;
+  EXPECT_EQ(items.at("large").state, ItemState::kPending);
+}
+
 TEST_F(ScanTest, AnExcludedFolderIsNotWalked) {
   for (int i = 0; i < 50; ++i)
     WriteFile(dir_.Sub("src/.snapshot/hourly/f" + std::to_string(i)), "s");

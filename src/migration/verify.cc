@@ -143,7 +143,10 @@ class VerifyRun {
  public:
   VerifyRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
             const VerifyOptions& options, VerifyReport& report)
-      : catalog_(catalog), source_(source), target_(target), options_(options), report_(report) {}
+      : catalog_(catalog), source_(source), target_(target), options_(options), report_(report) {
+    content_types_.content_type = catalog.config().content_type;
+    content_types_.guess_content_type = catalog.config().guess_content_type;
+  }
 
   Status Quick() {
     FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
@@ -278,6 +281,15 @@ class VerifyRun {
                                               blob.content_md5 ? Md5Hex(*blob.content_md5) : "none",
                                               Md5Hex(*item.md5))});
     }
+    if (item.kind == Kind::kFile && !blob.content_type.empty()) {
+      std::string expected = transfer::ContentTypeFor(content_types_, item.path);
+      if (expected.empty()) expected = "application/octet-stream";
+      if (blob.content_type != expected) {
+        return Record(item, Finding{Finding::Kind::kWrongMetadata, item.path,
+                                    fmt::format("Content-Type {}; expected {}", blob.content_type,
+                                                expected)});
+      }
+    }
     auto meta = [&](const char* key) {
       auto it = blob.metadata.find(key);
       return it == blob.metadata.end() ? std::string("(none)") : it->second;
@@ -330,6 +342,7 @@ class VerifyRun {
 
  public:
   int64_t mismatched_items_ = 0;
+  transfer::UploadOptions content_types_;  // the Content-Type each file's blob should have
 };
 
 }  // namespace

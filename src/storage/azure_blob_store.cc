@@ -263,6 +263,7 @@ Result<Entry> AzureBlobStore::Stat(std::string_view path) {
   entry.mtime_ns = ParseHttpDateNs(h.Get("Last-Modified").value_or(""));
   entry.content_md5 = DigestFromBase64(h.Get("Content-MD5").value_or(""));
   entry.tier = std::string(h.Get("x-ms-access-tier").value_or(""));
+  entry.content_type = std::string(h.Get("Content-Type").value_or(""));
   for (const auto& [name, value] : h) {
     std::string lower = AsciiLower(name);
     if (lower.starts_with("x-ms-meta-")) entry.metadata[lower.substr(10)] = value;
@@ -288,8 +289,24 @@ Status AzureBlobStore::Read(std::string_view path, uint64_t offset, uint64_t len
   return response.status();
 }
 
+Status CheckMetadataSize(const Metadata& metadata, std::string_view blob) {
+  size_t bytes = 0;
+  for (const auto& [name, value] : metadata) bytes += name.size() + value.size();
+  if (bytes <= kMaxMetadataBytes) return Status::Ok();
+  return Status(Code::kInvalidInput,
+                fmt::format("the metadata of '{}' is {} bytes, over the service's limit of 8 KiB "
+                            "for names and values together",
+                            blob, bytes));
+}
+
 Result<WriteResult> AzureBlobStore::Write(std::string_view path, const http::Body& body,
                                           const WriteOptions& options) {
+  FERRY_RETURN_IF_ERROR(CheckMetadataSize(options.metadata, BlobName(path)));
+  if (body.size > MaxSingleWrite()) {
+    return Status(Code::kInvalidInput,
+                  fmt::format("write '{}': {} bytes is over the 5,000 MiB one Put Blob may send",
+                              BlobName(path), body.size));
+  }
   http::Request request;
   request.method = "PUT";
   request.url = BlobUrl(path);
@@ -297,6 +314,9 @@ Result<WriteResult> AzureBlobStore::Write(std::string_view path, const http::Bod
   request.headers.Set("x-ms-blob-type", "BlockBlob");
   if (options.content_md5) request.headers.Set("Content-MD5", Md5Base64(*options.content_md5));
   if (!options.tier.empty()) request.headers.Set("x-ms-access-tier", options.tier);
+  if (!options.content_type.empty()) {
+    request.headers.Set("x-ms-blob-content-type", options.content_type);
+  }
   AddCondition(request, options.condition);
   AddMetadata(request, options.metadata);
   Result<http::Response> response =
@@ -319,6 +339,7 @@ Status AzureBlobStore::StageBlock(std::string_view path, std::string_view block_
 Result<WriteResult> AzureBlobStore::Commit(std::string_view path,
                                            const std::vector<std::string>& block_ids,
                                            const WriteOptions& options) {
+  FERRY_RETURN_IF_ERROR(CheckMetadataSize(options.metadata, BlobName(path)));
   http::Request request;
   request.method = "PUT";
   request.url = BlobUrl(path, "comp=blocklist");
@@ -327,6 +348,9 @@ Result<WriteResult> AzureBlobStore::Commit(std::string_view path,
     request.headers.Set("x-ms-blob-content-md5", Md5Base64(*options.content_md5));
   }
   if (!options.tier.empty()) request.headers.Set("x-ms-access-tier", options.tier);
+  if (!options.content_type.empty()) {
+    request.headers.Set("x-ms-blob-content-type", options.content_type);
+  }
   AddCondition(request, options.condition);
   AddMetadata(request, options.metadata);
   Result<http::Response> response =
@@ -349,6 +373,7 @@ Result<std::vector<StagedBlock>> AzureBlobStore::ListStagedBlocks(std::string_vi
 
 Result<WriteResult> AzureBlobStore::SetMetadata(std::string_view path, const Metadata& metadata,
                                                 const Condition& condition) {
+  FERRY_RETURN_IF_ERROR(CheckMetadataSize(metadata, BlobName(path)));
   http::Request request;
   request.method = "PUT";
   request.url = BlobUrl(path, "comp=metadata");

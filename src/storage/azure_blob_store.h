@@ -52,6 +52,7 @@ class AzureBlobStore : public Store {
                             const WriteOptions& options) override;
   uint64_t MaxBlockSize() const override { return 4000ull << 20; }
   size_t MaxBlocks() const override { return 50'000; }
+  uint64_t MaxSingleWrite() const override { return 5000ull << 20; }
   Status StageBlock(std::string_view path, std::string_view block_id, const http::Body& body,
                     const std::optional<Md5Digest>& md5) override;
   Result<WriteResult> Commit(std::string_view path, const std::vector<std::string>& block_ids,
@@ -78,6 +79,11 @@ class AzureBlobStore : public Store {
   std::shared_ptr<http::RetryPolicy> retry_;
   std::unique_ptr<http::Pipeline> pipeline_;
 };
+
+// The service's limit on a blob's metadata: 8 KiB of names and values together.
+inline constexpr size_t kMaxMetadataBytes = 8 * 1024;
+// Code::kInvalidInput, saying how large it is, when `metadata` is over kMaxMetadataBytes.
+Status CheckMetadataSize(const Metadata& metadata, std::string_view blob);
 
 // The Status for a failed Blob request: the category follows the HTTP status and the service's
 // error code; the message says what failed and, for auth errors, what to check.

@@ -58,6 +58,7 @@ Result<BlobListPage> ParseBlobList(std::string_view xml) {
     if (!entry.etag.empty() && entry.etag.front() != '"') entry.etag = '"' + entry.etag + '"';
     entry.mtime_ns = ParseHttpDateNs(props.child_value("Last-Modified"));
     entry.tier = props.child_value("AccessTier");
+    entry.content_type = props.child_value("Content-Type");
     if (auto md5 = Base64Decode(props.child_value("Content-MD5")); md5 && md5->size() == 16) {
       Md5Digest digest;
       std::copy(md5->begin(), md5->end(), digest.begin());

@@ -39,6 +39,7 @@ Entry MemoryStore::ToEntry(const std::string& path, const Object& object) const 
   entry.content_md5 = object.content_md5;
   entry.metadata = object.metadata;
   entry.tier = object.tier;
+  entry.content_type = object.content_type;
   return entry;
 }
 
@@ -101,6 +102,8 @@ Result<WriteResult> MemoryStore::Put(std::string_view path, std::string data,
   object.metadata = options.metadata;
   object.content_md5 = options.content_md5;
   if (!options.tier.empty()) object.tier = options.tier;
+  object.content_type =
+      options.content_type.empty() ? "application/octet-stream" : options.content_type;
   object.etag = fmt::format("\"0x{:X}\"", next_etag_++);
   object.mtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::system_clock::now().time_since_epoch())

@@ -38,6 +38,7 @@ class MemoryStore : public Store {
     std::string etag;
     std::optional<Md5Digest> content_md5;
     std::string tier = "Hot";
+    std::string content_type;
     int64_t mtime_ns = 0;
   };
   class MemoryLister;

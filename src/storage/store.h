@@ -41,7 +41,8 @@ struct Entry {
   std::string etag;                      // opaque version tag, for conditional writes
   std::optional<Md5Digest> content_md5;  // as stored by the target, when it has one
   Metadata metadata;
-  std::string tier;  // access tier, when the target has tiers
+  std::string tier;          // access tier, when the target has tiers
+  std::string content_type;  // the media type the target serves it as, when it keeps one
 };
 
 // A streamed listing: entries arrive in ascending byte order of their path, a page at a time;
@@ -101,7 +102,8 @@ struct WriteOptions {
   Metadata metadata;
   // The MD5 of the whole object, stored with it (and for single-shot writes checked in transit).
   std::optional<Md5Digest> content_md5;
-  std::string tier;  // empty: the target's default
+  std::string tier;          // empty: the target's default
+  std::string content_type;  // empty: the target's default (application/octet-stream)
 };
 
 struct WriteResult {
@@ -180,6 +182,10 @@ class Store {
   // Largest block StageBlock accepts, and most blocks one item may have.
   virtual uint64_t MaxBlockSize() const = 0;
   virtual size_t MaxBlocks() const = 0;
+  // Largest item one Write may send (Azure's Put Blob: 5,000 MiB); larger ones go in blocks.
+  virtual uint64_t MaxSingleWrite() const { return UINT64_MAX; }
+  // Largest item the target can hold: MaxBlocks() blocks of MaxBlockSize().
+  uint64_t MaxItemSize() const { return MaxBlockSize() * MaxBlocks(); }
 
   // Stages one block of a later Commit. Block ids of one item must all have the same length.
   // `md5` of the block, when given, is checked by the target in transit.

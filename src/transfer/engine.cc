@@ -65,6 +65,10 @@ Result<EngineOptions> ParseEngineOptions(const EngineFlags& flags) {
   }
   Result<uint64_t> blocks = Named("--block-above", ParseSize(flags.block_above));
   if (!blocks.ok()) return blocks.status();
+  if (*blocks > (5000ull << 20)) {
+    return Invalid(fmt::format(
+        "--block-above '{}': at most 5000MiB, the most one Put Blob may send", flags.block_above));
+  }
   options.block_above = *blocks;
   if (!flags.max_bandwidth.empty()) {
     Result<double> rate = Named("--max-bandwidth", ParseRate(flags.max_bandwidth));

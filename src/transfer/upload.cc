@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/md5_pair.h"
+#include "base/mime.h"
 
 namespace ferry::transfer {
 
@@ -86,6 +87,24 @@ uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks)
   uint64_t size = std::max(preferred, needed);
   constexpr uint64_t kMiB = 1ull << 20;
   return (size + kMiB - 1) / kMiB * kMiB;
+}
+
+std::string ContentTypeFor(const UploadOptions& options, const std::string& path) {
+  if (!options.content_type.empty()) return options.content_type;
+  return options.guess_content_type ? std::string(GuessContentType(path)) : std::string();
+}
+
+Result<BlockPlan> PlanBlocks(uint64_t file_size, uint64_t preferred, size_t max_blocks,
+                             uint64_t max_block_size) {
+  uint64_t block_size = std::min(BlockSizeFor(file_size, preferred, max_blocks), max_block_size);
+  uint64_t blocks = block_size == 0 ? 0 : (file_size + block_size - 1) / block_size;
+  if (blocks > max_blocks) {
+    return Status(Code::kInvalidInput,
+                  fmt::format("{} bytes is more than the target can hold in one item ({} blocks "
+                              "of {} MiB)",
+                              file_size, max_blocks, max_block_size >> 20));
+  }
+  return BlockPlan{block_size, blocks};
 }
 
 Result<Entry> Uploader::StatSource(const std::string& path) {
@@ -282,6 +301,7 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
   options.content_md5 = md5;
   options.metadata = BlobMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
+  options.content_type = ContentTypeFor(options_, item.path);
   UploadResult result;
   result.md5 = md5;
   result.size = before.size;
@@ -369,8 +389,10 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
     if (occupied) return AdoptOrConflict(item, refusal, before.size, **md5, result);
     if (**md5 == *item.previous_md5) return UpdateMetadata(item, before, **md5);
   }
-  return before.size <= options_.stream_limit ? UploadStreamed(item, before)
-                                              : UploadBlocks(item, before);
+  // One Put Blob up to the limit (and the service's), blocks beyond.
+  return before.size <= std::min(options_.stream_limit, target_.MaxSingleWrite())
+             ? UploadStreamed(item, before)
+             : UploadBlocks(item, before);
 }
 
 // The body reads the file as it is sent, hashing on the way. Before the last bytes go, the file
@@ -431,6 +453,7 @@ UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& befor
   options.condition = WriteCondition(item);
   options.metadata = BlobMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
+  options.content_type = ContentTypeFor(options_, item.path);
   // A blob whose MD5 (as the target computed it) is not ours took damage in transit: it is
   // written again over itself, and removed if that keeps happening.
   constexpr int kWrites = 3;
@@ -537,7 +560,10 @@ Status Uploader::StageBlocks(const UploadItem& item, const Entry& before, uint64
 
 UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before) {
   const uint64_t size = before.size;
-  const uint64_t block_size = BlockSizeFor(size, options_.block_size, target_.MaxBlocks());
+  Result<BlockPlan> plan =
+      PlanBlocks(size, options_.block_size, target_.MaxBlocks(), target_.MaxBlockSize());
+  if (!plan.ok()) return Failed(plan.status());
+  const uint64_t block_size = plan->block_size;
   UploadResult result;
   result.size = size;
   result.mtime_ns = before.mtime_ns;
@@ -561,6 +587,7 @@ UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before)
   options.content_md5 = md5;
   options.metadata = BlobMetadata(item, before.mtime_ns);
   options.tier = options_.tier;
+  options.content_type = ContentTypeFor(options_, item.path);
   Result<storage::WriteResult> committed = target_.Commit(item.path, ids, options);
   if (committed.ok()) {
     result.outcome = UploadOutcome::kCopied;

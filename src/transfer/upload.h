@@ -29,7 +29,11 @@ struct UploadOptions {
   int blocks_in_flight = 4;          // per file
   int torn_read_retries = 3;         // re-reads of a file that changed while read
   std::string tier;                  // "" for the target's default
-  bool follow_links = false;         // read what a link points to
+  // The blobs' Content-Type: this one for all; or, if empty and guess_content_type, the one the
+  // file's extension gives (GuessContentType); else the target's default.
+  std::string content_type;
+  bool guess_content_type = false;
+  bool follow_links = false;  // read what a link points to
   // The migration's id, written as `ferry_migration` metadata on every blob beside the item's
   // write mark (UploadItem::mark). Empty: blobs are not marked, and none is recognised.
   std::string owner;
@@ -106,6 +110,18 @@ std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint
 // The block size for a file: options.block_size, or larger if needed to stay under the target's
 // block count.
 uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks);
+
+// The Content-Type a blob of `path` gets under `options` ("": the target's default).
+std::string ContentTypeFor(const UploadOptions& options, const std::string& path);
+
+// How a file goes in blocks: their size (a whole number of MiB) and count. Code::kInvalidInput
+// when even `max_blocks` blocks of `max_block_size` cannot hold it.
+struct BlockPlan {
+  uint64_t block_size = 0;
+  uint64_t blocks = 0;
+};
+Result<BlockPlan> PlanBlocks(uint64_t file_size, uint64_t preferred, size_t max_blocks,
+                             uint64_t max_block_size);
 
 class Uploader {
  public:

@@ -1,11 +1,16 @@
 #include "transfer/upload.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "base/encoding.h"
 #include "base/task_pool.h"
+#include "storage/azure_blob_store.h"
+#include "storage/local_store.h"
 #include "storage/memory_store.h"
 #include "support/store_conformance.h"
+#include "support/temp_dir.h"
 
 namespace ferry::transfer {
 namespace {
@@ -32,6 +37,54 @@ TEST(BlockSizeFor, KeepsThePreferredSizeUnlessTheFileNeedsMoreThanTheBlockLimit)
   uint64_t size = BlockSizeFor(huge, 8 * kMiB, 50'000);
   EXPECT_LE((huge + size - 1) / size, 50'000u);
   EXPECT_EQ(size % kMiB, 0u);
+}
+
+// The service's limits: 50,000 blocks of at most 4,000 MiB, one Put Blob of at most 5,000 MiB,
+// 8 KiB of metadata.
+TEST(ServiceLimits, A1TiBSparseFileIsPlannedInFewerThan50000BlocksOfWholeMiB) {
+  constexpr uint64_t kMiB = 1 << 20;
+  testing::TempDir dir;
+  const std::string path = dir.Sub("sparse");
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  if (::ftruncate(fd, off_t(1ull << 40)) != 0) {
+    ::close(fd);
+    GTEST_SKIP() << "this file system cannot hold a 1 TiB sparse file";
+  }
+  ::close(fd);
+  storage::LocalStore local(dir.path());
+  auto entry = local.Stat("sparse");
+  ASSERT_TRUE(entry.ok());
+  ASSERT_EQ(entry->size, 1ull << 40);
+  storage::AzureBlobStore azure(*storage::ParseAzureUrl("https://account.blob.core.windows.net/container"),
+                                storage::AzureCredentials{});
+  auto plan = PlanBlocks(entry->size, 8 * kMiB, azure.MaxBlocks(), azure.MaxBlockSize());
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->block_size, 21 * kMiB);  // 1 TiB / 50,000 = 20.97 MiB, in whole MiB
+  EXPECT_EQ(plan->blocks, 49'933u);
+  EXPECT_GE(plan->blocks * plan->block_size, entry->size);
+  EXPECT_LT((plan->blocks - 1) * plan->block_size, entry->size);
+
+  // The largest blob: 50,000 blocks of 4,000 MiB; one byte more does not fit.
+  const uint64_t largest = 50'000ull * 4000 * kMiB;
+  EXPECT_EQ(azure.MaxItemSize(), largest);
+  auto full = PlanBlocks(largest, 8 * kMiB, azure.MaxBlocks(), azure.MaxBlockSize());
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->block_size, 4000 * kMiB);
+  EXPECT_EQ(full->blocks, 50'000u);
+  auto over = PlanBlocks(largest + 1, 8 * kMiB, azure.MaxBlocks(), azure.MaxBlockSize());
+  EXPECT_EQ(over.status().code(), Code::kInvalidInput);
+  EXPECT_EQ(azure.MaxSingleWrite(), 5000 * kMiB);
+}
+
+TEST(ServiceLimits, MetadataOver8KiBIsRefusedBeforeItIsSent) {
+  // Names and values together: 7 + 1 + 3 + 8181 = 8192 bytes, the most there may be.
+  storage::Metadata metadata{{"modtime", "1"}, {"big", std::string(8181, 'x')}};
+  EXPECT_TRUE(storage::CheckMetadataSize(metadata, "b").ok());
+  metadata["big"] += "x";
+  Status over = storage::CheckMetadataSize(metadata, "b");
+  EXPECT_EQ(over.code(), Code::kInvalidInput);
+  EXPECT_NE(over.message().find("8193 bytes"), std::string::npos) << over.message();
 }
 
 TEST(PosixMetadata, UsesTheNamesAzCopyAndBlobFuseRead) {

@@ -1,7 +1,8 @@
 // The independent checker: reads (and, to stage a conflict, writes) Azure Blob Storage with
 // Microsoft's own JavaScript client, so tests never rely only on ferry's reader.
 //
-//   node blob_checker.mjs list CONTAINER [PREFIX]        -> [{name,size,md5,metadata,etag,tier}]
+//   node blob_checker.mjs list CONTAINER [PREFIX]        -> [{name,size,md5,metadata,etag,tier,
+//                                                            content_type}]
 //   node blob_checker.mjs download-md5 CONTAINER BLOB    -> {size, md5 (hex of the bytes)}
 //   node blob_checker.mjs put CONTAINER BLOB TEXT        -> {etag}
 //   node blob_checker.mjs delete CONTAINER BLOB          -> {deleted}
@@ -43,6 +44,7 @@ async function main() {
           metadata: blob.metadata ?? {},
           etag: blob.properties.etag,
           tier: blob.properties.accessTier ?? null,
+          content_type: blob.properties.contentType ?? null,
         });
       }
       return out;

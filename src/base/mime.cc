@@ -1,0 +1,176 @@
+#include "base/mime.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string>
+#include <utility>
+
+namespace ferry {
+
+namespace {
+
+// Extensions and their media types, sorted by extension: the common ones of Debian's
+// /etc/mime.types (media-types 10.0), with the registered types for the few it lacks or names
+// by an older type. Built in, so a blob's Content-Type does not depend on the host.
+constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+    {"3gp", "video/3gpp"},
+    {"7z", "application/x-7z-compressed"},
+    {"aac", "audio/aac"},
+    {"apk", "application/vnd.android.package-archive"},
+    {"avi", "video/x-msvideo"},
+    {"avif", "image/avif"},
+    {"avro", "application/avro"},
+    {"bin", "application/octet-stream"},
+    {"bmp", "image/bmp"},
+    {"bz2", "application/x-bzip2"},
+    {"c", "text/x-csrc"},
+    {"cab", "application/vnd.ms-cab-compressed"},
+    {"cc", "text/x-c++src"},
+    {"cpp", "text/x-c++src"},
+    {"css", "text/css"},
+    {"csv", "text/csv"},
+    {"deb", "application/vnd.debian.binary-package"},
+    {"dll", "application/vnd.microsoft.portable-executable"},
+    {"dmg", "application/x-apple-diskimage"},
+    {"doc", "application/msword"},
+    {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    {"dot", "application/msword"},
+    {"dotx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template"},
+    {"eml", "message/rfc822"},
+    {"eot", "application/vnd.ms-fontobject"},
+    {"epub", "application/epub+zip"},
+    {"exe", "application/vnd.microsoft.portable-executable"},
+    {"flac", "audio/flac"},
+    {"flv", "video/x-flv"},
+    {"gif", "image/gif"},
+    {"go", "text/x-go"},
+    {"gz", "application/gzip"},
+    {"h", "text/x-chdr"},
+    {"heic", "image/heic"},
+    {"heif", "image/heif"},
+    {"hpp", "text/x-c++hdr"},
+    {"htm", "text/html"},
+    {"html", "text/html"},
+    {"ico", "image/vnd.microsoft.icon"},
+    {"ics", "text/calendar"},
+    {"ini", "text/plain"},
+    {"iso", "application/x-iso9660-image"},
+    {"jar", "application/java-archive"},
+    {"java", "text/x-java"},
+    {"jpe", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"js", "text/javascript"},
+    {"json", "application/json"},
+    {"jsonld", "application/ld+json"},
+    {"kt", "text/x-kotlin"},
+    {"log", "text/plain"},
+    {"lua", "text/x-lua"},
+    {"m4a", "audio/mp4"},
+    {"m4v", "video/mp4"},
+    {"map", "application/json"},
+    {"markdown", "text/markdown"},
+    {"mbox", "application/mbox"},
+    {"md", "text/markdown"},
+    {"mid", "audio/midi"},
+    {"midi", "audio/midi"},
+    {"mjs", "text/javascript"},
+    {"mkv", "video/x-matroska"},
+    {"mobi", "application/x-mobipocket-ebook"},
+    {"mov", "video/quicktime"},
+    {"mp3", "audio/mpeg"},
+    {"mp4", "video/mp4"},
+    {"mpe", "video/mpeg"},
+    {"mpeg", "video/mpeg"},
+    {"mpg", "video/mpeg"},
+    {"msg", "application/vnd.ms-outlook"},
+    {"msi", "application/x-msi"},
+    {"odf", "application/vnd.oasis.opendocument.formula"},
+    {"odg", "application/vnd.oasis.opendocument.graphics"},
+    {"odp", "application/vnd.oasis.opendocument.presentation"},
+    {"ods", "application/vnd.oasis.opendocument.spreadsheet"},
+    {"odt", "application/vnd.oasis.opendocument.text"},
+    {"oga", "audio/ogg"},
+    {"ogg", "audio/ogg"},
+    {"opus", "audio/ogg"},
+    {"orc", "application/octet-stream"},
+    {"otf", "font/otf"},
+    {"parquet", "application/vnd.apache.parquet"},
+    {"pdf", "application/pdf"},
+    {"php", "application/x-httpd-php"},
+    {"pl", "text/x-perl"},
+    {"png", "image/png"},
+    {"pps", "application/vnd.ms-powerpoint"},
+    {"ppsx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow"},
+    {"ppt", "application/vnd.ms-powerpoint"},
+    {"pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+    {"psd", "image/vnd.adobe.photoshop"},
+    {"py", "text/x-python"},
+    {"qt", "video/quicktime"},
+    {"r", "text/x-r"},
+    {"rar", "application/vnd.rar"},
+    {"rb", "text/x-ruby"},
+    {"rpm", "application/x-redhat-package-manager"},
+    {"rs", "text/rust"},
+    {"rtf", "application/rtf"},
+    {"scala", "text/x-scala"},
+    {"sh", "application/x-sh"},
+    {"so", "application/octet-stream"},
+    {"sql", "application/sql"},
+    {"svg", "image/svg+xml"},
+    {"svgz", "image/svg+xml"},
+    {"swift", "text/x-swift"},
+    {"tar", "application/x-tar"},
+    {"tex", "text/x-tex"},
+    {"text", "text/plain"},
+    {"tgz", "application/gzip"},
+    {"tif", "image/tiff"},
+    {"tiff", "image/tiff"},
+    {"toml", "application/toml"},
+    {"ts", "video/mp2t"},
+    {"tsv", "text/tab-separated-values"},
+    {"ttf", "font/ttf"},
+    {"txt", "text/plain"},
+    {"vcf", "text/vcard"},
+    {"war", "application/java-archive"},
+    {"wasm", "application/wasm"},
+    {"wav", "audio/wav"},
+    {"weba", "audio/webm"},
+    {"webm", "video/webm"},
+    {"webp", "image/webp"},
+    {"wmv", "video/x-ms-wmv"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"xhtml", "application/xhtml+xml"},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"xlt", "application/vnd.ms-excel"},
+    {"xltx", "application/vnd.openxmlformats-officedocument.spreadsheetml.template"},
+    {"xml", "application/xml"},
+    {"xsd", "application/xml"},
+    {"xsl", "application/xslt+xml"},
+    {"xz", "application/x-xz"},
+    {"yaml", "application/yaml"},
+    {"yml", "application/yaml"},
+    {"zip", "application/zip"},
+    {"zst", "application/zstd"},
+};
+
+}  // namespace
+
+std::string_view GuessContentType(std::string_view path) {
+  size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size())
+    return kDefaultContentType;
+  std::string ext(name.substr(dot + 1));
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  auto it = std::lower_bound(std::begin(kTypes), std::end(kTypes), ext,
+                             [](const auto& row, const std::string& e) { return row.first < e; });
+  if (it == std::end(kTypes) || it->first != ext) return kDefaultContentType;
+  return it->second;
+}
+
+}  // namespace ferry
