@@ -612,6 +612,7 @@ Result<int> LocalStore::OpenForReading(const std::string& absolute) const {
       ::close(fd);
       return Status(Code::kIo, fmt::format("'{}' is not a regular file", absolute));
     }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // reads of it wait, as ever
     return fd;
   }
   if (errno != ELOOP) return ErrnoStatus(errno, "cannot open", absolute);
@@ -629,6 +630,7 @@ Result<int> LocalStore::OpenForReading(const std::string& absolute) const {
     ::close(fd);
     return Status(Code::kIo, fmt::format("'{}' does not lead to a regular file", absolute));
   }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
 

@@ -322,3 +322,21 @@ TEST(LocalStore, WriteNeverLeavesATemporaryFileBehind) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// A name that became a FIFO after it was listed (a sync --checksum reads ahead) must not block
+// the read forever: only a regular file is opened.
+TEST(LocalStore, ANameThatIsAFifoIsRefusedNotOpened) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.Sub("fifo").c_str(), 0600), 0);
+  storage::LocalStore store(dir.path());
+  auto md5 = storage::ReadMd5(store, "fifo");
+  ASSERT_FALSE(md5.ok());
+  EXPECT_NE(md5.status().message().find("not a regular file"), std::string::npos)
+      << md5.status().message();
+}
+
+}  // namespace
+}  // namespace ferry::testing
