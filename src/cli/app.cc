@@ -24,23 +24,15 @@ constexpr const char* kDescription =
     "  http://127.0.0.1:10000/devstoreaccount1/CONTAINER[/PREFIX]  (Azurite, path-style)\n"
     "Credentials come from the environment at every run and are never stored:\n"
     "  AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY,\n"
-    "  or a SAS query on the URL (shown as sig=REDACTED).\n"
+    "  or a SAS query on the URL (shown as sig=REDACTED), or Microsoft Entra ID: a service\n"
+    "  principal, workload identity, managed identity or 'az login' (see --auth).\n"
     "\n"
     "Exit codes: 0 done; 1 done but some items failed; 2 bad usage or configuration;\n"
     "3 a safety check refused.";
 
-}  // namespace
-
-int Run(int argc, char** argv) {
-  CLI::App app(kDescription, "ferry");
-  app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
-  app.require_subcommand(1);
-  app.footer("Run 'ferry COMMAND --help' for a command's options.");
-  std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "Diagnostics on stderr: error, warn, info or debug")
-      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
-      ->envname("FERRY_LOG_LEVEL");
-  std::string stall_timeout = "60s";
+// How ferry reaches and signs in to Azure, and how a scan reads a share: into Network(), and
+// the two texts Run parses after.
+void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& scan_concurrency) {
   app.add_option("--stall-timeout", stall_timeout,
                  "A request to Azure that moves less than 1 KiB/s for this long is abandoned and "
                  "retried (default 60s)")
@@ -63,12 +55,26 @@ int Run(int argc, char** argv) {
                  "proxy")
       ->check(CLI::ExistingFile)
       ->envname("SSL_CERT_FILE");
-  std::string scan_concurrency = "auto";
   app.add_option("--scan-concurrency", scan_concurrency,
                  "Metadata calls (folder reads, stats) a scan of a folder source keeps in flight: "
                  "N (1 = one at a time), or auto: 32 on NFS, SMB and FUSE mounts, where each call "
                  "is a round trip, 1 on local disks")
       ->envname("FERRY_SCAN_CONCURRENCY");
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  CLI::App app(kDescription, "ferry");
+  app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run 'ferry COMMAND --help' for a command's options.");
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "Diagnostics on stderr: error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->envname("FERRY_LOG_LEVEL");
+  std::string stall_timeout = "60s", scan_concurrency = "auto";
+  AddNetworkOptions(app, stall_timeout, scan_concurrency);
   app.fallthrough();  // global options may also follow the command
 
   std::map<CLI::App*, CommandRunner> runners;
