@@ -56,8 +56,9 @@ TEST(ServiceLimits, A1TiBSparseFileIsPlannedInFewerThan50000BlocksOfWholeMiB) {
   auto entry = local.Stat("sparse");
   ASSERT_TRUE(entry.ok());
   ASSERT_EQ(entry->size, 1ull << 40);
-  storage::AzureBlobStore azure(*storage::ParseAzureUrl("https://account.blob.core.windows.net/container"),
-                                storage::AzureCredentials{});
+  storage::AzureBlobStore azure(
+      *storage::ParseAzureUrl("https://account.blob.core.windows.net/container"),
+      storage::AzureCredentials{});
   auto plan = PlanBlocks(entry->size, 8 * kMiB, azure.MaxBlocks(), azure.MaxBlockSize());
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_EQ(plan->block_size, 21 * kMiB);  // 1 TiB / 50,000 = 20.97 MiB, in whole MiB
