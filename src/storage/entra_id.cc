@@ -17,6 +17,7 @@
 #include <chrono>
 #include <csignal>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -61,25 +62,30 @@ std::string Form(std::initializer_list<std::pair<std::string_view, std::string_v
 // 5xx at times), then libcurl.
 class TokenClient {
  public:
-  explicit TokenClient(const EntraOptions& options, int max_attempts = 0)
+  explicit TokenClient(const EntraOptions& options)
       : clock_(options.clock ? options.clock : http::SystemClock()) {
-    http::RetryOptions retry = options.retry;
-    if (max_attempts > 0) retry.max_attempts = max_attempts;
     pipeline_ = std::make_unique<http::Pipeline>(
         std::vector<std::shared_ptr<http::Policy>>{
-            std::make_shared<http::RetryPolicy>(retry, clock_)},
+            std::make_shared<http::RetryPolicy>(options.retry, clock_)},
         std::make_shared<http::CurlTransport>(options.transport));
   }
 
   // Sends the request and reads a token from the answer; `who` names the identity in errors.
   Result<AccessToken> Ask(http::Request request, std::string_view who) {
+    Result<http::Response> answer = Send(request, who);
+    if (!answer.ok()) return answer.status();
+    return Parse(*answer, who);
+  }
+
+  // The endpoint's answer, whatever its status.
+  Result<http::Response> Send(http::Request& request, std::string_view who) {
     Result<http::Response> answer = pipeline_->Send(request);
     if (!answer.ok()) {
       return Status(Code::kAuth,
                     fmt::format("{}: the token endpoint {} did not answer: {}", who,
                                 http::RedactUrl(request.url), answer.status().message()));
     }
-    return Parse(*answer, who);
+    return answer;
   }
 
   http::Clock& clock() { return *clock_; }
@@ -237,12 +243,19 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
   return signing_input + "." + Base64Url(signature);
 }
 
-// A managed identity: App Service and Arc's local endpoint (IDENTITY_ENDPOINT with
-// IDENTITY_HEADER), else the VM's IMDS.
+// The identity endpoints are on the machine itself (plain http, the token in the clear): never
+// through a proxy.
+EntraOptions Local(EntraOptions options) {
+  options.transport.no_proxy = "*";
+  return options;
+}
+
+// A managed identity: App Service's local endpoint (IDENTITY_ENDPOINT with IDENTITY_HEADER), else
+// the VM's IMDS.
 class ManagedIdentityCredential : public TokenCredential {
  public:
-  ManagedIdentityCredential(const EnvLookup& env, const EntraOptions& options, int max_attempts)
-      : client_(Local(options), max_attempts) {
+  ManagedIdentityCredential(const EnvLookup& env, const EntraOptions& options)
+      : client_(Local(options)) {
     client_id_ = env("AZURE_CLIENT_ID").value_or("");
     std::string user_assigned = client_id_.empty() ? "" : "&client_id=" + PercentEncode(client_id_);
     auto endpoint = env("IDENTITY_ENDPOINT");
@@ -263,13 +276,6 @@ class ManagedIdentityCredential : public TokenCredential {
     }
   }
 
-  // The identity endpoints are on the machine itself (plain http, the token in the clear): never
-  // through a proxy.
-  static EntraOptions Local(EntraOptions options) {
-    options.transport.no_proxy = "*";
-    return options;
-  }
-
   Result<AccessToken> Fetch() override {
     http::Request request;
     request.url = url_;
@@ -287,6 +293,93 @@ class ManagedIdentityCredential : public TokenCredential {
   std::string client_id_, url_, where_;
   std::pair<std::string, std::string> header_;
 };
+
+// An Azure Arc-enabled server's agent (IDENTITY_ENDPOINT with IMDS_ENDPOINT). Its first answer is
+// a 401 naming a key file only root and the agent's group can read (`WWW-Authenticate: Basic
+// realm=PATH`); the second request carries that file's content. The path must be a .key file of
+// at most 4 KiB in the agent's token folder, so that whoever answers on the endpoint cannot make
+// ferry send any other file.
+class ArcCredential : public TokenCredential {
+ public:
+  ArcCredential(const EnvLookup& env, const EntraOptions& options)
+      : client_(Local(options)), key_folder_(options.arc_key_folder) {
+    client_id_ = env("AZURE_CLIENT_ID").value_or("");
+    url_ = fmt::format("{}?api-version=2020-06-01&resource={}", env("IDENTITY_ENDPOINT").value(),
+                       PercentEncode(kStorageResource));
+  }
+
+  Result<AccessToken> Fetch() override {
+    if (!client_id_.empty()) {
+      return Invalid(fmt::format(
+          "{}: Azure Arc has only the machine's system-assigned identity; unset AZURE_CLIENT_ID "
+          "('{}') or choose another credential with --auth",
+          Describe(), client_id_));
+    }
+    http::Request challenge;
+    challenge.url = url_;
+    challenge.headers.Set("Metadata", "true");
+    Result<http::Response> answer = client_.Send(challenge, Describe());
+    if (!answer.ok()) return answer.status();
+    Result<std::string> key = ChallengeKey(*answer);
+    if (!key.ok()) return key.status();
+    http::Request request;
+    request.url = url_;
+    request.headers.Set("Metadata", "true");
+    request.headers.Set("Authorization", "Basic " + *key);
+    return client_.Ask(std::move(request), Describe());
+  }
+  std::string Describe() const override {
+    return "Entra ID: managed identity (system-assigned, Azure Arc)";
+  }
+
+ private:
+  // The content of the key file the agent's 401 names.
+  Result<std::string> ChallengeKey(const http::Response& answer) const {
+    std::string challenge(answer.headers.Get("WWW-Authenticate").value_or(""));
+    constexpr std::string_view kRealm = "Basic realm=";
+    if (answer.status != 401 || !challenge.starts_with(kRealm)) {
+      return Status(
+          Code::kAuth,
+          fmt::format("{}: the agent at {} answered HTTP {} without the key-file "
+                      "challenge Azure Arc sends; is the Connected Machine agent running?",
+                      Describe(), http::RedactUrl(url_), answer.status));
+    }
+    std::filesystem::path path(challenge.substr(kRealm.size()));
+    std::error_code error;
+    if (path.parent_path() != key_folder_ || path.extension() != ".key" ||
+        !std::filesystem::is_regular_file(path, error)) {
+      return Status(Code::kAuth, fmt::format("{}: the agent named the key file '{}', which is not "
+                                             "a .key file in {}; refused",
+                                             Describe(), path.string(), key_folder_.string()));
+    }
+    constexpr uintmax_t kMaxKey = 4096;
+    uintmax_t size = std::filesystem::file_size(path, error);
+    if (error || size > kMaxKey) {
+      return Status(Code::kAuth, fmt::format("{}: the key file '{}' is larger than 4 KiB; refused",
+                                             Describe(), path.string()));
+    }
+    Result<std::string> key = ReadWholeFile(path.string(), "the Azure Arc key file");
+    if (!key.ok()) {
+      return Status(Code::kAuth, fmt::format("{}: {} (ferry must run as root or in the "
+                                             "himds group to read it)",
+                                             Describe(), key.status().message()));
+    }
+    return *key;
+  }
+
+  TokenClient client_;
+  std::filesystem::path key_folder_;
+  std::string client_id_, url_;
+};
+
+// The managed identity this machine offers: Azure Arc's agent, App Service, or IMDS.
+std::shared_ptr<TokenCredential> ManagedIdentity(const EnvLookup& env,
+                                                 const EntraOptions& options) {
+  if (env("IDENTITY_ENDPOINT") && !env("IDENTITY_HEADER") && env("IMDS_ENDPOINT")) {
+    return std::make_shared<ArcCredential>(env, options);
+  }
+  return std::make_shared<ManagedIdentityCredential>(env, options);
+}
 
 // Runs a program (no shell) and returns its exit status, stdout and stderr.
 struct Ran {
@@ -509,10 +602,10 @@ Result<std::shared_ptr<TokenCredential>> WorkloadIdentity(const EnvLookup& env,
       "client_assertion", options));
 }
 
-// Whether a managed-identity endpoint answers here (App Service's variables, or IMDS accepting a
-// connection within half a second).
+// Whether a managed-identity endpoint answers here (App Service's or Arc's variables, or IMDS
+// accepting a connection within half a second).
 bool ManagedIdentityAvailable(const EnvLookup& env, const EntraOptions& options) {
-  if (env("IDENTITY_ENDPOINT") && env("IDENTITY_HEADER")) return true;
+  if (env("IDENTITY_ENDPOINT") && (env("IDENTITY_HEADER") || env("IMDS_ENDPOINT"))) return true;
   EntraOptions probe = options;
   probe.transport.connect_timeout = std::chrono::milliseconds(500);
   probe.transport.low_speed_time = std::chrono::seconds(2);
@@ -562,10 +655,7 @@ Result<std::shared_ptr<TokenCredential>> EntraCredential(std::string_view kind,
                                                          const EntraOptions& options) {
   if (kind == "env") return ServicePrincipal(env, options);
   if (kind == "workload") return WorkloadIdentity(env, options);
-  if (kind == "managed-identity") {
-    return std::shared_ptr<TokenCredential>(
-        std::make_shared<ManagedIdentityCredential>(env, options, 0));
-  }
+  if (kind == "managed-identity") return ManagedIdentity(env, options);
   if (kind == "azure-cli") {
     return std::shared_ptr<TokenCredential>(std::make_shared<AzureCliCredential>(options));
   }
@@ -582,7 +672,7 @@ Result<std::shared_ptr<TokenCredential>> EntraCredential(std::string_view kind,
     chain.push_back(*wi);
   }
   if (ManagedIdentityAvailable(env, options)) {
-    chain.push_back(std::make_shared<ManagedIdentityCredential>(env, options, 0));
+    chain.push_back(ManagedIdentity(env, options));
   }
   if (OnPath(env, "az")) {
     chain.push_back(std::make_shared<AzureCliCredential>(options));

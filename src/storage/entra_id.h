@@ -41,16 +41,18 @@ struct EntraOptions {
   http::TransportOptions transport;  // CA file, proxy and timeouts as for storage
   http::RetryOptions retry;
   std::shared_ptr<http::Clock> clock;  // null: the system clock
+  // Where Azure Arc's agent keeps the key files its challenge names; tests move it.
+  std::string arc_key_folder = "/var/opt/azcmagent/tokens";
 };
 
 // The Entra ID credential `kind` names ("env", "workload", "managed-identity", "azure-cli"), from
 // the environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or
-// AZURE_CLIENT_CERTIFICATE_PATH; AZURE_FEDERATED_TOKEN_FILE; IDENTITY_ENDPOINT and
-// IDENTITY_HEADER, else IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST moves it); AZURE_AUTHORITY_HOST
-// for another cloud. "auto" tries env, workload, managed identity (App Service or Arc when
-// their variables are set) and the Azure CLI (when `az` is on the PATH), in that order, and
-// keeps the first that gives a token. Code::kInvalidInput (naming what to set) when none
-// applies.
+// AZURE_CLIENT_CERTIFICATE_PATH; AZURE_FEDERATED_TOKEN_FILE; IDENTITY_ENDPOINT with
+// IDENTITY_HEADER (App Service) or IMDS_ENDPOINT (Azure Arc), else IMDS
+// (AZURE_POD_IDENTITY_AUTHORITY_HOST moves it); AZURE_AUTHORITY_HOST for another cloud. "auto"
+// tries env, workload, managed identity (App Service or Arc when their variables are set) and the
+// Azure CLI (when `az` is on the PATH), in that order, and keeps the first that gives a token.
+// Code::kInvalidInput (naming what to set) when none applies.
 Result<std::shared_ptr<TokenCredential>> EntraCredential(std::string_view kind,
                                                          const EnvLookup& env,
                                                          const EntraOptions& options);

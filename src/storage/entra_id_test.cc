@@ -1,12 +1,18 @@
 #include "storage/entra_id.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <span>
 
 #include "storage/endpoint.h"
 #include "support/fake_clock.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace ferry::testing {
 namespace {
@@ -212,6 +218,113 @@ TEST(BlobError, APermissionMismatchNamesTheRoleToGrant) {
   response.headers.Set("x-ms-error-code", "AuthenticationFailed");
   EXPECT_EQ(storage::BlobError(response, "write 'a.txt'", {}).message().find("Contributor"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Azure Arc's agent, played by tests/support/token_server.mjs over loopback: its 401 names a key
+// file, and the token comes for that file's content.
+class ArcAgent {
+ public:
+  explicit ArcAgent(std::vector<std::string> extra = {}) : process_(Argv(std::move(extra))) {
+    if (!process_.WaitForOutput("http_port", 20'000)) {
+      throw std::runtime_error("the token server did not start: " + process_.Wait().err);
+    }
+    port_ = nlohmann::json::parse(process_.OutputSoFar())["http_port"];
+  }
+  std::string Endpoint() const { return fmt::format("http://127.0.0.1:{}/arc/token", port_); }
+  std::string KeyFolder() const { return keys_.path(); }
+  storage::EntraOptions Options() const {
+    storage::EntraOptions options;
+    options.arc_key_folder = KeyFolder();
+    options.retry.max_attempts = 1;
+    return options;
+  }
+  nlohmann::json Stop() {
+    process_.Kill(SIGTERM);
+    process_.Wait();
+    return nlohmann::json::parse(ReadFile(stats_));
+  }
+
+ private:
+  std::vector<std::string> Argv(std::vector<std::string> extra) {
+    std::vector<std::string> argv{"node",
+                                  std::string(FERRY_SOURCE_DIR) + "/tests/support/token_server.mjs",
+                                  "--arc-key-folder",
+                                  keys_.path(),
+                                  "--stats",
+                                  stats_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+  TempDir keys_, dir_;
+  std::string stats_ = dir_.Sub("stats.json");
+  BackgroundProcess process_;
+  int port_ = 0;
+};
+
+TEST(ArcCredential, AnswersTheAgentsChallengeWithTheKeyFileItNames) {
+  ArcAgent agent;
+  auto env =
+      Env({{"IDENTITY_ENDPOINT", agent.Endpoint()}, {"IMDS_ENDPOINT", "http://127.0.0.1:9"}});
+  for (std::string kind : {"managed-identity", "auto"}) {
+    auto credential = storage::EntraCredential(kind, env, agent.Options());
+    ASSERT_TRUE(credential.ok()) << credential.status().message();
+    EXPECT_EQ((*credential)->Describe(), "Entra ID: managed identity (system-assigned, Azure Arc)");
+    auto token = (*credential)->Fetch();
+    ASSERT_TRUE(token.ok()) << kind << ": " << token.status().message();
+    EXPECT_EQ(std::count(token->token.begin(), token->token.end(), '.'), 2) << token->token;
+  }
+  nlohmann::json stats = agent.Stop();
+  EXPECT_EQ(stats["issued"]["arc"], 2) << stats.dump();
+  EXPECT_EQ(stats["refused"], 0) << stats.dump();
+}
+
+TEST(ArcCredential, SendsNoFileButAKeyFileInTheAgentsFolder) {
+  TempDir elsewhere;
+  WriteFile(elsewhere.Sub("secret.key"), "not for the agent");
+  for (std::string realm : {elsewhere.Sub("secret.key"), std::string("/etc/passwd")}) {
+    ArcAgent agent({"--arc-realm", realm});
+    auto env = Env({{"IDENTITY_ENDPOINT", agent.Endpoint()}, {"IMDS_ENDPOINT", "http://x"}});
+    auto credential = storage::EntraCredential("managed-identity", env, agent.Options());
+    ASSERT_TRUE(credential.ok());
+    auto token = (*credential)->Fetch();
+    ASSERT_FALSE(token.ok());
+    EXPECT_EQ(token.status().code(), Code::kAuth);
+    EXPECT_NE(token.status().message().find("refused"), std::string::npos)
+        << token.status().message();
+    for (const auto& request : agent.Stop()["requests"]) {
+      EXPECT_TRUE(request["authorization"].is_null()) << "sent " << request.dump();
+    }
+  }
+  // A key file in the folder, but too large to be the agent's.
+  TempDir folder;
+  WriteFile(folder.Sub("big.key"), std::string(5000, 'k'));
+  ArcAgent rogue({"--arc-realm", folder.Sub("big.key")});
+  auto env = Env({{"IDENTITY_ENDPOINT", rogue.Endpoint()}, {"IMDS_ENDPOINT", "http://x"}});
+  storage::EntraOptions options = rogue.Options();
+  options.arc_key_folder = folder.path();
+  auto token = (*storage::EntraCredential("managed-identity", env, options))->Fetch();
+  ASSERT_FALSE(token.ok());
+  EXPECT_NE(token.status().message().find("larger than 4 KiB"), std::string::npos)
+      << token.status().message();
+}
+
+TEST(ArcCredential, RefusesAUserAssignedIdentityWhichArcDoesNotHave) {
+  auto env = Env({{"IDENTITY_ENDPOINT", "http://127.0.0.1:9/arc/token"},
+                  {"IMDS_ENDPOINT", "http://127.0.0.1:9"},
+                  {"AZURE_CLIENT_ID", "0a1b2c3d-0000-4000-8000-00000000c11e"}});
+  auto credential = storage::EntraCredential("managed-identity", env, {});
+  ASSERT_TRUE(credential.ok());
+  auto token = (*credential)->Fetch();
+  ASSERT_FALSE(token.ok());
+  EXPECT_EQ(token.status().code(), Code::kInvalidInput);
+  EXPECT_NE(token.status().message().find("unset AZURE_CLIENT_ID"), std::string::npos)
+      << token.status().message();
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // A stand-in for Microsoft Entra ID and the managed-identity endpoints, on loopback, for tests:
 // it issues access tokens that Azurite (--oauth basic) accepts, for each way ferry signs in.
 //
-//   node token_server.mjs --cert CERT --key KEY [--lifetime S] [--audience A] [--stats FILE]
+//   node token_server.mjs [--cert CERT --key KEY] [--lifetime S] [--audience A] [--stats FILE]
 //                         [--client-id ID] [--client-secret SECRET] [--assertion-file F]
-//                         [--client-cert PEM]
+//                         [--client-cert PEM] [--arc-key-folder DIR [--arc-realm PATH]]
 //   node token_server.mjs --print-cli-token TENANT [--lifetime S]   (see below)
 //
 // Serves, over https (the authority, AZURE_AUTHORITY_HOST):
@@ -12,7 +12,12 @@
 //        (workload identity), or a JWT signed RS256 by the key of --client-cert (a certificate)
 // and over plain http (as the real ones are, on the machine itself):
 //   GET /metadata/identity/oauth2/token   IMDS (header Metadata: true)
-//   GET /msi/token                        App Service / Arc (header X-IDENTITY-HEADER)
+//   GET /msi/token                        App Service (header X-IDENTITY-HEADER)
+//   GET /arc/token                        Azure Arc's agent (header Metadata: true): without
+//        Authorization, a 401 whose WWW-Authenticate names a new key file written into
+//        --arc-key-folder (or names --arc-realm, as a rogue agent would); with
+//        "Authorization: Basic KEY" where KEY is that file's content, a token
+// Without --cert, only the plain http server runs (https_port is 0).
 //
 // Prints {"https_port": N, "http_port": M} on stdout once listening. On SIGTERM writes
 // {"issued": {KIND: N}, "refused": N, "requests": [{kind, scope, client_id}]} to --stats and
@@ -32,6 +37,7 @@ const lifetime = Number(args.lifetime ?? 3600);
 const audience = args.audience ?? 'https://storage.azure.com';
 const identityHeader = 'test-identity-header';
 const stats = { issued: {}, refused: 0, requests: [] };
+const arcKeys = new Set();
 
 const b64url = (data) => Buffer.from(data).toString('base64url');
 
@@ -133,6 +139,24 @@ function managedIdentity(req, res) {
     if (req.headers.metadata !== 'true') return refuse(res, 400, 'invalid_request', 'Required metadata header not specified');
     return issue(res, 'imds', 'managed-tenant', clientId, resource, 'msi');
   }
+  if (url.pathname === '/arc/token' && args['arc-key-folder']) {
+    if (req.headers.metadata !== 'true') return refuse(res, 400, 'invalid_request', 'Required metadata header not specified');
+    const authorization = req.headers.authorization;
+    stats.requests.push({ kind: 'arc', authorization: authorization ?? null });
+    if (!authorization) {
+      const key = crypto.randomBytes(32).toString('hex');
+      const file = `${args['arc-key-folder']}/${crypto.randomUUID()}.key`;
+      fs.writeFileSync(file, key, { mode: 0o600 });
+      arcKeys.add(key);
+      res.writeHead(401, { 'WWW-Authenticate': `Basic realm=${args['arc-realm'] ?? file}`, 'Content-Length': 0 });
+      return res.end();
+    }
+    if (!authorization.startsWith('Basic ') || !arcKeys.delete(authorization.slice(6))) {
+      return refuse(res, 401, 'unauthorized', 'bad key');
+    }
+    if (clientId !== 'system-assigned') return refuse(res, 400, 'invalid_request', 'Arc has no user-assigned identity');
+    return issue(res, 'arc', 'managed-tenant', clientId, resource, 'msi');
+  }
   if (url.pathname === '/msi/token') {
     if (req.headers['x-identity-header'] !== identityHeader) return refuse(res, 401, 'unauthorized', 'bad X-IDENTITY-HEADER');
     return issue(res, 'app-service', 'managed-tenant', clientId, resource, 'msi');
@@ -155,12 +179,16 @@ if (args['print-cli-token']) {
   process.exit(0);
 }
 
-const secure = https.createServer({ cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) }, authority);
+const secure = args.cert
+  ? https.createServer({ cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key) }, authority)
+  : null;
 const plain = http.createServer(managedIdentity);
-secure.listen(0, '127.0.0.1', () => {
-  plain.listen(0, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ https_port: secure.address().port, http_port: plain.address().port, identity_header: identityHeader })}\n`);
-  });
+const announce = () => process.stdout.write(`${JSON.stringify({
+  https_port: secure ? secure.address().port : 0, http_port: plain.address().port, identity_header: identityHeader,
+})}\n`);
+plain.listen(0, '127.0.0.1', () => {
+  if (secure) secure.listen(0, '127.0.0.1', announce);
+  else announce();
 });
 process.on('SIGTERM', () => {
   if (args.stats) fs.writeFileSync(args.stats, JSON.stringify(stats));
