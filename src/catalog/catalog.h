@@ -101,6 +101,11 @@ struct Item {
   // The blob at target_etag is someone else's, kept by the operator (ferry resolve
   // --keep-target), until ferry writes over it: ferry never deletes it.
   bool kept_blob = false;
+  // An object source's version tag (its ETag) as scanned, with size and mtime the item's change
+  // stamp: a sync sees an object replaced by another of the same size. Empty for files.
+  std::string source_etag;
+  // The Content-Type its blob was given (the source's own, or as the migration's config says).
+  std::string content_type;
 };
 
 struct Run {

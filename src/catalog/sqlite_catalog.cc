@@ -43,7 +43,9 @@ CREATE TABLE items (
   ctime_ns INTEGER NOT NULL DEFAULT 0,
   inode INTEGER NOT NULL DEFAULT 0,
   write_intent TEXT NOT NULL DEFAULT '',
-  kept_blob INTEGER NOT NULL DEFAULT 0
+  kept_blob INTEGER NOT NULL DEFAULT 0,
+  source_etag TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX items_by_state ON items (state);
 CREATE TABLE runs (
@@ -74,7 +76,7 @@ CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
     "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
-    "kept_blob";
+    "kept_blob, source_etag, content_type";
 
 // Schema 1 to 2: the change time and inode of each item.
 constexpr const char* kUpgradeTo2 = R"sql(
@@ -84,6 +86,13 @@ ALTER TABLE items ADD COLUMN write_intent TEXT NOT NULL DEFAULT '';
 ALTER TABLE items ADD COLUMN kept_blob INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE trial_blobs (path TEXT PRIMARY KEY, prefix TEXT NOT NULL, etag TEXT NOT NULL);
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
+)sql";
+
+// Schema 2 to 3: an object source's version tag and Content-Type for each item.
+constexpr const char* kUpgradeTo3 = R"sql(
+ALTER TABLE items ADD COLUMN source_etag TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN content_type TEXT NOT NULL DEFAULT '';
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
 )sql";
 
 int64_t NowNs() {
@@ -130,6 +139,8 @@ void ReadItem(const Statement& s, Item& item) {
   item.inode = uint64_t(s.Int(19));
   item.write_intent = s.Text(20);
   item.kept_blob = s.Int(21) != 0;
+  item.source_etag = s.Text(22);
+  item.content_type = s.Text(23);
 }
 
 // Binds every column after the path, starting at parameter `first`.
@@ -158,6 +169,8 @@ void BindItemFields(Statement& s, const Item& item, int first) {
   s.Bind(first + 17, int64_t(item.inode));
   s.Bind(first + 18, item.write_intent);
   s.Bind(first + 19, int64_t(item.kept_blob));
+  s.Bind(first + 20, item.source_etag);
+  s.Bind(first + 21, item.content_type);
 }
 
 nlohmann::json ConfigToJson(const Config& c) {
@@ -361,9 +374,10 @@ Status SqliteCatalog::Upgrade(const std::string& db_path) {
   }
   if (v < 1)
     return Invalid(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
-  if (v < 2) {
+  for (auto [from, upgrade] : {std::pair{1, kUpgradeTo2}, std::pair{2, kUpgradeTo3}}) {
+    if (v > from) continue;
     FERRY_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
-    Status upgraded = db_.Exec(kUpgradeTo2);
+    Status upgraded = db_.Exec(upgrade);
     if (!upgraded.ok()) {
       (void)db_.Exec("ROLLBACK");
       return upgraded;
@@ -386,15 +400,16 @@ Status SqliteCatalog::Prepare() {
   auto insert = db_.Prepare(fmt::format(
       "INSERT INTO items (path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, "
       "reason, cause, target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, "
-      "inode, write_intent, kept_blob) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-      "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"));
+      "inode, write_intent, kept_blob, source_etag, content_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+      "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"));
   if (!insert.ok()) return insert.status();
   insert_item_ = std::move(insert).value();
   auto update = db_.Prepare(
       "UPDATE items SET kind = ?2, size = ?3, mtime_ns = ?4, mode = ?5, uid = ?6, gid = ?7, "
       "link_target = ?8, md5 = ?9, state = ?10, reason = ?11, cause = ?12, target_etag = ?13, "
       "attempts = ?14, last_run = ?15, verified_ns = ?16, verify_result = ?17, ctime_ns = ?18, "
-      "inode = ?19, write_intent = ?20, kept_blob = ?21 WHERE id = ?1");
+      "inode = ?19, write_intent = ?20, kept_blob = ?21, source_etag = ?22, content_type = ?23 "
+      "WHERE id = ?1");
   if (!update.ok()) return update.status();
   update_item_ = std::move(update).value();
   auto event = db_.Prepare(

@@ -12,7 +12,8 @@
 
 namespace ferry::catalog {
 
-inline constexpr int kSchemaVersion = 2;  // 2: items have ctime_ns, inode, write_intent, kept_blob
+// 2: items have ctime_ns, inode, write_intent, kept_blob; 3: source_etag, content_type.
+inline constexpr int kSchemaVersion = 3;
 inline constexpr const char* kCatalogFile = "catalog.db";
 inline constexpr const char* kLockFile = "lock";
 

@@ -68,6 +68,24 @@ TEST(SqliteCatalog, ACatalogFromANewerFerryIsRefused) {
   EXPECT_NE(opened.status().message().find("newer ferry"), std::string::npos);
 }
 
+TEST(SqliteCatalog, ASchema2CatalogGetsTheObjectSourceColumns) {
+  TempDir dir;
+  ASSERT_OK(Catalog::Create(dir.Sub("m"), SampleConfig()));
+  RunSql(dir.Sub("m/catalog.db"),
+         "ALTER TABLE items DROP COLUMN source_etag; ALTER TABLE items DROP COLUMN content_type; "
+         "UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+  ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Open(dir.Sub("m")));
+  Item item;
+  item.path = "a.txt";
+  item.source_etag = "\"e\"";
+  item.content_type = "text/plain";
+  ASSERT_OK(catalog->InsertItem(item));
+  ASSERT_OK_AND_ASSIGN(std::optional<Item> back, catalog->FindItem("a.txt"));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->source_etag, "\"e\"");
+  EXPECT_EQ(back->content_type, "text/plain");
+}
+
 TEST(SqliteCatalog, ASecondWriterIsRefusedButReadersAreNot) {
   TempDir dir;
   auto first = Catalog::Create(dir.Sub("m"), SampleConfig());

@@ -43,6 +43,8 @@ Item FullItem(std::string path) {
   item.kind = storage::Kind::kSymlink;
   item.ctime_ns = 1'700'000'000'123'456'789;
   item.inode = 9'000'000'000;
+  item.source_etag = "\"9b2cf535f27731c974343645a3985328\"";
+  item.content_type = "image/png";
   item.mode = 0100640;
   item.uid = 1001;
   item.gid = 2002;
@@ -68,6 +70,8 @@ void ExpectSameItem(const Item& a, const Item& b) {
   EXPECT_EQ(a.mtime_ns, b.mtime_ns);
   EXPECT_EQ(a.ctime_ns, b.ctime_ns);
   EXPECT_EQ(a.inode, b.inode);
+  EXPECT_EQ(a.source_etag, b.source_etag);
+  EXPECT_EQ(a.content_type, b.content_type);
   EXPECT_EQ(a.mode, b.mode);
   EXPECT_EQ(a.uid, b.uid);
   EXPECT_EQ(a.gid, b.gid);
