@@ -14,7 +14,15 @@
 namespace ferry::storage {
 
 std::string EndpointSpec::Redacted() const {
-  return type == EndpointType::kLocal ? local_root : azure.Redacted();
+  switch (type) {
+    case EndpointType::kLocal:
+      return local_root;
+    case EndpointType::kS3:
+      return s3_url;
+    case EndpointType::kAzureBlob:
+      break;
+  }
+  return azure.Redacted();
 }
 
 Result<EndpointSpec> ParseEndpoint(std::string_view url) {
@@ -37,6 +45,12 @@ Result<EndpointSpec> ParseEndpoint(std::string_view url) {
                       RedactSecrets(fmt::format("bad percent-escape in '{}'", url)));
       spec.type = EndpointType::kLocal;
       spec.local_root = *decoded;
+    } else if (scheme == "s3") {
+      spec.type = EndpointType::kS3;
+      spec.s3_url = "s3://" + std::string(url.substr(sep + 3));
+      while (spec.s3_url.ends_with('/') && spec.s3_url.size() > 5) spec.s3_url.pop_back();
+      Result<S3Endpoint> valid = ParseS3Url(spec.s3_url, [](const char*) { return std::nullopt; });
+      if (!valid.ok()) return valid.status();
     } else if (scheme == "http" || scheme == "https") {
       Result<AzureEndpoint> azure = ParseAzureUrl(url);
       if (!azure.ok()) return azure.status();
@@ -45,7 +59,8 @@ Result<EndpointSpec> ParseEndpoint(std::string_view url) {
     } else {
       return Status(Code::kInvalidInput,
                     fmt::format("unsupported scheme '{}://': ferry reads and writes local folders "
-                                "(/path or file:///path) and Azure Blob URLs (https://...)",
+                                "(/path or file:///path) and Azure Blob URLs (https://...), and "
+                                "reads S3 buckets (s3://bucket/prefix)",
                                 scheme));
     }
   } else {
@@ -127,6 +142,18 @@ Result<std::unique_ptr<Store>> OpenStore(const EndpointSpec& spec, const EnvLook
                                          const AzureBlobOptions& azure_options) {
   if (spec.type == EndpointType::kLocal) {
     return std::unique_ptr<Store>(new LocalStore(spec.local_root));
+  }
+  if (spec.type == EndpointType::kS3) {
+    Result<S3Endpoint> endpoint = ParseS3Url(spec.s3_url, env);
+    if (!endpoint.ok()) return endpoint.status();
+    Result<AwsCredentials> credentials = AwsCredentialsFromEnv(env);
+    if (!credentials.ok()) return credentials.status();
+    S3Options options;
+    options.transport = azure_options.transport;
+    options.retry = azure_options.retry;
+    options.clock = azure_options.clock;
+    return std::unique_ptr<Store>(
+        new S3Store(std::move(endpoint).value(), std::move(credentials).value(), options));
   }
   Result<AzureCredentials> creds = ChooseCredentials(spec.azure, env, azure_options);
   if (!creds.ok()) return creds.status();
