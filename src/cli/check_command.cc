@@ -44,7 +44,7 @@ int RunCheck(const CheckOptions& options) {
   storage::Entry first;
   Result<bool> any = (*lister)->Next(first);
   if (!any.ok()) {
-    if (any.status().code() == Code::kNotFound) {
+    if (any.status().code() == Code::kNotFound && spec->type != storage::EndpointType::kS3) {
       Fail(Status(Code::kNotFound, "the container does not exist (run with --write to create it)"));
     }
     Fail(any.status());
@@ -73,7 +73,9 @@ CommandRunner AddCheckCommand(CLI::App& app) {
   auto options = std::make_shared<CheckOptions>();
   CLI::App* cmd = app.add_subcommand(
       "check", "Check that an endpoint is reachable and readable, and with --write writable");
-  cmd->add_option("URL", options->url, "A local folder or an Azure Blob container URL")->required();
+  cmd->add_option("URL", options->url,
+                  "A local folder, an Azure Blob container URL, or an S3 bucket (s3://BUCKET)")
+      ->required();
   cmd->add_flag("--write", options->write,
                 "Also create the container (or folder) if missing, write a 64 KiB probe, read it "
                 "back, compare its MD5 and delete it");

@@ -31,14 +31,20 @@ int RunInit(const InitOptions& o) {
 
   Result<storage::EndpointSpec> source = storage::ParseEndpoint(o.source);
   if (!source.ok()) Fail(Status(Code::kInvalidInput, "--source: " + source.status().message()));
-  if (source->type != storage::EndpointType::kLocal) {
+  if (source->type == storage::EndpointType::kAzureBlob) {
     throw ExitError(kExitUsage,
-                    "--source: ferry migrates from local or mounted folders for now; "
-                    "give a path such as /mnt/share");
+                    "--source: ferry migrates from local or mounted folders and S3 buckets for "
+                    "now; give a path such as /mnt/share, or s3://bucket/prefix");
   }
   Result<storage::EndpointSpec> target = storage::ParseEndpoint(o.target);
   if (!target.ok()) Fail(Status(Code::kInvalidInput, "--target: " + target.status().message()));
+  if (target->type == storage::EndpointType::kS3) {
+    throw ExitError(kExitUsage,
+                    "--target: ferry only reads S3 buckets; migrate into an Azure Blob container "
+                    "(https://ACCOUNT.blob.core.windows.net/CONTAINER) or a folder");
+  }
   if (target->type == storage::EndpointType::kLocal &&
+      source->type == storage::EndpointType::kLocal &&
       (target->local_root == source->local_root ||
        target->local_root.starts_with(source->local_root + "/"))) {
     throw ExitError(kExitUsage, "--target is inside --source: the copy would copy itself");
@@ -99,7 +105,11 @@ CommandRunner AddInitCommand(CLI::App& app) {
       "init", "Create a migration folder and its catalog, after checking both endpoints");
   cmd->add_option("DIR", o->dir, "The new migration folder (holds the catalog; keep it safe)")
       ->required();
-  cmd->add_option("--source", o->source, "What to migrate: a local or mounted folder")->required();
+  cmd->add_option(
+         "--source", o->source,
+         "What to migrate: a local or mounted folder, or an S3 bucket (s3://BUCKET[/PREFIX]; "
+         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3)")
+      ->required();
   cmd->add_option("--target", o->target,
                   "Where to: an Azure Blob container URL, with an optional prefix")
       ->required();

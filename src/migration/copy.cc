@@ -358,6 +358,8 @@ class CopyRun {
     if (item.kind == storage::Kind::kFile) {
       item.size = r.size;
       item.mtime_ns = r.mtime_ns;
+      item.source_etag = r.source_etag;
+      item.content_type = r.content_type;
     }
     if (r.ctime_ns != 0 || r.inode != 0) {  // the version copied, as the next scan sees it
       item.ctime_ns = r.ctime_ns;

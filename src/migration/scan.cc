@@ -39,6 +39,24 @@ namespace {
 
 constexpr int kBatch = 5000;
 
+// Why an object store's key is no path ferry can copy: a leading '/', an empty part ("a//b"), or
+// a "." or ".." part would name another item, or a place outside a folder target.
+std::optional<std::string> NotAPath(std::string_view path) {
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = std::min(path.find('/', start), path.size());
+    std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return fmt::format(
+          "the name has an empty, '.' or '..' part, which no folder or blob "
+          "path can hold ('{}')",
+          part);
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 // Keeps the running totals of the folders above the current path and the ten largest closed.
 class FolderSizes {
  public:
@@ -325,6 +343,7 @@ class ScanMerge {
     item.mtime_ns = entry.mtime_ns;
     item.ctime_ns = entry.ctime_ns;
     item.inode = entry.inode;
+    item.source_etag = entry.etag;
     item.mode = entry.mode;
     item.uid = entry.uid;
     item.gid = entry.gid;
@@ -340,8 +359,9 @@ class ScanMerge {
     // Names are strict UTF-8 whatever the target: the catalog, the log and every report carry
     // them as text.
     std::optional<std::string> unstorable =
-        Utf8Length(entry.path) ? target_.UnstorableReason(entry.path)
-                               : std::optional<std::string>("the name is not valid UTF-8");
+        !Utf8Length(entry.path) ? std::optional<std::string>("the name is not valid UTF-8")
+        : NotAPath(entry.path)  ? NotAPath(entry.path)
+                                : target_.UnstorableReason(entry.path);
     if (auto why = unstorable) {
       skip("name the target cannot store", *why);
       ++report_.unstorable;
@@ -409,14 +429,15 @@ class ScanMerge {
     return *now != *known.md5;
   }
 
-  // Whether the entry is another version than the catalog's: size, mtime, kind, mode, and the
+  // Whether the entry is another version than the catalog's: size, mtime, kind, mode, the
   // change time and inode that betray bytes replaced with the old mtime put back (not compared
-  // where the catalog has none yet).
+  // where the catalog has none yet), and an object's ETag.
   static bool Differs(const Entry& entry, const Item& known) {
     return entry.size != known.size || entry.mtime_ns != known.mtime_ns ||
            entry.kind != known.kind || entry.mode != known.mode ||
            (known.ctime_ns != 0 && entry.ctime_ns != known.ctime_ns) ||
-           (known.inode != 0 && entry.inode != known.inode);
+           (known.inode != 0 && entry.inode != known.inode) ||
+           (!known.source_etag.empty() && entry.etag != known.source_etag);
   }
 
   // An item recorded before the catalog kept change times and inodes gets them, quietly.

@@ -19,35 +19,42 @@ struct Snap {
   uint64_t inode = 0;
   uint32_t mode = 0;
   int32_t kind = 0;
+  std::string etag;  // an object's version tag
 
   bool SameAs(const Snap& o) const {
     return size == o.size && mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns && inode == o.inode &&
-           mode == o.mode && kind == o.kind;
+           mode == o.mode && kind == o.kind && etag == o.etag;
   }
 };
 
+bool WriteText(std::FILE* f, const std::string& text) {
+  uint64_t len = text.size();
+  return std::fwrite(&len, sizeof len, 1, f) == 1 && std::fwrite(text.data(), 1, len, f) == len;
+}
+
+bool ReadText(std::FILE* f, std::string& text) {
+  uint64_t len = 0;
+  if (std::fread(&len, sizeof len, 1, f) != 1 || len > (64u << 20)) return false;
+  text.resize(len);
+  return std::fread(text.data(), 1, len, f) == len;
+}
+
 bool WriteSnap(std::FILE* f, const Snap& s) {
-  uint64_t len = s.path.size();
-  return std::fwrite(&len, sizeof len, 1, f) == 1 && std::fwrite(s.path.data(), 1, len, f) == len &&
-         std::fwrite(&s.size, sizeof s.size, 1, f) == 1 &&
+  return WriteText(f, s.path) && std::fwrite(&s.size, sizeof s.size, 1, f) == 1 &&
          std::fwrite(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
          std::fwrite(&s.ctime_ns, sizeof s.ctime_ns, 1, f) == 1 &&
          std::fwrite(&s.inode, sizeof s.inode, 1, f) == 1 &&
          std::fwrite(&s.mode, sizeof s.mode, 1, f) == 1 &&
-         std::fwrite(&s.kind, sizeof s.kind, 1, f) == 1;
+         std::fwrite(&s.kind, sizeof s.kind, 1, f) == 1 && WriteText(f, s.etag);
 }
 
 bool ReadSnap(std::FILE* f, Snap& s) {
-  uint64_t len = 0;
-  if (std::fread(&len, sizeof len, 1, f) != 1) return false;
-  s.path.resize(len);
-  return std::fread(s.path.data(), 1, len, f) == len &&
-         std::fread(&s.size, sizeof s.size, 1, f) == 1 &&
+  return ReadText(f, s.path) && std::fread(&s.size, sizeof s.size, 1, f) == 1 &&
          std::fread(&s.mtime_ns, sizeof s.mtime_ns, 1, f) == 1 &&
          std::fread(&s.ctime_ns, sizeof s.ctime_ns, 1, f) == 1 &&
          std::fread(&s.inode, sizeof s.inode, 1, f) == 1 &&
          std::fread(&s.mode, sizeof s.mode, 1, f) == 1 &&
-         std::fread(&s.kind, sizeof s.kind, 1, f) == 1;
+         std::fread(&s.kind, sizeof s.kind, 1, f) == 1 && ReadText(f, s.etag);
 }
 
 // The next entry of `lister` the migration takes, as a snapshot record.
@@ -67,7 +74,7 @@ Result<bool> NextSnap(storage::Lister& lister, const Filter& filter, Snap& snap)
       continue;
     }
     snap = {entry.path, folder ? 0 : entry.size, entry.mtime_ns, entry.ctime_ns, entry.inode,
-            entry.mode, int32_t(entry.kind)};
+            entry.mode, int32_t(entry.kind),     entry.etag};
     return true;
   }
 }

@@ -21,7 +21,16 @@ namespace {
 
 bool SameVersion(const Entry& a, const Entry& b) {
   return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns &&
-         a.inode == b.inode;
+         a.inode == b.inode && a.etag == b.etag;
+}
+
+// The bytes read are not the version the source vouches for (an object's MD5).
+Status NotTheSourcesBytes(const std::string& path, const Md5Digest& read,
+                          const Md5Digest& expected) {
+  return Status(Code::kTransient,
+                fmt::format("'{}': the bytes read have MD5 {}, not the {} the source gives for "
+                            "them; nothing was written",
+                            path, Md5Hex(read), Md5Hex(expected)));
 }
 
 UploadResult Failed(Status error) {
@@ -70,10 +79,34 @@ bool Refused(const Status& st) {
 }  // namespace
 
 storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns) {
+  if (item.mode == 0) return {{"modtime", std::to_string(mtime_ns)}};  // an object: no owner
   return {{"modtime", std::to_string(mtime_ns)},
           {"permissions", std::to_string(item.mode)},
           {"posix_owner", std::to_string(item.uid)},
           {"posix_group", std::to_string(item.gid)}};
+}
+
+storage::Metadata CarriedMetadata(const storage::Metadata& source) {
+  auto identifier = [](std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+  };
+  storage::Metadata carried;
+  for (const auto& [name, value] : source) {
+    if (identifier(name)) {
+      carried[name] = value;
+      continue;
+    }
+    std::string renamed = name;
+    for (char& c : renamed) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+    }
+    carried["rename_" + renamed] = value;
+    carried["rename_key_" + renamed] = name;
+  }
+  return carried;
 }
 
 std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint64_t index,
@@ -89,8 +122,10 @@ uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks)
   return (size + kMiB - 1) / kMiB * kMiB;
 }
 
-std::string ContentTypeFor(const UploadOptions& options, const std::string& path) {
+std::string ContentTypeFor(const UploadOptions& options, const std::string& path,
+                           std::string_view source_type) {
   if (!options.content_type.empty()) return options.content_type;
+  if (!source_type.empty()) return std::string(source_type);
   return options.guess_content_type ? std::string(GuessContentType(path)) : std::string();
 }
 
@@ -118,8 +153,12 @@ bool IsOwnWrite(const storage::Metadata& blob, const std::string& owner, const s
   return o != blob.end() && o->second == owner && w != blob.end() && w->second == mark;
 }
 
-storage::Metadata Uploader::BlobMetadata(const UploadItem& item, int64_t mtime_ns) const {
-  storage::Metadata metadata = PosixMetadata(item, mtime_ns);
+storage::Metadata Uploader::BlobMetadata(const UploadItem& item, int64_t mtime_ns,
+                                         const storage::Metadata& source) const {
+  storage::Metadata metadata = CarriedMetadata(source);
+  for (auto& [name, value] : PosixMetadata(item, mtime_ns)) {
+    metadata[name] = value;  // ferry's own names win over the source's
+  }
   if (!options_.owner.empty() && !item.mark.empty()) {
     metadata[kOwnerMetadata] = options_.owner;
     metadata[kWriteMetadata] = item.mark;
@@ -263,6 +302,15 @@ UploadResult Uploader::UploadLink(const UploadItem& item) {
   return AdoptOrConflict(item, written.status(), result.size, md5, result);
 }
 
+WriteOptions Uploader::FileWriteOptions(const UploadItem& item, const Entry& before) const {
+  WriteOptions options;
+  options.condition = WriteCondition(item);
+  options.metadata = BlobMetadata(item, before.mtime_ns, before.metadata);
+  options.tier = options_.tier;
+  options.content_type = ContentTypeFor(options_, item.path, before.content_type);
+  return options;
+}
+
 UploadResult Uploader::UploadFile(const UploadItem& item) {
   UploadResult last;
   for (int attempt = 0; attempt <= options_.torn_read_retries; ++attempt) {
@@ -277,6 +325,8 @@ UploadResult Uploader::UploadFile(const UploadItem& item) {
                                                       : UploadLarge(item, *before);
     last.ctime_ns = before->ctime_ns;
     last.inode = before->inode;
+    last.source_etag = before->etag;
+    last.content_type = ContentTypeFor(options_, item.path, before->content_type);
     if (last.outcome != UploadOutcome::kChanging) return last;
   }
   last.error = Status(Code::kIo, fmt::format("kept changing while read ({} attempts)",
@@ -293,15 +343,14 @@ UploadResult Uploader::UploadSmall(const UploadItem& item, const Entry& before) 
   if (!data.ok()) return FromSourceError(data.status());
 
   Md5Digest md5 = Md5::Of(std::string_view(data->get(), size_t(before.size)));
+  if (before.content_md5 && *before.content_md5 != md5) {
+    return Failed(NotTheSourcesBytes(item.path, md5, *before.content_md5));
+  }
   if (!item.replace_etag.empty() && !item.overwrite && item.previous_md5 == md5) {
     return UpdateMetadata(item, before, md5);
   }
-  WriteOptions options;
-  options.condition = WriteCondition(item);
+  WriteOptions options = FileWriteOptions(item, before);
   options.content_md5 = md5;
-  options.metadata = BlobMetadata(item, before.mtime_ns);
-  options.tier = options_.tier;
-  options.content_type = ContentTypeFor(options_, item.path);
   UploadResult result;
   result.md5 = md5;
   result.size = before.size;
@@ -330,7 +379,7 @@ UploadResult Uploader::UpdateMetadata(const UploadItem& item, const Entry& befor
   now.mode = before.mode;
   now.uid = before.uid;
   now.gid = before.gid;
-  storage::Metadata metadata = BlobMetadata(now, before.mtime_ns);
+  storage::Metadata metadata = BlobMetadata(now, before.mtime_ns, before.metadata);
   Result<storage::WriteResult> updated =
       target_.SetMetadata(item.path, metadata, WriteCondition(item));
   if (updated.ok()) {
@@ -400,6 +449,7 @@ UploadResult Uploader::UploadLarge(const UploadItem& item, const Entry& before) 
 // creates the blob.
 struct Uploader::Stream {
   Md5 md5;
+  std::optional<Md5Digest> digest;  // once the last byte is hashed
   uint64_t hashed = 0;
   Status source_error;  // the source failed or changed: the write was abandoned for it
   bool changed = false;
@@ -434,6 +484,13 @@ http::Body Uploader::StreamingBody(const UploadItem& item, const Entry& before, 
       return got.status();
     }
     stream.md5.Update(buf, *got);
+    if (offset + *got == size) {  // before the last bytes go: are they the source's?
+      stream.digest = stream.md5.Finish();
+      if (before.content_md5 && *before.content_md5 != *stream.digest) {
+        stream.source_error = NotTheSourcesBytes(item.path, *stream.digest, *before.content_md5);
+        return stream.source_error;
+      }
+    }
     stream.hashed += *got;
     bytes_sent_ += *got;
     return got;
@@ -449,11 +506,7 @@ UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& befor
   UploadResult result;
   result.size = size;
   result.mtime_ns = before.mtime_ns;
-  WriteOptions options;
-  options.condition = WriteCondition(item);
-  options.metadata = BlobMetadata(item, before.mtime_ns);
-  options.tier = options_.tier;
-  options.content_type = ContentTypeFor(options_, item.path);
+  WriteOptions options = FileWriteOptions(item, before);
   // A blob whose MD5 (as the target computed it) is not ours took damage in transit: it is
   // written again over itself, and removed if that keeps happening.
   constexpr int kWrites = 3;
@@ -464,7 +517,7 @@ UploadResult Uploader::UploadStreamed(const UploadItem& item, const Entry& befor
     if (!stream.source_error.ok()) return FromSourceError(stream.source_error);
     bool complete = stream.hashed == size;
     std::optional<Md5Digest> md5;
-    if (complete) md5 = stream.md5.Finish();
+    if (complete) md5 = stream.digest;
     if (!written.ok()) {
       if (!Refused(written.status()) || !damaged_etag.empty()) return Failed(written.status());
       if (!complete) {  // refused before the whole body went: hash the rest for the decision
@@ -582,12 +635,11 @@ UploadResult Uploader::UploadBlocks(const UploadItem& item, const Entry& before)
 
   Md5Digest md5 = md5s.FinishWhole();
   result.md5 = md5;
-  WriteOptions options;
-  options.condition = WriteCondition(item);
+  if (before.content_md5 && *before.content_md5 != md5) {
+    return Failed(NotTheSourcesBytes(item.path, md5, *before.content_md5));
+  }
+  WriteOptions options = FileWriteOptions(item, before);
   options.content_md5 = md5;
-  options.metadata = BlobMetadata(item, before.mtime_ns);
-  options.tier = options_.tier;
-  options.content_type = ContentTypeFor(options_, item.path);
   Result<storage::WriteResult> committed = target_.Commit(item.path, ids, options);
   if (committed.ok()) {
     result.outcome = UploadOutcome::kCopied;

@@ -81,6 +81,8 @@ struct UploadResult {
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;  // and the change time and inode of that version, where known
   uint64_t inode = 0;
+  std::string source_etag;   // an object source's ETag of the version copied
+  std::string content_type;  // the Content-Type the blob was given ("": the target's default)
   uint64_t bytes_sent = 0;
   int blocks_reused = 0;
   bool metadata_only = false;  // same content: only the blob's metadata was updated
@@ -90,7 +92,8 @@ struct UploadResult {
   std::string own_etag;
 };
 
-// The blob metadata ferry writes for an item, as AzCopy and BlobFuse read it.
+// The blob metadata ferry writes for an item, as AzCopy and BlobFuse read it (only modtime for
+// an item without a mode: an object has no owner or permissions).
 storage::Metadata PosixMetadata(const UploadItem& item, int64_t mtime_ns);
 
 // The metadata keys that name the migration that wrote a blob, and the write.
@@ -111,8 +114,16 @@ std::string BlockId(std::string_view path, uint64_t size, int64_t mtime_ns, uint
 // block count.
 uint64_t BlockSizeFor(uint64_t file_size, uint64_t preferred, size_t max_blocks);
 
-// The Content-Type a blob of `path` gets under `options` ("": the target's default).
-std::string ContentTypeFor(const UploadOptions& options, const std::string& path);
+// The Content-Type a blob of `path` gets under `options`: options.content_type, else the
+// source's own (`source_type`, an object's), else the guess from the extension if asked, else ""
+// (the target's default).
+std::string ContentTypeFor(const UploadOptions& options, const std::string& path,
+                           std::string_view source_type = "");
+
+// An object source's metadata as blob metadata: a name that is no C# identifier (as Azure
+// requires; S3 allows '-' and '.') is carried as AzCopy does, rename_NAME with the value and
+// rename_key_NAME with the original name, its other characters made '_'.
+storage::Metadata CarriedMetadata(const storage::Metadata& source);
 
 // How a file goes in blocks: their size (a whole number of MiB) and count. Code::kInvalidInput
 // when even `max_blocks` blocks of `max_block_size` cannot hold it.
@@ -146,8 +157,13 @@ class Uploader {
   // Upload, once more over ferry's own earlier write if one is in the way.
   UploadResult UploadOwned(const UploadItem& item);
   UploadResult UploadOnce(const UploadItem& item);
-  // The metadata of a blob for `item`: PosixMetadata and the owner mark.
-  storage::Metadata BlobMetadata(const UploadItem& item, int64_t mtime_ns) const;
+  // The metadata of a blob for `item`: the source's own (CarriedMetadata), PosixMetadata and the
+  // owner mark.
+  storage::Metadata BlobMetadata(const UploadItem& item, int64_t mtime_ns,
+                                 const storage::Metadata& source = {}) const;
+  // The condition, metadata, tier and Content-Type of a file's blob, as of `before`.
+  storage::WriteOptions FileWriteOptions(const UploadItem& item,
+                                         const storage::Entry& before) const;
   UploadResult UploadFolder(const UploadItem& item);
   UploadResult UploadLink(const UploadItem& item);
   UploadResult UploadFile(const UploadItem& item);
