@@ -6,15 +6,16 @@
 //                                                      are its key and a counter, repeated
 //   node s3_client.mjs put BUCKET KEY TEXT      -> {etag}
 //   node s3_client.mjs delete BUCKET KEY        -> {deleted}
-//   node s3_client.mjs list BUCKET              -> [{key, size, etag, md5 (hex of the bytes),
-//                                                    content_type, metadata}]
+//   node s3_client.mjs list BUCKET              -> [{key, size, etag, md5, last_modified (ms),
+//                                                    content_type, metadata}]; md5 is the
+//                                                    single-part ETag, else read from the bytes
 //
 // S3_ENDPOINT names the server (http://127.0.0.1:PORT); the key pair is s3rver's own.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
+  GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 
 process.removeAllListeners('warning');  // the SDK's note about future Node versions
@@ -56,11 +57,15 @@ async function list() {
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
     for (const o of page.Contents ?? []) {
-      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }));
-      const bytes = Buffer.from(await got.Body.transformToByteArray());
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: o.Key }));
+      let md5 = o.ETag.replaceAll('"', '');
+      if (!/^[0-9a-f]{32}$/.test(md5)) {  // multipart: the ETag is no MD5, read the bytes
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }));
+        md5 = createHash('md5').update(Buffer.from(await got.Body.transformToByteArray())).digest('hex');
+      }
       out.push({
-        key: o.Key, size: o.Size, etag: o.ETag, md5: createHash('md5').update(bytes).digest('hex'),
-        content_type: got.ContentType ?? null, metadata: got.Metadata ?? {},
+        key: o.Key, size: o.Size, etag: o.ETag, md5, last_modified: head.LastModified.getTime(),
+        content_type: head.ContentType ?? null, metadata: head.Metadata ?? {},
       });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
