@@ -148,7 +148,8 @@ TEST_F(S3SourceTest, TheWholePlaybookFromABucketReadingItOnly) {
   ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
   ExpectTargetIsTheBucket();
 
-  // Replaced with as many bytes (within the second: only the ETag tells), deleted, added.
+  // Replaced with as many bytes, deleted, added (ScanTest shows the ETag alone tells a
+  // replacement within the second).
   S3({"put", kBucket, "same/size.txt", "other bytes"});
   S3({"delete", kBucket, "gone/soon.txt"});
   S3({"put", kBucket, "new/arrival.txt", "hello"});

@@ -208,6 +208,70 @@ TEST_F(ScanTest, AChangeTimeRevealsBytesReplacedUnderTheOldMtime) {
   EXPECT_EQ(seen->delta_changed, 1);
 }
 
+// An object store whose listing gives times in whole seconds, as S3's does.
+class ObjectSource : public storage::MemoryStore {
+ public:
+  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
+                                                storage::ListOptions options = {}) override {
+    auto inner = MemoryStore::List(prefix, options);
+    if (!inner.ok()) return inner.status();
+    return std::unique_ptr<storage::Lister>(new SameSecond(std::move(*inner)));
+  }
+
+ private:
+  class SameSecond : public storage::Lister {
+   public:
+    explicit SameSecond(std::unique_ptr<storage::Lister> inner) : inner_(std::move(inner)) {}
+    Result<bool> Next(storage::Entry& entry) override {
+      auto more = inner_->Next(entry);
+      entry.mtime_ns = 1'700'000'000'000'000'000;  // every write within one second
+      return more;
+    }
+
+   private:
+    std::unique_ptr<storage::Lister> inner_;
+  };
+};
+
+TEST_F(ScanTest, AnObjectsEtagRevealsAReplacementOfTheSameSizeWithinTheSecond) {
+  ObjectSource source;
+  ASSERT_TRUE(source.Write("obj", http::Body::FromString("AAAA"), {}).ok());
+  auto first = Scan(*catalog_, source, target_, {});
+  ASSERT_TRUE(first.ok());
+  auto item = AllItems(*catalog_).at("obj");
+  EXPECT_EQ(item.source_etag, source.Stat("obj")->etag);
+  item.state = ItemState::kCopied;
+  item.md5 = Md5::Of("AAAA");
+  item.target_etag = "\"e\"";
+  ASSERT_TRUE(catalog_->UpdateItem(item).ok());
+
+  ScanOptions options;
+  options.sync = true;
+  options.dry_run = true;
+  auto unchanged = Scan(*catalog_, source, target_, options);
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ(unchanged->delta_changed, 0);
+  ASSERT_TRUE(source.Write("obj", http::Body::FromString("BBBB"), {}).ok());
+  auto replaced = Scan(*catalog_, source, target_, options);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(replaced->delta_changed, 1) << "same size, same second: only the ETag differs";
+}
+
+TEST_F(ScanTest, KeysThatAreNoPathAreSkippedWithTheReason) {
+  ObjectSource source;
+  for (const char* key : {"ok/a", "a//b", "x/../../escape", "./dot", "/lead"}) {
+    ASSERT_TRUE(source.Write(key, http::Body::FromString("data"), {}).ok());
+  }
+  ASSERT_TRUE(Scan(*catalog_, source, target_, {}).ok());
+  auto items = AllItems(*catalog_);
+  EXPECT_EQ(items.at("ok/a").state, ItemState::kPending);
+  for (const char* key : {"a//b", "x/../../escape", "./dot", "/lead"}) {
+    EXPECT_EQ(items.at(key).state, ItemState::kSkipped) << key;
+    EXPECT_NE(items.at(key).reason.find("empty, '.' or '..' part"), std::string::npos)
+        << items.at(key).reason;
+  }
+}
+
 TEST_F(ScanTest, ChecksumReadsAheadAndFindsEveryChangedFile) {
   auto content = [](int i, char c) { return fmt::format("{}-{:03}", std::string(8, c), i); };
   auto path = [](int i) { return fmt::format("d{}/f{:03}", i % 6, i); };
