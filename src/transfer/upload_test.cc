@@ -180,6 +180,60 @@ TEST_P(ReplaceTest, OnlyTheWriteTheItemRecordedAsBegunIsTakenForFerrysOwn) {
   EXPECT_EQ(target_.Stat("f")->metadata.at(kWriteMetadata), "8/42");
 }
 
+// An object source that vouches for its objects with an MD5 (an S3 single-part ETag) and gives
+// them a Content-Type and metadata of their own.
+class ObjectSource : public storage::MemoryStore {
+ public:
+  Result<storage::Entry> Stat(std::string_view path) override {
+    auto entry = MemoryStore::Stat(path);
+    if (!entry.ok()) return entry;
+    entry->content_md5 = vouched;
+    entry->content_type = "text/csv";
+    entry->metadata = {{"owner-team", "data"}, {"plain", "yes"}};
+    return entry;
+  }
+  std::optional<Md5Digest> vouched;
+};
+
+TEST_P(ReplaceTest, BytesThatAreNotTheMd5TheSourceVouchesForAreNeverWritten) {
+  ObjectSource source;
+  const std::string data(GetParam(), 'x');
+  ASSERT_TRUE(source.Write("f", http::Body::FromString(data), {}).ok());
+  Uploader uploader(source, target_, Options(), blocks_, buffers_);
+  UploadItem item;
+  item.path = "f";
+  item.size = data.size();
+  item.mtime_ns = source.Stat("f")->mtime_ns;
+
+  source.vouched = Md5::Of("some other bytes");
+  UploadResult refused = uploader.Upload(item);
+  EXPECT_EQ(refused.outcome, UploadOutcome::kFailed);
+  EXPECT_NE(refused.error.message().find("not the"), std::string::npos) << refused.error.message();
+  EXPECT_EQ(target_.Stat("f").status().code(), Code::kNotFound) << "nothing written";
+
+  source.vouched = Md5::Of(data);
+  UploadResult copied = uploader.Upload(item);
+  ASSERT_EQ(copied.outcome, UploadOutcome::kCopied) << copied.error.message();
+  auto blob = target_.Stat("f");
+  ASSERT_TRUE(blob.ok());
+  EXPECT_EQ(blob->content_type, "text/csv") << "the object's own Content-Type";
+  EXPECT_EQ(copied.content_type, "text/csv");
+  EXPECT_EQ(blob->metadata.at("plain"), "yes");
+  EXPECT_EQ(blob->metadata.at("rename_owner_team"), "data");
+  EXPECT_EQ(blob->metadata.at("rename_key_owner_team"), "owner-team");
+  EXPECT_FALSE(blob->metadata.contains("permissions")) << "an object has no POSIX mode";
+}
+
+TEST(CarriedMetadata, KeepsIdentifiersAndRenamesOtherNamesAsAzCopyDoes) {
+  auto carried = CarriedMetadata({{"ok_name", "1"}, {"9lives", "2"}, {"a.b-c", "3"}});
+  EXPECT_EQ(carried.at("ok_name"), "1");
+  EXPECT_EQ(carried.at("rename_9lives"), "2");
+  EXPECT_EQ(carried.at("rename_key_9lives"), "9lives");
+  EXPECT_EQ(carried.at("rename_a_b_c"), "3");
+  EXPECT_EQ(carried.at("rename_key_a_b_c"), "a.b-c");
+  EXPECT_EQ(carried.size(), 5u);
+}
+
 INSTANTIATE_TEST_SUITE_P(SmallStreamedAndBlocks, ReplaceTest,
                          ::testing::Values(1000, 3 << 19, 3 << 20));
 
