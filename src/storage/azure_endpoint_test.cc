@@ -162,9 +162,14 @@ TEST(ParseEndpoint, LocalPathsFileUrlsAndUnsupportedSchemes) {
   EXPECT_TRUE(rel->local_root.starts_with("/"));
   EXPECT_TRUE(rel->local_root.ends_with("/relative/dir"));
 
-  auto s3 = ParseEndpoint("s3://bucket/key");
-  ASSERT_FALSE(s3.ok());
-  EXPECT_NE(s3.status().message().find("unsupported scheme 's3://'"), std::string::npos);
+  auto s3 = ParseEndpoint("s3://bucket/key/");
+  ASSERT_TRUE(s3.ok());
+  EXPECT_EQ(s3->type, EndpointType::kS3);
+  EXPECT_EQ(s3->s3_url, "s3://bucket/key");
+  auto gs = ParseEndpoint("gs://bucket/key");
+  ASSERT_FALSE(gs.ok());
+  EXPECT_NE(gs.status().message().find("unsupported scheme 'gs://'"), std::string::npos);
+  EXPECT_NE(gs.status().message().find("s3://"), std::string::npos) << "names what works";
   EXPECT_FALSE(ParseEndpoint("").ok());
   EXPECT_FALSE(ParseEndpoint("file://relative").ok());
   EXPECT_EQ(ParseEndpoint("https://acct.blob.core.windows.net/data")->type,

@@ -297,7 +297,8 @@ TEST(ArcCredential, SendsNoFileButAKeyFileInTheAgentsFolder) {
     EXPECT_EQ(token.status().code(), Code::kAuth);
     EXPECT_NE(token.status().message().find("refused"), std::string::npos)
         << token.status().message();
-    for (const auto& request : agent.Stop()["requests"]) {
+    nlohmann::json stats = agent.Stop();  // kept: the loop reads into it
+    for (const auto& request : stats["requests"]) {
       EXPECT_TRUE(request["authorization"].is_null()) << "sent " << request.dump();
     }
   }
