@@ -102,7 +102,8 @@ TEST(Cli, MalformedAndContradictoryArgumentsOfEveryCommandExitTwoAndChangeNothin
 
 TEST(Cli, BadEndpointsAndMissingCredentialsSayWhatToFix) {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
-      {{"check", "s3://bucket/data"}, "unsupported scheme 's3://'"},
+      {{"check", "s3://bucket/data"}, "AWS_ACCESS_KEY_ID"},
+      {{"check", "gs://bucket/data"}, "unsupported scheme 'gs://'"},
       {{"check", "http://"}, "no host"},
       {{"check", "https://acct.blob.core.windows.net"}, "no container"},
       {{"check", "https://acct.blob.core.windows.net/Not_Valid"}, "not a valid container name"},

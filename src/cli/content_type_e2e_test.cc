@@ -49,10 +49,10 @@ TEST_F(ContentTypeTest, EachBlobIsServedAsWhatItsExtensionSays) {
   auto verify = Ferry({"verify", Mig()});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 
-  // Verify checks it: a catalog that expects no guessing finds every guessed blob wrong.
+  // Verify checks it against the type recorded for each item: a catalog that recorded
+  // text/plain for every file finds every other blob wrong.
   auto edited = RunProcess({"sqlite3", Mig() + "/catalog.db",
-                            "UPDATE meta SET value = json_set(value, '$.content_type', "
-                            "'text/plain') WHERE key = 'config'"});
+                            "UPDATE items SET content_type = 'text/plain' WHERE kind = 'file'"});
   ASSERT_EQ(edited.exit_code, 0) << edited.err;
   auto wrong = Ferry({"verify", Mig()});
   EXPECT_NE(wrong.exit_code, 0) << wrong.out;
