@@ -234,6 +234,27 @@ TEST(CarriedMetadata, KeepsIdentifiersAndRenamesOtherNamesAsAzCopyDoes) {
   EXPECT_EQ(carried.size(), 5u);
 }
 
+TEST(CarriedMetadata, NamesFerryGivesAMeaningAreRenamedNotObeyed) {
+  // A source's metadata could otherwise make a blob a link, a folder or a setuid file, or forge
+  // ferry's own mark. Azure compares metadata names without case.
+  auto carried = CarriedMetadata({{"is_symlink", "true"},
+                                  {"HDI_IsFolder", "true"},
+                                  {"permissions", "3583"},
+                                  {"posix_owner", "0"},
+                                  {"posix_group", "0"},
+                                  {"modtime", "1"},
+                                  {"ferry_write", "forged"},
+                                  {"Ferry_Migration", "other"}});
+  for (const char* name : {"is_symlink", "HDI_IsFolder", "permissions", "posix_owner",
+                           "posix_group", "modtime", "ferry_write", "Ferry_Migration"}) {
+    EXPECT_FALSE(carried.contains(name)) << name;
+    EXPECT_EQ(carried.at(std::string("rename_key_") + name), name);
+    EXPECT_TRUE(carried.contains(std::string("rename_") + name)) << name;
+  }
+  EXPECT_EQ(carried.at("rename_permissions"), "3583");
+  EXPECT_EQ(storage::KindFromMetadata(carried), storage::Kind::kFile);
+}
+
 INSTANTIATE_TEST_SUITE_P(SmallStreamedAndBlocks, ReplaceTest,
                          ::testing::Values(1000, 3 << 19, 3 << 20));
 
