@@ -93,9 +93,19 @@ storage::Metadata CarriedMetadata(const storage::Metadata& source) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
     });
   };
+  // Names that ferry and later readers act on (a link, a folder, a mode or owner, a time, ferry's
+  // own mark): from a source they are words, never instructions. Azure ignores their case.
+  auto reserved = [](std::string_view name) {
+    std::string lower(name);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    return lower == "is_symlink" || lower == "hdi_isfolder" || lower == "permissions" ||
+           lower == "posix_owner" || lower == "posix_group" || lower == "modtime" ||
+           lower.starts_with("ferry_");
+  };
   storage::Metadata carried;
   for (const auto& [name, value] : source) {
-    if (identifier(name)) {
+    if (identifier(name) && !reserved(name)) {
       carried[name] = value;
       continue;
     }
@@ -155,7 +165,9 @@ bool IsOwnWrite(const storage::Metadata& blob, const std::string& owner, const s
 
 storage::Metadata Uploader::BlobMetadata(const UploadItem& item, int64_t mtime_ns,
                                          const storage::Metadata& source) const {
-  storage::Metadata metadata = CarriedMetadata(source);
+  // An object's metadata is its owner's and carries over; a file's (mode != 0) is what its stat
+  // says, which PosixMetadata states itself.
+  storage::Metadata metadata = item.mode == 0 ? CarriedMetadata(source) : storage::Metadata{};
   for (auto& [name, value] : PosixMetadata(item, mtime_ns)) {
     metadata[name] = value;  // ferry's own names win over the source's
   }

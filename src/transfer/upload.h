@@ -122,7 +122,9 @@ std::string ContentTypeFor(const UploadOptions& options, const std::string& path
 
 // An object source's metadata as blob metadata: a name that is no C# identifier (as Azure
 // requires; S3 allows '-' and '.') is carried as AzCopy does, rename_NAME with the value and
-// rename_key_NAME with the original name, its other characters made '_'.
+// rename_key_NAME with the original name, its other characters made '_'. Names ferry acts on
+// (is_symlink, hdi_isfolder, permissions, posix_owner, posix_group, modtime, ferry_*) are
+// renamed the same way, so no source can make a blob a link, a folder or a setuid file.
 storage::Metadata CarriedMetadata(const storage::Metadata& source);
 
 // How a file goes in blocks: their size (a whole number of MiB) and count. Code::kInvalidInput
