@@ -36,12 +36,27 @@ bool StableInodes(const std::string& filesystem) {
   return filesystem != "cifs" && filesystem != "smb2";
 }
 
+// Object stores name their kind ("s3", "azure-blob") where a folder names its file system.
+bool ObjectStore(const std::string& filesystem) {
+  return filesystem == "s3" || filesystem == "azure-blob";
+}
+
 Status Refused(std::string message) { return Status(Code::kRefused, std::move(message)); }
 
 }  // namespace
 
 std::optional<std::string> IdentityProblem(const storage::RootIdentity& recorded,
                                            const storage::RootIdentity& now, int64_t known_items) {
+  if (ObjectStore(now.filesystem)) {
+    // A bucket or container has no mount to lose; what it can lose is every object.
+    if (now.empty && known_items > 0) {
+      return fmt::format(
+          "the source holds nothing now (emptied, or the endpoint names another service), and "
+          "the catalog knows {} items from it",
+          known_items);
+    }
+    return std::nullopt;
+  }
   if (recorded.mount_point && !now.mount_point) {
     return fmt::format(
         "the source looks unmounted: it was a mount point ({}) when the migration began and is "
@@ -101,7 +116,9 @@ Status CheckSourceIdentity(catalog::Catalog& catalog, storage::Store& source, bo
   const std::string source_name = catalog.config().source;
   if (!accept_change || (now->empty && known > 0)) {
     return Refused(fmt::format(
-        "{} ({}); nothing was changed. Mount the share and run again{}", *problem, source_name,
+        "{} ({}); nothing was changed. {}{}", *problem, source_name,
+        ObjectStore(now->filesystem) ? "Check the source's endpoint and credentials and run again"
+                                     : "Mount the share and run again",
         now->empty ? "" : ", or pass --accept-source-change if it moved on purpose"));
   }
   if (dry_run) return Status::Ok();

@@ -47,6 +47,19 @@ TEST(IdentityProblemTest, AnEmptySourceIsFineOnlyWhenTheCatalogKnowsNothing) {
   EXPECT_TRUE(IdentityProblem(Share(), empty, 1));
 }
 
+TEST(IdentityProblemTest, AnEmptiedBucketIsRefusedInItsOwnWords) {
+  RootIdentity bucket{.filesystem = "s3"};
+  RootIdentity emptied = bucket;
+  emptied.empty = true;
+  EXPECT_EQ(IdentityProblem(bucket, bucket, 100), std::nullopt);
+  EXPECT_EQ(IdentityProblem(bucket, emptied, 0), std::nullopt);
+  auto problem = IdentityProblem(bucket, emptied, 100);
+  ASSERT_TRUE(problem);
+  EXPECT_NE(problem->find("holds nothing now"), std::string::npos) << *problem;
+  // Recorded before buckets named their kind: no file system to compare.
+  EXPECT_EQ(IdentityProblem(RootIdentity{}, bucket, 100), std::nullopt);
+}
+
 TEST(SourceIdentityTest, AReplacedFolderIsRefusedUntilTheChangeIsAccepted) {
   testing::TempDir dir;
   std::string src = dir.Sub("src");

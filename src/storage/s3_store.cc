@@ -201,27 +201,16 @@ class S3Store::ObjectLister : public Lister {
     Result<http::Response> response =
         store_->Send(request, fmt::format("list bucket '{}'", store_->endpoint_.bucket));
     if (!response.ok()) return response.status();
-    pugi::xml_document doc;
-    if (!doc.load_buffer(response->body.data(), response->body.size())) {
-      return Status(Code::kTransient, "the bucket listing is not valid XML");
+    Result<S3ListPage> page = ParseListPage(response->body, strip_);
+    if (!page.ok()) {
+      return Status(page.status().code(), fmt::format("list bucket '{}': {}",
+                                                      store_->endpoint_.bucket,
+                                                      page.status().message()));
     }
-    pugi::xml_node result = doc.child("ListBucketResult");
-    page_.clear();
+    page_ = std::move(page->entries);
     index_ = 0;
-    for (pugi::xml_node contents : result.children("Contents")) {
-      std::string key = contents.child_value("Key");
-      // A folder marker ("dir/", made by consoles and tools for an empty folder) is no object.
-      if (key.size() <= strip_ || key.ends_with('/')) continue;
-      Entry entry;
-      entry.path = key.substr(strip_);
-      entry.kind = Kind::kFile;
-      entry.size = std::strtoull(contents.child_value("Size"), nullptr, 10);
-      entry.mtime_ns = ParseIsoTimeNs(contents.child_value("LastModified"));
-      entry.etag = contents.child_value("ETag");
-      page_.push_back(std::move(entry));
-    }
-    token_ = result.child_value("NextContinuationToken");
-    done_ = std::string_view(result.child_value("IsTruncated")) != "true" || token_.empty();
+    token_ = std::move(page->next_token);
+    done_ = token_.empty();
     return Status::Ok();
   }
 
@@ -233,6 +222,45 @@ class S3Store::ObjectLister : public Lister {
   size_t index_ = 0;
   bool done_ = false;
 };
+
+Result<S3ListPage> ParseListPage(std::string_view xml, size_t strip) {
+  pugi::xml_document doc;
+  pugi::xml_node result;
+  if (doc.load_buffer(xml.data(), xml.size())) result = doc.child("ListBucketResult");
+  if (!result) return Status(Code::kTransient, "the answer is no bucket listing");
+  S3ListPage page;
+  for (pugi::xml_node contents : result.children("Contents")) {
+    std::string key = contents.child_value("Key");
+    // A folder marker ("dir/", made by consoles and tools for an empty folder) is no object.
+    if (key.size() <= strip || key.ends_with('/')) continue;
+    Entry entry;
+    entry.path = key.substr(strip);
+    entry.kind = Kind::kFile;
+    entry.size = std::strtoull(contents.child_value("Size"), nullptr, 10);
+    entry.mtime_ns = ParseIsoTimeNs(contents.child_value("LastModified"));
+    entry.etag = contents.child_value("ETag");
+    page.entries.push_back(std::move(entry));
+  }
+  std::string_view truncated = result.child_value("IsTruncated");
+  if (truncated == "true") {
+    page.next_token = result.child_value("NextContinuationToken");
+    if (page.next_token.empty()) {
+      return Status(Code::kTransient, "the listing says it goes on but gives no token for the rest");
+    }
+  } else if (truncated != "false") {
+    return Status(Code::kTransient, "the listing does not say whether it is complete");
+  }
+  return page;
+}
+
+std::optional<Md5Digest> ObjectMd5(const http::Headers& headers) {
+  std::string encryption = AsciiLower(headers.Get("x-amz-server-side-encryption").value_or(""));
+  if (encryption.starts_with("aws:kms") ||
+      headers.Get("x-amz-server-side-encryption-customer-algorithm")) {
+    return std::nullopt;
+  }
+  return Md5FromEtag(headers.Get("ETag").value_or(""));
+}
 
 S3Store::S3Store(S3Endpoint endpoint, AwsCredentials credentials, S3Options options)
     : endpoint_(std::move(endpoint)),
@@ -298,7 +326,7 @@ Result<Entry> S3Store::Stat(std::string_view path) {
       std::strtoull(std::string(h.Get("Content-Length").value_or("0")).c_str(), nullptr, 10);
   entry.mtime_ns = ParseHttpDateNs(h.Get("Last-Modified").value_or(""));
   entry.etag = std::string(h.Get("ETag").value_or(""));
-  entry.content_md5 = Md5FromEtag(entry.etag);
+  entry.content_md5 = ObjectMd5(h);
   entry.content_type = std::string(h.Get("Content-Type").value_or(""));
   constexpr std::string_view kMeta = "x-amz-meta-";
   for (const auto& [name, value] : h) {
@@ -306,6 +334,18 @@ Result<Entry> S3Store::Stat(std::string_view path) {
     if (lower.starts_with(kMeta)) entry.metadata[lower.substr(kMeta.size())] = value;
   }
   return entry;
+}
+
+Result<RootIdentity> S3Store::Identify() {
+  RootIdentity identity;
+  identity.filesystem = "s3";
+  Result<std::unique_ptr<Lister>> lister = List("");
+  if (!lister.ok()) return lister.status();
+  Entry first;
+  Result<bool> any = (*lister)->Next(first);
+  if (!any.ok()) return any.status();
+  identity.empty = !*any;
+  return identity;
 }
 
 Status S3Store::Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) {

@@ -60,6 +60,9 @@ class S3Store : public Store {
   Status CreateRoot() override;  // the bucket must exist; nothing is created
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<Entry> Stat(std::string_view path) override;
+  // "s3", empty when nothing is under the prefix: a bucket that lost its objects (or an endpoint
+  // pointing at another service) stops a sync before it deletes a single blob.
+  Result<RootIdentity> Identify() override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
 
   // A source only: these refuse with Code::kUnsupported and send nothing.
@@ -88,6 +91,20 @@ class S3Store : public Store {
   std::shared_ptr<http::RetryPolicy> retry_;
   std::unique_ptr<http::Pipeline> pipeline_;
 };
+
+// One ListObjectsV2 page: its objects (keys after the first `strip` characters; folder markers
+// left out) and the token of the next page, empty on the last. A page that is no
+// ListBucketResult, or says it is truncated without a token, is an error: a listing taken as
+// complete when it is not would make a mirror sync delete what it did not see.
+struct S3ListPage {
+  std::vector<Entry> entries;
+  std::string next_token;
+};
+Result<S3ListPage> ParseListPage(std::string_view xml, size_t strip);
+
+// The MD5 an object's bytes must have, from a HEAD's headers: its single-part ETag, unless the
+// object is encrypted with SSE-KMS or SSE-C, whose ETags are no MD5.
+std::optional<Md5Digest> ObjectMd5(const http::Headers& headers);
 
 // The MD5 a single-part upload's ETag is ("\"<32 hex>\""); nullopt for a multipart ETag
 // ("...-N") or any other form.

@@ -94,5 +94,61 @@ TEST(S3Store, ParsesTheBucketAndWhereItIs) {
             int64_t(1'796'083'380) * 1'000'000'000);
 }
 
+TEST(S3ListPage, ObjectsAndTheNextToken) {
+  auto page = storage::ParseListPage(
+      "<ListBucketResult><IsTruncated>true</IsTruncated>"
+      "<Contents><Key>pre/a.txt</Key><Size>5</Size><ETag>\"e1\"</ETag>"
+      "<LastModified>2026-12-01T00:03:00.000Z</LastModified></Contents>"
+      "<Contents><Key>pre/dir/</Key><Size>0</Size></Contents>"
+      "<NextContinuationToken>next+1</NextContinuationToken></ListBucketResult>",
+      4);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->entries.size(), 1u) << "the folder marker is left out";
+  EXPECT_EQ(page->entries[0].path, "a.txt");
+  EXPECT_EQ(page->entries[0].size, 5u);
+  EXPECT_EQ(page->entries[0].etag, "\"e1\"");
+  EXPECT_EQ(page->next_token, "next+1");
+  auto last = storage::ParseListPage("<ListBucketResult><IsTruncated>false</IsTruncated>"
+                                     "</ListBucketResult>",
+                                     0);
+  ASSERT_TRUE(last.ok());
+  EXPECT_TRUE(last->next_token.empty());
+}
+
+TEST(S3ListPage, AListingThatCannotBeTrustedToBeCompleteIsAnError) {
+  // Each would otherwise end the listing early, and a mirror sync would delete the rest.
+  for (const char* xml : {
+           "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+           "<ListBucketResult><Contents><Key>a</Key></Contents></ListBucketResult>",
+           "<Error><Code>InternalError</Code></Error>",
+           "<html>a captive portal</html>",
+           "not xml at all",
+       }) {
+    EXPECT_FALSE(storage::ParseListPage(xml, 0).ok()) << xml;
+  }
+}
+
+TEST(S3ObjectMd5, OnlyAPlainSinglePartEtagIsAnMd5) {
+  const std::string etag = "\"9e107d9d372bb6826bd81d3542a419d6\"";
+  http::Headers plain;
+  plain.Set("ETag", etag);
+  EXPECT_TRUE(storage::ObjectMd5(plain).has_value());
+  http::Headers s3_managed = plain;
+  s3_managed.Set("x-amz-server-side-encryption", "AES256");
+  EXPECT_TRUE(storage::ObjectMd5(s3_managed).has_value()) << "SSE-S3 ETags are MD5s";
+  http::Headers kms = plain;
+  kms.Set("x-amz-server-side-encryption", "aws:kms");
+  EXPECT_FALSE(storage::ObjectMd5(kms).has_value());
+  http::Headers kms_dsse = plain;
+  kms_dsse.Set("x-amz-server-side-encryption", "aws:kms:dsse");
+  EXPECT_FALSE(storage::ObjectMd5(kms_dsse).has_value());
+  http::Headers customer = plain;
+  customer.Set("x-amz-server-side-encryption-customer-algorithm", "AES256");
+  EXPECT_FALSE(storage::ObjectMd5(customer).has_value());
+  http::Headers multipart;
+  multipart.Set("ETag", "\"9e107d9d372bb6826bd81d3542a419d6-3\"");
+  EXPECT_FALSE(storage::ObjectMd5(multipart).has_value());
+}
+
 }  // namespace
 }  // namespace ferry::testing
