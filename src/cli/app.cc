@@ -49,6 +49,10 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
       ->check(
           CLI::IsMember({"auto", "key", "sas", "env", "workload", "managed-identity", "azure-cli"}))
       ->envname("FERRY_AUTH");
+  app.add_option("--source-sas", Network().source_sas,
+                 "A SAS for an Azure Blob source (read and list), when its connection string is "
+                 "not in FERRY_SOURCE_CONNECTION_STRING; FERRY_SOURCE_SAS_TOKEN keeps it out of "
+                 "the process list. Never stored");
   app.add_option("--ca-file", Network().ca_file,
                  "PEM file of the certificate authorities to trust for https (Azure and the "
                  "Entra ID endpoints) instead of the system's, e.g. a company's TLS-inspecting "

@@ -16,6 +16,7 @@ namespace {
 struct CheckOptions {
   std::string url;
   bool write = false;
+  bool source = false;
 };
 
 double Millis(std::chrono::steady_clock::time_point since) {
@@ -26,10 +27,13 @@ double Millis(std::chrono::steady_clock::time_point since) {
 int RunCheck(const CheckOptions& options) {
   Result<storage::EndpointSpec> spec = storage::ParseEndpoint(options.url);
   if (!spec.ok()) Fail(spec.status());
-  storage::AzureBlobOptions azure = AzureOptions();
+  if (options.source && options.write) {
+    throw ExitError(kExitUsage, "--source and --write: ferry never writes to a source");
+  }
+  storage::AzureBlobOptions azure = options.source ? SourceOptions() : AzureOptions();
   azure.retry.max_attempts = 3;  // a check should answer quickly
-  Result<std::unique_ptr<storage::Store>> opened =
-      storage::OpenStore(*spec, storage::ProcessEnvironment(), azure);
+  Result<std::unique_ptr<storage::Store>> opened = storage::OpenStore(
+      *spec, options.source ? SourceEnvironment() : storage::ProcessEnvironment(), azure);
   if (!opened.ok()) Fail(opened.status());
   storage::Store& store = **opened;
   std::cout << "endpoint: " << store.Describe() << "\n";
@@ -76,6 +80,10 @@ CommandRunner AddCheckCommand(CLI::App& app) {
   cmd->add_option("URL", options->url,
                   "A local folder, an Azure Blob container URL, or an S3 bucket (s3://BUCKET)")
       ->required();
+  cmd->add_flag("--source", options->source,
+                "Sign in as a migration's source does (an Azure Blob source: "
+                "FERRY_SOURCE_CONNECTION_STRING, FERRY_SOURCE_SAS_TOKEN or --source-sas, else "
+                "Entra ID)");
   cmd->add_flag("--write", options->write,
                 "Also create the container (or folder) if missing, write a 64 KiB probe, read it "
                 "back, compare its MD5 and delete it");

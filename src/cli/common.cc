@@ -79,6 +79,33 @@ std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
   return std::move(store).value();
 }
 
+storage::AzureBlobOptions SourceOptions() {
+  storage::AzureBlobOptions options = AzureOptions();
+  options.auth = "auto";  // --auth chooses the target's credential
+  options.variables = storage::kSourceVariables;
+  if (!Network().source_sas.empty()) options.variables.sas_token = "--source-sas";
+  return options;
+}
+
+storage::EnvLookup SourceEnvironment() {
+  return [sas = Network().source_sas,
+          env = storage::ProcessEnvironment()](const char* name) -> std::optional<std::string> {
+    if (std::string_view(name) == "--source-sas") return sas;
+    return env(name);
+  };
+}
+
+std::unique_ptr<storage::Store> OpenSource(const storage::EndpointSpec& spec) {
+  if (Network().insecure_tls && spec.type == storage::EndpointType::kAzureBlob) {
+    spdlog::warn("TLS certificates are not verified (--insecure-skip-tls-verify): {}",
+                 spec.Redacted());
+  }
+  Result<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(spec, SourceEnvironment(), SourceOptions());
+  if (!store.ok()) Fail(Status(store.status().code(), "source: " + store.status().message()));
+  return std::move(store).value();
+}
+
 Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engine) {
   Endpoints endpoints;
   auto parse = [&](const std::string& url) {
@@ -88,7 +115,7 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engin
   };
   storage::EndpointSpec source = parse(catalog.config().source);
   storage::EndpointSpec target = parse(catalog.config().target);
-  endpoints.source = OpenEndpoint(source);
+  endpoints.source = OpenSource(source);
   endpoints.target = OpenEndpoint(target, engine);
   if (Network().insecure_tls) {
     for (const storage::EndpointSpec* spec : {&source, &target}) {

@@ -45,6 +45,7 @@ struct NetworkSettings {
   int scan_concurrency = 0;   // 0: auto (storage::ListOptions::concurrency)
   std::string auth = "auto";  // --auth (storage::kAuthKinds)
   std::string ca_file;        // --ca-file or SSL_CERT_FILE
+  std::string source_sas;     // --source-sas: a SAS for a Blob source (never stored)
 };
 // "auto" (0) or a count from 1 to 1024; exit 2 otherwise.
 int ParseScanConcurrency(const std::string& text);
@@ -61,6 +62,14 @@ Endpoints OpenEndpoints(catalog::Catalog& catalog, const transfer::Engine* engin
 // failure.
 std::unique_ptr<storage::Store> OpenEndpoint(const storage::EndpointSpec& spec,
                                              const transfer::Engine* engine = nullptr);
+
+// Opens a migration's source: an Azure Blob source signs in with its own variables
+// (storage::kSourceVariables or --source-sas, then the Entra ID chain), never the target's, and
+// without the target's throttles. Exit 2 on failure.
+std::unique_ptr<storage::Store> OpenSource(const storage::EndpointSpec& spec);
+// The options and variables OpenSource signs in with.
+storage::AzureBlobOptions SourceOptions();
+storage::EnvLookup SourceEnvironment();
 
 // A --sample value: a count ("500") or a percentage ("5%") above zero (at most 100%); exit 2
 // with the expected forms otherwise.

@@ -31,17 +31,26 @@ int RunInit(const InitOptions& o) {
 
   Result<storage::EndpointSpec> source = storage::ParseEndpoint(o.source);
   if (!source.ok()) Fail(Status(Code::kInvalidInput, "--source: " + source.status().message()));
-  if (source->type == storage::EndpointType::kAzureBlob) {
-    throw ExitError(kExitUsage,
-                    "--source: ferry migrates from local or mounted folders and S3 buckets for "
-                    "now; give a path such as /mnt/share, or s3://bucket/prefix");
-  }
   Result<storage::EndpointSpec> target = storage::ParseEndpoint(o.target);
   if (!target.ok()) Fail(Status(Code::kInvalidInput, "--target: " + target.status().message()));
   if (target->type == storage::EndpointType::kS3) {
     throw ExitError(kExitUsage,
                     "--target: ferry only reads S3 buckets; migrate into an Azure Blob container "
                     "(https://ACCOUNT.blob.core.windows.net/CONTAINER) or a folder");
+  }
+  if (target->type == storage::EndpointType::kAzureBlob &&
+      source->type == storage::EndpointType::kAzureBlob) {
+    const storage::AzureEndpoint& from = source->azure;
+    const storage::AzureEndpoint& to = target->azure;
+    auto within = [](const std::string& inner, const std::string& outer) {
+      return outer.empty() || inner == outer || inner.starts_with(outer + "/");
+    };
+    if (from.account == to.account && from.container == to.container &&
+        (within(from.prefix, to.prefix) || within(to.prefix, from.prefix))) {
+      throw ExitError(kExitUsage,
+                      "--source and --target overlap in one container: the copy would write into "
+                      "what it reads; give the target a prefix of its own or another container");
+    }
   }
   if (target->type == storage::EndpointType::kLocal &&
       source->type == storage::EndpointType::kLocal &&
@@ -53,7 +62,6 @@ int RunInit(const InitOptions& o) {
   catalog::Config config;
   auto [source_url, source_sas] = WithoutSas(o.source);
   auto [target_url, target_sas] = WithoutSas(o.target);
-  (void)source_sas;
   config.source = source_url;
   config.target = target_url;
   config.target_sas = target_sas;
@@ -77,7 +85,7 @@ int RunInit(const InitOptions& o) {
     init.run_annotations.emplace_back("tls-verification-off",
                                       JsonText(nlohmann::json{{"endpoint", target->Redacted()}}));
   }
-  auto source_store = OpenEndpoint(*source);
+  auto source_store = OpenSource(*source);
   auto target_store = OpenEndpoint(*target);
   for (const auto* store : {source_store.get(), target_store.get()}) {
     if (!store->Credential().empty()) {
@@ -91,6 +99,9 @@ int RunInit(const InitOptions& o) {
   std::cout << fmt::format("\nmigration created in {}\n", o.dir);
   if (target_sas) {
     std::cout << "The target's SAS is not stored: export AZURE_STORAGE_SAS_TOKEN for later runs.\n";
+  }
+  if (source_sas) {
+    std::cout << "The source's SAS is not stored: export FERRY_SOURCE_SAS_TOKEN for later runs.\n";
   }
   std::cout << fmt::format(
       "next: ferry scan {0}   (inventory)\n      ferry copy {0}   (bulk copy)\n", o.dir);
@@ -107,8 +118,10 @@ CommandRunner AddInitCommand(CLI::App& app) {
       ->required();
   cmd->add_option(
          "--source", o->source,
-         "What to migrate: a local or mounted folder, or an S3 bucket (s3://BUCKET[/PREFIX]; "
-         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3)")
+         "What to migrate: a local or mounted folder; an S3 bucket (s3://BUCKET[/PREFIX]; "
+         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3); or another "
+         "Azure Blob container (https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]; "
+         "FERRY_SOURCE_CONNECTION_STRING, FERRY_SOURCE_SAS_TOKEN or --source-sas, else Entra ID)")
       ->required();
   cmd->add_option("--target", o->target,
                   "Where to: an Azure Blob container URL, with an optional prefix")

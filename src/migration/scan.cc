@@ -197,7 +197,8 @@ class ScanMerge {
     Result<catalog::ItemCursor> cursor = catalog_.Items();
     if (!cursor.ok()) return cursor.status();
     Result<std::unique_ptr<storage::Lister>> lister = source_.List(
-        "", storage::ListOptions{.metadata = false, .concurrency = options_.list_concurrency});
+        "", storage::ListOptions{.metadata = source_.KindsNeedMetadata(),
+                                 .concurrency = options_.list_concurrency});
     if (!lister.ok()) return lister.status();
     lister_ = std::move(lister).value();
     if (options_.dry_run) {
@@ -376,6 +377,9 @@ class ScanMerge {
                        "blocks of {} MiB)",
                        entry.size, double(target_.MaxItemSize()) / double(1ull << 40),
                        target_.MaxBlocks(), target_.MaxBlockSize() >> 20));
+    } else if (entry.kind == Kind::kSymlink && entry.link_target.empty()) {
+      skip("symbolic link",
+           "a link blob (is_symlink) in an object store: ferry migrates links from folders only");
     } else if (entry.kind == Kind::kSymlink && !leaves_source_.empty()) {
       skip("link leaves the source", leaves_source_);
     } else if (entry.kind == Kind::kSymlink && options_.symlinks == catalog::SymlinkPolicy::kSkip) {

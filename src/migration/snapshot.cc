@@ -105,7 +105,8 @@ Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
     if (!old) return Status(Code::kIo, "cannot read " + before);
   }
   Result<std::unique_ptr<storage::Lister>> lister =
-      source.List("", storage::ListOptions{.metadata = false, .concurrency = list_concurrency});
+      source.List("", storage::ListOptions{.metadata = source.KindsNeedMetadata(),
+                                           .concurrency = list_concurrency});
   if (!lister.ok()) return lister.status();
 
   SnapshotDiff diff;

@@ -21,6 +21,7 @@ struct AzureBlobOptions {
   // Requests on the wire at once, fixed or tuned; null: as many as callers send.
   std::shared_ptr<http::ConcurrencyLimit> concurrency;
   std::string auth = "auto";  // which credential (kAuthKinds in endpoint.h)
+  CredentialVariables variables;  // where a key or SAS comes from (a source's: kSourceVariables)
 };
 
 // Paths map to blob names under the endpoint's prefix ("prefix/path"). Folders are blobs with
@@ -47,6 +48,10 @@ class AzureBlobStore : public Store {
   Status CreateRoot() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<Entry> Stat(std::string_view path) override;
+  // As a source: "azure-blob", empty when nothing is under the prefix (so a sync stops before
+  // it deletes, should the container be emptied or the URL name another one).
+  Result<RootIdentity> Identify() override;
+  bool KindsNeedMetadata() const override { return true; }
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
   Result<WriteResult> Write(std::string_view path, const http::Body& body,
                             const WriteOptions& options) override;

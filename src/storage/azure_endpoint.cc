@@ -196,7 +196,8 @@ EnvLookup ProcessEnvironment() {
 }
 
 Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env,
-                                            std::string_view auth) {
+                                            std::string_view auth,
+                                            const CredentialVariables& names) {
   AzureCredentials creds;
   creds.account = endpoint.account;
   const bool sas_ok = auth != "key", key_ok = auth != "sas";
@@ -209,23 +210,23 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
     creds.source = "the SAS on the URL";
     return creds;
   }
-  auto sas_token = sas_ok ? env("AZURE_STORAGE_SAS_TOKEN") : std::nullopt;
+  auto sas_token = sas_ok ? env(names.sas_token) : std::nullopt;
   if (auto token = sas_token) {
     creds.sas = token->starts_with('?') ? token->substr(1) : *token;
     if (creds.sas.find("sig=") == std::string::npos) {
-      return Invalid("AZURE_STORAGE_SAS_TOKEN is not a SAS (it has no sig=)");
+      return Invalid(fmt::format("{} is not a SAS (it has no sig=)", names.sas_token));
     }
-    creds.source = "AZURE_STORAGE_SAS_TOKEN";
+    creds.source = names.sas_token;
     return creds;
   }
-  if (auto text = env("AZURE_STORAGE_CONNECTION_STRING")) {
+  if (auto text = env(names.connection_string)) {
     Result<ConnectionString> cs = ParseConnectionString(*text);
     if (!cs.ok()) {
-      return Invalid(fmt::format("AZURE_STORAGE_CONNECTION_STRING: {}", cs.status().message()));
+      return Invalid(fmt::format("{}: {}", names.connection_string, cs.status().message()));
     }
     if (!cs->account.empty() && cs->account != endpoint.account) {
       return Invalid(fmt::format(
-          "AZURE_STORAGE_CONNECTION_STRING is for account '{}', but the URL names account '{}'",
+          "{} is for account '{}', but the URL names account '{}'", names.connection_string,
           cs->account, endpoint.account));
     }
     if (!cs->sas.empty() && sas_ok) {
@@ -233,23 +234,23 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
     } else if (!cs->key.empty() && key_ok) {
       creds.key = *Base64Decode(cs->key);
     } else {
-      return Invalid(fmt::format("--auth {}, but AZURE_STORAGE_CONNECTION_STRING has no {}", auth,
+      return Invalid(fmt::format("--auth {}, but {} has no {}", auth, names.connection_string,
                                  auth == "key" ? "AccountKey" : "SharedAccessSignature"));
     }
-    creds.source = "AZURE_STORAGE_CONNECTION_STRING";
+    creds.source = names.connection_string;
     return creds;
   }
-  auto account = env("AZURE_STORAGE_ACCOUNT");
-  auto key = key_ok ? env("AZURE_STORAGE_KEY") : std::nullopt;
+  auto account = env(names.account);
+  auto key = key_ok ? env(names.key) : std::nullopt;
   if (key) {
     if (account && *account != endpoint.account) {
-      return Invalid(fmt::format("AZURE_STORAGE_ACCOUNT is '{}', but the URL names account '{}'",
+      return Invalid(fmt::format("{} is '{}', but the URL names account '{}'", names.account,
                                  *account, endpoint.account));
     }
     auto decoded = Base64Decode(*key);
-    if (!decoded || decoded->empty()) return Invalid("AZURE_STORAGE_KEY is not valid base64");
+    if (!decoded || decoded->empty()) return Invalid(fmt::format("{} is not valid base64", names.key));
     creds.key = std::move(*decoded);
-    creds.source = "AZURE_STORAGE_KEY";
+    creds.source = names.key;
     return creds;
   }
   return Status(Code::kNotFound, fmt::format("no {} for storage account '{}'",

@@ -64,13 +64,26 @@ struct AzureCredentials {
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 EnvLookup ProcessEnvironment();
 
+// The variables a key or SAS comes from: the target's are Azure's own; a Blob source's have
+// names of their own (kSourceVariables), so neither is mistaken for the other.
+struct CredentialVariables {
+  const char* sas_token = "AZURE_STORAGE_SAS_TOKEN";
+  const char* connection_string = "AZURE_STORAGE_CONNECTION_STRING";
+  const char* account = "AZURE_STORAGE_ACCOUNT";
+  const char* key = "AZURE_STORAGE_KEY";
+};
+inline constexpr CredentialVariables kSourceVariables{
+    "FERRY_SOURCE_SAS_TOKEN", "FERRY_SOURCE_CONNECTION_STRING", "FERRY_SOURCE_ACCOUNT",
+    "FERRY_SOURCE_KEY"};
+
 // Chooses a key or SAS for `endpoint`, in order: a SAS on the URL; AZURE_STORAGE_SAS_TOKEN;
 // AZURE_STORAGE_CONNECTION_STRING; AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY. `auth` "key" or
 // "sas" takes only that kind ("auto": either). A credential for a different account than the
 // URL's is Code::kInvalidInput; none at all is Code::kNotFound (Entra ID may then sign in: see
-// ChooseCredentials in endpoint.h).
+// ChooseCredentials in endpoint.h). `names` gives the variables' names (those of a source).
 Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const EnvLookup& env,
-                                            std::string_view auth = "auto");
+                                            std::string_view auth = "auto",
+                                            const CredentialVariables& names = {});
 
 // The expiry of a SAS (its se= field: "2026-11-24", "2026-11-24T21:00Z" or
 // "2026-11-24T21:00:00.5Z", percent-encoded or not) in Unix seconds; nullopt if absent or

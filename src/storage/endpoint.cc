@@ -96,16 +96,18 @@ Result<AzureCredentials> ChooseCredentials(const AzureEndpoint& endpoint, const 
                                                    fmt::join(kAuthKinds, ", "), auth));
   }
   const bool entra_kind = auth != "auto" && auth != "key" && auth != "sas";
+  const CredentialVariables& names = options.variables;
   if (!entra_kind) {
-    Result<AzureCredentials> shared = ResolveCredentials(endpoint, env, auth);
+    Result<AzureCredentials> shared = ResolveCredentials(endpoint, env, auth, names);
     if (shared.ok() || shared.status().code() != Code::kNotFound) return shared;
     if (auth != "auto") {
-      return Status(
-          Code::kInvalidInput,
-          fmt::format("{}: set AZURE_STORAGE_CONNECTION_STRING{}", shared.status().message(),
-                      auth == "key" ? ", or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY"
-                                    : ", or AZURE_STORAGE_SAS_TOKEN, or add a SAS "
-                                      "query to the URL"));
+      return Status(Code::kInvalidInput,
+                    auth == "key" ? fmt::format("{}: set {}, or {} and {}",
+                                                shared.status().message(),
+                                                names.connection_string, names.account, names.key)
+                                  : fmt::format("{}: set {}, or {}, or add a SAS query to the URL",
+                                                shared.status().message(),
+                                                names.connection_string, names.sas_token));
     }
   }
   EntraOptions entra_options{options.transport, options.retry, options.clock};
@@ -119,10 +121,10 @@ Result<AzureCredentials> ChooseCredentials(const AzureEndpoint& endpoint, const 
         Code::kInvalidInput,
         fmt::format("no credentials for storage account '{}': sign in with Entra ID "
                     "(AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; a managed "
-                    "identity; or 'az login'), or set AZURE_STORAGE_CONNECTION_STRING, or "
-                    "AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or "
-                    "add a SAS query to the URL (README: \"Signing in to Azure\")",
-                    endpoint.account));
+                    "identity; or 'az login'), or set {}, or {} and {}, or {}, or add a SAS "
+                    "query to the URL (README: \"Signing in to Azure\")",
+                    endpoint.account, names.connection_string, names.account, names.key,
+                    names.sas_token));
   }
   if (!entra.ok()) return entra.status();
   if (endpoint.scheme != "https") {

@@ -148,9 +148,12 @@ class Store {
   // Creates the store's root (folder, container) when it is missing, so writes can follow.
   virtual Status CreateRoot() = 0;
 
-  // The identity of the root as it is now (see RootIdentity). Stores without one (blob
-  // containers) return a default RootIdentity, which compares equal to itself.
+  // The identity of the root as it is now (see RootIdentity). Stores without one return a
+  // default RootIdentity, which compares equal to itself.
   virtual Result<RootIdentity> Identify() { return RootIdentity{}; }
+  // Whether a listing tells folders and links from files only with ListOptions::metadata (blob
+  // containers: hdi_isfolder, is_symlink). A source's listing asks for it then.
+  virtual bool KindsNeedMetadata() const { return false; }
 
   // Lists every item whose path starts with `prefix` (a plain string prefix, "" for all).
   virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix,

@@ -5,6 +5,12 @@
 //                                                            content_type}]
 //   node blob_checker.mjs download-md5 CONTAINER BLOB    -> {size, md5 (hex of the bytes)}
 //   node blob_checker.mjs put CONTAINER BLOB TEXT        -> {etag}
+//   node blob_checker.mjs fill CONTAINER SPEC.json       -> {blobs} SPEC: [{name, size,
+//                                                           content_type?, metadata?, blocks?}]:
+//                                                           bytes are the name and a counter,
+//                                                           repeated; Content-MD5 set unless
+//                                                           blocks (a block upload of 4 MiB
+//                                                           blocks, with no Content-MD5)
 //   node blob_checker.mjs delete CONTAINER BLOB          -> {deleted}
 //   node blob_checker.mjs sas CONTAINER [SECONDS]        -> {sas} (container SAS, valid for
 //                                                           SECONDS, default 3600; < 0: expired)
@@ -13,6 +19,7 @@
 //
 // The connection string comes from CHECKER_CONNECTION_STRING, never from the command line.
 import { createHash } from "node:crypto";
+import fs from "node:fs";
 import {
   BlobServiceClient,
   ContainerSASPermissions,
@@ -66,6 +73,27 @@ async function main() {
         .getBlockBlobClient(rest[0])
         .upload(body, Buffer.byteLength(body));
       return { etag: result.etag };
+    }
+    case "fill": {
+      await containerClient.createIfNotExists();
+      const spec = JSON.parse(fs.readFileSync(rest[0], "utf8"));
+      const one = async (blob) => {
+        const body = Buffer.alloc(blob.size);
+        let filled = 0;
+        for (let i = 0; filled < blob.size; ++i) filled += body.write(`${blob.name}#${i}\n`, filled);
+        const client = containerClient.getBlockBlobClient(blob.name);
+        const headers = { blobContentType: blob.content_type };
+        if (blob.blocks) {
+          return client.uploadData(body, {
+            blobHTTPHeaders: headers, metadata: blob.metadata,
+            maxSingleShotSize: 4 << 20, blockSize: 4 << 20,
+          });
+        }
+        headers.blobContentMD5 = createHash("md5").update(body).digest();
+        return client.upload(body, body.length, { blobHTTPHeaders: headers, metadata: blob.metadata });
+      };
+      for (let i = 0; i < spec.length; i += 32) await Promise.all(spec.slice(i, i + 32).map(one));
+      return { blobs: spec.length };
     }
     case "delete": {
       await containerClient.getBlobClient(rest[0]).delete();
