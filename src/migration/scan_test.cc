@@ -257,6 +257,66 @@ TEST_F(ScanTest, AnObjectsEtagRevealsAReplacementOfTheSameSizeWithinTheSecond) {
   EXPECT_EQ(replaced->delta_changed, 1) << "same size, same second: only the ETag differs";
 }
 
+// A service that lists keys out of byte order, as s3rver does ("a/a" before "a-b"; S3 itself
+// sorts by UTF-8 bytes, '-' < '/').
+class MisorderedSource : public storage::MemoryStore {
+ public:
+  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
+                                                storage::ListOptions options = {}) override {
+    auto inner = MemoryStore::List(prefix, options);
+    if (!inner.ok()) return inner.status();
+    std::vector<storage::Entry> entries;
+    storage::Entry entry;
+    while (*(*inner)->Next(entry)) entries.push_back(entry);
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return a.path.substr(0, a.path.find_first_of("-/")) <
+             b.path.substr(0, b.path.find_first_of("-/"));  // "folders" not in byte order
+    });
+    std::stable_partition(entries.begin(), entries.end(),
+                          [](const auto& e) { return e.path.find('/') != std::string::npos; });
+    return std::unique_ptr<storage::Lister>(new Replay(std::move(entries)));
+  }
+
+ private:
+  class Replay : public storage::Lister {
+   public:
+    explicit Replay(std::vector<storage::Entry> entries) : entries_(std::move(entries)) {}
+    Result<bool> Next(storage::Entry& entry) override {
+      if (next_ == entries_.size()) return false;
+      entry = entries_[next_++];
+      return true;
+    }
+
+   private:
+    std::vector<storage::Entry> entries_;
+    size_t next_ = 0;
+  };
+};
+
+TEST_F(ScanTest, AListingOutOfOrderStopsTheScanBeforeAnythingIsTakenForGone) {
+  MisorderedSource source;
+  for (const char* key : {"a-b", "a.txt", "a/a", "a/c", "b"}) {
+    ASSERT_TRUE(source.Write(key, http::Body::FromString(key), {}).ok());
+  }
+  // The first scan of a migration records what a sorted listing gives.
+  storage::MemoryStore sorted;
+  for (const char* key : {"a-b", "a.txt", "a/a", "a/c", "b"}) {
+    ASSERT_TRUE(sorted.Write(key, http::Body::FromString(key), {}).ok());
+  }
+  ASSERT_TRUE(Scan(*catalog_, sorted, target_, {}).ok());
+  ASSERT_EQ(AllItems(*catalog_).size(), 5u);
+
+  ScanOptions options;
+  options.sync = true;
+  auto misordered = Scan(*catalog_, source, target_, options);
+  ASSERT_FALSE(misordered.ok()) << "a merge over a misordered listing takes items for gone";
+  EXPECT_NE(misordered.status().message().find("order"), std::string::npos)
+      << misordered.status().ToString();
+  for (const auto& [path, item] : AllItems(*catalog_)) {
+    EXPECT_NE(item.state, ItemState::kDeleted) << path;
+  }
+}
+
 TEST_F(ScanTest, KeysThatAreNoPathAreSkippedWithTheReason) {
   ObjectSource source;
   for (const char* key : {"ok/a", "a//b", "x/../../escape", "./dot", "/lead"}) {
