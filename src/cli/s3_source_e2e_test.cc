@@ -7,37 +7,10 @@
 #include <set>
 
 #include "support/migration_fixture.h"
+#include "support/s3_server.h"
 
 namespace ferry::testing {
 namespace {
-
-// The S3 server of this test binary.
-class S3Server {
- public:
-  explicit S3Server(const std::string& bucket)
-      // s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider.
-      : process_({"node", "--openssl-legacy-provider",
-                  std::string(FERRY_SOURCE_DIR) + "/tests/support/s3_server.mjs", "--dir",
-                  data_.path(), "--bucket", bucket, "--requests", requests_}) {
-    if (!process_.WaitForOutput("port", 20'000)) {
-      throw std::runtime_error("s3rver did not start: " + process_.Wait().err);
-    }
-    port_ = nlohmann::json::parse(process_.OutputSoFar())["port"];
-  }
-  std::string Endpoint() const { return fmt::format("http://127.0.0.1:{}", port_); }
-  // Stops the server: every request it answered, [{method, url, user_agent}].
-  nlohmann::json Stop() {
-    process_.Kill(SIGTERM);
-    process_.Wait();
-    return nlohmann::json::parse(ReadFile(requests_));
-  }
-
- private:
-  TempDir data_, dir_;
-  std::string requests_ = dir_.Sub("requests.json");
-  BackgroundProcess process_;
-  int port_ = 0;
-};
 
 class S3SourceTest : public MigrationFixture {
  protected:
@@ -51,16 +24,7 @@ class S3SourceTest : public MigrationFixture {
   }
 
   // Runs tests/support/s3_client.mjs and returns its JSON answer.
-  nlohmann::json S3(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"node",
-                                  std::string(FERRY_SOURCE_DIR) + "/tests/support/s3_client.mjs"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions options;
-    options.env = {{"S3_ENDPOINT", s3_.Endpoint()}};
-    auto r = RunProcess(argv, options);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return nlohmann::json::parse(r.out, nullptr, false);
-  }
+  nlohmann::json S3(const std::vector<std::string>& args) { return RunS3Client(s3_, args); }
 
   static inline const std::set<std::string> kReservedNames{
       "is_symlink", "hdi_isfolder", "permissions", "posix_owner", "posix_group", "ferry_write"};

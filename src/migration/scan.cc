@@ -200,7 +200,7 @@ class ScanMerge {
         "", storage::ListOptions{.metadata = source_.KindsNeedMetadata(),
                                  .concurrency = options_.list_concurrency});
     if (!lister.ok()) return lister.status();
-    lister_ = std::move(lister).value();
+    lister_ = storage::InByteOrder(std::move(lister).value(), "the source");
     if (options_.dry_run) {
       Status merged = Merge(*cursor);
       read_ahead_.reset();

@@ -108,6 +108,7 @@ Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
       source.List("", storage::ListOptions{.metadata = source.KindsNeedMetadata(),
                                            .concurrency = list_concurrency});
   if (!lister.ok()) return lister.status();
+  *lister = storage::InByteOrder(std::move(*lister), "the source");
 
   SnapshotDiff diff;
   auto note = [&](const std::string& path) {

@@ -111,6 +111,7 @@ class TargetMerge {
     if (!cursor.ok()) return cursor.status();
     Result<std::unique_ptr<storage::Lister>> lister = target.List("", listing);
     if (!lister.ok()) return lister.status();
+    *lister = storage::InByteOrder(std::move(*lister), "the target");
     Item item;
     Entry blob;
     Result<bool> has_item = cursor->Next(item);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <list>
 
 #include "support/store_conformance.h"
@@ -33,6 +34,19 @@ INSTANTIATE_TEST_SUITE_P(Local, StoreConformance,
                                                               Dirs().back().Sub("root"));
                                                         },
                                                         /*keeps_metadata=*/false}),
+                         [](const auto& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(Local, SourceConformance,
+                         ::testing::Values(SourceFactory{
+                             "local",
+                             [](const std::vector<SourceObject>& objects) {
+                               Dirs().emplace_back();
+                               std::string root = Dirs().back().Sub("root");
+                               std::filesystem::create_directories(root);
+                               for (const auto& o : objects) WriteFile(root + "/" + o.path, o.data);
+                               return std::make_unique<LocalStore>(root);
+                             },
+                             /*keeps_metadata=*/false, /*reports_md5=*/false}),
                          [](const auto& info) { return info.param.name; });
 
 // Every entry of a listing, or the test fails.

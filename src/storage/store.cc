@@ -102,6 +102,45 @@ Result<std::string> ReadAll(const http::Body& body) {
   return out;
 }
 
+namespace {
+
+class OrderCheckedLister : public Lister {
+ public:
+  OrderCheckedLister(std::unique_ptr<Lister> inner, std::string what)
+      : inner_(std::move(inner)), what_(std::move(what)) {}
+  Result<bool> Next(Entry& entry) override {
+    Result<bool> more = inner_->Next(entry);
+    if (!more.ok() || !*more) return more;
+    if (started_ && entry.path <= last_) {
+      misordered_ = true;
+      return Status(Code::kRefused,
+                    fmt::format("{} listed '{}' after '{}': out of byte order (S3 and Azure sort "
+                                "by UTF-8 bytes), so ferry cannot tell what is gone; nothing was "
+                                "changed",
+                                what_, entry.path, last_));
+    }
+    started_ = true;
+    last_ = entry.path;
+    return true;
+  }
+  void SkipContents() override { inner_->SkipContents(); }
+  // A misordered listing ends: nothing after it can be trusted.
+  std::string Unlisted() const override { return misordered_ ? "" : inner_->Unlisted(); }
+
+ private:
+  std::unique_ptr<Lister> inner_;
+  std::string what_;
+  std::string last_;
+  bool started_ = false;
+  bool misordered_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Lister> InByteOrder(std::unique_ptr<Lister> inner, std::string what) {
+  return std::make_unique<OrderCheckedLister>(std::move(inner), std::move(what));
+}
+
 Kind KindFromMetadata(const Metadata& metadata) {
   auto is_true = [&](const char* key) {
     auto it = metadata.find(key);

@@ -237,6 +237,11 @@ Result<ProbeReport> ProbeWritable(Store& store, size_t bytes = 4096);
 // The kind a blob's metadata gives it: hdi_isfolder=true → folder, is_symlink=true → symlink.
 Kind KindFromMetadata(const Metadata& metadata);
 
+// `inner`, checked to keep the Lister's promise: each path after the one before in byte order.
+// A listing that breaks it (a service that sorts otherwise) ends with Code::kRefused, since a
+// merge with the catalog would take the items it skipped past for gone.
+std::unique_ptr<Lister> InByteOrder(std::unique_ptr<Lister> inner, std::string what);
+
 // Joins a prefix and a relative path with exactly one '/'.
 std::string JoinPath(std::string_view prefix, std::string_view path);
 

@@ -4,6 +4,8 @@
 //   node s3_client.mjs fill BUCKET SPEC.json   SPEC: [{key, size, content_type?, metadata?,
 //                                                      multipart_part?}]: each object's bytes
 //                                                      are its key and a counter, repeated
+//   node s3_client.mjs put-files BUCKET SPEC.json  SPEC: [{key, file, content_type?, metadata?}]:
+//                                                 each object's bytes are its file's
 //   node s3_client.mjs put BUCKET KEY TEXT      -> {etag}
 //   node s3_client.mjs delete BUCKET KEY        -> {deleted}
 //   node s3_client.mjs list BUCKET              -> [{key, size, etag, md5, last_modified (ms),
@@ -77,6 +79,14 @@ let result;
 if (command === 'fill') {
   const spec = JSON.parse(fs.readFileSync(rest[0], 'utf8'));
   for (let i = 0; i < spec.length; i += 16) await Promise.all(spec.slice(i, i + 16).map(put));
+  result = { objects: spec.length };
+} else if (command === 'put-files') {
+  const spec = JSON.parse(fs.readFileSync(rest[0], 'utf8'));
+  const one = (o) => s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: o.key, Body: fs.readFileSync(o.file), ContentType: o.content_type,
+    Metadata: o.metadata,
+  }));
+  for (let i = 0; i < spec.length; i += 16) await Promise.all(spec.slice(i, i + 16).map(one));
   result = { objects: spec.length };
 } else if (command === 'put') {
   const answer = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: rest[0], Body: rest[1] }));

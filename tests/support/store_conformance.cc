@@ -320,4 +320,158 @@ TEST_P(StoreConformance, StatOfAMissingItemIsNotFound) {
   EXPECT_EQ(store_->Stat("no/such/item").status().code(), Code::kNotFound);
 }
 
+// ---- the read side (SourceConformance) ----
+
+namespace {
+
+std::vector<SourceObject> Objects(const std::vector<std::string>& paths) {
+  std::vector<SourceObject> objects;
+  for (const auto& path : paths) objects.push_back({path, "content of " + path, "", {}});
+  return objects;
+}
+
+// The files a listing gives (a folder lists its folders too), in its order.
+std::vector<std::string> ListedFiles(storage::Store& store, const std::string& prefix = "") {
+  std::vector<std::string> paths;
+  auto lister = store.List(prefix);
+  EXPECT_TRUE(lister.ok()) << lister.status().ToString();
+  if (!lister.ok()) return paths;
+  Entry entry;
+  while (true) {
+    Result<bool> more = (*lister)->Next(entry);
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.ok() || !*more) break;
+    if (entry.kind == Kind::kFile) paths.push_back(entry.path);
+  }
+  return paths;
+}
+
+Result<std::string> ReadRange(storage::Store& store, const std::string& path, uint64_t offset,
+                              uint64_t length) {
+  std::string out;
+  http::Sink sink{[&](const char* p, size_t n) {
+                    out.append(p, n);
+                    return true;
+                  },
+                  [&] { out.clear(); }};
+  Status st = store.Read(path, offset, length, sink);
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace
+
+TEST_P(SourceConformance, StatAndReadGiveTheObjectsBytes) {
+  std::vector<SourceObject> objects;
+  for (size_t size : {size_t(0), size_t(1), size_t(1000), size_t((1 << 20) + 3)}) {
+    objects.push_back({"sized/" + std::to_string(size), RandomBytes(size, size), "", {}});
+  }
+  auto store = GetParam().make(objects);
+  for (const auto& object : objects) {
+    auto entry = store->Stat(object.path);
+    ASSERT_TRUE(entry.ok()) << object.path << ": " << entry.status().ToString();
+    EXPECT_EQ(entry->path, object.path);
+    EXPECT_EQ(entry->kind, Kind::kFile);
+    EXPECT_EQ(entry->size, object.data.size());
+    EXPECT_GT(entry->mtime_ns, 0) << object.path;
+    if (GetParam().reports_md5) {
+      ASSERT_TRUE(entry->content_md5.has_value()) << object.path;
+      EXPECT_EQ(*entry->content_md5, Md5::Of(object.data)) << object.path;
+    }
+    EXPECT_EQ(ReadAllOf(*store, object.path), object.data) << object.path;
+  }
+}
+
+TEST_P(SourceConformance, RangedReadsAndReadsPastTheEnd) {
+  std::string data = RandomBytes(10000, 5);
+  auto store = GetParam().make({{"ranged", data, "", {}}});
+  EXPECT_EQ(ReadRange(*store, "ranged", 1234, 5000).value(), data.substr(1234, 5000));
+  EXPECT_EQ(ReadRange(*store, "ranged", 9000, UINT64_MAX).value(), data.substr(9000));
+  EXPECT_EQ(ReadRange(*store, "ranged", 9990, 100).value(), data.substr(9990));
+  auto past = ReadRange(*store, "ranged", 10000, UINT64_MAX);
+  ASSERT_TRUE(past.ok()) << past.status().ToString();
+  EXPECT_EQ(*past, "");
+}
+
+// 25 names: a backend instantiated with a small page size lists them over several pages.
+TEST_P(SourceConformance, ListingIsCompleteSortedAndHonoursThePrefix) {
+  std::vector<std::string> names{"b",        "a/c",    "a/b/z",     "a-b",           "a.txt",
+                                 "a/a",      "A",      "é",         "sp ace/x",      "z/deep/er/f",
+                                 "plus+s",   "pct%25", "amp&er",    "équipe/café",   "日本/ファ",
+                                 "q'uote",   "semi;c", "tilde~d",   "hash#t",        "emoji-😀",
+                                 "brkt[1]",  "eq=sign", "comma,c",  "at@sign",       "dollar$"};
+  auto store = GetParam().make(Objects(names));
+  std::vector<std::string> expected = names;
+  std::sort(expected.begin(), expected.end());
+  if (GetParam().byte_order) {
+    EXPECT_EQ(ListedFiles(*store), expected);
+  } else {
+    std::vector<std::string> listed = ListedFiles(*store);
+    std::sort(listed.begin(), listed.end());
+    EXPECT_EQ(listed, expected) << "every name, in some order";
+    auto lister = store->List("");
+    ASSERT_TRUE(lister.ok());
+    auto checked = storage::InByteOrder(std::move(*lister), "the source");
+    Entry entry;
+    Result<bool> more = true;
+    while (more.ok() && *more) more = checked->Next(entry);
+    EXPECT_EQ(more.status().code(), Code::kRefused) << "the misordered listing is refused";
+  }
+  EXPECT_EQ(ListedFiles(*store, "a/"), (std::vector<std::string>{"a/a", "a/b/z", "a/c"}));
+  EXPECT_EQ(ListedFiles(*store, "nothing/"), std::vector<std::string>{});
+  for (const auto& name : names) {
+    EXPECT_EQ(ReadAllOf(*store, name), "content of " + name) << name;
+  }
+}
+
+TEST_P(SourceConformance, AListingAgreesWithStat) {
+  auto store = GetParam().make(Objects({"one", "two/three", "four"}));
+  auto lister = store->List("");
+  ASSERT_TRUE(lister.ok()) << lister.status().ToString();
+  Entry listed;
+  int n = 0;
+  while (true) {
+    Result<bool> more = (*lister)->Next(listed);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    if (listed.kind != Kind::kFile) continue;
+    ++n;
+    auto stat = store->Stat(listed.path);
+    ASSERT_TRUE(stat.ok()) << listed.path;
+    EXPECT_EQ(listed.size, stat->size) << listed.path;
+    EXPECT_EQ(listed.etag, stat->etag) << listed.path;
+    EXPECT_EQ(listed.mtime_ns, stat->mtime_ns) << listed.path;
+  }
+  EXPECT_EQ(n, 3);
+}
+
+TEST_P(SourceConformance, ContentTypeAndMetadataCarry) {
+  if (!GetParam().keeps_metadata) GTEST_SKIP() << "a folder keeps neither";
+  auto store =
+      GetParam().make({{"typed.html", "<p>", "text/html", {{"team", "web"}, {"plain", "yes"}}}});
+  auto entry = store->Stat("typed.html");
+  ASSERT_TRUE(entry.ok()) << entry.status().ToString();
+  EXPECT_EQ(entry->content_type, "text/html");
+  EXPECT_EQ(entry->metadata.at("team"), "web");
+  EXPECT_EQ(entry->metadata.at("plain"), "yes");
+}
+
+TEST_P(SourceConformance, AMissingObjectIsNotFound) {
+  auto store = GetParam().make(Objects({"present"}));
+  EXPECT_EQ(store->Stat("absent").status().code(), Code::kNotFound);
+  EXPECT_EQ(ReadRange(*store, "absent", 0, UINT64_MAX).status().code(), Code::kNotFound);
+}
+
+TEST_P(SourceConformance, AnEmptyRootIdentifiesAsEmpty) {
+  if (!GetParam().identifies) GTEST_SKIP() << "no identity";
+  auto empty = GetParam().make({});
+  auto identity = empty->Identify();
+  ASSERT_TRUE(identity.ok()) << identity.status().ToString();
+  EXPECT_TRUE(identity->empty);
+  auto full = GetParam().make(Objects({"x/y"}));
+  identity = full->Identify();
+  ASSERT_TRUE(identity.ok()) << identity.status().ToString();
+  EXPECT_FALSE(identity->empty);
+}
+
 }  // namespace ferry::testing
