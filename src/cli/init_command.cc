@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "base/encoding.h"
 #include "cli/commands.h"
 #include "migration/filter.h"
 #include "migration/init.h"
@@ -45,7 +46,7 @@ int RunInit(const InitOptions& o) {
     auto within = [](const std::string& inner, const std::string& outer) {
       return outer.empty() || inner == outer || inner.starts_with(outer + "/");
     };
-    if (from.account == to.account && from.container == to.container &&
+    if (AsciiLower(from.account) == AsciiLower(to.account) && from.container == to.container &&
         (within(from.prefix, to.prefix) || within(to.prefix, from.prefix))) {
       throw ExitError(kExitUsage,
                       "--source and --target overlap in one container: the copy would write into "

@@ -377,7 +377,7 @@ class ScanMerge {
                        "blocks of {} MiB)",
                        entry.size, double(target_.MaxItemSize()) / double(1ull << 40),
                        target_.MaxBlocks(), target_.MaxBlockSize() >> 20));
-    } else if (entry.kind == Kind::kSymlink && entry.link_target.empty()) {
+    } else if (entry.kind == Kind::kSymlink && source_.KindsNeedMetadata()) {
       skip("symbolic link",
            "a link blob (is_symlink) in an object store: ferry migrates links from folders only");
     } else if (entry.kind == Kind::kSymlink && !leaves_source_.empty()) {

@@ -90,6 +90,13 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
   while (!path.empty()) {
     size_t end = path.find('/');
     std::string_view segment = path.substr(0, end);
+    if (segment == "." || segment == ".." || segment == "%2e" || segment == "%2E" ||
+        AsciiLower(segment) == "%2e%2e" || AsciiLower(segment) == ".%2e" ||
+        AsciiLower(segment) == "%2e.") {
+      // Clients fold these away: the URL would name another container or prefix than it shows.
+      return Invalid(fmt::format("'{}': '.' and '..' are not allowed in an Azure Blob URL's path",
+                                 http::RedactUrl(url)));
+    }
     if (!segment.empty()) segments.push_back(segment);
     path = end == std::string_view::npos ? "" : path.substr(end + 1);
   }
@@ -107,7 +114,9 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
     ep.account = std::string(segments.front());
     segments.erase(segments.begin());
   } else {
-    ep.account = host.substr(0, blob_label);
+    // The account is the first label, whatever follows it (privatelink, a DNS zone such as
+    // z12.blob.storage.azure.net); names are lower case, whatever the URL's case.
+    ep.account = AsciiLower(host.substr(0, std::min(host.find('.'), blob_label)));
   }
   if (segments.empty()) {
     return Invalid(

@@ -45,6 +45,16 @@ TEST(ParseAzureUrl, PathStyleForEmulators) {
   EXPECT_TRUE(ParseAzureUrl("http://localhost:10000/devstoreaccount1/data/a/b").ok());
 }
 
+TEST(ParseAzureUrl, TheAccountIsTheHostsFirstLabelInLowerCase) {
+  for (const char* url : {"https://MyAcct.blob.core.windows.net/data",
+                          "https://myacct.privatelink.blob.core.windows.net/data",
+                          "https://myacct.z12.blob.storage.azure.net/data"}) {
+    auto ep = ParseAzureUrl(url);
+    ASSERT_TRUE(ep.ok()) << url << ": " << ep.status().ToString();
+    EXPECT_EQ(ep->account, "myacct") << url;
+  }
+}
+
 TEST(ParseAzureUrl, RejectsMalformedUrlsWithAHint) {
   const std::pair<const char*, const char*> cases[] = {
       {"myacct.blob.core.windows.net/data", "not a URL"},
@@ -59,6 +69,10 @@ TEST(ParseAzureUrl, RejectsMalformedUrlsWithAHint) {
       {"https://", "no host"},
       {"https://user:pw@myacct.blob.core.windows.net/data", "credentials do not belong"},
       {"https://myacct.blob.core.windows.net/data/a%zz", "percent-escape"},
+      {"https://myacct.blob.core.windows.net/scratch/../data/a", "'..' are not allowed"},
+      {"https://myacct.blob.core.windows.net/data/./a", "'..' are not allowed"},
+      {"https://myacct.blob.core.windows.net/data/a/%2E%2e/b", "'..' are not allowed"},
+      {"http://127.0.0.1:10000/devstoreaccount1/x/../data", "'..' are not allowed"},
   };
   for (const auto& [url, message] : cases) {
     auto ep = ParseAzureUrl(url);
