@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "catalog/postgres_catalog.h"
 #include "catalog/sqlite_catalog.h"
 
 namespace ferry::catalog {
@@ -100,6 +104,56 @@ std::optional<ItemState> StateFromName(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+nlohmann::json ConfigToJson(const Config& c) {
+  return {{"id", c.id},
+          {"source", c.source},
+          {"target", c.target},
+          {"target_sas", c.target_sas},
+          {"include", c.include},
+          {"exclude", c.exclude},
+          {"tier", c.tier},
+          {"symlinks", Name(c.symlinks)},
+          {"mode", Name(c.mode)},
+          {"content_type", c.content_type},
+          {"guess_content_type", c.guess_content_type}};
+}
+
+Config ConfigFromJson(const nlohmann::json& j) {
+  Config c;
+  c.id = j.value("id", "");
+  c.source = j.value("source", "");
+  c.target = j.value("target", "");
+  c.target_sas = j.value("target_sas", false);
+  c.include = j.value("include", std::vector<std::string>{});
+  c.exclude = j.value("exclude", std::vector<std::string>{});
+  c.tier = j.value("tier", "");
+  c.symlinks = SymlinkPolicyNamed(j.value("symlinks", "skip")).value_or(SymlinkPolicy::kSkip);
+  c.mode = DeleteModeNamed(j.value("mode", "additive")).value_or(DeleteMode::kAdditive);
+  c.content_type = j.value("content_type", "");
+  c.guess_content_type = j.value("guess_content_type", false);  // absent: from before types
+  return c;
+}
+
+}  // namespace
+
+std::string ConfigText(const Config& config) { return JsonText(ConfigToJson(config)); }
+
+Result<Config> ConfigFromText(std::string_view text) {
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return Status(Code::kInvalidInput, "the catalog's configuration is unreadable");
+  }
+  return ConfigFromJson(json);
+}
+
+// 128 random bits in hex.
+std::string NewMigrationId() {
+  std::random_device random;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
+}
+
 std::string EventHash(std::string_view prev_hash, int64_t run, int64_t time_ns,
                       std::string_view path, std::string_view kind, std::string_view detail) {
   std::string content =
@@ -107,17 +161,20 @@ std::string EventHash(std::string_view prev_hash, int64_t run, int64_t time_ns,
   return HexEncode(Sha256(content));
 }
 
-// Every location is a migration folder today.
+// A location is a migration folder, or a migration in a PostgreSQL database.
 Result<std::unique_ptr<Catalog>> Catalog::Create(const std::string& location,
                                                  const Config& config) {
+  if (IsPostgresLocation(location)) return PostgresCatalog::Create(location, config);
   return SqliteCatalog::Create(location, config);
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& location) {
+  if (IsPostgresLocation(location)) return PostgresCatalog::Open(location, /*lock=*/true);
   return SqliteCatalog::Open(location, /*lock=*/true);
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::OpenForReading(const std::string& location) {
+  if (IsPostgresLocation(location)) return PostgresCatalog::Open(location, /*lock=*/false);
   return SqliteCatalog::Open(location, /*lock=*/false);
 }
 

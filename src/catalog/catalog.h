@@ -145,6 +145,12 @@ struct TrialBlob {
   std::string etag;  // as the trial wrote it: cleanup deletes it only while it is this
 };
 
+// For implementations: the configuration as a catalog stores it (JSON text), and back; a new
+// migration's random id (128 bits in hex).
+std::string ConfigText(const Config& config);
+Result<Config> ConfigFromText(std::string_view text);
+std::string NewMigrationId();
+
 // The hash an event must carry, given the hash before it.
 std::string EventHash(std::string_view prev_hash, int64_t run, int64_t time_ns,
                       std::string_view path, std::string_view kind, std::string_view detail);

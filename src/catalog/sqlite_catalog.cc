@@ -173,36 +173,6 @@ void BindItemFields(Statement& s, const Item& item, int first) {
   s.Bind(first + 21, item.content_type);
 }
 
-nlohmann::json ConfigToJson(const Config& c) {
-  return {{"id", c.id},
-          {"source", c.source},
-          {"target", c.target},
-          {"target_sas", c.target_sas},
-          {"include", c.include},
-          {"exclude", c.exclude},
-          {"tier", c.tier},
-          {"symlinks", Name(c.symlinks)},
-          {"mode", Name(c.mode)},
-          {"content_type", c.content_type},
-          {"guess_content_type", c.guess_content_type}};
-}
-
-Config ConfigFromJson(const nlohmann::json& j) {
-  Config c;
-  c.id = j.value("id", "");
-  c.source = j.value("source", "");
-  c.target = j.value("target", "");
-  c.target_sas = j.value("target_sas", false);
-  c.include = j.value("include", std::vector<std::string>{});
-  c.exclude = j.value("exclude", std::vector<std::string>{});
-  c.tier = j.value("tier", "");
-  c.symlinks = SymlinkPolicyNamed(j.value("symlinks", "skip")).value_or(SymlinkPolicy::kSkip);
-  c.mode = DeleteModeNamed(j.value("mode", "additive")).value_or(DeleteMode::kAdditive);
-  c.content_type = j.value("content_type", "");
-  c.guess_content_type = j.value("guess_content_type", false);  // absent: from before types
-  return c;
-}
-
 // Takes the migration's lock, or explains who holds it.
 Result<int> TakeLock(const std::string& dir) {
   std::string path = dir + "/" + kLockFile;
@@ -225,12 +195,6 @@ Result<int> TakeLock(const std::string& dir) {
     // The pid is only a courtesy for the message above; the lock itself is held.
   }
   return fd;
-}
-
-// 128 random bits in hex.
-std::string NewMigrationId() {
-  std::random_device random;
-  return fmt::format("{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
 }
 
 bool IsEmptyDir(const std::string& dir) {
@@ -316,7 +280,7 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Create(const std::string& dir,
   catalog->config_ = config;
   if (catalog->config_.id.empty()) catalog->config_.id = NewMigrationId();
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("schema_version", std::to_string(kSchemaVersion)));
-  FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", JsonText(ConfigToJson(catalog->config_))));
+  FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigText(catalog->config_)));
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("created_ns", std::to_string(NowNs())));
   FERRY_RETURN_IF_ERROR(catalog->db_.Exec("COMMIT"));
   FERRY_RETURN_IF_ERROR(catalog->Prepare());
@@ -347,7 +311,7 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Open(const std::string& dir, boo
   FERRY_RETURN_IF_ERROR(catalog->LoadConfig());
   if (lock && catalog->config_.id.empty()) {  // made by a ferry that gave migrations no id
     catalog->config_.id = NewMigrationId();
-    FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", JsonText(ConfigToJson(catalog->config_))));
+    FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigText(catalog->config_)));
   }
   // With the lock held, a run still marked running was cut short by a crash.
   if (lock) {
@@ -390,9 +354,9 @@ Status SqliteCatalog::Upgrade(const std::string& db_path) {
 Status SqliteCatalog::LoadConfig() {
   Result<std::string> text = GetMeta("config");
   if (!text.ok()) return text.status();
-  auto json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Invalid("the catalog's configuration is unreadable");
-  config_ = ConfigFromJson(json);
+  Result<Config> config = ConfigFromText(*text);
+  if (!config.ok()) return config.status();
+  config_ = std::move(config).value();
   return Status::Ok();
 }
 

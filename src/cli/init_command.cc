@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "base/encoding.h"
+#include "catalog/postgres_catalog.h"
 #include "cli/commands.h"
 #include "migration/filter.h"
 #include "migration/init.h"
@@ -27,6 +28,11 @@ std::pair<std::string, bool> WithoutSas(const std::string& url) {
 }
 
 int RunInit(const InitOptions& o) {
+  if (catalog::IsPostgresLocation(o.dir)) {
+    // A location that can never hold the catalog is refused before any endpoint is touched.
+    Result<catalog::PostgresLocation> where = catalog::ParsePostgresLocation(o.dir);
+    if (!where.ok()) Fail(where.status());
+  }
   Result<migration::Filter> filter = migration::Filter::Parse(o.include, o.exclude);
   if (!filter.ok()) Fail(filter.status());
 
@@ -115,7 +121,10 @@ CommandRunner AddInitCommand(CLI::App& app) {
   auto o = std::make_shared<InitOptions>();
   CLI::App* cmd = app.add_subcommand(
       "init", "Create a migration folder and its catalog, after checking both endpoints");
-  cmd->add_option("DIR", o->dir, "The new migration folder (holds the catalog; keep it safe)")
+  cmd->add_option("DIR", o->dir,
+                  "The new migration folder (holds the catalog; keep it safe), or a migration in "
+                  "a PostgreSQL database: 'postgresql://USER@HOST:PORT/DB?migration=NAME' "
+                  "(password from PGPASSWORD or ~/.pgpass, never the URL)")
       ->required();
   cmd->add_option(
          "--source", o->source,

@@ -1,0 +1,84 @@
+#include "catalog/postgres.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "base/encoding.h"
+#include "base/text.h"
+
+namespace ferry::catalog {
+
+int64_t PgResult::Int(int row, int column) const {
+  return std::strtoll(PQgetvalue(result_.get(), row, column), nullptr, 10);
+}
+
+std::string PgResult::Bytes(int row, int column) const {
+  std::string text = Text(row, column);
+  if (!text.starts_with("\\x") || text.size() % 2 != 0) return "";
+  std::string bytes;
+  for (size_t i = 2; i + 1 < text.size(); i += 2) {
+    bytes.push_back(char(std::stoi(text.substr(i, 2), nullptr, 16)));
+  }
+  return bytes;
+}
+
+std::string PgBytes(std::string_view bytes) { return "\\x" + HexEncode(bytes); }
+
+Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (conn == nullptr) return Status(Code::kInternal, "libpq could not allocate a connection");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string error = PQerrorMessage(conn);
+    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+    for (char& c : error) {
+      if (c == '\n') c = ' ';
+    }
+    PQfinish(conn);
+    return Status(Code::kInvalidInput,
+                  fmt::format("cannot connect to PostgreSQL: {}", RedactSecrets(error)));
+  }
+  // Quiet: NOTICEs (a table that already exists) are not the user's business.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<PgConnection>(new PgConnection(conn));
+}
+
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+bool PgConnection::Lost() const { return PQstatus(conn_) != CONNECTION_OK; }
+
+Status PgConnection::Failed(const PgResult& result) const {
+  std::string error = result.Error();
+  if (error.empty()) error = PQerrorMessage(conn_);
+  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+  for (char& c : error) {
+    if (c == '\n') c = ' ';
+  }
+  Code code = Lost() ? Code::kTransient : Code::kInternal;
+  Status st(code, fmt::format("catalog: {}", RedactSecrets(error)));
+  return st;
+}
+
+Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  std::string text(sql);
+  PgResult result(PQexecParams(conn_, text.c_str(), int(values.size()), nullptr, values.data(),
+                               nullptr, nullptr, 0));
+  if (!result.ok()) {
+    Status failed = Failed(result);
+    if (result.State() == "23505") return Status(Code::kAlreadyExists, failed.message());
+    return failed;
+  }
+  return result;
+}
+
+Status PgConnection::Run(std::string_view sql) {
+  std::string text(sql);
+  PgResult result(PQexec(conn_, text.c_str()));
+  return result.ok() ? Status::Ok() : Failed(result);
+}
+
+}  // namespace ferry::catalog

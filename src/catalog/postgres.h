@@ -1,0 +1,70 @@
+// A small layer over libpq: a connection, statements with text parameters, and their rows.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ferry::catalog {
+
+// The rows of one statement's answer, read as text.
+class PgResult {
+ public:
+  explicit PgResult(PGresult* result) : result_(result, &PQclear) {}
+  int rows() const { return PQntuples(result_.get()); }
+  bool ok() const {
+    ExecStatusType status = PQresultStatus(result_.get());
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+  }
+  // The SQLSTATE of a failed statement ("23505" for a unique violation), or "".
+  std::string State() const {
+    const char* state = PQresultErrorField(result_.get(), PG_DIAG_SQLSTATE);
+    return state ? state : "";
+  }
+  std::string Error() const { return PQresultErrorMessage(result_.get()); }
+  bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
+  std::string Text(int row, int column) const {
+    return std::string(PQgetvalue(result_.get(), row, column),
+                       size_t(PQgetlength(result_.get(), row, column)));
+  }
+  int64_t Int(int row, int column) const;
+  // A bytea column (hex output), as bytes.
+  std::string Bytes(int row, int column) const;
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
+};
+
+// A parameter: text, or SQL NULL.
+using PgParam = std::optional<std::string>;
+
+class PgConnection {
+ public:
+  // Connects with a libpq connection string or URI (libpq reads PGPASSWORD, ~/.pgpass and
+  // sslmode as usual). Code::kInvalidInput naming the server on failure; no password is quoted.
+  static Result<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo);
+  ~PgConnection();
+
+  // Runs `sql` with $1.. bound to `params`.
+  Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {});
+  // Runs statements without parameters (may be several, separated by ';').
+  Status Run(std::string_view sql);
+  // Whether the connection was lost (the server stopped, the network dropped).
+  bool Lost() const;
+
+ private:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  Status Failed(const PgResult& result) const;
+  PGconn* conn_;
+};
+
+// A bytea literal for a parameter ("\x0a1b...").
+std::string PgBytes(std::string_view bytes);
+
+}  // namespace ferry::catalog

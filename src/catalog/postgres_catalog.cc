@@ -1,0 +1,656 @@
+#include "catalog/postgres_catalog.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+
+#include "base/text.h"
+
+namespace ferry::catalog {
+
+namespace {
+
+// Created once per database, under a transaction-scoped advisory lock so that two processes
+// creating the first migration at once do not race.
+constexpr int64_t kSchemaLockKey = 0x6665727279;  // "ferry"
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ferry_migrations (name TEXT PRIMARY KEY, created_ns BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ferry_meta (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (migration, key));
+CREATE TABLE IF NOT EXISTS ferry_items (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  id BIGSERIAL PRIMARY KEY,
+  path TEXT COLLATE "C" NOT NULL,
+  kind TEXT NOT NULL,
+  size BIGINT NOT NULL DEFAULT 0,
+  mtime_ns BIGINT NOT NULL DEFAULT 0,
+  mode BIGINT NOT NULL DEFAULT 0,
+  uid BIGINT NOT NULL DEFAULT 0,
+  gid BIGINT NOT NULL DEFAULT 0,
+  link_target TEXT,
+  md5 BYTEA,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  cause TEXT NOT NULL DEFAULT '',
+  target_etag TEXT NOT NULL DEFAULT '',
+  attempts BIGINT NOT NULL DEFAULT 0,
+  last_run BIGINT NOT NULL DEFAULT 0,
+  verified_ns BIGINT NOT NULL DEFAULT 0,
+  verify_result TEXT NOT NULL DEFAULT '',
+  ctime_ns BIGINT NOT NULL DEFAULT 0,
+  inode BIGINT NOT NULL DEFAULT 0,
+  write_intent TEXT NOT NULL DEFAULT '',
+  kept_blob BOOLEAN NOT NULL DEFAULT false,
+  source_etag TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT '',
+  UNIQUE (migration, path));
+CREATE INDEX IF NOT EXISTS ferry_items_by_state ON ferry_items (migration, state);
+CREATE TABLE IF NOT EXISTS ferry_runs (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  id BIGSERIAL PRIMARY KEY,
+  stage TEXT NOT NULL,
+  started_ns BIGINT NOT NULL,
+  ended_ns BIGINT NOT NULL DEFAULT 0,
+  outcome TEXT NOT NULL DEFAULT 'running',
+  files BIGINT NOT NULL DEFAULT 0,
+  bytes BIGINT NOT NULL DEFAULT 0,
+  failed BIGINT NOT NULL DEFAULT 0,
+  summary TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS ferry_events (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  id BIGSERIAL PRIMARY KEY,
+  run BIGINT NOT NULL,
+  time_ns BIGINT NOT NULL,
+  path TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ferry_events_by_migration ON ferry_events (migration, id);
+CREATE TABLE IF NOT EXISTS ferry_trial_blobs (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  path TEXT COLLATE "C" NOT NULL,
+  prefix TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  PRIMARY KEY (migration, path));
+)sql";
+
+constexpr const char* kItemColumns =
+    "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
+    "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
+    "kept_blob, source_etag, content_type";
+constexpr const char* kEventColumns = "id, run, time_ns, path, kind, detail, prev_hash, hash";
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
+
+PgParam Int(int64_t v) { return std::to_string(v); }
+
+std::optional<storage::Kind> KindFromName(std::string_view name) {
+  for (auto kind : {storage::Kind::kFile, storage::Kind::kFolder, storage::Kind::kSymlink,
+                    storage::Kind::kSpecial}) {
+    if (storage::KindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+void ReadItem(const PgResult& r, int row, Item& item) {
+  item.id = r.Int(row, 0);
+  item.path = r.Text(row, 1);
+  item.kind = KindFromName(r.Text(row, 2)).value_or(storage::Kind::kFile);
+  item.size = uint64_t(r.Int(row, 3));
+  item.mtime_ns = r.Int(row, 4);
+  item.mode = uint32_t(r.Int(row, 5));
+  item.uid = uint32_t(r.Int(row, 6));
+  item.gid = uint32_t(r.Int(row, 7));
+  item.link_target = r.Text(row, 8);
+  item.md5.reset();
+  if (std::string md5 = r.IsNull(row, 9) ? "" : r.Bytes(row, 9); md5.size() == 16) {
+    Md5Digest d;
+    std::memcpy(d.data(), md5.data(), 16);
+    item.md5 = d;
+  }
+  item.state = StateFromName(r.Text(row, 10)).value_or(ItemState::kPending);
+  item.reason = r.Text(row, 11);
+  item.cause = r.Text(row, 12);
+  item.target_etag = r.Text(row, 13);
+  item.attempts = int(r.Int(row, 14));
+  item.last_run = r.Int(row, 15);
+  item.verified_ns = r.Int(row, 16);
+  item.verify_result = r.Text(row, 17);
+  item.ctime_ns = r.Int(row, 18);
+  item.inode = uint64_t(r.Int(row, 19));
+  item.write_intent = r.Text(row, 20);
+  item.kept_blob = r.Text(row, 21) == "t";
+  item.source_etag = r.Text(row, 22);
+  item.content_type = r.Text(row, 23);
+}
+
+// Every column after the path, in kItemColumns order.
+std::vector<PgParam> ItemFields(const Item& item) {
+  return {std::string(storage::KindName(item.kind)),
+          Int(int64_t(item.size)),
+          Int(item.mtime_ns),
+          Int(int64_t(item.mode)),
+          Int(int64_t(item.uid)),
+          Int(int64_t(item.gid)),
+          item.link_target,
+          item.md5 ? PgParam(PgBytes(DigestBytes(*item.md5))) : std::nullopt,
+          std::string(StateName(item.state)),
+          RedactSecrets(item.reason),
+          item.cause,
+          item.target_etag,
+          Int(item.attempts),
+          Int(item.last_run),
+          Int(item.verified_ns),
+          item.verify_result,
+          Int(item.ctime_ns),
+          Int(int64_t(item.inode)),
+          item.write_intent,
+          std::string(item.kept_blob ? "true" : "false"),
+          item.source_etag,
+          item.content_type};
+}
+
+// Rows of one query, read a page at a time through a cursor on a connection of its own, in a
+// read-only repeatable-read transaction: its snapshot is the one taken when it opened.
+template <typename Row>
+class PgRows final : public Cursor<Row>::Source {
+ public:
+  using Reader = void (*)(const PgResult&, int, Row&);
+  PgRows(std::unique_ptr<PgConnection> db, Reader read) : db_(std::move(db)), read_(read) {}
+  Status Open(const std::string& sql, const std::vector<PgParam>& params) {
+    FERRY_RETURN_IF_ERROR(db_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    Result<PgResult> declared = db_->Exec("DECLARE rows NO SCROLL CURSOR FOR " + sql, params);
+    return declared.status();
+  }
+  Result<bool> Next(Row& row) override {
+    if (!page_ || index_ == page_->rows()) {
+      if (done_) return false;
+      Result<PgResult> page = db_->Exec("FETCH 1000 FROM rows");
+      if (!page.ok()) return page.status();
+      page_.emplace(std::move(page).value());
+      index_ = 0;
+      done_ = page_->rows() < 1000;
+      if (page_->rows() == 0) return false;
+    }
+    read_(*page_, index_++, row);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<PgConnection> db_;
+  Reader read_;
+  std::optional<PgResult> page_;
+  int index_ = 0;
+  bool done_ = false;
+};
+
+void ReadEvent(const PgResult& r, int row, Event& e) {
+  e.id = r.Int(row, 0);
+  e.run = r.Int(row, 1);
+  e.time_ns = r.Int(row, 2);
+  e.path = r.Text(row, 3);
+  e.kind = r.Text(row, 4);
+  e.detail_json = r.Text(row, 5);
+  e.prev_hash = r.Text(row, 6);
+  e.hash = r.Text(row, 7);
+}
+
+bool ValidMigrationName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+bool IsPostgresLocation(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
+  PostgresLocation out;
+  size_t query = location.find('?');
+  std::string_view base = location.substr(0, query);
+  std::string_view authority = base.substr(base.find("://") + 3);
+  authority = authority.substr(0, authority.find('/'));
+  if (size_t at = authority.rfind('@');
+      at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos) {
+    return Invalid(
+        "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+  }
+  std::vector<std::string> kept;
+  if (query != std::string_view::npos) {
+    std::string_view rest = location.substr(query + 1);
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      std::string_view param = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? "" : rest.substr(amp + 1);
+      if (param.starts_with("migration=")) {
+        out.migration = std::string(param.substr(10));
+      } else if (param.starts_with("password=")) {
+        return Invalid(
+            "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+      } else if (!param.empty()) {
+        kept.emplace_back(param);
+      }
+    }
+  }
+  if (out.migration.empty()) {
+    return Invalid(fmt::format(
+        "'{}' names no migration: add ?migration=NAME (a database holds many migrations)",
+        location));
+  }
+  if (!ValidMigrationName(out.migration)) {
+    return Invalid(fmt::format(
+        "migration name '{}': use 1 to 63 lower-case letters, digits, '-' and '_'",
+        out.migration));
+  }
+  out.conninfo = std::string(base);
+  for (size_t i = 0; i < kept.size(); ++i) out.conninfo += (i ? "&" : "?") + kept[i];
+  return out;
+}
+
+Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::string& location) {
+  Result<PostgresLocation> where = ParsePostgresLocation(location);
+  if (!where.ok()) return where.status();
+  Result<std::unique_ptr<PgConnection>> db = PgConnection::Connect(where->conninfo);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<PostgresCatalog> catalog(new PostgresCatalog());
+  catalog->location_ = location;
+  catalog->where_ = std::move(where).value();
+  catalog->db_ = std::move(db).value();
+  // The tables, created or checked under a lock of their own.
+  PgConnection& pg = *catalog->db_;
+  FERRY_RETURN_IF_ERROR(pg.Run("BEGIN"));
+  FERRY_RETURN_IF_ERROR(pg.Exec("SELECT pg_advisory_xact_lock($1)", {Int(kSchemaLockKey)}).status());
+  Status created = pg.Run(kSchema);
+  if (!created.ok()) {
+    (void)pg.Run("ROLLBACK");
+    return created;
+  }
+  Result<PgResult> version = pg.Exec("SELECT max(version) FROM ferry_schema");
+  if (!version.ok()) return version.status();
+  if (version->IsNull(0, 0)) {
+    FERRY_RETURN_IF_ERROR(pg.Exec("INSERT INTO ferry_schema (version) VALUES ($1)",
+                                  {Int(kPostgresSchemaVersion)})
+                              .status());
+  } else if (version->Int(0, 0) > kPostgresSchemaVersion) {
+    (void)pg.Run("ROLLBACK");
+    return Invalid(fmt::format(
+        "this database's ferry tables are from a newer ferry (schema {}; this ferry reads up to "
+        "{}): upgrade ferry",
+        version->Int(0, 0), kPostgresSchemaVersion));
+  }
+  FERRY_RETURN_IF_ERROR(pg.Run("COMMIT"));
+  return catalog;
+}
+
+Status PostgresCatalog::TakeLock() {
+  Result<PgResult> locked = db_->Exec("SELECT pg_try_advisory_lock(hashtext('ferry:' || $1))",
+                                      {where_.migration});
+  if (!locked.ok()) return locked.status();
+  if (locked->Text(0, 0) != "t") {
+    return Invalid(fmt::format(
+        "another ferry process is working on migration '{}'; wait for it to finish",
+        where_.migration));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Catalog>> PostgresCatalog::Create(const std::string& location,
+                                                         const Config& config) {
+  Result<std::unique_ptr<PostgresCatalog>> catalog = Connect(location);
+  if (!catalog.ok()) return catalog.status();
+  PostgresCatalog& c = **catalog;
+  FERRY_RETURN_IF_ERROR(c.TakeLock());
+  c.config_ = config;
+  if (c.config_.id.empty()) c.config_.id = NewMigrationId();
+  FERRY_RETURN_IF_ERROR(c.db_->Run("BEGIN"));
+  Result<PgResult> inserted =
+      c.db_->Exec("INSERT INTO ferry_migrations (name, created_ns) VALUES ($1, $2)",
+                  {c.where_.migration, Int(NowNs())});
+  if (!inserted.ok()) {
+    (void)c.db_->Run("ROLLBACK");
+    if (inserted.status().code() == Code::kAlreadyExists) {
+      return Invalid(fmt::format(
+          "migration '{}' is already a migration in this database; name another, or run "
+          "'ferry status {}'",
+          c.where_.migration, location));
+    }
+    return inserted.status();
+  }
+  FERRY_RETURN_IF_ERROR(c.SetMeta("config", ConfigText(c.config_)));
+  FERRY_RETURN_IF_ERROR(c.db_->Run("COMMIT"));
+  c.last_event_hash_ = std::string(64, '0');
+  return std::unique_ptr<Catalog>(std::move(catalog).value());
+}
+
+Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& location, bool lock) {
+  Result<std::unique_ptr<PostgresCatalog>> catalog = Connect(location);
+  if (!catalog.ok()) return catalog.status();
+  PostgresCatalog& c = **catalog;
+  Result<PgResult> exists =
+      c.db_->Exec("SELECT 1 FROM ferry_migrations WHERE name = $1", {c.where_.migration});
+  if (!exists.ok()) return exists.status();
+  if (exists->rows() == 0) {
+    return Invalid(fmt::format(
+        "there is no migration '{}' in this database: create it with 'ferry init {} --source "
+        "... --target ...'",
+        c.where_.migration, location));
+  }
+  if (lock) FERRY_RETURN_IF_ERROR(c.TakeLock());
+  FERRY_RETURN_IF_ERROR(c.LoadConfig());
+  if (lock) {
+    // With the lock held, a run still marked running was cut short.
+    FERRY_RETURN_IF_ERROR(c.db_->Exec("UPDATE ferry_runs SET outcome = 'interrupted' WHERE "
+                                      "migration = $1 AND outcome = 'running'",
+                                      {c.where_.migration})
+                              .status());
+  }
+  FERRY_RETURN_IF_ERROR(c.LoadLastHash());
+  return std::unique_ptr<Catalog>(std::move(catalog).value());
+}
+
+Status PostgresCatalog::LoadConfig() {
+  Result<std::string> text = GetMeta("config");
+  if (!text.ok()) return text.status();
+  Result<Config> config = ConfigFromText(*text);
+  if (!config.ok()) return config.status();
+  config_ = std::move(config).value();
+  return Status::Ok();
+}
+
+Status PostgresCatalog::LoadLastHash() {
+  Result<PgResult> last = db_->Exec(
+      "SELECT hash FROM ferry_events WHERE migration = $1 ORDER BY id DESC LIMIT 1",
+      {where_.migration});
+  if (!last.ok()) return last.status();
+  last_event_hash_ = last->rows() ? last->Text(0, 0) : std::string(64, '0');
+  return Status::Ok();
+}
+
+std::string PostgresCatalog::ScratchDir() const {
+  std::error_code error;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(error) / ("ferry-" + config_.id);
+  std::filesystem::create_directories(dir, error);
+  return dir.string();
+}
+
+Result<int64_t> PostgresCatalog::CreatedNs() {
+  Result<PgResult> r = db_->Exec("SELECT created_ns FROM ferry_migrations WHERE name = $1",
+                                 {where_.migration});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return Status(Code::kNotFound, "the migration is gone from the database");
+  return r->Int(0, 0);
+}
+
+Result<std::string> PostgresCatalog::GetMeta(const std::string& key) {
+  Result<PgResult> r = db_->Exec("SELECT value FROM ferry_meta WHERE migration = $1 AND key = $2",
+                                 {where_.migration, key});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return Status(Code::kNotFound, fmt::format("no '{}' in the catalog", key));
+  return r->Text(0, 0);
+}
+
+Status PostgresCatalog::SetMeta(const std::string& key, const std::string& value) {
+  return db_
+      ->Exec("INSERT INTO ferry_meta (migration, key, value) VALUES ($1, $2, $3) "
+             "ON CONFLICT (migration, key) DO UPDATE SET value = EXCLUDED.value",
+             {where_.migration, key, value})
+      .status();
+}
+
+Result<int64_t> PostgresCatalog::BeginRun(Stage stage) {
+  Result<PgResult> r = db_->Exec(
+      "INSERT INTO ferry_runs (migration, stage, started_ns) VALUES ($1, $2, $3) RETURNING id",
+      {where_.migration, std::string(Name(stage)), Int(NowNs())});
+  if (!r.ok()) return r.status();
+  int64_t run = r->Int(0, 0);
+  for (const auto& [kind, detail] : run_annotations_) {
+    FERRY_RETURN_IF_ERROR(AppendEvent(run, "", kind, detail));
+  }
+  return run;
+}
+
+void PostgresCatalog::AnnotateRuns(std::string kind, std::string detail_json) {
+  run_annotations_.emplace_back(std::move(kind), std::move(detail_json));
+}
+
+Status PostgresCatalog::EndRun(const Run& run) {
+  return db_
+      ->Exec("UPDATE ferry_runs SET ended_ns = $3, outcome = $4, files = $5, bytes = $6, "
+             "failed = $7, summary = $8 WHERE migration = $1 AND id = $2",
+             {where_.migration, Int(run.id), Int(NowNs()), run.outcome, Int(run.files),
+              Int(run.bytes), Int(run.failed), RedactSecrets(run.summary_json)})
+      .status();
+}
+
+Result<std::vector<Run>> PostgresCatalog::Runs() {
+  Result<PgResult> r = db_->Exec(
+      "SELECT id, stage, started_ns, ended_ns, outcome, files, bytes, failed, summary FROM "
+      "ferry_runs WHERE migration = $1 ORDER BY id",
+      {where_.migration});
+  if (!r.ok()) return r.status();
+  std::vector<Run> runs;
+  for (int i = 0; i < r->rows(); ++i) {
+    runs.push_back(Run{r->Int(i, 0), r->Text(i, 1), r->Int(i, 2), r->Int(i, 3), r->Text(i, 4),
+                       r->Int(i, 5), r->Int(i, 6), r->Int(i, 7), r->Text(i, 8)});
+  }
+  return runs;
+}
+
+Result<ItemCursor> PostgresCatalog::Items(const std::vector<ItemState>& states) {
+  Result<std::unique_ptr<PgConnection>> reader = PgConnection::Connect(where_.conninfo);
+  if (!reader.ok()) return reader.status();
+  std::string sql = fmt::format("SELECT {} FROM ferry_items WHERE migration = $1", kItemColumns);
+  std::vector<PgParam> params{where_.migration};
+  if (!states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < states.size(); ++i) {
+      params.push_back(std::string(StateName(states[i])));
+      sql += fmt::format("{}${}", i ? ", " : "", params.size());
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY path";
+  auto rows = std::make_unique<PgRows<Item>>(std::move(reader).value(), &ReadItem);
+  FERRY_RETURN_IF_ERROR(rows->Open(sql, params));
+  return ItemCursor(std::move(rows));
+}
+
+Result<std::optional<Item>> PostgresCatalog::FindItem(std::string_view path) {
+  Result<PgResult> r = db_->Exec(
+      fmt::format("SELECT {} FROM ferry_items WHERE migration = $1 AND path = $2", kItemColumns),
+      {where_.migration, std::string(path)});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return std::optional<Item>();
+  Item item;
+  ReadItem(*r, 0, item);
+  return std::optional<Item>(std::move(item));
+}
+
+Result<bool> PostgresCatalog::HasDescendants(std::string_view folder) {
+  // Paths under "a" lie in ["a/", "a0"): '0' is the byte after '/'.
+  Result<PgResult> r = db_->Exec(
+      "SELECT 1 FROM ferry_items WHERE migration = $1 AND path >= $2 AND path < $3 LIMIT 1",
+      {where_.migration, std::string(folder) + "/", std::string(folder) + "0"});
+  if (!r.ok()) return r.status();
+  return r->rows() > 0;
+}
+
+Result<std::vector<StateTotals>> PostgresCatalog::Totals() {
+  Result<PgResult> r = db_->Exec(
+      "SELECT state, count(*), coalesce(sum(size), 0) FROM ferry_items WHERE migration = $1 "
+      "GROUP BY state",
+      {where_.migration});
+  if (!r.ok()) return r.status();
+  std::vector<StateTotals> totals;
+  for (int i = 0; i < r->rows(); ++i) {
+    totals.push_back({StateFromName(r->Text(i, 0)).value_or(ItemState::kPending), r->Int(i, 1),
+                      r->Int(i, 2)});
+  }
+  return totals;
+}
+
+Result<int64_t> PostgresCatalog::CountItems(ItemState state,
+                                            std::optional<std::string_view> cause) {
+  std::vector<PgParam> params{where_.migration, std::string(StateName(state))};
+  if (cause) params.push_back(std::string(*cause));
+  Result<PgResult> r = db_->Exec(
+      cause ? "SELECT count(*) FROM ferry_items WHERE migration = $1 AND state = $2 AND cause = $3"
+            : "SELECT count(*) FROM ferry_items WHERE migration = $1 AND state = $2",
+      params);
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
+Result<std::vector<Catalog::ErrorGroup>> PostgresCatalog::ErrorGroups(int examples_per_group) {
+  Result<PgResult> groups = db_->Exec(
+      "SELECT state, cause, count(*), coalesce(sum(size), 0) FROM ferry_items WHERE migration = "
+      "$1 AND state IN ('failed', 'conflict', 'skipped') GROUP BY state, cause "
+      "ORDER BY count(*) DESC, cause COLLATE \"C\"",
+      {where_.migration});
+  if (!groups.ok()) return groups.status();
+  std::vector<ErrorGroup> out;
+  for (int i = 0; i < groups->rows(); ++i) {
+    ErrorGroup g{StateFromName(groups->Text(i, 0)).value_or(ItemState::kFailed),
+                 groups->Text(i, 1),
+                 groups->Int(i, 2),
+                 groups->Int(i, 3),
+                 {}};
+    Result<PgResult> examples = db_->Exec(
+        "SELECT path, reason FROM ferry_items WHERE migration = $1 AND state = $2 AND cause = $3 "
+        "ORDER BY path LIMIT $4",
+        {where_.migration, std::string(StateName(g.state)), g.cause, Int(examples_per_group)});
+    if (!examples.ok()) return examples.status();
+    for (int j = 0; j < examples->rows(); ++j) {
+      g.examples.emplace_back(examples->Text(j, 0), examples->Text(j, 1));
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+Status PostgresCatalog::RecordTrialBlob(const TrialBlob& blob) {
+  return db_
+      ->Exec("INSERT INTO ferry_trial_blobs (migration, path, prefix, etag) VALUES ($1, $2, $3, "
+             "$4) ON CONFLICT (migration, path) DO UPDATE SET prefix = EXCLUDED.prefix, etag = "
+             "EXCLUDED.etag",
+             {where_.migration, blob.path, blob.prefix, blob.etag})
+      .status();
+}
+
+Status PostgresCatalog::ForgetTrialBlob(std::string_view path) {
+  return db_
+      ->Exec("DELETE FROM ferry_trial_blobs WHERE migration = $1 AND path = $2",
+             {where_.migration, std::string(path)})
+      .status();
+}
+
+Result<std::vector<TrialBlob>> PostgresCatalog::TrialBlobs(
+    std::optional<std::string_view> prefix) {
+  std::vector<PgParam> params{where_.migration};
+  if (prefix) params.push_back(std::string(*prefix));
+  Result<PgResult> r = db_->Exec(
+      prefix ? "SELECT path, prefix, etag FROM ferry_trial_blobs WHERE migration = $1 AND prefix "
+               "= $2 ORDER BY path"
+             : "SELECT path, prefix, etag FROM ferry_trial_blobs WHERE migration = $1 ORDER BY "
+               "path",
+      params);
+  if (!r.ok()) return r.status();
+  std::vector<TrialBlob> blobs;
+  for (int i = 0; i < r->rows(); ++i) {
+    blobs.push_back({r->Text(i, 0), r->Text(i, 1), r->Text(i, 2)});
+  }
+  return blobs;
+}
+
+Status PostgresCatalog::BeginTransaction() { return db_->Run("BEGIN"); }
+Status PostgresCatalog::CommitTransaction() { return db_->Run("COMMIT"); }
+Status PostgresCatalog::RollbackTransaction() {
+  Status st = db_->Run("ROLLBACK");
+  // The chain's head is what the database holds, not what the rolled-back events said.
+  if (st.ok()) return LoadLastHash();
+  return st;
+}
+
+Status PostgresCatalog::InsertItem(Item& item) {
+  std::vector<PgParam> params{where_.migration, item.path};
+  for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
+  Result<PgResult> r = db_->Exec(
+      fmt::format("INSERT INTO ferry_items (migration, path, kind, size, mtime_ns, mode, uid, "
+                  "gid, link_target, md5, state, reason, cause, target_etag, attempts, "
+                  "last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
+                  "kept_blob, source_etag, content_type) VALUES ({}) RETURNING id",
+                  "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+                  "$18, $19, $20, $21, $22, $23, $24"),
+      params);
+  if (!r.ok()) return r.status();
+  item.id = r->Int(0, 0);
+  return Status::Ok();
+}
+
+Status PostgresCatalog::UpdateItem(const Item& item) {
+  std::vector<PgParam> params{where_.migration, Int(item.id)};
+  for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
+  return db_
+      ->Exec("UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
+             "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
+             "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
+             "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
+             "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
+             params)
+      .status();
+}
+
+Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
+                                    std::string_view detail) {
+  const std::string detail_json = RedactSecrets(detail);
+  int64_t now = NowNs();
+  std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
+  FERRY_RETURN_IF_ERROR(
+      db_->Exec("INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, "
+                "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                {where_.migration, Int(run), Int(now), std::string(path), std::string(kind),
+                 detail_json, last_event_hash_, hash})
+          .status());
+  last_event_hash_ = hash;
+  return Status::Ok();
+}
+
+Result<EventCursor> PostgresCatalog::Events(const EventFilter& filter) {
+  Result<std::unique_ptr<PgConnection>> reader = PgConnection::Connect(where_.conninfo);
+  if (!reader.ok()) return reader.status();
+  std::string sql =
+      fmt::format("SELECT {} FROM ferry_events WHERE migration = $1", kEventColumns);
+  std::vector<PgParam> params{where_.migration};
+  if (filter.run) {
+    params.push_back(Int(filter.run));
+    sql += fmt::format(" AND run = ${}", params.size());
+  }
+  if (filter.since_ns) {
+    params.push_back(Int(filter.since_ns));
+    sql += fmt::format(" AND time_ns >= ${}", params.size());
+  }
+  sql += " ORDER BY id";
+  auto rows = std::make_unique<PgRows<Event>>(std::move(reader).value(), &ReadEvent);
+  FERRY_RETURN_IF_ERROR(rows->Open(sql, params));
+  return EventCursor(std::move(rows));
+}
+
+}  // namespace ferry::catalog

@@ -1,0 +1,124 @@
+#include "support/postgres.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "support/process.h"
+
+namespace ferry::testing {
+
+namespace {
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Debian's server binaries: /usr/lib/postgresql/VERSION/bin, the newest.
+std::string ServerBin() {
+  glob_t found{};
+  std::string bin;
+  if (::glob("/usr/lib/postgresql/*/bin/pg_ctl", 0, nullptr, &found) == 0 && found.gl_pathc) {
+    bin = found.gl_pathv[found.gl_pathc - 1];
+    bin.resize(bin.size() - std::string("/pg_ctl").size());
+  }
+  ::globfree(&found);
+  if (bin.empty()) throw std::runtime_error("no PostgreSQL server: run scripts/setup.sh");
+  return bin;
+}
+
+}  // namespace
+
+std::string Postgres::RunAsOwner(const std::string& command) const {
+  std::vector<std::string> argv = ::geteuid() == 0
+                                      ? std::vector<std::string>{"runuser", "-u", "postgres",
+                                                                 "--", "sh", "-c", command}
+                                      : std::vector<std::string>{"sh", "-c", command};
+  ProcessResult r = RunProcess(argv);
+  if (r.exit_code != 0) {
+    throw std::runtime_error(fmt::format("'{}' failed: {}{}", command, r.out, r.err));
+  }
+  return r.out;
+}
+
+std::unique_ptr<Postgres> Postgres::Start() {
+  std::unique_ptr<Postgres> pg(new Postgres());
+  pg->bin_ = ServerBin();
+  if (::geteuid() == 0) {
+    struct passwd* owner = ::getpwnam("postgres");
+    if (owner == nullptr) throw std::runtime_error("no postgres user: run scripts/setup.sh");
+    if (::chown(pg->dir_.path().c_str(), owner->pw_uid, owner->pw_gid) != 0) {
+      throw std::runtime_error("cannot hand the data folder to postgres");
+    }
+  }
+  const std::string data = pg->dir_.Sub("data");
+  pg->RunAsOwner(fmt::format("{}/initdb -D {} -A trust -U ferry -E UTF8 --locale=C --no-sync "
+                             ">/dev/null",
+                             pg->bin_, data));
+  for (int attempt = 0; attempt < 5 && !pg->running_; ++attempt) {
+    pg->port_ = FreePort();
+    try {
+      pg->RunAsOwner(fmt::format(
+          "{}/pg_ctl -D {} -l {}/log -w -t 60 -o \"-p {} -k {} -c listen_addresses=127.0.0.1 "
+          "-c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start >/dev/null",
+          pg->bin_, data, pg->dir_.path(), pg->port_, pg->dir_.path()));
+      pg->running_ = true;
+    } catch (const std::exception&) {
+      if (attempt == 4) throw std::runtime_error("PostgreSQL did not start: " +
+                                                 ReadFile(pg->dir_.Sub("log")));
+    }
+  }
+  return pg;
+}
+
+Postgres::~Postgres() {
+  if (!running_) return;
+  try {
+    RunAsOwner(fmt::format("{}/pg_ctl -D {} -m immediate stop >/dev/null", bin_,
+                           dir_.Sub("data")));
+  } catch (const std::exception&) {
+  }
+}
+
+void Postgres::Kill() {
+  if (!running_) return;
+  RunAsOwner(fmt::format("{}/pg_ctl -D {} -m immediate stop >/dev/null", bin_, dir_.Sub("data")));
+  running_ = false;
+}
+
+Postgres& Postgres::Global() {
+  static std::unique_ptr<Postgres> global = Start();
+  return *global;
+}
+
+std::string Postgres::Url(const std::string& database) const {
+  return fmt::format("postgresql://ferry@127.0.0.1:{}/{}", port_, database);
+}
+
+std::string Postgres::NewDatabase(const std::string& hint) {
+  static int n = 0;
+  std::string name = fmt::format("{}_{}_{}", hint, ::getpid(), ++n);
+  RunAsOwner(fmt::format("{}/psql -q -h 127.0.0.1 -p {} -U ferry -d postgres -c "
+                         "'CREATE DATABASE {}' >/dev/null",
+                         bin_, port_, name));
+  return Url(name);
+}
+
+}  // namespace ferry::testing
