@@ -257,8 +257,7 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
   }
   if (!ValidMigrationName(out.migration)) {
     return Invalid(fmt::format(
-        "migration name '{}': use 1 to 63 lower-case letters, digits, '-' and '_'",
-        out.migration));
+        "migration name '{}': use 1 to 63 lower-case letters, digits, '-' and '_'", out.migration));
   }
   out.conninfo = std::string(base);
   for (size_t i = 0; i < kept.size(); ++i) out.conninfo += (i ? "&" : "?") + kept[i];
@@ -277,7 +276,8 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
   // The tables, created or checked under a lock of their own.
   PgConnection& pg = *catalog->db_;
   FERRY_RETURN_IF_ERROR(pg.Run("BEGIN"));
-  FERRY_RETURN_IF_ERROR(pg.Exec("SELECT pg_advisory_xact_lock($1)", {Int(kSchemaLockKey)}).status());
+  FERRY_RETURN_IF_ERROR(
+      pg.Exec("SELECT pg_advisory_xact_lock($1)", {Int(kSchemaLockKey)}).status());
   Status created = pg.Run(kSchema);
   if (!created.ok()) {
     (void)pg.Run("ROLLBACK");
@@ -286,9 +286,9 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
   Result<PgResult> version = pg.Exec("SELECT max(version) FROM ferry_schema");
   if (!version.ok()) return version.status();
   if (version->IsNull(0, 0)) {
-    FERRY_RETURN_IF_ERROR(pg.Exec("INSERT INTO ferry_schema (version) VALUES ($1)",
-                                  {Int(kPostgresSchemaVersion)})
-                              .status());
+    FERRY_RETURN_IF_ERROR(
+        pg.Exec("INSERT INTO ferry_schema (version) VALUES ($1)", {Int(kPostgresSchemaVersion)})
+            .status());
   } else if (version->Int(0, 0) > kPostgresSchemaVersion) {
     (void)pg.Run("ROLLBACK");
     return Invalid(fmt::format(
@@ -301,13 +301,13 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
 }
 
 Status PostgresCatalog::TakeLock() {
-  Result<PgResult> locked = db_->Exec("SELECT pg_try_advisory_lock(hashtext('ferry:' || $1))",
-                                      {where_.migration});
+  Result<PgResult> locked =
+      db_->Exec("SELECT pg_try_advisory_lock(hashtext('ferry:' || $1))", {where_.migration});
   if (!locked.ok()) return locked.status();
   if (locked->Text(0, 0) != "t") {
-    return Invalid(fmt::format(
-        "another ferry process is working on migration '{}'; wait for it to finish",
-        where_.migration));
+    return Invalid(
+        fmt::format("another ferry process is working on migration '{}'; wait for it to finish",
+                    where_.migration));
   }
   return Status::Ok();
 }
@@ -357,9 +357,10 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
   FERRY_RETURN_IF_ERROR(c.LoadConfig());
   if (lock) {
     // With the lock held, a run still marked running was cut short.
-    FERRY_RETURN_IF_ERROR(c.db_->Exec("UPDATE ferry_runs SET outcome = 'interrupted' WHERE "
-                                      "migration = $1 AND outcome = 'running'",
-                                      {c.where_.migration})
+    FERRY_RETURN_IF_ERROR(c.db_
+                              ->Exec("UPDATE ferry_runs SET outcome = 'interrupted' WHERE "
+                                     "migration = $1 AND outcome = 'running'",
+                                     {c.where_.migration})
                               .status());
   }
   FERRY_RETURN_IF_ERROR(c.LoadLastHash());
@@ -376,9 +377,9 @@ Status PostgresCatalog::LoadConfig() {
 }
 
 Status PostgresCatalog::LoadLastHash() {
-  Result<PgResult> last = db_->Exec(
-      "SELECT hash FROM ferry_events WHERE migration = $1 ORDER BY id DESC LIMIT 1",
-      {where_.migration});
+  Result<PgResult> last =
+      db_->Exec("SELECT hash FROM ferry_events WHERE migration = $1 ORDER BY id DESC LIMIT 1",
+                {where_.migration});
   if (!last.ok()) return last.status();
   last_event_hash_ = last->rows() ? last->Text(0, 0) : std::string(64, '0');
   return Status::Ok();
@@ -392,8 +393,8 @@ std::string PostgresCatalog::ScratchDir() const {
 }
 
 Result<int64_t> PostgresCatalog::CreatedNs() {
-  Result<PgResult> r = db_->Exec("SELECT created_ns FROM ferry_migrations WHERE name = $1",
-                                 {where_.migration});
+  Result<PgResult> r =
+      db_->Exec("SELECT created_ns FROM ferry_migrations WHERE name = $1", {where_.migration});
   if (!r.ok()) return r.status();
   if (r->rows() == 0) return Status(Code::kNotFound, "the migration is gone from the database");
   return r->Int(0, 0);
@@ -409,9 +410,10 @@ Result<std::string> PostgresCatalog::GetMeta(const std::string& key) {
 
 Status PostgresCatalog::SetMeta(const std::string& key, const std::string& value) {
   return db_
-      ->Exec("INSERT INTO ferry_meta (migration, key, value) VALUES ($1, $2, $3) "
-             "ON CONFLICT (migration, key) DO UPDATE SET value = EXCLUDED.value",
-             {where_.migration, key, value})
+      ->Exec(
+          "INSERT INTO ferry_meta (migration, key, value) VALUES ($1, $2, $3) "
+          "ON CONFLICT (migration, key) DO UPDATE SET value = EXCLUDED.value",
+          {where_.migration, key, value})
       .status();
 }
 
@@ -433,10 +435,11 @@ void PostgresCatalog::AnnotateRuns(std::string kind, std::string detail_json) {
 
 Status PostgresCatalog::EndRun(const Run& run) {
   return db_
-      ->Exec("UPDATE ferry_runs SET ended_ns = $3, outcome = $4, files = $5, bytes = $6, "
-             "failed = $7, summary = $8 WHERE migration = $1 AND id = $2",
-             {where_.migration, Int(run.id), Int(NowNs()), run.outcome, Int(run.files),
-              Int(run.bytes), Int(run.failed), RedactSecrets(run.summary_json)})
+      ->Exec(
+          "UPDATE ferry_runs SET ended_ns = $3, outcome = $4, files = $5, bytes = $6, "
+          "failed = $7, summary = $8 WHERE migration = $1 AND id = $2",
+          {where_.migration, Int(run.id), Int(NowNs()), run.outcome, Int(run.files), Int(run.bytes),
+           Int(run.failed), RedactSecrets(run.summary_json)})
       .status();
 }
 
@@ -501,8 +504,8 @@ Result<std::vector<StateTotals>> PostgresCatalog::Totals() {
   if (!r.ok()) return r.status();
   std::vector<StateTotals> totals;
   for (int i = 0; i < r->rows(); ++i) {
-    totals.push_back({StateFromName(r->Text(i, 0)).value_or(ItemState::kPending), r->Int(i, 1),
-                      r->Int(i, 2)});
+    totals.push_back(
+        {StateFromName(r->Text(i, 0)).value_or(ItemState::kPending), r->Int(i, 1), r->Int(i, 2)});
   }
   return totals;
 }
@@ -548,10 +551,11 @@ Result<std::vector<Catalog::ErrorGroup>> PostgresCatalog::ErrorGroups(int exampl
 
 Status PostgresCatalog::RecordTrialBlob(const TrialBlob& blob) {
   return db_
-      ->Exec("INSERT INTO ferry_trial_blobs (migration, path, prefix, etag) VALUES ($1, $2, $3, "
-             "$4) ON CONFLICT (migration, path) DO UPDATE SET prefix = EXCLUDED.prefix, etag = "
-             "EXCLUDED.etag",
-             {where_.migration, blob.path, blob.prefix, blob.etag})
+      ->Exec(
+          "INSERT INTO ferry_trial_blobs (migration, path, prefix, etag) VALUES ($1, $2, $3, "
+          "$4) ON CONFLICT (migration, path) DO UPDATE SET prefix = EXCLUDED.prefix, etag = "
+          "EXCLUDED.etag",
+          {where_.migration, blob.path, blob.prefix, blob.etag})
       .status();
 }
 
@@ -562,8 +566,7 @@ Status PostgresCatalog::ForgetTrialBlob(std::string_view path) {
       .status();
 }
 
-Result<std::vector<TrialBlob>> PostgresCatalog::TrialBlobs(
-    std::optional<std::string_view> prefix) {
+Result<std::vector<TrialBlob>> PostgresCatalog::TrialBlobs(std::optional<std::string_view> prefix) {
   std::vector<PgParam> params{where_.migration};
   if (prefix) params.push_back(std::string(*prefix));
   Result<PgResult> r = db_->Exec(
@@ -609,12 +612,13 @@ Status PostgresCatalog::UpdateItem(const Item& item) {
   std::vector<PgParam> params{where_.migration, Int(item.id)};
   for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
   return db_
-      ->Exec("UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
-             "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
-             "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
-             "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
-             "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
-             params)
+      ->Exec(
+          "UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
+          "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
+          "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
+          "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
+          "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
+          params)
       .status();
 }
 
@@ -636,8 +640,7 @@ Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::str
 Result<EventCursor> PostgresCatalog::Events(const EventFilter& filter) {
   Result<std::unique_ptr<PgConnection>> reader = PgConnection::Connect(where_.conninfo);
   if (!reader.ok()) return reader.status();
-  std::string sql =
-      fmt::format("SELECT {} FROM ferry_events WHERE migration = $1", kEventColumns);
+  std::string sql = fmt::format("SELECT {} FROM ferry_events WHERE migration = $1", kEventColumns);
   std::vector<PgParam> params{where_.migration};
   if (filter.run) {
     params.push_back(Int(filter.run));

@@ -29,8 +29,7 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location);
 
 class PostgresCatalog final : public Catalog {
  public:
-  static Result<std::unique_ptr<Catalog>> Create(const std::string& location,
-                                                 const Config& config);
+  static Result<std::unique_ptr<Catalog>> Create(const std::string& location, const Config& config);
   static Result<std::unique_ptr<Catalog>> Open(const std::string& location, bool lock);
 
   std::string ScratchDir() const override;

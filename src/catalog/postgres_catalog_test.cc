@@ -38,10 +38,10 @@ TEST(PostgresLocation, NamesAMigrationAndNeverAPassword) {
   ASSERT_OK(where);
   EXPECT_EQ(where->migration, "share-1");
   EXPECT_EQ(where->conninfo, "postgresql://ferry@db.example:5432/migrations?sslmode=require");
-  for (const char* bad : {"postgresql://ferry@db/m", "postgresql://ferry@db/m?migration=",
-                          "postgresql://ferry@db/m?migration=Has_Upper",
-                          "postgresql://ferry:secret@db/m?migration=a",
-                          "postgresql://ferry@db/m?migration=a&password=secret"}) {
+  for (const char* bad :
+       {"postgresql://ferry@db/m", "postgresql://ferry@db/m?migration=",
+        "postgresql://ferry@db/m?migration=Has_Upper", "postgresql://ferry:secret@db/m?migration=a",
+        "postgresql://ferry@db/m?migration=a&password=secret"}) {
     auto refused = catalog::ParsePostgresLocation(bad);
     EXPECT_EQ(refused.status().code(), Code::kInvalidInput) << bad;
     EXPECT_EQ(refused.status().message().find("secret"), std::string::npos) << bad;

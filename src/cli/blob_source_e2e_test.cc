@@ -54,7 +54,7 @@ class BlobSourceTest : public MigrationFixture {
     for (const auto& b : listing) blobs[b["name"]] = b;
     int compared = 0;
     for (const auto& s : source) {
-      std::string name = s["name"].get<std::string>().substr(5);  // after "dept/"
+      std::string name = s["name"].get<std::string>().substr(5);      // after "dept/"
       if (s["metadata"].value("is_symlink", "") == "true") continue;  // skipped, with the reason
       auto it = blobs.find("share/" + name);
       if (it == blobs.end()) {
@@ -104,9 +104,8 @@ TEST_F(BlobSourceTest, TheWholePlaybookFromAnotherAccountReadingItOnly) {
                   {"size", 300},
                   {"content_type", "text/html"},
                   {"metadata", {{"team", "web"}, {"permissions", "3583"}}}});
-  spec.push_back({{"name", "dept/empty-folder"},
-                  {"size", 0},
-                  {"metadata", {{"hdi_isfolder", "true"}}}});
+  spec.push_back(
+      {{"name", "dept/empty-folder"}, {"size", 0}, {"metadata", {{"hdi_isfolder", "true"}}}});
   spec.push_back({{"name", "dept/a-link"}, {"size", 9}, {"metadata", {{"is_symlink", "true"}}}});
   spec.push_back({{"name", "dept/media/big.bin"}, {"size", 20 << 20}, {"blocks", true}});
   spec.push_back({{"name", "dept/same/size.txt"}, {"size", 11}});
@@ -120,9 +119,9 @@ TEST_F(BlobSourceTest, TheWholePlaybookFromAnotherAccountReadingItOnly) {
   auto init = ReadingFerry(
       {"init", Mig(), "--source", SourceUrl(), "--target", target_, "--mode", "mirror"});
   ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
-  EXPECT_NE(init.out.find(fmt::format("credential for {}: FERRY_SOURCE_CONNECTION_STRING",
-                                      SourceUrl())),
-            std::string::npos)
+  EXPECT_NE(
+      init.out.find(fmt::format("credential for {}: FERRY_SOURCE_CONNECTION_STRING", SourceUrl())),
+      std::string::npos)
       << init.out;
   EXPECT_NE(init.out.find("credential for " + target_ + ": AZURE_STORAGE_CONNECTION_STRING"),
             std::string::npos)
@@ -141,7 +140,8 @@ TEST_F(BlobSourceTest, TheWholePlaybookFromAnotherAccountReadingItOnly) {
   ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
   ExpectTargetIsTheSource();
   auto errors = ReadingFerry({"errors", Mig()});
-  EXPECT_NE(errors.out.find("a-link"), std::string::npos) << "the link blob, skipped: " << errors.out;
+  EXPECT_NE(errors.out.find("a-link"), std::string::npos)
+      << "the link blob, skipped: " << errors.out;
 
   // Replaced with as many bytes, deleted, added.
   RunChecker(source_, {"put", kSourceContainer, "dept/same/size.txt", "other bytes"});
@@ -162,11 +162,11 @@ TEST_F(BlobSourceTest, TheWholePlaybookFromAnotherAccountReadingItOnly) {
   auto held = ReadingFerry({"cutover", Mig(), "--quiet-window", "200ms", "--yes"});
   EXPECT_EQ(held.exit_code, 3) << held.out << held.err;
   EXPECT_NE((held.out + held.err).find("a-link"), std::string::npos) << held.out << held.err;
-  auto cutover = ReadingFerry(
-      {"cutover", Mig(), "--quiet-window", "200ms", "--yes", "--accept-skipped"});
+  auto cutover =
+      ReadingFerry({"cutover", Mig(), "--quiet-window", "200ms", "--yes", "--accept-skipped"});
   EXPECT_EQ(cutover.exit_code, 0) << cutover.out << cutover.err;
-  for (std::vector<std::string> args : {std::vector<std::string>{"status", Mig()},
-                                        {"report", Mig(), "--json"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"status", Mig()}, {"report", Mig(), "--json"}}) {
     auto r = ReadingFerry(args);
     EXPECT_EQ(r.exit_code, 0) << args[0] << ": " << r.err;
   }

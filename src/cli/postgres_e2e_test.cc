@@ -17,7 +17,8 @@ class PostgresCatalogTest : public MigrationFixture {
 };
 
 TEST_F(PostgresCatalogTest, ThePlaybookWithTheCatalogInPostgres) {
-  for (int i = 0; i < 300; ++i) AddFile(fmt::format("d{}/f{:03d}.txt", i % 6, i), std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    AddFile(fmt::format("d{}/f{:03d}.txt", i % 6, i), std::to_string(i));
   const std::string mig = Location("share-1");
   auto init = Ferry({"init", mig, "--source", Src(), "--target", target_, "--mode", "mirror"});
   ASSERT_EQ(init.exit_code, 0) << init.out << init.err;

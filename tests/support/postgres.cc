@@ -47,10 +47,10 @@ std::string ServerBin() {
 }  // namespace
 
 std::string Postgres::RunAsOwner(const std::string& command) const {
-  std::vector<std::string> argv = ::geteuid() == 0
-                                      ? std::vector<std::string>{"runuser", "-u", "postgres",
-                                                                 "--", "sh", "-c", command}
-                                      : std::vector<std::string>{"sh", "-c", command};
+  std::vector<std::string> argv =
+      ::geteuid() == 0
+          ? std::vector<std::string>{"runuser", "-u", "postgres", "--", "sh", "-c", command}
+          : std::vector<std::string>{"sh", "-c", command};
   ProcessResult r = RunProcess(argv);
   if (r.exit_code != 0) {
     throw std::runtime_error(fmt::format("'{}' failed: {}{}", command, r.out, r.err));
@@ -69,9 +69,10 @@ std::unique_ptr<Postgres> Postgres::Start() {
     }
   }
   const std::string data = pg->dir_.Sub("data");
-  pg->RunAsOwner(fmt::format("{}/initdb -D {} -A trust -U ferry -E UTF8 --locale=C --no-sync "
-                             ">/dev/null",
-                             pg->bin_, data));
+  pg->RunAsOwner(
+      fmt::format("{}/initdb -D {} -A trust -U ferry -E UTF8 --locale=C --no-sync "
+                  ">/dev/null",
+                  pg->bin_, data));
   for (int attempt = 0; attempt < 5 && !pg->running_; ++attempt) {
     pg->port_ = FreePort();
     try {
@@ -81,8 +82,8 @@ std::unique_ptr<Postgres> Postgres::Start() {
           pg->bin_, data, pg->dir_.path(), pg->port_, pg->dir_.path()));
       pg->running_ = true;
     } catch (const std::exception&) {
-      if (attempt == 4) throw std::runtime_error("PostgreSQL did not start: " +
-                                                 ReadFile(pg->dir_.Sub("log")));
+      if (attempt == 4)
+        throw std::runtime_error("PostgreSQL did not start: " + ReadFile(pg->dir_.Sub("log")));
     }
   }
   return pg;
@@ -91,8 +92,7 @@ std::unique_ptr<Postgres> Postgres::Start() {
 Postgres::~Postgres() {
   if (!running_) return;
   try {
-    RunAsOwner(fmt::format("{}/pg_ctl -D {} -m immediate stop >/dev/null", bin_,
-                           dir_.Sub("data")));
+    RunAsOwner(fmt::format("{}/pg_ctl -D {} -m immediate stop >/dev/null", bin_, dir_.Sub("data")));
   } catch (const std::exception&) {
   }
 }
@@ -115,9 +115,10 @@ std::string Postgres::Url(const std::string& database) const {
 std::string Postgres::NewDatabase(const std::string& hint) {
   static int n = 0;
   std::string name = fmt::format("{}_{}_{}", hint, ::getpid(), ++n);
-  RunAsOwner(fmt::format("{}/psql -q -h 127.0.0.1 -p {} -U ferry -d postgres -c "
-                         "'CREATE DATABASE {}' >/dev/null",
-                         bin_, port_, name));
+  RunAsOwner(
+      fmt::format("{}/psql -q -h 127.0.0.1 -p {} -U ferry -d postgres -c "
+                  "'CREATE DATABASE {}' >/dev/null",
+                  bin_, port_, name));
   return Url(name);
 }
 

@@ -46,7 +46,8 @@ class S3Server {
 // Runs `node s3_client.mjs ARGS...` against `server` and returns its JSON answer; fails the test
 // (returning null) if the client fails.
 inline nlohmann::json RunS3Client(const S3Server& server, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"node", std::string(FERRY_SOURCE_DIR) + "/tests/support/s3_client.mjs"};
+  std::vector<std::string> argv{"node",
+                                std::string(FERRY_SOURCE_DIR) + "/tests/support/s3_client.mjs"};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions options;
   options.env = {{"S3_ENDPOINT", server.Endpoint()}};
