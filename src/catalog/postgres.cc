@@ -51,13 +51,21 @@ bool PgConnection::Lost() const { return PQstatus(conn_) != CONNECTION_OK; }
 Status PgConnection::Failed(const PgResult& result) const {
   std::string error = result.Error();
   if (error.empty()) error = PQerrorMessage(conn_);
-  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
-  for (char& c : error) {
-    if (c == '\n') c = ' ';
+  // One line: libpq's messages run over several, indented with tabs.
+  std::string line;
+  for (char c : error) {
+    bool space = c == '\n' || c == '\t' || c == ' ';
+    if (space && (line.empty() || line.back() == ' ')) continue;
+    line.push_back(space ? ' ' : c);
   }
-  Code code = Lost() ? Code::kTransient : Code::kInternal;
-  Status st(code, fmt::format("catalog: {}", RedactSecrets(error)));
-  return st;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  if (Lost()) {
+    return Status(Code::kTransient,
+                  fmt::format("catalog: lost the connection to PostgreSQL ({}); what was "
+                              "committed is kept: run the command again once the database is back",
+                              RedactSecrets(line)));
+  }
+  return Status(Code::kInternal, fmt::format("catalog: {}", RedactSecrets(line)));
 }
 
 Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgParam>& params) {

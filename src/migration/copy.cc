@@ -236,7 +236,7 @@ class CopyRun {
       // Items dispatched and not yet recorded stay few: workers that fail fast cannot run
       // through the whole list before the outcomes that would stop the run are read.
       std::vector<Work> batch;
-      while (more && !stopping && in_flight_ < max_in_flight_) {
+      while (more && !stopping && in_flight_ + int64_t(batch.size()) < max_in_flight_) {
         Item item;
         Result<bool> next = cursor.Next(item);
         if (!next.ok()) return next.status();
@@ -249,6 +249,9 @@ class CopyRun {
         FERRY_RETURN_IF_ERROR(Commit());
         FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
         in_transaction_ = true;
+        // In flight from here: an error before this point (the catalog lost) leaves nothing
+        // that Execute would wait for.
+        in_flight_ += int64_t(batch.size());
         for (Work& work : batch) exchange_.Push(std::move(work));
       }
       if (stopping) {
@@ -285,7 +288,6 @@ class CopyRun {
         return catalog_.UpdateItem(item);
       }
     }
-    ++in_flight_;
     std::string earlier = std::move(item.write_intent);
     item.write_intent = fmt::format("{}/{}", report_.run, item.id);
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));

@@ -76,17 +76,26 @@ std::unique_ptr<Postgres> Postgres::Start() {
   for (int attempt = 0; attempt < 5 && !pg->running_; ++attempt) {
     pg->port_ = FreePort();
     try {
-      pg->RunAsOwner(fmt::format(
-          "{}/pg_ctl -D {} -l {}/log -w -t 60 -o \"-p {} -k {} -c listen_addresses=127.0.0.1 "
-          "-c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start >/dev/null",
-          pg->bin_, data, pg->dir_.path(), pg->port_, pg->dir_.path()));
-      pg->running_ = true;
+      pg->StartServer();
     } catch (const std::exception&) {
-      if (attempt == 4)
+      if (attempt == 4) {
         throw std::runtime_error("PostgreSQL did not start: " + ReadFile(pg->dir_.Sub("log")));
+      }
     }
   }
   return pg;
+}
+
+void Postgres::StartServer() {
+  RunAsOwner(fmt::format(
+      "{}/pg_ctl -D {} -l {}/log -w -t 60 -o \"-p {} -k {} -c listen_addresses=127.0.0.1 "
+      "-c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start >/dev/null",
+      bin_, dir_.Sub("data"), dir_.path(), port_, dir_.path()));
+  running_ = true;
+}
+
+void Postgres::Restart() {
+  if (!running_) StartServer();
 }
 
 Postgres::~Postgres() {

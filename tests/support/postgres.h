@@ -25,10 +25,14 @@ class Postgres {
   std::string NewDatabase(const std::string& hint);
   // Stops the server at once, as a crash or a lost network would look to its clients.
   void Kill();
+  // Starts it again on the same port, with what it had committed.
+  void Restart();
 
  private:
   Postgres() = default;
   std::string RunAsOwner(const std::string& command) const;
+  // pg_ctl start on port_; throws on failure.
+  void StartServer();
   TempDir dir_;
   std::string bin_;
   int port_ = 0;
