@@ -68,7 +68,49 @@ Status PgConnection::Failed(const PgResult& result) const {
   return Status(Code::kInternal, fmt::format("catalog: {}", RedactSecrets(line)));
 }
 
+Status PgConnection::Queue(std::string_view sql, const std::vector<PgParam>& params) {
+  if (!pipelined_) {
+    if (PQenterPipelineMode(conn_) != 1) return Failed(PgResult(nullptr));
+    pipelined_ = true;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  std::string text(sql);
+  if (PQsendQueryParams(conn_, text.c_str(), int(values.size()), nullptr, values.data(), nullptr,
+                        nullptr, 0) != 1) {
+    return Failed(PgResult(nullptr));
+  }
+  return Status::Ok();
+}
+
+Status PgConnection::Flush() {
+  if (!pipelined_) return Status::Ok();
+  Status first = Status::Ok();
+  if (PQpipelineSync(conn_) != 1) first = Failed(PgResult(nullptr));
+  // Every queued statement's answer, then the sync's; after an error the rest come back
+  // PGRES_PIPELINE_ABORTED.
+  while (first.ok() || !Lost()) {
+    PGresult* raw = PQgetResult(conn_);
+    if (raw == nullptr) {
+      if (Lost()) break;
+      continue;  // the end of one statement's answers
+    }
+    PgResult result(raw);
+    ExecStatusType status = PQresultStatus(raw);
+    if (status == PGRES_PIPELINE_SYNC) break;
+    if (first.ok() && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      first = Failed(result);
+      if (result.State() == "23505") first = Status(Code::kAlreadyExists, first.message());
+    }
+  }
+  if (PQexitPipelineMode(conn_) == 1 || Lost()) pipelined_ = false;
+  if (first.ok() && Lost()) first = Failed(PgResult(nullptr));
+  return first;
+}
+
 Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgParam>& params) {
+  FERRY_RETURN_IF_ERROR(Flush());
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -84,6 +126,7 @@ Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgPa
 }
 
 Status PgConnection::Run(std::string_view sql) {
+  FERRY_RETURN_IF_ERROR(Flush());
   std::string text(sql);
   PgResult result(PQexec(conn_, text.c_str()));
   return result.ok() ? Status::Ok() : Failed(result);

@@ -53,6 +53,12 @@ class PgConnection {
 
   // Runs `sql` with $1.. bound to `params`.
   Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {});
+  // Sends a write whose answer nobody waits for (libpq's pipeline mode): many go out back to
+  // back instead of one round trip each. The first error among them is returned by the next
+  // Exec, Run or Flush, which wait for them all.
+  Status Queue(std::string_view sql, const std::vector<PgParam>& params);
+  // Waits for every queued write; the first error among them, if any.
+  Status Flush();
   // Runs statements without parameters (may be several, separated by ';').
   Status Run(std::string_view sql);
   // Whether the connection was lost (the server stopped, the network dropped).
@@ -62,6 +68,7 @@ class PgConnection {
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   Status Failed(const PgResult& result) const;
   PGconn* conn_;
+  bool pipelined_ = false;
 };
 
 // A bytea literal for a parameter ("\x0a1b...").

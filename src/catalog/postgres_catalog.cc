@@ -583,9 +583,44 @@ Result<std::vector<TrialBlob>> PostgresCatalog::TrialBlobs(std::optional<std::st
   return blobs;
 }
 
-Status PostgresCatalog::BeginTransaction() { return db_->Run("BEGIN"); }
-Status PostgresCatalog::CommitTransaction() { return db_->Run("COMMIT"); }
+Status PostgresCatalog::Write(std::string_view sql, const std::vector<PgParam>& params) {
+  if (in_transaction_) return db_->Queue(sql, params);
+  return db_->Exec(sql, params).status();
+}
+
+Result<int64_t> PostgresCatalog::NextItemId() {
+  if (free_ids_.empty()) {
+    Result<PgResult> r = db_->Exec(
+        "SELECT nextval(pg_get_serial_sequence('ferry_items', 'id')) FROM generate_series(1, "
+        "1000) ORDER BY 1 DESC");
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r->rows(); ++i) free_ids_.push_back(r->Int(i, 0));
+  }
+  int64_t id = free_ids_.back();
+  free_ids_.pop_back();
+  return id;
+}
+
+Status PostgresCatalog::BeginTransaction() {
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  in_transaction_ = true;
+  return Status::Ok();
+}
+
+Status PostgresCatalog::CommitTransaction() {
+  in_transaction_ = false;
+  Status written = db_->Flush();
+  if (!written.ok()) {
+    (void)db_->Run("ROLLBACK");  // the transaction is aborted: end it, so the next one can start
+    (void)LoadLastHash();
+    return written;
+  }
+  return db_->Run("COMMIT");
+}
+
 Status PostgresCatalog::RollbackTransaction() {
+  in_transaction_ = false;
+  (void)db_->Flush();  // whatever the queued writes answered, they are undone now
   Status st = db_->Run("ROLLBACK");
   // The chain's head is what the database holds, not what the rolled-back events said.
   if (st.ok()) return LoadLastHash();
@@ -593,33 +628,31 @@ Status PostgresCatalog::RollbackTransaction() {
 }
 
 Status PostgresCatalog::InsertItem(Item& item) {
-  std::vector<PgParam> params{where_.migration, item.path};
+  Result<int64_t> id = NextItemId();
+  if (!id.ok()) return id.status();
+  std::vector<PgParam> params{where_.migration, Int(*id), item.path};
   for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
-  Result<PgResult> r = db_->Exec(
-      fmt::format("INSERT INTO ferry_items (migration, path, kind, size, mtime_ns, mode, uid, "
-                  "gid, link_target, md5, state, reason, cause, target_etag, attempts, "
-                  "last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
-                  "kept_blob, source_etag, content_type) VALUES ({}) RETURNING id",
-                  "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-                  "$18, $19, $20, $21, $22, $23, $24"),
-      params);
-  if (!r.ok()) return r.status();
-  item.id = r->Int(0, 0);
+  FERRY_RETURN_IF_ERROR(
+      Write("INSERT INTO ferry_items (migration, id, path, kind, size, mtime_ns, mode, uid, gid, "
+            "link_target, md5, state, reason, cause, target_etag, attempts, last_run, "
+            "verified_ns, verify_result, ctime_ns, inode, write_intent, kept_blob, source_etag, "
+            "content_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+            "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+            params));
+  item.id = *id;
   return Status::Ok();
 }
 
 Status PostgresCatalog::UpdateItem(const Item& item) {
   std::vector<PgParam> params{where_.migration, Int(item.id)};
   for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
-  return db_
-      ->Exec(
+  return Write(
           "UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
           "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
           "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
           "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
           "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
-          params)
-      .status();
+          params);
 }
 
 Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
@@ -628,11 +661,10 @@ Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::str
   int64_t now = NowNs();
   std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
   FERRY_RETURN_IF_ERROR(
-      db_->Exec("INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, "
-                "prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                {where_.migration, Int(run), Int(now), std::string(path), std::string(kind),
-                 detail_json, last_event_hash_, hash})
-          .status());
+      Write("INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, prev_hash, "
+            "hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            {where_.migration, Int(run), Int(now), std::string(path), std::string(kind),
+             detail_json, last_event_hash_, hash}));
   last_event_hash_ = hash;
   return Status::Ok();
 }

@@ -64,11 +64,17 @@ class PostgresCatalog final : public Catalog {
   Status TakeLock();
   Status LoadConfig();
   Status LoadLastHash();
+  // A write: queued inside a transaction (answered at the next read or the commit), else run.
+  Status Write(std::string_view sql, const std::vector<PgParam>& params);
+  // The next id for an item, from a block taken from the sequence 1,000 at a time.
+  Result<int64_t> NextItemId();
 
   PostgresLocation where_;
   std::unique_ptr<PgConnection> db_;
   std::vector<std::pair<std::string, std::string>> run_annotations_;
   std::string last_event_hash_;
+  bool in_transaction_ = false;
+  std::vector<int64_t> free_ids_;  // taken from the sequence, not used yet (in reverse)
 };
 
 }  // namespace ferry::catalog

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What a PostgreSQL catalog costs against SQLite, with a target that is not the bottleneck:
+# S1's shape (5,000 files of 1-64 KiB in 50 folders) copied to a folder on tmpfs, scan and copy
+# timed separately, for each catalog in turn. Starts its own PostgreSQL (Debian's, initdb into
+# a temporary folder, on a free loopback port; as the postgres user when run as root).
+#
+#   bench/catalog_overhead.sh            # REPEAT=3 rounds, medians printed
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ferry="${FERRY:-$root/build/ferry}"
+repeat="${REPEAT:-3}"
+work="$(mktemp -d /dev/shm/ferry-catalog-XXXXXX)"
+pgdir="$(mktemp -d /tmp/ferry-pg-XXXXXX)"
+bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+as_owner() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[[ $(id -u) -eq 0 ]] && chown postgres "$pgdir"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+cleanup() {
+  as_owner "$bin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work" "$pgdir"
+}
+trap cleanup EXIT
+as_owner "$bin/initdb" -D "$pgdir/data" -A trust -U ferry -E UTF8 --locale=C >/dev/null
+as_owner "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
+
+# S1's shape, generated once.
+src="$work/src"
+python3 - "$src" <<'PY'
+import os, random, sys
+random.seed(1)
+for i in range(5000):
+    d = os.path.join(sys.argv[1], f"d{i % 50:02d}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
+        f.write(os.urandom(random.randint(1024, 65536)))
+PY
+
+seconds() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
+declare -A scan copy
+for round in $(seq "$repeat"); do
+  for catalog in sqlite postgres; do
+    rm -rf "$work/target" "$work/mig"
+    if [[ $catalog == sqlite ]]; then mig="$work/mig"; else
+      mig="postgresql://ferry@127.0.0.1:$port/postgres?migration=r$round"; fi
+    "$ferry" init "$mig" --source "$src" --target "$work/target" >/dev/null
+    scan[$catalog]+="$(seconds "$ferry" scan "$mig") "
+    copy[$catalog]+="$(seconds "$ferry" copy "$mig") "
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '%-9s %10s %10s\n' catalog "scan (s)" "copy (s)"
+for catalog in sqlite postgres; do
+  printf '%-9s %10.2f %10.2f\n' "$catalog" "$(median "${scan[$catalog]}")" "$(median "${copy[$catalog]}")"
+done
