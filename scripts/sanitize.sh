@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds ferry and its unit tests with clang's AddressSanitizer and UndefinedBehaviorSanitizer
+# Builds ferry, its unit tests and the PostgreSQL catalog's with clang's AddressSanitizer and UndefinedBehaviorSanitizer
 # (LeakSanitizer included) in the fuzzers' build folder, runs the unit tests, then the whole demo
 # migration (init, scan, copy, sync, verify, status, errors against Azurite) with that binary.
 # Any finding aborts the program that made it and fails this script.
@@ -11,12 +11,14 @@ if [[ ! -f "$build/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DFERRY_FUZZ=ON >/dev/null
 fi
-cmake --build "$build" -j 2 --target ferry unit_tests
+cmake --build "$build" -j 2 --target ferry unit_tests postgres_tests
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 echo "sanitize: unit tests"
 "$build/unit_tests" --gtest_brief=1
+echo "sanitize: the PostgreSQL catalog"
+"$build/postgres_tests" --gtest_brief=1
 echo "sanitize: the demo migration"
 log="$build/sanitize-demo.log"
 FERRY="$build/ferry" "$root/scripts/demo.sh" >"$log" 2>&1 || {

@@ -38,6 +38,14 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
     return Status(Code::kInvalidInput,
                   fmt::format("cannot connect to PostgreSQL: {}", RedactSecrets(error)));
   }
+  // md5s read back in the hex form PgResult::Bytes reads, whatever the database's default.
+  PGresult* set = PQexec(conn, "SET bytea_output = 'hex'");
+  bool hex = PQresultStatus(set) == PGRES_COMMAND_OK;
+  PQclear(set);
+  if (!hex) {
+    PQfinish(conn);
+    return Status(Code::kInternal, "cannot set bytea_output on the PostgreSQL connection");
+  }
   // Quiet: NOTICEs (a table that already exists) are not the user's business.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
@@ -87,13 +95,14 @@ Status PgConnection::Queue(std::string_view sql, const std::vector<PgParam>& par
 Status PgConnection::Flush() {
   if (!pipelined_) return Status::Ok();
   Status first = Status::Ok();
-  if (PQpipelineSync(conn_) != 1) first = Failed(PgResult(nullptr));
+  const bool synced = PQpipelineSync(conn_) == 1;
+  if (!synced) first = Failed(PgResult(nullptr));
   // Every queued statement's answer, then the sync's; after an error the rest come back
   // PGRES_PIPELINE_ABORTED.
-  while (first.ok() || !Lost()) {
+  while (true) {
     PGresult* raw = PQgetResult(conn_);
     if (raw == nullptr) {
-      if (Lost()) break;
+      if (Lost() || !synced) break;  // no sync will come
       continue;  // the end of one statement's answers
     }
     PgResult result(raw);

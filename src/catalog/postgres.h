@@ -63,6 +63,8 @@ class PgConnection {
   Status Run(std::string_view sql);
   // Whether the connection was lost (the server stopped, the network dropped).
   bool Lost() const;
+  // Whether the open transaction failed (a statement in it was refused): it can only roll back.
+  bool InFailedTransaction() const { return PQtransactionStatus(conn_) == PQTRANS_INERROR; }
 
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}

@@ -226,12 +226,13 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
   PostgresLocation out;
   size_t query = location.find('?');
   std::string_view base = location.substr(0, query);
-  std::string_view authority = base.substr(base.find("://") + 3);
-  authority = authority.substr(0, authority.find('/'));
-  if (size_t at = authority.rfind('@');
-      at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos) {
-    return Invalid(
-        "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+  const Status has_password = Invalid(
+      "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+  // USER:PASSWORD@ before the host, whatever the password holds ('?', '/', '@').
+  std::string_view rest = location.substr(location.find("://") + 3);
+  if (size_t at = rest.rfind('@');
+      at != std::string_view::npos && rest.substr(0, at).find(':') != std::string_view::npos) {
+    return has_password;
   }
   std::vector<std::string> kept;
   if (query != std::string_view::npos) {
@@ -240,11 +241,13 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
       size_t amp = rest.find('&');
       std::string_view param = rest.substr(0, amp);
       rest = amp == std::string_view::npos ? "" : rest.substr(amp + 1);
-      if (param.starts_with("migration=")) {
-        out.migration = std::string(param.substr(10));
-      } else if (param.starts_with("password=")) {
-        return Invalid(
-            "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+      std::string_view key = param.substr(0, param.find('='));
+      if (key.find('%') != std::string_view::npos || key == "password" ||
+          key == "sslpassword") {
+        return has_password;  // libpq decodes keys: pass%77ord is a password too
+      }
+      if (key == "migration") {
+        out.migration = std::string(param.substr(std::min(param.size(), key.size() + 1)));
       } else if (!param.empty()) {
         kept.emplace_back(param);
       }
@@ -583,6 +586,29 @@ Result<std::vector<TrialBlob>> PostgresCatalog::TrialBlobs(std::optional<std::st
   return blobs;
 }
 
+namespace {
+
+// `text` with every byte outside ASCII as \xHH: printable whatever it holds.
+std::string Escaped(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    auto b = static_cast<unsigned char>(c);
+    out += b < 0x20 || b >= 0x7f ? fmt::format("\\x{:02x}", b) : std::string(1, c);
+  }
+  return out;
+}
+
+// PostgreSQL keeps text as UTF-8 and refuses anything else; a folder catalog keeps any bytes.
+Status NotUtf8(std::string_view path) {
+  return Status(Code::kInvalidInput,
+                fmt::format("the name '{}' is not valid UTF-8, which a PostgreSQL catalog cannot "
+                            "store: rename it, --exclude it, or keep this migration's catalog in "
+                            "a folder",
+                            Escaped(path)));
+}
+
+}  // namespace
+
 Status PostgresCatalog::Write(std::string_view sql, const std::vector<PgParam>& params) {
   if (in_transaction_) return db_->Queue(sql, params);
   return db_->Exec(sql, params).status();
@@ -610,6 +636,11 @@ Status PostgresCatalog::BeginTransaction() {
 Status PostgresCatalog::CommitTransaction() {
   in_transaction_ = false;
   Status written = db_->Flush();
+  if (written.ok() && db_->InFailedTransaction()) {
+    // A write queued earlier failed and a read reported it: COMMIT would only roll back.
+    written = Status(Code::kInternal,
+                     "catalog: a write in this transaction failed earlier; nothing of it is kept");
+  }
   if (!written.ok()) {
     (void)db_->Run("ROLLBACK");  // the transaction is aborted: end it, so the next one can start
     (void)LoadLastHash();
@@ -628,6 +659,7 @@ Status PostgresCatalog::RollbackTransaction() {
 }
 
 Status PostgresCatalog::InsertItem(Item& item) {
+  if (!Utf8Length(item.path) || !Utf8Length(item.link_target)) return NotUtf8(item.path);
   Result<int64_t> id = NextItemId();
   if (!id.ok()) return id.status();
   std::vector<PgParam> params{where_.migration, Int(*id), item.path};
@@ -644,6 +676,7 @@ Status PostgresCatalog::InsertItem(Item& item) {
 }
 
 Status PostgresCatalog::UpdateItem(const Item& item) {
+  if (!Utf8Length(item.link_target) || !Utf8Length(item.reason)) return NotUtf8(item.path);
   std::vector<PgParam> params{where_.migration, Int(item.id)};
   for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
   return Write(
@@ -658,6 +691,7 @@ Status PostgresCatalog::UpdateItem(const Item& item) {
 Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                                     std::string_view detail) {
   const std::string detail_json = RedactSecrets(detail);
+  if (!Utf8Length(path) || !Utf8Length(detail_json)) return NotUtf8(path);
   int64_t now = NowNs();
   std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
   FERRY_RETURN_IF_ERROR(

@@ -67,6 +67,44 @@ TEST(PostgresCatalog, MigrationsShareADatabaseWithoutSeeingEachOther) {
   EXPECT_EQ(b->config().source, "/data/b");
 }
 
+TEST(PostgresCatalog, ANameThatIsNotUtf8IsAClearErrorAndTheTransactionKeepsNothing) {
+  ASSERT_OK_AND_ASSIGN(
+      auto catalog,
+      Catalog::Create(Postgres::Global().NewDatabase("utf8") + "?migration=u", {}));
+  ASSERT_OK(catalog->BeginTransaction());
+  catalog::Item good;
+  good.path = "good";
+  ASSERT_OK(catalog->InsertItem(good));
+  catalog::Item bad;
+  bad.path = "bad\xff";
+  Status refused = catalog->InsertItem(bad);
+  EXPECT_EQ(refused.code(), Code::kInvalidInput);
+  EXPECT_NE(refused.message().find("bad\\xff"), std::string::npos) << refused.message();
+  ASSERT_OK(catalog->CommitTransaction());
+  EXPECT_EQ(*catalog->CountItems(catalog::ItemState::kPending), 1);
+}
+
+TEST(PostgresCatalog, AFailedWriteFailsTheCommitAndTheChainStaysWhole) {
+  ASSERT_OK_AND_ASSIGN(
+      auto catalog,
+      Catalog::Create(Postgres::Global().NewDatabase("failed") + "?migration=f", {}));
+  catalog::Item first;
+  first.path = "same";
+  ASSERT_OK(catalog->InsertItem(first));
+  ASSERT_OK(catalog->AppendEvent(1, "same", "discovered", "{}"));
+  ASSERT_OK(catalog->BeginTransaction());
+  ASSERT_OK(catalog->AppendEvent(1, "same", "changed", "{}"));
+  catalog::Item twin;
+  twin.path = "same";  // a second row for one path: refused by the database
+  EXPECT_OK(catalog->InsertItem(twin)) << "queued; its answer comes later";
+  EXPECT_FALSE(catalog->FindItem("other").ok()) << "the next read brings the refusal";
+  EXPECT_FALSE(catalog->CommitTransaction().ok()) << "and the commit does not pretend";
+  ASSERT_OK(catalog->AppendEvent(1, "same", "copied", "{}"));
+  ASSERT_OK_AND_ASSIGN(catalog::ChainCheck chain, catalog->CheckChain());
+  EXPECT_TRUE(chain.intact) << chain.problem;
+  EXPECT_EQ(chain.events, 2) << "the rolled-back event is not in the chain";
+}
+
 TEST(PostgresCatalog, OneProcessWritesAMigrationAtATime) {
   std::string location = Postgres::Global().NewDatabase("locked") + "?migration=one";
   ASSERT_OK_AND_ASSIGN(auto writer, Catalog::Create(location, {}));

@@ -51,7 +51,9 @@ std::string Postgres::RunAsOwner(const std::string& command) const {
       ::geteuid() == 0
           ? std::vector<std::string>{"runuser", "-u", "postgres", "--", "sh", "-c", command}
           : std::vector<std::string>{"sh", "-c", command};
-  ProcessResult r = RunProcess(argv);
+  ProcessOptions options;
+  options.cwd = dir_.path();  // initdb and pg_ctl step back into the working folder: theirs
+  ProcessResult r = RunProcess(argv, options);
   if (r.exit_code != 0) {
     throw std::runtime_error(fmt::format("'{}' failed: {}{}", command, r.out, r.err));
   }
