@@ -103,7 +103,7 @@ Status PgConnection::Flush() {
     PGresult* raw = PQgetResult(conn_);
     if (raw == nullptr) {
       if (Lost() || !synced) break;  // no sync will come
-      continue;  // the end of one statement's answers
+      continue;                      // the end of one statement's answers
     }
     PgResult result(raw);
     ExecStatusType status = PQresultStatus(raw);

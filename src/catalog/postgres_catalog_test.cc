@@ -69,8 +69,7 @@ TEST(PostgresCatalog, MigrationsShareADatabaseWithoutSeeingEachOther) {
 
 TEST(PostgresCatalog, ANameThatIsNotUtf8IsAClearErrorAndTheTransactionKeepsNothing) {
   ASSERT_OK_AND_ASSIGN(
-      auto catalog,
-      Catalog::Create(Postgres::Global().NewDatabase("utf8") + "?migration=u", {}));
+      auto catalog, Catalog::Create(Postgres::Global().NewDatabase("utf8") + "?migration=u", {}));
   ASSERT_OK(catalog->BeginTransaction());
   catalog::Item good;
   good.path = "good";
@@ -86,8 +85,7 @@ TEST(PostgresCatalog, ANameThatIsNotUtf8IsAClearErrorAndTheTransactionKeepsNothi
 
 TEST(PostgresCatalog, AFailedWriteFailsTheCommitAndTheChainStaysWhole) {
   ASSERT_OK_AND_ASSIGN(
-      auto catalog,
-      Catalog::Create(Postgres::Global().NewDatabase("failed") + "?migration=f", {}));
+      auto catalog, Catalog::Create(Postgres::Global().NewDatabase("failed") + "?migration=f", {}));
   catalog::Item first;
   first.path = "same";
   ASSERT_OK(catalog->InsertItem(first));

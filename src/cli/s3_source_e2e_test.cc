@@ -60,9 +60,9 @@ class S3SourceTest : public MigrationFixture {
         std::string blob_name =
             identifier && !reserved
                 ? name
-                : "rename_" + (identifier ? name
-                                          : std::string(name).replace(name.find_first_of("-."), 1,
-                                                                      "_"));
+                : "rename_" + (identifier
+                                   ? name
+                                   : std::string(name).replace(name.find_first_of("-."), 1, "_"));
         EXPECT_EQ(b["metadata"][blob_name], value) << key << " " << name;
         if (!identifier || reserved) {
           EXPECT_EQ(b["metadata"]["rename_key_" + blob_name.substr(7)], name) << key;

@@ -196,9 +196,9 @@ class ScanMerge {
   Status Run() {
     Result<catalog::ItemCursor> cursor = catalog_.Items();
     if (!cursor.ok()) return cursor.status();
-    Result<std::unique_ptr<storage::Lister>> lister = source_.List(
-        "", storage::ListOptions{.metadata = source_.KindsNeedMetadata(),
-                                 .concurrency = options_.list_concurrency});
+    Result<std::unique_ptr<storage::Lister>> lister =
+        source_.List("", storage::ListOptions{.metadata = source_.KindsNeedMetadata(),
+                                              .concurrency = options_.list_concurrency});
     if (!lister.ok()) return lister.status();
     lister_ = storage::InByteOrder(std::move(lister).value(), "the source");
     if (options_.dry_run) {

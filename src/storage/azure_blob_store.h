@@ -20,7 +20,7 @@ struct AzureBlobOptions {
   std::shared_ptr<http::ThrottlePolicy> throttle;
   // Requests on the wire at once, fixed or tuned; null: as many as callers send.
   std::shared_ptr<http::ConcurrencyLimit> concurrency;
-  std::string auth = "auto";  // which credential (kAuthKinds in endpoint.h)
+  std::string auth = "auto";      // which credential (kAuthKinds in endpoint.h)
   CredentialVariables variables;  // where a key or SAS comes from (a source's: kSourceVariables)
 };
 

@@ -234,9 +234,8 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
       return Invalid(fmt::format("{}: {}", names.connection_string, cs.status().message()));
     }
     if (!cs->account.empty() && cs->account != endpoint.account) {
-      return Invalid(fmt::format(
-          "{} is for account '{}', but the URL names account '{}'", names.connection_string,
-          cs->account, endpoint.account));
+      return Invalid(fmt::format("{} is for account '{}', but the URL names account '{}'",
+                                 names.connection_string, cs->account, endpoint.account));
     }
     if (!cs->sas.empty() && sas_ok) {
       creds.sas = cs->sas;
@@ -257,7 +256,8 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
                                  *account, endpoint.account));
     }
     auto decoded = Base64Decode(*key);
-    if (!decoded || decoded->empty()) return Invalid(fmt::format("{} is not valid base64", names.key));
+    if (!decoded || decoded->empty())
+      return Invalid(fmt::format("{} is not valid base64", names.key));
     creds.key = std::move(*decoded);
     creds.source = names.key;
     return creds;

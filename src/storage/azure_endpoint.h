@@ -72,9 +72,9 @@ struct CredentialVariables {
   const char* account = "AZURE_STORAGE_ACCOUNT";
   const char* key = "AZURE_STORAGE_KEY";
 };
-inline constexpr CredentialVariables kSourceVariables{
-    "FERRY_SOURCE_SAS_TOKEN", "FERRY_SOURCE_CONNECTION_STRING", "FERRY_SOURCE_ACCOUNT",
-    "FERRY_SOURCE_KEY"};
+inline constexpr CredentialVariables kSourceVariables{"FERRY_SOURCE_SAS_TOKEN",
+                                                      "FERRY_SOURCE_CONNECTION_STRING",
+                                                      "FERRY_SOURCE_ACCOUNT", "FERRY_SOURCE_KEY"};
 
 // Chooses a key or SAS for `endpoint`, in order: a SAS on the URL; AZURE_STORAGE_SAS_TOKEN;
 // AZURE_STORAGE_CONNECTION_STRING; AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY. `auth` "key" or

@@ -101,13 +101,13 @@ Result<AzureCredentials> ChooseCredentials(const AzureEndpoint& endpoint, const 
     Result<AzureCredentials> shared = ResolveCredentials(endpoint, env, auth, names);
     if (shared.ok() || shared.status().code() != Code::kNotFound) return shared;
     if (auth != "auto") {
-      return Status(Code::kInvalidInput,
-                    auth == "key" ? fmt::format("{}: set {}, or {} and {}",
-                                                shared.status().message(),
-                                                names.connection_string, names.account, names.key)
-                                  : fmt::format("{}: set {}, or {}, or add a SAS query to the URL",
-                                                shared.status().message(),
-                                                names.connection_string, names.sas_token));
+      return Status(
+          Code::kInvalidInput,
+          auth == "key"
+              ? fmt::format("{}: set {}, or {} and {}", shared.status().message(),
+                            names.connection_string, names.account, names.key)
+              : fmt::format("{}: set {}, or {}, or add a SAS query to the URL",
+                            shared.status().message(), names.connection_string, names.sas_token));
     }
   }
   EntraOptions entra_options{options.transport, options.retry, options.clock};
