@@ -178,6 +178,21 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenForReading(const std::string& loca
   return SqliteCatalog::Open(location, /*lock=*/false);
 }
 
+std::optional<storage::Kind> KindFromName(std::string_view name) {
+  for (auto kind : {storage::Kind::kFile, storage::Kind::kFolder, storage::Kind::kSymlink,
+                    storage::Kind::kSpecial}) {
+    if (storage::KindName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+Status Catalog::AnnotateRun(int64_t run) {
+  for (const auto& [kind, detail] : run_annotations_) {
+    FERRY_RETURN_IF_ERROR(AppendEvent(run, "", kind, detail));
+  }
+  return Status::Ok();
+}
+
 Status Catalog::ForEachItem(const std::vector<ItemState>& states,
                             const std::function<Status(Item&)>& visit) {
   Result<ItemCursor> cursor = Items(states);

@@ -150,6 +150,8 @@ struct TrialBlob {
 std::string ConfigText(const Config& config);
 Result<Config> ConfigFromText(std::string_view text);
 std::string NewMigrationId();
+// An item's kind as the catalogs write it (storage::KindName), and back.
+std::optional<storage::Kind> KindFromName(std::string_view name);
 
 // The hash an event must carry, given the hash before it.
 std::string EventHash(std::string_view prev_hash, int64_t run, int64_t time_ns,
@@ -226,7 +228,9 @@ class Catalog {
   virtual Status EndRun(const Run& run) = 0;
   // An event appended to every run this process begins from now on: a setting in effect that
   // the log must show for each run (e.g. TLS verification turned off).
-  virtual void AnnotateRuns(std::string kind, std::string detail_json) = 0;
+  void AnnotateRuns(std::string kind, std::string detail_json) {
+    run_annotations_.emplace_back(std::move(kind), std::move(detail_json));
+  }
   virtual Result<std::vector<Run>> Runs() = 0;
 
   // Items, ordered by path. `states` empty means every state.
@@ -280,9 +284,14 @@ class Catalog {
 
  protected:
   Catalog() = default;
+  // Appends the AnnotateRuns events to a run just begun.
+  Status AnnotateRun(int64_t run);
 
   std::string location_;
   Config config_;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> run_annotations_;
 };
 
 }  // namespace ferry::catalog

@@ -98,14 +98,6 @@ Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::mo
 
 PgParam Int(int64_t v) { return std::to_string(v); }
 
-std::optional<storage::Kind> KindFromName(std::string_view name) {
-  for (auto kind : {storage::Kind::kFile, storage::Kind::kFolder, storage::Kind::kSymlink,
-                    storage::Kind::kSpecial}) {
-    if (storage::KindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
 void ReadItem(const PgResult& r, int row, Item& item) {
   item.id = r.Int(row, 0);
   item.path = r.Text(row, 1);
@@ -226,8 +218,8 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
   PostgresLocation out;
   size_t query = location.find('?');
   std::string_view base = location.substr(0, query);
-  const Status has_password = Invalid(
-      "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+  const Status has_password =
+      Invalid("a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
   // USER:PASSWORD@ before the host, whatever the password holds ('?', '/', '@').
   std::string_view rest = location.substr(location.find("://") + 3);
   if (size_t at = rest.rfind('@');
@@ -242,8 +234,7 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
       std::string_view param = rest.substr(0, amp);
       rest = amp == std::string_view::npos ? "" : rest.substr(amp + 1);
       std::string_view key = param.substr(0, param.find('='));
-      if (key.find('%') != std::string_view::npos || key == "password" ||
-          key == "sslpassword") {
+      if (key.find('%') != std::string_view::npos || key == "password" || key == "sslpassword") {
         return has_password;  // libpq decodes keys: pass%77ord is a password too
       }
       if (key == "migration") {
@@ -426,14 +417,8 @@ Result<int64_t> PostgresCatalog::BeginRun(Stage stage) {
       {where_.migration, std::string(Name(stage)), Int(NowNs())});
   if (!r.ok()) return r.status();
   int64_t run = r->Int(0, 0);
-  for (const auto& [kind, detail] : run_annotations_) {
-    FERRY_RETURN_IF_ERROR(AppendEvent(run, "", kind, detail));
-  }
+  FERRY_RETURN_IF_ERROR(AnnotateRun(run));
   return run;
-}
-
-void PostgresCatalog::AnnotateRuns(std::string kind, std::string detail_json) {
-  run_annotations_.emplace_back(std::move(kind), std::move(detail_json));
 }
 
 Status PostgresCatalog::EndRun(const Run& run) {
@@ -680,12 +665,12 @@ Status PostgresCatalog::UpdateItem(const Item& item) {
   std::vector<PgParam> params{where_.migration, Int(item.id)};
   for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
   return Write(
-          "UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
-          "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
-          "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
-          "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
-          "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
-          params);
+      "UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
+      "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
+      "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
+      "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
+      "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
+      params);
 }
 
 Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,

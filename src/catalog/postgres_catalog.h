@@ -38,7 +38,6 @@ class PostgresCatalog final : public Catalog {
   Status SetMeta(const std::string& key, const std::string& value) override;
   Result<int64_t> BeginRun(Stage stage) override;
   Status EndRun(const Run& run) override;
-  void AnnotateRuns(std::string kind, std::string detail_json) override;
   Result<std::vector<Run>> Runs() override;
   Result<ItemCursor> Items(const std::vector<ItemState>& states) override;
   Result<std::optional<Item>> FindItem(std::string_view path) override;
@@ -71,7 +70,6 @@ class PostgresCatalog final : public Catalog {
 
   PostgresLocation where_;
   std::unique_ptr<PgConnection> db_;
-  std::vector<std::pair<std::string, std::string>> run_annotations_;
   std::string last_event_hash_;
   bool in_transaction_ = false;
   std::vector<int64_t> free_ids_;  // taken from the sequence, not used yet (in reverse)

@@ -103,14 +103,6 @@ int64_t NowNs() {
 
 Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
 
-std::optional<storage::Kind> KindFromName(std::string_view name) {
-  for (auto kind : {storage::Kind::kFile, storage::Kind::kFolder, storage::Kind::kSymlink,
-                    storage::Kind::kSpecial}) {
-    if (storage::KindName(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
-
 void ReadItem(const Statement& s, Item& item) {
   item.id = s.Int(0);
   item.path = s.Text(1);
@@ -418,14 +410,8 @@ Result<int64_t> SqliteCatalog::BeginRun(Stage stage) {
   stmt->Bind(1, Name(stage)).Bind(2, NowNs());
   FERRY_RETURN_IF_ERROR(stmt->Run());
   int64_t run = db_.LastInsertId();
-  for (const auto& [kind, detail] : run_annotations_) {
-    FERRY_RETURN_IF_ERROR(AppendEvent(run, "", kind, detail));
-  }
+  FERRY_RETURN_IF_ERROR(AnnotateRun(run));
   return run;
-}
-
-void SqliteCatalog::AnnotateRuns(std::string kind, std::string detail_json) {
-  run_annotations_.emplace_back(std::move(kind), std::move(detail_json));
 }
 
 Status SqliteCatalog::EndRun(const Run& run) {

@@ -32,7 +32,6 @@ class SqliteCatalog final : public Catalog {
   Status SetMeta(const std::string& key, const std::string& value) override;
   Result<int64_t> BeginRun(Stage stage) override;
   Status EndRun(const Run& run) override;
-  void AnnotateRuns(std::string kind, std::string detail_json) override;
   Result<std::vector<Run>> Runs() override;
   Result<ItemCursor> Items(const std::vector<ItemState>& states) override;
   Result<std::optional<Item>> FindItem(std::string_view path) override;
@@ -59,7 +58,6 @@ class SqliteCatalog final : public Catalog {
   Status LoadConfig();
   Result<std::unique_ptr<Database>> OpenReader();
 
-  std::vector<std::pair<std::string, std::string>> run_annotations_;
   int lock_fd_ = -1;
   Database db_;
   std::string last_event_hash_;

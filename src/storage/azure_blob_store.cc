@@ -249,19 +249,7 @@ Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix, Li
       new BlobLister(this, base + std::string(prefix), base.size(), options.metadata));
 }
 
-Result<RootIdentity> AzureBlobStore::Identify() {
-  RootIdentity identity;
-  identity.filesystem = "azure-blob";
-  ListOptions options;
-  options.metadata = false;
-  Result<std::unique_ptr<Lister>> lister = List("", options);
-  if (!lister.ok()) return lister.status();
-  Entry first;
-  Result<bool> any = (*lister)->Next(first);
-  if (!any.ok()) return any.status();
-  identity.empty = !*any;
-  return identity;
-}
+Result<RootIdentity> AzureBlobStore::Identify() { return ObjectStoreIdentity(*this, "azure-blob"); }
 
 Result<Entry> AzureBlobStore::Stat(std::string_view path) {
   http::Request request;

@@ -203,9 +203,9 @@ class S3Store::ObjectLister : public Lister {
     if (!response.ok()) return response.status();
     Result<S3ListPage> page = ParseListPage(response->body, strip_);
     if (!page.ok()) {
-      return Status(page.status().code(), fmt::format("list bucket '{}': {}",
-                                                      store_->endpoint_.bucket,
-                                                      page.status().message()));
+      return Status(
+          page.status().code(),
+          fmt::format("list bucket '{}': {}", store_->endpoint_.bucket, page.status().message()));
     }
     page_ = std::move(page->entries);
     index_ = 0;
@@ -245,7 +245,8 @@ Result<S3ListPage> ParseListPage(std::string_view xml, size_t strip) {
   if (truncated == "true") {
     page.next_token = result.child_value("NextContinuationToken");
     if (page.next_token.empty()) {
-      return Status(Code::kTransient, "the listing says it goes on but gives no token for the rest");
+      return Status(Code::kTransient,
+                    "the listing says it goes on but gives no token for the rest");
     }
   } else if (truncated != "false") {
     return Status(Code::kTransient, "the listing does not say whether it is complete");
@@ -336,17 +337,7 @@ Result<Entry> S3Store::Stat(std::string_view path) {
   return entry;
 }
 
-Result<RootIdentity> S3Store::Identify() {
-  RootIdentity identity;
-  identity.filesystem = "s3";
-  Result<std::unique_ptr<Lister>> lister = List("");
-  if (!lister.ok()) return lister.status();
-  Entry first;
-  Result<bool> any = (*lister)->Next(first);
-  if (!any.ok()) return any.status();
-  identity.empty = !*any;
-  return identity;
-}
+Result<RootIdentity> S3Store::Identify() { return ObjectStoreIdentity(*this, "s3"); }
 
 Status S3Store::Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) {
   if (length == 0) return Status::Ok();

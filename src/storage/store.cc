@@ -137,6 +137,18 @@ class OrderCheckedLister : public Lister {
 
 }  // namespace
 
+Result<RootIdentity> ObjectStoreIdentity(Store& store, std::string kind) {
+  RootIdentity identity;
+  identity.filesystem = std::move(kind);
+  Result<std::unique_ptr<Lister>> lister = store.List("", ListOptions{.metadata = false});
+  if (!lister.ok()) return lister.status();
+  Entry first;
+  Result<bool> any = (*lister)->Next(first);
+  if (!any.ok()) return any.status();
+  identity.empty = !*any;
+  return identity;
+}
+
 std::unique_ptr<Lister> InByteOrder(std::unique_ptr<Lister> inner, std::string what) {
   return std::make_unique<OrderCheckedLister>(std::move(inner), std::move(what));
 }

@@ -242,6 +242,10 @@ Kind KindFromMetadata(const Metadata& metadata);
 // merge with the catalog would take the items it skipped past for gone.
 std::unique_ptr<Lister> InByteOrder(std::unique_ptr<Lister> inner, std::string what);
 
+// The identity of an object store's root: `kind` ("s3", "azure-blob") and whether anything is
+// under it (one listing page, without metadata).
+Result<RootIdentity> ObjectStoreIdentity(Store& store, std::string kind);
+
 // Joins a prefix and a relative path with exactly one '/'.
 std::string JoinPath(std::string_view prefix, std::string_view path);
 

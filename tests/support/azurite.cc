@@ -18,25 +18,12 @@
 #include <vector>
 
 #include "base/encoding.h"
+#include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace ferry::testing {
 
 namespace {
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 bool Accepts(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -64,7 +51,7 @@ std::unique_ptr<Azurite> Azurite::Start(const AzuriteOptions& options) {
   azurite->log_path_ = log_template;
 
   for (int attempt = 0; attempt < 3; ++attempt) {
-    azurite->port_ = options.port ? options.port : FreePort();
+    azurite->port_ = options.port ? options.port : FreeLoopbackPort();
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {

@@ -16,21 +16,6 @@ namespace ferry::testing {
 
 namespace {
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Debian's server binaries: /usr/lib/postgresql/VERSION/bin, the newest.
 std::string ServerBin() {
   glob_t found{};
@@ -76,7 +61,7 @@ std::unique_ptr<Postgres> Postgres::Start() {
                   ">/dev/null",
                   pg->bin_, data));
   for (int attempt = 0; attempt < 5 && !pg->running_; ++attempt) {
-    pg->port_ = FreePort();
+    pg->port_ = FreeLoopbackPort();
     try {
       pg->StartServer();
     } catch (const std::exception&) {

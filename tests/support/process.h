@@ -21,6 +21,9 @@ struct ProcessOptions {
   std::string cwd;
 };
 
+// A TCP port on 127.0.0.1 that nothing listens on right now, for a server a test starts.
+int FreeLoopbackPort();
+
 ProcessResult RunProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
 // A program running in the background, its output going to files.

@@ -59,7 +59,9 @@ class SourceConformance : public ::testing::TestWithParam<SourceFactory> {};
 
 // Reads the whole item at `path` from `store`; fails the test on error.
 std::string ReadAllOf(storage::Store& store, const std::string& path);
-// Lists every path under `prefix`, in the order the store gives them.
-std::vector<std::string> ListPaths(storage::Store& store, const std::string& prefix = "");
+// Lists every path under `prefix` (only files' with `files_only`: a folder lists its folders
+// too), in the order the store gives them.
+std::vector<std::string> ListPaths(storage::Store& store, const std::string& prefix = "",
+                                   bool files_only = false);
 
 }  // namespace ferry::testing
