@@ -169,14 +169,36 @@ Result<std::unique_ptr<Catalog>> Catalog::Create(const std::string& location,
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& location) {
-  if (IsPostgresLocation(location)) return PostgresCatalog::Open(location, /*lock=*/true);
+  if (IsPostgresLocation(location)) return PostgresCatalog::Open(location, Hold::kAlone);
   return SqliteCatalog::Open(location, /*lock=*/true);
 }
 
 Result<std::unique_ptr<Catalog>> Catalog::OpenForReading(const std::string& location) {
-  if (IsPostgresLocation(location)) return PostgresCatalog::Open(location, /*lock=*/false);
+  if (IsPostgresLocation(location)) return PostgresCatalog::Open(location, Hold::kNone);
   return SqliteCatalog::Open(location, /*lock=*/false);
 }
+
+Result<std::unique_ptr<Catalog>> Catalog::OpenAsWorker(const std::string& location,
+                                                       const std::function<void()>& waiting) {
+  if (IsPostgresLocation(location)) {
+    return PostgresCatalog::Open(location, Hold::kShared, waiting);
+  }
+  return SqliteCatalog::Open(location, /*lock=*/true);
+}
+
+namespace {
+Status NotShared() {
+  return Status(Code::kInternal, "this catalog has one writer: it shares no work");
+}
+}  // namespace
+
+Status Catalog::JoinWork(int64_t, std::chrono::seconds) { return NotShared(); }
+Result<std::vector<Item>> Catalog::ClaimItems(const std::vector<ItemState>&, int) {
+  return NotShared();
+}
+Result<int64_t> Catalog::HeldElsewhere(const std::vector<ItemState>&) { return NotShared(); }
+Result<int> Catalog::Heartbeat(int64_t, int64_t) { return NotShared(); }
+Status Catalog::LeaveWork() { return NotShared(); }
 
 std::optional<storage::Kind> KindFromName(std::string_view name) {
   for (auto kind : {storage::Kind::kFile, storage::Kind::kFolder, storage::Kind::kSymlink,

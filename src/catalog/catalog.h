@@ -4,6 +4,7 @@
 // What every implementation must do is written down as tests in catalog_conformance.h.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -194,6 +195,17 @@ struct ChainCheck {
 // with the count.
 using ItemCursor = Cursor<Item>;
 
+// One of the processes that copy a migration together (a catalog that shares work).
+struct WorkerInfo {
+  std::string name;  // host:pid, as its "worker" event names it
+  int64_t run = 0;   // its copy run: the events it wrote carry this run
+  int64_t started_ns = 0;
+  int64_t heartbeat_ns = 0;      // its last sign of life
+  int64_t items = 0, bytes = 0;  // done so far
+  bool live = false;             // heard from within its lease, and not gone
+  bool left = false;             // finished or stopped, and said so
+};
+
 // One migration's catalog. Not thread-safe: one thread of a process uses it.
 class Catalog {
  public:
@@ -207,6 +219,12 @@ class Catalog {
   // Opens the migration to read it, so it works while another ferry runs.
   // REQUIRES: no write method is called.
   static Result<std::unique_ptr<Catalog>> OpenForReading(const std::string& location);
+  // Opens the migration for one of many workers that copy it at once, on a catalog many
+  // machines reach (PostgreSQL): workers hold it together, none while a process holds it alone
+  // (Open: a scan, a sync, a cutover), for which it waits, calling `waiting` first. A catalog
+  // with one writer (a folder's) opens as Open does, and does not share work.
+  static Result<std::unique_ptr<Catalog>> OpenAsWorker(const std::string& location,
+                                                       const std::function<void()>& waiting = {});
   virtual ~Catalog() = default;
 
   const Config& config() const { return config_; }
@@ -281,6 +299,32 @@ class Catalog {
   // see RedactSecrets). Chains the event's hash.
   virtual Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                              std::string_view detail_json) = 0;
+
+  // ---- Work shared among workers (a catalog opened with OpenAsWorker that SharesWork) ----
+  // A worker claims items before it copies them: a claim lasts its lease and is renewed by
+  // Heartbeat, so no two live workers hold one item; the items of a worker that died come free
+  // when its lease runs out, or at once when the catalog knows it is gone (its connection to
+  // the database closed). An UpdateItem of a claimed item keeps the claim while the item
+  // carries a write intent and gives it back otherwise (its outcome is recorded); a commit that
+  // holds an update of an item whose claim another worker took over (this one was cut off for
+  // longer than its lease) fails, and writes nothing.
+  virtual bool SharesWork() const { return false; }
+  // Registers this process as the worker of run `run`, its claims lasting `lease`, with an event
+  // that names it.
+  virtual Status JoinWork(int64_t run, std::chrono::seconds lease);
+  // Claims up to `max` items in `states`, by path: items no live worker holds, and that no live
+  // worker (this one included) has already tried in its run.
+  virtual Result<std::vector<Item>> ClaimItems(const std::vector<ItemState>& states, int max);
+  // Items in `states` that other live workers hold.
+  virtual Result<int64_t> HeldElsewhere(const std::vector<ItemState>& states);
+  // Renews this worker's claims and says it is alive, with `items` and `bytes` done; returns how
+  // many workers are live (this one included). Fails when a claim was lost.
+  virtual Result<int> Heartbeat(int64_t items, int64_t bytes);
+  // Gives back the claims on items whose outcome this worker has not recorded; says it left.
+  virtual Status LeaveWork();
+  // The migration's workers, latest first (at most 100); empty for a catalog that does not share
+  // work.
+  virtual Result<std::vector<WorkerInfo>> Workers() { return std::vector<WorkerInfo>(); }
 
  protected:
   Catalog() = default;

@@ -1,11 +1,13 @@
 #include "catalog/postgres_catalog.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "base/text.h"
 
@@ -80,12 +82,50 @@ CREATE TABLE IF NOT EXISTS ferry_trial_blobs (
   prefix TEXT NOT NULL,
   etag TEXT NOT NULL,
   PRIMARY KEY (migration, path));
+-- Schema 2: workers that share a migration's copy.
+ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_run BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_until TIMESTAMPTZ;
+CREATE INDEX IF NOT EXISTS ferry_items_leased ON ferry_items (migration)
+  WHERE lease_until IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ferry_workers (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  run BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  lease_seconds BIGINT NOT NULL,
+  started_ns BIGINT NOT NULL,
+  heartbeat_ns BIGINT NOT NULL,
+  alive_until TIMESTAMPTZ NOT NULL,
+  items BIGINT NOT NULL DEFAULT 0,
+  bytes BIGINT NOT NULL DEFAULT 0,
+  gone BOOLEAN NOT NULL DEFAULT false,
+  PRIMARY KEY (migration, run));
 )sql";
+
+// The runs of live workers, as a subquery ($1: the migration): heard from within their lease,
+// and connected (each holds a session lock of its own while its connection lives, so a worker
+// killed, or lost with a restarted server, is dead at once).
+constexpr const char* kLiveRuns =
+    "SELECT w.run FROM ferry_workers w WHERE w.migration = $1 AND NOT w.gone AND w.alive_until > "
+    "clock_timestamp() AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND "
+    "l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = "
+    "current_database()) AND l.classid = hashtext('ferry-worker:' || $1)::oid AND l.objid = "
+    "(w.run % 2147483647)::oid AND l.objsubid = 2)";
 
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
     "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
     "kept_blob, source_etag, content_type";
+// kItemColumns, each as ferry_items.NAME (for a statement that joins another table).
+std::string QualifiedItemColumns() {
+  std::string out;
+  std::string_view rest = kItemColumns;
+  while (!rest.empty()) {
+    size_t comma = rest.find(", ");
+    out += (out.empty() ? "ferry_items." : ", ferry_items.") + std::string(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 2);
+  }
+  return out;
+}
 constexpr const char* kEventColumns = "id, run, time_ns, path, kind, detail, prev_hash, hash";
 
 int64_t NowNs() {
@@ -272,23 +312,37 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
   FERRY_RETURN_IF_ERROR(pg.Run("BEGIN"));
   FERRY_RETURN_IF_ERROR(
       pg.Exec("SELECT pg_advisory_xact_lock($1)", {Int(kSchemaLockKey)}).status());
-  Status created = pg.Run(kSchema);
-  if (!created.ok()) {
-    (void)pg.Run("ROLLBACK");
-    return created;
+  // Tables already at this version are left alone: their DDL would wait for every worker's
+  // open transaction, and hold up every statement behind it.
+  Result<PgResult> exists = pg.Exec("SELECT to_regclass('ferry_schema') IS NOT NULL");
+  if (!exists.ok()) return exists.status();
+  int64_t found = 0;
+  if (exists->Text(0, 0) == "t") {
+    Result<PgResult> version = pg.Exec("SELECT coalesce(max(version), 0) FROM ferry_schema");
+    if (!version.ok()) return version.status();
+    found = version->Int(0, 0);
   }
-  Result<PgResult> version = pg.Exec("SELECT max(version) FROM ferry_schema");
-  if (!version.ok()) return version.status();
-  if (version->IsNull(0, 0)) {
-    FERRY_RETURN_IF_ERROR(
-        pg.Exec("INSERT INTO ferry_schema (version) VALUES ($1)", {Int(kPostgresSchemaVersion)})
-            .status());
-  } else if (version->Int(0, 0) > kPostgresSchemaVersion) {
+  if (found > kPostgresSchemaVersion) {
     (void)pg.Run("ROLLBACK");
     return Invalid(fmt::format(
         "this database's ferry tables are from a newer ferry (schema {}; this ferry reads up to "
         "{}): upgrade ferry",
-        version->Int(0, 0), kPostgresSchemaVersion));
+        found, kPostgresSchemaVersion));
+  }
+  if (found < kPostgresSchemaVersion) {
+    Status created = pg.Run(kSchema);
+    if (created.ok()) {
+      created = pg.Exec("DELETE FROM ferry_schema").status();
+    }
+    if (created.ok()) {
+      created =
+          pg.Exec("INSERT INTO ferry_schema (version) VALUES ($1)", {Int(kPostgresSchemaVersion)})
+              .status();
+    }
+    if (!created.ok()) {
+      (void)pg.Run("ROLLBACK");
+      return created;
+    }
   }
   FERRY_RETURN_IF_ERROR(pg.Run("COMMIT"));
   return catalog;
@@ -303,6 +357,21 @@ Status PostgresCatalog::TakeLock() {
         fmt::format("another ferry process is working on migration '{}'; wait for it to finish",
                     where_.migration));
   }
+  hold_ = Hold::kAlone;
+  return Status::Ok();
+}
+
+Status PostgresCatalog::TakeSharedLock(const std::function<void()>& waiting) {
+  const std::vector<PgParam> key{where_.migration};
+  Result<PgResult> locked =
+      db_->Exec("SELECT pg_try_advisory_lock_shared(hashtext('ferry:' || $1))", key);
+  if (!locked.ok()) return locked.status();
+  if (locked->Text(0, 0) != "t") {
+    if (waiting) waiting();
+    FERRY_RETURN_IF_ERROR(
+        db_->Exec("SELECT pg_advisory_lock_shared(hashtext('ferry:' || $1))", key).status());
+  }
+  hold_ = Hold::kShared;
   return Status::Ok();
 }
 
@@ -330,11 +399,11 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Create(const std::string& loca
   }
   FERRY_RETURN_IF_ERROR(c.SetMeta("config", ConfigText(c.config_)));
   FERRY_RETURN_IF_ERROR(c.db_->Run("COMMIT"));
-  c.last_event_hash_ = std::string(64, '0');
   return std::unique_ptr<Catalog>(std::move(catalog).value());
 }
 
-Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& location, bool lock) {
+Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& location, Hold hold,
+                                                       const std::function<void()>& waiting) {
   Result<std::unique_ptr<PostgresCatalog>> catalog = Connect(location);
   if (!catalog.ok()) return catalog.status();
   PostgresCatalog& c = **catalog;
@@ -347,17 +416,40 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
         "... --target ...'",
         c.where_.migration, location));
   }
-  if (lock) FERRY_RETURN_IF_ERROR(c.TakeLock());
+  if (hold == Hold::kAlone) FERRY_RETURN_IF_ERROR(c.TakeLock());
+  if (hold == Hold::kShared) FERRY_RETURN_IF_ERROR(c.TakeSharedLock(waiting));
   FERRY_RETURN_IF_ERROR(c.LoadConfig());
-  if (lock) {
-    // With the lock held, a run still marked running was cut short.
+  const std::vector<PgParam> m{c.where_.migration};
+  if (hold == Hold::kAlone) {
+    // With the lock held alone, no other process works on the migration: a run still marked
+    // running was cut short, and no worker lives to hold a claim.
+    FERRY_RETURN_IF_ERROR(c.db_->Run("BEGIN"));
     FERRY_RETURN_IF_ERROR(c.db_
                               ->Exec("UPDATE ferry_runs SET outcome = 'interrupted' WHERE "
                                      "migration = $1 AND outcome = 'running'",
-                                     {c.where_.migration})
+                                     m)
                               .status());
+    FERRY_RETURN_IF_ERROR(
+        c.db_->Exec("UPDATE ferry_workers SET gone = true WHERE migration = $1 AND NOT gone", m)
+            .status());
+    FERRY_RETURN_IF_ERROR(c.db_
+                              ->Exec("UPDATE ferry_items SET lease_until = NULL WHERE migration = "
+                                     "$1 AND lease_until IS NOT NULL",
+                                     m)
+                              .status());
+    FERRY_RETURN_IF_ERROR(c.db_->Run("COMMIT"));
   }
-  FERRY_RETURN_IF_ERROR(c.LoadLastHash());
+  if (hold == Hold::kShared) {
+    // The runs of workers that died (silent past their lease) were cut short.
+    FERRY_RETURN_IF_ERROR(
+        c.db_
+            ->Exec(
+                "UPDATE ferry_runs SET outcome = 'interrupted' WHERE migration = $1 AND outcome = "
+                "'running' AND id IN (SELECT run FROM ferry_workers WHERE migration = $1 AND NOT "
+                "gone AND alive_until < clock_timestamp())",
+                m)
+            .status());
+  }
   return std::unique_ptr<Catalog>(std::move(catalog).value());
 }
 
@@ -367,15 +459,6 @@ Status PostgresCatalog::LoadConfig() {
   Result<Config> config = ConfigFromText(*text);
   if (!config.ok()) return config.status();
   config_ = std::move(config).value();
-  return Status::Ok();
-}
-
-Status PostgresCatalog::LoadLastHash() {
-  Result<PgResult> last =
-      db_->Exec("SELECT hash FROM ferry_events WHERE migration = $1 ORDER BY id DESC LIMIT 1",
-                {where_.migration});
-  if (!last.ok()) return last.status();
-  last_event_hash_ = last->rows() ? last->Text(0, 0) : std::string(64, '0');
   return Status::Ok();
 }
 
@@ -626,21 +709,28 @@ Status PostgresCatalog::CommitTransaction() {
     written = Status(Code::kInternal,
                      "catalog: a write in this transaction failed earlier; nothing of it is kept");
   }
+  if (written.ok()) written = CheckClaims();
+  if (written.ok()) written = WriteEvents();
   if (!written.ok()) {
-    (void)db_->Run("ROLLBACK");  // the transaction is aborted: end it, so the next one can start
-    (void)LoadLastHash();
+    Abandon();
     return written;
   }
   return db_->Run("COMMIT");
 }
 
+void PostgresCatalog::Abandon() {
+  (void)db_->Flush();          // whatever the queued writes answered, they are undone now
+  (void)db_->Run("ROLLBACK");  // the transaction is aborted: end it, so the next one can start
+  events_.clear();
+  touched_.clear();
+}
+
 Status PostgresCatalog::RollbackTransaction() {
   in_transaction_ = false;
-  (void)db_->Flush();  // whatever the queued writes answered, they are undone now
-  Status st = db_->Run("ROLLBACK");
-  // The chain's head is what the database holds, not what the rolled-back events said.
-  if (st.ok()) return LoadLastHash();
-  return st;
+  (void)db_->Flush();
+  events_.clear();
+  touched_.clear();
+  return db_->Run("ROLLBACK");
 }
 
 Status PostgresCatalog::InsertItem(Item& item) {
@@ -664,28 +754,227 @@ Status PostgresCatalog::UpdateItem(const Item& item) {
   if (!Utf8Length(item.link_target) || !Utf8Length(item.reason)) return NotUtf8(item.path);
   std::vector<PgParam> params{where_.migration, Int(item.id)};
   for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
-  return Write(
+  std::string sql =
       "UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
       "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
       "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
       "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
-      "$22, source_etag = $23, content_type = $24 WHERE migration = $1 AND id = $2",
-      params);
+      "$22, source_etag = $23, content_type = $24";
+  if (SharesWork()) {
+    // Only while this worker holds the item; CheckClaims finds an update that did not apply.
+    // Its outcome recorded (no write intent left), the item is given back.
+    const bool release = item.write_intent.empty();
+    if (release) sql += ", lease_until = NULL";
+    params.push_back(Int(worker_run_));
+    sql += " WHERE migration = $1 AND id = $2 AND lease_run = $25";
+    touched_.insert(item.id);
+    if (release) held_.erase(item.id);
+    return Write(sql, params);
+  }
+  return Write(sql + " WHERE migration = $1 AND id = $2", params);
 }
 
 Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                                     std::string_view detail) {
-  const std::string detail_json = RedactSecrets(detail);
+  std::string detail_json = RedactSecrets(detail);
   if (!Utf8Length(path) || !Utf8Length(detail_json)) return NotUtf8(path);
-  int64_t now = NowNs();
-  std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
+  PendingEvent event{run, NowNs(), std::string(path), std::string(kind), std::move(detail_json)};
+  if (in_transaction_) {
+    events_.push_back(std::move(event));
+    return Status::Ok();
+  }
+  FERRY_RETURN_IF_ERROR(BeginTransaction());
+  events_.push_back(std::move(event));
+  return CommitTransaction();
+}
+
+Status PostgresCatalog::WriteEvents() {
+  if (events_.empty()) return Status::Ok();
+  // Writers of this migration's log take turns from here to their commit; each chains after
+  // the head the last one committed, and ids follow the chain.
   FERRY_RETURN_IF_ERROR(
-      Write("INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, prev_hash, "
-            "hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            {where_.migration, Int(run), Int(now), std::string(path), std::string(kind),
-             detail_json, last_event_hash_, hash}));
-  last_event_hash_ = hash;
+      db_->Exec("SELECT pg_advisory_xact_lock(hashtext('ferry-log:' || $1))", {where_.migration})
+          .status());
+  Result<PgResult> head =
+      db_->Exec("SELECT hash FROM ferry_events WHERE migration = $1 ORDER BY id DESC LIMIT 1",
+                {where_.migration});
+  if (!head.ok()) return head.status();
+  std::string prev = head->rows() ? head->Text(0, 0) : std::string(64, '0');
+  for (const PendingEvent& e : events_) {
+    std::string hash = EventHash(prev, e.run, e.time_ns, e.path, e.kind, e.detail);
+    FERRY_RETURN_IF_ERROR(db_->Queue(
+        "INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, prev_hash, "
+        "hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        {where_.migration, Int(e.run), Int(e.time_ns), e.path, e.kind, e.detail, prev, hash}));
+    prev = std::move(hash);
+  }
+  events_.clear();
+  return db_->Flush();
+}
+
+namespace {
+
+// ids as a bigint[] parameter: {1,2,3}.
+std::string IdArray(const std::set<int64_t>& ids) {
+  std::string out = "{";
+  for (int64_t id : ids) out += (out.size() > 1 ? "," : "") + std::to_string(id);
+  return out + "}";
+}
+
+// " AND state IN ($n, ...)" for `states`, their names appended to `params`.
+std::string StatesIn(const std::vector<ItemState>& states, std::vector<PgParam>& params) {
+  std::string sql = " AND state IN (";
+  for (size_t i = 0; i < states.size(); ++i) {
+    params.push_back(std::string(StateName(states[i])));
+    sql += fmt::format("{}${}", i ? ", " : "", params.size());
+  }
+  return sql + ")";
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace
+
+Status PostgresCatalog::CheckClaims() {
+  if (touched_.empty()) return Status::Ok();
+  std::string ids = IdArray(touched_);
+  touched_.clear();
+  Result<PgResult> lost = db_->Exec(
+      "SELECT count(*) FROM ferry_items WHERE migration = $1 AND id = ANY($2::bigint[]) AND "
+      "lease_run <> $3",
+      {where_.migration, ids, Int(worker_run_)});
+  if (!lost.ok()) return lost.status();
+  if (lost->Int(0, 0) > 0) {
+    return Status(Code::kInternal,
+                  fmt::format("{} items this worker held were taken over by another worker (this "
+                              "one was cut off from the database for longer than its lease of "
+                              "{}s); nothing of this batch is recorded: stopping",
+                              lost->Int(0, 0), lease_.count()));
+  }
   return Status::Ok();
+}
+
+Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
+  worker_run_ = run;
+  lease_ = lease;
+  // A transaction left open by a worker cut off from the database holds its rows locked: the
+  // server ends it once it has been idle for a lease.
+  FERRY_RETURN_IF_ERROR(db_->Run(
+      fmt::format("SET idle_in_transaction_session_timeout = {}", int64_t(lease.count()) * 1000)));
+  // Held while this connection lives: the others know this worker for dead once it is gone.
+  FERRY_RETURN_IF_ERROR(
+      db_->Exec("SELECT pg_advisory_lock(hashtext('ferry-worker:' || $1), ($2::bigint % "
+                "2147483647)::int)",
+                {where_.migration, Int(run)})
+          .status());
+  const std::string name = fmt::format("{}:{}", HostName(), getpid());
+  const int64_t now = NowNs();
+  FERRY_RETURN_IF_ERROR(
+      Write("INSERT INTO ferry_workers (migration, run, name, lease_seconds, started_ns, "
+            "heartbeat_ns, alive_until) VALUES ($1, $2, $3, $4, $5, $5, clock_timestamp() + "
+            "make_interval(secs => $4::bigint))",
+            {where_.migration, Int(run), name, Int(lease.count()), Int(now)}));
+  return AppendEvent(run, "", "worker",
+                     JsonText(nlohmann::json{{"name", name},
+                                             {"host", HostName()},
+                                             {"pid", int64_t(getpid())},
+                                             {"lease_seconds", int64_t(lease.count())}}));
+}
+
+Result<std::vector<Item>> PostgresCatalog::ClaimItems(const std::vector<ItemState>& states,
+                                                      int max) {
+  std::vector<PgParam> params{where_.migration, Int(worker_run_), Int(lease_.count()), Int(max)};
+  // Picked once (MATERIALIZED): a subquery under IN may be run again by the planner, and
+  // then hand out more than `max`.
+  std::string sql = fmt::format(
+      "WITH live AS MATERIALIZED ({}), picked AS MATERIALIZED (SELECT id FROM ferry_items WHERE "
+      "migration = $1{} AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_run "
+      "NOT IN (SELECT run FROM live)) AND last_run NOT IN (SELECT run FROM live) ORDER BY path "
+      "LIMIT $4 FOR UPDATE SKIP LOCKED) UPDATE ferry_items SET lease_run = $2, lease_until = "
+      "clock_timestamp() + make_interval(secs => $3) FROM picked WHERE ferry_items.id = "
+      "picked.id RETURNING {}",
+      kLiveRuns, StatesIn(states, params), QualifiedItemColumns());
+  Result<PgResult> r = db_->Exec(sql, params);
+  if (!r.ok()) return r.status();
+  std::vector<Item> items(size_t(r->rows()));
+  for (int i = 0; i < r->rows(); ++i) {
+    ReadItem(*r, i, items[size_t(i)]);
+    held_.insert(items[size_t(i)].id);
+  }
+  std::sort(items.begin(), items.end(),
+            [](const Item& a, const Item& b) { return a.path < b.path; });
+  return items;
+}
+
+Result<int64_t> PostgresCatalog::HeldElsewhere(const std::vector<ItemState>& states) {
+  std::vector<PgParam> params{where_.migration, Int(worker_run_)};
+  std::string sql = fmt::format(
+      "SELECT count(*) FROM ferry_items WHERE migration = $1 AND lease_until > "
+      "clock_timestamp() AND lease_run <> $2 AND lease_run IN ({}){}",
+      kLiveRuns, StatesIn(states, params));
+  Result<PgResult> r = db_->Exec(sql, params);
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
+Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
+  const PgParam lease = Int(lease_.count());
+  FERRY_RETURN_IF_ERROR(
+      db_->Exec("UPDATE ferry_workers SET heartbeat_ns = $3, alive_until = clock_timestamp() + "
+                "make_interval(secs => $4), items = $5, bytes = $6 WHERE migration = $1 AND run "
+                "= $2",
+                {where_.migration, Int(worker_run_), Int(NowNs()), lease, Int(items), Int(bytes)})
+          .status());
+  if (!held_.empty()) {
+    Result<PgResult> renewed = db_->Exec(
+        "UPDATE ferry_items SET lease_until = clock_timestamp() + make_interval(secs => $4) "
+        "WHERE migration = $1 AND id = ANY($2::bigint[]) AND lease_run = $3 RETURNING id",
+        {where_.migration, IdArray(held_), Int(worker_run_), lease});
+    if (!renewed.ok()) return renewed.status();
+    if (size_t(renewed->rows()) < held_.size()) {
+      return Status(Code::kInternal,
+                    fmt::format("{} items this worker held were taken over by another worker "
+                                "(this one was cut off from the database for longer than its "
+                                "lease of {}s): stopping",
+                                held_.size() - size_t(renewed->rows()), lease_.count()));
+    }
+  }
+  Result<PgResult> live =
+      db_->Exec(fmt::format("SELECT count(*) FROM ({}) AS live", kLiveRuns), {where_.migration});
+  if (!live.ok()) return live.status();
+  return int(std::max<int64_t>(1, live->Int(0, 0)));
+}
+
+Status PostgresCatalog::LeaveWork() {
+  if (!held_.empty()) {
+    FERRY_RETURN_IF_ERROR(
+        Write("UPDATE ferry_items SET lease_until = NULL WHERE migration = $1 AND id = "
+              "ANY($2::bigint[]) AND lease_run = $3",
+              {where_.migration, IdArray(held_), Int(worker_run_)}));
+    held_.clear();
+  }
+  return Write(
+      "UPDATE ferry_workers SET gone = true, heartbeat_ns = $3 WHERE migration = $1 AND run = $2",
+      {where_.migration, Int(worker_run_), Int(NowNs())});
+}
+
+Result<std::vector<WorkerInfo>> PostgresCatalog::Workers() {
+  Result<PgResult> r = db_->Exec(
+      fmt::format("SELECT name, run, started_ns, heartbeat_ns, items, bytes, gone, run IN ({}) "
+                  "FROM ferry_workers WHERE migration = $1 ORDER BY run DESC LIMIT 100",
+                  kLiveRuns),
+      {where_.migration});
+  if (!r.ok()) return r.status();
+  std::vector<WorkerInfo> workers;
+  for (int i = 0; i < r->rows(); ++i) {
+    workers.push_back({r->Text(i, 0), r->Int(i, 1), r->Int(i, 2), r->Int(i, 3), r->Int(i, 4),
+                       r->Int(i, 5), r->Text(i, 7) == "t", r->Text(i, 6) == "t"});
+  }
+  return workers;
 }
 
 Result<EventCursor> PostgresCatalog::Events(const EventFilter& filter) {

@@ -1,10 +1,16 @@
-// The catalog of a migration in a PostgreSQL database that several migrations (and, later, many
-// workers) share: postgresql://USER@HOST:PORT/DB?migration=NAME. Every row carries its
-// migration's name; ferry creates and versions its tables itself (ferry_schema), and takes a
-// session advisory lock per migration for the one process that writes it.
+// The catalog of a migration in a PostgreSQL database that several migrations and many workers
+// share: postgresql://USER@HOST:PORT/DB?migration=NAME. Every row carries its migration's name;
+// ferry creates and versions its tables itself (ferry_schema). A session advisory lock per
+// migration is held alone by a process that works on the migration by itself (scan, sync,
+// cutover...), or shared by the workers that copy it together, each claiming items with a lease
+// (ferry_items.lease_run, lease_until) and registered with a heartbeat (ferry_workers). The event
+// log stays one hash chain with many writers: a transaction's events are chained at its commit,
+// under a transaction lock, after the head the database holds then.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,7 +21,7 @@
 namespace ferry::catalog {
 
 // The version of ferry's tables in a database (the ferry_schema table).
-inline constexpr int kPostgresSchemaVersion = 1;
+inline constexpr int kPostgresSchemaVersion = 2;  // 2: worker leases
 
 // True for a postgresql:// or postgres:// location.
 bool IsPostgresLocation(std::string_view location);
@@ -27,10 +33,16 @@ struct PostgresLocation {
 // Splits `location`; Code::kInvalidInput saying what to write when it names no migration.
 Result<PostgresLocation> ParsePostgresLocation(std::string_view location);
 
+// How a process holds a migration's lock: not at all (to read), alone, or shared with workers.
+enum class Hold { kNone, kAlone, kShared };
+
 class PostgresCatalog final : public Catalog {
  public:
   static Result<std::unique_ptr<Catalog>> Create(const std::string& location, const Config& config);
-  static Result<std::unique_ptr<Catalog>> Open(const std::string& location, bool lock);
+  // With Hold::kShared, waits for a process that holds the migration alone, calling `waiting`
+  // first.
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& location, Hold hold,
+                                               const std::function<void()>& waiting = {});
 
   std::string ScratchDir() const override;
   Result<int64_t> CreatedNs() override;
@@ -57,22 +69,48 @@ class PostgresCatalog final : public Catalog {
   Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                      std::string_view detail_json) override;
 
+  bool SharesWork() const override { return hold_ == Hold::kShared; }
+  Status JoinWork(int64_t run, std::chrono::seconds lease) override;
+  Result<std::vector<Item>> ClaimItems(const std::vector<ItemState>& states, int max) override;
+  Result<int64_t> HeldElsewhere(const std::vector<ItemState>& states) override;
+  Result<int> Heartbeat(int64_t items, int64_t bytes) override;
+  Status LeaveWork() override;
+  Result<std::vector<WorkerInfo>> Workers() override;
+
  private:
   PostgresCatalog() = default;
   static Result<std::unique_ptr<PostgresCatalog>> Connect(const std::string& location);
   Status TakeLock();
+  Status TakeSharedLock(const std::function<void()>& waiting);
   Status LoadConfig();
-  Status LoadLastHash();
+  // Chains the events this transaction appended after the head the database holds, and writes
+  // them. REQUIRES: in a transaction.
+  Status WriteEvents();
+  // Fails when an item this transaction updated as claimed is now claimed by another worker.
+  Status CheckClaims();
+  // Ends an open transaction that cannot commit, forgetting what it held.
+  void Abandon();
   // A write: queued inside a transaction (answered at the next read or the commit), else run.
   Status Write(std::string_view sql, const std::vector<PgParam>& params);
   // The next id for an item, from a block taken from the sequence 1,000 at a time.
   Result<int64_t> NextItemId();
 
+  struct PendingEvent {
+    int64_t run, time_ns;
+    std::string path, kind, detail;
+  };
+
   PostgresLocation where_;
   std::unique_ptr<PgConnection> db_;
-  std::string last_event_hash_;
+  Hold hold_ = Hold::kNone;
   bool in_transaction_ = false;
-  std::vector<int64_t> free_ids_;  // taken from the sequence, not used yet (in reverse)
+  std::vector<int64_t> free_ids_;     // taken from the sequence, not used yet (in reverse)
+  std::vector<PendingEvent> events_;  // appended in the open transaction, chained at its commit
+  // As a worker: its run, its lease, the items it holds, and those the open transaction updated.
+  int64_t worker_run_ = 0;
+  std::chrono::seconds lease_{0};
+  std::set<int64_t> held_;
+  std::set<int64_t> touched_;
 };
 
 }  // namespace ferry::catalog

@@ -5,6 +5,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include "support/catalog_conformance.h"
 #include "support/postgres.h"
 #include "support/status_matchers.h"
@@ -112,6 +116,204 @@ TEST(PostgresCatalog, OneProcessWritesAMigrationAtATime) {
   EXPECT_OK(Catalog::OpenForReading(location));
   writer.reset();
   EXPECT_OK(Catalog::Open(location));
+}
+
+// ---- Workers that share a migration's copy ----
+
+// A migration with `n` pending files named f000..., and its location.
+std::string MigrationWithItems(const std::string& name, int n) {
+  std::string location = Postgres::Global().NewDatabase(name) + "?migration=w";
+  auto created = Catalog::Create(location, {});
+  EXPECT_OK(created);
+  EXPECT_OK((*created)->BeginTransaction());
+  for (int i = 0; i < n; ++i) {
+    catalog::Item item;
+    item.path = fmt::format("f{:03}", i);
+    EXPECT_OK((*created)->InsertItem(item));
+  }
+  EXPECT_OK((*created)->CommitTransaction());
+  return location;
+}
+
+std::unique_ptr<Catalog> Worker(const std::string& location, std::chrono::seconds lease) {
+  auto worker = Catalog::OpenAsWorker(location);
+  EXPECT_OK(worker);
+  if (!worker.ok()) return nullptr;
+  auto run = (*worker)->BeginRun(catalog::Stage::kCopy);
+  EXPECT_OK(run);
+  EXPECT_OK((*worker)->JoinWork(*run, lease));
+  return std::move(worker).value();
+}
+
+const std::vector<catalog::ItemState> kWork{catalog::ItemState::kPending,
+                                            catalog::ItemState::kFailed};
+
+std::vector<catalog::Item> Claim(Catalog& worker, int max) {
+  EXPECT_OK(worker.BeginTransaction());
+  auto claimed = worker.ClaimItems(kWork, max);
+  EXPECT_OK(claimed);
+  EXPECT_OK(worker.CommitTransaction());
+  return claimed.ok() ? *claimed : std::vector<catalog::Item>();
+}
+
+TEST(PostgresWorkers, ClaimNoItemTwiceAndShutOutAProcessThatWantsTheMigrationAlone) {
+  std::string location = MigrationWithItems("claims", 100);
+  auto a = Worker(location, std::chrono::seconds(60));
+  auto b = Worker(location, std::chrono::seconds(60));
+  ASSERT_TRUE(a && b);
+  std::set<std::string> seen;
+  int64_t held_by_b = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (Catalog* w : {a.get(), b.get()}) {
+      std::vector<catalog::Item> claimed = Claim(*w, 15);
+      EXPECT_LE(claimed.size(), 15u);
+      if (w == b.get()) held_by_b += int64_t(claimed.size());
+      for (const catalog::Item& item : claimed) {
+        EXPECT_TRUE(seen.insert(item.path).second) << item.path << " claimed twice";
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), 100u);
+  EXPECT_EQ(held_by_b, 45) << "15, 15, 15, and none left after a's last 10";
+  EXPECT_TRUE(Claim(*a, 10).empty());
+  EXPECT_EQ(*a->HeldElsewhere(kWork), held_by_b);
+  auto alone = Catalog::Open(location);
+  EXPECT_EQ(alone.status().code(), Code::kInvalidInput) << "workers hold it";
+  ASSERT_OK_AND_ASSIGN(auto workers, a->Workers());
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_TRUE(workers[0].live && workers[1].live);
+  ASSERT_OK_AND_ASSIGN(int live, a->Heartbeat(5, 500));
+  EXPECT_EQ(live, 2);
+}
+
+TEST(PostgresWorkers, ASilentWorkersItemsComeFreeWhenItsLeaseRunsOut) {
+  std::string location = MigrationWithItems("silent", 20);
+  auto silent = Worker(location, std::chrono::seconds(2));  // connected, never renews
+  auto survivor = Worker(location, std::chrono::seconds(60));
+  ASSERT_TRUE(silent && survivor);
+  ASSERT_EQ(Claim(*silent, 20).size(), 20u);
+  EXPECT_TRUE(Claim(*survivor, 20).empty()) << "still under the silent worker's lease";
+  EXPECT_EQ(*survivor->HeldElsewhere(kWork), 20) << "so the survivor waits";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(*survivor->HeldElsewhere(kWork), 0);
+  EXPECT_EQ(Claim(*survivor, 50).size(), 20u) << "the lease ran out: the survivor takes them";
+  ASSERT_OK_AND_ASSIGN(auto workers, survivor->Workers());
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_FALSE(workers[1].live) << "the silent one is not live";
+}
+
+TEST(PostgresWorkers, AWorkerWhoseConnectionClosedIsDeadAtOnce) {
+  std::string location = MigrationWithItems("dead", 20);
+  auto dying = Worker(location, std::chrono::seconds(60));
+  auto survivor = Worker(location, std::chrono::seconds(60));
+  ASSERT_TRUE(dying && survivor);
+  ASSERT_EQ(Claim(*dying, 20).size(), 20u);
+  EXPECT_EQ(*survivor->HeldElsewhere(kWork), 20);
+  dying.reset();  // its connection closes, as with a kill -9 or a restarted server
+  // The server notices the closed connection in a moment, not at once.
+  std::vector<catalog::Item> taken;
+  for (int i = 0; i < 50 && taken.empty(); ++i) {
+    taken = Claim(*survivor, 50);
+    if (taken.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(taken.size(), 20u) << "long before its 60 s lease ran out";
+  ASSERT_OK_AND_ASSIGN(auto workers, survivor->Workers());
+  EXPECT_FALSE(workers[1].live);
+}
+
+TEST(PostgresWorkers, AnOutcomeForAnItemAnotherWorkerTookOverIsNotRecorded) {
+  std::string location = MigrationWithItems("taken", 1);
+  auto slow = Worker(location, std::chrono::seconds(1));
+  auto other = Worker(location, std::chrono::seconds(60));
+  ASSERT_TRUE(slow && other);
+  std::vector<catalog::Item> mine = Claim(*slow, 1);
+  ASSERT_EQ(mine.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // cut off past its lease
+  std::vector<catalog::Item> theirs = Claim(*other, 1);
+  ASSERT_EQ(theirs.size(), 1u) << "the lease ran out";
+  EXPECT_FALSE(slow->Heartbeat(0, 0).ok()) << "a renewal finds the claim gone";
+
+  ASSERT_OK(slow->BeginTransaction());
+  mine[0].state = catalog::ItemState::kConflict;
+  ASSERT_OK(slow->UpdateItem(mine[0]));
+  ASSERT_OK(slow->AppendEvent(1, mine[0].path, "conflict", "{}"));
+  Status refused = slow->CommitTransaction();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("taken over by another worker"), std::string::npos)
+      << refused.message();
+
+  ASSERT_OK(other->BeginTransaction());
+  theirs[0].state = catalog::ItemState::kCopied;
+  ASSERT_OK(other->UpdateItem(theirs[0]));
+  ASSERT_OK(other->CommitTransaction());
+  ASSERT_OK_AND_ASSIGN(auto item, other->FindItem(mine[0].path));
+  EXPECT_EQ(item->state, catalog::ItemState::kCopied) << "the slow worker's outcome is not kept";
+  ASSERT_OK_AND_ASSIGN(catalog::ChainCheck chain, other->CheckChain());
+  EXPECT_TRUE(chain.intact);
+  EXPECT_EQ(chain.events, 2) << "the two workers' own events; no conflict event";
+}
+
+TEST(PostgresWorkers, AnItemAWorkerTriedIsLeftToTheNextPassAndGivenBackClaimsGoAtOnce) {
+  std::string location = MigrationWithItems("tried", 3);
+  auto a = Worker(location, std::chrono::seconds(60));
+  auto b = Worker(location, std::chrono::seconds(60));
+  ASSERT_TRUE(a && b);
+  std::vector<catalog::Item> claimed = Claim(*a, 2);
+  ASSERT_EQ(claimed.size(), 2u);
+  ASSERT_OK(a->BeginTransaction());
+  claimed[0].state = catalog::ItemState::kFailed;  // tried, its outcome recorded
+  claimed[0].last_run = 1;
+  ASSERT_OK_AND_ASSIGN(auto runs, a->Runs());
+  claimed[0].last_run = runs[0].id;  // a's run
+  ASSERT_OK(a->UpdateItem(claimed[0]));
+  ASSERT_OK(a->CommitTransaction());
+  ASSERT_EQ(Claim(*b, 5).size(), 1u) << "only the item nobody holds or tried";
+  EXPECT_TRUE(Claim(*a, 5).empty()) << "a does not try its failure again in this run";
+  EXPECT_EQ(*b->HeldElsewhere(kWork), 1) << "a still holds the other";
+  ASSERT_OK(a->LeaveWork());
+  std::vector<catalog::Item> given_back = Claim(*b, 5);
+  ASSERT_EQ(given_back.size(), 2u) << "a left: its claim and its failure are free at once";
+}
+
+TEST(PostgresWorkers, ManyWritersKeepOneEventChain) {
+  std::string location = MigrationWithItems("chain", 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&location, t] {
+      auto w = Worker(location, std::chrono::seconds(60));
+      if (!w) return;
+      for (int batch = 0; batch < 20; ++batch) {
+        EXPECT_OK(w->BeginTransaction());
+        for (int i = 0; i < 10; ++i) {
+          EXPECT_OK(
+              w->AppendEvent(t + 1, fmt::format("t{}/{}", t, batch * 10 + i), "copied", "{}"));
+        }
+        EXPECT_OK(w->CommitTransaction());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_OK_AND_ASSIGN(auto reader, Catalog::OpenForReading(location));
+  ASSERT_OK_AND_ASSIGN(catalog::ChainCheck chain, reader->CheckChain());
+  EXPECT_TRUE(chain.intact) << chain.problem;
+  EXPECT_EQ(chain.events, 3 * 200 + 3) << "every event, and each worker's own";
+}
+
+TEST(PostgresWorkers, AWorkerWaitsForAProcessThatHoldsTheMigrationAlone) {
+  std::string location = MigrationWithItems("wait", 1);
+  ASSERT_OK_AND_ASSIGN(auto alone, Catalog::Open(location));
+  std::atomic<bool> waited = false, opened = false;
+  std::thread worker([&] {
+    auto w = Catalog::OpenAsWorker(location, [&] { waited = true; });
+    EXPECT_OK(w);
+    opened = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(waited);
+  EXPECT_FALSE(opened) << "not while the migration is held alone";
+  alone.reset();
+  worker.join();
+  EXPECT_TRUE(opened);
 }
 
 TEST(PostgresCatalog, AnUnreachableServerIsAClearError) {
