@@ -16,7 +16,38 @@ struct CopyCommandOptions {
   std::string dir;
   transfer::EngineFlags transfer;
   bool dry_run = false, overwrite = false, reopen = false;
+  std::string lease = "2m";
 };
+
+// A copy on a catalog that shares work (PostgreSQL) is one worker of many, which hold the
+// migration together. The first scan is not shared: the worker that can take the migration
+// alone makes it, and the others wait for it. Exit 2 on failure.
+std::unique_ptr<catalog::Catalog> OpenWorker(const std::string& dir, bool dry_run) {
+  auto open = [&] {
+    auto catalog = catalog::Catalog::OpenAsWorker(dir, [&] {
+      std::cerr << fmt::format(
+          "ferry: another ferry process holds {} alone (a scan, sync or cutover); this worker "
+          "starts when it finishes\n",
+          dir);
+    });
+    if (!catalog.ok()) Fail(catalog.status());
+    return std::move(catalog).value();
+  };
+  std::unique_ptr<catalog::Catalog> catalog = open();
+  if (dry_run || !catalog->SharesWork() || migration::HasBeenScanned(*catalog)) return catalog;
+  catalog.reset();
+  if (auto alone = catalog::Catalog::Open(dir); alone.ok()) {
+    // Nobody else works on it: scan it (unless someone just did), then share it again.
+    if (!migration::HasBeenScanned(**alone)) {
+      std::cout << "the source has not been scanned yet: scanning first (other workers wait)\n";
+      Endpoints endpoints = OpenEndpoints(**alone);
+      migration::ScanReport scanned = RunScan(**alone, endpoints);
+      PrintScanReport(scanned, std::cout);
+      std::cout << "\n";
+    }
+  }  // else another worker holds it alone to scan it: wait for that as a worker
+  return open();
+}
 
 // Lists what a copy would transfer, from the catalog (or, never scanned, from a dry scan).
 int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyCommandOptions& o) {
@@ -65,11 +96,16 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
 
 int RunCopy(const CopyCommandOptions& o) {
   std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
-  auto catalog = OpenMigration(o.dir);
+  const auto lease =
+      std::chrono::duration_cast<std::chrono::seconds>(ParseDuration("--lease", o.lease));
+  if (lease < std::chrono::seconds(5)) {
+    throw ExitError(kExitUsage, fmt::format("--lease '{}': give at least 5s", o.lease));
+  }
+  auto catalog = OpenWorker(o.dir, o.dry_run);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
-  if (!migration::HasBeenScanned(*catalog)) {
+  if (!migration::HasBeenScanned(*catalog)) {  // one writer (a folder's catalog)
     std::cout << "the source has not been scanned yet: scanning first\n";
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
     PrintScanReport(scanned, std::cout);
@@ -88,9 +124,17 @@ int RunCopy(const CopyCommandOptions& o) {
   options.upload.follow_links = catalog->config().symlinks == catalog::SymlinkPolicy::kFollow;
   options.stop = &InterruptFlag();
   options.overwrite = o.overwrite;
+  options.lease = lease;
+  options.live_workers = [&engine](int workers) { engine->ShareAmong(workers); };
+  const bool worker = catalog->SharesWork();
   ProgressLine line;
   options.progress = [&](const migration::CopyProgress& p) {
     double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
+    if (worker) {  // the totals are the fleet's: this worker's share is not known
+      line.Update(fmt::format("copy (this worker): {} items, {}, {}/s", p.items_done,
+                              HumanBytes(p.bytes_done), HumanBytes(int64_t(rate))));
+      return;
+    }
     std::string eta = rate > 0 && p.bytes_total > p.bytes_done
                           ? HumanDuration(double(p.bytes_total - p.bytes_done) / rate)
                           : "-";
@@ -106,6 +150,7 @@ int RunCopy(const CopyCommandOptions& o) {
 
   const migration::CopyReport& r = *report;
   double rate = r.seconds > 0 ? double(r.bytes_sent) / r.seconds : 0;
+  if (worker) std::cout << "this worker (its share of the fleet's copy): ";
   std::cout << fmt::format(
       "copied {} items ({}) in {}, {}/s; {} already there, {} failed, {} conflicts, {} "
       "vanished\n{}\n",
@@ -148,7 +193,16 @@ CommandRunner AddCopyCommand(CLI::App& app) {
   cmd->add_flag("--overwrite", o->overwrite,
                 "Also write over blobs that someone else put in the way (conflicts)");
   cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");
+  cmd->add_option("--lease", o->lease,
+                  "With a PostgreSQL catalog: how long this worker's claim on items lasts "
+                  "without renewal; a worker that dies leaves them to the others after it")
+      ->default_str("2m");
   cmd->footer(
+      "Many workers: with a PostgreSQL catalog (postgresql://...?migration=NAME), run copy on\n"
+      "as many machines as you like at once. Each claims items a batch at a time, so none is\n"
+      "copied twice; the throttles (--max-bandwidth, --max-ops, --schedule) are shared among the\n"
+      "live workers; 'ferry status' lists them. A scan, sync or cutover waits for no worker:\n"
+      "it is refused while they run, and workers started during one wait for it.\n\n"
       "Exit codes: 0 everything copied; 1 some items failed or met a conflict (ferry errors\n"
       "lists them; run copy again to retry); 2 configuration problem; 3 the source looks\n"
       "unmounted; 130/143 stopped by SIGINT/SIGTERM (run copy again to go on).\n");

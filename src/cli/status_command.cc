@@ -22,6 +22,28 @@ constexpr catalog::ItemState kStatesShown[] = {
     catalog::ItemState::kConflict,      catalog::ItemState::kSkipped, catalog::ItemState::kVanished,
     catalog::ItemState::kSourceDeleted, catalog::ItemState::kDeleted, catalog::ItemState::kKept};
 
+// The workers of a migration whose catalog shares work: live, gone (finished or stopped) or
+// silent (died, or cut off: its items go to the others when its lease runs out).
+nlohmann::json WorkersJson(catalog::Catalog& catalog) {
+  auto workers = catalog.Workers();
+  if (!workers.ok()) Fail(workers.status());
+  nlohmann::json list = nlohmann::json::array();
+  for (const catalog::WorkerInfo& w : *workers) {
+    double seconds = double(w.heartbeat_ns - w.started_ns) / 1e9;
+    list.push_back({{"name", w.name},
+                    {"run", w.run},
+                    {"state", w.live   ? "live"
+                              : w.left ? "gone"
+                                       : "silent"},
+                    {"items", w.items},
+                    {"bytes", w.bytes},
+                    {"bytes_per_second", seconds > 0 ? double(w.bytes) / seconds : 0.0},
+                    {"started", HumanTime(w.started_ns)},
+                    {"heartbeat", HumanTime(w.heartbeat_ns)}});
+  }
+  return list;
+}
+
 // Everything status shows, as its --json prints it.
 nlohmann::json StatusDoc(catalog::Catalog& catalog, const std::string& dir) {
   auto totals = catalog.Totals();
@@ -61,7 +83,22 @@ nlohmann::json StatusDoc(catalog::Catalog& catalog, const std::string& dir) {
             {"vanished", open->vanished},
             {"skipped", open->skipped},
             {"blocking", open->blocking()}}},
-          {"runs", run_list}};
+          {"runs", run_list},
+          {"workers", WorkersJson(catalog)}};
+}
+
+void PrintWorkers(const nlohmann::json& doc, std::ostream& out) {
+  if (doc["workers"].empty()) return;
+  out << fmt::format("\n{:<28} {:>4}  {:<8} {:>9} {:>11} {:>11}  {}\n", "worker", "run", "state",
+                     "items", "bytes", "rate", "last heard");
+  for (const auto& w : doc["workers"]) {
+    double rate = w["bytes_per_second"];
+    out << fmt::format(
+        "{:<28} {:>4}  {:<8} {:>9} {:>11} {:>11}  {}\n", w["name"].get<std::string>(),
+        w["run"].get<int64_t>(), w["state"].get<std::string>(), w["items"].get<int64_t>(),
+        HumanBytes(w["bytes"].get<int64_t>()), rate > 0 ? HumanBytes(int64_t(rate)) + "/s" : "-",
+        w["heartbeat"].get<std::string>());
+  }
 }
 
 void PrintStates(const nlohmann::json& doc, std::ostream& out) {
@@ -144,6 +181,7 @@ int RunStatus(const StatusOptions& o) {
   PrintStates(doc, out);
   PrintOpenProblems(doc, out);
   PrintRuns(doc, out);
+  PrintWorkers(doc, out);
   PrintSyncPasses(doc, out);
   PrintCutover(doc, out);
   if (o.json) std::cout << JsonText(doc, 2) << "\n";

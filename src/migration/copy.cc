@@ -164,6 +164,61 @@ transfer::UploadItem ToUpload(const Work& work, bool overwrite) {
   return upload;
 }
 
+// Where the items to copy come from: the catalog's listing (one process), or claims on items
+// (one worker of many).
+class ItemFeed {
+ public:
+  enum class Got { kItem, kNotNow, kEnd };
+  virtual ~ItemFeed() = default;
+  // The next item; kNotNow when none is free now but other workers still hold some.
+  virtual Result<Got> Next(Item& item) = 0;
+};
+
+class ListingFeed final : public ItemFeed {
+ public:
+  explicit ListingFeed(catalog::ItemCursor cursor) : cursor_(std::move(cursor)) {}
+  Result<Got> Next(Item& item) override {
+    Result<bool> more = cursor_.Next(item);
+    if (!more.ok()) return more.status();
+    return *more ? Got::kItem : Got::kEnd;
+  }
+
+ private:
+  catalog::ItemCursor cursor_;
+};
+
+class ClaimFeed final : public ItemFeed {
+ public:
+  ClaimFeed(catalog::Catalog& catalog, std::vector<ItemState> states, int batch)
+      : catalog_(catalog), states_(std::move(states)), batch_(batch) {}
+  Result<Got> Next(Item& item) override {
+    if (claimed_.empty()) {
+      // Nothing free at the last look: look again in a second, not at every turn.
+      if (Clock::now() < next_look_) return Got::kNotNow;
+      Result<std::vector<Item>> claimed = catalog_.ClaimItems(states_, batch_);
+      if (!claimed.ok()) return claimed.status();
+      for (Item& i : *claimed) claimed_.push_back(std::move(i));
+      if (claimed_.empty()) {
+        Result<int64_t> elsewhere = catalog_.HeldElsewhere(states_);
+        if (!elsewhere.ok()) return elsewhere.status();
+        if (*elsewhere == 0) return Got::kEnd;
+        next_look_ = Clock::now() + std::chrono::seconds(1);
+        return Got::kNotNow;
+      }
+    }
+    item = std::move(claimed_.front());
+    claimed_.pop_front();
+    return Got::kItem;
+  }
+
+ private:
+  catalog::Catalog& catalog_;
+  const std::vector<ItemState> states_;
+  const int batch_;
+  std::deque<Item> claimed_;
+  Clock::time_point next_look_{};
+};
+
 class CopyRun {
  public:
   CopyRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
@@ -178,8 +233,15 @@ class CopyRun {
 
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CountWork());
-    Result<catalog::ItemCursor> cursor = catalog_.Items(WorkStates());
-    if (!cursor.ok()) return cursor.status();
+    std::unique_ptr<ItemFeed> feed;
+    if (catalog_.SharesWork()) {
+      FERRY_RETURN_IF_ERROR(catalog_.JoinWork(report_.run, options_.lease));
+      feed = std::make_unique<ClaimFeed>(catalog_, WorkStates(), int(max_in_flight_));
+    } else {
+      Result<catalog::ItemCursor> cursor = catalog_.Items(WorkStates());
+      if (!cursor.ok()) return cursor.status();
+      feed = std::make_unique<ListingFeed>(std::move(cursor).value());
+    }
 
     std::vector<std::thread> workers;
     for (int i = 0; i < options_.engine.workers(); ++i) {
@@ -191,7 +253,7 @@ class CopyRun {
       });
     }
 
-    Status status = Pump(*cursor);
+    Status status = Pump(*feed);
     exchange_.Close();
     // Record every outcome still arriving from the items in flight.
     while (in_flight_ > 0) {
@@ -203,7 +265,10 @@ class CopyRun {
     for (auto& w : workers) w.join();
     Report();
     Status committed = Commit();
-    return status.ok() ? committed : status;
+    if (status.ok()) status = committed;
+    // The claims on items not done go back to the other workers now, not when they run out.
+    if (status.ok() && catalog_.SharesWork()) status = catalog_.LeaveWork();
+    return status;
   }
 
  private:
@@ -225,11 +290,14 @@ class CopyRun {
     return Status::Ok();
   }
 
-  Status Pump(catalog::ItemCursor& cursor) {
+  Status Pump(ItemFeed& feed) {
     FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
     in_transaction_ = true;
     bool more = true;
     auto last_commit = Clock::now();
+    auto last_heartbeat = Clock::now();
+    const auto heartbeat_every =
+        std::max<Clock::duration>(options_.lease / 4, std::chrono::seconds(1));
     while (more || in_flight_ > 0) {
       bool stopping = (options_.stop && options_.stop->load()) || !report_.unreachable.empty();
       if (stopping) report_.stopped = true;
@@ -238,11 +306,17 @@ class CopyRun {
       std::vector<Work> batch;
       while (more && !stopping && in_flight_ + int64_t(batch.size()) < max_in_flight_) {
         Item item;
-        Result<bool> next = cursor.Next(item);
+        Result<ItemFeed::Got> next = feed.Next(item);
         if (!next.ok()) return next.status();
-        more = *next;
-        if (!more) break;
+        if (*next == ItemFeed::Got::kEnd) more = false;
+        if (*next != ItemFeed::Got::kItem) break;
         FERRY_RETURN_IF_ERROR(Dispatch(std::move(item), batch));
+      }
+      if (catalog_.SharesWork() && Clock::now() - last_heartbeat >= heartbeat_every) {
+        Result<int> live = catalog_.Heartbeat(progress_.items_done, progress_.bytes_done);
+        if (!live.ok()) return live.status();
+        if (options_.live_workers) options_.live_workers(*live);
+        last_heartbeat = Clock::now();
       }
       if (!batch.empty()) {
         // The intents are durable before any of these writes begins.
@@ -283,6 +357,7 @@ class CopyRun {
         item.state = ItemState::kCopied;
         item.reason = "represented by its contents";
         item.cause.clear();
+        item.write_intent.clear();  // nothing is written for it
         item.last_run = report_.run;
         ++progress_.items_done;
         return catalog_.UpdateItem(item);

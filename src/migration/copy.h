@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -36,6 +37,11 @@ struct CopyOptions {
   std::function<std::map<std::string, uint64_t>()> retry_causes;
   // The engine's statistics so far (for the process; the run records its share); may be empty.
   std::function<EngineStats()> engine_stats;
+  // With a catalog that shares work (one of many workers): how long this worker's claims last
+  // unless renewed (it renews them every quarter of it), and a call with the number of live
+  // workers at each renewal (to share the throttles among them); may be empty.
+  std::chrono::seconds lease{120};
+  std::function<void(int)> live_workers;
 };
 
 struct CopyReport {
@@ -71,6 +77,10 @@ std::string CauseOf(const Status& status);
 // Copies every pending and failed item (and conflicts, with overwrite). Each outcome is committed
 // to the catalog within a fraction of a second of happening, so a crash repeats at most the items
 // in flight (and those find their blob already written, and adopt it). Records a "copy" run.
+// On a catalog that shares work, this process is one worker of many: it claims items a batch at
+// a time instead of listing them all, and goes on until no item is left that it may take and no
+// other worker holds one (a worker that dies leaves its items to the others when its lease runs
+// out).
 Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
                         const CopyOptions& options);
 

@@ -105,8 +105,8 @@ Engine::Engine(EngineOptions options, const std::atomic<bool>* stop)
   }
   concurrency_ = std::make_shared<http::ConcurrencyLimit>(streams, http::SystemClock());
   if (options_.max_bandwidth || options_.schedule) {
-    http::LimitAt bytes_at = [cap = options_.max_bandwidth, schedule = options_.schedule](
-                                 std::chrono::system_clock::time_point now) {
+    http::LimitAt bytes_at = [cap = options_.max_bandwidth, schedule = options_.schedule,
+                              share = share_](std::chrono::system_clock::time_point now) {
       std::optional<double> limit = cap;
       if (schedule) {
         int64_t unix_s =
@@ -114,14 +114,17 @@ Engine::Engine(EngineOptions options, const std::atomic<bool>* stop)
         std::optional<double> scheduled = schedule->LimitAtUnixTime(unix_s);
         if (scheduled) limit = limit ? std::min(*limit, *scheduled) : *scheduled;
       }
+      if (limit) *limit /= share->load();
       return limit;
     };
     bytes_ = std::make_shared<http::RateLimiter>(bytes_at, http::SystemClock(), kBurst, stop);
   }
   if (options_.max_ops) {
     operations_ = std::make_shared<http::RateLimiter>(
-        [ops = *options_.max_ops](auto) { return std::optional<double>(ops); }, http::SystemClock(),
-        kBurst, stop);
+        [ops = *options_.max_ops, share = share_](auto) {
+          return std::optional<double>(ops / share->load());
+        },
+        http::SystemClock(), kBurst, stop);
   }
   if (bytes_ || operations_)
     throttle_ = std::make_shared<http::ThrottlePolicy>(bytes_, operations_);

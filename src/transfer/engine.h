@@ -4,6 +4,7 @@
 // the same options; the command line only parses flags into them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -72,12 +73,16 @@ class Engine {
   const std::shared_ptr<http::ConcurrencyLimit>& concurrency() const { return concurrency_; }
   // So far, for the process.
   EngineStats Stats() const;
+  // This process is one of `workers` live workers of one migration: its throttles allow
+  // 1/workers of the limits, so the fleet keeps to them together.
+  void ShareAmong(int workers) { share_->store(std::max(1, workers)); }
 
  private:
   EngineOptions options_;
   std::shared_ptr<http::RateLimiter> bytes_, operations_;
   std::shared_ptr<http::ThrottlePolicy> throttle_;
   std::shared_ptr<http::ConcurrencyLimit> concurrency_;
+  std::shared_ptr<std::atomic<int>> share_ = std::make_shared<std::atomic<int>>(1);
 };
 
 }  // namespace ferry::transfer
