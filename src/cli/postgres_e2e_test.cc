@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "support/migration_fixture.h"
@@ -109,6 +111,80 @@ TEST_F(PostgresCatalogTest, ACopyThatLosesItsDatabaseStopsAndARestartFinishesIt)
   VerifyTarget();
   auto log = Ferry({"log", mig, "--check"});
   EXPECT_EQ(log.exit_code, 0) << log.out << log.err;
+}
+
+// Issue 16: three workers on three "machines" share one copy; one is killed with -9 mid-run
+// and the others finish its items. Every file reaches the target once, each recorded copied
+// (or adopted, for a write the killed worker made and could not record) exactly once.
+TEST_F(PostgresCatalogTest, ThreeWorkersShareACopyAndSurviveOneKilled) {
+  constexpr int kFiles = 5000;
+  for (int i = 0; i < kFiles; ++i) {
+    AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 50, i), fmt::format("file {}\n", i));
+  }
+  const std::string mig = Location("fleet");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  ASSERT_EQ(Ferry({"scan", mig}).exit_code, 0);
+
+  // Slow enough to kill one mid-run: 600 requests a second for the fleet, a third each.
+  std::vector<std::unique_ptr<BackgroundProcess>> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.push_back(std::make_unique<BackgroundProcess>(
+        FerryArgv({"copy", mig, "--max-ops", "600", "--concurrency", "8"}), FerryOptions(env_)));
+  }
+  bool some = false;
+  for (int i = 0; i < 1200 && !some; ++i) {
+    some = ItemsIn(mig, "copied", env_) >= 1000;
+    if (!some) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(some && workers[0]->Running()) << workers[0]->Wait().err;
+  auto during = Ferry({"status", mig, "--json"});
+  ASSERT_EQ(during.exit_code, 0) << during.err;
+  EXPECT_EQ(nlohmann::json::parse(during.out)["workers"].size(), 3u) << during.out;
+  auto cutover = Ferry({"cutover", mig, "--quiet-window", "0s"});
+  EXPECT_EQ(cutover.exit_code, 2) << "no cutover while workers copy: " << cutover.out;
+  EXPECT_NE(cutover.err.find("another ferry process"), std::string::npos) << cutover.err;
+
+  workers[0]->Kill(SIGKILL);
+  workers[0]->Wait();
+  for (int w = 1; w < 3; ++w) {
+    ProcessResult done = workers[size_t(w)]->Wait();
+    EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+    EXPECT_NE(done.out.find("this worker"), std::string::npos) << done.out;
+  }
+
+  EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 50) << "every file and folder";
+  EXPECT_EQ(ItemsIn(mig, "pending", env_), 0);
+  VerifyTarget();
+  auto log = Ferry({"log", mig, "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::map<std::string, int> recorded;
+  std::set<int64_t> runs_with_files;
+  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
+  for (const auto& e : events) {
+    const std::string kind = e["kind"];
+    if (kind == "copied" || kind == "adopted") {
+      ++recorded[e["path"].get<std::string>()];
+      runs_with_files.insert(e["run"].get<int64_t>());
+    }
+  }
+  EXPECT_EQ(recorded.size(), size_t(kFiles));
+  for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path << " recorded " << n << " times";
+  EXPECT_EQ(runs_with_files.size(), 3u) << "each worker copied its share, the killed one too";
+  auto check = Ferry({"log", mig, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  auto after = Ferry({"status", mig, "--json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  std::map<std::string, int> states;
+  const nlohmann::json fleet = nlohmann::json::parse(after.out)["workers"];
+  int64_t items_reported = 0;
+  for (const auto& w : fleet) {
+    ++states[w["state"].get<std::string>()];
+    items_reported += w["items"].get<int64_t>();
+  }
+  EXPECT_GT(items_reported, kFiles / 2) << "the survivors' heartbeats carry what they did";
+  EXPECT_EQ(states["gone"], 2) << after.out;
+  EXPECT_EQ(states["silent"], 1) << "the killed one: " << after.out;
 }
 
 TEST_F(PostgresCatalogTest, ALocationWithAPasswordIsRefusedAndNothingIsMade) {

@@ -296,8 +296,9 @@ class CopyRun {
     bool more = true;
     auto last_commit = Clock::now();
     auto last_heartbeat = Clock::now();
-    const auto heartbeat_every =
-        std::max<Clock::duration>(options_.lease / 4, std::chrono::seconds(1));
+    // Often enough for the lease, and for status to show the fleet's progress.
+    const auto heartbeat_every = std::clamp<Clock::duration>(
+        options_.lease / 4, std::chrono::seconds(1), std::chrono::seconds(5));
     while (more || in_flight_ > 0) {
       bool stopping = (options_.stop && options_.stop->load()) || !report_.unreachable.empty();
       if (stopping) report_.stopped = true;
