@@ -56,7 +56,7 @@ PgConnection::~PgConnection() { PQfinish(conn_); }
 
 bool PgConnection::Lost() const { return PQstatus(conn_) != CONNECTION_OK; }
 
-Status PgConnection::Failed(const PgResult& result) const {
+Status PgConnection::Failed(const PgResult& result, bool lost) const {
   std::string error = result.Error();
   if (error.empty()) error = PQerrorMessage(conn_);
   // One line: libpq's messages run over several, indented with tabs.
@@ -67,7 +67,7 @@ Status PgConnection::Failed(const PgResult& result) const {
     line.push_back(space ? ' ' : c);
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
-  if (Lost()) {
+  if (lost || Lost()) {
     return Status(Code::kTransient,
                   fmt::format("catalog: lost the connection to PostgreSQL ({}); what was "
                               "committed is kept: run the command again once the database is back",
@@ -99,19 +99,35 @@ Status PgConnection::Flush() {
   if (!synced) first = Failed(PgResult(nullptr));
   // Every queued statement's answer, then the sync's; after an error the rest come back
   // PGRES_PIPELINE_ABORTED.
+  bool after_end = false;  // the last answer was the end of a statement's answers
+  bool stalled = false;    // the server stopped answering before the sync
+  std::optional<PgResult> failed;
   while (true) {
     PGresult* raw = PQgetResult(conn_);
     if (raw == nullptr) {
-      if (Lost() || !synced) break;  // no sync will come
-      continue;                      // the end of one statement's answers
+      // Every statement answers at least once before its end: two ends in a row mean nothing
+      // more is coming (a server that died mid-pipeline, before libpq marks the connection
+      // bad), and no sync will either.
+      if (Lost() || !synced || after_end) {
+        stalled = synced && !Lost();
+        break;
+      }
+      after_end = true;
+      continue;
     }
+    after_end = false;
     PgResult result(raw);
     ExecStatusType status = PQresultStatus(raw);
     if (status == PGRES_PIPELINE_SYNC) break;
-    if (first.ok() && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      first = Failed(result);
-      if (result.State() == "23505") first = Status(Code::kAlreadyExists, first.message());
+    if (!failed && first.ok() && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      failed.emplace(std::move(result));
     }
+  }
+  if (failed) {
+    first = Failed(*failed, stalled);
+    if (failed->State() == "23505") first = Status(Code::kAlreadyExists, first.message());
+  } else if (stalled && first.ok()) {
+    first = Failed(PgResult(nullptr), /*lost=*/true);
   }
   if (PQexitPipelineMode(conn_) == 1 || Lost()) pipelined_ = false;
   if (first.ok() && Lost()) first = Failed(PgResult(nullptr));

@@ -68,7 +68,9 @@ class PgConnection {
 
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
-  Status Failed(const PgResult& result) const;
+  // The error of `result` (or of the connection), as one line; `lost` says the connection is
+  // known lost even if libpq has not marked it so yet.
+  Status Failed(const PgResult& result, bool lost = false) const;
   PGconn* conn_;
   bool pipelined_ = false;
 };
