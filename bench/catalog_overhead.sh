@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # What a PostgreSQL catalog costs against SQLite, with a target that is not the bottleneck:
 # S1's shape (5,000 files of 1-64 KiB in 50 folders) copied to a folder on tmpfs, scan and copy
-# timed separately, for each catalog in turn. Starts its own PostgreSQL (Debian's, initdb into
-# a temporary folder, on a free loopback port; as the postgres user when run as root).
+# timed separately, for each catalog in turn; then the same copy shared by 1, 2 and 4 workers
+# (ferry copy processes at once on one PostgreSQL migration): items recorded per second. Starts
+# its own PostgreSQL (Debian's, initdb into a temporary folder, on a free loopback port; as the
+# postgres user when run as root).
 #
 #   bench/catalog_overhead.sh            # REPEAT=3 rounds, medians printed
+#   WORKERS="1 2 4" bench/catalog_overhead.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ferry="${FERRY:-$root/build/ferry}"
@@ -52,4 +55,28 @@ median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a
 printf '%-9s %10s %10s\n' catalog "scan (s)" "copy (s)"
 for catalog in sqlite postgres; do
   printf '%-9s %10.2f %10.2f\n' "$catalog" "$(median "${scan[$catalog]}")" "$(median "${copy[$catalog]}")"
+done
+
+# Workers: N copy processes at once on one migration; the scan is made first, alone.
+workers_list="${WORKERS:-1 2 4}"
+declare -A fleet
+for round in $(seq "$repeat"); do
+  for n in $workers_list; do
+    rm -rf "$work/target"
+    mig="postgresql://ferry@127.0.0.1:$port/postgres?migration=w$n-r$round"
+    "$ferry" init "$mig" --source "$src" --target "$work/target" >/dev/null
+    "$ferry" scan "$mig" >/dev/null
+    start=$(date +%s.%N)
+    pids=()
+    for _ in $(seq "$n"); do "$ferry" copy "$mig" >/dev/null & pids+=($!); done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    fleet[$n]+="$(echo "$(date +%s.%N) - $start" | bc) "
+    copied=$(find "$work/target" -type f | wc -l)
+    [[ $copied -eq 5000 ]] || { echo "workers=$n copied $copied of 5000" >&2; exit 1; }
+  done
+done
+printf '\n%-9s %10s %14s\n' workers "copy (s)" "items/s"
+for n in $workers_list; do
+  t="$(median "${fleet[$n]}")"
+  printf '%-9s %10.2f %14.0f\n' "$n" "$t" "$(echo "5050 / $t" | bc -l)"
 done

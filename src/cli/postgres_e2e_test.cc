@@ -56,6 +56,13 @@ TEST_F(PostgresCatalogTest, ThePlaybookWithTheCatalogInPostgres) {
   auto log = Ferry({"log", mig, "--check"});
   EXPECT_EQ(log.exit_code, 0) << log.out << log.err;
 
+  // After the cutover, a worker (a copy on a shared catalog) finds the migration closed.
+  auto cutover = Ferry({"cutover", mig, "--quiet-window", "0s", "--yes"});
+  ASSERT_EQ(cutover.exit_code, 0) << cutover.out << cutover.err;
+  auto late = Ferry({"copy", mig});
+  EXPECT_EQ(late.exit_code, 2) << late.out << late.err;
+  EXPECT_NE(late.err.find("cut over and is closed"), std::string::npos) << late.err;
+
   // Another migration in the same database is another catalog.
   auto other = Ferry({"status", Location("never-made")});
   EXPECT_EQ(other.exit_code, 2);
@@ -159,9 +166,14 @@ TEST_F(PostgresCatalogTest, ThreeWorkersShareACopyAndSurviveOneKilled) {
   ASSERT_EQ(log.exit_code, 0) << log.err;
   std::map<std::string, int> recorded;
   std::set<int64_t> runs_with_files;
+  int worker_events = 0;
   const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
   for (const auto& e : events) {
     const std::string kind = e["kind"];
+    if (kind == "worker") {
+      ++worker_events;
+      EXPECT_NE(e["detail"]["name"].get<std::string>().find(':'), std::string::npos) << e;
+    }
     if (kind == "copied" || kind == "adopted") {
       ++recorded[e["path"].get<std::string>()];
       runs_with_files.insert(e["run"].get<int64_t>());
@@ -170,6 +182,7 @@ TEST_F(PostgresCatalogTest, ThreeWorkersShareACopyAndSurviveOneKilled) {
   EXPECT_EQ(recorded.size(), size_t(kFiles));
   for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path << " recorded " << n << " times";
   EXPECT_EQ(runs_with_files.size(), 3u) << "each worker copied its share, the killed one too";
+  EXPECT_EQ(worker_events, 3) << "each names its host and process";
   auto check = Ferry({"log", mig, "--check"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 

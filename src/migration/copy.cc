@@ -303,9 +303,12 @@ class CopyRun {
       bool stopping = (options_.stop && options_.stop->load()) || !report_.unreachable.empty();
       if (stopping) report_.stopped = true;
       // Items dispatched and not yet recorded stay few: workers that fail fast cannot run
-      // through the whole list before the outcomes that would stop the run are read.
+      // through the whole list before the outcomes that would stop the run are read. The
+      // window is refilled once half of it is done, so each commit of intents covers many
+      // items while every stream still has one.
       std::vector<Work> batch;
-      while (more && !stopping && in_flight_ + int64_t(batch.size()) < max_in_flight_) {
+      const bool refill = in_flight_ <= max_in_flight_ / 2;
+      while (refill && more && !stopping && in_flight_ + int64_t(batch.size()) < max_in_flight_) {
         Item item;
         Result<ItemFeed::Got> next = feed.Next(item);
         if (!next.ok()) return next.status();
