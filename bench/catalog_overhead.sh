@@ -8,6 +8,8 @@
 #
 #   bench/catalog_overhead.sh            # REPEAT=3 rounds, medians printed
 #   WORKERS="1 2 4" bench/catalog_overhead.sh
+#   TARGET=azurite bench/catalog_overhead.sh   # S1 to a fresh in-memory Azurite per copy instead
+#                                              # of tmpfs (WORKERS="" to skip the workers)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ferry="${FERRY:-$root/build/ferry}"
@@ -17,7 +19,7 @@ pgdir="$(mktemp -d /tmp/ferry-pg-XXXXXX)"
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 as_owner() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 [[ $(id -u) -eq 0 ]] && chown postgres "$pgdir"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+pgport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 cleanup() {
   as_owner "$bin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work" "$pgdir"
@@ -25,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 as_owner "$bin/initdb" -D "$pgdir/data" -A trust -U ferry -E UTF8 --locale=C >/dev/null
 as_owner "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
-  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
+  -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
 
 # S1's shape, generated once.
 src="$work/src"
@@ -40,13 +42,30 @@ for i in range(5000):
 PY
 
 seconds() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
+target_kind="${TARGET:-tmpfs}"
+if [[ $target_kind == azurite ]]; then
+  source "$root/bench/azurite.sh"
+  trap 'stop_azurite; cleanup' EXIT
+fi
+# A new, empty target for the next copy (an Azurite restarted in memory: it is the bottleneck).
+new_target() {
+  if [[ $target_kind == azurite ]]; then
+    start_azurite
+    node "$root/bench/azure.mjs" create-container bench >/dev/null 2>&1 || true
+    echo "http://127.0.0.1:$port/devstoreaccount1/bench/s1"
+  else
+    rm -rf "$work/target"
+    echo "$work/target"
+  fi
+}
 declare -A scan copy
 for round in $(seq "$repeat"); do
   for catalog in sqlite postgres; do
-    rm -rf "$work/target" "$work/mig"
+    rm -rf "$work/mig"
+    target="$(new_target)"
     if [[ $catalog == sqlite ]]; then mig="$work/mig"; else
-      mig="postgresql://ferry@127.0.0.1:$port/postgres?migration=r$round"; fi
-    "$ferry" init "$mig" --source "$src" --target "$work/target" >/dev/null
+      mig="postgresql://ferry@127.0.0.1:$pgport/postgres?migration=r$round"; fi
+    "$ferry" init "$mig" --source "$src" --target "$target" >/dev/null
     scan[$catalog]+="$(seconds "$ferry" scan "$mig") "
     copy[$catalog]+="$(seconds "$ferry" copy "$mig") "
   done
@@ -58,21 +77,23 @@ for catalog in sqlite postgres; do
 done
 
 # Workers: N copy processes at once on one migration; the scan is made first, alone.
-workers_list="${WORKERS:-1 2 4}"
+workers_list="${WORKERS-1 2 4}"
 declare -A fleet
 for round in $(seq "$repeat"); do
   for n in $workers_list; do
-    rm -rf "$work/target"
-    mig="postgresql://ferry@127.0.0.1:$port/postgres?migration=w$n-r$round"
-    "$ferry" init "$mig" --source "$src" --target "$work/target" >/dev/null
+    target="$(new_target)"
+    mig="postgresql://ferry@127.0.0.1:$pgport/postgres?migration=w$n-r$round"
+    "$ferry" init "$mig" --source "$src" --target "$target" >/dev/null
     "$ferry" scan "$mig" >/dev/null
     start=$(date +%s.%N)
     pids=()
     for _ in $(seq "$n"); do "$ferry" copy "$mig" >/dev/null & pids+=($!); done
     for pid in "${pids[@]}"; do wait "$pid"; done
     fleet[$n]+="$(echo "$(date +%s.%N) - $start" | bc) "
-    copied=$(find "$work/target" -type f | wc -l)
-    [[ $copied -eq 5000 ]] || { echo "workers=$n copied $copied of 5000" >&2; exit 1; }
+    if [[ $target_kind == tmpfs ]]; then
+      copied=$(find "$work/target" -type f | wc -l)
+      [[ $copied -eq 5000 ]] || { echo "workers=$n copied $copied of 5000" >&2; exit 1; }
+    fi
   done
 done
 printf '\n%-9s %10s %14s\n' workers "copy (s)" "items/s"

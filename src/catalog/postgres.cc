@@ -84,9 +84,19 @@ Status PgConnection::Queue(std::string_view sql, const std::vector<PgParam>& par
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
-  std::string text(sql);
-  if (PQsendQueryParams(conn_, text.c_str(), int(values.size()), nullptr, values.data(), nullptr,
-                        nullptr, 0) != 1) {
+  // Each statement is prepared once per connection: the server parses and plans it once, not
+  // for every row.
+  auto named = prepared_.find(std::string(sql));
+  if (named == prepared_.end()) {
+    std::string name = fmt::format("ferry_{}", ++statements_);
+    if (PQsendPrepare(conn_, name.c_str(), std::string(sql).c_str(), int(values.size()), nullptr) !=
+        1) {
+      return Failed(PgResult(nullptr));
+    }
+    named = prepared_.emplace(std::string(sql), std::move(name)).first;
+  }
+  if (PQsendQueryPrepared(conn_, named->second.c_str(), int(values.size()), values.data(), nullptr,
+                          nullptr, 0) != 1) {
     return Failed(PgResult(nullptr));
   }
   return Status::Ok();
@@ -123,6 +133,9 @@ Status PgConnection::Flush() {
       failed.emplace(std::move(result));
     }
   }
+  // A failed pipeline may have skipped a statement's preparation: prepare anew (under new names)
+  // from here on.
+  if (failed || stalled) prepared_.clear();
   if (failed) {
     first = Failed(*failed, stalled);
     if (failed->State() == "23505") first = Status(Code::kAlreadyExists, first.message());

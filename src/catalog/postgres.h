@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -73,6 +74,8 @@ class PgConnection {
   Status Failed(const PgResult& result, bool lost = false) const;
   PGconn* conn_;
   bool pipelined_ = false;
+  std::unordered_map<std::string, std::string> prepared_;  // a queued statement's text: its name
+  int64_t statements_ = 0;                                 // names made so far
 };
 
 // A bytea literal for a parameter ("\x0a1b...").

@@ -87,6 +87,9 @@ ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_run BIGINT NOT NULL DEFAU
 ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_until TIMESTAMPTZ;
 CREATE INDEX IF NOT EXISTS ferry_items_leased ON ferry_items (migration)
   WHERE lease_until IS NOT NULL;
+-- What workers claim, by path, without walking the items already copied.
+CREATE INDEX IF NOT EXISTS ferry_items_work ON ferry_items (migration, path)
+  WHERE state IN ('pending', 'failed');
 CREATE TABLE IF NOT EXISTS ferry_workers (
   migration TEXT NOT NULL REFERENCES ferry_migrations (name),
   run BIGINT NOT NULL,
@@ -696,7 +699,9 @@ Result<int64_t> PostgresCatalog::NextItemId() {
 }
 
 Status PostgresCatalog::BeginTransaction() {
-  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  // The log's head is read after its lock in a snapshot of its own, and claims see the others'
+  // commits: whatever default the database or role sets.
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN ISOLATION LEVEL READ COMMITTED"));
   in_transaction_ = true;
   return Status::Ok();
 }
@@ -821,12 +826,12 @@ std::string IdArray(const std::set<int64_t>& ids) {
   return out + "}";
 }
 
-// " AND state IN ($n, ...)" for `states`, their names appended to `params`.
-std::string StatesIn(const std::vector<ItemState>& states, std::vector<PgParam>& params) {
+// " AND state IN ('pending', ...)" for `states`: literals (ferry's own names), so that the
+// planner can use the partial index of the states workers claim.
+std::string StatesIn(const std::vector<ItemState>& states) {
   std::string sql = " AND state IN (";
   for (size_t i = 0; i < states.size(); ++i) {
-    params.push_back(std::string(StateName(states[i])));
-    sql += fmt::format("{}${}", i ? ", " : "", params.size());
+    sql += fmt::format("{}'{}'", i ? ", " : "", StateName(states[i]));
   }
   return sql + ")";
 }
@@ -861,10 +866,12 @@ Status PostgresCatalog::CheckClaims() {
 Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
   worker_run_ = run;
   lease_ = lease;
-  // A transaction left open by a worker cut off from the database holds its rows locked: the
-  // server ends it once it has been idle for a lease.
-  FERRY_RETURN_IF_ERROR(db_->Run(
-      fmt::format("SET idle_in_transaction_session_timeout = {}", int64_t(lease.count()) * 1000)));
+  // A transaction left open by a worker that froze or was cut off holds its rows, and perhaps
+  // the log's lock: the server ends it after half a lease idle (at most 15 s; a working copy
+  // commits every fraction of a second), before the others' own leases could run out waiting.
+  FERRY_RETURN_IF_ERROR(
+      db_->Run(fmt::format("SET idle_in_transaction_session_timeout = {}",
+                           std::min<int64_t>(int64_t(lease.count()) * 500, 15'000))));
   // Held while this connection lives: the others know this worker for dead once it is gone.
   FERRY_RETURN_IF_ERROR(
       db_->Exec("SELECT pg_advisory_lock(hashtext('ferry-worker:' || $1), ($2::bigint % "
@@ -887,17 +894,21 @@ Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
 
 Result<std::vector<Item>> PostgresCatalog::ClaimItems(const std::vector<ItemState>& states,
                                                       int max) {
-  std::vector<PgParam> params{where_.migration, Int(worker_run_), Int(lease_.count()), Int(max)};
+  // Never an item this worker holds: were its lease to have run out unnoticed, its upload may
+  // still be running.
+  std::vector<PgParam> params{where_.migration, Int(worker_run_), Int(lease_.count()), Int(max),
+                              IdArray(held_)};
   // Picked once (MATERIALIZED): a subquery under IN may be run again by the planner, and
   // then hand out more than `max`.
   std::string sql = fmt::format(
       "WITH live AS MATERIALIZED ({}), picked AS MATERIALIZED (SELECT id FROM ferry_items WHERE "
       "migration = $1{} AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_run "
-      "NOT IN (SELECT run FROM live)) AND last_run NOT IN (SELECT run FROM live) ORDER BY path "
-      "LIMIT $4 FOR UPDATE SKIP LOCKED) UPDATE ferry_items SET lease_run = $2, lease_until = "
+      "NOT IN (SELECT run FROM live)) AND last_run NOT IN (SELECT run FROM live) AND id <> "
+      "ALL($5::bigint[]) ORDER BY path LIMIT $4 FOR UPDATE SKIP LOCKED) UPDATE ferry_items SET "
+      "lease_run = $2, lease_until = "
       "clock_timestamp() + make_interval(secs => $3) FROM picked WHERE ferry_items.id = "
       "picked.id RETURNING {}",
-      kLiveRuns, StatesIn(states, params), QualifiedItemColumns());
+      kLiveRuns, StatesIn(states), QualifiedItemColumns());
   Result<PgResult> r = db_->Exec(sql, params);
   if (!r.ok()) return r.status();
   std::vector<Item> items(size_t(r->rows()));
@@ -915,7 +926,7 @@ Result<int64_t> PostgresCatalog::HeldElsewhere(const std::vector<ItemState>& sta
   std::string sql = fmt::format(
       "SELECT count(*) FROM ferry_items WHERE migration = $1 AND lease_until > "
       "clock_timestamp() AND lease_run <> $2 AND lease_run IN ({}){}",
-      kLiveRuns, StatesIn(states, params));
+      kLiveRuns, StatesIn(states));
   Result<PgResult> r = db_->Exec(sql, params);
   if (!r.ok()) return r.status();
   return r->Int(0, 0);

@@ -229,6 +229,7 @@ TEST(PostgresWorkers, AnOutcomeForAnItemAnotherWorkerTookOverIsNotRecorded) {
   std::vector<catalog::Item> mine = Claim(*slow, 1);
   ASSERT_EQ(mine.size(), 1u);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // cut off past its lease
+  EXPECT_TRUE(Claim(*slow, 1).empty()) << "never its own again: its upload may be running";
   std::vector<catalog::Item> theirs = Claim(*other, 1);
   ASSERT_EQ(theirs.size(), 1u) << "the lease ran out";
   EXPECT_FALSE(slow->Heartbeat(0, 0).ok()) << "a renewal finds the claim gone";

@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <random>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/transfer_flags.h"
@@ -23,7 +25,7 @@ struct CopyCommandOptions {
 // migration together. The first scan is not shared: the worker that can take the migration
 // alone makes it, and the others wait for it. Exit 2 on failure.
 std::unique_ptr<catalog::Catalog> OpenWorker(const std::string& dir, bool dry_run) {
-  auto open = [&] {
+  const auto open = [&] {
     auto catalog = catalog::Catalog::OpenAsWorker(dir, [&] {
       std::cerr << fmt::format(
           "ferry: another ferry process holds {} alone (a scan, sync or cutover); this worker "
@@ -33,20 +35,27 @@ std::unique_ptr<catalog::Catalog> OpenWorker(const std::string& dir, bool dry_ru
     if (!catalog.ok()) Fail(catalog.status());
     return std::move(catalog).value();
   };
-  std::unique_ptr<catalog::Catalog> catalog = open();
-  if (dry_run || !catalog->SharesWork() || migration::HasBeenScanned(*catalog)) return catalog;
-  catalog.reset();
-  if (auto alone = catalog::Catalog::Open(dir); alone.ok()) {
-    // Nobody else works on it: scan it (unless someone just did), then share it again.
-    if (!migration::HasBeenScanned(**alone)) {
-      std::cout << "the source has not been scanned yet: scanning first (other workers wait)\n";
-      Endpoints endpoints = OpenEndpoints(**alone);
-      migration::ScanReport scanned = RunScan(**alone, endpoints);
-      PrintScanReport(scanned, std::cout);
-      std::cout << "\n";
+  std::mt19937 jitter(std::random_device{}());
+  while (true) {
+    std::unique_ptr<catalog::Catalog> catalog = open();
+    if (dry_run || !catalog->SharesWork() || migration::HasBeenScanned(*catalog)) return catalog;
+    catalog.reset();
+    if (auto alone = catalog::Catalog::Open(dir); alone.ok()) {
+      // Nobody else works on it: scan it (unless someone just did), then share it again.
+      if (!migration::HasBeenScanned(**alone)) {
+        std::cout << "the source has not been scanned yet: scanning first (other workers "
+                     "wait)\n";
+        Endpoints endpoints = OpenEndpoints(**alone);
+        migration::ScanReport scanned = RunScan(**alone, endpoints);
+        PrintScanReport(scanned, std::cout);
+        std::cout << "\n";
+      }
+    } else {
+      // Another worker holds it (alone, to scan it: the next open waits for that; or shared,
+      // wanting to scan too: one of us gets it after a pause of its own length).
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 + jitter() % 800));
     }
-  }  // else another worker holds it alone to scan it: wait for that as a worker
-  return open();
+  }
 }
 
 // Lists what a copy would transfer, from the catalog (or, never scanned, from a dry scan).
@@ -101,11 +110,13 @@ int RunCopy(const CopyCommandOptions& o) {
   if (lease < std::chrono::seconds(5)) {
     throw ExitError(kExitUsage, fmt::format("--lease '{}': give at least 5s", o.lease));
   }
-  auto catalog = OpenWorker(o.dir, o.dry_run);
+  // Writing over others' blobs is not shared: a worker cut off past its lease could write over
+  // what another recorded. With --overwrite, copy holds the migration alone.
+  auto catalog = o.overwrite ? OpenMigration(o.dir) : OpenWorker(o.dir, o.dry_run);
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
-  if (!migration::HasBeenScanned(*catalog)) {  // one writer (a folder's catalog)
+  if (!migration::HasBeenScanned(*catalog)) {  // held alone: OpenWorker scans for workers
     std::cout << "the source has not been scanned yet: scanning first\n";
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
     PrintScanReport(scanned, std::cout);
@@ -202,7 +213,8 @@ CommandRunner AddCopyCommand(CLI::App& app) {
       "as many machines as you like at once. Each claims items a batch at a time, so none is\n"
       "copied twice; the throttles (--max-bandwidth, --max-ops, --schedule) are shared among the\n"
       "live workers; 'ferry status' lists them. A scan, sync or cutover waits for no worker:\n"
-      "it is refused while they run, and workers started during one wait for it.\n\n"
+      "it is refused while they run, and workers started during one wait for it. With\n"
+      "--overwrite, copy holds the migration alone.\n\n"
       "Exit codes: 0 everything copied; 1 some items failed or met a conflict (ferry errors\n"
       "lists them; run copy again to retry); 2 configuration problem; 3 the source looks\n"
       "unmounted; 130/143 stopped by SIGINT/SIGTERM (run copy again to go on).\n");

@@ -200,6 +200,70 @@ TEST_F(PostgresCatalogTest, ThreeWorkersShareACopyAndSurviveOneKilled) {
   EXPECT_EQ(states["silent"], 1) << "the killed one: " << after.out;
 }
 
+// Workers started together on a migration nobody scanned: one scans, the others wait for it;
+// every file is copied once.
+TEST_F(PostgresCatalogTest, WorkersStartedTogetherScanOnce) {
+  for (int i = 0; i < 200; ++i) AddFile(fmt::format("d{}/f{:03d}.txt", i % 4, i), "x");
+  const std::string mig = Location("together");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  std::vector<std::unique_ptr<BackgroundProcess>> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.push_back(
+        std::make_unique<BackgroundProcess>(FerryArgv({"copy", mig}), FerryOptions(env_)));
+  }
+  for (auto& w : workers) {
+    ProcessResult done = w->Wait();
+    EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+  }
+  auto status = Ferry({"status", mig, "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const nlohmann::json doc = nlohmann::json::parse(status.out);
+  int scans = 0;
+  for (const auto& run : doc["runs"]) scans += run["stage"] == "scan";
+  EXPECT_EQ(scans, 1) << status.out;
+  EXPECT_EQ(doc["states"]["copied"]["items"], 200 + 4);
+  VerifyTarget();
+}
+
+// A worker frozen (SIGSTOP) past its lease: the server ends its session, the others take its
+// items; thawed, it stops without writing what it no longer holds. Nothing is recorded twice.
+TEST_F(PostgresCatalogTest, AFrozenWorkerLosesItsItemsAndStopsWhenThawed) {
+  constexpr int kFiles = 1000;
+  for (int i = 0; i < kFiles; ++i) AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 10, i), "y");
+  const std::string mig = Location("frozen");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  ASSERT_EQ(Ferry({"scan", mig}).exit_code, 0);
+  const std::vector<std::string> copy{"copy", mig, "--lease", "6s", "--max-ops", "200"};
+  BackgroundProcess frozen(FerryArgv(copy), FerryOptions(env_));
+  bool some = false;
+  for (int i = 0; i < 600 && !some; ++i) {
+    some = ItemsIn(mig, "copied", env_) >= 50;
+    if (!some) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(some && frozen.Running());
+  frozen.Kill(SIGSTOP);
+  BackgroundProcess other(FerryArgv(copy), FerryOptions(env_));
+  ProcessResult finished = other.Wait();
+  EXPECT_EQ(finished.exit_code, 0) << finished.out << finished.err;
+  EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 10) << "the other took the frozen one's items";
+  frozen.Kill(SIGCONT);
+  ProcessResult thawed = frozen.Wait();
+  EXPECT_NE(thawed.exit_code, 0) << thawed.out << thawed.err;
+  EXPECT_EQ(Lines(thawed.err), 1) << thawed.err;
+
+  VerifyTarget();
+  auto log = Ferry({"log", mig, "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::map<std::string, int> recorded;
+  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
+  for (const auto& e : events) {
+    if (e["kind"] == "copied" || e["kind"] == "adopted") ++recorded[e["path"].get<std::string>()];
+  }
+  EXPECT_EQ(recorded.size(), size_t(kFiles));
+  for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path;
+  EXPECT_EQ(Ferry({"log", mig, "--check"}).exit_code, 0);
+}
+
 TEST_F(PostgresCatalogTest, ALocationWithAPasswordIsRefusedAndNothingIsMade) {
   AddFile("a.txt", "a");
   auto r = Ferry({"init", "postgresql://ferry:hunter2@127.0.0.1:1/db?migration=m", "--source",

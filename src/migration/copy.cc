@@ -201,11 +201,15 @@ class ClaimFeed final : public ItemFeed {
       if (claimed_.empty()) {
         Result<int64_t> elsewhere = catalog_.HeldElsewhere(states_);
         if (!elsewhere.ok()) return elsewhere.status();
-        if (*elsewhere == 0) return Got::kEnd;
+        // Claims another worker has made but not yet committed are invisible: the end is two
+        // empty looks a second apart (longer than any worker's commit interval).
+        if (*elsewhere == 0 && empty_before_) return Got::kEnd;
+        empty_before_ = *elsewhere == 0;
         next_look_ = Clock::now() + std::chrono::seconds(1);
         return Got::kNotNow;
       }
     }
+    empty_before_ = false;
     item = std::move(claimed_.front());
     claimed_.pop_front();
     return Got::kItem;
@@ -217,6 +221,7 @@ class ClaimFeed final : public ItemFeed {
   const int batch_;
   std::deque<Item> claimed_;
   Clock::time_point next_look_{};
+  bool empty_before_ = false;
 };
 
 class CopyRun {
@@ -236,6 +241,7 @@ class CopyRun {
     std::unique_ptr<ItemFeed> feed;
     if (catalog_.SharesWork()) {
       FERRY_RETURN_IF_ERROR(catalog_.JoinWork(report_.run, options_.lease));
+      FERRY_RETURN_IF_ERROR(Heartbeat());  // the throttles' share from the start
       feed = std::make_unique<ClaimFeed>(catalog_, WorkStates(), int(max_in_flight_));
     } else {
       Result<catalog::ItemCursor> cursor = catalog_.Items(WorkStates());
@@ -295,13 +301,17 @@ class CopyRun {
     in_transaction_ = true;
     bool more = true;
     auto last_commit = Clock::now();
-    auto last_heartbeat = Clock::now();
     // Often enough for the lease, and for status to show the fleet's progress.
     const auto heartbeat_every = std::clamp<Clock::duration>(
         options_.lease / 4, std::chrono::seconds(1), std::chrono::seconds(5));
     while (more || in_flight_ > 0) {
       bool stopping = (options_.stop && options_.stop->load()) || !report_.unreachable.empty();
       if (stopping) report_.stopped = true;
+      // Renewed before any claim: a worker that stalled renews (or learns it lost) its claims
+      // before it takes more.
+      if (catalog_.SharesWork() && Clock::now() - last_heartbeat_ >= heartbeat_every) {
+        FERRY_RETURN_IF_ERROR(Heartbeat());
+      }
       // Items dispatched and not yet recorded stay few: workers that fail fast cannot run
       // through the whole list before the outcomes that would stop the run are read. The
       // window is refilled once half of it is done, so each commit of intents covers many
@@ -316,12 +326,7 @@ class CopyRun {
         if (*next != ItemFeed::Got::kItem) break;
         FERRY_RETURN_IF_ERROR(Dispatch(std::move(item), batch));
       }
-      if (catalog_.SharesWork() && Clock::now() - last_heartbeat >= heartbeat_every) {
-        Result<int> live = catalog_.Heartbeat(progress_.items_done, progress_.bytes_done);
-        if (!live.ok()) return live.status();
-        if (options_.live_workers) options_.live_workers(*live);
-        last_heartbeat = Clock::now();
-      }
+
       if (!batch.empty()) {
         // The intents are durable before any of these writes begins.
         FERRY_RETURN_IF_ERROR(Commit());
@@ -347,6 +352,26 @@ class CopyRun {
         Report();
       }
     }
+    return Status::Ok();
+  }
+
+  // Renews this worker's claims. A renewal that comes later than three quarters of a lease
+  // after the last (the process stalled) or finds a claim lost stops the worker: another may
+  // take its items, and it must not write any more.
+  Status Heartbeat() {
+    const auto sent = Clock::now();
+    if (last_heartbeat_ != Clock::time_point{} && sent - last_heartbeat_ > options_.lease * 3 / 4) {
+      return Status(Code::kInternal,
+                    fmt::format("this worker could not renew its claims for {:.0f}s, most of its "
+                                "lease of {}s (stalled?): stopping, so that it writes nothing "
+                                "another worker may have taken over",
+                                std::chrono::duration<double>(sent - last_heartbeat_).count(),
+                                options_.lease.count()));
+    }
+    Result<int> live = catalog_.Heartbeat(progress_.items_done, progress_.bytes_done);
+    if (!live.ok()) return live.status();
+    if (options_.live_workers) options_.live_workers(*live);
+    last_heartbeat_ = sent;
     return Status::Ok();
   }
 
@@ -525,6 +550,7 @@ class CopyRun {
   int consecutive_target_failures_ = 0;
   bool in_transaction_ = false;
   Clock::time_point start_ = Clock::now();
+  Clock::time_point last_heartbeat_{};  // when the last renewal was sent
 };
 
 }  // namespace
