@@ -47,22 +47,24 @@ if [[ $target_kind == azurite ]]; then
   source "$root/bench/azurite.sh"
   trap 'stop_azurite; cleanup' EXIT
 fi
-# A new, empty target for the next copy (an Azurite restarted in memory: it is the bottleneck).
+# Sets $target to a new, empty target for the next copy (an Azurite restarted in memory: it is
+# the bottleneck). Not in a subshell: the emulator's pid and credentials stay with this shell.
 new_target() {
   if [[ $target_kind == azurite ]]; then
     start_azurite
-    node "$root/bench/azure.mjs" create-container bench >/dev/null 2>&1 || true
-    echo "http://127.0.0.1:$port/devstoreaccount1/bench/s1"
+    BENCH_CONNECTION_STRING="$AZURE_STORAGE_CONNECTION_STRING" node "$root/bench/azure.mjs" \
+      create bench >/dev/null
+    target="http://127.0.0.1:$port/devstoreaccount1/bench/s1"
   else
     rm -rf "$work/target"
-    echo "$work/target"
+    target="$work/target"
   fi
 }
 declare -A scan copy
 for round in $(seq "$repeat"); do
   for catalog in sqlite postgres; do
     rm -rf "$work/mig"
-    target="$(new_target)"
+    new_target
     if [[ $catalog == sqlite ]]; then mig="$work/mig"; else
       mig="postgresql://ferry@127.0.0.1:$pgport/postgres?migration=r$round"; fi
     "$ferry" init "$mig" --source "$src" --target "$target" >/dev/null
@@ -81,7 +83,7 @@ workers_list="${WORKERS-1 2 4}"
 declare -A fleet
 for round in $(seq "$repeat"); do
   for n in $workers_list; do
-    target="$(new_target)"
+    new_target
     mig="postgresql://ferry@127.0.0.1:$pgport/postgres?migration=w$n-r$round"
     "$ferry" init "$mig" --source "$src" --target "$target" >/dev/null
     "$ferry" scan "$mig" >/dev/null

@@ -353,7 +353,7 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
 
 Status PostgresCatalog::TakeLock() {
   Result<PgResult> locked =
-      db_->Exec("SELECT pg_try_advisory_lock(hashtext('ferry:' || $1))", {where_.migration});
+      Query("SELECT pg_try_advisory_lock(hashtext('ferry:' || $1))", {where_.migration});
   if (!locked.ok()) return locked.status();
   if (locked->Text(0, 0) != "t") {
     return Invalid(
@@ -367,12 +367,12 @@ Status PostgresCatalog::TakeLock() {
 Status PostgresCatalog::TakeSharedLock(const std::function<void()>& waiting) {
   const std::vector<PgParam> key{where_.migration};
   Result<PgResult> locked =
-      db_->Exec("SELECT pg_try_advisory_lock_shared(hashtext('ferry:' || $1))", key);
+      Query("SELECT pg_try_advisory_lock_shared(hashtext('ferry:' || $1))", key);
   if (!locked.ok()) return locked.status();
   if (locked->Text(0, 0) != "t") {
     if (waiting) waiting();
     FERRY_RETURN_IF_ERROR(
-        db_->Exec("SELECT pg_advisory_lock_shared(hashtext('ferry:' || $1))", key).status());
+        Query("SELECT pg_advisory_lock_shared(hashtext('ferry:' || $1))", key).status());
   }
   hold_ = Hold::kShared;
   return Status::Ok();
@@ -474,15 +474,15 @@ std::string PostgresCatalog::ScratchDir() const {
 
 Result<int64_t> PostgresCatalog::CreatedNs() {
   Result<PgResult> r =
-      db_->Exec("SELECT created_ns FROM ferry_migrations WHERE name = $1", {where_.migration});
+      Query("SELECT created_ns FROM ferry_migrations WHERE name = $1", {where_.migration});
   if (!r.ok()) return r.status();
   if (r->rows() == 0) return Status(Code::kNotFound, "the migration is gone from the database");
   return r->Int(0, 0);
 }
 
 Result<std::string> PostgresCatalog::GetMeta(const std::string& key) {
-  Result<PgResult> r = db_->Exec("SELECT value FROM ferry_meta WHERE migration = $1 AND key = $2",
-                                 {where_.migration, key});
+  Result<PgResult> r = Query("SELECT value FROM ferry_meta WHERE migration = $1 AND key = $2",
+                             {where_.migration, key});
   if (!r.ok()) return r.status();
   if (r->rows() == 0) return Status(Code::kNotFound, fmt::format("no '{}' in the catalog", key));
   return r->Text(0, 0);
@@ -498,7 +498,7 @@ Status PostgresCatalog::SetMeta(const std::string& key, const std::string& value
 }
 
 Result<int64_t> PostgresCatalog::BeginRun(Stage stage) {
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       "INSERT INTO ferry_runs (migration, stage, started_ns) VALUES ($1, $2, $3) RETURNING id",
       {where_.migration, std::string(Name(stage)), Int(NowNs())});
   if (!r.ok()) return r.status();
@@ -518,7 +518,7 @@ Status PostgresCatalog::EndRun(const Run& run) {
 }
 
 Result<std::vector<Run>> PostgresCatalog::Runs() {
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       "SELECT id, stage, started_ns, ended_ns, outcome, files, bytes, failed, summary FROM "
       "ferry_runs WHERE migration = $1 ORDER BY id",
       {where_.migration});
@@ -551,7 +551,7 @@ Result<ItemCursor> PostgresCatalog::Items(const std::vector<ItemState>& states) 
 }
 
 Result<std::optional<Item>> PostgresCatalog::FindItem(std::string_view path) {
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       fmt::format("SELECT {} FROM ferry_items WHERE migration = $1 AND path = $2", kItemColumns),
       {where_.migration, std::string(path)});
   if (!r.ok()) return r.status();
@@ -563,15 +563,15 @@ Result<std::optional<Item>> PostgresCatalog::FindItem(std::string_view path) {
 
 Result<bool> PostgresCatalog::HasDescendants(std::string_view folder) {
   // Paths under "a" lie in ["a/", "a0"): '0' is the byte after '/'.
-  Result<PgResult> r = db_->Exec(
-      "SELECT 1 FROM ferry_items WHERE migration = $1 AND path >= $2 AND path < $3 LIMIT 1",
-      {where_.migration, std::string(folder) + "/", std::string(folder) + "0"});
+  Result<PgResult> r =
+      Query("SELECT 1 FROM ferry_items WHERE migration = $1 AND path >= $2 AND path < $3 LIMIT 1",
+            {where_.migration, std::string(folder) + "/", std::string(folder) + "0"});
   if (!r.ok()) return r.status();
   return r->rows() > 0;
 }
 
 Result<std::vector<StateTotals>> PostgresCatalog::Totals() {
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       "SELECT state, count(*), coalesce(sum(size), 0) FROM ferry_items WHERE migration = $1 "
       "GROUP BY state",
       {where_.migration});
@@ -588,7 +588,7 @@ Result<int64_t> PostgresCatalog::CountItems(ItemState state,
                                             std::optional<std::string_view> cause) {
   std::vector<PgParam> params{where_.migration, std::string(StateName(state))};
   if (cause) params.push_back(std::string(*cause));
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       cause ? "SELECT count(*) FROM ferry_items WHERE migration = $1 AND state = $2 AND cause = $3"
             : "SELECT count(*) FROM ferry_items WHERE migration = $1 AND state = $2",
       params);
@@ -597,7 +597,7 @@ Result<int64_t> PostgresCatalog::CountItems(ItemState state,
 }
 
 Result<std::vector<Catalog::ErrorGroup>> PostgresCatalog::ErrorGroups(int examples_per_group) {
-  Result<PgResult> groups = db_->Exec(
+  Result<PgResult> groups = Query(
       "SELECT state, cause, count(*), coalesce(sum(size), 0) FROM ferry_items WHERE migration = "
       "$1 AND state IN ('failed', 'conflict', 'skipped') GROUP BY state, cause "
       "ORDER BY count(*) DESC, cause COLLATE \"C\"",
@@ -610,7 +610,7 @@ Result<std::vector<Catalog::ErrorGroup>> PostgresCatalog::ErrorGroups(int exampl
                  groups->Int(i, 2),
                  groups->Int(i, 3),
                  {}};
-    Result<PgResult> examples = db_->Exec(
+    Result<PgResult> examples = Query(
         "SELECT path, reason FROM ferry_items WHERE migration = $1 AND state = $2 AND cause = $3 "
         "ORDER BY path LIMIT $4",
         {where_.migration, std::string(StateName(g.state)), g.cause, Int(examples_per_group)});
@@ -643,7 +643,7 @@ Status PostgresCatalog::ForgetTrialBlob(std::string_view path) {
 Result<std::vector<TrialBlob>> PostgresCatalog::TrialBlobs(std::optional<std::string_view> prefix) {
   std::vector<PgParam> params{where_.migration};
   if (prefix) params.push_back(std::string(*prefix));
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       prefix ? "SELECT path, prefix, etag FROM ferry_trial_blobs WHERE migration = $1 AND prefix "
                "= $2 ORDER BY path"
              : "SELECT path, prefix, etag FROM ferry_trial_blobs WHERE migration = $1 ORDER BY "
@@ -681,13 +681,14 @@ Status NotUtf8(std::string_view path) {
 }  // namespace
 
 Status PostgresCatalog::Write(std::string_view sql, const std::vector<PgParam>& params) {
+  FERRY_RETURN_IF_ERROR(Settle());  // in the order they were made
   if (in_transaction_) return db_->Queue(sql, params);
-  return db_->Exec(sql, params).status();
+  return Query(sql, params).status();
 }
 
 Result<int64_t> PostgresCatalog::NextItemId() {
   if (free_ids_.empty()) {
-    Result<PgResult> r = db_->Exec(
+    Result<PgResult> r = Query(
         "SELECT nextval(pg_get_serial_sequence('ferry_items', 'id')) FROM generate_series(1, "
         "1000) ORDER BY 1 DESC");
     if (!r.ok()) return r.status();
@@ -708,7 +709,8 @@ Status PostgresCatalog::BeginTransaction() {
 
 Status PostgresCatalog::CommitTransaction() {
   in_transaction_ = false;
-  Status written = db_->Flush();
+  Status written = Settle();
+  if (written.ok()) written = db_->Flush();
   if (written.ok() && db_->InFailedTransaction()) {
     // A write queued earlier failed and a read reported it: COMMIT would only roll back.
     written = Status(Code::kInternal,
@@ -726,15 +728,21 @@ Status PostgresCatalog::CommitTransaction() {
 void PostgresCatalog::Abandon() {
   (void)db_->Flush();          // whatever the queued writes answered, they are undone now
   (void)db_->Run("ROLLBACK");  // the transaction is aborted: end it, so the next one can start
+  DropPending();
+}
+
+void PostgresCatalog::DropPending() {
   events_.clear();
   touched_.clear();
+  inserts_.clear();
+  inserted_at_.clear();
+  updates_.clear();
 }
 
 Status PostgresCatalog::RollbackTransaction() {
   in_transaction_ = false;
   (void)db_->Flush();
-  events_.clear();
-  touched_.clear();
+  DropPending();
   return db_->Run("ROLLBACK");
 }
 
@@ -742,41 +750,174 @@ Status PostgresCatalog::InsertItem(Item& item) {
   if (!Utf8Length(item.path) || !Utf8Length(item.link_target)) return NotUtf8(item.path);
   Result<int64_t> id = NextItemId();
   if (!id.ok()) return id.status();
-  std::vector<PgParam> params{where_.migration, Int(*id), item.path};
-  for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
-  FERRY_RETURN_IF_ERROR(
-      Write("INSERT INTO ferry_items (migration, id, path, kind, size, mtime_ns, mode, uid, gid, "
-            "link_target, md5, state, reason, cause, target_etag, attempts, last_run, "
-            "verified_ns, verify_result, ctime_ns, inode, write_intent, kept_blob, source_etag, "
-            "content_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-            "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
-            params));
   item.id = *id;
-  return Status::Ok();
+  inserted_at_[item.id] = inserts_.size();
+  inserts_.push_back(item);
+  return in_transaction_ ? Status::Ok() : SendNow();
 }
 
 Status PostgresCatalog::UpdateItem(const Item& item) {
   if (!Utf8Length(item.link_target) || !Utf8Length(item.reason)) return NotUtf8(item.path);
-  std::vector<PgParam> params{where_.migration, Int(item.id)};
-  for (PgParam& p : ItemFields(item)) params.push_back(std::move(p));
-  std::string sql =
-      "UPDATE ferry_items SET kind = $3, size = $4, mtime_ns = $5, mode = $6, uid = $7, "
-      "gid = $8, link_target = $9, md5 = $10, state = $11, reason = $12, cause = $13, "
-      "target_etag = $14, attempts = $15, last_run = $16, verified_ns = $17, "
-      "verify_result = $18, ctime_ns = $19, inode = $20, write_intent = $21, kept_blob = "
-      "$22, source_etag = $23, content_type = $24";
+  // Its outcome recorded (no write intent left), a worker's claimed item is given back.
+  const bool release = item.write_intent.empty();
   if (SharesWork()) {
-    // Only while this worker holds the item; CheckClaims finds an update that did not apply.
-    // Its outcome recorded (no write intent left), the item is given back.
-    const bool release = item.write_intent.empty();
-    if (release) sql += ", lease_until = NULL";
-    params.push_back(Int(worker_run_));
-    sql += " WHERE migration = $1 AND id = $2 AND lease_run = $25";
-    touched_.insert(item.id);
+    touched_.insert(item.id);  // CheckClaims finds an update that did not apply
     if (release) held_.erase(item.id);
-    return Write(sql, params);
   }
-  return Write(sql + " WHERE migration = $1 AND id = $2", params);
+  if (auto inserted = inserted_at_.find(item.id); inserted != inserted_at_.end()) {
+    Item& row = inserts_[inserted->second];  // not sent yet: it goes in as it is now
+    std::string path = std::move(row.path);
+    row = item;
+    row.path = std::move(path);
+  } else {
+    updates_[item.id] = {item, release};  // the last update of an item is the one that counts
+  }
+  return in_transaction_ ? Status::Ok() : SendNow();
+}
+
+Status PostgresCatalog::SendNow() {
+  FERRY_RETURN_IF_ERROR(Settle());
+  return db_->Flush();
+}
+
+namespace {
+
+// The columns of an item after its path, in ItemFields order, and their types.
+struct Column {
+  const char* name;
+  const char* type;
+};
+constexpr Column kFieldColumns[] = {
+    {"kind", "text"},          {"size", "bigint"},       {"mtime_ns", "bigint"},
+    {"mode", "bigint"},        {"uid", "bigint"},        {"gid", "bigint"},
+    {"link_target", "text"},   {"md5", "bytea"},         {"state", "text"},
+    {"reason", "text"},        {"cause", "text"},        {"target_etag", "text"},
+    {"attempts", "bigint"},    {"last_run", "bigint"},   {"verified_ns", "bigint"},
+    {"verify_result", "text"}, {"ctime_ns", "bigint"},   {"inode", "bigint"},
+    {"write_intent", "text"},  {"kept_blob", "boolean"}, {"source_etag", "text"},
+    {"content_type", "text"}};
+constexpr size_t kFields = std::size(kFieldColumns);
+constexpr size_t kRowsPerStatement = 1000;
+
+// A text[] literal holding `values` (NULL for a nullopt).
+std::string PgArray(const std::vector<PgParam>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if (!values[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// v.NAME as its column's type (arrays of rows come as text[]).
+std::string Typed(const Column& c) {
+  if (std::string_view(c.type) == "bytea")
+    return fmt::format("decode(substr(v.{}, 3), 'hex')", c.name);
+  if (std::string_view(c.type) == "text") return fmt::format("v.{}", c.name);
+  return fmt::format("v.{}::{}", c.name, c.type);
+}
+
+// "unnest($2::text[], ...) AS v(a, b, ...)" for `names`, the first array being $`first`.
+std::string Unnest(const std::vector<std::string>& names, int first) {
+  std::string arrays, columns;
+  for (size_t i = 0; i < names.size(); ++i) {
+    arrays += fmt::format("{}${}::text[]", i ? ", " : "", first + int(i));
+    columns += (i ? ", " : "") + names[i];
+  }
+  return fmt::format("unnest({}) AS v({})", arrays, columns);
+}
+
+// One multi-row INSERT of items: $1 the migration, then id, path and the fields as arrays.
+const std::string& InsertRowsSql() {
+  static const std::string sql = [] {
+    std::vector<std::string> names{"id", "path"};
+    std::string columns = "migration, id, path", values = "$1, v.id::bigint, v.path";
+    for (const Column& c : kFieldColumns) {
+      names.push_back(c.name);
+      columns += fmt::format(", {}", c.name);
+      values += ", " + Typed(c);
+    }
+    return fmt::format("INSERT INTO ferry_items ({}) SELECT {} FROM {}", columns, values,
+                       Unnest(names, 2));
+  }();
+  return sql;
+}
+
+// One multi-row UPDATE of items: $1 the migration, then id, the fields and `release` as arrays;
+// for a worker, only the rows it holds ($`kFields` + 4: its run).
+std::string UpdateRowsSql(bool worker) {
+  std::vector<std::string> names{"id"};
+  std::string set;
+  for (const Column& c : kFieldColumns) {
+    names.push_back(c.name);
+    set += fmt::format("{}{} = {}", set.empty() ? "" : ", ", c.name, Typed(c));
+  }
+  names.push_back("release");
+  std::string sql = fmt::format("UPDATE ferry_items AS i SET {}", set);
+  if (worker)
+    sql += ", lease_until = CASE WHEN v.release::boolean THEN NULL ELSE i.lease_until END";
+  sql += fmt::format(" FROM {} WHERE i.migration = $1 AND i.id = v.id::bigint", Unnest(names, 2));
+  if (worker) sql += fmt::format(" AND i.lease_run = ${}", int(kFields) + 4);
+  return sql;
+}
+
+// The arrays of `rows`' columns, after the leading parameters in `params`.
+void AddArrays(std::vector<std::vector<PgParam>>& columns, std::vector<PgParam>& params) {
+  for (std::vector<PgParam>& column : columns) params.push_back(PgArray(column));
+}
+
+}  // namespace
+
+Status PostgresCatalog::Settle() {
+  for (size_t from = 0; from < inserts_.size(); from += kRowsPerStatement) {
+    std::vector<std::vector<PgParam>> columns(2 + kFields);
+    for (size_t i = from; i < std::min(inserts_.size(), from + kRowsPerStatement); ++i) {
+      const Item& item = inserts_[i];
+      columns[0].push_back(Int(item.id));
+      columns[1].push_back(item.path);
+      std::vector<PgParam> fields = ItemFields(item);
+      for (size_t f = 0; f < kFields; ++f) columns[2 + f].push_back(std::move(fields[f]));
+    }
+    std::vector<PgParam> params{where_.migration};
+    AddArrays(columns, params);
+    FERRY_RETURN_IF_ERROR(db_->Queue(InsertRowsSql(), params));
+  }
+  inserts_.clear();
+  inserted_at_.clear();
+  const bool worker = SharesWork();
+  static const std::string update_sql = UpdateRowsSql(false);
+  static const std::string worker_update_sql = UpdateRowsSql(true);
+  auto next = updates_.begin();
+  while (next != updates_.end()) {
+    std::vector<std::vector<PgParam>> columns(2 + kFields);
+    for (size_t n = 0; n < kRowsPerStatement && next != updates_.end(); ++n, ++next) {
+      const auto& [id, update] = *next;
+      columns[0].push_back(Int(id));
+      std::vector<PgParam> fields = ItemFields(update.item);
+      for (size_t f = 0; f < kFields; ++f) columns[1 + f].push_back(std::move(fields[f]));
+      columns[1 + kFields].push_back(std::string(update.release ? "true" : "false"));
+    }
+    std::vector<PgParam> params{where_.migration};
+    AddArrays(columns, params);
+    if (worker) params.push_back(Int(worker_run_));
+    FERRY_RETURN_IF_ERROR(db_->Queue(worker ? worker_update_sql : update_sql, params));
+  }
+  updates_.clear();
+  return Status::Ok();
+}
+
+Result<PgResult> PostgresCatalog::Query(std::string_view sql, const std::vector<PgParam>& params) {
+  FERRY_RETURN_IF_ERROR(Settle());
+  return db_->Exec(sql, params);
 }
 
 Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::string_view kind,
@@ -805,13 +946,36 @@ Status PostgresCatalog::WriteEvents() {
                 {where_.migration});
   if (!head.ok()) return head.status();
   std::string prev = head->rows() ? head->Text(0, 0) : std::string(64, '0');
-  for (const PendingEvent& e : events_) {
-    std::string hash = EventHash(prev, e.run, e.time_ns, e.path, e.kind, e.detail);
-    FERRY_RETURN_IF_ERROR(db_->Queue(
-        "INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, prev_hash, "
-        "hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        {where_.migration, Int(e.run), Int(e.time_ns), e.path, e.kind, e.detail, prev, hash}));
-    prev = std::move(hash);
+  // Many rows a statement, inserted in the chain's order (ids follow it).
+  static const std::string sql = fmt::format(
+      "INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, prev_hash, hash) "
+      "SELECT $1, v.run::bigint, v.time_ns::bigint, v.path, v.kind, v.detail, v.prev_hash, "
+      "v.hash FROM {} ORDER BY v.n",
+      [] {
+        std::string unnest =
+            Unnest({"run", "time_ns", "path", "kind", "detail", "prev_hash", "hash"}, 2);
+        return unnest.replace(unnest.find(") AS v("), 7, ") WITH ORDINALITY AS v(")
+            .replace(unnest.size() - 1, 0, ", n");
+      }());
+  for (size_t from = 0; from < events_.size(); from += kRowsPerStatement) {
+    std::vector<std::vector<PgParam>> columns(7);
+    for (size_t i = from; i < std::min(events_.size(), from + kRowsPerStatement); ++i) {
+      const PendingEvent& e = events_[i];
+      std::string hash = EventHash(prev, e.run, e.time_ns, e.path, e.kind, e.detail);
+      for (auto [c, v] : {std::pair<size_t, std::string>{0, std::to_string(e.run)},
+                          {1, std::to_string(e.time_ns)},
+                          {2, e.path},
+                          {3, e.kind},
+                          {4, e.detail},
+                          {5, prev},
+                          {6, hash}}) {
+        columns[c].push_back(std::move(v));
+      }
+      prev = std::move(hash);
+    }
+    std::vector<PgParam> params{where_.migration};
+    AddArrays(columns, params);
+    FERRY_RETURN_IF_ERROR(db_->Queue(sql, params));
   }
   events_.clear();
   return db_->Flush();
@@ -848,7 +1012,7 @@ Status PostgresCatalog::CheckClaims() {
   if (touched_.empty()) return Status::Ok();
   std::string ids = IdArray(touched_);
   touched_.clear();
-  Result<PgResult> lost = db_->Exec(
+  Result<PgResult> lost = Query(
       "SELECT count(*) FROM ferry_items WHERE migration = $1 AND id = ANY($2::bigint[]) AND "
       "lease_run <> $3",
       {where_.migration, ids, Int(worker_run_)});
@@ -874,9 +1038,9 @@ Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
                            std::min<int64_t>(int64_t(lease.count()) * 500, 15'000))));
   // Held while this connection lives: the others know this worker for dead once it is gone.
   FERRY_RETURN_IF_ERROR(
-      db_->Exec("SELECT pg_advisory_lock(hashtext('ferry-worker:' || $1), ($2::bigint % "
-                "2147483647)::int)",
-                {where_.migration, Int(run)})
+      Query("SELECT pg_advisory_lock(hashtext('ferry-worker:' || $1), ($2::bigint % "
+            "2147483647)::int)",
+            {where_.migration, Int(run)})
           .status());
   const std::string name = fmt::format("{}:{}", HostName(), getpid());
   const int64_t now = NowNs();
@@ -909,7 +1073,7 @@ Result<std::vector<Item>> PostgresCatalog::ClaimItems(const std::vector<ItemStat
       "clock_timestamp() + make_interval(secs => $3) FROM picked WHERE ferry_items.id = "
       "picked.id RETURNING {}",
       kLiveRuns, StatesIn(states), QualifiedItemColumns());
-  Result<PgResult> r = db_->Exec(sql, params);
+  Result<PgResult> r = Query(sql, params);
   if (!r.ok()) return r.status();
   std::vector<Item> items(size_t(r->rows()));
   for (int i = 0; i < r->rows(); ++i) {
@@ -927,7 +1091,7 @@ Result<int64_t> PostgresCatalog::HeldElsewhere(const std::vector<ItemState>& sta
       "SELECT count(*) FROM ferry_items WHERE migration = $1 AND lease_until > "
       "clock_timestamp() AND lease_run <> $2 AND lease_run IN ({}){}",
       kLiveRuns, StatesIn(states));
-  Result<PgResult> r = db_->Exec(sql, params);
+  Result<PgResult> r = Query(sql, params);
   if (!r.ok()) return r.status();
   return r->Int(0, 0);
 }
@@ -935,13 +1099,13 @@ Result<int64_t> PostgresCatalog::HeldElsewhere(const std::vector<ItemState>& sta
 Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
   const PgParam lease = Int(lease_.count());
   FERRY_RETURN_IF_ERROR(
-      db_->Exec("UPDATE ferry_workers SET heartbeat_ns = $3, alive_until = clock_timestamp() + "
-                "make_interval(secs => $4), items = $5, bytes = $6 WHERE migration = $1 AND run "
-                "= $2",
-                {where_.migration, Int(worker_run_), Int(NowNs()), lease, Int(items), Int(bytes)})
+      Query("UPDATE ferry_workers SET heartbeat_ns = $3, alive_until = clock_timestamp() + "
+            "make_interval(secs => $4), items = $5, bytes = $6 WHERE migration = $1 AND run "
+            "= $2",
+            {where_.migration, Int(worker_run_), Int(NowNs()), lease, Int(items), Int(bytes)})
           .status());
   if (!held_.empty()) {
-    Result<PgResult> renewed = db_->Exec(
+    Result<PgResult> renewed = Query(
         "UPDATE ferry_items SET lease_until = clock_timestamp() + make_interval(secs => $4) "
         "WHERE migration = $1 AND id = ANY($2::bigint[]) AND lease_run = $3 RETURNING id",
         {where_.migration, IdArray(held_), Int(worker_run_), lease});
@@ -955,7 +1119,7 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
     }
   }
   Result<PgResult> live =
-      db_->Exec(fmt::format("SELECT count(*) FROM ({}) AS live", kLiveRuns), {where_.migration});
+      Query(fmt::format("SELECT count(*) FROM ({}) AS live", kLiveRuns), {where_.migration});
   if (!live.ok()) return live.status();
   return int(std::max<int64_t>(1, live->Int(0, 0)));
 }
@@ -974,7 +1138,7 @@ Status PostgresCatalog::LeaveWork() {
 }
 
 Result<std::vector<WorkerInfo>> PostgresCatalog::Workers() {
-  Result<PgResult> r = db_->Exec(
+  Result<PgResult> r = Query(
       fmt::format("SELECT name, run, started_ns, heartbeat_ns, items, bytes, gone, run IN ({}) "
                   "FROM ferry_workers WHERE migration = $1 ORDER BY run DESC LIMIT 100",
                   kLiveRuns),

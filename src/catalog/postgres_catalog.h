@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -92,6 +93,14 @@ class PostgresCatalog final : public Catalog {
   void Abandon();
   // A write: queued inside a transaction (answered at the next read or the commit), else run.
   Status Write(std::string_view sql, const std::vector<PgParam>& params);
+  // A read, after the writes not sent yet.
+  Result<PgResult> Query(std::string_view sql, const std::vector<PgParam>& params = {});
+  // Queues the item rows not sent yet, many to a statement.
+  Status Settle();
+  // Outside a transaction: sends the rows now and waits for them.
+  Status SendNow();
+  // Forgets what the open transaction had not sent.
+  void DropPending();
   // The next id for an item, from a block taken from the sequence 1,000 at a time.
   Result<int64_t> NextItemId();
 
@@ -106,6 +115,15 @@ class PostgresCatalog final : public Catalog {
   bool in_transaction_ = false;
   std::vector<int64_t> free_ids_;     // taken from the sequence, not used yet (in reverse)
   std::vector<PendingEvent> events_;  // appended in the open transaction, chained at its commit
+  // Item rows of the open transaction not sent yet (Settle): inserted, and updated (the last
+  // update of each; `release`: a worker gives the item back).
+  struct Update {
+    Item item;
+    bool release = false;
+  };
+  std::vector<Item> inserts_;
+  std::map<int64_t, size_t> inserted_at_;  // id: its place in inserts_
+  std::map<int64_t, Update> updates_;
   // As a worker: its run, its lease, the items it holds, and those the open transaction updated.
   int64_t worker_run_ = 0;
   std::chrono::seconds lease_{0};
