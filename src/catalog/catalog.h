@@ -290,6 +290,11 @@ class Catalog {
   // Writes. Group many in one transaction for speed; every write is durable once committed.
   virtual Status BeginTransaction() = 0;
   virtual Status CommitTransaction() = 0;
+  // Commits without waiting for the disk: a crash of the database's own server (not of ferry)
+  // may lose this commit, and with it only those made after it, as a power cut may lose a
+  // folder catalog's last commits. For writes a crash only makes ferry repeat: a copy's
+  // outcomes (the write intents committed durably before them let it adopt what it wrote).
+  virtual Status CommitTransactionLazily() { return CommitTransaction(); }
   // Undoes what the open transaction wrote (for a write that failed half way).
   virtual Status RollbackTransaction() = 0;
   virtual Status InsertItem(Item& item) = 0;  // sets item.id

@@ -102,7 +102,21 @@ Status PgConnection::Queue(std::string_view sql, const std::vector<PgParam>& par
   return Status::Ok();
 }
 
-Status PgConnection::Flush() {
+Status PgConnection::QueueCommand(std::string_view sql) {
+  if (!pipelined_) {
+    if (PQenterPipelineMode(conn_) != 1) return Failed(PgResult(nullptr));
+    pipelined_ = true;
+  }
+  std::string text(sql);
+  if (PQsendQueryParams(conn_, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+    return Failed(PgResult(nullptr));
+  }
+  return Status::Ok();
+}
+
+Status PgConnection::Flush() { return Drain(nullptr); }
+
+Status PgConnection::Drain(std::optional<PgResult>* last) {
   if (!pipelined_) return Status::Ok();
   Status first = Status::Ok();
   const bool synced = PQpipelineSync(conn_) == 1;
@@ -131,6 +145,8 @@ Status PgConnection::Flush() {
     if (status == PGRES_PIPELINE_SYNC) break;
     if (!failed && first.ok() && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
       failed.emplace(std::move(result));
+    } else if (last) {
+      last->emplace(std::move(result));
     }
   }
   // A failed pipeline may have skipped a statement's preparation: prepare anew (under new names)
@@ -148,7 +164,14 @@ Status PgConnection::Flush() {
 }
 
 Result<PgResult> PgConnection::Exec(std::string_view sql, const std::vector<PgParam>& params) {
-  FERRY_RETURN_IF_ERROR(Flush());
+  if (pipelined_) {
+    // After the queued writes, in the same round trip: its answer is the pipeline's last.
+    FERRY_RETURN_IF_ERROR(Queue(sql, params));
+    std::optional<PgResult> last;
+    FERRY_RETURN_IF_ERROR(Drain(&last));
+    if (!last) return Failed(PgResult(nullptr), /*lost=*/true);
+    return std::move(*last);
+  }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);

@@ -52,12 +52,14 @@ class PgConnection {
   static Result<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo);
   ~PgConnection();
 
-  // Runs `sql` with $1.. bound to `params`.
+  // Runs `sql` with $1.. bound to `params` (after the queued writes, in their round trip).
   Result<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {});
   // Sends a write whose answer nobody waits for (libpq's pipeline mode): many go out back to
   // back instead of one round trip each. The first error among them is returned by the next
   // Exec, Run or Flush, which wait for them all.
   Status Queue(std::string_view sql, const std::vector<PgParam>& params);
+  // Queues a statement without parameters that is not to be prepared (COMMIT).
+  Status QueueCommand(std::string_view sql);
   // Waits for every queued write; the first error among them, if any.
   Status Flush();
   // Runs statements without parameters (may be several, separated by ';').
@@ -72,6 +74,8 @@ class PgConnection {
   // The error of `result` (or of the connection), as one line; `lost` says the connection is
   // known lost even if libpq has not marked it so yet.
   Status Failed(const PgResult& result, bool lost = false) const;
+  // Flush, keeping the last statement's answer in `last` when given.
+  Status Drain(std::optional<PgResult>* last);
   PGconn* conn_;
   bool pipelined_ = false;
   std::unordered_map<std::string, std::string> prepared_;  // a queued statement's text: its name

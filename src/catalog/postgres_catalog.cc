@@ -87,6 +87,18 @@ ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_run BIGINT NOT NULL DEFAU
 ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_until TIMESTAMPTZ;
 CREATE INDEX IF NOT EXISTS ferry_items_leased ON ferry_items (migration)
   WHERE lease_until IS NOT NULL;
+-- The head of a migration's log, under the lock its writers take turns with (until their
+-- commit); the head is read after the lock, in a snapshot of its own (a volatile function's
+-- statements each take one, in READ COMMITTED).
+CREATE OR REPLACE FUNCTION ferry_log_head(m TEXT) RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $f$
+DECLARE
+  head TEXT;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('ferry-log:' || m));
+  SELECT hash INTO head FROM ferry_events WHERE migration = m ORDER BY id DESC LIMIT 1;
+  RETURN head;
+END
+$f$;
 -- What workers claim, by path, without walking the items already copied.
 CREATE INDEX IF NOT EXISTS ferry_items_work ON ferry_items (migration, path)
   WHERE state IN ('pending', 'failed');
@@ -709,20 +721,32 @@ Status PostgresCatalog::BeginTransaction() {
 
 Status PostgresCatalog::CommitTransaction() {
   in_transaction_ = false;
-  Status written = Settle();
-  if (written.ok()) written = db_->Flush();
-  if (written.ok() && db_->InFailedTransaction()) {
+  Status written = Status::Ok();
+  if (db_->InFailedTransaction()) {
     // A write queued earlier failed and a read reported it: COMMIT would only roll back.
     written = Status(Code::kInternal,
                      "catalog: a write in this transaction failed earlier; nothing of it is kept");
   }
+  if (written.ok()) written = Settle();
   if (written.ok()) written = CheckClaims();
   if (written.ok()) written = WriteEvents();
-  if (!written.ok()) {
-    Abandon();
-    return written;
+  // The rows, the events and COMMIT in one round trip; a failure among them leaves COMMIT
+  // undone and the transaction aborted.
+  if (written.ok() && lazy_) written = db_->QueueCommand("SET LOCAL synchronous_commit = off");
+  lazy_ = false;
+  if (written.ok()) written = db_->QueueCommand("COMMIT");
+  if (written.ok()) written = db_->Flush();
+  if (written.ok() && db_->InFailedTransaction()) {
+    written = Status(Code::kInternal, "catalog: the commit failed; nothing of it is kept");
   }
-  return db_->Run("COMMIT");
+  if (!written.ok()) Abandon();
+  return written;
+}
+
+Status PostgresCatalog::CommitTransactionLazily() {
+  // PostgreSQL writes its log in order: a later durable commit makes this one durable too.
+  lazy_ = true;
+  return CommitTransaction();
 }
 
 void PostgresCatalog::Abandon() {
@@ -852,8 +876,8 @@ const std::string& InsertRowsSql() {
   return sql;
 }
 
-// One multi-row UPDATE of items: $1 the migration, then id, the fields and `release` as arrays;
-// for a worker, only the rows it holds ($`kFields` + 4: its run).
+// One multi-row UPDATE of items: $1 the migration, then id, the fields and `release` as arrays,
+// the ids once more; for a worker, only the rows it holds ($`kFields` + 5: its run).
 std::string UpdateRowsSql(bool worker) {
   std::vector<std::string> names{"id"};
   std::string set;
@@ -865,8 +889,14 @@ std::string UpdateRowsSql(bool worker) {
   std::string sql = fmt::format("UPDATE ferry_items AS i SET {}", set);
   if (worker)
     sql += ", lease_until = CASE WHEN v.release::boolean THEN NULL ELSE i.lease_until END";
-  sql += fmt::format(" FROM {} WHERE i.migration = $1 AND i.id = v.id::bigint", Unnest(names, 2));
-  if (worker) sql += fmt::format(" AND i.lease_run = ${}", int(kFields) + 4);
+  // The rows by their ids (unique across migrations) through the primary key, whatever the
+  // statistics say: the migration is checked as a filter (IS NOT DISTINCT FROM is no index
+  // condition), or a cached plan may walk every row of the migration through another index.
+  sql += fmt::format(
+      " FROM {} WHERE i.migration IS NOT DISTINCT FROM $1 AND i.id = v.id::bigint AND i.id = "
+      "ANY(${}::bigint[])",
+      Unnest(names, 2), int(kFields) + 4);
+  if (worker) sql += fmt::format(" AND i.lease_run = ${}", int(kFields) + 5);
   return sql;
 }
 
@@ -908,6 +938,7 @@ Status PostgresCatalog::Settle() {
     }
     std::vector<PgParam> params{where_.migration};
     AddArrays(columns, params);
+    params.push_back(params[1]);  // the ids' array, as bigint[]
     if (worker) params.push_back(Int(worker_run_));
     FERRY_RETURN_IF_ERROR(db_->Queue(worker ? worker_update_sql : update_sql, params));
   }
@@ -938,14 +969,11 @@ Status PostgresCatalog::WriteEvents() {
   if (events_.empty()) return Status::Ok();
   // Writers of this migration's log take turns from here to their commit; each chains after
   // the head the last one committed, and ids follow the chain.
-  FERRY_RETURN_IF_ERROR(
-      db_->Exec("SELECT pg_advisory_xact_lock(hashtext('ferry-log:' || $1))", {where_.migration})
-          .status());
-  Result<PgResult> head =
-      db_->Exec("SELECT hash FROM ferry_events WHERE migration = $1 ORDER BY id DESC LIMIT 1",
-                {where_.migration});
+  // One round trip with the rows before it: ferry_log_head takes the lock, then reads the head
+  // in a snapshot of its own.
+  Result<PgResult> head = Query("SELECT ferry_log_head($1::text)", {where_.migration});
   if (!head.ok()) return head.status();
-  std::string prev = head->rows() ? head->Text(0, 0) : std::string(64, '0');
+  std::string prev = head->IsNull(0, 0) ? std::string(64, '0') : head->Text(0, 0);
   // Many rows a statement, inserted in the chain's order (ids follow it).
   static const std::string sql = fmt::format(
       "INSERT INTO ferry_events (migration, run, time_ns, path, kind, detail, prev_hash, hash) "
@@ -978,7 +1006,7 @@ Status PostgresCatalog::WriteEvents() {
     FERRY_RETURN_IF_ERROR(db_->Queue(sql, params));
   }
   events_.clear();
-  return db_->Flush();
+  return Status::Ok();  // sent with the commit
 }
 
 namespace {
@@ -1010,10 +1038,17 @@ std::string HostName() {
 
 Status PostgresCatalog::CheckClaims() {
   if (touched_.empty()) return Status::Ok();
+  // Renewed less than half a lease ago: no claim of this worker can have run out, so none was
+  // taken over (a renewal not yet committed holds its rows locked).
+  if (std::chrono::steady_clock::now() - renewed_ < lease_ / 2) {
+    touched_.clear();
+    return Status::Ok();
+  }
   std::string ids = IdArray(touched_);
   touched_.clear();
   Result<PgResult> lost = Query(
-      "SELECT count(*) FROM ferry_items WHERE migration = $1 AND id = ANY($2::bigint[]) AND "
+      "SELECT count(*) FROM ferry_items WHERE migration IS NOT DISTINCT FROM $1 AND id = "
+      "ANY($2::bigint[]) AND "
       "lease_run <> $3",
       {where_.migration, ids, Int(worker_run_)});
   if (!lost.ok()) return lost.status();
@@ -1044,11 +1079,13 @@ Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
           .status());
   const std::string name = fmt::format("{}:{}", HostName(), getpid());
   const int64_t now = NowNs();
+  const auto sent = std::chrono::steady_clock::now();
   FERRY_RETURN_IF_ERROR(
       Write("INSERT INTO ferry_workers (migration, run, name, lease_seconds, started_ns, "
             "heartbeat_ns, alive_until) VALUES ($1, $2, $3, $4, $5, $5, clock_timestamp() + "
             "make_interval(secs => $4::bigint))",
             {where_.migration, Int(run), name, Int(lease.count()), Int(now)}));
+  renewed_ = sent;
   return AppendEvent(run, "", "worker",
                      JsonText(nlohmann::json{{"name", name},
                                              {"host", HostName()},
@@ -1098,6 +1135,7 @@ Result<int64_t> PostgresCatalog::HeldElsewhere(const std::vector<ItemState>& sta
 
 Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
   const PgParam lease = Int(lease_.count());
+  const auto sent = std::chrono::steady_clock::now();
   FERRY_RETURN_IF_ERROR(
       Query("UPDATE ferry_workers SET heartbeat_ns = $3, alive_until = clock_timestamp() + "
             "make_interval(secs => $4), items = $5, bytes = $6 WHERE migration = $1 AND run "
@@ -1107,7 +1145,8 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
   if (!held_.empty()) {
     Result<PgResult> renewed = Query(
         "UPDATE ferry_items SET lease_until = clock_timestamp() + make_interval(secs => $4) "
-        "WHERE migration = $1 AND id = ANY($2::bigint[]) AND lease_run = $3 RETURNING id",
+        "WHERE migration IS NOT DISTINCT FROM $1 AND id = ANY($2::bigint[]) AND lease_run = $3 "
+        "RETURNING id",
         {where_.migration, IdArray(held_), Int(worker_run_), lease});
     if (!renewed.ok()) return renewed.status();
     if (size_t(renewed->rows()) < held_.size()) {
@@ -1121,6 +1160,7 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
   Result<PgResult> live =
       Query(fmt::format("SELECT count(*) FROM ({}) AS live", kLiveRuns), {where_.migration});
   if (!live.ok()) return live.status();
+  renewed_ = sent;
   return int(std::max<int64_t>(1, live->Int(0, 0)));
 }
 

@@ -8,6 +8,7 @@
 // under a transaction lock, after the head the database holds then.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -64,6 +65,7 @@ class PostgresCatalog final : public Catalog {
   Status ForgetTrialBlob(std::string_view path) override;
   Status BeginTransaction() override;
   Status CommitTransaction() override;
+  Status CommitTransactionLazily() override;
   Status RollbackTransaction() override;
   Status InsertItem(Item& item) override;
   Status UpdateItem(const Item& item) override;
@@ -113,6 +115,7 @@ class PostgresCatalog final : public Catalog {
   std::unique_ptr<PgConnection> db_;
   Hold hold_ = Hold::kNone;
   bool in_transaction_ = false;
+  bool lazy_ = false;                 // the commit under way need not wait for the disk
   std::vector<int64_t> free_ids_;     // taken from the sequence, not used yet (in reverse)
   std::vector<PendingEvent> events_;  // appended in the open transaction, chained at its commit
   // Item rows of the open transaction not sent yet (Settle): inserted, and updated (the last
@@ -127,6 +130,7 @@ class PostgresCatalog final : public Catalog {
   // As a worker: its run, its lease, the items it holds, and those the open transaction updated.
   int64_t worker_run_ = 0;
   std::chrono::seconds lease_{0};
+  std::chrono::steady_clock::time_point renewed_{};  // when its claims were last renewed
   std::set<int64_t> held_;
   std::set<int64_t> touched_;
 };

@@ -329,7 +329,7 @@ class CopyRun {
 
       if (!batch.empty()) {
         // The intents are durable before any of these writes begins.
-        FERRY_RETURN_IF_ERROR(Commit());
+        FERRY_RETURN_IF_ERROR(Commit(/*durable=*/true));
         FERRY_RETURN_IF_ERROR(catalog_.BeginTransaction());
         in_transaction_ = true;
         // In flight from here: an error before this point (the catalog lost) leaves nothing
@@ -518,10 +518,13 @@ class CopyRun {
     return {"failed", {{"error", item.reason}, {"attempt", item.attempts}}};
   }
 
-  Status Commit() {
+  // Outcomes alone may be committed lazily (`durable` false): lost with a crash of the
+  // catalog's server, they are repeated, and adopted through the intents committed before.
+  // Intents are durable before the writes they announce begin.
+  Status Commit(bool durable = false) {
     if (!in_transaction_) return Status::Ok();
     in_transaction_ = false;
-    return catalog_.CommitTransaction();
+    return durable ? catalog_.CommitTransaction() : catalog_.CommitTransactionLazily();
   }
 
   void Report() {

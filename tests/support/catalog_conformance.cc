@@ -252,11 +252,23 @@ TEST_P(CatalogConformance, ARolledBackTransactionLeavesNothingAndACommittedOneLa
   kept.state = ItemState::kFailed;
   ASSERT_OK(catalog->UpdateItem(kept));
   ASSERT_OK(catalog->RollbackTransaction());
+  // A lazy commit (one a crash of the database server may lose) is a commit like any other.
+  ASSERT_OK(catalog->BeginTransaction());
+  Item lazy = FileItem("lazy", 2);
+  ASSERT_OK(catalog->InsertItem(lazy));
+  lazy.state = ItemState::kCopied;
+  ASSERT_OK(catalog->UpdateItem(lazy));
+  ASSERT_OK(catalog->AppendEvent(1, "lazy", "copied", "{}"));
+  ASSERT_OK(catalog->CommitTransactionLazily());
   catalog.reset();
 
   ASSERT_OK_AND_ASSIGN(auto reopened, Catalog::Open(location));
-  EXPECT_EQ(Paths(*reopened), std::vector<std::string>{"kept"});
+  EXPECT_EQ(Paths(*reopened), (std::vector<std::string>{"kept", "lazy"}));
   EXPECT_EQ((*reopened->FindItem("kept"))->state, ItemState::kPending);
+  EXPECT_EQ((*reopened->FindItem("lazy"))->state, ItemState::kCopied);
+  ASSERT_OK_AND_ASSIGN(catalog::ChainCheck chain, reopened->CheckChain());
+  EXPECT_TRUE(chain.intact);
+  EXPECT_EQ(chain.events, 1);
 }
 
 TEST_P(CatalogConformance, NotesAreKeptByKeyAndAMissingOneIsNotFound) {
