@@ -1167,8 +1167,8 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
 Status PostgresCatalog::LeaveWork() {
   if (!held_.empty()) {
     FERRY_RETURN_IF_ERROR(
-        Write("UPDATE ferry_items SET lease_until = NULL WHERE migration = $1 AND id = "
-              "ANY($2::bigint[]) AND lease_run = $3",
+        Write("UPDATE ferry_items SET lease_until = NULL WHERE migration IS NOT DISTINCT FROM "
+              "$1 AND id = ANY($2::bigint[]) AND lease_run = $3",
               {where_.migration, IdArray(held_), Int(worker_run_)}));
     held_.clear();
   }
