@@ -87,7 +87,7 @@ ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_run BIGINT NOT NULL DEFAU
 ALTER TABLE ferry_items ADD COLUMN IF NOT EXISTS lease_until TIMESTAMPTZ;
 CREATE INDEX IF NOT EXISTS ferry_items_leased ON ferry_items (migration)
   WHERE lease_until IS NOT NULL;
--- The head of a migration's log, under the lock its writers take turns with (until their
+-- Schema 3. The head of a migration's log, under the lock its writers take turns with (until their
 -- commit); the head is read after the lock, in a snapshot of its own (a volatile function's
 -- statements each take one, in READ COMMITTED).
 CREATE OR REPLACE FUNCTION ferry_log_head(m TEXT) RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $f$
@@ -739,8 +739,22 @@ Status PostgresCatalog::CommitTransaction() {
   if (written.ok() && db_->InFailedTransaction()) {
     written = Status(Code::kInternal, "catalog: the commit failed; nothing of it is kept");
   }
-  if (!written.ok()) Abandon();
+  if (!written.ok()) {
+    Abandon();
+    return written;
+  }
+  if (renewal_) renewed_ = *renewal_;
+  renewal_.reset();
   return written;
+}
+
+void PostgresCatalog::Renewed(std::chrono::steady_clock::time_point sent) {
+  // A renewal counts once committed: one rolled back leaves the older leases in force.
+  if (in_transaction_) {
+    renewal_ = sent;
+  } else {
+    renewed_ = sent;
+  }
 }
 
 Status PostgresCatalog::CommitTransactionLazily() {
@@ -756,6 +770,7 @@ void PostgresCatalog::Abandon() {
 }
 
 void PostgresCatalog::DropPending() {
+  renewal_.reset();
   events_.clear();
   touched_.clear();
   inserts_.clear();
@@ -772,6 +787,14 @@ Status PostgresCatalog::RollbackTransaction() {
 
 Status PostgresCatalog::InsertItem(Item& item) {
   if (!Utf8Length(item.path) || !Utf8Length(item.link_target)) return NotUtf8(item.path);
+  if (item.path.find('\0') != std::string::npos ||
+      item.link_target.find('\0') != std::string::npos) {
+    return Status(Code::kInvalidInput,
+                  fmt::format("the name '{}' holds a NUL character, which a PostgreSQL catalog "
+                              "cannot store: --exclude it, or keep this migration's catalog in a "
+                              "folder",
+                              Escaped(item.path)));
+  }
   Result<int64_t> id = NextItemId();
   if (!id.ok()) return id.status();
   item.id = *id;
@@ -794,7 +817,10 @@ Status PostgresCatalog::UpdateItem(const Item& item) {
     row = item;
     row.path = std::move(path);
   } else {
-    updates_[item.id] = {item, release};  // the last update of an item is the one that counts
+    // The last update of an item is the one that counts; a release in between still holds.
+    Update& update = updates_[item.id];
+    update.release = update.release || release;
+    update.item = item;
   }
   return in_transaction_ ? Status::Ok() : SendNow();
 }
@@ -834,6 +860,7 @@ std::string PgArray(const std::vector<PgParam>& values) {
     }
     out += '"';
     for (char c : *values[i]) {
+      if (c == '\0') continue;  // PostgreSQL text holds none; names with one are refused
       if (c == '"' || c == '\\') out += '\\';
       out += c;
     }
@@ -908,10 +935,16 @@ void AddArrays(std::vector<std::vector<PgParam>>& columns, std::vector<PgParam>&
 }  // namespace
 
 Status PostgresCatalog::Settle() {
-  for (size_t from = 0; from < inserts_.size(); from += kRowsPerStatement) {
+  // Taken out first: rows handed to the connection are never sent again, whatever it answers.
+  std::vector<Item> inserts = std::move(inserts_);
+  std::map<int64_t, Update> updates = std::move(updates_);
+  inserts_.clear();
+  inserted_at_.clear();
+  updates_.clear();
+  for (size_t from = 0; from < inserts.size(); from += kRowsPerStatement) {
     std::vector<std::vector<PgParam>> columns(2 + kFields);
-    for (size_t i = from; i < std::min(inserts_.size(), from + kRowsPerStatement); ++i) {
-      const Item& item = inserts_[i];
+    for (size_t i = from; i < std::min(inserts.size(), from + kRowsPerStatement); ++i) {
+      const Item& item = inserts[i];
       columns[0].push_back(Int(item.id));
       columns[1].push_back(item.path);
       std::vector<PgParam> fields = ItemFields(item);
@@ -921,15 +954,13 @@ Status PostgresCatalog::Settle() {
     AddArrays(columns, params);
     FERRY_RETURN_IF_ERROR(db_->Queue(InsertRowsSql(), params));
   }
-  inserts_.clear();
-  inserted_at_.clear();
   const bool worker = SharesWork();
   static const std::string update_sql = UpdateRowsSql(false);
   static const std::string worker_update_sql = UpdateRowsSql(true);
-  auto next = updates_.begin();
-  while (next != updates_.end()) {
+  auto next = updates.begin();
+  while (next != updates.end()) {
     std::vector<std::vector<PgParam>> columns(2 + kFields);
-    for (size_t n = 0; n < kRowsPerStatement && next != updates_.end(); ++n, ++next) {
+    for (size_t n = 0; n < kRowsPerStatement && next != updates.end(); ++n, ++next) {
       const auto& [id, update] = *next;
       columns[0].push_back(Int(id));
       std::vector<PgParam> fields = ItemFields(update.item);
@@ -942,7 +973,6 @@ Status PostgresCatalog::Settle() {
     if (worker) params.push_back(Int(worker_run_));
     FERRY_RETURN_IF_ERROR(db_->Queue(worker ? worker_update_sql : update_sql, params));
   }
-  updates_.clear();
   return Status::Ok();
 }
 
@@ -1085,7 +1115,7 @@ Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
             "heartbeat_ns, alive_until) VALUES ($1, $2, $3, $4, $5, $5, clock_timestamp() + "
             "make_interval(secs => $4::bigint))",
             {where_.migration, Int(run), name, Int(lease.count()), Int(now)}));
-  renewed_ = sent;
+  Renewed(sent);
   return AppendEvent(run, "", "worker",
                      JsonText(nlohmann::json{{"name", name},
                                              {"host", HostName()},
@@ -1160,7 +1190,7 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
   Result<PgResult> live =
       Query(fmt::format("SELECT count(*) FROM ({}) AS live", kLiveRuns), {where_.migration});
   if (!live.ok()) return live.status();
-  renewed_ = sent;
+  Renewed(sent);
   return int(std::max<int64_t>(1, live->Int(0, 0)));
 }
 

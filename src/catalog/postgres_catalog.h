@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -23,7 +24,8 @@
 namespace ferry::catalog {
 
 // The version of ferry's tables in a database (the ferry_schema table).
-inline constexpr int kPostgresSchemaVersion = 2;  // 2: worker leases
+// 2: worker leases; 3: ferry_log_head, the partial index of claimable items.
+inline constexpr int kPostgresSchemaVersion = 3;
 
 // True for a postgresql:// or postgres:// location.
 bool IsPostgresLocation(std::string_view location);
@@ -131,6 +133,9 @@ class PostgresCatalog final : public Catalog {
   int64_t worker_run_ = 0;
   std::chrono::seconds lease_{0};
   std::chrono::steady_clock::time_point renewed_{};  // when its claims were last renewed
+  std::optional<std::chrono::steady_clock::time_point> renewal_;  // one not committed yet
+  // Records a renewal sent at `sent`: at once outside a transaction, else at its commit.
+  void Renewed(std::chrono::steady_clock::time_point sent);
   std::set<int64_t> held_;
   std::set<int64_t> touched_;
 };

@@ -87,6 +87,42 @@ TEST(PostgresCatalog, ANameThatIsNotUtf8IsAClearErrorAndTheTransactionKeepsNothi
   EXPECT_EQ(*catalog->CountItems(catalog::ItemState::kPending), 1);
 }
 
+TEST(PostgresCatalog, ANulCharacterIsRefusedInANameAndDroppedFromAMessage) {
+  ASSERT_OK_AND_ASSIGN(auto catalog,
+                       Catalog::Create(Postgres::Global().NewDatabase("nul") + "?migration=n", {}));
+  ASSERT_OK(catalog->BeginTransaction());
+  catalog::Item bad;
+  bad.path = std::string("bad\0name", 8);
+  Status refused = catalog->InsertItem(bad);
+  EXPECT_EQ(refused.code(), Code::kInvalidInput);
+  EXPECT_NE(refused.message().find("NUL"), std::string::npos) << refused.message();
+  catalog::Item good;
+  good.path = "good";
+  ASSERT_OK(catalog->InsertItem(good));
+  good.state = catalog::ItemState::kFailed;
+  good.reason = std::string("read error\0 at offset 7", 23);
+  ASSERT_OK(catalog->UpdateItem(good));
+  ASSERT_OK(catalog->CommitTransaction()) << "one odd message does not lose the batch";
+  ASSERT_OK_AND_ASSIGN(auto found, catalog->FindItem("good"));
+  EXPECT_EQ(found->reason, "read error at offset 7");
+}
+
+TEST(PostgresCatalog, TablesOfAnOlderFerryAreBroughtUpToDate) {
+  std::string url = Postgres::Global().NewDatabase("older");
+  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(url + "?migration=o", {}));
+  created.reset();
+  // As the previous schema left them.
+  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
+  ASSERT_OK(db->Run(
+      "DROP FUNCTION ferry_log_head(text); DROP INDEX ferry_items_work; UPDATE ferry_schema SET "
+      "version = 2"));
+  ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(url + "?migration=o"));
+  ASSERT_OK(opened->AppendEvent(1, "", "note", "{}")) << "the log's function is there again";
+  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
+                       db->Exec("SELECT max(version) FROM ferry_schema"));
+  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+}
+
 TEST(PostgresCatalog, AFailedWriteFailsTheCommitAndTheChainStaysWhole) {
   ASSERT_OK_AND_ASSIGN(
       auto catalog, Catalog::Create(Postgres::Global().NewDatabase("failed") + "?migration=f", {}));
