@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/encoding.h"
+
 namespace ferry::catalog {
 
 Status SqliteError(sqlite3* db, std::string_view what) {
@@ -65,6 +67,17 @@ std::string Statement::Text(int column) const {
 }
 
 Database::~Database() { sqlite3_close_v2(db_); }
+
+Status Database::OpenUnchanging(const std::string& path) {
+  // immutable=1: no -wal or -shm file is made or looked for, so a folder nobody may write to
+  // (an auditor's copy, a snapshot) is read as it is.
+  std::string uri = "file:" + PercentEncode(path, "/") + "?immutable=1";
+  int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  if (sqlite3_open_v2(uri.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    return SqliteError(db_, "cannot open " + path);
+  }
+  return Status::Ok();
+}
 
 Status Database::Open(const std::string& path, bool create) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);

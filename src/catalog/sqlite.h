@@ -54,6 +54,8 @@ class Database {
 
   // Opens (or with `create`, creates) the database file in WAL mode.
   Status Open(const std::string& path, bool create);
+  // Opens a database nobody writes while it is open, to read it (no -wal or -shm file needed).
+  Status OpenUnchanging(const std::string& path);
   Result<Statement> Prepare(std::string_view sql);
   Status Exec(std::string_view sql);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }

@@ -298,7 +298,11 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Open(const std::string& dir, boo
     if (!fd.ok()) return fd.status();
     catalog->lock_fd_ = *fd;
   }
-  FERRY_RETURN_IF_ERROR(catalog->db_.Open(db_path, /*create=*/false));
+  // To read a folder this process may not write to (an auditor's copy, a snapshot): as it is,
+  // since no ferry can be writing there either.
+  catalog->unchanging_ = !lock && ::access(dir.c_str(), W_OK) != 0;
+  FERRY_RETURN_IF_ERROR(catalog->unchanging_ ? catalog->db_.OpenUnchanging(db_path)
+                                             : catalog->db_.Open(db_path, /*create=*/false));
   FERRY_RETURN_IF_ERROR(catalog->Upgrade(db_path));
   FERRY_RETURN_IF_ERROR(catalog->LoadConfig());
   if (lock && catalog->config_.id.empty()) {  // made by a ferry that gave migrations no id
@@ -332,6 +336,12 @@ Status SqliteCatalog::Upgrade(const std::string& db_path) {
     return Invalid(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
   for (auto [from, upgrade] : {std::pair{1, kUpgradeTo2}, std::pair{2, kUpgradeTo3}}) {
     if (v > from) continue;
+    if (unchanging_) {
+      return Invalid(fmt::format(
+          "{} is from an older ferry and its folder cannot be written to: run 'ferry status' once "
+          "where it can, to bring it up to date",
+          db_path));
+    }
     FERRY_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
     Status upgraded = db_.Exec(upgrade);
     if (!upgraded.ok()) {
@@ -442,7 +452,8 @@ Result<std::vector<Run>> SqliteCatalog::Runs() {
 
 Result<std::unique_ptr<Database>> SqliteCatalog::OpenReader() {
   auto db = std::make_unique<Database>();
-  FERRY_RETURN_IF_ERROR(db->Open(location_ + "/" + kCatalogFile, /*create=*/false));
+  const std::string path = location_ + "/" + kCatalogFile;
+  FERRY_RETURN_IF_ERROR(unchanging_ ? db->OpenUnchanging(path) : db->Open(path, /*create=*/false));
   return db;
 }
 

@@ -60,6 +60,7 @@ class SqliteCatalog final : public Catalog {
 
   int lock_fd_ = -1;
   Database db_;
+  bool unchanging_ = false;  // opened to read a folder this process cannot write to
   std::string last_event_hash_;
   Statement insert_item_, update_item_, insert_event_;
 };

@@ -1,10 +1,14 @@
 #include "cli/app.h"
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
+#include <string_view>
+#include <vector>
 
 #include "base/text.h"
 #include "cli/commands.h"
@@ -66,6 +70,89 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
       ->envname("FERRY_SCAN_CONCURRENCY");
 }
 
+// The edit distance between two words (insertions, deletions, substitutions).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean 'X'?" for the name among `names` closest to `word`, if it looks like a typo.
+std::string Suggestion(std::string_view word, const std::vector<std::string>& names) {
+  const std::string* best = nullptr;
+  size_t best_distance = 0;
+  for (const std::string& name : names) {
+    size_t d = EditDistance(word, name);
+    if (!best || d < best_distance) best = &name, best_distance = d;
+  }
+  if (!best || best_distance > std::max<size_t>(2, word.size() / 3)) return "";
+  return fmt::format("; did you mean '{}'?", *best);
+}
+
+// The option of `app` (or, with fallthrough, of the main app) named `name`, if any.
+CLI::Option* FindOption(CLI::App& app, CLI::App* command, const std::string& name) {
+  for (CLI::App* scope : {command, &app}) {
+    if (!scope) continue;
+    for (CLI::Option* option : scope->get_options()) {
+      if (option->check_name(name)) return option;
+    }
+  }
+  return nullptr;
+}
+
+// After a failed parse: the first argument that names no command or option, said plainly, with
+// the closest name; empty when every argument is known (the error is about something else).
+std::string UnknownArgument(CLI::App& app, int argc, char** argv) {
+  CLI::App* command = nullptr;
+  std::vector<std::string> commands;
+  for (CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() > 1 && arg[0] == '-') {
+      const std::string name = arg.substr(0, arg.find('='));
+      if (CLI::Option* option = FindOption(app, command, name)) {
+        if (option->get_type_size_max() > 0 && arg.find('=') == std::string::npos) ++i;
+        continue;
+      }
+      std::vector<std::string> names;
+      for (CLI::App* scope : {command, &app}) {
+        if (!scope) continue;
+        for (CLI::Option* option : scope->get_options()) {
+          for (const std::string& l : option->get_lnames()) names.push_back("--" + l);
+        }
+      }
+      std::string suggestion = Suggestion(name, names);
+      return fmt::format("unknown option '{}'{}{}", name,
+                         command ? fmt::format(" of 'ferry {}'", command->get_name()) : "",
+                         suggestion.empty() ? fmt::format(" (see 'ferry {}--help')",
+                                                          command ? command->get_name() + " " : "")
+                                            : suggestion);
+    }
+    if (command) continue;  // one of the command's own arguments
+    auto known = std::find(commands.begin(), commands.end(), arg);
+    if (known != commands.end()) {
+      command = app.get_subcommand(arg);
+      continue;
+    }
+    std::string suggestion = Suggestion(arg, commands);
+    std::string list;
+    for (const std::string& c : commands) list += (list.empty() ? "" : ", ") + c;
+    return fmt::format("unknown command '{}'{}", arg,
+                       suggestion.empty() ? "; the commands are " + list : suggestion);
+  }
+  return "";
+}
+
 }  // namespace
 
 int Run(int argc, char** argv) {
@@ -101,7 +188,11 @@ int Run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::cerr << "ferry: " << RedactSecrets(e.what()) << " (see 'ferry --help')\n";
+    if (std::string unknown = UnknownArgument(app, argc, argv); !unknown.empty()) {
+      std::cerr << "ferry: " << RedactSecrets(unknown) << "\n";
+    } else {
+      std::cerr << "ferry: " << RedactSecrets(e.what()) << " (see 'ferry --help')\n";
+    }
     return kExitUsage;
   }
 

@@ -1,7 +1,10 @@
 // The ferry binary end to end: help, version, bad input, and `check` against a real Azurite.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "storage/azure_endpoint.h"
@@ -44,6 +47,93 @@ TEST(Cli, UsageErrorsExitWithTwoAndOneLine) {
     EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(args) << result.err;
     EXPECT_EQ(Lines(result.err), 1) << result.err;
     EXPECT_TRUE(result.err.starts_with("ferry: ")) << result.err;
+  }
+}
+
+// Issue 20: a typo is named, with the command or option it was probably meant to be.
+TEST(Cli, AnUnknownCommandOrOptionIsNamedWithTheClosestOne) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string names, suggests;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"frobnicate", "M"}, "unknown command 'frobnicate'", "the commands are init, scan"},
+           {{"stauts", "M"}, "unknown command 'stauts'", "did you mean 'status'?"},
+           {{"--bogus"}, "unknown option '--bogus'", "see 'ferry --help'"},
+           {{"--log-levl", "info", "status", "M"},
+            "unknown option '--log-levl'",
+            "did you mean '--log-level'?"},
+           {{"copy", "M", "--overwirte"},
+            "unknown option '--overwirte' of 'ferry copy'",
+            "did you mean '--overwrite'?"},
+           {{"copy", "M", "--lease=5m", "--dryrun"},
+            "unknown option '--dryrun' of 'ferry copy'",
+            "did you mean '--dry-run'?"}}) {
+    auto r = RunFerry(c.args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(c.args);
+    EXPECT_EQ(Lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.suggests), std::string::npos) << r.err;
+  }
+}
+
+// Issue 20: a folder target under a folder that does not exist is more often a typo.
+TEST(Cli, InitRefusesAFolderTargetWhoseParentIsMissingUnlessAskedToMakeIt) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Sub("src"));
+  std::ofstream(dir.Sub("src/a.txt")) << "a";
+  auto typo = RunFerry(
+      {"init", dir.Sub("m1"), "--source", dir.Sub("src"), "--target", dir.Sub("targt/share")});
+  EXPECT_EQ(typo.exit_code, 2) << typo.out << typo.err;
+  EXPECT_EQ(Lines(typo.err), 1) << typo.err;
+  EXPECT_NE(typo.err.find("--create-target"), std::string::npos) << typo.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("m1"))) << "nothing is made";
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("targt")));
+
+  auto leaf =
+      RunFerry({"init", dir.Sub("m2"), "--source", dir.Sub("src"), "--target", dir.Sub("target")});
+  EXPECT_EQ(leaf.exit_code, 0) << "a new folder in one that exists: " << leaf.err;
+  auto whole = RunFerry({"init", dir.Sub("m3"), "--source", dir.Sub("src"), "--target",
+                         dir.Sub("new/deep/target"), "--create-target"});
+  EXPECT_EQ(whole.exit_code, 0) << whole.err;
+  auto copied = RunFerry({"copy", dir.Sub("m3")});
+  EXPECT_EQ(copied.exit_code, 0) << copied.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("new/deep/target/a.txt")));
+}
+
+// Issue 20: the commands that only read work on a migration folder nobody may write to (an
+// auditor's copy, a snapshot). Run as an unprivileged user: root writes anywhere.
+TEST(Cli, CommandsThatOnlyReadWorkOnAFolderNobodyMayWriteTo) {
+  TempDir dir;
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  std::filesystem::create_directories(dir.Sub("src/sub"));
+  std::ofstream(dir.Sub("src/sub/a.txt")) << "a";
+  const std::string mig = dir.Sub("m");
+  ASSERT_EQ(RunFerry({"init", mig, "--source", dir.Sub("src"), "--target", dir.Sub("t")}).exit_code,
+            0);
+  ASSERT_EQ(RunFerry({"copy", mig}).exit_code, 0);
+  for (const auto& entry : std::filesystem::directory_iterator(mig)) {
+    std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_read |
+                                                   std::filesystem::perms::group_read |
+                                                   std::filesystem::perms::others_read);
+  }
+  std::filesystem::permissions(
+      mig, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec |
+               std::filesystem::perms::group_read | std::filesystem::perms::group_exec |
+               std::filesystem::perms::others_read | std::filesystem::perms::others_exec);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"status", mig, "--json"},
+                                             {"errors", mig},
+                                             {"log", mig},
+                                             {"log", mig, "--check"},
+                                             {"report", mig, "--json"}}) {
+    std::vector<std::string> argv = FerryArgv(args);
+    if (::geteuid() == 0) argv.insert(argv.begin(), {"runuser", "-u", "nobody", "--"});
+    ProcessResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_code, 0) << ::testing::PrintToString(args) << r.err;
+    if (args[0] == "status" && r.exit_code == 0) {
+      EXPECT_EQ(nlohmann::json::parse(r.out)["states"]["copied"]["items"], 2) << "file, folder";
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include "support/migration_fixture.h"
@@ -75,6 +76,7 @@ TEST_F(TrialSandboxTest, TheTrialPrefixIsFerrysAloneAndCleanupDeletesOnlyItsOwnB
 TEST_F(TrialSandboxTest, OnAFolderTargetThePrefixCannotClimbOut) {
   AddFile("a.txt", "a");
   target_ = dir_.Sub("target/share");
+  std::filesystem::create_directories(dir_.Sub("target"));  // init refuses a missing parent
   Init();
   WriteFile(dir_.Sub("target/neighbour.txt"), "not the migration's");
   for (const char* prefix : {"..", "../target", "x/../.."}) {

@@ -1,6 +1,7 @@
 // ferry init DIR --source URL --target URL [options]: set up a migration.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "base/encoding.h"
@@ -16,7 +17,7 @@ namespace {
 struct InitOptions {
   std::string dir, source, target, tier, symlinks = "skip", mode = "additive";
   std::string content_type;
-  bool no_guess_content_type = false;
+  bool no_guess_content_type = false, create_target = false;
   std::vector<std::string> include, exclude;
 };
 
@@ -64,6 +65,20 @@ int RunInit(const InitOptions& o) {
       (target->local_root == source->local_root ||
        target->local_root.starts_with(source->local_root + "/"))) {
     throw ExitError(kExitUsage, "--target is inside --source: the copy would copy itself");
+  }
+  if (target->type == storage::EndpointType::kLocal && !o.create_target) {
+    // A folder target may be new, but not under a folder that is missing too: that is more
+    // often a typo (/data/targt/share) than a plan.
+    std::error_code error;
+    const std::filesystem::path root(target->local_root);
+    if (!std::filesystem::exists(root, error) &&
+        !std::filesystem::is_directory(root.parent_path(), error)) {
+      throw ExitError(kExitUsage,
+                      fmt::format("--target {}: neither it nor its folder {} exists (a typo?); "
+                                  "create that folder, or pass --create-target to make the "
+                                  "whole path",
+                                  target->local_root, root.parent_path().string()));
+    }
   }
 
   catalog::Config config;
@@ -157,6 +172,9 @@ CommandRunner AddInitCommand(CLI::App& app) {
         }
         return "";
       });
+  cmd->add_flag("--create-target", o->create_target,
+                "Make a folder target's whole path if its parent folder is missing too (without "
+                "it, init refuses such a target, as it is more often a typo)");
   cmd->add_flag("--no-guess-mime-type", o->no_guess_content_type,
                 "Do not set a Content-Type from each file's extension: blobs are served as "
                 "application/octet-stream (by default, index.html is text/html, photo.jpg "
