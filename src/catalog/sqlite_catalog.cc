@@ -298,8 +298,9 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Open(const std::string& dir, boo
     if (!fd.ok()) return fd.status();
     catalog->lock_fd_ = *fd;
   }
-  // To read a folder this process may not write to (an auditor's copy, a snapshot): as it is,
-  // since no ferry can be writing there either.
+  // To read a folder this process may not write to (an auditor's copy, a snapshot): as it is.
+  // Only someone else who may write there could be changing it meanwhile; reads may then mix
+  // moments, as they cannot in a folder this process may write to.
   catalog->unchanging_ = !lock && ::access(dir.c_str(), W_OK) != 0;
   FERRY_RETURN_IF_ERROR(catalog->unchanging_ ? catalog->db_.OpenUnchanging(db_path)
                                              : catalog->db_.Open(db_path, /*create=*/false));
