@@ -245,6 +245,16 @@ class PgRows final : public Cursor<Row>::Source {
   bool done_ = false;
 };
 
+// " AND state IN ('pending', ...)" for `states`: literals (ferry's own names), so that the
+// planner can use the partial index of the states workers claim.
+std::string StatesIn(const std::vector<ItemState>& states) {
+  std::string sql = " AND state IN (";
+  for (size_t i = 0; i < states.size(); ++i) {
+    sql += fmt::format("{}'{}'", i ? ", " : "", StateName(states[i]));
+  }
+  return sql + ")";
+}
+
 void ReadEvent(const PgResult& r, int row, Event& e) {
   e.id = r.Int(row, 0);
   e.run = r.Int(row, 1);
@@ -546,17 +556,9 @@ Result<std::vector<Run>> PostgresCatalog::Runs() {
 Result<ItemCursor> PostgresCatalog::Items(const std::vector<ItemState>& states) {
   Result<std::unique_ptr<PgConnection>> reader = PgConnection::Connect(where_.conninfo);
   if (!reader.ok()) return reader.status();
-  std::string sql = fmt::format("SELECT {} FROM ferry_items WHERE migration = $1", kItemColumns);
+  std::string sql = fmt::format("SELECT {} FROM ferry_items WHERE migration = $1{} ORDER BY path",
+                                kItemColumns, states.empty() ? "" : StatesIn(states));
   std::vector<PgParam> params{where_.migration};
-  if (!states.empty()) {
-    sql += " AND state IN (";
-    for (size_t i = 0; i < states.size(); ++i) {
-      params.push_back(std::string(StateName(states[i])));
-      sql += fmt::format("{}${}", i ? ", " : "", params.size());
-    }
-    sql += ")";
-  }
-  sql += " ORDER BY path";
   auto rows = std::make_unique<PgRows<Item>>(std::move(reader).value(), &ReadItem);
   FERRY_RETURN_IF_ERROR(rows->Open(sql, params));
   return ItemCursor(std::move(rows));
@@ -1046,16 +1048,6 @@ std::string IdArray(const std::set<int64_t>& ids) {
   std::string out = "{";
   for (int64_t id : ids) out += (out.size() > 1 ? "," : "") + std::to_string(id);
   return out + "}";
-}
-
-// " AND state IN ('pending', ...)" for `states`: literals (ferry's own names), so that the
-// planner can use the partial index of the states workers claim.
-std::string StatesIn(const std::vector<ItemState>& states) {
-  std::string sql = " AND state IN (";
-  for (size_t i = 0; i < states.size(); ++i) {
-    sql += fmt::format("{}'{}'", i ? ", " : "", StateName(states[i]));
-  }
-  return sql + ")";
 }
 
 std::string HostName() {
