@@ -17,6 +17,12 @@ std::optional<size_t> Utf8Length(std::string_view text);
 // `text` for XML or HTML text and attribute values: & < > " ' as entities.
 std::string EscapeXml(std::string_view text);
 
+// The edit distance between two words (insertions, deletions, substitutions).
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// "1 file", "2 files", "0 files": a count with its noun; `many` defaults to `one` + "s".
+std::string Count(int64_t n, std::string_view one, std::string_view many = {});
+
 // A Unix time (nanoseconds) in UTC, to the second, as people read it ("2026-11-24 18:00:00 UTC")
 // or as ISO 8601 ("2026-11-24T18:00:00Z").
 std::string HumanTime(int64_t unix_ns);

@@ -34,6 +34,13 @@ TEST(Utf8Length, RejectsWhatRfc3629Forbids) {
   }
 }
 
+TEST(Count, NamesOneInTheSingularAndEveryOtherCountInThePlural) {
+  EXPECT_EQ(Count(1, "item"), "1 item");
+  EXPECT_EQ(Count(0, "item"), "0 items");
+  EXPECT_EQ(Count(49, "mismatch", "mismatches"), "49 mismatches");
+  EXPECT_EQ(Count(1, "mismatch", "mismatches"), "1 mismatch");
+}
+
 TEST(RedactSecrets, HidesSignaturesAndKeysWhereverTheyAppear) {
   EXPECT_EQ(RedactSecrets("https://a/c?sv=2024&sig=abc%2Fdef&se=x"),
             "https://a/c?sv=2024&sig=REDACTED&se=x");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -199,6 +200,38 @@ Result<std::vector<Item>> Catalog::ClaimItems(const std::vector<ItemState>&, int
 Result<int64_t> Catalog::HeldElsewhere(const std::vector<ItemState>&) { return NotShared(); }
 Result<int> Catalog::Heartbeat(int64_t, int64_t) { return NotShared(); }
 Status Catalog::LeaveWork() { return NotShared(); }
+
+void StateTotals::Add(std::string_view kind, int64_t count, int64_t size) {
+  items += count;
+  bytes += size;
+  switch (KindFromName(kind).value_or(storage::Kind::kFile)) {
+    case storage::Kind::kFile:
+      files += count;
+      break;
+    case storage::Kind::kFolder:
+      folders += count;
+      break;
+    case storage::Kind::kSymlink:
+      links += count;
+      break;
+    case storage::Kind::kSpecial:
+      specials += count;
+      break;
+  }
+}
+
+std::vector<StateTotals> GroupTotals(
+    const std::vector<std::tuple<std::string, std::string, int64_t, int64_t>>& rows) {
+  std::vector<StateTotals> totals;
+  for (const auto& [state_name, kind, count, size] : rows) {
+    ItemState state = StateFromName(state_name).value_or(ItemState::kPending);
+    auto it = std::find_if(totals.begin(), totals.end(),
+                           [&](const StateTotals& t) { return t.state == state; });
+    if (it == totals.end()) it = totals.insert(totals.end(), StateTotals{state});
+    it->Add(kind, count, size);
+  }
+  return totals;
+}
 
 std::optional<storage::Kind> KindFromName(std::string_view name) {
   for (auto kind : {storage::Kind::kFile, storage::Kind::kFolder, storage::Kind::kSymlink,

@@ -9,6 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "base/encoding.h"
@@ -121,11 +123,20 @@ struct Run {
   std::string summary_json;
 };
 
+// The items in one state: all of them (`items`, every kind) and by kind. Counts shown to people
+// are of files, with folders and links named apart; `items` is for the checks that care about
+// any entry (a failed folder is still an open problem).
 struct StateTotals {
   ItemState state;
   int64_t items = 0;
   int64_t bytes = 0;
+  int64_t files = 0, folders = 0, links = 0, specials = 0;
+  // Adds `count` entries of `kind` holding `bytes` bytes.
+  void Add(std::string_view kind, int64_t count, int64_t bytes);
 };
+// Totals per state from rows of (state, kind, count, bytes), in any order.
+std::vector<StateTotals> GroupTotals(
+    const std::vector<std::tuple<std::string, std::string, int64_t, int64_t>>& rows);
 
 // One entry of the append-only event log.
 struct Event {

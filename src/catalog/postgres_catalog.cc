@@ -586,16 +586,15 @@ Result<bool> PostgresCatalog::HasDescendants(std::string_view folder) {
 
 Result<std::vector<StateTotals>> PostgresCatalog::Totals() {
   Result<PgResult> r = Query(
-      "SELECT state, count(*), coalesce(sum(size), 0) FROM ferry_items WHERE migration = $1 "
-      "GROUP BY state",
+      "SELECT state, kind, count(*), coalesce(sum(size), 0) FROM ferry_items WHERE migration = $1 "
+      "GROUP BY state, kind",
       {where_.migration});
   if (!r.ok()) return r.status();
-  std::vector<StateTotals> totals;
+  std::vector<std::tuple<std::string, std::string, int64_t, int64_t>> rows;
   for (int i = 0; i < r->rows(); ++i) {
-    totals.push_back(
-        {StateFromName(r->Text(i, 0)).value_or(ItemState::kPending), r->Int(i, 1), r->Int(i, 2)});
+    rows.emplace_back(r->Text(i, 0), r->Text(i, 1), r->Int(i, 2), r->Int(i, 3));
   }
-  return totals;
+  return GroupTotals(rows);
 }
 
 Result<int64_t> PostgresCatalog::CountItems(ItemState state,

@@ -497,17 +497,17 @@ Result<bool> SqliteCatalog::HasDescendants(std::string_view folder) {
 }
 
 Result<std::vector<StateTotals>> SqliteCatalog::Totals() {
-  auto stmt = db_.Prepare("SELECT state, count(*), sum(size) FROM items GROUP BY state");
+  auto stmt = db_.Prepare(
+      "SELECT state, kind, count(*), coalesce(sum(size), 0) FROM items GROUP BY state, kind");
   if (!stmt.ok()) return stmt.status();
-  std::vector<StateTotals> totals;
+  std::vector<std::tuple<std::string, std::string, int64_t, int64_t>> rows;
   while (true) {
     Result<bool> row = stmt->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    totals.push_back(
-        {StateFromName(stmt->Text(0)).value_or(ItemState::kPending), stmt->Int(1), stmt->Int(2)});
+    rows.emplace_back(stmt->Text(0), stmt->Text(1), stmt->Int(2), stmt->Int(3));
   }
-  return totals;
+  return GroupTotals(rows);
 }
 
 Result<int64_t> SqliteCatalog::CountItems(ItemState state, std::optional<std::string_view> cause) {

@@ -140,7 +140,8 @@ std::string StackedBarChart(const std::string& id, const std::string& title,
 
 std::string HorizontalBarChart(const std::string& id, const std::string& title,
                                const std::vector<std::string>& labels,
-                               const std::vector<double>& values, const std::string& unit) {
+                               const std::vector<double>& values, const std::string& unit,
+                               const std::vector<std::string>& colors) {
   double row = 26;
   double height = kTop + row * double(std::max<size_t>(labels.size(), 1)) + 12;
   double label_w = 300, plot_w = kWidth - label_w - kRight - 40;
@@ -155,13 +156,16 @@ std::string HorizontalBarChart(const std::string& id, const std::string& title,
     double y = kTop + row * double(i);
     double w = plot_w * values[i] / max;
     std::string label = labels[i].size() > 44 ? labels[i].substr(0, 43) + "…" : labels[i];
+    std::string noun =
+        values[i] == 1 && unit.ends_with('s') ? unit.substr(0, unit.size() - 1) : unit;
     svg += fmt::format(
         "<text x=\"{:.0f}\" y=\"{:.1f}\" class=\"tick\" text-anchor=\"end\">{}"
         "</text><rect x=\"{:.0f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"16\" "
-        "fill=\"#c0504d\" class=\"bar\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
+        "fill=\"{}\" class=\"bar\"/><text x=\"{:.1f}\" y=\"{:.1f}\" "
         "class=\"tick\">{} {}</text>",
         label_w - 8, y + 12, EscapeXml(label), label_w, y, std::max(w, 1.0),
-        label_w + std::max(w, 1.0) + 6, y + 12, Number(values[i]), EscapeXml(unit));
+        i < colors.size() ? colors[i] : "#c0504d", label_w + std::max(w, 1.0) + 6, y + 12,
+        Number(values[i]), EscapeXml(noun));
   }
   return svg + "</svg>";
 }

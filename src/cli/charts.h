@@ -23,9 +23,11 @@ std::string StackedBarChart(const std::string& id, const std::string& title,
                             const std::vector<std::string>& labels,
                             const std::vector<Series>& series, const std::string& y_unit);
 
-// Horizontal bars, one per label, longest first as given.
+// Horizontal bars, one per label, longest first as given, each in its colour of `colors` (red
+// where none is given). `unit` is a plural noun ("items"), written singular beside a value of 1.
 std::string HorizontalBarChart(const std::string& id, const std::string& title,
                                const std::vector<std::string>& labels,
-                               const std::vector<double>& values, const std::string& unit);
+                               const std::vector<double>& values, const std::string& unit,
+                               const std::vector<std::string>& colors = {});
 
 }  // namespace ferry::cli

@@ -17,9 +17,29 @@ namespace {
 struct CopyCommandOptions {
   std::string dir;
   transfer::EngineFlags transfer;
-  bool dry_run = false, overwrite = false, reopen = false;
+  bool dry_run = false, overwrite = false, reopen = false, json = false;
   std::string lease = "2m";
 };
+
+// What copy --json prints: the counts are of files, with folders and links apart, as `status`
+// and `report` count them.
+nlohmann::json CopyJson(const migration::CopyReport& r) {
+  return {{"run", r.run},
+          {"copied", r.copied},
+          {"adopted", r.adopted},
+          {"failed", r.failed},
+          {"conflicts", r.conflicts},
+          {"vanished", r.vanished},
+          {"folders", r.folders},
+          {"links", r.links},
+          {"bytes", r.bytes},
+          {"bytes_sent", r.bytes_sent},
+          {"seconds", r.seconds},
+          {"bytes_per_second", r.seconds > 0 ? double(r.bytes_sent) / r.seconds : 0.0},
+          {"retries", r.retries},
+          {"stopped", r.stopped},
+          {"unreachable", r.unreachable}};
+}
 
 // A copy on a catalog that shares work (PostgreSQL) is one worker of many, which hold the
 // migration together. The first scan is not shared: the worker that can take the migration
@@ -60,10 +80,10 @@ std::unique_ptr<catalog::Catalog> OpenWorker(const std::string& dir, bool dry_ru
 
 // Lists what a copy would transfer, from the catalog (or, never scanned, from a dry scan).
 int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyCommandOptions& o) {
-  int64_t items = 0, bytes = 0;
+  int64_t files = 0, bytes = 0;
   auto would = [&](const catalog::Item& item) {
     if (item.kind == storage::Kind::kFolder) return;
-    ++items;
+    if (item.kind == storage::Kind::kFile) ++files;
     bytes += int64_t(item.size);
     std::cout << fmt::format("  would {} {} ({})\n",
                              item.target_etag.empty() ? "copy   " : "replace", item.path,
@@ -98,7 +118,7 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
       would(item);
     }
   }
-  std::cout << fmt::format("a copy would transfer {} items ({}); nothing was changed\n", items,
+  std::cout << fmt::format("a copy would transfer {} files ({}); nothing was changed\n", files,
                            HumanBytes(bytes));
   return kExitDone;
 }
@@ -116,11 +136,13 @@ int RunCopy(const CopyCommandOptions& o) {
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
+  // With --json, stdout holds the one document; what people read goes to stderr.
+  std::ostream& out = o.json ? std::cerr : std::cout;
   if (!migration::HasBeenScanned(*catalog)) {  // held alone: OpenWorker scans for workers
-    std::cout << "the source has not been scanned yet: scanning first\n";
+    out << "the source has not been scanned yet: scanning first\n";
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
-    PrintScanReport(scanned, std::cout);
-    std::cout << "\n";
+    PrintScanReport(scanned, out);
+    out << "\n";
   } else if (Status same = migration::CheckSourceIdentity(*catalog, *endpoints.source, false, 0);
              !same.ok()) {
     Fail(same);
@@ -142,14 +164,14 @@ int RunCopy(const CopyCommandOptions& o) {
   options.progress = [&](const migration::CopyProgress& p) {
     double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
     if (worker) {  // the totals are the fleet's: this worker's share is not known
-      line.Update(fmt::format("copy (this worker): {} items, {}, {}/s", p.items_done,
+      line.Update(fmt::format("copy (this worker): {} files, {}, {}/s", p.items_done,
                               HumanBytes(p.bytes_done), HumanBytes(int64_t(rate))));
       return;
     }
     std::string eta = rate > 0 && p.bytes_total > p.bytes_done
                           ? HumanDuration(double(p.bytes_total - p.bytes_done) / rate)
                           : "-";
-    line.Update(fmt::format("copy: {}/{} items, {}/{}, {}/s, ETA {}", p.items_done, p.items_total,
+    line.Update(fmt::format("copy: {}/{} files, {}/{}, {}/s, ETA {}", p.items_done, p.items_total,
                             HumanBytes(p.bytes_done), HumanBytes(p.bytes_total),
                             HumanBytes(int64_t(rate)), eta));
   };
@@ -160,17 +182,17 @@ int RunCopy(const CopyCommandOptions& o) {
   if (!report.ok()) Fail(report.status());
 
   const migration::CopyReport& r = *report;
-  double rate = r.seconds > 0 ? double(r.bytes_sent) / r.seconds : 0;
-  if (worker) std::cout << "this worker (its share of the fleet's copy): ";
-  std::cout << fmt::format(
-      "copied {} items ({}) in {}, {}/s; {} already there, {} failed, {} conflicts, {} "
-      "vanished\n{}\n",
-      r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), HumanBytes(int64_t(rate)),
-      r.adopted, r.failed, r.conflicts, r.vanished, EngineSummary(r));
+  if (o.json) std::cout << JsonText(CopyJson(r), 2) << "\n";
+  if (worker) out << "this worker (its share of the fleet's copy): ";
+  out << fmt::format(
+      "copied {} files ({}) in {}; {} already there, {} failed, {} conflicts, {} vanished; {} "
+      "folders and {} links recorded\n{}\n",
+      r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), r.adopted, r.failed,
+      r.conflicts, r.vanished, r.folders, r.links, EngineSummary(r, r.seconds));
   for (const auto& [cause, n] : r.retries_by_cause) {
-    std::cout << fmt::format("  {} retries: {}\n", n, cause);
+    out << fmt::format("  {} retries: {}\n", n, cause);
   }
-  if (r.blocks_reused) std::cout << fmt::format("resumed {} staged blocks\n", r.blocks_reused);
+  if (r.blocks_reused) out << fmt::format("resumed {} staged blocks\n", r.blocks_reused);
   if (!r.unreachable.empty()) {
     std::cerr << fmt::format(
         "ferry: stopped: the target failed item after item ({}); the items not copied stay "
@@ -179,12 +201,11 @@ int RunCopy(const CopyCommandOptions& o) {
     return kExitItemsFailed;
   }
   if (r.stopped) {
-    std::cout << fmt::format("stopped early: run 'ferry copy {}' to go on\n", o.dir);
+    out << fmt::format("stopped early: run 'ferry copy {}' to go on\n", o.dir);
     return InterruptFlag().load() ? StoppedExitCode() : kExitItemsFailed;
   }
   if (r.failed + r.conflicts > 0) {
-    std::cout << fmt::format("see 'ferry errors {0}'; 'ferry copy {0}' retries failed items\n",
-                             o.dir);
+    out << fmt::format("see 'ferry errors {0}'; 'ferry copy {0}' retries failed items\n", o.dir);
     return kExitItemsFailed;
   }
   return kExitDone;
@@ -201,6 +222,10 @@ CommandRunner AddCopyCommand(CLI::App& app) {
   cmd->add_option("DIR", o->dir, "The migration folder (made by ferry init)")->required();
   AddTransferOptions(cmd, o->transfer);
   cmd->add_flag("--dry-run", o->dry_run, "List what would be copied; change nothing");
+  cmd->add_flag("--json", o->json,
+                "Print one JSON document on stdout at the end (counts of files, with folders "
+                "and links apart); the rest goes to stderr")
+      ->excludes("--dry-run");
   cmd->add_flag("--overwrite", o->overwrite,
                 "Also write over blobs that someone else put in the way (conflicts)");
   cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");

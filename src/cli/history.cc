@@ -19,6 +19,11 @@ nlohmann::json RunJson(const catalog::Run& r) {
           {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}};
 }
 
+nlohmann::json TotalsJson(const catalog::StateTotals& t) {
+  return {{"files", t.files},       {"folders", t.folders}, {"links", t.links},
+          {"specials", t.specials}, {"items", t.items},     {"bytes", t.bytes}};
+}
+
 nlohmann::json SyncPasses(const std::vector<catalog::Run>& runs) {
   nlohmann::json passes = nlohmann::json::array();
   for (const auto& r : runs) {

@@ -14,6 +14,10 @@ namespace ferry::cli {
 // that move no data.
 nlohmann::json RunJson(const catalog::Run& run);
 
+// The items in one state: {"files", "folders", "links", "specials", "items" (all of them),
+// "bytes"}. People are shown files, with folders and links apart.
+nlohmann::json TotalsJson(const catalog::StateTotals& totals);
+
 // The delta of each sync pass ({"run", "started", "new", "new_bytes", "changed", ...}), oldest
 // first, to see whether the passes converge toward zero.
 nlohmann::json SyncPasses(const std::vector<catalog::Run>& runs);

@@ -37,7 +37,7 @@ TEST_F(PostgresCatalogTest, ThePlaybookWithTheCatalogInPostgres) {
   ASSERT_EQ(Ferry({"scan", mig}).exit_code, 0);
   auto copy = Ferry({"copy", mig});
   ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
-  EXPECT_NE(copy.out.find("copied 300 items"), std::string::npos) << copy.out;
+  EXPECT_NE(copy.out.find("copied 300 files"), std::string::npos) << copy.out;
   VerifyTarget();
 
   AddFile("d0/f000.txt", "changed at the source");

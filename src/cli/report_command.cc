@@ -12,6 +12,8 @@
 #include "cli/commands.h"
 #include "cli/history.h"
 #include "migration/cutover.h"
+#include "migration/safety.h"
+#include "migration/scan.h"
 
 namespace ferry::cli {
 
@@ -25,6 +27,24 @@ struct ReportOptions {
 nlohmann::json ParseOr(const std::string& text, nlohmann::json fallback) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   return j.is_discarded() ? fallback : j;
+}
+
+// The bytes and files copied or synced by the end of each day (UTC) that a run ended on: the
+// migration's progress over its whole life.
+nlohmann::json ProgressByDay(const std::vector<catalog::Run>& runs) {
+  nlohmann::json days = nlohmann::json::array();
+  int64_t bytes = 0, files = 0;
+  for (const auto& r : runs) {
+    std::optional<catalog::Stage> stage = catalog::StageNamed(r.stage);
+    if (stage != catalog::Stage::kCopy && stage != catalog::Stage::kSync) continue;
+    bytes += r.bytes;
+    files += r.files;
+    std::string day = IsoTime(r.ended_ns ? r.ended_ns : r.started_ns).substr(0, 10);
+    if (days.empty() || days.back()["day"] != day) days.push_back({{"day", day}});
+    days.back()["bytes"] = bytes;
+    days.back()["files"] = files;
+  }
+  return days;
 }
 
 // The runs, the stages they belong to, each sync pass's delta and the last verification.
@@ -62,6 +82,7 @@ void AddRunFacts(catalog::Catalog& catalog, nlohmann::json& facts) {
   facts["runs"] = run_list;
   facts["sync_deltas"] = SyncPasses(*runs);
   facts["verification"] = verification;
+  facts["progress_by_day"] = ProgressByDay(*runs);
 }
 
 // Failed, conflicting and skipped items by cause, with examples.
@@ -92,6 +113,80 @@ nlohmann::json LogFacts(catalog::Catalog& catalog) {
           {"first_bad_event", chain->first_bad_id}};
 }
 
+// Where the migration stands, in one of four words a manager can act on, and why:
+// "needs attention" (something failed, conflicts, a verification found mismatches, the log is
+// broken), "cut over", "ready for cutover" (everything copied and verified since the last copy
+// or sync), or "in progress".
+nlohmann::json Verdict(catalog::Catalog& catalog, const nlohmann::json& facts) {
+  Result<migration::OpenProblems> open = migration::CountOpenProblems(catalog);
+  if (!open.ok()) Fail(open.status());
+  std::vector<std::string> attention, progress, notes;
+  if (open->failed) attention.push_back(Count(open->failed, "item") + " failed (ferry errors)");
+  if (open->conflicts) {
+    attention.push_back(Count(open->conflicts, "conflict") +
+                        ": blobs someone else put in the way (ferry errors, ferry resolve)");
+  }
+  if (open->vanished) {
+    attention.push_back(Count(open->vanished, "item") +
+                        " vanished while being copied (ferry sync)");
+  }
+  if (!facts["log"]["intact"].get<bool>()) {
+    attention.push_back(fmt::format("the log's hash chain breaks at event {}",
+                                    facts["log"]["first_bad_event"].get<int64_t>()));
+  }
+  // The last verification counts only if no copy or sync ran after it.
+  int64_t last_transfer = 0;
+  for (const auto& r : facts["runs"]) {
+    std::string stage = r["stage"];
+    if ((stage == "copy" || stage == "sync") && r["files"].get<int64_t>() > 0) {
+      last_transfer = r["run"];
+    }
+  }
+  const nlohmann::json& v = facts["verification"];
+  const bool verified_since = !v.is_null() && v["run"].get<int64_t>() > last_transfer;
+  if (verified_since && v.value("mismatches", int64_t(0)) > 0) {
+    attention.push_back(
+        fmt::format("the last verification ({}) found {}", v["when"].get<std::string>(),
+                    Count(v.value("mismatches", int64_t(0)), "mismatch", "mismatches")));
+  }
+  if (open->skipped) {
+    notes.push_back(Count(open->skipped, "item") +
+                    " skipped, not migrated (links, names the target cannot store): the cutover "
+                    "needs --accept-skipped");
+  }
+  std::string state;
+  if (!attention.empty()) {
+    state = "needs attention";
+  } else if (migration::IsClosed(catalog)) {
+    state = "cut over";
+    const nlohmann::json& c = facts["cutover"];
+    if (!c.is_null()) {
+      progress.push_back(fmt::format("cut over {}: {} ({}) verified in the target",
+                                     HumanTime(c.value("time_ns", int64_t(0))),
+                                     Count(c.value("files", c.value("items", int64_t(0))), "file"),
+                                     HumanBytes(c.value("bytes", int64_t(0)))));
+    }
+  } else if (!migration::HasBeenScanned(catalog)) {
+    state = "in progress";
+    progress.push_back("the source has not been scanned yet (ferry scan)");
+  } else if (open->pending) {
+    state = "in progress";
+    progress.push_back(Count(open->pending, "item") + " still to copy (ferry copy)");
+  } else if (!verified_since) {
+    state = "in progress";
+    progress.push_back(
+        "everything is copied, but not verified since the last copy or sync "
+        "(ferry verify)");
+  } else {
+    state = "ready for cutover";
+    progress.push_back(fmt::format("everything copied, and verified {} with no mismatch",
+                                   v["when"].get<std::string>()));
+  }
+  std::vector<std::string> why = attention.empty() ? progress : attention;
+  why.insert(why.end(), notes.begin(), notes.end());
+  return {{"state", state}, {"why", why}};
+}
+
 // Every fact the report shows, from the catalog alone (no endpoint is contacted).
 nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   nlohmann::json facts;
@@ -106,7 +201,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   if (!totals.ok()) Fail(totals.status());
   nlohmann::json states = nlohmann::json::object();
   for (const auto& t : *totals) {
-    states[std::string(catalog::StateName(t.state))] = {{"items", t.items}, {"bytes", t.bytes}};
+    states[std::string(catalog::StateName(t.state))] = TotalsJson(t);
   }
   facts["totals"] = states;
   AddRunFacts(catalog, facts);
@@ -114,6 +209,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   facts["cutover"] = cutover ? *cutover : nlohmann::json(nullptr);
   facts["errors"] = ErrorFacts(catalog);
   facts["log"] = LogFacts(catalog);
+  facts["verdict"] = Verdict(catalog, facts);
   return facts;
 }
 
@@ -144,6 +240,24 @@ std::string HeaderSection(const nlohmann::json& f) {
   return body;
 }
 
+// The verdict at the top: one word a manager can act on, in its colour, and the reasons.
+std::string VerdictSection(const nlohmann::json& f) {
+  const nlohmann::json& v = f["verdict"];
+  std::string state = v["state"];
+  std::string css = state == "needs attention"     ? "attention"
+                    : state == "in progress"       ? "progress"
+                    : state == "ready for cutover" ? "ready"
+                                                   : "done";
+  std::string title = state;
+  title[0] = char(std::toupper(static_cast<unsigned char>(title[0])));
+  std::string body = fmt::format(
+      "<section id=\"verdict\" class=\"verdict {}\" data-verdict=\"{}\"><p "
+      "class=\"word\">{}</p><ul>",
+      css, EscapeXml(state), EscapeXml(title));
+  for (const auto& why : v["why"]) body += "<li>" + EscapeXml(why.get<std::string>()) + "</li>";
+  return body + "</ul></section>";
+}
+
 // The stages run so far, and the items by state.
 std::string StagesSection(const nlohmann::json& f) {
   std::string body;
@@ -156,9 +270,10 @@ std::string StagesSection(const nlohmann::json& f) {
   rows.clear();
   for (auto& [state, t] : f["totals"].items()) {
     rows.push_back(
-        {state, std::to_string(t["items"].get<int64_t>()), HumanBytes(t["bytes"].get<int64_t>())});
+        {state, std::to_string(t["files"].get<int64_t>()), HumanBytes(t["bytes"].get<int64_t>()),
+         std::to_string(t["folders"].get<int64_t>()), std::to_string(t["links"].get<int64_t>())});
   }
-  body += "<h2>Items by state</h2>" + Table({"state", "items", "bytes"}, rows);
+  body += "<h2>Items by state</h2>" + Table({"state", "files", "bytes", "folders", "links"}, rows);
 
   return body;
 }
@@ -167,6 +282,19 @@ std::string StagesSection(const nlohmann::json& f) {
 std::string ThroughputSection(const nlohmann::json& f) {
   std::string body;
   body += "<h2>Throughput</h2>";
+  if (!f["progress_by_day"].empty()) {
+    std::vector<std::string> days;
+    double most = 0;
+    for (const auto& d : f["progress_by_day"]) most = std::max(most, d["bytes"].get<double>());
+    const bool gib = most >= double(1ull << 30);
+    Series copied{gib ? "GiB copied" : "MiB copied", {}, "#2e75b6"};
+    for (const auto& d : f["progress_by_day"]) {
+      days.push_back(d["day"]);
+      copied.values.push_back(d["bytes"].get<double>() / double(gib ? 1ull << 30 : 1ull << 20));
+    }
+    body += StackedBarChart("progress-by-day", "bytes copied so far, by the end of each day (UTC)",
+                            days, {copied}, gib ? "GiB" : "MiB");
+  }
   int charts = 0;
   for (const auto& r : f["runs"]) {
     if (!r.contains("samples") || r["samples"].size() < 2) continue;
@@ -232,19 +360,28 @@ std::string ErrorsSection(const nlohmann::json& f) {
   if (f["errors"].empty()) {
     body += "<p>No failed, conflicting or skipped items.</p>";
   } else {
-    std::vector<std::string> labels;
+    // Failures and conflicts in red: they need someone; skipped items (left behind by rule,
+    // accepted at cutover) in grey.
+    std::vector<std::string> labels, colors;
     std::vector<double> values;
-    std::vector<std::vector<std::string>> rows;
+    std::string rows;
     for (const auto& e : f["errors"]) {
-      labels.push_back(
-          fmt::format("{}: {}", e["state"].get<std::string>(), e["cause"].get<std::string>()));
+      std::string state = e["state"];
+      labels.push_back(fmt::format("{}: {}", state, e["cause"].get<std::string>()));
       values.push_back(e["items"]);
+      colors.push_back(state == "skipped" ? "#9e9e9e" : "#c0504d");
       for (const auto& ex : e["examples"]) {
-        rows.push_back({e["state"], e["cause"], ex["path"], ex["reason"]});
+        rows += fmt::format("<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                            state == "skipped" ? "skipped" : "failure", EscapeXml(state),
+                            EscapeXml(e["cause"].get<std::string>()),
+                            EscapeXml(ex["path"].get<std::string>()),
+                            EscapeXml(ex["reason"].get<std::string>()));
       }
     }
-    body += HorizontalBarChart("errors-by-cause", "items by cause", labels, values, "items");
-    body += Table({"state", "cause", "example", "reason"}, rows);
+    body +=
+        HorizontalBarChart("errors-by-cause", "items by cause", labels, values, "items", colors);
+    body += "<table><tr><th>state</th><th>cause</th><th>example</th><th>reason</th></tr>" + rows +
+            "</table>";
   }
 
   return body;
@@ -258,21 +395,25 @@ std::string CutoverSection(const nlohmann::json& f) {
     body += "<p>Not cut over yet.</p>";
   } else {
     const auto& c = f["cutover"];
-    body += fmt::format("<p>Cut over {}: {} items ({}) verified, {} mismatches.</p>",
-                        EscapeXml(HumanTime(c.value("time_ns", int64_t(0)))),
-                        c.value("items", int64_t(0)), HumanBytes(c.value("bytes", int64_t(0))),
-                        c["verify"].value("mismatches", int64_t(0)));
+    body +=
+        fmt::format("<p>Cut over {}: {} ({}) verified, {}.</p>",
+                    EscapeXml(HumanTime(c.value("time_ns", int64_t(0)))),
+                    Count(c.value("files", c.value("items", int64_t(0))), "file"),
+                    HumanBytes(c.value("bytes", int64_t(0))),
+                    Count(c["verify"].value("mismatches", int64_t(0)), "mismatch", "mismatches"));
   }
   if (f["verification"].is_null()) {
     body += "<p>No verification yet.</p>";
   } else {
     const auto& v = f["verification"];
-    body += fmt::format(
-        "<p>Last verification (run {}, {}): {} items checked, {} mismatches, "
-        "{} files re-read; {}.</p>",
-        v["run"].get<int64_t>(), EscapeXml(v["when"].get<std::string>()),
-        v.value("checked", int64_t(0)), v.value("mismatches", int64_t(0)),
-        v.value("deep_checked", int64_t(0)), EscapeXml(v["outcome"].get<std::string>()));
+    int64_t mismatches = v.value("mismatches", int64_t(0));
+    body += fmt::format("<p{}>Last verification (run {}, {}): {} checked, {}, {} re-read; {}.</p>",
+                        mismatches ? " class=\"failure\"" : "", v["run"].get<int64_t>(),
+                        EscapeXml(v["when"].get<std::string>()),
+                        Count(v.value("checked", int64_t(0)), "item"),
+                        Count(mismatches, "mismatch", "mismatches"),
+                        Count(v.value("deep_checked", int64_t(0)), "file"),
+                        EscapeXml(v["outcome"].get<std::string>()));
   }
 
   return body;
@@ -295,8 +436,9 @@ std::string LogSection(const nlohmann::json& f) {
 
 // The whole page: every section, in a self-contained document (no scripts, no fetches).
 std::string Html(const nlohmann::json& f) {
-  std::string body = HeaderSection(f) + StagesSection(f) + ThroughputSection(f) + SyncSection(f) +
-                     ErrorsSection(f) + CutoverSection(f) + LogSection(f);
+  std::string body = HeaderSection(f) + VerdictSection(f) + StagesSection(f) +
+                     ThroughputSection(f) + SyncSection(f) + ErrorsSection(f) + CutoverSection(f) +
+                     LogSection(f);
   return fmt::format(R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -312,6 +454,23 @@ svg.chart {{ display: block; margin: .8em 0; background: #fff; }}
 svg .title {{ font-size: 13px; font-weight: 600; }} svg .tick {{ font-size: 11px; fill: #444; }}
 svg .unit {{ font-size: 11px; fill: #666; }} svg .grid {{ stroke: #e5e5e5; }}
 pre {{ background: #f6f6f6; padding: .5em; overflow-x: auto; }}
+.verdict {{ border-left: 8px solid; padding: .4em 1em; margin: 1em 0; }}
+.verdict .word {{ font-size: 1.6em; font-weight: 700; margin: .2em 0; }}
+.verdict ul {{ margin: .2em 0 .4em; }}
+.verdict.attention {{ border-color: #c0504d; background: #fbeaea; }}
+.verdict.progress {{ border-color: #f0a30a; background: #fff6e0; }}
+.verdict.ready {{ border-color: #2e7d32; background: #e8f5e9; }}
+.verdict.done {{ border-color: #2e75b6; background: #e8f1fa; }}
+tr.failure td, p.failure {{ background: #fbeaea; }} tr.skipped td {{ color: #555; }}
+@page {{ size: A4; margin: 15mm; }}
+@media print {{
+  body {{ margin: 0; max-width: none; font-size: 10pt; }}
+  .verdict, tr.failure td, p.failure {{ -webkit-print-color-adjust: exact; print-color-adjust: exact; }}
+  h2 {{ break-after: avoid; }}
+  table, svg.chart, .verdict, pre {{ break-inside: avoid; }}
+  svg.chart {{ max-width: 100%; height: auto; }}
+  pre {{ white-space: pre-wrap; word-break: break-all; }}
+}}
 </style></head><body>
 {}
 <p class="sub">Generated by ferry from the migration's catalog.</p>

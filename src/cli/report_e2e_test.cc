@@ -1,5 +1,6 @@
 // The migration log and the HTML report end to end; the report is rendered by headless Chromium.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -192,6 +193,105 @@ TEST_F(ReportTest, TheHtmlReportRendersEveryChartWithDataAndRequestsNothing) {
   EXPECT_EQ(facts["log"]["intact"], true);
   EXPECT_EQ(facts["log"]["head_hash"].get<std::string>().size(), 64u);
   EXPECT_NE(page.find(facts["log"]["head_hash"].get<std::string>()), std::string::npos);
+}
+
+// The counts a new user compares: files, with folders and links apart, the same in copy,
+// status and report.
+TEST_F(ReportTest, CopyStatusAndReportCountTheSameFiles) {
+  for (int i = 0; i < 12; ++i) AddFile(fmt::format("a/b{}/f{}", i % 3, i), "x");
+  ASSERT_EQ(::mkdir((Src() + "/empty").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink("a", (Src() + "/link").c_str()), 0);
+  Init();
+  auto copy = Ferry({"copy", Mig(), "--json"});
+  ASSERT_EQ(copy.exit_code, 0) << copy.err;
+  const nlohmann::json copied = nlohmann::json::parse(copy.out);
+  EXPECT_EQ(copied["copied"], 12);
+  EXPECT_EQ(copied["folders"], 5) << "a, a/b0, a/b1, a/b2 and the empty one";
+  EXPECT_NE(copy.err.find("copied 12 files"), std::string::npos) << copy.err;
+
+  const nlohmann::json status = Status();
+  EXPECT_EQ(status["states"]["copied"]["files"], copied["copied"]);
+  EXPECT_EQ(status["states"]["copied"]["folders"], copied["folders"]);
+  EXPECT_EQ(status["states"]["skipped"]["links"], 1);
+  EXPECT_EQ(status["states"]["skipped"]["files"], 0);
+  const nlohmann::json report = nlohmann::json::parse(Ferry({"report", Mig(), "--json"}).out);
+  EXPECT_EQ(report["totals"]["copied"]["files"], copied["copied"]);
+  EXPECT_EQ(report["totals"]["copied"]["folders"], copied["folders"]);
+  const nlohmann::json& runs = status["runs"];
+  ASSERT_FALSE(runs.empty());
+  EXPECT_EQ(runs.back()["files"], copied["copied"]) << "the run's files, as status lists it";
+  const nlohmann::json& days = report["progress_by_day"];
+  ASSERT_EQ(days.size(), 1u);
+  EXPECT_EQ(days[0]["files"], copied["copied"]);
+  EXPECT_EQ(days[0]["bytes"], 12);
+
+  // The one rate: the copy's summary in IEC units, as status shows it.
+  EXPECT_EQ(copy.err.find("MB/s"), std::string::npos) << copy.err;
+  auto text = Ferry({"status", Mig()});
+  EXPECT_NE(text.out.find("1 item skipped"), std::string::npos) << text.out;
+}
+
+// The report opens with a verdict a manager can read at a glance: in progress, ready for
+// cutover, needs attention (and why), rendered by Chromium; it prints on A4 pages.
+TEST_F(ReportTest, TheReportOpensWithAVerdictAndPrintsOnA4) {
+  for (int i = 0; i < 30; ++i) AddFile(fmt::format("d{}/f{:02d}.txt", i % 3, i), "data");
+  ASSERT_EQ(::symlink("d0", (Src() + "/link").c_str()), 0);
+  Init();
+  auto verdict = [&] {
+    auto r = Ferry({"report", Mig(), "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["verdict"];
+  };
+  EXPECT_EQ(verdict()["state"], "in progress") << "not even scanned";
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  nlohmann::json copied = verdict();
+  EXPECT_EQ(copied["state"], "in progress") << copied.dump();
+  EXPECT_NE(copied["why"][0].get<std::string>().find("not verified"), std::string::npos);
+  ASSERT_EQ(Ferry({"verify", Mig()}).exit_code, 0);
+  nlohmann::json ready = verdict();
+  EXPECT_EQ(ready["state"], "ready for cutover") << ready.dump();
+  EXPECT_NE(ready.dump().find("1 item skipped"), std::string::npos) << ready.dump();
+
+  // Someone rewrites two blobs behind the migration's back: verify finds them.
+  RunChecker(Azurite::Global(), {"put", container_, "share/d0/f00.txt", "changed"});
+  RunChecker(Azurite::Global(), {"put", container_, "share/d1/f01.txt", "changed"});
+  EXPECT_EQ(Ferry({"verify", Mig()}).exit_code, 3);
+  nlohmann::json attention = verdict();
+  EXPECT_EQ(attention["state"], "needs attention") << attention.dump();
+  EXPECT_NE(attention.dump().find("found 2 mismatches"), std::string::npos) << attention.dump();
+
+  std::string html = dir_.Sub("report.html");
+  ASSERT_EQ(Ferry({"report", Mig(), "--html", html}).exit_code, 0);
+  std::string dom = RenderInChromium(html, dir_.Sub("netlog.json"), dir_.Sub("profile"));
+  size_t at = dom.find("id=\"verdict\"");
+  ASSERT_NE(at, std::string::npos) << dom.substr(0, 2000);
+  EXPECT_LT(at, dom.find("<h2>")) << "the verdict comes before every section";
+  EXPECT_NE(dom.find("data-verdict=\"needs attention\""), std::string::npos);
+  EXPECT_NE(dom.find("found 2 mismatches"), std::string::npos);
+  EXPECT_EQ(dom.find(" 1 items"), std::string::npos) << "a count of one is singular";
+  // The skipped link is grey, not an error's red.
+  std::smatch bar;
+  ASSERT_TRUE(std::regex_search(
+      dom, bar, std::regex(R"re(skipped: symbolic link</text><rect [^>]*fill="([^"]+)")re")))
+      << dom;
+  EXPECT_EQ(bar[1], "#9e9e9e");
+
+  std::string pdf = dir_.Sub("report.pdf");
+  auto printed =
+      RunProcess({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--user-data-dir=" + dir_.Sub("profile-print"),
+                  "--no-pdf-header-footer", "--print-to-pdf=" + pdf, "file://" + html});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  std::string pages = ReadFile(pdf);
+  std::regex media(R"(/MediaBox\s*\[\s*0\s+0\s+([0-9.]+)\s+([0-9.]+)\s*\])");
+  int boxes = 0;
+  for (auto it = std::sregex_iterator(pages.begin(), pages.end(), media);
+       it != std::sregex_iterator(); ++it, ++boxes) {
+    EXPECT_NEAR(std::stod((*it)[1]), 595.3, 1.0) << "A4 is 210 mm wide";
+    EXPECT_NEAR(std::stod((*it)[2]), 841.9, 1.0) << "and 297 mm high";
+  }
+  EXPECT_GE(boxes, 1) << "no page in the PDF";
 }
 
 }  // namespace

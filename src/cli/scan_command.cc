@@ -43,7 +43,7 @@ migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
   options.stop = &InterruptFlag();
   ProgressLine line;
   options.progress = [&](int64_t items, int64_t bytes) {
-    line.Update(fmt::format("scanning: {} items, {}", items, HumanBytes(bytes)));
+    line.Update(fmt::format("scanning: {} entries, {}", items, HumanBytes(bytes)));
   };
   Result<migration::ScanReport> report =
       migration::Scan(catalog, *endpoints.source, *endpoints.target, options);
@@ -56,8 +56,10 @@ void PrintScanReport(const migration::ScanReport& r, std::ostream& out) {
   out << fmt::format("scanned {} files ({}), {} folders, {} links, {} special files in {}\n",
                      r.files, HumanBytes(r.bytes), r.folders, r.links, r.specials,
                      HumanDuration(r.seconds));
-  out << fmt::format("catalog: {} new, {} changed, {} vanished, {} skipped", r.added, r.changed,
-                     r.vanished, r.skipped);
+  out << fmt::format(
+      "catalog entries (files, folders, links): {} new, {} changed, {} vanished, {} "
+      "skipped",
+      r.added, r.changed, r.vanished, r.skipped);
   if (r.changed_copied) out << fmt::format(", {} copied items changed since", r.changed_copied);
   out << "\n";
   if (r.files > 0) {

@@ -51,15 +51,19 @@ nlohmann::json StatusDoc(catalog::Catalog& catalog, const std::string& dir) {
   auto runs = catalog.Runs();
   if (!runs.ok()) Fail(runs.status());
   nlohmann::json states = nlohmann::json::object();
-  int64_t items = 0, bytes = 0;
+  catalog::StateTotals all{catalog::ItemState::kPending};
   for (auto state : kStatesShown) {
-    int64_t n = 0, b = 0;
+    catalog::StateTotals in{state};
     for (const auto& t : *totals) {
-      if (t.state == state) n = t.items, b = t.bytes;
+      if (t.state == state) in = t;
     }
-    states[std::string(catalog::StateName(state))] = {{"items", n}, {"bytes", b}};
-    items += n;
-    bytes += b;
+    states[std::string(catalog::StateName(state))] = TotalsJson(in);
+    all.items += in.items;
+    all.bytes += in.bytes;
+    all.files += in.files;
+    all.folders += in.folders;
+    all.links += in.links;
+    all.specials += in.specials;
   }
   nlohmann::json run_list = nlohmann::json::array();
   for (const auto& r : *runs) run_list.push_back(RunJson(r));
@@ -73,8 +77,11 @@ nlohmann::json StatusDoc(catalog::Catalog& catalog, const std::string& dir) {
           {"sync_deltas", SyncPasses(*runs)},
           {"source", c.source},
           {"target", c.target},
-          {"items", items},
-          {"bytes", bytes},
+          {"items", all.items},
+          {"files", all.files},
+          {"folders", all.folders},
+          {"links", all.links},
+          {"bytes", all.bytes},
           {"states", states},
           {"open_problems",
            {{"conflict", open->conflicts},
@@ -102,15 +109,18 @@ void PrintWorkers(const nlohmann::json& doc, std::ostream& out) {
 }
 
 void PrintStates(const nlohmann::json& doc, std::ostream& out) {
-  out << fmt::format("{:<14} {:>10} {:>12}\n", "state", "items", "bytes");
+  const auto row = [&out](std::string_view name, const nlohmann::json& v) {
+    out << fmt::format("{:<14} {:>10} {:>12} {:>9} {:>7}\n", name, v["files"].get<int64_t>(),
+                       HumanBytes(v["bytes"].get<int64_t>()), v["folders"].get<int64_t>(),
+                       v["links"].get<int64_t>());
+  };
+  out << fmt::format("{:<14} {:>10} {:>12} {:>9} {:>7}\n", "state", "files", "bytes", "folders",
+                     "links");
   for (auto state : kStatesShown) {
     std::string name(catalog::StateName(state));
-    const auto& v = doc["states"][name];
-    out << fmt::format("{:<14} {:>10} {:>12}\n", name, v["items"].get<int64_t>(),
-                       HumanBytes(v["bytes"].get<int64_t>()));
+    row(name, doc["states"][name]);
   }
-  out << fmt::format("{:<14} {:>10} {:>12}\n", "total", doc["items"].get<int64_t>(),
-                     HumanBytes(doc["bytes"].get<int64_t>()));
+  row("total", doc);
 }
 
 void PrintOpenProblems(const nlohmann::json& doc, std::ostream& out) {
@@ -125,9 +135,8 @@ void PrintOpenProblems(const nlohmann::json& doc, std::ostream& out) {
   }
   if (int64_t skipped = open["skipped"].get<int64_t>(); skipped > 0) {
     out << fmt::format(
-        "{} items skipped, not migrated (ferry errors lists them; cutover needs "
-        "--accept-skipped)\n",
-        skipped);
+        "{} skipped, not migrated (ferry errors lists them; cutover needs --accept-skipped)\n",
+        Count(skipped, "item"));
   }
 }
 
@@ -162,10 +171,11 @@ void PrintSyncPasses(const nlohmann::json& doc, std::ostream& out) {
 void PrintCutover(const nlohmann::json& doc, std::ostream& out) {
   if (doc["cutover"].is_null()) return;
   const auto& cut = doc["cutover"];
-  out << fmt::format("\ncut over {}: {} items ({}), verification {} mismatches{}\n",
-                     HumanTime(cut.value("time_ns", int64_t(0))), cut.value("items", int64_t(0)),
+  out << fmt::format("\ncut over {}: {} ({}), verification {}{}\n",
+                     HumanTime(cut.value("time_ns", int64_t(0))),
+                     Count(cut.value("files", cut.value("items", int64_t(0))), "file"),
                      HumanBytes(cut.value("bytes", int64_t(0))),
-                     cut["verify"].value("mismatches", int64_t(0)),
+                     Count(cut["verify"].value("mismatches", int64_t(0)), "mismatch", "mismatches"),
                      doc["closed"].get<bool>() ? "; the migration is closed" : "; reopened since");
   if (int64_t since = cut.value("in_sync_since_ns", int64_t(0)); since > 0) {
     out << fmt::format("  the target holds the source as it was from {} on\n", HumanTime(since));

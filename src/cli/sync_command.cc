@@ -75,7 +75,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   s.copy.upload.follow_links = config.symlinks == catalog::SymlinkPolicy::kFollow;
   s.copy.stop = &InterruptFlag();
   s.copy.progress = [&line](const migration::CopyProgress& p) {
-    line.Update(fmt::format("sync: {}/{} items, {}/{}", p.items_done, p.items_total,
+    line.Update(fmt::format("sync: {}/{} files, {}/{}", p.items_done, p.items_total,
                             HumanBytes(p.bytes_done), HumanBytes(p.bytes_total)));
   };
   s.on_finding = PrintFinding;
@@ -112,11 +112,11 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
                            HumanBytes(s.delta_deleted_bytes));
   if (!dry_run) {
     std::cout << fmt::format(
-        "copied {} ({} replaced, {} of them metadata only), {} failed, {} conflicts; {} blobs "
-        "deleted; drift: {} changed by others, {} unexpected blobs; {}\n{}\n",
+        "copied {} files ({} replaced, {} of them metadata only), {} failed, {} conflicts; {} "
+        "blobs deleted; drift: {} changed by others, {} unexpected blobs; {}\n{}\n",
         r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed,
         r.copy.conflicts + r.delete_conflicts, r.deleted, r.drift.changed, r.drift.unexpected,
-        HumanDuration(r.seconds), EngineSummary(r.copy));
+        HumanDuration(r.seconds), EngineSummary(r.copy, r.seconds));
   } else if (r.deleted) {
     std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted,
                              HumanBytes(r.deleted_bytes));
@@ -222,13 +222,17 @@ int RunVerify(const VerifyCommandOptions& o) {
       migration::Verify(*catalog, *endpoints.source, *endpoints.target, options);
   if (!report.ok()) Fail(report.status());
   const auto& r = *report;
-  out << fmt::format("verified {} items: {} ok, {} mismatches ({} unexpected blobs)", r.checked,
-                     r.ok, r.mismatches, r.unexpected);
+  out << fmt::format(
+      "verified {} files{}: {} ok, {} mismatches ({} unexpected blobs)",
+      r.checked - r.checked_folders,
+      r.checked_folders ? fmt::format(" and {} empty folders", r.checked_folders) : "", r.ok,
+      r.mismatches, r.unexpected);
   if (o.deep) out << fmt::format("; deep: {} files re-read (seed {})", r.deep_checked, r.seed);
   out << fmt::format(" in {}\n", HumanDuration(r.seconds));
   if (o.json) {
     std::cout << JsonText(nlohmann::json{{"run", r.run},
                                          {"checked", r.checked},
+                                         {"checked_folders", r.checked_folders},
                                          {"ok", r.ok},
                                          {"mismatches", r.mismatches},
                                          {"unexpected", r.unexpected},
@@ -307,10 +311,11 @@ int RunCutover(const CutoverCommandOptions& o) {
   }
   PrintDelta(r.sync, false);
   std::cout << fmt::format(
-      "\ncutover recorded: {} items ({}) verified in the target.\nSwitch readers and writers "
+      "\ncutover recorded: {} ({}) verified in the target.\nSwitch readers and writers "
       "from\n  {}\nto\n  {}\nThe migration is closed: copy and sync now need --reopen. 'ferry sync "
       "{} --dry-run' tells whether anyone still writes to the old source.\n",
-      r.items, HumanBytes(r.bytes), catalog->config().source, catalog->config().target, o.sync.dir);
+      Count(r.files, "file"), HumanBytes(r.bytes), catalog->config().source,
+      catalog->config().target, o.sync.dir);
   return kExitDone;
 }
 

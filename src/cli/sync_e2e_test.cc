@@ -68,7 +68,8 @@ TEST_P(SyncTest, EachPassTransfersExactlyWhatChanged) {
 
   auto sync = Ferry({"sync", Mig()});
   ASSERT_EQ(sync.exit_code, 0) << sync.out << sync.err;
-  EXPECT_NE(sync.out.find("copied 7 (4 replaced, 2 of them metadata only)"), std::string::npos)
+  EXPECT_NE(sync.out.find("copied 7 files (4 replaced, 2 of them metadata only)"),
+            std::string::npos)
       << sync.out;
   auto delta = LastDelta(Status());
   EXPECT_EQ(delta["new"], 3);      // two added, one renamed
@@ -115,7 +116,7 @@ TEST_F(DriftTest, CopyDryRunListsTheWorkAndChangesNothing) {
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_NE(dry.out.find("would copy    one.txt"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("would copy    two/three.txt"), std::string::npos) << dry.out;
-  EXPECT_NE(dry.out.find("2 items"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("2 files"), std::string::npos) << dry.out;
   auto status = Status();
   EXPECT_EQ(status["items"], 0) << "the catalog is untouched";
   EXPECT_EQ(status["runs"].size(), 1u) << "only init";

@@ -51,12 +51,13 @@ void UseEngine(const transfer::Engine& engine, migration::CopyOptions& options) 
   options.engine_stats = [&engine] { return engine.Stats(); };
 }
 
-std::string EngineSummary(const migration::CopyReport& r) {
-  double seconds = std::max(r.seconds, 1e-3);
+std::string EngineSummary(const migration::CopyReport& r, double seconds) {
+  seconds = std::max(seconds, 1e-3);
   double files = double(r.copied + r.adopted) / seconds;
-  std::string line = fmt::format("{:.{}f} files/s, {:.1f} MB/s, {} retries, throttled {}", files,
-                                 files < 10 ? 1 : 0, double(r.bytes_sent) / seconds / 1e6,
-                                 r.retries, HumanDuration(r.engine.throttled_seconds));
+  std::string line =
+      fmt::format("{:.{}f} files/s, {}/s, {} retries, throttled {}", files, files < 10 ? 1 : 0,
+                  HumanBytes(int64_t(double(r.bytes_sent) / seconds)), r.retries,
+                  HumanDuration(r.engine.throttled_seconds));
   const migration::EngineStats& e = r.engine;
   if (e.tuned) {
     line += fmt::format("; streams tuned from {} to {} (between {} and {}, {} back-offs)",

@@ -23,7 +23,8 @@ std::unique_ptr<transfer::Engine> MakeEngine(const transfer::EngineFlags& flags)
 // Copy options that use `engine`, with its statistics for the run's record.
 void UseEngine(const transfer::Engine& engine, migration::CopyOptions& options);
 
-// The end-of-run line: files/s, MB/s, retries, time throttled, and the streams used.
-std::string EngineSummary(const migration::CopyReport& report);
+// The end-of-run line: files and bytes per second over `seconds` (the run's duration, as `status`
+// computes its rates), retries, time throttled, and the streams used.
+std::string EngineSummary(const migration::CopyReport& report, double seconds);
 
 }  // namespace ferry::cli

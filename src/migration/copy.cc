@@ -289,7 +289,7 @@ class CopyRun {
     std::vector<ItemState> work = WorkStates();
     for (const auto& t : *totals) {
       if (std::find(work.begin(), work.end(), t.state) != work.end()) {
-        progress_.items_total += t.items;
+        progress_.items_total += t.files;
         progress_.bytes_total += t.bytes;
       }
     }
@@ -388,7 +388,7 @@ class CopyRun {
         item.cause.clear();
         item.write_intent.clear();  // nothing is written for it
         item.last_run = report_.run;
-        ++progress_.items_done;
+        ++report_.folders;
         return catalog_.UpdateItem(item);
       }
     }
@@ -407,7 +407,7 @@ class CopyRun {
       report_.stopped = true;
       return Status::Ok();
     }
-    ++progress_.items_done;
+    if (done.item.kind == storage::Kind::kFile) ++progress_.items_done;
     Item& item = done.item;
     const UploadResult& r = done.result;
     item.write_intent.clear();  // the outcome is recorded: no blob may claim this write now
@@ -479,7 +479,13 @@ class CopyRun {
                   {{"size", item.size}, {"etag", r.etag}}};
     if (r.md5) logged.detail["md5"] = Md5Hex(*r.md5);
     if (r.blocks_reused) logged.detail["blocks_reused"] = r.blocks_reused;
-    (adopted ? report_.adopted : report_.copied) += 1;
+    if (item.kind == storage::Kind::kFolder) {
+      ++report_.folders;
+    } else if (item.kind == storage::Kind::kSymlink) {
+      ++report_.links;
+    } else {
+      (adopted ? report_.adopted : report_.copied) += 1;
+    }
     if (r.metadata_only) ++report_.metadata_only;
     if (replaced) {
       ++report_.replaced;
@@ -608,6 +614,8 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
   record.summary_json =
       JsonText(nlohmann::json{{"copied", report.copied},
                               {"adopted", report.adopted},
+                              {"folders", report.folders},
+                              {"links", report.links},
                               {"failed", report.failed},
                               {"conflicts", report.conflicts},
                               {"vanished", report.vanished},

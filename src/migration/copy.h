@@ -16,6 +16,7 @@
 
 namespace ferry::migration {
 
+// Items here are files: folders and links go by uncounted.
 struct CopyProgress {
   int64_t items_done = 0, items_total = 0;
   int64_t bytes_done = 0, bytes_total = 0;
@@ -46,7 +47,10 @@ struct CopyOptions {
 
 struct CopyReport {
   int64_t run = 0;
+  // Files copied and files already there (adopted); the folders and links recorded (an empty
+  // folder gets a marker, one with contents exists through them) are counted apart.
   int64_t copied = 0, adopted = 0, failed = 0, conflicts = 0, vanished = 0;
+  int64_t folders = 0, links = 0;
   int64_t replaced = 0;  // of the copied: changed items that replaced ferry's blob
   int64_t replaced_bytes = 0;
   int64_t metadata_only = 0;  // of the replaced: same content, only metadata updated

@@ -239,6 +239,7 @@ class CutoverRun {
     for (const auto& t : *totals) {
       if (t.state == ItemState::kCopied) {
         report_.items = t.items;
+        report_.files = t.files;
         report_.bytes = t.bytes;
       }
     }
@@ -265,7 +266,7 @@ class CutoverRun {
     catalog::Run done;
     done.id = report_run_;
     done.outcome = "done";
-    done.files = report_.items;
+    done.files = report_.files;
     done.bytes = report_.bytes;
     done.summary_json = JsonText(record);
     FERRY_RETURN_IF_ERROR(catalog_.EndRun(done));
@@ -276,6 +277,7 @@ class CutoverRun {
     return {{"time_ns", NowNs()},
             {"run", report_run_},
             {"items", report_.items},
+            {"files", report_.files},
             {"bytes", report_.bytes},
             {"in_sync_since_ns", report_.in_sync_since_ns},
             {"final_passes", report_.final_passes},

@@ -39,7 +39,8 @@ struct CutoverReport {
   SyncReport sync;                        // the last final pass
   int final_passes = 0;
   VerifyReport verify;
-  int64_t items = 0, bytes = 0;  // copied items and bytes at cutover
+  int64_t items = 0, bytes = 0;  // copied items (every kind) and bytes at cutover
+  int64_t files = 0;             // of the items, files
   int64_t skipped = 0;           // skipped items, accepted as left behind
   // From when the target is known to hold the source: the end of the listing that the last
   // final pass's scan was proven against (the source did not change after it).

@@ -265,6 +265,7 @@ class VerifyRun {
 
   Status Compare(Item& item, const Entry& blob) {
     ++report_.checked;
+    if (item.kind == Kind::kFolder) ++report_.checked_folders;
     if (options_.progress && report_.checked % 1000 == 0) options_.progress(report_.checked);
     if (blob.etag != item.target_etag) {
       return Record(item, Finding{Finding::Kind::kChanged, item.path, Describe(item, blob)});
@@ -381,6 +382,7 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
                    : report.open.blocking() ? "open problems"
                                             : "done";
   record.summary_json = JsonText(nlohmann::json{{"checked", report.checked},
+                                                {"checked_folders", report.checked_folders},
                                                 {"ok", report.ok},
                                                 {"mismatches", report.mismatches},
                                                 {"unexpected", report.unexpected},

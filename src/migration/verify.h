@@ -42,7 +42,8 @@ struct VerifyOptions {
 
 struct VerifyReport {
   int64_t run = 0;
-  int64_t checked = 0;  // items whose blob was compared
+  int64_t checked = 0;          // items whose blob was compared
+  int64_t checked_folders = 0;  // of them, empty folders' markers
   int64_t ok = 0;
   int64_t mismatches = 0;  // findings of every kind
   int64_t unexpected = 0;

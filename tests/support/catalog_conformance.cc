@@ -369,6 +369,7 @@ TEST_P(CatalogConformance, TotalsCountsAndErrorGroupsAddUpByStateAndCause) {
     ASSERT_OK(catalog->InsertItem(item));
   }
   Item link = FileItem("link", 0, ItemState::kSkipped);
+  link.kind = storage::Kind::kSymlink;
   link.cause = "symbolic link";
   ASSERT_OK(catalog->InsertItem(link));
   Item vanished = FileItem("gone", 7, ItemState::kVanished);
@@ -378,14 +379,28 @@ TEST_P(CatalogConformance, TotalsCountsAndErrorGroupsAddUpByStateAndCause) {
     Item fine = FileItem("fine/" + std::to_string(i), 1000, ItemState::kCopied);
     ASSERT_OK(catalog->InsertItem(fine));
   }
+  Item folder = FileItem("fine", 0, ItemState::kCopied);
+  folder.kind = storage::Kind::kFolder;
+  ASSERT_OK(catalog->InsertItem(folder));
 
   ASSERT_OK_AND_ASSIGN(std::vector<catalog::StateTotals> totals, catalog->Totals());
   std::map<ItemState, std::pair<int64_t, int64_t>> by_state;
-  for (const auto& t : totals) by_state[t.state] = {t.items, t.bytes};
+  std::map<ItemState, catalog::StateTotals> kinds;
+  for (const auto& t : totals) {
+    EXPECT_EQ(kinds.count(t.state), 0u) << "one entry per state";
+    by_state[t.state] = {t.items, t.bytes};
+    kinds.emplace(t.state, t);
+  }
   EXPECT_EQ(by_state[ItemState::kFailed], std::make_pair(int64_t{5}, int64_t{500}));
-  EXPECT_EQ(by_state[ItemState::kCopied], std::make_pair(int64_t{3}, int64_t{3000}));
+  EXPECT_EQ(by_state[ItemState::kCopied], std::make_pair(int64_t{4}, int64_t{3000}));
   EXPECT_EQ(by_state[ItemState::kSkipped], std::make_pair(int64_t{1}, int64_t{0}));
   EXPECT_EQ(by_state.count(ItemState::kPending), 0u);
+  // Counts by kind: the files, with folders and links apart.
+  EXPECT_EQ(kinds.at(ItemState::kCopied).files, 3);
+  EXPECT_EQ(kinds.at(ItemState::kCopied).folders, 1);
+  EXPECT_EQ(kinds.at(ItemState::kSkipped).files, 0);
+  EXPECT_EQ(kinds.at(ItemState::kSkipped).links, 1);
+  EXPECT_EQ(kinds.at(ItemState::kFailed).files, 5);
 
   EXPECT_EQ(*catalog->CountItems(ItemState::kFailed), 5);
   EXPECT_EQ(*catalog->CountItems(ItemState::kVanished, "vanished during the copy"), 1);
