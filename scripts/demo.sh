@@ -9,7 +9,7 @@ build="${BUILD_DIR:-$root/build}"
 if [[ -n "${FERRY:-}" ]]; then
   ferry="$FERRY"  # a ferry built elsewhere (scripts/sanitize.sh runs the demo with its own)
 else
-  "$root/scripts/setup.sh" "$build"
+  "$root/scripts/setup.sh" "$build" ferry  # only ferry: the tests are built by scripts/test.sh
   ferry="$build/ferry"
 fi
 
@@ -30,7 +30,12 @@ export AZURE_STORAGE_CONNECTION_STRING="UseDevelopmentStorage=true"
 target="http://127.0.0.1:$port/devstoreaccount1/demo/share"
 migration="$work/migration"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal; plain text in a log or a pipe.
+if [[ -t 1 ]]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "generating a sample share in $work/share"
 node "$root/scripts/sample_tree.mjs" "$work/share"

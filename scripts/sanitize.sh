@@ -30,4 +30,8 @@ if grep -E "runtime error|AddressSanitizer|LeakSanitizer" "$log"; then
   echo "sanitize: findings in the demo migration (whole output in $log)"
   exit 1
 fi
+if grep -q $'\033' "$log"; then
+  echo "sanitize: the demo wrote terminal colour codes into a log (whole output in $log)"
+  exit 1
+fi
 echo "sanitize: unit tests and the demo migration ran clean"

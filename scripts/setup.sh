@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what ferry needs (Debian packages, then the pinned Node test tools) and builds it.
-# Idempotent and quick when everything is present. Usage: scripts/setup.sh [BUILD_DIR]
+# Idempotent and quick when everything is present.
+# Usage: scripts/setup.sh [BUILD_DIR [TARGET...]]   (the targets to build; all of them by default)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
+targets=("${@:2}")
 
 packages=(
   g++ cmake ninja-build pkg-config git clang libclang-rt-14-dev
@@ -42,4 +44,4 @@ fi
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-cmake --build "$build" -j 2
+cmake --build "$build" -j 2 ${targets[@]:+--target "${targets[@]}"}

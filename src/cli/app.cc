@@ -70,22 +70,6 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
       ->envname("FERRY_SCAN_CONCURRENCY");
 }
 
-// The edit distance between two words (insertions, deletions, substitutions).
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // "; did you mean 'X'?" for the name among `names` closest to `word`, if it looks like a typo.
 std::string Suggestion(std::string_view word, const std::vector<std::string>& names) {
   const std::string* best = nullptr;
@@ -159,7 +143,6 @@ int Run(int argc, char** argv) {
   CLI::App app(kDescription, "ferry");
   app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
   app.require_subcommand(1);
-  app.footer("Run 'ferry COMMAND --help' for a command's options.");
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "Diagnostics on stderr: error, warn, info or debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
@@ -183,6 +166,8 @@ int Run(int argc, char** argv) {
   add(AddLogCommand(app));
   add(AddReportCommand(app));
   add(AddCheckCommand(app));
+  // Set after the commands are added: they would inherit it, and it reads oddly in their help.
+  app.footer("Run 'ferry COMMAND --help' for a command's options.");
 
   try {
     app.parse(argc, argv);

@@ -35,6 +35,7 @@ int RunCheck(const CheckOptions& options) {
   Result<std::unique_ptr<storage::Store>> opened = storage::OpenStore(
       *spec, options.source ? SourceEnvironment() : storage::ProcessEnvironment(), azure);
   if (!opened.ok()) Fail(opened.status());
+  CheckHostResolves(spec->Redacted(), *spec);  // after the credentials, before any request
   storage::Store& store = **opened;
   std::cout << "endpoint: " << store.Describe() << "\n";
   if (!store.Credential().empty()) std::cout << "credential: " << store.Credential() << "\n";

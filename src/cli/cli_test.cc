@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "storage/azure_endpoint.h"
 #include "support/azurite.h"
@@ -32,6 +33,46 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(check_help.exit_code, 0);
   EXPECT_NE(check_help.out.find("--write"), std::string::npos);
   EXPECT_NE(check_help.out.find("Examples"), std::string::npos);
+  EXPECT_EQ(check_help.out.find("Run 'ferry COMMAND --help'"), std::string::npos)
+      << "a command's own help does not send the reader to a command's help";
+  EXPECT_NE(help.out.find("Run 'ferry COMMAND --help'"), std::string::npos);
+  auto init_help = RunFerry({"init", "--help"});
+  std::smatch target;
+  ASSERT_TRUE(std::regex_search(init_help.out, target, std::regex("--target[^\n]*\n(.*\n){0,6}")))
+      << init_help.out;
+  EXPECT_NE(target.str().find("folder"), std::string::npos) << "folders work as targets too";
+}
+
+// A typo in the host name is said at once (no retries), with the host it probably meant. The
+// lookup runs in a network namespace of its own, so that it never leaves the machine.
+TEST(Cli, AHostThatDoesNotResolveIsNamedWithTheAzureHostItProbablyMeant) {
+  ASSERT_EQ(::geteuid(), 0) << "unshare -n needs root, as the suite has";
+  TempDir dir;
+  std::string source = dir.Sub("src");
+  WriteFile(source + "/a.txt", "a");
+  const ProcessOptions env =
+      FerryOptions({{"AZURE_STORAGE_ACCOUNT", "x"}, {"AZURE_STORAGE_KEY", "Zm9vYmFy"}});
+  auto unshared = [](std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"unshare", "-n"});
+    return argv;
+  };
+  auto init = RunProcess(unshared(FerryArgv({"init", dir.Sub("m"), "--source", source, "--target",
+                                             "https://x.blob.core.windwos.net/data/share"})),
+                         env);
+  EXPECT_EQ(init.exit_code, 2) << init.err;
+  EXPECT_EQ(Lines(init.err), 1) << init.err;
+  for (const char* part : {"--target: the host 'x.blob.core.windwos.net' does not resolve",
+                           "did you mean 'x.blob.core.windows.net'?",
+                           "https://ACCOUNT.blob.core.windows.net/CONTAINER"}) {
+    EXPECT_NE(init.err.find(part), std::string::npos) << init.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("m"))) << "no migration is made";
+
+  auto check =
+      RunProcess(unshared(FerryArgv({"check", "https://x.blob.core.windows.net/data"})), env);
+  EXPECT_EQ(check.exit_code, 2) << check.err;
+  EXPECT_NE(check.err.find("does not resolve"), std::string::npos) << check.err;
+  EXPECT_EQ(check.err.find("did you mean"), std::string::npos) << "the host has no typo";
 }
 
 TEST(Cli, UsageErrorsExitWithTwoAndOneLine) {

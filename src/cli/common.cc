@@ -1,12 +1,15 @@
 #include "cli/common.h"
 
 #include <fmt/format.h>
+#include <netdb.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -30,7 +33,58 @@ void OnSignal(int sig) {
   const char msg[] = "\nferry: stopping after the items in flight (press again to quit now)\n";
   (void)!::write(2, msg, sizeof msg - 1);
 }
+
+// The host name of "host[:port]" or "[v6]:port".
+std::string HostOf(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    size_t end = authority.find(']');
+    return std::string(authority.substr(1, end == std::string_view::npos ? end : end - 1));
+  }
+  return std::string(authority.substr(0, authority.rfind(':')));
+}
+
+// The Azure host `host` was probably meant to be ("x.blob.core.windows.net" for
+// "x.blob.core.windwos.net"), or "".
+std::string ClosestAzureHost(std::string_view host) {
+  static constexpr std::string_view kSuffixes[] = {
+      ".blob.core.windows.net", ".blob.core.chinacloudapi.cn", ".blob.core.usgovcloudapi.net",
+      ".blob.storage.azure.net"};
+  size_t dot = host.find('.');
+  if (dot == std::string_view::npos) return "";
+  std::string_view account = host.substr(0, dot), rest = host.substr(dot);
+  for (std::string_view suffix : kSuffixes) {
+    size_t d = EditDistance(AsciiLower(rest), suffix);
+    if (d > 0 && d <= 3) return std::string(account) + std::string(suffix);
+  }
+  return "";
+}
+
 }  // namespace
+
+void CheckHostResolves(std::string_view flag, const storage::EndpointSpec& spec) {
+  if (spec.type != storage::EndpointType::kAzureBlob) return;
+  for (const char* proxy :
+       {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* value = std::getenv(proxy);
+    if (value && *value) return;  // the proxy resolves names, not this machine
+  }
+  std::string host = HostOf(spec.azure.authority);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc == 0) {
+    ::freeaddrinfo(found);
+    return;
+  }
+  std::string closest = ClosestAzureHost(host);
+  throw ExitError(
+      kExitUsage,
+      fmt::format("{}: the host '{}' does not resolve ({}){}; an Azure Blob endpoint looks like "
+                  "https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]",
+                  flag, host, rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc),
+                  closest.empty() ? "" : fmt::format("; did you mean '{}'?", closest)));
+}
 
 void Fail(const Status& status) {
   if (status.code() == Code::kRefused) throw ExitError(kExitRefused, status.message());

@@ -53,6 +53,11 @@ NetworkSettings& Network();
 // With `engine`: the throttles and stream limit of a target.
 storage::AzureBlobOptions AzureOptions(const transfer::Engine* engine = nullptr);
 
+// Exit 2 when the host of an Azure endpoint (`flag`: "--target", ...) does not resolve (a typo
+// such as windwos.net): one line naming the host, the closest Azure host if it looks like a
+// typo of one, and the form an endpoint takes. Not checked when a proxy makes the lookups.
+void CheckHostResolves(std::string_view flag, const storage::EndpointSpec& spec);
+
 // Opens the stores of the migration in `catalog`, with credentials from the environment, the
 // target under `engine` when given. Runs without TLS verification say so in the migration's
 // log.

@@ -109,6 +109,9 @@ int RunInit(const InitOptions& o) {
   }
   auto source_store = OpenSource(*source);
   auto target_store = OpenEndpoint(*target);
+  // After the credentials (a missing one is said first), before the first request.
+  CheckHostResolves("--source", *source);
+  CheckHostResolves("--target", *target);
   for (const auto* store : {source_store.get(), target_store.get()}) {
     if (!store->Credential().empty()) {
       std::cout << fmt::format("credential for {}: {}\n", store->Describe(), store->Credential());
@@ -149,7 +152,10 @@ CommandRunner AddInitCommand(CLI::App& app) {
          "FERRY_SOURCE_CONNECTION_STRING, FERRY_SOURCE_SAS_TOKEN or --source-sas, else Entra ID)")
       ->required();
   cmd->add_option("--target", o->target,
-                  "Where to: an Azure Blob container URL, with an optional prefix")
+                  "Where to: an Azure Blob container "
+                  "(https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]; credentials: "
+                  "README \"Signing in to Azure\"), or a folder (a mounted Azure Files share, "
+                  "a BlobFuse or NFS mount; its parent must exist unless --create-target)")
       ->required();
   cmd->add_option("--include", o->include,
                   "Take only files matching this glob (repeatable); '*.csv' matches names at any "

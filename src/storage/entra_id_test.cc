@@ -7,6 +7,7 @@
 #include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <span>
 
 #include "storage/endpoint.h"
@@ -147,6 +148,20 @@ TEST(ChooseCredentials, SaysEveryWayToSignInWhenNoneIsSetUp) {
                            "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN"}) {
     EXPECT_NE(none.status().message().find(hint), std::string::npos) << none.status().message();
   }
+  // Every variable the message names is explained in the README section it points to.
+  const std::string readme = ReadFile(std::string(FERRY_SOURCE_DIR) + "/README.md");
+  const std::string message = none.status().message();
+  ASSERT_NE(message.find("\"Signing in to Azure\""), std::string::npos) << message;
+  const size_t section = readme.find("### Signing in to Azure");
+  ASSERT_NE(section, std::string::npos);
+  const std::string explained = readme.substr(section, readme.find("\n#", section + 1) - section);
+  std::regex variable("[A-Z][A-Z0-9]*_[A-Z0-9_]+");
+  int named = 0;
+  for (auto it = std::sregex_iterator(message.begin(), message.end(), variable);
+       it != std::sregex_iterator(); ++it, ++named) {
+    EXPECT_NE(explained.find(it->str()), std::string::npos) << it->str() << " is not in the README";
+  }
+  EXPECT_GE(named, 5);
 }
 
 TEST(ChooseCredentials, TakesTheKindAskedForAndTheKeyBeforeEntraIdOtherwise) {
