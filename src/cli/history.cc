@@ -19,6 +19,27 @@ nlohmann::json RunJson(const catalog::Run& r) {
           {"bytes_per_second", moves_data && seconds > 0 ? double(r.bytes) / seconds : 0.0}};
 }
 
+nlohmann::json LastCutoverHooks(catalog::Catalog& catalog, const std::vector<catalog::Run>& runs) {
+  int64_t last = 0;
+  for (const auto& r : runs) {
+    if (catalog::StageNamed(r.stage) == catalog::Stage::kCutover) last = r.id;
+  }
+  if (last == 0) return nullptr;
+  Result<catalog::EventCursor> cursor = catalog.Events({.run = last});
+  if (!cursor.ok()) return nullptr;
+  nlohmann::json hooks = nlohmann::json::array();
+  catalog::Event e;
+  while (true) {
+    Result<bool> more = cursor->Next(e);
+    if (!more.ok() || !*more) break;
+    if (e.run != last || e.kind != "hook") continue;
+    auto detail = nlohmann::json::parse(e.detail_json, nullptr, false);
+    if (!detail.is_discarded()) hooks.push_back(detail);
+  }
+  if (hooks.empty()) return nullptr;
+  return {{"run", last}, {"hooks", hooks}};
+}
+
 nlohmann::json TotalsJson(const catalog::StateTotals& t) {
   return {{"files", t.files},       {"folders", t.folders}, {"links", t.links},
           {"specials", t.specials}, {"items", t.items},     {"bytes", t.bytes}};

@@ -18,6 +18,10 @@ nlohmann::json RunJson(const catalog::Run& run);
 // "bytes"}. People are shown files, with folders and links apart.
 nlohmann::json TotalsJson(const catalog::StateTotals& totals);
 
+// The hooks the last cutover attempt ran ({"run", "hooks": [HookResult::Json()...]}), or null
+// when no cutover ran any.
+nlohmann::json LastCutoverHooks(catalog::Catalog& catalog, const std::vector<catalog::Run>& runs);
+
 // The delta of each sync pass ({"run", "started", "new", "new_bytes", "changed", ...}), oldest
 // first, to see whether the passes converge toward zero.
 nlohmann::json SyncPasses(const std::vector<catalog::Run>& runs);

@@ -209,6 +209,9 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   facts["cutover"] = cutover ? *cutover : nlohmann::json(nullptr);
   facts["errors"] = ErrorFacts(catalog);
   facts["log"] = LogFacts(catalog);
+  auto runs = catalog.Runs();
+  if (!runs.ok()) Fail(runs.status());
+  facts["cutover_hooks"] = LastCutoverHooks(catalog, *runs);
   facts["verdict"] = Verdict(catalog, facts);
   return facts;
 }
@@ -401,6 +404,21 @@ std::string CutoverSection(const nlohmann::json& f) {
                     Count(c.value("files", c.value("items", int64_t(0))), "file"),
                     HumanBytes(c.value("bytes", int64_t(0))),
                     Count(c["verify"].value("mismatches", int64_t(0)), "mismatch", "mismatches"));
+  }
+  if (const nlohmann::json& last = f["cutover_hooks"]; !last.is_null()) {
+    std::string rows;
+    for (const auto& hook : last["hooks"]) {
+      rows += fmt::format(
+          "<tr{}><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+          hook["ok"].get<bool>() ? "" : " class=\"failure\"",
+          EscapeXml(hook["hook"].get<std::string>()), EscapeXml(hook["command"].get<std::string>()),
+          EscapeXml(hook["outcome"].get<std::string>()),
+          EscapeXml(hook["output"].get<std::string>()));
+    }
+    body += fmt::format(
+        "<h3>Hooks of the last cutover (run {})</h3><table id=\"cutover-hooks\"><tr><th>hook</th>"
+        "<th>command</th><th>outcome</th><th>output</th></tr>{}</table>",
+        last["run"].get<int64_t>(), rows);
   }
   if (f["verification"].is_null()) {
     body += "<p>No verification yet.</p>";

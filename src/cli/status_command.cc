@@ -91,6 +91,7 @@ nlohmann::json StatusDoc(catalog::Catalog& catalog, const std::string& dir) {
             {"skipped", open->skipped},
             {"blocking", open->blocking()}}},
           {"runs", run_list},
+          {"cutover_hooks", LastCutoverHooks(catalog, *runs)},
           {"workers", WorkersJson(catalog)}};
 }
 
@@ -182,6 +183,16 @@ void PrintCutover(const nlohmann::json& doc, std::ostream& out) {
   }
 }
 
+void PrintCutoverHooks(const nlohmann::json& doc, std::ostream& out) {
+  const nlohmann::json& last = doc["cutover_hooks"];
+  if (last.is_null()) return;
+  out << fmt::format("\nhooks of the last cutover (run {}):\n", last["run"].get<int64_t>());
+  for (const auto& hook : last["hooks"]) {
+    out << fmt::format("  {:<13} {:<22} {}\n", hook["hook"].get<std::string>(),
+                       hook["outcome"].get<std::string>(), hook["command"].get<std::string>());
+  }
+}
+
 int RunStatus(const StatusOptions& o) {
   auto catalog = OpenMigration(o.dir, /*read_only=*/true);
   nlohmann::json doc = StatusDoc(*catalog, o.dir);
@@ -194,6 +205,7 @@ int RunStatus(const StatusOptions& o) {
   PrintWorkers(doc, out);
   PrintSyncPasses(doc, out);
   PrintCutover(doc, out);
+  PrintCutoverHooks(doc, out);
   if (o.json) std::cout << JsonText(doc, 2) << "\n";
   return kExitDone;
 }

@@ -151,9 +151,9 @@ int RunSync(const SyncCommandOptions& o) {
     if (migration::IsClosed(*catalog)) {
       int64_t changes = s.delta_new + s.delta_changed + s.delta_deleted;
       std::cout << (changes
-                        ? fmt::format("the retired source changed since the cutover ({} "
-                                      "items): someone still writes to it\n",
-                                      changes)
+                        ? fmt::format("the retired source changed since the cutover ({}): "
+                                      "someone still writes to it\n",
+                                      Count(changes, "item"))
                         : std::string("the retired source has not changed since the cutover\n"));
     }
     return kExitDone;
@@ -254,7 +254,26 @@ struct CutoverCommandOptions {
   int64_t max_changes = 0;
   int max_final_passes = 3;
   bool yes = false, accept_skipped = false;
+  std::string pre_freeze, post_cutover, on_abort, hook_timeout = "5m";
 };
+
+// One line per hook run, and the output of one that failed.
+void PrintHooks(const std::vector<migration::HookResult>& hooks) {
+  for (const auto& hook : hooks) {
+    std::cout << fmt::format("{} hook: {} ({})\n", hook.hook, hook.Outcome(),
+                             HumanDuration(hook.seconds));
+    if (hook.ok() || hook.output.empty()) continue;
+    std::string output = hook.output.size() > 2000
+                             ? "...\n" + hook.output.substr(hook.output.size() - 2000)
+                             : hook.output;
+    for (size_t at = 0; at < output.size();) {
+      size_t end = output.find('\n', at);
+      if (end == std::string::npos) end = output.size();
+      std::cout << "  | " << output.substr(at, end - at) << "\n";
+      at = end + 1;
+    }
+  }
+}
 
 int RunCutover(const CutoverCommandOptions& o) {
   auto window = ParseDuration("--quiet-window", o.quiet_window);
@@ -285,6 +304,17 @@ int RunCutover(const CutoverCommandOptions& o) {
   options.max_final_passes = o.max_final_passes;
   options.accept_skipped = o.accept_skipped;
   options.dry_run = o.sync.dry_run;
+  options.hooks.pre_freeze = o.pre_freeze;
+  options.hooks.post_cutover = o.post_cutover;
+  options.hooks.on_abort = o.on_abort;
+  options.hooks.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      ParseDuration("--hook-timeout", o.hook_timeout));
+  options.hooks.env = {{"FERRY_MIGRATION", o.sync.dir},
+                       {"FERRY_SOURCE", catalog->config().source},
+                       {"FERRY_TARGET", catalog->config().target}};
+  if (o.sync.dry_run && !(o.pre_freeze + o.post_cutover + o.on_abort).empty()) {
+    std::cout << "a dry run runs no hook\n";
+  }
   options.sync = MakeSyncOptions(*catalog, o.sync, *engine, line);
   options.on_step = [&](const std::string& step) {
     line.Clear();
@@ -295,6 +325,7 @@ int RunCutover(const CutoverCommandOptions& o) {
   line.Clear();
   if (!report.ok()) Fail(report.status());
   const auto& r = *report;
+  PrintHooks(r.hooks);
   for (const auto& path : r.changing) std::cout << "  changing: " << path << "\n";
   for (const auto& item : r.open_items) {
     std::cout << fmt::format("  {}: {} ({})\n", catalog::StateName(item.state), item.path,
@@ -316,6 +347,14 @@ int RunCutover(const CutoverCommandOptions& o) {
       "{} --dry-run' tells whether anyone still writes to the old source.\n",
       Count(r.files, "file"), HumanBytes(r.bytes), catalog->config().source,
       catalog->config().target, o.sync.dir);
+  if (r.post_cutover_failed) {
+    std::cerr << fmt::format(
+        "ferry: the post-cutover hook failed: the migration is cut over and closed, but the "
+        "switch it makes did not complete; finish it by hand ('ferry log {}' holds its "
+        "output)\n",
+        o.sync.dir);
+    return kExitItemsFailed;
+  }
   return kExitDone;
 }
 
@@ -402,15 +441,32 @@ CommandRunner AddCutoverCommand(CLI::App& app) {
   cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->sync.dry_run,
                 "Check quiet and say what the final sync would do or refuse; change nothing");
+  cmd->add_option("--pre-freeze", o->pre_freeze,
+                  "A shell command run first (make the share read-only, stop the application); "
+                  "if it fails, the cutover does not begin");
+  cmd->add_option("--post-cutover", o->post_cutover,
+                  "A shell command run once the migration is closed (point the application at "
+                  "the target, change DNS or mounts); if it fails, cutover exits 1");
+  cmd->add_option("--on-abort", o->on_abort,
+                  "A shell command run when the cutover does not close after the freeze "
+                  "(refused, stopped, failed, or the pre-freeze hook failed): undo the freeze; "
+                  "FERRY_REASON says why");
+  cmd->add_option("--hook-timeout", o->hook_timeout,
+                  "How long each hook may run before it is stopped (and counts as failed)")
+      ->capture_default_str();
   cmd->footer(
       "The cutover closes the migration only after proving the target holds the source: the\n"
       "source is the file system the migration began with and stays quiet over the window\n"
       "(size, mtime, change time, inode and mode of every item); after each final sync the\n"
       "source is listed again, and any change since the listing before it means another pass;\n"
       "no conflict, failure or pending item may remain, skipped items need --accept-skipped,\n"
-      "and verify must be clean. Ctrl-C (or SIGTERM) at any point closes nothing.\n"
-      "Exit codes: 0 cut over; 3 refused (the reason says what to fix); 2 bad usage;\n"
-      "130/143 stopped by SIGINT/SIGTERM.\n");
+      "and verify must be clean. Ctrl-C (or SIGTERM) at any point closes nothing.\n\n"
+      "Hooks run with /bin/sh -c, stdin from /dev/null, and the variables FERRY_HOOK,\n"
+      "FERRY_MIGRATION, FERRY_SOURCE, FERRY_TARGET and FERRY_RUN (FERRY_REASON for\n"
+      "--on-abort); their exit code and output go into the log ('ferry log DIR'), and\n"
+      "'ferry status' shows the last cutover's. A dry run runs none.\n\n"
+      "Exit codes: 0 cut over; 1 cut over, but the post-cutover hook failed; 3 refused (the\n"
+      "reason says what to fix); 2 bad usage; 130/143 stopped by SIGINT/SIGTERM.\n");
   return [o] { return RunCutover(*o); };
 }
 

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "support/migration_fixture.h"
@@ -236,8 +238,127 @@ TEST_F(CutoverTest, RefusesWhileTheSourceChangesThenClosesTheMigration) {
   WriteFile(Src() + "/late.txt", "someone still writes here");
   auto late = Ferry({"sync", Mig(), "--dry-run"});
   EXPECT_EQ(late.exit_code, 0);
-  EXPECT_NE(late.out.find("changed since the cutover (1 items)"), std::string::npos) << late.out;
+  EXPECT_NE(late.out.find("changed since the cutover (1 item)"), std::string::npos) << late.out;
   EXPECT_NE(late.out.find("late.txt"), std::string::npos);
+}
+
+// The operator's hooks around the switch: a refusal after the freeze undoes it, a failed
+// freeze stops the cutover before it begins, and a cutover that closes runs the post-cutover
+// hook; every hook's outcome and output is in the log, status and the report.
+TEST_F(CutoverTest, HooksFreezeSwitchAndUndoWithTheirOutcomesLogged) {
+  AddFile("a.txt", "a");
+  ASSERT_EQ(::symlink("a.txt", (Src() + "/link").c_str()), 0);  // skipped: refuses a cutover
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  const std::string marks = dir_.Sub("marks");
+  auto hook = [&](const std::string& name, const std::string& extra = "") {
+    return fmt::format(
+        "echo \"$FERRY_HOOK run=$FERRY_RUN target=$FERRY_TARGET migration=$FERRY_MIGRATION "
+        "reason=$FERRY_REASON\" >> {}; echo {} said hello{}",
+        marks, name, extra);
+  };
+  auto lines = [&] {
+    std::vector<std::string> got;
+    std::istringstream in(ReadFile(marks));
+    for (std::string line; std::getline(in, line);) got.push_back(line);
+    ::unlink(marks.c_str());
+    return got;
+  };
+
+  // Refused after the freeze (a skipped link): the abort hook undoes it, with the reason.
+  auto refused = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--pre-freeze",
+                        hook("freeze"), "--post-cutover", hook("switch"), "--on-abort",
+                        hook("undo")});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  std::vector<std::string> ran = lines();
+  ASSERT_EQ(ran.size(), 2u) << refused.out;
+  EXPECT_TRUE(ran[0].starts_with("pre-freeze run=")) << ran[0];
+  EXPECT_NE(ran[0].find("target=" + target_), std::string::npos) << ran[0];
+  EXPECT_NE(ran[0].find("migration=" + Mig()), std::string::npos) << ran[0];
+  EXPECT_TRUE(ran[1].starts_with("on-abort")) << ran[1];
+  EXPECT_NE(ran[1].find("reason=1 item was skipped"), std::string::npos) << ran[1];
+  EXPECT_NE(refused.out.find("on-abort hook: exit 0"), std::string::npos) << refused.out;
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+
+  // A freeze that fails: nothing else happens but the undo; the quiet window never starts.
+  auto failed = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--accept-skipped",
+                       "--pre-freeze", hook("freeze", "; exit 4"), "--on-abort", hook("undo")});
+  EXPECT_EQ(failed.exit_code, 3) << failed.out;
+  EXPECT_NE(failed.out.find("the pre-freeze hook failed (exit 4)"), std::string::npos)
+      << failed.out;
+  EXPECT_NE(failed.out.find("  | freeze said hello"), std::string::npos) << "its output shown";
+  EXPECT_EQ(failed.out.find("quiet"), std::string::npos) << failed.out;
+  ran = lines();
+  ASSERT_EQ(ran.size(), 2u);
+  EXPECT_TRUE(ran[1].starts_with("on-abort")) << ran[1];
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+
+  // A hook past its time is stopped and counts as failed.
+  auto slow = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--accept-skipped",
+                     "--pre-freeze", "sleep 60", "--hook-timeout", "500ms"});
+  EXPECT_EQ(slow.exit_code, 3) << slow.out;
+  EXPECT_NE(slow.out.find("timed out"), std::string::npos) << slow.out;
+
+  // It closes: the freeze, then the switch; no undo.
+  auto done = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--accept-skipped",
+                     "--pre-freeze", hook("freeze"), "--post-cutover", hook("switch"),
+                     "--on-abort", hook("undo")});
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  ran = lines();
+  ASSERT_EQ(ran.size(), 2u);
+  EXPECT_TRUE(ran[0].starts_with("pre-freeze")) << ran[0];
+  EXPECT_TRUE(ran[1].starts_with("post-cutover")) << ran[1];
+  const nlohmann::json status = Status();
+  EXPECT_TRUE(status["closed"].get<bool>());
+  const nlohmann::json hooks = status["cutover_hooks"]["hooks"];
+  ASSERT_EQ(hooks.size(), 2u) << status["cutover_hooks"].dump();
+  EXPECT_EQ(hooks[0]["hook"], "pre-freeze");
+  EXPECT_EQ(hooks[1]["hook"], "post-cutover");
+  EXPECT_EQ(hooks[1]["output"], "switch said hello\n");
+  EXPECT_EQ(hooks[1]["exit_code"], 0);
+  auto log = nlohmann::json::parse(Ferry({"log", Mig(), "--json"}).out);
+  int logged = 0;
+  for (const auto& e : log["events"]) logged += e["kind"] == "hook";
+  EXPECT_EQ(logged, 2 + 2 + 1 + 2) << "every hook run is in the log";
+  EXPECT_EQ(Ferry({"log", Mig(), "--check"}).exit_code, 0);
+  std::string html = dir_.Sub("report.html");
+  ASSERT_EQ(Ferry({"report", Mig(), "--html", html}).exit_code, 0);
+  EXPECT_NE(ReadFile(html).find("switch said hello"), std::string::npos);
+}
+
+// Ctrl-C after the freeze closes nothing and runs the abort hook.
+TEST_F(CutoverTest, AStopAfterTheFreezeRunsTheAbortHook) {
+  AddFile("a.txt", "a");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  const std::string undo = dir_.Sub("undone");
+  BackgroundProcess cutover(FerryArgv({"cutover", Mig(), "--quiet-window", "60s", "--yes",
+                                       "--pre-freeze", "true", "--on-abort",
+                                       "echo \"$FERRY_REASON\" > " + undo}),
+                            FerryOptions(env_));
+  ASSERT_TRUE(cutover.WaitForOutput("checking that the source is quiet", 30'000));
+  cutover.Kill(SIGINT);
+  ProcessResult stopped = cutover.Wait();
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
+  ASSERT_TRUE(std::filesystem::exists(undo)) << stopped.out;
+  EXPECT_NE(ReadFile(undo).find("stopped"), std::string::npos) << ReadFile(undo);
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+}
+
+// A post-cutover hook that fails leaves the migration closed (the data is cut over) and says
+// the switch needs finishing: exit 1, and no undo of the freeze.
+TEST_F(CutoverTest, AFailedPostCutoverHookExitsOneAndDoesNotUndoTheFreeze) {
+  AddFile("a.txt", "a");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  const std::string undo = dir_.Sub("undone");
+  auto done = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--post-cutover",
+                     "echo dns update refused; exit 9", "--on-abort", "touch " + undo});
+  EXPECT_EQ(done.exit_code, 1) << done.out << done.err;
+  EXPECT_NE(done.err.find("post-cutover hook failed"), std::string::npos) << done.err;
+  EXPECT_NE(done.out.find("  | dns update refused"), std::string::npos) << done.out;
+  EXPECT_TRUE(Status()["closed"].get<bool>());
+  EXPECT_FALSE(std::filesystem::exists(undo)) << "the freeze stays: the target is the live copy";
 }
 
 TEST_F(DriftTest, ANoOpSyncOfTwentyThousandFilesMakesNoRequestPerItem) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/text.h"
 #include "migration/snapshot.h"
 
 namespace ferry::migration {
@@ -56,6 +57,8 @@ class CutoverRun {
   Status Execute() {
     FERRY_RETURN_IF_ERROR(CheckSource());
     if (!report_.refused.empty()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(Freeze());
+    if (!report_.refused.empty()) return Status::Ok();
     FERRY_RETURN_IF_ERROR(QuietWindow());
     if (!report_.refused.empty()) return Status::Ok();
     FERRY_RETURN_IF_ERROR(FinalPasses());
@@ -93,6 +96,38 @@ class CutoverRun {
     return same;
   }
 
+  // From here, a cutover that does not close runs the abort hook.
+  Status Freeze() {
+    if (options_.dry_run) return Status::Ok();
+    frozen_ = true;
+    if (options_.hooks.pre_freeze.empty()) return Status::Ok();
+    Step("running the pre-freeze hook");
+    Result<HookResult> hook = RunLogged("pre-freeze", options_.hooks.pre_freeze, {});
+    if (!hook.ok()) return hook.status();
+    if (!hook->ok()) {
+      report_.refused = fmt::format(
+          "the pre-freeze hook failed ({}): the cutover did not begin{}", hook->Outcome(),
+          options_.hooks.on_abort.empty() ? "" : "; the abort hook undoes what it did");
+    }
+    return Status::Ok();
+  }
+
+ public:
+  // Runs one hook with the migration's variables and FERRY_RUN, and logs its outcome.
+  Result<HookResult> RunLogged(const std::string& name, const std::string& command,
+                               std::map<std::string, std::string> extra) {
+    std::map<std::string, std::string> env = options_.hooks.env;
+    env.merge(extra);
+    env["FERRY_RUN"] = std::to_string(report_run_);
+    Result<HookResult> hook = RunHook(name, command, env, options_.hooks.timeout);
+    if (!hook.ok()) return hook.status();
+    report_.hooks.push_back(*hook);
+    FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(report_run_, "", "hook", JsonText(hook->Json())));
+    return hook;
+  }
+  bool frozen() const { return frozen_; }
+
+ private:
   Status QuietWindow() {
     Step(fmt::format("checking that the source is quiet for {} s",
                      double(options_.quiet_window.count()) / 1000.0));
@@ -208,9 +243,9 @@ class CutoverRun {
           what);
     } else {
       report_.refused = fmt::format(
-          "{} items were skipped and are not in the target (listed below): pass "
-          "--accept-skipped to cut over without them",
-          skipped);
+          "{} skipped and not in the target (listed below): pass --accept-skipped to cut "
+          "over without {}",
+          Count(skipped, "item was", "items were"), skipped == 1 ? "it" : "them");
     }
     return Status::Ok();
   }
@@ -310,6 +345,7 @@ class CutoverRun {
   Snapshots snapshots_;
   std::string last_snapshot_;  // the listing the next final pass is proven against
   int64_t last_listed_ns_ = 0;
+  bool frozen_ = false;  // the pre-freeze point was passed
 };
 
 }  // namespace
@@ -342,17 +378,32 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
     cutover.report_run_ = *run;
   }
   Status status = cutover.Execute();
+  if (report.done && !options.hooks.post_cutover.empty()) {
+    if (options.on_step) options.on_step("running the post-cutover hook");
+    Result<HookResult> hook = cutover.RunLogged("post-cutover", options.hooks.post_cutover, {});
+    if (!hook.ok()) return hook.status();
+    report.post_cutover_failed = !hook->ok();
+  }
   if (options.dry_run || report.done) {
     if (!status.ok()) return status;
     return report;
   }
+  if (cutover.frozen() && !options.hooks.on_abort.empty()) {
+    if (options.on_step) options.on_step("running the abort hook");
+    std::string reason = !status.ok() ? status.message() : report.refused;
+    Result<HookResult> hook =
+        cutover.RunLogged("on-abort", options.hooks.on_abort, {{"FERRY_REASON", reason}});
+    if (!hook.ok() && status.ok()) status = hook.status();
+  }
+  nlohmann::json hooks = nlohmann::json::array();
+  for (const HookResult& hook : report.hooks) hooks.push_back(hook.Json());
   catalog::Run record;
   record.id = cutover.report_run_;
   record.outcome = status.code() == Code::kCancelled ? "stopped"
                    : !status.ok()                    ? "failed"
                                                      : "refused";
-  record.summary_json =
-      JsonText(nlohmann::json{{"refused", report.refused}, {"changes", report.changes}});
+  record.summary_json = JsonText(
+      nlohmann::json{{"refused", report.refused}, {"changes", report.changes}, {"hooks", hooks}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;

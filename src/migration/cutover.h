@@ -5,11 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "migration/hooks.h"
 #include "migration/safety.h"
 #include "migration/sync.h"
 #include "migration/verify.h"
@@ -27,6 +29,18 @@ struct CutoverOptions {
   bool accept_skipped = false;
   SyncOptions sync;  // the final passes; sync.copy.stop stops the cutover too
   bool dry_run = false;
+  // The operator's commands (empty: none), never run by a dry run. pre_freeze runs before the
+  // quiet window (make the share read-only, stop the application): a failure refuses the
+  // cutover. post_cutover runs once the migration is closed (point the application at the
+  // target). on_abort runs when a cutover that reached the freeze does not close — refused,
+  // stopped or failed, a failed pre-freeze included — to undo the freeze; FERRY_REASON says
+  // why. Each gets `env` (FERRY_MIGRATION, FERRY_SOURCE, FERRY_TARGET) with FERRY_RUN and
+  // FERRY_HOOK, and `timeout`; each outcome and output goes into the log ("hook" events).
+  struct Hooks {
+    std::string pre_freeze, post_cutover, on_abort;
+    std::chrono::milliseconds timeout{300'000};
+    std::map<std::string, std::string> env;
+  } hooks;
   std::function<void(const std::string& step)> on_step;  // progress messages
 };
 
@@ -42,12 +56,14 @@ struct CutoverReport {
   int64_t items = 0, bytes = 0;  // copied items (every kind) and bytes at cutover
   int64_t files = 0;             // of the items, files
   int64_t skipped = 0;           // skipped items, accepted as left behind
+  std::vector<HookResult> hooks;  // the hooks run, in order
+  bool post_cutover_failed = false;  // cut over, but the post-cutover hook did not succeed
   // From when the target is known to hold the source: the end of the listing that the last
   // final pass's scan was proven against (the source did not change after it).
   int64_t in_sync_since_ns = 0;
 };
 
-// Runs the cutover: the source must be the one the migration began with and quiet over the
+// Runs the cutover: after the pre-freeze hook, the source must be the one the migration began with and quiet over the
 // window; then final sync passes until a listing after one shows no change since the listing
 // before it; then no open problem may remain (conflicts, failures, pending items, skipped items
 // unless accepted), and verify must be clean. Only then is the migration recorded as cut over
