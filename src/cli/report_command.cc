@@ -408,12 +408,12 @@ std::string CutoverSection(const nlohmann::json& f) {
   if (const nlohmann::json& last = f["cutover_hooks"]; !last.is_null()) {
     std::string rows;
     for (const auto& hook : last["hooks"]) {
-      rows += fmt::format(
-          "<tr{}><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
-          hook["ok"].get<bool>() ? "" : " class=\"failure\"",
-          EscapeXml(hook["hook"].get<std::string>()), EscapeXml(hook["command"].get<std::string>()),
-          EscapeXml(hook["outcome"].get<std::string>()),
-          EscapeXml(hook["output"].get<std::string>()));
+      rows += fmt::format("<tr{}><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+                          hook["ok"].get<bool>() ? "" : " class=\"failure\"",
+                          EscapeXml(hook["hook"].get<std::string>()),
+                          EscapeXml(hook["command"].get<std::string>()),
+                          EscapeXml(hook["outcome"].get<std::string>()),
+                          EscapeXml(hook["output"].get<std::string>()));
     }
     body += fmt::format(
         "<h3>Hooks of the last cutover (run {})</h3><table id=\"cutover-hooks\"><tr><th>hook</th>"

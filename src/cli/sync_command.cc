@@ -2,11 +2,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/transfer_flags.h"
 #include "migration/cutover.h"
+#include "migration/plan.h"
 #include "migration/sync.h"
 #include "migration/verify.h"
 
@@ -255,7 +257,58 @@ struct CutoverCommandOptions {
   int max_final_passes = 3;
   bool yes = false, accept_skipped = false;
   std::string pre_freeze, post_cutover, on_abort, hook_timeout = "5m";
+  bool plan = false, json = false;
 };
+
+// cutover --plan: the prediction from the history; nothing is changed or contacted.
+int PlanCutover(const CutoverCommandOptions& o, double quiet_window_seconds) {
+  auto catalog = OpenMigration(o.sync.dir, /*read_only=*/true);
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  Result<migration::PlanInput> input = migration::PlanInputFrom(*catalog, now);
+  if (!input.ok()) Fail(input.status());
+  input->quiet_window_seconds = quiet_window_seconds;
+  const migration::CutoverPlan p = migration::PlanCutover(*input);
+  if (o.json) {
+    std::cout << JsonText(migration::PlanJson(p), 2) << "\n";
+    return kExitDone;
+  }
+  std::cout << fmt::format("cutover plan for {} (from {}; nothing was changed)\n", o.sync.dir,
+                           Count(p.sync_passes, "sync pass", "sync passes"));
+  std::cout << fmt::format("  the source changes by about {:.{}f} files ({}) an hour\n",
+                           p.files_changed_per_hour, p.files_changed_per_hour < 100 ? 1 : 0,
+                           HumanBytes(int64_t(p.bytes_changed_per_hour)));
+  std::cout << fmt::format(
+      "  measured: transfer {}/s; a pass's listing and comparing {}; verification {}\n",
+      HumanBytes(int64_t(p.bytes_per_second)), HumanDuration(p.scan_seconds),
+      HumanDuration(p.verify_seconds));
+  std::cout << fmt::format(
+      "  since the last pass ({:.1f} h ago): about {} ({}) changed\n", p.hours_since_last_pass,
+      Count(int64_t(std::llround(p.pending_files)), "file"), HumanBytes(int64_t(p.pending_bytes)));
+  std::cout << fmt::format("  final sync if cut over now: about {}\n",
+                           HumanDuration(p.final_sync_seconds));
+  std::cout << fmt::format(
+      "  read-only window to announce: {} (quiet window {}, final sync and verification, "
+      "with half again as margin)\n",
+      HumanDuration(p.window_seconds), HumanDuration(quiet_window_seconds));
+  if (p.sync_first) {
+    std::cout << fmt::format(
+        "  run 'ferry sync {}' first: the final sync would then take about {} instead\n",
+        o.sync.dir, HumanDuration(p.final_sync_after_pass_seconds));
+  } else {
+    std::cout << "  another sync first would not shorten the window\n";
+  }
+  if (p.quiet_start_hour >= 0) {
+    std::cout << fmt::format(
+        "  quietest hours (UTC): {} to {} ({} of {} file modifications seen in the last 8 "
+        "weeks)\n",
+        migration::WeekHourName(p.quiet_start_hour),
+        migration::WeekHourName(p.quiet_start_hour + 4), p.quiet_changes, p.changes_seen);
+  }
+  for (const auto& note : p.notes) std::cout << "  note: " << note << "\n";
+  return kExitDone;
+}
 
 // One line per hook run, and the output of one that failed.
 void PrintHooks(const std::vector<migration::HookResult>& hooks) {
@@ -277,6 +330,10 @@ void PrintHooks(const std::vector<migration::HookResult>& hooks) {
 
 int RunCutover(const CutoverCommandOptions& o) {
   auto window = ParseDuration("--quiet-window", o.quiet_window);
+  if (o.json && !o.plan) throw ExitError(kExitUsage, "--json goes with --plan");
+  if (o.plan) {
+    return PlanCutover(o, std::chrono::duration<double>(window).count());
+  }
   std::unique_ptr<transfer::Engine> engine = MakeEngine(o.sync.transfer);
   auto catalog = OpenMigration(o.sync.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
@@ -441,6 +498,12 @@ CommandRunner AddCutoverCommand(CLI::App& app) {
   cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->sync.dry_run,
                 "Check quiet and say what the final sync would do or refuse; change nothing");
+  cmd->add_flag("--plan", o->plan,
+                "Change nothing: from the sync history, predict the final sync's time and the "
+                "read-only window to announce, say whether another sync first would shorten "
+                "it, and when the source changes least")
+      ->excludes("--dry-run");
+  cmd->add_flag("--json", o->json, "With --plan: print the plan as JSON");
   cmd->add_option("--pre-freeze", o->pre_freeze,
                   "A shell command run first (make the share read-only, stop the application); "
                   "if it fails, the cutover does not begin");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -266,9 +267,9 @@ TEST_F(CutoverTest, HooksFreezeSwitchAndUndoWithTheirOutcomesLogged) {
   };
 
   // Refused after the freeze (a skipped link): the abort hook undoes it, with the reason.
-  auto refused = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--pre-freeze",
-                        hook("freeze"), "--post-cutover", hook("switch"), "--on-abort",
-                        hook("undo")});
+  auto refused =
+      Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--pre-freeze", hook("freeze"),
+             "--post-cutover", hook("switch"), "--on-abort", hook("undo")});
   EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
   std::vector<std::string> ran = lines();
   ASSERT_EQ(ran.size(), 2u) << refused.out;
@@ -301,8 +302,8 @@ TEST_F(CutoverTest, HooksFreezeSwitchAndUndoWithTheirOutcomesLogged) {
 
   // It closes: the freeze, then the switch; no undo.
   auto done = Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--accept-skipped",
-                     "--pre-freeze", hook("freeze"), "--post-cutover", hook("switch"),
-                     "--on-abort", hook("undo")});
+                     "--pre-freeze", hook("freeze"), "--post-cutover", hook("switch"), "--on-abort",
+                     hook("undo")});
   ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
   ran = lines();
   ASSERT_EQ(ran.size(), 2u);
@@ -326,16 +327,48 @@ TEST_F(CutoverTest, HooksFreezeSwitchAndUndoWithTheirOutcomesLogged) {
   EXPECT_NE(ReadFile(html).find("switch said hello"), std::string::npos);
 }
 
+// cutover --plan reads the history and changes nothing; its numbers come from the runs.
+TEST_F(CutoverTest, APlanFromTheSyncHistoryChangesNothing) {
+  for (int i = 0; i < 20; ++i) AddFile(fmt::format("d/f{}", i), std::string(10'000, 'x'));
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  WriteFile(Src() + "/d/f1", std::string(20'000, 'y'));
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  WriteFile(Src() + "/d/new", "new");
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  const nlohmann::json before = Status();
+
+  auto plan = Ferry({"cutover", Mig(), "--plan", "--json", "--quiet-window", "2m"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  const nlohmann::json p = nlohmann::json::parse(plan.out);
+  EXPECT_EQ(p["sync_passes"], 2);
+  EXPECT_GT(p["files_changed_per_hour"].get<double>(), 0);
+  EXPECT_GT(p["bytes_per_second"].get<double>(), 0);
+  const double window = p["window_seconds"];
+  EXPECT_GE(window, 300);
+  EXPECT_EQ(std::fmod(window, 300), 0) << "whole 5 minutes";
+  EXPECT_GE(window, 1.5 * (120 + p["final_sync_seconds"].get<double>()))
+      << "the quiet window counts";
+  EXPECT_EQ(Status()["runs"], before["runs"]) << "no run recorded";
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+
+  auto text = Ferry({"cutover", Mig(), "--plan"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("read-only window to announce"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("quietest hours (UTC)"), std::string::npos) << text.out;
+  EXPECT_EQ(Ferry({"cutover", Mig(), "--json"}).exit_code, 2) << "--json goes with --plan";
+}
+
 // Ctrl-C after the freeze closes nothing and runs the abort hook.
 TEST_F(CutoverTest, AStopAfterTheFreezeRunsTheAbortHook) {
   AddFile("a.txt", "a");
   Init();
   ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
   const std::string undo = dir_.Sub("undone");
-  BackgroundProcess cutover(FerryArgv({"cutover", Mig(), "--quiet-window", "60s", "--yes",
-                                       "--pre-freeze", "true", "--on-abort",
-                                       "echo \"$FERRY_REASON\" > " + undo}),
-                            FerryOptions(env_));
+  BackgroundProcess cutover(
+      FerryArgv({"cutover", Mig(), "--quiet-window", "60s", "--yes", "--pre-freeze", "true",
+                 "--on-abort", "echo \"$FERRY_REASON\" > " + undo}),
+      FerryOptions(env_));
   ASSERT_TRUE(cutover.WaitForOutput("checking that the source is quiet", 30'000));
   cutover.Kill(SIGINT);
   ProcessResult stopped = cutover.Wait();

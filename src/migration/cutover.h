@@ -53,22 +53,22 @@ struct CutoverReport {
   SyncReport sync;                        // the last final pass
   int final_passes = 0;
   VerifyReport verify;
-  int64_t items = 0, bytes = 0;  // copied items (every kind) and bytes at cutover
-  int64_t files = 0;             // of the items, files
-  int64_t skipped = 0;           // skipped items, accepted as left behind
-  std::vector<HookResult> hooks;  // the hooks run, in order
+  int64_t items = 0, bytes = 0;      // copied items (every kind) and bytes at cutover
+  int64_t files = 0;                 // of the items, files
+  int64_t skipped = 0;               // skipped items, accepted as left behind
+  std::vector<HookResult> hooks;     // the hooks run, in order
   bool post_cutover_failed = false;  // cut over, but the post-cutover hook did not succeed
   // From when the target is known to hold the source: the end of the listing that the last
   // final pass's scan was proven against (the source did not change after it).
   int64_t in_sync_since_ns = 0;
 };
 
-// Runs the cutover: after the pre-freeze hook, the source must be the one the migration began with and quiet over the
-// window; then final sync passes until a listing after one shows no change since the listing
-// before it; then no open problem may remain (conflicts, failures, pending items, skipped items
-// unless accepted), and verify must be clean. Only then is the migration recorded as cut over
-// and closed. A refusal is a report with `refused` set (the CLI exits 3), not an error. A stop
-// at any point before the close returns Code::kCancelled and closes nothing. Every attempt is
+// Runs the cutover: after the pre-freeze hook, the source must be the one the migration began with
+// and quiet over the window; then final sync passes until a listing after one shows no change since
+// the listing before it; then no open problem may remain (conflicts, failures, pending items,
+// skipped items unless accepted), and verify must be clean. Only then is the migration recorded as
+// cut over and closed. A refusal is a report with `refused` set (the CLI exits 3), not an error. A
+// stop at any point before the close returns Code::kCancelled and closes nothing. Every attempt is
 // recorded as a "cutover" run (done, refused, stopped or failed).
 Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
                               storage::Store& target, const CutoverOptions& options);

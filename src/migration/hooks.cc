@@ -48,9 +48,14 @@ std::string HookResult::Outcome() const {
 }
 
 nlohmann::json HookResult::Json() const {
-  return {{"hook", hook},           {"command", command},     {"exit_code", exit_code},
-          {"timed_out", timed_out}, {"seconds", seconds},     {"outcome", Outcome()},
-          {"ok", ok()},             {"output", output}};
+  return {{"hook", hook},
+          {"command", command},
+          {"exit_code", exit_code},
+          {"timed_out", timed_out},
+          {"seconds", seconds},
+          {"outcome", Outcome()},
+          {"ok", ok()},
+          {"output", output}};
 }
 
 Result<HookResult> RunHook(const std::string& hook, const std::string& command,
@@ -77,8 +82,8 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
   posix_spawn_file_actions_adddup2(&actions, out[1], 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);  // a group of its own: a timeout stops all of it
   sigset_t none, defaults;
   sigemptyset(&none);
@@ -97,8 +102,7 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
   ::close(out[1]);
   if (spawned != 0) {
     ::close(out[0]);
-    return Status(Code::kIo,
-                  fmt::format("--{}: cannot run /bin/sh: {}", hook, ErrnoText(spawned)));
+    return Status(Code::kIo, fmt::format("--{}: cannot run /bin/sh: {}", hook, ErrnoText(spawned)));
   }
 
   std::string output;
@@ -142,8 +146,7 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
   }
   ::close(out[0]);
   if (result.timed_out) ::kill(-pid, SIGKILL);  // what is left of the group
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (output.size() > kOutputKept) output.erase(0, output.size() - kOutputKept);
   result.output = RedactSecrets(output);

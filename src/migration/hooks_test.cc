@@ -33,8 +33,8 @@ TEST(RunHook, KeepsTheExitCodeTheOutputAndSeesTheFerryVariables) {
 TEST(RunHook, PastItsTimeTheWholeGroupIsStopped) {
   const auto start = std::chrono::steady_clock::now();
   // The shell and a child of its own, both sleeping far past the limit.
-  ASSERT_OK_AND_ASSIGN(HookResult r, RunHook("pre-freeze", "sleep 60 & sleep 60; echo never",
-                                             {}, milliseconds(300)));
+  ASSERT_OK_AND_ASSIGN(HookResult r, RunHook("pre-freeze", "sleep 60 & sleep 60; echo never", {},
+                                             milliseconds(300)));
   EXPECT_TRUE(r.timed_out);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.output.find("never"), std::string::npos);
@@ -45,8 +45,8 @@ TEST(RunHook, PastItsTimeTheWholeGroupIsStopped) {
 
 TEST(RunHook, ACommandThatLeavesSomethingRunningEndsWhenItsShellEnds) {
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_OK_AND_ASSIGN(HookResult r, RunHook("post-cutover", "sleep 60 & echo started",
-                                             {}, milliseconds(60'000)));
+  ASSERT_OK_AND_ASSIGN(
+      HookResult r, RunHook("post-cutover", "sleep 60 & echo started", {}, milliseconds(60'000)));
   EXPECT_TRUE(r.ok()) << r.Outcome();
   EXPECT_EQ(r.output, "started\n");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
