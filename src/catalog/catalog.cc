@@ -47,6 +47,10 @@ std::string_view Name(Stage stage) {
       return "cutover";
     case Stage::kResolve:
       return "resolve";
+    case Stage::kWatchSource:
+      return "watch-source";
+    case Stage::kDecommissionCheck:
+      return "decommission-check";
   }
   return "unknown";
 }

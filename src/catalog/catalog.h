@@ -42,10 +42,30 @@ std::optional<ItemState> StateFromName(std::string_view name);
 // (inside the source), or keep them as link blobs (is_symlink=true).
 enum class SymlinkPolicy { kSkip, kFollow, kKeep };
 // The stages a run belongs to.
-enum class Stage { kInit, kScan, kTrial, kCopy, kSync, kVerify, kVerifyDeep, kCutover, kResolve };
-inline constexpr Stage kStages[] = {Stage::kInit,       Stage::kScan,    Stage::kTrial,
-                                    Stage::kCopy,       Stage::kSync,    Stage::kVerify,
-                                    Stage::kVerifyDeep, Stage::kCutover, Stage::kResolve};
+enum class Stage {
+  kInit,
+  kScan,
+  kTrial,
+  kCopy,
+  kSync,
+  kVerify,
+  kVerifyDeep,
+  kCutover,
+  kResolve,
+  kWatchSource,
+  kDecommissionCheck
+};
+inline constexpr Stage kStages[] = {Stage::kInit,
+                                    Stage::kScan,
+                                    Stage::kTrial,
+                                    Stage::kCopy,
+                                    Stage::kSync,
+                                    Stage::kVerify,
+                                    Stage::kVerifyDeep,
+                                    Stage::kCutover,
+                                    Stage::kResolve,
+                                    Stage::kWatchSource,
+                                    Stage::kDecommissionCheck};
 // What a sync does when an item is deleted at the source: keep its blob, or delete it.
 enum class DeleteMode { kAdditive, kMirror };
 // Each name as the command line and the catalog write it ("skip", "mirror", ...), and back.

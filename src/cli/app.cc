@@ -165,6 +165,8 @@ int Run(int argc, char** argv) {
   add(AddErrorsCommand(app));
   add(AddLogCommand(app));
   add(AddReportCommand(app));
+  add(AddWatchSourceCommand(app));
+  add(AddDecommissionCheckCommand(app));
   add(AddCheckCommand(app));
   // Set after the commands are added: they would inherit it, and it reads oddly in their help.
   app.footer("Run 'ferry COMMAND --help' for a command's options.");

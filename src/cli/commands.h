@@ -27,6 +27,8 @@ CommandRunner AddLogCommand(CLI::App& app);
 CommandRunner AddReportCommand(CLI::App& app);
 CommandRunner AddTrialCommand(CLI::App& app);
 CommandRunner AddResolveCommand(CLI::App& app);
+CommandRunner AddWatchSourceCommand(CLI::App& app);
+CommandRunner AddDecommissionCheckCommand(CLI::App& app);
 
 // Refuses copy and sync (exit 2) on a migration that was cut over, unless `reopen`, which
 // reopens it. A dry run is always allowed.

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/history.h"
 #include "migration/cutover.h"
+#include "migration/plan.h"
 #include "migration/safety.h"
 #include "migration/scan.h"
 
@@ -113,6 +114,40 @@ nlohmann::json LogFacts(catalog::Catalog& catalog) {
           {"first_bad_event", chain->first_bad_id}};
 }
 
+// The cutover plan (before the cutover), the watch passes over the retired source and the last
+// decommission check (after it).
+void AfterCutoverFacts(catalog::Catalog& catalog, const std::vector<catalog::Run>& runs,
+                       nlohmann::json& facts) {
+  nlohmann::json watches = nlohmann::json::array();
+  nlohmann::json decommission = nullptr;
+  for (const auto& r : runs) {
+    std::optional<catalog::Stage> stage = catalog::StageNamed(r.stage);
+    nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
+    if (stage == catalog::Stage::kWatchSource) {
+      watches.push_back({{"run", r.id},
+                         {"when", HumanTime(r.started_ns)},
+                         {"outcome", r.outcome},
+                         {"changes", summary.value("changes", int64_t(0))},
+                         {"newly_seen", summary.value("newly_seen", int64_t(0))}});
+    } else if (stage == catalog::Stage::kDecommissionCheck) {
+      decommission = summary;
+      decommission["run"] = r.id;
+      decommission["when"] = HumanTime(r.started_ns);
+    }
+  }
+  facts["watch_history"] = watches;
+  facts["decommission"] = decommission;
+  facts["plan"] = nullptr;
+  if (!migration::IsClosed(catalog)) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    Result<migration::PlanInput> input = migration::PlanInputFrom(catalog, now);
+    if (!input.ok()) Fail(input.status());
+    facts["plan"] = migration::PlanJson(migration::PlanCutover(*input));
+  }
+}
+
 // Where the migration stands, in one of four words a manager can act on, and why:
 // "needs attention" (something failed, conflicts, a verification found mismatches, the log is
 // broken), "cut over", "ready for cutover" (everything copied and verified since the last copy
@@ -212,6 +247,7 @@ nlohmann::json Facts(catalog::Catalog& catalog, const std::string& dir) {
   auto runs = catalog.Runs();
   if (!runs.ok()) Fail(runs.status());
   facts["cutover_hooks"] = LastCutoverHooks(catalog, *runs);
+  AfterCutoverFacts(catalog, *runs, facts);
   facts["verdict"] = Verdict(catalog, facts);
   return facts;
 }
@@ -437,6 +473,59 @@ std::string CutoverSection(const nlohmann::json& f) {
   return body;
 }
 
+// Before the switch, the plan; after it, the watch over the retired source and the last
+// decommission check.
+std::string AfterSection(const nlohmann::json& f) {
+  std::string body;
+  if (const nlohmann::json& p = f["plan"]; !p.is_null()) {
+    body += "<h2>Cutover plan</h2>";
+    body += fmt::format(
+        "<p id=\"plan\">If cut over now: final sync about {}; read-only window to announce {} "
+        "(with the default 1-minute quiet window); {}.</p>",
+        HumanDuration(p["final_sync_seconds"].get<double>()),
+        HumanDuration(p["window_seconds"].get<double>()),
+        p["sync_first"].get<bool>() ? "another sync first would shorten it"
+                                    : "another sync first would not shorten it");
+    if (const nlohmann::json& q = p["quiet_hours_utc"]; !q.is_null()) {
+      body += fmt::format("<p>Quietest hours of the week (UTC): {} to {}.</p>",
+                          q["from"].get<std::string>(), q["to"].get<std::string>());
+    }
+    for (const auto& note : p["notes"]) {
+      body += "<p class=\"sub\">" + EscapeXml(note.get<std::string>()) + "</p>";
+    }
+  }
+  if (!f["watch_history"].empty() || !f["decommission"].is_null()) {
+    body += "<h2>After the cutover</h2>";
+    std::string rows;
+    for (const auto& w : f["watch_history"]) {
+      rows += fmt::format("<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                          w["changes"].get<int64_t>() > 0 ? " class=\"failure\"" : "",
+                          w["run"].get<int64_t>(), EscapeXml(w["when"].get<std::string>()),
+                          w["changes"].get<int64_t>(), w["newly_seen"].get<int64_t>());
+    }
+    if (!rows.empty()) {
+      body +=
+          "<table id=\"watch-history\"><tr><th>run</th><th>watched</th><th>changes since "
+          "the cutover</th><th>newly logged</th></tr>" +
+          rows + "</table>";
+    }
+    if (const nlohmann::json& d = f["decommission"]; !d.is_null()) {
+      const bool passed = d.value("passed", false);
+      body += fmt::format("<p id=\"decommission\"{}>Decommission check (run {}, {}): {}.</p>",
+                          passed ? "" : " class=\"failure\"", d["run"].get<int64_t>(),
+                          EscapeXml(d["when"].get<std::string>()),
+                          passed ? "passed, the source may be retired" : "not passed");
+      if (d.contains("unmet")) {
+        body += "<ul>";
+        for (const auto& why : d["unmet"])
+          body += "<li>" + EscapeXml(why.get<std::string>()) + "</li>";
+        body += "</ul>";
+      }
+    }
+  }
+  return body;
+}
+
 // The event log and the state of its hash chain.
 std::string LogSection(const nlohmann::json& f) {
   std::string body;
@@ -456,7 +545,7 @@ std::string LogSection(const nlohmann::json& f) {
 std::string Html(const nlohmann::json& f) {
   std::string body = HeaderSection(f) + VerdictSection(f) + StagesSection(f) +
                      ThroughputSection(f) + SyncSection(f) + ErrorsSection(f) + CutoverSection(f) +
-                     LogSection(f);
+                     AfterSection(f) + LogSection(f);
   return fmt::format(R"(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

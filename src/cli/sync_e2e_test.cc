@@ -359,6 +359,90 @@ TEST_F(CutoverTest, APlanFromTheSyncHistoryChangesNothing) {
   EXPECT_EQ(Ferry({"cutover", Mig(), "--json"}).exit_code, 2) << "--json goes with --plan";
 }
 
+// After the cutover: the retired source is watched (each change logged once) and the
+// decommission check passes only when every condition holds.
+TEST_F(CutoverTest, TheRetiredSourceIsWatchedAndItsDecommissionGated) {
+  for (int i = 0; i < 5; ++i) AddFile(fmt::format("f{}", i), "data");
+  Init();
+  ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
+  auto open_watch = Ferry({"watch-source", Mig(), "--once"});
+  EXPECT_EQ(open_watch.exit_code, 2) << "not cut over yet";
+  EXPECT_NE(open_watch.err.find("not cut over"), std::string::npos) << open_watch.err;
+  ASSERT_EQ(Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--yes"}).exit_code, 0);
+
+  auto quiet = Ferry({"watch-source", Mig(), "--once"});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.out << quiet.err;
+  EXPECT_NE(quiet.out.find("has not changed since the cutover"), std::string::npos) << quiet.out;
+
+  auto no_deep = Ferry({"decommission-check", Mig(), "--min-days", "0"});
+  EXPECT_EQ(no_deep.exit_code, 3) << no_deep.out << no_deep.err;
+  EXPECT_NE(no_deep.out.find("no 'ferry verify --deep' since the cutover"), std::string::npos)
+      << no_deep.out;
+  auto sampled = Ferry({"verify", Mig(), "--deep", "--sample", "2"});
+  ASSERT_EQ(sampled.exit_code, 0) << sampled.out;
+  EXPECT_NE(Ferry({"decommission-check", Mig(), "--min-days", "0"}).out.find("a sample only"),
+            std::string::npos);
+  ASSERT_EQ(Ferry({"verify", Mig(), "--deep"}).exit_code, 0);
+  auto passed = Ferry({"decommission-check", Mig(), "--min-days", "0", "--json"});
+  EXPECT_EQ(passed.exit_code, 0) << passed.out << passed.err;
+  EXPECT_EQ(nlohmann::json::parse(passed.out)["passed"], true) << passed.out;
+  auto young = Ferry({"decommission-check", Mig(), "--min-days", "30"});
+  EXPECT_EQ(young.exit_code, 3);
+  EXPECT_NE(young.out.find("days old; --min-days asks for 30"), std::string::npos) << young.out;
+
+  // Someone still writes to the old share.
+  WriteFile(Src() + "/late.txt", "late");
+  const std::string marker = dir_.Sub("changes");
+  auto changed =
+      Ferry({"watch-source", Mig(), "--once", "--on-change", "echo $FERRY_CHANGES > " + marker});
+  EXPECT_EQ(changed.exit_code, 3) << changed.out << changed.err;
+  EXPECT_NE(changed.out.find("new      late.txt"), std::string::npos) << changed.out;
+  EXPECT_EQ(ReadFile(marker), "1\n");
+  auto again = Ferry({"watch-source", Mig(), "--once"});
+  EXPECT_EQ(again.exit_code, 3);
+  EXPECT_NE(again.out.find("(0 newly logged"), std::string::npos) << again.out;
+  auto log = nlohmann::json::parse(Ferry({"log", Mig(), "--json"}).out);
+  int logged = 0;
+  for (const auto& e : log["events"]) logged += e["kind"] == "source-changed";
+  EXPECT_EQ(logged, 1) << "each change is logged once";
+
+  auto gone = Ferry({"decommission-check", Mig(), "--min-days", "0"});
+  EXPECT_EQ(gone.exit_code, 3);
+  EXPECT_NE(gone.out.find("the source changed since the cutover (1 change, e.g. late.txt)"),
+            std::string::npos)
+      << gone.out;
+  EXPECT_EQ(Ferry({"log", Mig(), "--check"}).exit_code, 0);
+
+  const nlohmann::json facts = nlohmann::json::parse(Ferry({"report", Mig(), "--json"}).out);
+  ASSERT_EQ(facts["watch_history"].size(), 3u);
+  EXPECT_EQ(facts["watch_history"][1]["changes"], 1);
+  EXPECT_EQ(facts["decommission"]["passed"], false);
+  std::string html = dir_.Sub("report.html");
+  ASSERT_EQ(Ferry({"report", Mig(), "--html", html}).exit_code, 0);
+  EXPECT_NE(ReadFile(html).find("id=\"watch-history\""), std::string::npos);
+  EXPECT_NE(ReadFile(html).find("the source changed since the cutover"), std::string::npos);
+
+  // Watching on: a pass per interval until stopped.
+  BackgroundProcess watching(FerryArgv({"watch-source", Mig(), "--interval", "1s"}),
+                             FerryOptions(env_));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string out = watching.OutputSoFar();
+    size_t first = out.find("the retired source");
+    if (first != std::string::npos &&
+        out.find("the retired source", first + 1) != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  watching.Kill(SIGINT);
+  ProcessResult stopped = watching.Wait();
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
+  size_t first = stopped.out.find("the retired source");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_NE(stopped.out.find("the retired source", first + 1), std::string::npos) << stopped.out;
+}
+
 // Ctrl-C after the freeze closes nothing and runs the abort hook.
 TEST_F(CutoverTest, AStopAfterTheFreezeRunsTheAbortHook) {
   AddFile("a.txt", "a");

@@ -381,13 +381,15 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
                    : report.mismatches      ? "mismatches"
                    : report.open.blocking() ? "open problems"
                                             : "done";
-  record.summary_json = JsonText(nlohmann::json{{"checked", report.checked},
-                                                {"checked_folders", report.checked_folders},
-                                                {"ok", report.ok},
-                                                {"mismatches", report.mismatches},
-                                                {"unexpected", report.unexpected},
-                                                {"deep_checked", report.deep_checked},
-                                                {"seed", report.seed}});
+  record.summary_json = JsonText(nlohmann::json{
+      {"checked", report.checked},
+      {"checked_folders", report.checked_folders},
+      {"ok", report.ok},
+      {"mismatches", report.mismatches},
+      {"unexpected", report.unexpected},
+      {"deep_checked", report.deep_checked},
+      {"sampled", options.sample_count.has_value() || options.sample_percent.has_value()},
+      {"seed", report.seed}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
   return report;
