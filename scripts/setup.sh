@@ -18,6 +18,7 @@ packages=(
   openssl   # a self-signed certificate for the https test
   libfuse3-dev fuse3  # slowfs: a source mount with network latency, for tests and benchmarks
   libpq-dev postgresql  # a shared catalog for many machines; the tests start their own server
+  prometheus-cpp-dev    # live metrics (--metrics-listen)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

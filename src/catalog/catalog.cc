@@ -51,6 +51,8 @@ std::string_view Name(Stage stage) {
       return "watch-source";
     case Stage::kDecommissionCheck:
       return "decommission-check";
+    case Stage::kAuditTarget:
+      return "audit-target";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,7 +54,8 @@ enum class Stage {
   kCutover,
   kResolve,
   kWatchSource,
-  kDecommissionCheck
+  kDecommissionCheck,
+  kAuditTarget
 };
 inline constexpr Stage kStages[] = {Stage::kInit,
                                     Stage::kScan,
@@ -65,7 +67,9 @@ inline constexpr Stage kStages[] = {Stage::kInit,
                                     Stage::kCutover,
                                     Stage::kResolve,
                                     Stage::kWatchSource,
-                                    Stage::kDecommissionCheck};
+                                    Stage::kDecommissionCheck,
+                                    Stage::kAuditTarget};
+static_assert(std::size(kStages) == size_t(Stage::kAuditTarget) + 1, "every stage in kStages");
 // What a sync does when an item is deleted at the source: keep its blob, or delete it.
 enum class DeleteMode { kAdditive, kMirror };
 // Each name as the command line and the catalog write it ("skip", "mirror", ...), and back.

@@ -167,6 +167,7 @@ int Run(int argc, char** argv) {
   add(AddReportCommand(app));
   add(AddWatchSourceCommand(app));
   add(AddDecommissionCheckCommand(app));
+  add(AddAuditTargetCommand(app));
   add(AddCheckCommand(app));
   // Set after the commands are added: they would inherit it, and it reads oddly in their help.
   app.footer("Run 'ferry COMMAND --help' for a command's options.");

@@ -29,6 +29,7 @@ CommandRunner AddTrialCommand(CLI::App& app);
 CommandRunner AddResolveCommand(CLI::App& app);
 CommandRunner AddWatchSourceCommand(CLI::App& app);
 CommandRunner AddDecommissionCheckCommand(CLI::App& app);
+CommandRunner AddAuditTargetCommand(CLI::App& app);
 
 // Refuses copy and sync (exit 2) on a migration that was cut over, unless `reopen`, which
 // reopens it. A dry run is always allowed.

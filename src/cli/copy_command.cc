@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/live.h"
 #include "cli/transfer_flags.h"
 #include "migration/copy.h"
 #include "migration/safety.h"
@@ -19,6 +20,7 @@ struct CopyCommandOptions {
   transfer::EngineFlags transfer;
   bool dry_run = false, overwrite = false, reopen = false, json = false;
   std::string lease = "2m";
+  LiveFlags live;
 };
 
 // What copy --json prints: the counts are of files, with folders and links apart, as `status`
@@ -136,9 +138,11 @@ int RunCopy(const CopyCommandOptions& o) {
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   if (o.dry_run) return DryRunCopy(*catalog, endpoints, o);
+  LiveMetrics live(o.live);
   // With --json, stdout holds the one document; what people read goes to stderr.
   std::ostream& out = o.json ? std::cerr : std::cout;
   if (!migration::HasBeenScanned(*catalog)) {  // held alone: OpenWorker scans for workers
+    live.Stage("scan");
     out << "the source has not been scanned yet: scanning first\n";
     migration::ScanReport scanned = RunScan(*catalog, endpoints);
     PrintScanReport(scanned, out);
@@ -161,7 +165,11 @@ int RunCopy(const CopyCommandOptions& o) {
   options.live_workers = [&engine](int workers) { engine->ShareAmong(workers); };
   const bool worker = catalog->SharesWork();
   ProgressLine line;
+  live.Stage("copy");
+  migration::CopyProgress last;
   options.progress = [&](const migration::CopyProgress& p) {
+    live.Progress(p, engine->Stats(), endpoints.target->RetriesByCause());
+    last = p;
     double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
     if (worker) {  // the totals are the fleet's: this worker's share is not known
       line.Update(fmt::format("copy (this worker): {} files, {}, {}/s", p.items_done,
@@ -180,6 +188,7 @@ int RunCopy(const CopyCommandOptions& o) {
       migration::Copy(*catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
   if (!report.ok()) Fail(report.status());
+  live.Progress(last, engine->Stats(), endpoints.target->RetriesByCause(), /*final=*/true);
 
   const migration::CopyReport& r = *report;
   if (o.json) std::cout << JsonText(CopyJson(r), 2) << "\n";
@@ -226,6 +235,8 @@ CommandRunner AddCopyCommand(CLI::App& app) {
                 "Print one JSON document on stdout at the end (counts of files, with folders "
                 "and links apart); the rest goes to stderr")
       ->excludes("--dry-run");
+  AddLiveOptions(cmd, o->live);
+  cmd->get_option("--progress")->excludes("--json")->excludes("--dry-run");
   cmd->add_flag("--overwrite", o->overwrite,
                 "Also write over blobs that someone else put in the way (conflicts)");
   cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");

@@ -119,7 +119,7 @@ nlohmann::json LogFacts(catalog::Catalog& catalog) {
 void AfterCutoverFacts(catalog::Catalog& catalog, const std::vector<catalog::Run>& runs,
                        nlohmann::json& facts) {
   nlohmann::json watches = nlohmann::json::array();
-  nlohmann::json decommission = nullptr;
+  nlohmann::json decommission = nullptr, audit = nullptr;
   for (const auto& r : runs) {
     std::optional<catalog::Stage> stage = catalog::StageNamed(r.stage);
     nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
@@ -129,6 +129,10 @@ void AfterCutoverFacts(catalog::Catalog& catalog, const std::vector<catalog::Run
                          {"outcome", r.outcome},
                          {"changes", summary.value("changes", int64_t(0))},
                          {"newly_seen", summary.value("newly_seen", int64_t(0))}});
+    } else if (stage == catalog::Stage::kAuditTarget) {
+      audit = summary;
+      audit["run"] = r.id;
+      audit["when"] = HumanTime(r.started_ns);
     } else if (stage == catalog::Stage::kDecommissionCheck) {
       decommission = summary;
       decommission["run"] = r.id;
@@ -137,6 +141,7 @@ void AfterCutoverFacts(catalog::Catalog& catalog, const std::vector<catalog::Run
   }
   facts["watch_history"] = watches;
   facts["decommission"] = decommission;
+  facts["audit"] = audit;
   facts["plan"] = nullptr;
   if (!migration::IsClosed(catalog)) {
     const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -493,6 +498,25 @@ std::string AfterSection(const nlohmann::json& f) {
     for (const auto& note : p["notes"]) {
       body += "<p class=\"sub\">" + EscapeXml(note.get<std::string>()) + "</p>";
     }
+  }
+  if (const nlohmann::json& a = f["audit"]; !a.is_null() && a.contains("findings")) {
+    body +=
+        fmt::format("<h2>Audit of the target</h2><p>Run {}, {}: {}, {} of them high.</p>",
+                    a["run"].get<int64_t>(), EscapeXml(a["when"].get<std::string>()),
+                    Count(int64_t(a["findings"].size()), "finding"), a.value("high", int64_t(0)));
+    std::string rows;
+    for (const auto& finding : a["findings"]) {
+      const std::string severity = finding.value("severity", "");
+      rows +=
+          fmt::format("<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                      severity == "high" ? " class=\"failure\"" : "",
+                      EscapeXml(finding.value("area", "")), EscapeXml(severity),
+                      EscapeXml(finding.value("finding", "")), EscapeXml(finding.value("fix", "")));
+    }
+    body +=
+        "<table id=\"audit\"><tr><th>area</th><th>severity</th><th>finding</th><th>fix</th>"
+        "</tr>" +
+        rows + "</table>";
   }
   if (!f["watch_history"].empty() || !f["decommission"].is_null()) {
     body += "<h2>After the cutover</h2>";

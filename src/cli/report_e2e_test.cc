@@ -6,6 +6,7 @@
 #include <atomic>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "support/migration_fixture.h"
@@ -292,6 +293,157 @@ TEST_F(ReportTest, TheReportOpensWithAVerdictAndPrintsOnA4) {
     EXPECT_NEAR(std::stod((*it)[2]), 841.9, 1.0) << "and 297 mm high";
   }
   EXPECT_GE(boxes, 1) << "no page in the PDF";
+}
+
+using LiveTest = MigrationFixture;
+
+// What the endpoint at `url` answers, read by Node's own HTTP client.
+std::string Scrape(const std::string& url) {
+  auto r = RunProcess(
+      {"node", "-e",
+       "require('http').get(process.argv[1], r => { let d = ''; r.on('data', c => d += c); "
+       "r.on('end', () => process.stdout.write(d)); }).on('error', e => { "
+       "process.stderr.write(e.message); process.exit(1); })",
+       url});
+  return r.exit_code == 0 ? r.out : "";
+}
+
+// The value of one sample line of Prometheus text ("name{labels} value"), or -1.
+double Sample(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+// A long copy serves live Prometheus metrics while it runs, and writes JSON progress lines on
+// stdout for scripts.
+TEST_F(LiveTest, ACopyServesMetricsMidRunAndPrintsJsonLines) {
+  for (int i = 0; i < 20; ++i)
+    AddFile(fmt::format("f{:02d}", i), std::string(1 << 20, char('a' + i)));
+  Init();
+  const int port = FreeLoopbackPort();
+  const std::string url = fmt::format("http://127.0.0.1:{}/metrics", port);
+  BackgroundProcess copy(FerryArgv({"copy", Mig(), "--max-bandwidth", "4MiB/s", "--metrics-listen",
+                                    fmt::format("127.0.0.1:{}", port), "--progress", "json",
+                                    "--progress-interval", "200ms"}),
+                         FerryOptions(env_));
+  std::string mid;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && copy.Running()) {
+    std::string text = "\n" + Scrape(url);
+    double done = Sample(text, "ferry_files{state=\"done\"}");
+    if (done > 0 && done < 20) {
+      mid = text;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(mid.empty()) << "no scrape caught the copy half done";
+  EXPECT_EQ(Sample(mid, "ferry_stage{stage=\"copy\"}"), 1) << mid;
+  EXPECT_EQ(Sample(mid, "ferry_files{state=\"total\"}"), 20) << mid;
+  EXPECT_EQ(Sample(mid, "ferry_bytes{state=\"total\"}"), 20 << 20) << mid;
+  EXPECT_GT(Sample(mid, "ferry_bytes_per_second"), 0) << mid;
+  EXPECT_GE(Sample(mid, "ferry_throttled_seconds_total"), 0) << mid;
+  EXPECT_GT(Sample(mid, "ferry_streams"), 0) << mid;
+
+  ProcessResult done = copy.Wait();
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.err.find("copied 20 files"), std::string::npos) << "text on stderr";
+  std::istringstream lines(done.out);
+  std::vector<nlohmann::json> progress;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not a JSON line: " << line;
+    progress.push_back(j);
+  }
+  ASSERT_GE(progress.size(), 3u) << done.out;
+  EXPECT_EQ(progress.back()["final"], true);
+  EXPECT_EQ(progress.back()["files_done"], 20);
+  EXPECT_EQ(progress.back()["bytes_done"], 20 << 20);
+  EXPECT_EQ(progress.front()["stage"], "copy");
+  EXPECT_LT(progress.front()["files_done"].get<int>(), 20) << "lines while it ran";
+
+  auto taken = Ferry({"sync", Mig(), "--metrics-listen", "256.0.0.1:1"});
+  EXPECT_EQ(taken.exit_code, 2) << taken.err;
+  EXPECT_NE(taken.err.find("--metrics-listen 256.0.0.1:1: cannot listen there"), std::string::npos)
+      << taken.err;
+}
+
+using AuditTest = MigrationFixture;
+
+// The findings of audit-target for a container set up with @azure/storage-blob.
+std::map<std::string, std::string> Findings(const nlohmann::json& audit) {
+  std::map<std::string, std::string> by_text;  // finding -> severity
+  for (const auto& f : audit["findings"]) by_text[f["finding"]] = f["severity"];
+  return by_text;
+}
+
+bool Has(const std::map<std::string, std::string>& findings, const std::string& part,
+         const std::string& severity) {
+  for (const auto& [text, level] : findings) {
+    if (text.find(part) != std::string::npos && level == severity) return true;
+  }
+  return false;
+}
+
+TEST_F(AuditTest, PublicAccessPoliciesSoftDeleteAndTheCredentialAreAudited) {
+  AddFile("a.txt", "a");
+  Init();
+  RunChecker(Azurite::Global(), {"access", container_, "container", "forever"});
+  RunChecker(Azurite::Global(),
+             {"service", "-", R"({"deleteRetentionPolicy": {"enabled": false}})"});
+  auto open = Ferry({"audit-target", Mig(), "--json"});
+  ASSERT_EQ(open.exit_code, 0) << open.err;
+  const auto findings = Findings(nlohmann::json::parse(open.out));
+  EXPECT_TRUE(Has(findings, "anyone can list and read the container", "high")) << open.out;
+  EXPECT_TRUE(Has(findings, "stored access policy 'forever'", "medium")) << open.out;
+  EXPECT_TRUE(Has(findings, "blob soft delete is off", "high")) << open.out;
+  EXPECT_TRUE(Has(findings, "plain http", "high")) << open.out;
+  EXPECT_TRUE(Has(findings, "account key", "medium")) << open.out;
+  auto strict = Ferry({"audit-target", Mig(), "--strict"});
+  EXPECT_EQ(strict.exit_code, 3) << strict.out;
+  EXPECT_NE(strict.out.find("identity and access:"), std::string::npos) << strict.out;
+  EXPECT_NE(strict.out.find("fix: az storage container set-permission"), std::string::npos);
+
+  // Closed and protected: those findings go.
+  RunChecker(Azurite::Global(), {"access", container_, "off"});
+  RunChecker(Azurite::Global(),
+             {"service", "-", R"({"deleteRetentionPolicy": {"enabled": true, "days": 14}})"});
+  auto closed = Ferry({"audit-target", Mig(), "--json"});
+  const auto after = Findings(nlohmann::json::parse(closed.out));
+  RunChecker(Azurite::Global(),
+             {"service", "-", R"({"deleteRetentionPolicy": {"enabled": false}})"});
+  EXPECT_FALSE(Has(after, "anyone can", "high")) << closed.out;
+  EXPECT_FALSE(Has(after, "stored access policy", "medium")) << closed.out;
+  EXPECT_FALSE(Has(after, "soft delete is off", "high")) << closed.out;
+  EXPECT_TRUE(Has(after, "plain http", "high")) << "Azurite speaks http";
+
+  // A SAS valid for a month outlives the migration.
+  std::string sas = RunChecker(Azurite::Global(), {"sas", container_, "2592000"})["sas"];
+  auto with_sas = RunFerry({"audit-target", Mig(), "--json"}, {{"AZURE_STORAGE_SAS_TOKEN", sas}});
+  ASSERT_EQ(with_sas.exit_code, 0) << with_sas.err;
+  const auto sas_findings = Findings(nlohmann::json::parse(with_sas.out));
+  EXPECT_TRUE(Has(sas_findings, "signs in with a SAS", "medium")) << with_sas.out;
+  EXPECT_TRUE(Has(sas_findings, "long after the migration", "medium")) << with_sas.out;
+  EXPECT_EQ(with_sas.out.find("sig="), std::string::npos) << "the SAS itself is never shown";
+
+  const nlohmann::json facts = nlohmann::json::parse(Ferry({"report", Mig(), "--json"}).out);
+  EXPECT_EQ(facts["audit"]["findings"].size(),
+            nlohmann::json::parse(with_sas.out)["findings"].size())
+      << "the report shows the last audit";
+  std::string html = dir_.Sub("report.html");
+  ASSERT_EQ(Ferry({"report", Mig(), "--html", html}).exit_code, 0);
+  EXPECT_NE(ReadFile(html).find("long after the migration"), std::string::npos);
+
+  TempDir folder;
+  WriteFile(folder.Sub("src/x"), "x");
+  ASSERT_EQ(
+      Ferry({"init", folder.Sub("m"), "--source", folder.Sub("src"), "--target", folder.Sub("t")})
+          .exit_code,
+      0);
+  auto local = Ferry({"audit-target", folder.Sub("m")});
+  EXPECT_EQ(local.exit_code, 2);
+  EXPECT_NE(local.err.find("audits an Azure Blob target"), std::string::npos) << local.err;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/live.h"
 #include "cli/transfer_flags.h"
 #include "migration/cutover.h"
 #include "migration/plan.h"
@@ -23,6 +24,7 @@ struct SyncCommandOptions {
   bool checksum = false, overwrite = false, dry_run = false, reopen = false;
   bool accept_source_change = false;
   transfer::EngineFlags transfer;
+  LiveFlags live;  // sync only (not cutover's final sync)
 };
 
 // Lists the open problems (the first ten) after a one-line count; true if any blocks.
@@ -134,6 +136,14 @@ int RunSync(const SyncCommandOptions& o) {
   ProgressLine line;
   migration::SyncOptions options = MakeSyncOptions(*catalog, o, *engine, line);
   options.copy.retry_causes = RetryCauses(endpoints);
+  LiveMetrics live(o.live);
+  live.Stage("sync");
+  migration::CopyProgress last;
+  options.copy.progress = [&, text = options.copy.progress](const migration::CopyProgress& p) {
+    text(p);
+    last = p;
+    live.Progress(p, engine->Stats(), endpoints.target->RetriesByCause());
+  };
   if (o.dry_run && migration::IsClosed(*catalog)) {
     std::cout << "the migration is cut over; checking whether the retired source changed since:\n";
   }
@@ -141,6 +151,7 @@ int RunSync(const SyncCommandOptions& o) {
       migration::Sync(*catalog, *endpoints.source, *endpoints.target, options);
   line.Clear();
   if (!report.ok()) Fail(report.status());
+  live.Progress(last, engine->Stats(), endpoints.target->RetriesByCause(), /*final=*/true);
   const auto& r = *report;
   PrintDelta(r, o.dry_run);
   if (!r.deletion_refused.empty()) {
@@ -441,6 +452,7 @@ CommandRunner AddSyncCommand(CLI::App& app) {
                 "Say what would be copied, updated and deleted; change nothing. After a cutover: "
                 "whether the retired source changed");
   cmd->add_flag("--reopen", o->reopen, "Work on a migration that was cut over");
+  AddLiveOptions(cmd, o->live);
   cmd->footer(
       "Guards: a source that is not the file system the migration began with (an unmounted\n"
       "share, an empty mount point) is refused before anything changes; an item is taken for\n"

@@ -445,6 +445,10 @@ class CopyRun {
         break;
     }
     if (r.outcome != UploadOutcome::kFailed) consecutive_target_failures_ = 0;
+    if (item.state == ItemState::kFailed || item.state == ItemState::kConflict ||
+        item.state == ItemState::kVanished) {
+      ++progress_.errors[item.cause];
+    }
     FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
     return catalog_.AppendEvent(report_.run, item.path, logged.event, JsonText(logged.detail));
   }

@@ -21,6 +21,8 @@ struct CopyProgress {
   int64_t items_done = 0, items_total = 0;
   int64_t bytes_done = 0, bytes_total = 0;
   double seconds = 0;
+  // Items that failed, met a conflict or vanished so far, by cause.
+  std::map<std::string, int64_t> errors;
 };
 
 using transfer::EngineStats;

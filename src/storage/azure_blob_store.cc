@@ -192,6 +192,26 @@ Status AzureBlobStore::CreateRoot() {
   return response.status();
 }
 
+Result<AzureBlobStore::ContainerAccess> AzureBlobStore::GetContainerAccess() {
+  http::Request request;
+  request.url = ContainerUrl("restype=container&comp=acl");
+  Result<http::Response> response =
+      Send(request, fmt::format("read the access policy of container '{}'", endpoint_.container));
+  if (!response.ok()) return response.status();
+  Result<std::vector<StoredPolicy>> policies = ParseSignedIdentifiers(response->body);
+  if (!policies.ok()) return policies.status();
+  return ContainerAccess{std::string(response->headers.Get("x-ms-blob-public-access").value_or("")),
+                         std::move(policies).value()};
+}
+
+Result<ServiceProperties> AzureBlobStore::GetServiceProperties() {
+  http::Request request;
+  request.url = endpoint_.ServiceUrl() + "/?restype=service&comp=properties";
+  Result<http::Response> response = Send(request, "read the Blob service properties");
+  if (!response.ok()) return response.status();
+  return ParseServiceProperties(response->body);
+}
+
 class AzureBlobStore::BlobLister : public Lister {
  public:
   BlobLister(AzureBlobStore* store, std::string service_prefix, size_t strip, bool metadata)

@@ -7,6 +7,7 @@
 #include "http/pipeline.h"
 #include "http/throttle.h"
 #include "storage/azure_endpoint.h"
+#include "storage/blob_xml.h"
 #include "storage/store.h"
 
 namespace ferry::storage {
@@ -67,6 +68,22 @@ class AzureBlobStore : public Store {
                                   const Condition& condition) override;
   Status SetTier(std::string_view path, std::string_view tier) override;
   Status Delete(std::string_view path, const Condition& condition) override;
+
+  // For the audit of the target (data plane only): the container's public access level ("",
+  // "blob" or "container") and stored access policies; the account's Blob service properties.
+  struct ContainerAccess {
+    std::string public_access;
+    std::vector<StoredPolicy> policies;
+  };
+  Result<ContainerAccess> GetContainerAccess();
+  Result<ServiceProperties> GetServiceProperties();
+  // How this store signs in: "entra", "sas" or "key"; and a SAS's expiry (Unix seconds).
+  std::string_view CredentialKind() const {
+    return credentials_.entra ? "entra" : !credentials_.sas.empty() ? "sas" : "key";
+  }
+  std::optional<int64_t> SasExpirySeconds() const {
+    return credentials_.sas.empty() ? std::nullopt : SasExpiry(credentials_.sas);
+  }
 
  private:
   class BlobLister;

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <pugixml.hpp>
 
 #include "base/encoding.h"
@@ -33,6 +34,42 @@ int64_t ParseHttpDateNs(std::string_view text) {
   // Beyond what nanoseconds since 1970 can hold (after 2262): not a date ferry can use.
   if (t < 0 || int64_t(t) > INT64_MAX / 1'000'000'000) return 0;
   return int64_t(t) * 1'000'000'000;
+}
+
+Result<std::vector<StoredPolicy>> ParseSignedIdentifiers(std::string_view xml) {
+  std::vector<StoredPolicy> policies;
+  if (xml.find_first_not_of(" \t\r\n") == std::string_view::npos) return policies;  // none
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return Malformed("container access policy");
+  pugi::xml_node root = doc.child("SignedIdentifiers");
+  if (!root) return Malformed("container access policy");
+  for (pugi::xml_node id : root.children("SignedIdentifier")) {
+    pugi::xml_node policy = id.child("AccessPolicy");
+    policies.push_back(
+        {id.child_value("Id"), policy.child_value("Permission"), policy.child_value("Expiry")});
+  }
+  return policies;
+}
+
+Result<ServiceProperties> ParseServiceProperties(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) return Malformed("service properties");
+  pugi::xml_node root = doc.child("StorageServiceProperties");
+  if (!root) return Malformed("service properties");
+  auto yes = [](pugi::xml_node node, const char* name) {
+    return std::string_view(node.child_value(name)) == "true";
+  };
+  ServiceProperties p;
+  pugi::xml_node logging = root.child("Logging");
+  p.logging_read = yes(logging, "Read");
+  p.logging_write = yes(logging, "Write");
+  p.logging_delete = yes(logging, "Delete");
+  p.hour_metrics = yes(root.child("HourMetrics"), "Enabled");
+  p.minute_metrics = yes(root.child("MinuteMetrics"), "Enabled");
+  pugi::xml_node retention = root.child("DeleteRetentionPolicy");
+  p.delete_retention = yes(retention, "Enabled");
+  p.delete_retention_days = std::atoi(retention.child_value("Days"));
+  return p;
 }
 
 Result<BlobListPage> ParseBlobList(std::string_view xml) {

@@ -31,6 +31,23 @@ struct ServiceError {
 // The <Error><Code/><Message/></Error> document of a failed request; empty fields if absent.
 ServiceError ParseServiceError(std::string_view xml);
 
+// A stored access policy of a container (Get Container ACL).
+struct StoredPolicy {
+  std::string id;
+  std::string permissions;  // "rwdl", or "" when the policy sets none
+  std::string expiry;       // ISO 8601 as the service wrote it, or ""
+};
+Result<std::vector<StoredPolicy>> ParseSignedIdentifiers(std::string_view xml);
+
+// What Get Blob Service Properties says about data protection and monitoring.
+struct ServiceProperties {
+  bool logging_read = false, logging_write = false, logging_delete = false;
+  bool hour_metrics = false, minute_metrics = false;
+  bool delete_retention = false;  // blob soft delete
+  int delete_retention_days = 0;
+};
+Result<ServiceProperties> ParseServiceProperties(std::string_view xml);
+
 // Parses an RFC 1123 date ("Tue, 24 Nov 2026 17:45:57 GMT") to Unix nanoseconds; 0 if malformed
 // or too far in the future to count in nanoseconds.
 int64_t ParseHttpDateNs(std::string_view text);

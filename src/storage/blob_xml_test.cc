@@ -83,6 +83,39 @@ TEST(ServiceError, KeepsCodeAndTheFirstLineOfTheMessage) {
   EXPECT_TRUE(ParseServiceError("").code.empty());
 }
 
+TEST(ParseSignedIdentifiers, ReadsEachStoredPolicyAndAnEmptyBodyAsNone) {
+  auto policies = ParseSignedIdentifiers(
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?><SignedIdentifiers><SignedIdentifier>"
+      "<Id>forever</Id><AccessPolicy><Start>2026-01-01T00:00:00.0000000Z</Start>"
+      "<Expiry>2027-01-01T00:00:00.0000000Z</Expiry><Permission>rl</Permission></AccessPolicy>"
+      "</SignedIdentifier><SignedIdentifier><Id>bare</Id></SignedIdentifier></SignedIdentifiers>");
+  ASSERT_TRUE(policies.ok()) << policies.status().ToString();
+  ASSERT_EQ(policies->size(), 2u);
+  EXPECT_EQ((*policies)[0].id, "forever");
+  EXPECT_EQ((*policies)[0].permissions, "rl");
+  EXPECT_EQ((*policies)[0].expiry, "2027-01-01T00:00:00.0000000Z");
+  EXPECT_EQ((*policies)[1].expiry, "");
+  EXPECT_TRUE(ParseSignedIdentifiers("").ok());
+  EXPECT_FALSE(ParseSignedIdentifiers("<Other/>").ok());
+}
+
+TEST(ParseServiceProperties, ReadsSoftDeleteLoggingAndMetrics) {
+  auto p = ParseServiceProperties(
+      "<StorageServiceProperties><Logging><Version>1.0</Version><Read>false</Read>"
+      "<Write>true</Write><Delete>false</Delete></Logging><HourMetrics><Enabled>false</Enabled>"
+      "</HourMetrics><MinuteMetrics><Enabled>true</Enabled></MinuteMetrics>"
+      "<DeleteRetentionPolicy><Enabled>true</Enabled><Days>5</Days></DeleteRetentionPolicy>"
+      "</StorageServiceProperties>");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_FALSE(p->logging_read);
+  EXPECT_TRUE(p->logging_write);
+  EXPECT_FALSE(p->hour_metrics);
+  EXPECT_TRUE(p->minute_metrics);
+  EXPECT_TRUE(p->delete_retention);
+  EXPECT_EQ(p->delete_retention_days, 5);
+  EXPECT_FALSE(ParseServiceProperties("not xml").ok());
+}
+
 }  // namespace
 // The service's error codes become ferry's kinds here, in storage/, and nowhere above it.
 TEST(BlobError, MapsTheServiceCodesToFerrysKinds) {

@@ -16,6 +16,12 @@
 //                                                           SECONDS, default 3600; < 0: expired)
 //   node blob_checker.mjs staged CONTAINER BLOB          -> {committed:[..], uncommitted:[..]}
 //   node blob_checker.mjs drop CONTAINER                 -> {dropped} (the container, if there)
+//   node blob_checker.mjs access CONTAINER LEVEL [ID]    -> {set} public access (off, blob or
+//                                                           container) and, with ID, one stored
+//                                                           access policy (rl, a year long)
+//   node blob_checker.mjs service - JSON                 -> {set} the Blob service properties
+//                                                           (setProperties; JSON as the SDK takes)
+//   node blob_checker.mjs get-service -                  -> the Blob service properties
 //
 // The connection string comes from CHECKER_CONNECTION_STRING, never from the command line.
 import { createHash } from "node:crypto";
@@ -128,6 +134,24 @@ async function main() {
     case "drop": {
       const result = await containerClient.deleteIfExists();
       return { dropped: result.succeeded };
+    }
+    case "access": {
+      await containerClient.createIfNotExists();
+      const level = rest[0] === "off" ? undefined : rest[0];
+      const policies = rest[1]
+        ? [{ id: rest[1], accessPolicy: { permissions: "rl", startsOn: new Date(),
+                                          expiresOn: new Date(Date.now() + 365 * 86400e3) } }]
+        : [];
+      await containerClient.setAccessPolicy(level, policies);
+      return { set: true };
+    }
+    case "service": {
+      await service.setProperties(JSON.parse(rest[0]));
+      return { set: true };
+    }
+    case "get-service": {
+      const p = await service.getProperties();
+      return { deleteRetentionPolicy: p.deleteRetentionPolicy, logging: p.blobAnalyticsLogging };
     }
     default:
       throw new Error(`unknown command ${command}`);
