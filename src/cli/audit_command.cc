@@ -34,9 +34,14 @@ std::vector<AuditFinding> Audit(storage::AzureBlobStore& store, int64_t now_s) {
 
   Result<storage::AzureBlobStore::ContainerAccess> access = store.GetContainerAccess();
   if (!access.ok()) {
-    f.push_back({"identity and access", "info",
-                 "the container's access policy could not be read: " + access.status().message(),
-                 "check the container's public access level and stored policies in the portal"});
+    // Unknown is not safe: the container may be public.
+    f.push_back({"identity and access", "high",
+                 "the container's public access level could not be read (only the account key "
+                 "may read it), so it may be public: " +
+                     access.status().message(),
+                 fmt::format("check it: az storage container show-permission --account-name {} "
+                             "--name {} (or in the portal)",
+                             account, container)});
   } else {
     if (access->public_access == "container" || access->public_access == "blob") {
       f.push_back(

@@ -35,6 +35,10 @@ CommandRunner AddAuditTargetCommand(CLI::App& app);
 // reopens it. A dry run is always allowed.
 void CheckOpen(catalog::Catalog& catalog, bool reopen, bool dry_run, const std::string& dir);
 
+// The scan options the migration's configuration gives (filter, links, concurrency), stopped
+// by Ctrl-C; exit 2 on a bad filter.
+migration::ScanOptions SourceScanOptions(catalog::Catalog& catalog);
+
 // Scans the migration's source into its catalog, with a progress line; exit 2 on failure.
 // With `accept_source_change`, a source whose identity changed is accepted (and logged).
 migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,

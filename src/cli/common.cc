@@ -283,6 +283,7 @@ int StoppedExitCode() {
 void InstallInterruptHandler() {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  std::signal(SIGHUP, OnSignal);  // a dropped ssh session stops the run as Ctrl-C does
 }
 
 }  // namespace ferry::cli

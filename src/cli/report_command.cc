@@ -147,9 +147,9 @@ void AfterCutoverFacts(catalog::Catalog& catalog, const std::vector<catalog::Run
     const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
+    // The plan is a prediction: one that cannot be made leaves the rest of the report whole.
     Result<migration::PlanInput> input = migration::PlanInputFrom(catalog, now);
-    if (!input.ok()) Fail(input.status());
-    facts["plan"] = migration::PlanJson(migration::PlanCutover(*input));
+    if (input.ok()) facts["plan"] = migration::PlanJson(migration::PlanCutover(*input));
   }
 }
 
@@ -174,20 +174,51 @@ nlohmann::json Verdict(catalog::Catalog& catalog, const nlohmann::json& facts) {
     attention.push_back(fmt::format("the log's hash chain breaks at event {}",
                                     facts["log"]["first_bad_event"].get<int64_t>()));
   }
-  // The last verification counts only if no copy or sync ran after it.
-  int64_t last_transfer = 0;
-  for (const auto& r : facts["runs"]) {
-    std::string stage = r["stage"];
-    if ((stage == "copy" || stage == "sync") && r["files"].get<int64_t>() > 0) {
-      last_transfer = r["run"];
+  // The last verification counts only if it ended cleanly, read everything it meant to, and
+  // nothing that could change the target ran after it (a run cut short might have).
+  Result<std::vector<catalog::Run>> runs = catalog.Runs();
+  if (!runs.ok()) Fail(runs.status());
+  int64_t last_change = 0;
+  for (const auto& r : *runs) {
+    std::optional<catalog::Stage> stage = catalog::StageNamed(r.stage);
+    if (stage != catalog::Stage::kCopy && stage != catalog::Stage::kSync &&
+        stage != catalog::Stage::kResolve) {
+      continue;
     }
+    nlohmann::json summary = ParseOr(r.summary_json, nlohmann::json::object());
+    int64_t moved = r.files + r.failed + summary.value("folders", int64_t(0)) +
+                    summary.value("links", int64_t(0)) + summary.value("blobs_deleted", int64_t(0));
+    if (summary.contains("delta") && summary["delta"].is_object()) {
+      const nlohmann::json& d = summary["delta"];
+      moved += d.value("new", int64_t(0)) + d.value("changed", int64_t(0)) +
+               d.value("deleted", int64_t(0));
+    }
+    if (r.ended_ns == 0 || moved > 0 || stage == catalog::Stage::kResolve) last_change = r.id;
   }
   const nlohmann::json& v = facts["verification"];
-  const bool verified_since = !v.is_null() && v["run"].get<int64_t>() > last_transfer;
-  if (verified_since && v.value("mismatches", int64_t(0)) > 0) {
-    attention.push_back(
-        fmt::format("the last verification ({}) found {}", v["when"].get<std::string>(),
-                    Count(v.value("mismatches", int64_t(0)), "mismatch", "mismatches")));
+  const bool current = !v.is_null() && v["run"].get<int64_t>() > last_change;
+  const int64_t mismatches = current ? v.value("mismatches", int64_t(0)) : 0;
+  const bool verified_since = current && v.value("outcome", "") == "done" && mismatches == 0 &&
+                              v.value("sampled", false) != true;
+  if (mismatches > 0) {
+    attention.push_back(fmt::format("the last verification ({}) found {}",
+                                    v["when"].get<std::string>(),
+                                    Count(mismatches, "mismatch", "mismatches")));
+  }
+  if (migration::IsClosed(catalog)) {
+    const nlohmann::json& watches = facts["watch_history"];
+    if (!watches.empty() && watches.back().value("changes", int64_t(0)) > 0) {
+      attention.push_back(
+          "the retired source changed since the cutover: someone still writes to it "
+          "(ferry watch-source)");
+    }
+    if (const nlohmann::json& hooks = facts["cutover_hooks"]; !hooks.is_null()) {
+      for (const auto& hook : hooks["hooks"]) {
+        if (hook.value("hook", "") == "post-cutover" && !hook.value("ok", false)) {
+          attention.push_back("the post-cutover hook failed: finish the switch by hand");
+        }
+      }
+    }
   }
   if (open->skipped) {
     notes.push_back(Count(open->skipped, "item") +
@@ -215,7 +246,7 @@ nlohmann::json Verdict(catalog::Catalog& catalog, const nlohmann::json& facts) {
   } else if (!verified_since) {
     state = "in progress";
     progress.push_back(
-        "everything is copied, but not verified since the last copy or sync "
+        "everything is copied, but no complete, clean verification since the last change "
         "(ferry verify)");
   } else {
     state = "ready for cutover";

@@ -247,11 +247,19 @@ TEST_F(ReportTest, TheReportOpensWithAVerdictAndPrintsOnA4) {
   ASSERT_EQ(Ferry({"copy", Mig()}).exit_code, 0);
   nlohmann::json copied = verdict();
   EXPECT_EQ(copied["state"], "in progress") << copied.dump();
-  EXPECT_NE(copied["why"][0].get<std::string>().find("not verified"), std::string::npos);
+  EXPECT_NE(copied["why"][0].get<std::string>().find("no complete, clean verification"),
+            std::string::npos);
   ASSERT_EQ(Ferry({"verify", Mig()}).exit_code, 0);
   nlohmann::json ready = verdict();
   EXPECT_EQ(ready["state"], "ready for cutover") << ready.dump();
   EXPECT_NE(ready.dump().find("1 item skipped"), std::string::npos) << ready.dump();
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  EXPECT_EQ(verdict()["state"], "ready for cutover") << "a sync that changed nothing";
+  WriteFile(Src() + "/d0/late.txt", "late");
+  ASSERT_EQ(Ferry({"sync", Mig()}).exit_code, 0);
+  EXPECT_EQ(verdict()["state"], "in progress") << "a change since the verification";
+  ASSERT_EQ(Ferry({"verify", Mig()}).exit_code, 0);
+  EXPECT_EQ(verdict()["state"], "ready for cutover");
 
   // Someone rewrites two blobs behind the migration's back: verify finds them.
   RunChecker(Azurite::Global(), {"put", container_, "share/d0/f00.txt", "changed"});

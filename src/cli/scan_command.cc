@@ -29,8 +29,7 @@ int RunScanCommand(const ScanOptions& o) {
 
 }  // namespace
 
-migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
-                              bool accept_source_change) {
+migration::ScanOptions SourceScanOptions(catalog::Catalog& catalog) {
   const catalog::Config& config = catalog.config();
   Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
   if (!filter.ok()) Fail(filter.status());
@@ -38,9 +37,15 @@ migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
   options.filter = *filter;
   options.symlinks = config.symlinks;
   options.list_concurrency = Network().scan_concurrency;
-  options.accept_source_change = accept_source_change;
   InstallInterruptHandler();
   options.stop = &InterruptFlag();
+  return options;
+}
+
+migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
+                              bool accept_source_change) {
+  migration::ScanOptions options = SourceScanOptions(catalog);
+  options.accept_source_change = accept_source_change;
   ProgressLine line;
   options.progress = [&](int64_t items, int64_t bytes) {
     line.Update(fmt::format("scanning: {} entries, {}", items, HumanBytes(bytes)));

@@ -324,9 +324,8 @@ int PlanCutover(const CutoverCommandOptions& o, double quiet_window_seconds) {
 // One line per hook run, and the output of one that failed.
 void PrintHooks(const std::vector<migration::HookResult>& hooks) {
   for (const auto& hook : hooks) {
-    std::cout << fmt::format("{} hook: {} ({})\n", hook.hook, hook.Outcome(),
-                             HumanDuration(hook.seconds));
     if (hook.ok() || hook.output.empty()) continue;
+    std::cout << fmt::format("output of the {} hook:\n", hook.hook);
     std::string output = hook.output.size() > 2000
                              ? "...\n" + hook.output.substr(hook.output.size() - 2000)
                              : hook.output;
@@ -401,6 +400,10 @@ int RunCutover(const CutoverCommandOptions& o) {
   }
   if (!r.refused.empty()) {
     std::cout << (o.sync.dry_run ? "would refuse: " : "cutover refused: ") << r.refused << "\n";
+    if (r.abort_failed) {
+      std::cerr << "ferry: the abort hook failed: the freeze may still be in place; undo it by "
+                   "hand\n";
+    }
     return kExitRefused;
   }
   if (o.sync.dry_run) {

@@ -14,18 +14,6 @@ namespace ferry::cli {
 
 namespace {
 
-migration::ScanOptions WatchScanOptions(catalog::Catalog& catalog) {
-  const catalog::Config& config = catalog.config();
-  Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
-  if (!filter.ok()) Fail(filter.status());
-  migration::ScanOptions options;
-  options.filter = *filter;
-  options.symlinks = config.symlinks;
-  options.list_concurrency = Network().scan_concurrency;
-  options.stop = &InterruptFlag();
-  return options;
-}
-
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -43,7 +31,7 @@ int64_t WatchPass(const WatchOptions& o) {
   auto catalog = OpenMigration(o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog);
   Result<migration::WatchReport> report = migration::WatchSource(
-      *catalog, *endpoints.source, *endpoints.target, WatchScanOptions(*catalog));
+      *catalog, *endpoints.source, *endpoints.target, SourceScanOptions(*catalog));
   if (!report.ok() && report.status().code() == Code::kInvalidInput) {
     throw ExitError(kExitUsage, report.status().message());
   }
@@ -79,7 +67,7 @@ int64_t WatchPass(const WatchOptions& o) {
     if (!logged.ok()) Fail(logged);
     std::cout << fmt::format("on-change hook: {}\n", hook->Outcome());
   }
-  return int64_t(r.changes.size());
+  return r.unchanged() ? 0 : std::max<int64_t>(1, int64_t(r.changes.size()));
 }
 
 int RunWatch(const WatchOptions& o) {
@@ -102,16 +90,16 @@ int RunWatch(const WatchOptions& o) {
 struct DecommissionOptions {
   std::string dir;
   double min_days = 30;
-  bool json = false;
+  bool json = false, accept_skipped = false;
 };
 
 int RunDecommissionCheck(const DecommissionOptions& o) {
   auto catalog = OpenMigration(o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog);
   InstallInterruptHandler();
-  Result<migration::DecommissionReport> report =
-      migration::CheckDecommission(*catalog, *endpoints.source, *endpoints.target,
-                                   WatchScanOptions(*catalog), o.min_days, NowNs());
+  Result<migration::DecommissionReport> report = migration::CheckDecommission(
+      *catalog, *endpoints.source, *endpoints.target, SourceScanOptions(*catalog), o.min_days,
+      o.accept_skipped, NowNs());
   if (!report.ok()) Fail(report.status());
   const migration::DecommissionReport& r = *report;
   if (o.json) {
@@ -170,11 +158,15 @@ CommandRunner AddDecommissionCheckCommand(CLI::App& app) {
       ->check(CLI::Range(0.0, 3650.0))
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "Print the verdict as JSON");
+  cmd->add_flag("--accept-skipped", o->accept_skipped,
+                "Pass although some items were skipped (they exist only at the source: save "
+                "them first); the decision is logged");
   cmd->footer(
       "Conditions: the cutover is at least --min-days old; a complete 'ferry verify --deep'\n"
       "since the cutover found nothing; the source has not changed since the cutover (compared\n"
-      "now); the log's hash chain is intact; no item is open. Exit codes: 0 passed; 3 not\n"
-      "passed (every unmet condition is listed); 2 bad usage.\n");
+      "now, every folder read); the log's hash chain is intact; no item is open; no item was\n"
+      "skipped (unless --accept-skipped). Exit codes: 0 passed; 3 not passed (every unmet\n"
+      "condition is listed); 2 bad usage.\n");
   return [o] { return RunDecommissionCheck(*o); };
 }
 

@@ -107,7 +107,7 @@ class CutoverRun {
     if (!hook->ok()) {
       report_.refused = fmt::format(
           "the pre-freeze hook failed ({}): the cutover did not begin{}", hook->Outcome(),
-          options_.hooks.on_abort.empty() ? "" : "; the abort hook undoes what it did");
+          options_.hooks.on_abort.empty() ? "" : "; the abort hook runs to undo what it did");
     }
     return Status::Ok();
   }
@@ -119,10 +119,18 @@ class CutoverRun {
     std::map<std::string, std::string> env = options_.hooks.env;
     env.merge(extra);
     env["FERRY_RUN"] = std::to_string(report_run_);
-    Result<HookResult> hook = RunHook(name, command, env, options_.hooks.timeout);
-    if (!hook.ok()) return hook.status();
+    // The abort hook is not stopped by Ctrl-C: it is what undoes the freeze.
+    const std::atomic<bool>* stop = name == "on-abort" ? nullptr : options_.sync.copy.stop;
+    Result<HookResult> hook = RunHook(name, command, env, options_.hooks.timeout, stop);
+    if (!hook.ok()) {
+      Step(fmt::format("the {} hook could not run: {}", name, hook.status().message()));
+      return hook.status();
+    }
     report_.hooks.push_back(*hook);
-    FERRY_RETURN_IF_ERROR(catalog_.AppendEvent(report_run_, "", "hook", JsonText(hook->Json())));
+    Step(fmt::format("{} hook: {} ({:.1f}s)", name, hook->Outcome(), hook->seconds));
+    // The hook ran: its outcome stands even if the log cannot take it now.
+    Status logged = catalog_.AppendEvent(report_run_, "", "hook", JsonText(hook->Json()));
+    if (!logged.ok()) Step("the hook's outcome could not be logged: " + logged.message());
     return hook;
   }
   bool frozen() const { return frozen_; }
@@ -379,10 +387,11 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
   }
   Status status = cutover.Execute();
   if (report.done && !options.hooks.post_cutover.empty()) {
+    // The migration is closed whatever the hook does: its failure is the report's, not an
+    // error that would hide the close.
     if (options.on_step) options.on_step("running the post-cutover hook");
     Result<HookResult> hook = cutover.RunLogged("post-cutover", options.hooks.post_cutover, {});
-    if (!hook.ok()) return hook.status();
-    report.post_cutover_failed = !hook->ok();
+    report.post_cutover_failed = !hook.ok() || !hook->ok();
   }
   if (options.dry_run || report.done) {
     if (!status.ok()) return status;
@@ -393,7 +402,10 @@ Result<CutoverReport> Cutover(catalog::Catalog& catalog, storage::Store& source,
     std::string reason = !status.ok() ? status.message() : report.refused;
     Result<HookResult> hook =
         cutover.RunLogged("on-abort", options.hooks.on_abort, {{"FERRY_REASON", reason}});
-    if (!hook.ok() && status.ok()) status = hook.status();
+    report.abort_failed = !hook.ok() || !hook->ok();
+    if (report.abort_failed && options.on_step) {
+      options.on_step("the abort hook failed: the freeze may still be in place; undo it by hand");
+    }
   }
   nlohmann::json hooks = nlohmann::json::array();
   for (const HookResult& hook : report.hooks) hooks.push_back(hook.Json());

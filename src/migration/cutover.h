@@ -58,6 +58,7 @@ struct CutoverReport {
   int64_t skipped = 0;               // skipped items, accepted as left behind
   std::vector<HookResult> hooks;     // the hooks run, in order
   bool post_cutover_failed = false;  // cut over, but the post-cutover hook did not succeed
+  bool abort_failed = false;         // not cut over, and the abort hook did not succeed
   // From when the target is known to hold the source: the end of the listing that the last
   // final pass's scan was proven against (the source did not change after it).
   int64_t in_sync_since_ns = 0;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -41,7 +42,28 @@ std::vector<std::string> Environment(const std::map<std::string, std::string>& e
 
 }  // namespace
 
+std::string RedactCredentials(std::string_view text) {
+  static constexpr const char* kSecrets[] = {
+      "AZURE_STORAGE_KEY",       "AZURE_STORAGE_CONNECTION_STRING",
+      "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET",
+      "FERRY_SOURCE_KEY",        "FERRY_SOURCE_CONNECTION_STRING",
+      "FERRY_SOURCE_SAS_TOKEN",  "AWS_SECRET_ACCESS_KEY",
+      "AWS_SESSION_TOKEN",       "PGPASSWORD"};
+  std::string out(text);
+  for (const char* name : kSecrets) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || std::strlen(value) < 6) continue;  // too short to mean anything
+    const std::string secret(value);
+    for (size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at)) {
+      out.replace(at, secret.size(), "REDACTED");
+      at += 8;
+    }
+  }
+  return RedactSecrets(out);
+}
+
 std::string HookResult::Outcome() const {
+  if (stopped) return "stopped";
   if (timed_out) return fmt::format("timed out after {:.0f}s", seconds);
   if (exit_code > 128) return fmt::format("killed by signal {}", exit_code - 128);
   return fmt::format("exit {}", exit_code);
@@ -60,10 +82,10 @@ nlohmann::json HookResult::Json() const {
 
 Result<HookResult> RunHook(const std::string& hook, const std::string& command,
                            const std::map<std::string, std::string>& env,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
   HookResult result;
   result.hook = hook;
-  result.command = RedactSecrets(command);
+  result.command = RedactCredentials(command);
   std::map<std::string, std::string> vars = env;
   vars["FERRY_HOOK"] = hook;
   std::vector<std::string> env_strings = Environment(vars);
@@ -115,10 +137,14 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
   bool open = true;  // the pipe, until every writer closed it
   while (true) {
     auto now = std::chrono::steady_clock::now();
-    if (!ended && ::waitpid(pid, &status, WNOHANG) == pid) ended = now;
+    if (!ended) {
+      pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid || (done < 0 && errno != EINTR)) ended = now;  // ECHILD: reaped elsewhere
+    }
     if (ended && (!open || now - *ended > std::chrono::seconds(1))) break;
-    if (!ended && !result.timed_out && now >= deadline) {
-      result.timed_out = true;
+    const bool stopping = stop != nullptr && stop->load();
+    if (!ended && !result.timed_out && !result.stopped && (now >= deadline || stopping)) {
+      (stopping ? result.stopped : result.timed_out) = true;
       ::kill(-pid, SIGTERM);
       kill_at = now + std::chrono::seconds(5);
     }
@@ -142,14 +168,19 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
       continue;
     }
     output.append(buffer, size_t(n));
-    if (output.size() > 2 * kOutputKept) output.erase(0, output.size() - kOutputKept);
+    if (output.size() > 4 * kOutputKept) output.erase(0, output.size() - 2 * kOutputKept);
   }
   ::close(out[0]);
-  if (result.timed_out) ::kill(-pid, SIGKILL);  // what is left of the group
+  if (result.timed_out || result.stopped) ::kill(-pid, SIGKILL);  // what is left of the group
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (output.size() > kOutputKept) output.erase(0, output.size() - kOutputKept);
-  result.output = RedactSecrets(output);
+  // Redacted before it is cut, so a cut cannot leave a key without the name that marks it.
+  output = RedactCredentials(output);
+  if (output.size() > kOutputKept) {
+    output.erase(0, output.size() - kOutputKept);
+    output.erase(0, std::min(output.size(), output.find('\n') + 1));  // a whole first line
+  }
+  result.output = output;
   return result;
 }
 

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 
 #include "support/status_matchers.h"
 
@@ -59,6 +61,28 @@ TEST(RunHook, ASecretInTheCommandOrItsOutputIsNotKept) {
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.output.find("Zm9vYmFy"), std::string::npos) << r.output;
   EXPECT_EQ(r.command.find("sig=abc"), std::string::npos) << r.command;
+}
+
+TEST(RunHook, TheOperatorsStopEndsAHookAtOnce) {
+  std::atomic<bool> stop{true};
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(HookResult r,
+                       RunHook("pre-freeze", "sleep 60", {}, milliseconds(60'000), &stop));
+  EXPECT_TRUE(r.stopped);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.Outcome(), "stopped");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+TEST(RunHook, TheValueOfACredentialVariableIsRedactedWhereverItAppears) {
+  ::setenv("AZURE_CLIENT_SECRET", "s3cr3t-value-123", 1);
+  ASSERT_OK_AND_ASSIGN(
+      HookResult r,
+      RunHook("post-cutover", "echo \"secret is $AZURE_CLIENT_SECRET\" # s3cr3t-value-123", {},
+              milliseconds(10'000)));
+  ::unsetenv("AZURE_CLIENT_SECRET");
+  EXPECT_EQ(r.output, "secret is REDACTED\n");
+  EXPECT_EQ(r.command.find("s3cr3t-value-123"), std::string::npos) << r.command;
 }
 
 }  // namespace

@@ -73,7 +73,9 @@ CutoverPlan PlanCutover(const PlanInput& in) {
     if (Is(r, catalog::Stage::kVerify)) last_verify = &r;
     if (Is(r, catalog::Stage::kSync)) {
       nlohmann::json summary = Summary(r);
-      if (summary.contains("delta") && previous_scan != nullptr) {
+      // A pass whose interval is not positive (a clock stepped back) says nothing of a rate.
+      if (summary.contains("delta") && previous_scan != nullptr &&
+          r.started_ns > previous_scan->started_ns) {
         const nlohmann::json& d = summary["delta"];
         passes.push_back({&r, double(r.started_ns - previous_scan->started_ns) / 1e9,
                           d.value("new", int64_t(0)) + d.value("changed", int64_t(0)) +
@@ -81,7 +83,7 @@ CutoverPlan PlanCutover(const PlanInput& in) {
                           d.value("new_bytes", int64_t(0)) + d.value("changed_bytes", int64_t(0))});
       }
     }
-    if (Is(r, catalog::Stage::kScan) || Is(r, catalog::Stage::kSync)) {
+    if ((Is(r, catalog::Stage::kScan) || Is(r, catalog::Stage::kSync)) && r.outcome == "done") {
       previous_scan = &r;
       last_scan = &r;
     }

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "migration/watch.h"
 #include "storage/azure_blob_store.h"
 #include "storage/local_store.h"
 #include "storage/memory_store.h"
@@ -149,6 +150,51 @@ TEST_F(ScanTest, AFolderThatCannotBeListedKeepsItsItemsAsTheyWere) {
   EXPECT_EQ(items.at("locked/deeper/three").state, ItemState::kCopied);
   EXPECT_EQ(items.at("locked").state, ItemState::kCopied) << "the folder itself was listed";
   EXPECT_EQ(items.at("z").state, ItemState::kCopied);
+}
+
+// After the cutover, a folder of the retired source that cannot be read hides any change
+// there: the watch does not call the source unchanged, and the decommission gate stays shut;
+// so do items that were skipped (they exist only at the source).
+TEST_F(ScanTest, AnUnreadableFolderOrASkippedItemKeepsTheRetiredSourceFromGoing) {
+  WriteFile(dir_.Sub("src/a"), "a");
+  WriteFile(dir_.Sub("src/locked/two"), "2");
+  ScanNow();
+  for (auto& [path, item] : AllItems(*catalog_)) {  // as if copied and cut over
+    item.state = ItemState::kCopied;
+    item.target_etag = "\"e\"";
+    ASSERT_TRUE(catalog_->UpdateItem(item).ok());
+  }
+  ASSERT_TRUE(catalog_->SetMeta("cutover", R"({"time_ns": 1})").ok());
+  ASSERT_TRUE(catalog_->SetMeta("closed", "1").ok());
+
+  auto readable = WatchSource(*catalog_, *source_, target_, {});
+  ASSERT_TRUE(readable.ok()) << readable.status().ToString();
+  EXPECT_TRUE(readable->unchanged());
+
+  FlakySource locked(dir_.Sub("src"), "locked/", true);
+  auto watched = WatchSource(*catalog_, locked, target_, {});
+  ASSERT_TRUE(watched.ok()) << watched.status().ToString();
+  EXPECT_TRUE(watched->changes.empty());
+  EXPECT_EQ(watched->unreadable, 1);
+  EXPECT_FALSE(watched->unchanged()) << "a change under locked/ would go unseen";
+
+  catalog::Item skipped;
+  skipped.path = "link";
+  skipped.kind = storage::Kind::kSymlink;
+  skipped.state = ItemState::kSkipped;
+  ASSERT_TRUE(catalog_->InsertItem(skipped).ok());
+  auto gate = CheckDecommission(*catalog_, locked, target_, {}, 0, false, int64_t(1) << 62);
+  ASSERT_TRUE(gate.ok()) << gate.status().ToString();
+  EXPECT_FALSE(gate->passed);
+  std::string unmet;
+  for (const auto& why : gate->unmet) unmet += why + "\n";
+  EXPECT_NE(unmet.find("1 folder of the source could not be read"), std::string::npos) << unmet;
+  EXPECT_NE(unmet.find("1 skipped item exists only at the source"), std::string::npos) << unmet;
+  auto accepted = CheckDecommission(*catalog_, locked, target_, {}, 0, true, int64_t(1) << 62);
+  ASSERT_TRUE(accepted.ok());
+  unmet.clear();
+  for (const auto& why : accepted->unmet) unmet += why + "\n";
+  EXPECT_EQ(unmet.find("skipped"), std::string::npos) << unmet;
 }
 
 TEST_F(ScanTest, AStoppedScanTakesNothingItDidNotReachForGone) {

@@ -33,6 +33,8 @@ Result<WatchReport> Watch(catalog::Catalog& catalog, storage::Store& source,
   };
   Result<ScanReport> scanned = Scan(catalog, source, target, scan);
   if (!scanned.ok()) return scanned.status();
+  report.unreadable = scanned->unreadable;
+  report.kept_unknown = scanned->kept_unknown;
 
   nlohmann::json seen = nlohmann::json::object();
   if (Result<std::string> text = catalog.GetMeta(kSeenMeta); text.ok()) {
@@ -98,14 +100,16 @@ Result<WatchReport> WatchSource(catalog::Catalog& catalog, storage::Store& sourc
                   {{"error", report.status().message()}});
   }
   FERRY_RETURN_IF_ERROR(EndRun(catalog, *run, Status::Ok(),
-                               report->changes.empty() ? "unchanged" : "changed",
+                               !report->changes.empty() ? "changed"
+                               : report->unchanged()    ? "unchanged"
+                                                        : "unreadable folders",
                                int64_t(report->changes.size()), WatchSummary(*report)));
   return report;
 }
 
 Result<DecommissionReport> CheckDecommission(catalog::Catalog& catalog, storage::Store& source,
                                              const storage::Store& target, const ScanOptions& scan,
-                                             double min_days, int64_t now_ns) {
+                                             double min_days, bool accept_skipped, int64_t now_ns) {
   DecommissionReport report;
   Result<int64_t> run = catalog.BeginRun(catalog::Stage::kDecommissionCheck);
   if (!run.ok()) return run.status();
@@ -146,10 +150,10 @@ Result<DecommissionReport> CheckDecommission(catalog::Catalog& catalog, storage:
           "them and verify again",
           deep->id, deep->outcome,
           Count(s.value("mismatches", int64_t(0)), "mismatch", "mismatches")));
-    } else if (s.value("sampled", false)) {
+    } else if (!s.contains("sampled") || s["sampled"] != false) {
       unmet.push_back(fmt::format(
-          "the last deep verification since the cutover (run {}) read a sample only: run "
-          "'ferry verify --deep' without --sample",
+          "the last deep verification since the cutover (run {}) read a sample only (or is "
+          "from a ferry that did not say): run 'ferry verify --deep' without --sample",
           deep->id));
     }
   }
@@ -164,6 +168,12 @@ Result<DecommissionReport> CheckDecommission(catalog::Catalog& catalog, storage:
   if (open->blocking() > 0) {
     unmet.push_back(fmt::format("{} still open (ferry errors lists them)",
                                 Count(open->blocking(), "item is", "items are")));
+  }
+  if (open->skipped > 0 && !accept_skipped) {
+    unmet.push_back(fmt::format(
+        "{} only at the source (ferry errors lists them): save them elsewhere, then pass "
+        "--accept-skipped",
+        Count(open->skipped, "skipped item exists", "skipped items exist")));
   }
 
   // The source as it is now, against the catalog at the cutover.
@@ -182,6 +192,12 @@ Result<DecommissionReport> CheckDecommission(catalog::Catalog& catalog, storage:
             "the source changed since the cutover ({}, e.g. {}): someone still writes to it",
             Count(int64_t(watched->changes.size()), "change"), watched->changes.front().path));
       }
+      if (watched->unreadable > 0 || watched->kept_unknown > 0) {
+        unmet.push_back(
+            fmt::format("{} of the source could not be read, so changes there would go unseen: fix "
+                        "access and check again",
+                        Count(watched->unreadable, "folder")));
+      }
     }
   }
 
@@ -189,6 +205,7 @@ Result<DecommissionReport> CheckDecommission(catalog::Catalog& catalog, storage:
   nlohmann::json verdict{{"passed", report.passed},
                          {"unmet", unmet},
                          {"min_days", min_days},
+                         {"accept_skipped", accept_skipped},
                          {"source_changes", int64_t(report.watch.changes.size())}};
   FERRY_RETURN_IF_ERROR(
       catalog.AppendEvent(report.run, "", "decommission-check", JsonText(verdict)));

@@ -24,7 +24,11 @@ struct WatchReport {
   int64_t run = 0;
   std::vector<SourceChange> changes;  // every difference from the source at the cutover
   int64_t newly_seen = 0;             // of them, not logged by an earlier pass
+  // Folders the pass could not read, and the items under them it could not compare: a change
+  // there goes unseen, so the source cannot be called unchanged.
+  int64_t unreadable = 0, kept_unknown = 0;
   double seconds = 0;
+  bool unchanged() const { return changes.empty() && unreadable == 0 && kept_unknown == 0; }
 };
 
 // Rescans the source of a cut-over migration, changing no item, and logs each difference from
@@ -43,10 +47,11 @@ struct DecommissionReport {
 
 // Whether the retired source may go: the cutover is at least `min_days` old, a complete deep
 // verification after it found nothing, the source has not changed since it (compared now,
-// and logged as by WatchSource), the log's chain is intact and no item is open. The verdict
-// is a "decommission-check" run and event.
+// every folder read, and logged as by WatchSource), the log's chain is intact, no item is open
+// and no item was skipped (those exist only at the source) unless `accept_skipped`. The
+// verdict is a "decommission-check" run and event.
 Result<DecommissionReport> CheckDecommission(catalog::Catalog& catalog, storage::Store& source,
                                              const storage::Store& target, const ScanOptions& scan,
-                                             double min_days, int64_t now_ns);
+                                             double min_days, bool accept_skipped, int64_t now_ns);
 
 }  // namespace ferry::migration
