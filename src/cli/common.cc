@@ -283,7 +283,10 @@ int StoppedExitCode() {
 void InstallInterruptHandler() {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  std::signal(SIGHUP, OnSignal);  // a dropped ssh session stops the run as Ctrl-C does
+  // A dropped ssh session stops the run as Ctrl-C does, unless started under nohup.
+  if (std::signal(SIGHUP, SIG_IGN) != SIG_IGN) std::signal(SIGHUP, OnSignal);
+  // A reader of the output that went away (| tee, | head) must not kill a run mid-way.
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 }  // namespace ferry::cli

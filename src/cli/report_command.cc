@@ -72,6 +72,8 @@ void AddRunFacts(catalog::Catalog& catalog, nlohmann::json& facts) {
       verification["run"] = r.id;
       verification["when"] = HumanTime(r.started_ns);
       verification["outcome"] = r.outcome;
+      // A deep verification recorded before verify said whether it sampled may have.
+      verification["sampled"] = summary.value("sampled", named == catalog::Stage::kVerifyDeep);
     }
   }
   nlohmann::json stage_list = nlohmann::json::array();

@@ -123,7 +123,14 @@ class CutoverRun {
     const std::atomic<bool>* stop = name == "on-abort" ? nullptr : options_.sync.copy.stop;
     Result<HookResult> hook = RunHook(name, command, env, options_.hooks.timeout, stop);
     if (!hook.ok()) {
+      // Logged as a hook that failed, so status and the report see it too.
       Step(fmt::format("the {} hook could not run: {}", name, hook.status().message()));
+      HookResult failed;
+      failed.hook = name;
+      failed.command = RedactCredentials(command);
+      failed.output = hook.status().message();
+      report_.hooks.push_back(failed);
+      (void)catalog_.AppendEvent(report_run_, "", "hook", JsonText(failed.Json()));
       return hook.status();
     }
     report_.hooks.push_back(*hook);

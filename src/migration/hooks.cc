@@ -64,6 +64,7 @@ std::string RedactCredentials(std::string_view text) {
 
 std::string HookResult::Outcome() const {
   if (stopped) return "stopped";
+  if (exit_code < 0) return "could not run";
   if (timed_out) return fmt::format("timed out after {:.0f}s", seconds);
   if (exit_code > 128) return fmt::format("killed by signal {}", exit_code - 128);
   return fmt::format("exit {}", exit_code);
@@ -134,12 +135,14 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
   // output is read for a second more at most.
   std::optional<std::chrono::steady_clock::time_point> ended;
   int status = 0;
-  bool open = true;  // the pipe, until every writer closed it
+  bool lost = false;  // reaped elsewhere: its exit code is unknown, so it did not succeed
+  bool open = true;   // the pipe, until every writer closed it
   while (true) {
     auto now = std::chrono::steady_clock::now();
     if (!ended) {
       pid_t done = ::waitpid(pid, &status, WNOHANG);
-      if (done == pid || (done < 0 && errno != EINTR)) ended = now;  // ECHILD: reaped elsewhere
+      if (done == pid) ended = now;
+      if (done < 0 && errno != EINTR) ended = now, lost = true;  // ECHILD
     }
     if (ended && (!open || now - *ended > std::chrono::seconds(1))) break;
     const bool stopping = stop != nullptr && stop->load();
@@ -173,7 +176,7 @@ Result<HookResult> RunHook(const std::string& hook, const std::string& command,
   ::close(out[0]);
   if (result.timed_out || result.stopped) ::kill(-pid, SIGKILL);  // what is left of the group
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_code = lost ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   // Redacted before it is cut, so a cut cannot leave a key without the name that marks it.
   output = RedactCredentials(output);
   if (output.size() > kOutputKept) {

@@ -59,7 +59,10 @@ Result<WatchReport> Watch(catalog::Catalog& catalog, storage::Store& source,
     (void)catalog.RollbackTransaction();
     return logged;
   }
-  FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
+  if (Status committed = catalog.CommitTransaction(); !committed.ok()) {
+    (void)catalog.RollbackTransaction();
+    return committed;
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
