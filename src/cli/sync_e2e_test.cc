@@ -462,6 +462,32 @@ TEST_F(CutoverTest, AStopAfterTheFreezeRunsTheAbortHook) {
   EXPECT_FALSE(Status()["closed"].get<bool>());
 }
 
+// Ctrl-C while the freeze hook runs stops it at once: a stop (130), not a refusal, and the
+// abort hook undoes whatever the freeze did.
+TEST_F(CutoverTest, AStopDuringTheFreezeHookStopsItAndRunsTheAbortHook) {
+  AddFile("a.txt", "a");
+  Init();
+  ASSERT_EQ(Ferry({"cutover", Mig(), "--quiet-window", "100ms", "--dry-run"}).exit_code, 0);
+  const std::string undo = dir_.Sub("undone");
+  BackgroundProcess cutover(
+      FerryArgv({"cutover", Mig(), "--quiet-window", "100ms", "--yes", "--pre-freeze",
+                 "echo freezing; sleep 60", "--on-abort", "echo \"$FERRY_REASON\" > " + undo}),
+      FerryOptions(env_));
+  ASSERT_TRUE(cutover.WaitForOutput("running the pre-freeze hook", 30'000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  cutover.Kill(SIGINT);
+  ProcessResult stopped = cutover.Wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30))
+      << "not the hook's 60 s";
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
+  EXPECT_NE(stopped.out.find("pre-freeze hook: stopped"), std::string::npos) << stopped.out;
+  ASSERT_TRUE(std::filesystem::exists(undo)) << stopped.out;
+  EXPECT_NE(ReadFile(undo).find("stopped in its pre-freeze hook"), std::string::npos)
+      << ReadFile(undo);
+  EXPECT_FALSE(Status()["closed"].get<bool>());
+}
+
 // A post-cutover hook that fails leaves the migration closed (the data is cut over) and says
 // the switch needs finishing: exit 1, and no undo of the freeze.
 TEST_F(CutoverTest, AFailedPostCutoverHookExitsOneAndDoesNotUndoTheFreeze) {

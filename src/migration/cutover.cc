@@ -104,6 +104,9 @@ class CutoverRun {
     Step("running the pre-freeze hook");
     Result<HookResult> hook = RunLogged("pre-freeze", options_.hooks.pre_freeze, {});
     if (!hook.ok()) return hook.status();
+    // Stopped by the operator: a stop, not a refusal (exit 130/143; the abort hook still runs).
+    if (hook->stopped)
+      return Status(Code::kCancelled, "the cutover was stopped in its pre-freeze hook");
     if (!hook->ok()) {
       report_.refused = fmt::format(
           "the pre-freeze hook failed ({}): the cutover did not begin{}", hook->Outcome(),
