@@ -64,9 +64,11 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
       ->check(CLI::ExistingFile)
       ->envname("SSL_CERT_FILE");
   app.add_option("--scan-concurrency", scan_concurrency,
-                 "Metadata calls (folder reads, stats) a scan of a folder source keeps in flight: "
-                 "N (1 = one at a time), or auto: 32 on NFS, SMB and FUSE mounts, where each call "
-                 "is a round trip, 1 on local disks")
+                 "Metadata calls a listing keeps in flight, N (1 = one at a time) or auto: for a "
+                 "folder source, folder reads and stats (auto: 32 on NFS, SMB and FUSE mounts, "
+                 "where each call is a round trip, 1 on local disks); for an S3 or Blob source, "
+                 "and for the target's listing in a sync, listing requests, split by folder once "
+                 "a listing is more than a page (auto: 8)")
       ->envname("FERRY_SCAN_CONCURRENCY");
 }
 

@@ -513,9 +513,18 @@ TEST_F(DriftTest, ANoOpSyncOfTwentyThousandFilesMakesNoRequestPerItem) {
   int64_t requests = Azurite::Global().RequestCount() - before;
   ASSERT_EQ(sync.exit_code, 0) << sync.out;
   EXPECT_NE(sync.out.find("delta: 0 new"), std::string::npos) << sync.out;
-  // Only the drift check's listing: 20,040 blobs and markers in pages of 5,000.
+  // Only the drift check's listing of 20,040 blobs and markers: more than a page (5,000), so
+  // split by folder, each folder a request on one of 8 streams, with the first page that
+  // showed it was more than one and the root's level.
   EXPECT_GT(requests, 0);
-  EXPECT_LE(requests, 6) << "requests made by a no-op sync";
+  EXPECT_LE(requests, 2 + 40) << "requests made by a no-op sync";
+  // One stream: the pages one after another, as before the split.
+  before = Azurite::Global().RequestCount();
+  auto serial = Ferry({"sync", Mig(), "--scan-concurrency", "1"});
+  requests = Azurite::Global().RequestCount() - before;
+  ASSERT_EQ(serial.exit_code, 0) << serial.out;
+  EXPECT_NE(serial.out.find("delta: 0 new"), std::string::npos) << serial.out;
+  EXPECT_LE(requests, 6) << "requests made by a no-op sync on one stream";
 }
 
 }  // namespace

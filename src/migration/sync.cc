@@ -164,8 +164,9 @@ Status ScanAndCheckDrift(catalog::Catalog& catalog, storage::Store& source, stor
   Result<ScanReport> scanned = Scan(catalog, source, target, options.scan);
   if (!scanned.ok()) return scanned.status();
   report.scan = *scanned;
-  Result<DriftReport> drift = CheckDrift(catalog, target, report.run, options.overwrite,
-                                         options.dry_run, options.on_finding);
+  Result<DriftReport> drift =
+      CheckDrift(catalog, target, report.run, options.overwrite, options.dry_run,
+                 options.on_finding, options.scan.list_concurrency);
   if (!drift.ok()) return drift.status();
   report.drift = *drift;
   return Status::Ok();

@@ -397,7 +397,8 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
 
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                bool overwrite, bool dry_run,
-                               const std::function<void(const Finding&)>& on_finding) {
+                               const std::function<void(const Finding&)>& on_finding,
+                               int list_concurrency) {
   DriftReport report;
   auto drifted = [&](Item& item, Finding finding) -> Status {
     ++report.changed;
@@ -431,7 +432,7 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
   // ETags tell drift; the listing leaves metadata out (on Azurite that halves its cost), and the
   // rare blob whose metadata matters is read on its own.
   Status st = TargetMerge::Run(
-      catalog, target, storage::ListOptions{.metadata = false},
+      catalog, target, storage::ListOptions{.metadata = false, .concurrency = list_concurrency},
       [&](Item& item, const Entry& listed) -> Status {
         if (ExpectsBlob(item)) {
           if (listed.etag == item.target_etag) return Status::Ok();

@@ -10,6 +10,7 @@
 #include "storage/blob_xml.h"
 #include "storage/entra_id.h"
 #include "storage/shared_key.h"
+#include "storage/split_list.h"
 
 namespace ferry::storage {
 
@@ -230,6 +231,8 @@ class AzureBlobStore::BlobLister : public Lister {
     return true;
   }
 
+  bool FullyFetched() const override { return done_; }
+
  private:
   Status FetchPage() {
     std::string query =
@@ -265,8 +268,40 @@ class AzureBlobStore::BlobLister : public Lister {
 
 Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix, ListOptions options) {
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
-  return std::unique_ptr<Lister>(
+  std::unique_ptr<Lister> flat(
       new BlobLister(this, base + std::string(prefix), base.size(), options.metadata));
+  int streams = options.concurrency == 0 ? kObjectListStreams : options.concurrency;
+  if (streams <= 1 || !(prefix.empty() || prefix.ends_with('/'))) return flat;
+  return SplitListing(*this, std::string(prefix), options, streams, std::move(flat));
+}
+
+Result<LevelPage> AzureBlobStore::ListLevel(std::string_view prefix, std::string_view marker,
+                                            bool metadata) {
+  std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
+  std::string query = fmt::format("restype=container&comp=list&delimiter=%2F{}&maxresults={}",
+                                  metadata ? "&include=metadata" : "", options_.list_page_size);
+  if (!(base + std::string(prefix)).empty()) {
+    query += "&prefix=" + PercentEncode(base + std::string(prefix));
+  }
+  if (!marker.empty()) query += "&marker=" + PercentEncode(marker);
+  http::Request request;
+  request.url = ContainerUrl(query);
+  Result<http::Response> response =
+      Send(request, fmt::format("list container '{}'", endpoint_.container));
+  if (!response.ok()) return response.status();
+  Result<BlobListPage> page = ParseBlobList(response->body);
+  if (!page.ok()) return page.status();
+  LevelPage level;
+  level.next = std::move(page->next_marker);
+  for (Entry& entry : page->entries) {
+    if (entry.path.size() <= base.size()) continue;  // named like the prefix folder: not in it
+    entry.path.erase(0, base.size());
+    level.entries.push_back(std::move(entry));
+  }
+  for (std::string& name : page->prefixes) {
+    if (name.size() > base.size()) level.prefixes.push_back(name.substr(base.size()));
+  }
+  return level;
 }
 
 Result<RootIdentity> AzureBlobStore::Identify() { return ObjectStoreIdentity(*this, "azure-blob"); }

@@ -79,15 +79,21 @@ Result<BlobListPage> ParseBlobList(std::string_view xml) {
   if (!root) return Malformed("blob listing");
   BlobListPage page;
   page.next_marker = root.child_value("NextMarker");
+  auto name_of = [](pugi::xml_node name) -> std::optional<std::string> {
+    std::string text = name.child_value();
+    if (!name.attribute("Encoded").as_bool()) return text;
+    return PercentDecode(text);
+  };
+  for (pugi::xml_node prefix : root.child("Blobs").children("BlobPrefix")) {
+    std::optional<std::string> name = name_of(prefix.child("Name"));
+    if (!name) return Malformed("encoded blob prefix");
+    page.prefixes.push_back(std::move(*name));
+  }
   for (pugi::xml_node blob : root.child("Blobs").children("Blob")) {
     Entry entry;
-    pugi::xml_node name = blob.child("Name");
-    entry.path = name.child_value();
-    if (name.attribute("Encoded").as_bool()) {
-      auto decoded = PercentDecode(entry.path);
-      if (!decoded) return Malformed("encoded blob name");
-      entry.path = std::move(*decoded);
-    }
+    std::optional<std::string> name = name_of(blob.child("Name"));
+    if (!name) return Malformed("encoded blob name");
+    entry.path = std::move(*name);
     pugi::xml_node props = blob.child("Properties");
     entry.size = ToU64(props.child_value("Content-Length"));
     entry.etag = props.child_value("Etag");

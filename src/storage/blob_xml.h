@@ -13,7 +13,8 @@ namespace ferry::storage {
 // One page of a List Blobs answer. Entry paths are full blob names (prefix included).
 struct BlobListPage {
   std::vector<Entry> entries;
-  std::string next_marker;  // "" on the last page
+  std::vector<std::string> prefixes;  // with a delimiter: the BlobPrefix names, in order
+  std::string next_marker;            // "" on the last page
 };
 
 Result<BlobListPage> ParseBlobList(std::string_view xml);

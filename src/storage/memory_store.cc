@@ -8,8 +8,10 @@ namespace ferry::storage {
 
 class MemoryStore::MemoryLister : public Lister {
  public:
-  MemoryLister(MemoryStore* store, std::string prefix)
-      : store_(store), prefix_(std::move(prefix)) {}
+  MemoryLister(MemoryStore* store, std::string prefix, std::string after)
+      : store_(store), prefix_(std::move(prefix)), last_(std::move(after)) {
+    started_ = !last_.empty() && last_ >= prefix_;
+  }
 
   Result<bool> Next(Entry& entry) override {
     std::lock_guard lock(store_->mu_);
@@ -43,8 +45,38 @@ Entry MemoryStore::ToEntry(const std::string& path, const Object& object) const 
   return entry;
 }
 
-Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix, ListOptions) {
-  return std::unique_ptr<Lister>(new MemoryLister(this, std::string(prefix)));
+Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix, ListOptions options) {
+  return std::unique_ptr<Lister>(
+      new MemoryLister(this, std::string(prefix), lists_after ? options.after : ""));
+}
+
+Result<LevelPage> MemoryStore::ListLevel(std::string_view prefix, std::string_view marker, bool) {
+  ++level_pages;
+  std::lock_guard lock(mu_);
+  LevelPage page;
+  // The marker is where the next page begins (lower bound): just after the last entry, or past
+  // every name under the last prefix ("dir/" ends where "dir0" begins).
+  std::string from(marker.empty() ? prefix : marker);
+  size_t results = 0;
+  for (auto it = objects_.lower_bound(from);
+       it != objects_.end() && it->first.starts_with(prefix);) {
+    if (results == level_page_size) {
+      page.next = from;
+      break;
+    }
+    size_t slash = it->first.find('/', prefix.size());
+    if (slash == std::string::npos) {
+      page.entries.push_back(ToEntry(it->first, it->second));
+      from = it->first + std::string(1, '\0');
+    } else {
+      std::string sub = it->first.substr(0, slash + 1);
+      if (!hidden_prefixes.contains(sub)) page.prefixes.push_back(sub);
+      from = it->first.substr(0, slash) + "0";
+    }
+    it = objects_.lower_bound(from);
+    ++results;
+  }
+  return page;
 }
 
 Result<Entry> MemoryStore::Stat(std::string_view path) {

@@ -1,8 +1,10 @@
 // An in-memory Store with blob semantics (flat names, ETags, staged blocks), for engine tests.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "storage/store.h"
 
@@ -15,6 +17,18 @@ class MemoryStore : public Store {
   std::string Describe() const override { return "memory store"; }
   Status CreateRoot() override { return Status::Ok(); }
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
+  // By level, `level_page_size` results (entries and prefixes) a page; the marker is the last
+  // name of the page before.
+  Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
+                              bool metadata) override;
+  size_t level_page_size = 5000;
+  // Sub-prefixes its level listing leaves out (as some S3 servers' do).
+  std::set<std::string> hidden_prefixes;
+  // Whether List takes ListOptions::after (as S3 does).
+  bool lists_after = false;
+  bool ListsAfter() const override { return lists_after; }
+  // Level pages served so far.
+  std::atomic<int> level_pages{0};
   Result<Entry> Stat(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
   Result<WriteResult> Write(std::string_view path, const http::Body& body,

@@ -9,6 +9,7 @@
 
 #include "base/encoding.h"
 #include "storage/blob_xml.h"
+#include "storage/split_list.h"
 
 namespace ferry::storage {
 
@@ -179,8 +180,11 @@ Status S3Error(const http::Response& response, std::string_view what) {
 // ListObjectsV2, a page at a time; folder markers left out.
 class S3Store::ObjectLister : public Lister {
  public:
-  ObjectLister(S3Store* store, std::string key_prefix, size_t strip)
-      : store_(store), key_prefix_(std::move(key_prefix)), strip_(strip) {}
+  ObjectLister(S3Store* store, std::string key_prefix, size_t strip, std::string start_after)
+      : store_(store),
+        key_prefix_(std::move(key_prefix)),
+        strip_(strip),
+        start_after_(std::move(start_after)) {}
 
   Result<bool> Next(Entry& entry) override {
     while (index_ == page_.size()) {
@@ -191,22 +195,13 @@ class S3Store::ObjectLister : public Lister {
     return true;
   }
 
+  bool FullyFetched() const override { return done_; }
+
  private:
   Status FetchPage() {
-    std::string query = fmt::format("list-type=2&max-keys={}", store_->options_.list_page_size);
-    if (!key_prefix_.empty()) query += "&prefix=" + PercentEncode(key_prefix_);
-    if (!token_.empty()) query += "&continuation-token=" + PercentEncode(token_);
-    http::Request request;
-    request.url = store_->endpoint_.BucketUrl() + "/?" + query;
-    Result<http::Response> response =
-        store_->Send(request, fmt::format("list bucket '{}'", store_->endpoint_.bucket));
-    if (!response.ok()) return response.status();
-    Result<S3ListPage> page = ParseListPage(response->body, strip_);
-    if (!page.ok()) {
-      return Status(
-          page.status().code(),
-          fmt::format("list bucket '{}': {}", store_->endpoint_.bucket, page.status().message()));
-    }
+    Result<S3ListPage> page =
+        store_->ListPage(key_prefix_, token_, /*delimited=*/false, strip_, start_after_);
+    if (!page.ok()) return page.status();
     page_ = std::move(page->entries);
     index_ = 0;
     token_ = std::move(page->next_token);
@@ -217,6 +212,7 @@ class S3Store::ObjectLister : public Lister {
   S3Store* store_;
   std::string key_prefix_;
   size_t strip_;
+  std::string start_after_;  // a full key, or ""
   std::string token_;
   std::vector<Entry> page_;
   size_t index_ = 0;
@@ -240,6 +236,10 @@ Result<S3ListPage> ParseListPage(std::string_view xml, size_t strip) {
     entry.mtime_ns = ParseIsoTimeNs(contents.child_value("LastModified"));
     entry.etag = contents.child_value("ETag");
     page.entries.push_back(std::move(entry));
+  }
+  for (pugi::xml_node common : result.children("CommonPrefixes")) {
+    std::string prefix = common.child_value("Prefix");
+    if (prefix.size() > strip) page.prefixes.push_back(prefix.substr(strip));
   }
   std::string_view truncated = result.child_value("IsTruncated");
   if (truncated == "true") {
@@ -307,10 +307,45 @@ Status S3Store::CreateRoot() {
   return response.status();
 }
 
+Result<S3ListPage> S3Store::ListPage(std::string_view key_prefix, std::string_view token,
+                                     bool delimited, size_t strip, std::string_view start_after) {
+  std::string query = fmt::format("list-type=2&max-keys={}", options_.list_page_size);
+  if (delimited) query += "&delimiter=%2F";
+  if (!key_prefix.empty()) query += "&prefix=" + PercentEncode(key_prefix);
+  if (!start_after.empty() && token.empty()) query += "&start-after=" + PercentEncode(start_after);
+  if (!token.empty()) query += "&continuation-token=" + PercentEncode(token);
+  http::Request request;
+  request.url = endpoint_.BucketUrl() + "/?" + query;
+  Result<http::Response> response =
+      Send(request, fmt::format("list bucket '{}'", endpoint_.bucket));
+  if (!response.ok()) return response.status();
+  Result<S3ListPage> page = ParseListPage(response->body, strip);
+  if (!page.ok()) {
+    return Status(page.status().code(),
+                  fmt::format("list bucket '{}': {}", endpoint_.bucket, page.status().message()));
+  }
+  return page;
+}
+
 Result<std::unique_ptr<Lister>> S3Store::List(std::string_view prefix, ListOptions options) {
-  (void)options;  // a listing has no metadata to leave out, and one page at a time
+  // A listing has no metadata to leave out.
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
-  return std::unique_ptr<Lister>(new ObjectLister(this, base + std::string(prefix), base.size()));
+  std::unique_ptr<Lister> flat(new ObjectLister(this, base + std::string(prefix), base.size(),
+                                                options.after.empty() ? "" : base + options.after));
+  int streams = options.concurrency == 0 ? kObjectListStreams : options.concurrency;
+  if (streams <= 1 || !options.after.empty() || !(prefix.empty() || prefix.ends_with('/'))) {
+    return flat;
+  }
+  return SplitListing(*this, std::string(prefix), options, streams, std::move(flat));
+}
+
+Result<LevelPage> S3Store::ListLevel(std::string_view prefix, std::string_view marker, bool) {
+  std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
+  Result<S3ListPage> page =
+      ListPage(base + std::string(prefix), marker, /*delimited=*/true, base.size());
+  if (!page.ok()) return page.status();
+  return LevelPage{std::move(page->entries), std::move(page->prefixes),
+                   std::move(page->next_token)};
 }
 
 Result<Entry> S3Store::Stat(std::string_view path) {

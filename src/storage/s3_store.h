@@ -49,6 +49,8 @@ struct S3Options {
 // '/'). An entry's ETag, size and Last-Modified (whole seconds) are its version; Stat adds its
 // Content-Type, its x-amz-meta-* metadata and, for a single-part ETag (the object's MD5), the
 // MD5 the bytes read must have. 500 and 503 SlowDown are retried with backoff.
+struct S3ListPage;
+
 class S3Store : public Store {
  public:
   S3Store(S3Endpoint endpoint, AwsCredentials credentials, S3Options options = {});
@@ -59,6 +61,9 @@ class S3Store : public Store {
 
   Status CreateRoot() override;  // the bucket must exist; nothing is created
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
+  Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
+                              bool metadata) override;
+  bool ListsAfter() const override { return true; }
   Result<Entry> Stat(std::string_view path) override;
   // "s3", empty when nothing is under the prefix: a bucket that lost its objects (or an endpoint
   // pointing at another service) stops a sync before it deletes a single blob.
@@ -82,6 +87,10 @@ class S3Store : public Store {
 
  private:
   class ObjectLister;
+  // One ListObjectsV2 page of the keys under `key_prefix` (by level with `delimited`), paths
+  // without their first `strip` characters.
+  Result<S3ListPage> ListPage(std::string_view key_prefix, std::string_view token, bool delimited,
+                              size_t strip, std::string_view start_after = "");
   std::string Key(std::string_view path) const;
   Result<http::Response> Send(http::Request request, std::string_view what);
 
@@ -98,6 +107,7 @@ class S3Store : public Store {
 // complete when it is not would make a mirror sync delete what it did not see.
 struct S3ListPage {
   std::vector<Entry> entries;
+  std::vector<std::string> prefixes;  // with a delimiter: the CommonPrefixes, in order
   std::string next_token;
 };
 Result<S3ListPage> ParseListPage(std::string_view xml, size_t strip);

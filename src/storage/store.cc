@@ -36,6 +36,10 @@ Result<size_t> Store::ReadInto(std::string_view path, uint64_t offset, char* buf
   return got;
 }
 
+Result<LevelPage> Store::ListLevel(std::string_view, std::string_view, bool) {
+  return Status(Code::kUnsupported, Describe() + " cannot be listed by level");
+}
+
 Result<Md5Digest> ReadMd5(Store& store, std::string_view path) {
   Md5 md5;
   http::Sink sink{[&](const char* p, size_t n) {

@@ -60,6 +60,21 @@ class Lister {
   // unknown, not absent; "dir/name" when one entry could not be read. Empty when the error ends
   // the listing (nothing after it can be trusted): the caller must stop.
   virtual std::string Unlisted() const { return ""; }
+  // After a Next: whether the rest of the listing is in memory already (the last page has been
+  // read). A listing that does not tell returns false.
+  virtual bool FullyFetched() const { return false; }
+};
+
+// One page of the listing of one level of an object store, '/' being the delimiter: the items
+// right under the level's prefix and its sub-prefixes ("dir/", each once), each in byte order,
+// paths relative to the store's root.
+struct LevelPage {
+  std::vector<Entry> entries;
+  std::vector<std::string> prefixes;
+  std::string next;  // the marker of the next page; "" on the last
+  // Entries that could not be read (a file system's): their path and why. What they hold, if
+  // they are folders, is unknown.
+  std::vector<std::pair<std::string, std::string>> unlisted = {};
 };
 
 // What makes a store's root the one a migration began with. A file system tells its type, the
@@ -76,15 +91,21 @@ struct ListOptions {
   // Each entry's metadata (and the kind it gives a blob). Without it a blob listing is smaller
   // and the service answers it faster; entries then have no metadata and blobs list as files.
   bool metadata = true;
-  // How many metadata calls (folder reads, stats) a listing keeps in flight; 0 lets the store
-  // choose (a local folder: kNetworkListConcurrency on a network or FUSE file system, else 1).
-  // The entries and their order do not depend on it.
+  // How many metadata calls (folder reads, stats, listing requests) a listing keeps in flight;
+  // 0 lets the store choose (a local folder: kNetworkListConcurrency on a network or FUSE file
+  // system, else 1; an object store: kObjectListStreams). The entries and their order do not
+  // depend on it.
   int concurrency = 0;
   // With a concurrency above 1, a local folder's stats go through io_uring where the kernel
   // allows it (else a thread pool). Tests turn it off to cover the pool.
   bool io_uring = true;
+  // Only the paths after this one (stores whose ListsAfter() is true).
+  std::string after = {};
 };
 inline constexpr int kNetworkListConcurrency = 32;
+// Parallel listing requests an object store's listing (S3, Blob) runs by default once it is more
+// than a page (see SplitListing).
+inline constexpr int kObjectListStreams = 8;
 
 // A precondition on a write or delete.
 struct Condition {
@@ -158,6 +179,16 @@ class Store {
   // Lists every item whose path starts with `prefix` (a plain string prefix, "" for all).
   virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix,
                                                ListOptions options = {}) = 0;
+
+  // One page of the level under `prefix` ("" or ending in '/'), from `marker` ("" for the
+  // first); Code::kUnsupported where the store cannot list by level.
+  // Whether List takes ListOptions::after (a listing that starts after a given path).
+  virtual bool ListsAfter() const { return false; }
+  // Whether the store is a tree of folders that ListLevel lists one at a time (a file system),
+  // so that many processes can share the folders of one listing.
+  virtual bool IsFolderTree() const { return false; }
+  virtual Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
+                                      bool metadata);
 
   // Returns the item at `path`, or Code::kNotFound.
   virtual Result<Entry> Stat(std::string_view path) = 0;

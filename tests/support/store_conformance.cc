@@ -1,5 +1,7 @@
 #include "support/store_conformance.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <random>
 
@@ -407,6 +409,38 @@ TEST_P(SourceConformance, ListingIsCompleteSortedAndHonoursThePrefix) {
   for (const auto& name : names) {
     EXPECT_EQ(ReadAllOf(*store, name), "content of " + name) << name;
   }
+}
+
+// A listing of more than a page is split at its folders and read by parallel requests (object
+// stores); it must be the one listing a single stream reads.
+TEST_P(SourceConformance, AListingSplitByFolderIsTheFlatListing) {
+  std::vector<std::string> names{"A", "a0", "a_b", "z"};  // around the folders
+  for (int i = 0; i < 10; ++i) {
+    for (const char* folder : {"a/", "b/", "c/d/", "c/e/"}) {
+      names.push_back(fmt::format("{}{:02}", folder, i));
+    }
+  }
+  auto store = GetParam().make(Objects(names));
+  auto list = [&](int concurrency) {
+    std::vector<std::string> paths;
+    auto lister = store->List("", {.concurrency = concurrency});
+    EXPECT_TRUE(lister.ok()) << lister.status().ToString();
+    if (!lister.ok()) return paths;
+    Entry entry;
+    while (true) {
+      Result<bool> more = (*lister)->Next(entry);
+      EXPECT_TRUE(more.ok()) << more.status().ToString();
+      if (!more.ok() || !*more) break;
+      if (entry.kind == Kind::kFile) paths.push_back(entry.path);
+    }
+    return paths;
+  };
+  std::vector<std::string> flat = list(1);
+  EXPECT_EQ(list(3), flat);
+  EXPECT_EQ(list(0), flat);
+  std::sort(names.begin(), names.end());
+  std::sort(flat.begin(), flat.end());
+  EXPECT_EQ(flat, names);
 }
 
 TEST_P(SourceConformance, AListingAgreesWithStat) {

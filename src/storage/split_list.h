@@ -1,0 +1,27 @@
+// A listing of an object store split by prefix across parallel streams. A container of 100
+// million blobs is 20,000 pages, an hour read one after another; split at its folders ('/'
+// prefixes), the pages of different folders are read at once and handed out in order.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "storage/store.h"
+
+namespace ferry::storage {
+
+// The store's listing under `prefix` ("" or ending in '/'), the same entries in the same order,
+// read by up to `streams` parallel requests. `flat` is the store's own (flat) listing of the
+// prefix: when its first page is its last, it is all there is and nothing is split (a small
+// container costs one request, as before). Otherwise the levels of the prefix are listed with
+// '/' as the delimiter (Store::ListLevel), breadth first, up to a few levels deep, until there
+// are enough sub-prefixes to keep the streams busy; each sub-prefix is then listed flat on its
+// own stream (Store::List with a concurrency of 1), a few pages ahead of the reader at most, and
+// the entries of the levels and of the sub-prefixes are handed out in byte order. A level that
+// is more than one page, or has more than 1,000 sub-prefixes (folders so small that a request
+// each costs more than it saves), is listed flat instead. Any error ends the listing.
+// REQUIRES: store.ListLevel is supported; `streams` > 1.
+std::unique_ptr<Lister> SplitListing(Store& store, std::string prefix, ListOptions options,
+                                     int streams, std::unique_ptr<Lister> flat);
+
+}  // namespace ferry::storage
