@@ -207,6 +207,25 @@ Result<int64_t> Catalog::HeldElsewhere(const std::vector<ItemState>&) { return N
 Result<int> Catalog::Heartbeat(int64_t, int64_t) { return NotShared(); }
 Status Catalog::LeaveWork() { return NotShared(); }
 
+namespace {
+Status NoSharedListing() {
+  return Status(Code::kUnsupported, "this catalog does not share a scan's listing");
+}
+}  // namespace
+Status Catalog::OpenListing(int64_t) { return NoSharedListing(); }
+Result<int64_t> Catalog::OpenListingRun() { return NoSharedListing(); }
+Result<std::vector<std::string>> Catalog::ClaimFolders(int64_t, int, std::chrono::seconds) {
+  return NoSharedListing();
+}
+Result<int> Catalog::RecordFolders(int64_t, const std::vector<ListedFolder>&) {
+  return NoSharedListing();
+}
+Result<int64_t> Catalog::FoldersLeft(int64_t) { return NoSharedListing(); }
+Result<std::unique_ptr<storage::Lister>> Catalog::ListedEntries(int64_t) {
+  return NoSharedListing();
+}
+Status Catalog::CloseListing(int64_t) { return NoSharedListing(); }
+
 void StateTotals::Add(std::string_view kind, int64_t count, int64_t size) {
   items += count;
   bytes += size;

@@ -241,6 +241,16 @@ struct WorkerInfo {
   bool left = false;             // finished or stopped, and said so
 };
 
+// One folder's listing, as a process that shares a scan's listing records it.
+struct ListedFolder {
+  std::string folder;                   // "" for the root
+  std::vector<storage::Entry> entries;  // what it holds (its folders among them)
+  // Entries that could not be read: path, and why.
+  std::vector<std::pair<std::string, std::string>> unlisted;
+  std::vector<std::string> subfolders;  // the folders in it to list next
+  std::string error;                    // it could not be read: why (and nothing else is set)
+};
+
 // One migration's catalog. Not thread-safe: one thread of a process uses it.
 class Catalog {
  public:
@@ -365,6 +375,32 @@ class Catalog {
   // The migration's workers, latest first (at most 100); empty for a catalog that does not share
   // work.
   virtual Result<std::vector<WorkerInfo>> Workers() { return std::vector<WorkerInfo>(); }
+
+  // ---- A scan's listing shared among processes (a catalog that SharesListing) ----
+  // The scan lists a folder source one folder at a time: any process that helps claims folders
+  // (with a lease, as items are claimed), lists each (storage::Store::ListLevel) and records
+  // its entries and the folders in it to list next, in one transaction; when no folder is left,
+  // the scan merges the recorded entries, by path, with the catalog.
+  virtual bool SharesListing() const { return false; }
+  // Opens the listing of run `run` (a scan's) with the root folder to list; forgets earlier
+  // listings.
+  virtual Status OpenListing(int64_t run);
+  // The run whose listing is open, or 0.
+  virtual Result<int64_t> OpenListingRun();
+  // Claims up to `max` folders ("" for the root) of the listing of `run` that no lister holds
+  // within its lease, each for `lease`.
+  virtual Result<std::vector<std::string>> ClaimFolders(int64_t run, int max,
+                                                        std::chrono::seconds lease);
+  // Records folders this process claimed, in one transaction, and returns how many: a folder
+  // whose claim another lister took over (after its lease ran out) is left out.
+  virtual Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed);
+  // Folders of the listing not recorded yet.
+  virtual Result<int64_t> FoldersLeft(int64_t run);
+  // The recorded entries by path (byte order); what could not be read comes in its place as an
+  // error, with Lister::Unlisted saying what it leaves unknown ("dir/" or "dir/name").
+  virtual Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run);
+  // Forgets the listing of `run`.
+  virtual Status CloseListing(int64_t run);
 
  protected:
   Catalog() = default;

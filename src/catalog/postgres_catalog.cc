@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -114,6 +115,35 @@ CREATE TABLE IF NOT EXISTS ferry_workers (
   bytes BIGINT NOT NULL DEFAULT 0,
   gone BOOLEAN NOT NULL DEFAULT false,
   PRIMARY KEY (migration, run));
+-- Schema 4: a scan's listing shared among processes. The folders to list (claimed with a lease,
+-- done once recorded), and what each listed: entries, or an error in place of what it hides
+-- (kind 'unlisted': path "dir/" for a folder, "dir/name" for one entry).
+CREATE TABLE IF NOT EXISTS ferry_listing_folders (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  run BIGINT NOT NULL,
+  path TEXT COLLATE "C" NOT NULL,
+  done BOOLEAN NOT NULL DEFAULT false,
+  lister TEXT NOT NULL DEFAULT '',
+  lease_until TIMESTAMPTZ,
+  PRIMARY KEY (migration, run, path));
+CREATE INDEX IF NOT EXISTS ferry_listing_folders_open ON ferry_listing_folders (migration, run)
+  WHERE NOT done;
+CREATE TABLE IF NOT EXISTS ferry_listing (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  run BIGINT NOT NULL,
+  path TEXT COLLATE "C" NOT NULL,
+  kind TEXT NOT NULL,
+  size BIGINT NOT NULL DEFAULT 0,
+  mtime_ns BIGINT NOT NULL DEFAULT 0,
+  ctime_ns BIGINT NOT NULL DEFAULT 0,
+  inode BIGINT NOT NULL DEFAULT 0,
+  mode BIGINT NOT NULL DEFAULT 0,
+  uid BIGINT NOT NULL DEFAULT 0,
+  gid BIGINT NOT NULL DEFAULT 0,
+  link_target TEXT NOT NULL DEFAULT '',
+  etag TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (migration, run, path));
 )sql";
 
 // The runs of live workers, as a subquery ($1: the migration): heard from within their lease,
@@ -1230,6 +1260,228 @@ Result<EventCursor> PostgresCatalog::Events(const EventFilter& filter) {
   auto rows = std::make_unique<PgRows<Event>>(std::move(reader).value(), &ReadEvent);
   FERRY_RETURN_IF_ERROR(rows->Open(sql, params));
   return EventCursor(std::move(rows));
+}
+
+// ---- A scan's listing shared among processes ----
+
+namespace {
+
+// A new name for a lister that holds claims on folders: its host and process, and which of the
+// process's catalogs.
+std::string NewListerName() {
+  static std::atomic<int> catalogs{0};
+  return fmt::format("{}:{}#{}", HostName(), getpid(), ++catalogs);
+}
+
+struct ListedRow {
+  storage::Entry entry;
+  std::string error;  // kind 'unlisted': why
+};
+
+void ReadListed(const PgResult& r, int row, ListedRow& out) {
+  storage::Entry& e = out.entry;
+  e = storage::Entry{};
+  e.path = r.Text(row, 0);
+  std::string kind = r.Text(row, 1);
+  e.kind = KindFromName(kind).value_or(storage::Kind::kFile);
+  e.size = uint64_t(r.Int(row, 2));
+  e.mtime_ns = r.Int(row, 3);
+  e.ctime_ns = r.Int(row, 4);
+  e.inode = uint64_t(r.Int(row, 5));
+  e.mode = uint32_t(r.Int(row, 6));
+  e.uid = uint32_t(r.Int(row, 7));
+  e.gid = uint32_t(r.Int(row, 8));
+  e.link_target = r.Text(row, 9);
+  e.etag = r.Text(row, 10);
+  out.error = kind == "unlisted" ? r.Text(row, 11) : "";
+  if (kind == "unlisted" && out.error.empty()) out.error = "could not be read";
+}
+
+// The recorded entries as a listing, errors in their places.
+class ListedLister final : public storage::Lister {
+ public:
+  explicit ListedLister(Cursor<ListedRow> rows) : rows_(std::move(rows)) {}
+  Result<bool> Next(storage::Entry& entry) override {
+    unlisted_.clear();
+    ListedRow row;
+    Result<bool> more = rows_.Next(row);
+    if (!more.ok() || !*more) return more;
+    if (!row.error.empty()) {
+      unlisted_ = row.entry.path;
+      return Status(Code::kIo, fmt::format("cannot list '{}': {}", row.entry.path, row.error));
+    }
+    entry = std::move(row.entry);
+    return true;
+  }
+  std::string Unlisted() const override { return unlisted_; }
+
+ private:
+  Cursor<ListedRow> rows_;
+  std::string unlisted_;
+};
+
+}  // namespace
+
+Status PostgresCatalog::OpenListing(int64_t run) {
+  const std::vector<PgParam> m{where_.migration};
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  Status st = db_->Exec("DELETE FROM ferry_listing WHERE migration = $1", m).status();
+  if (st.ok()) st = db_->Exec("DELETE FROM ferry_listing_folders WHERE migration = $1", m).status();
+  if (st.ok()) {
+    st = db_->Exec("INSERT INTO ferry_listing_folders (migration, run, path) VALUES ($1, $2, '')",
+                   {where_.migration, Int(run)})
+             .status();
+  }
+  if (!st.ok()) {
+    (void)db_->Run("ROLLBACK");
+    return st;
+  }
+  return db_->Run("COMMIT");
+}
+
+Result<int64_t> PostgresCatalog::OpenListingRun() {
+  // A listing whose scan is over (or was cut short, and so marked) is no longer open.
+  Result<PgResult> r = db_->Exec(
+      "SELECT coalesce(max(f.run), 0) FROM ferry_listing_folders f JOIN ferry_runs r ON r.id = "
+      "f.run AND r.migration = f.migration WHERE f.migration = $1 AND r.outcome = 'running'",
+      {where_.migration});
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
+Result<std::vector<std::string>> PostgresCatalog::ClaimFolders(int64_t run, int max,
+                                                               std::chrono::seconds lease) {
+  if (lister_.empty()) lister_ = NewListerName();
+  Result<PgResult> r = db_->Exec(
+      // A CTE: evaluated once (a subquery in FROM may be scanned again for each row).
+      "WITH c AS MATERIALIZED (SELECT path FROM ferry_listing_folders WHERE migration = $1 AND run "
+      "= $2 AND "
+      "NOT done AND (lease_until IS NULL OR lease_until < clock_timestamp()) ORDER BY path LIMIT "
+      "$5 FOR UPDATE SKIP LOCKED) UPDATE ferry_listing_folders f SET lister = $3, lease_until = "
+      "clock_timestamp() + $4 * interval '1 second' FROM c WHERE f.migration = $1 AND f.run = $2 "
+      "AND f.path = c.path RETURNING f.path",
+      {where_.migration, Int(run), lister_, Int(lease.count()), Int(max)});
+  if (!r.ok()) return r.status();
+  std::vector<std::string> folders;
+  for (int i = 0; i < r->rows(); ++i) folders.push_back(r->Text(i, 0));
+  return folders;
+}
+
+Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) {
+  static const std::string insert_sql = [] {
+    std::vector<std::string> names{"path", "kind", "size", "mtime_ns",    "ctime_ns", "inode",
+                                   "mode", "uid",  "gid",  "link_target", "etag",     "error"};
+    std::string values;
+    for (size_t i = 0; i < names.size(); ++i) {
+      bool text = i <= 1 || i >= 9;
+      values += fmt::format(", v.{}{}", names[i], text ? "" : "::bigint");
+    }
+    return fmt::format(
+        "INSERT INTO ferry_listing (migration, run, path, kind, size, mtime_ns, ctime_ns, inode, "
+        "mode, uid, gid, link_target, etag, error) SELECT $1, $2{} FROM {}",
+        values, Unnest(names, 3));
+  }();
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  auto fail = [&](Status st) {
+    (void)db_->Run("ROLLBACK");
+    return st;
+  };
+  // The folders still this process's: the others were listed again by whoever took them over.
+  std::vector<PgParam> folders;
+  for (const ListedFolder& f : listed) folders.push_back(f.folder);
+  Result<PgResult> mine = db_->Exec(
+      "UPDATE ferry_listing_folders SET done = true, lease_until = NULL WHERE migration = $1 AND "
+      "run = $2 AND path = ANY($3::text[]) AND lister = $4 AND NOT done RETURNING path",
+      {where_.migration, Int(run), PgArray(folders), lister_});
+  if (!mine.ok()) return fail(mine.status());
+  std::set<std::string> kept;
+  for (int i = 0; i < mine->rows(); ++i) kept.insert(mine->Text(i, 0));
+
+  // Rows: the entries, then what could not be read (a folder as "dir/").
+  std::vector<std::vector<PgParam>> columns(12);
+  std::vector<PgParam> subfolders;
+  auto add = [&](const storage::Entry& e, std::string_view kind, const std::string& error) {
+    std::vector<PgParam> values{e.path,
+                                std::string(kind),
+                                Int(int64_t(e.size)),
+                                Int(e.mtime_ns),
+                                Int(e.ctime_ns),
+                                Int(int64_t(e.inode)),
+                                Int(int64_t(e.mode)),
+                                Int(int64_t(e.uid)),
+                                Int(int64_t(e.gid)),
+                                e.link_target,
+                                e.etag,
+                                RedactSecrets(error)};
+    for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(values[c]));
+  };
+  auto unknown = [](std::string path) {
+    storage::Entry e;
+    e.path = std::move(path);
+    return e;
+  };
+  for (const ListedFolder& f : listed) {
+    if (!kept.contains(f.folder)) continue;
+    for (const storage::Entry& e : f.entries) add(e, storage::KindName(e.kind), "");
+    for (const auto& [path, why] : f.unlisted) add(unknown(path), "unlisted", why);
+    if (!f.error.empty()) add(unknown(f.folder + "/"), "unlisted", f.error);
+    subfolders.insert(subfolders.end(), f.subfolders.begin(), f.subfolders.end());
+  }
+  const size_t rows = columns[0].size();
+  for (size_t from = 0; from < rows; from += kRowsPerStatement) {
+    const size_t to = std::min(rows, from + kRowsPerStatement);
+    std::vector<PgParam> params{where_.migration, Int(run)};
+    for (const std::vector<PgParam>& column : columns) {
+      params.push_back(
+          PgArray(std::vector<PgParam>(column.begin() + long(from), column.begin() + long(to))));
+    }
+    Result<PgResult> inserted = db_->Exec(insert_sql, params);
+    if (!inserted.ok()) return fail(inserted.status());
+  }
+  if (!subfolders.empty()) {
+    Result<PgResult> queued = db_->Exec(
+        "INSERT INTO ferry_listing_folders (migration, run, path) SELECT $1, $2, p FROM "
+        "unnest($3::text[]) AS p ON CONFLICT DO NOTHING",
+        {where_.migration, Int(run), PgArray(subfolders)});
+    if (!queued.ok()) return fail(queued.status());
+  }
+  FERRY_RETURN_IF_ERROR(db_->Run("COMMIT"));
+  return int(kept.size());
+}
+
+Result<int64_t> PostgresCatalog::FoldersLeft(int64_t run) {
+  Result<PgResult> r = db_->Exec(
+      "SELECT count(*) FROM ferry_listing_folders WHERE migration = $1 AND run = $2 AND NOT done",
+      {where_.migration, Int(run)});
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
+Result<std::unique_ptr<storage::Lister>> PostgresCatalog::ListedEntries(int64_t run) {
+  Result<std::unique_ptr<PgConnection>> reader = PgConnection::Connect(where_.conninfo);
+  if (!reader.ok()) return reader.status();
+  auto rows = std::make_unique<PgRows<ListedRow>>(std::move(reader).value(), &ReadListed);
+  FERRY_RETURN_IF_ERROR(rows->Open(
+      "SELECT path, kind, size, mtime_ns, ctime_ns, inode, mode, uid, gid, link_target, etag, "
+      "error FROM ferry_listing WHERE migration = $1 AND run = $2 ORDER BY path",
+      {where_.migration, Int(run)}));
+  return std::unique_ptr<storage::Lister>(new ListedLister(Cursor<ListedRow>(std::move(rows))));
+}
+
+Status PostgresCatalog::CloseListing(int64_t run) {
+  const std::vector<PgParam> params{where_.migration, Int(run)};
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  Status st =
+      db_->Exec("DELETE FROM ferry_listing WHERE migration = $1 AND run = $2", params).status();
+  if (st.ok()) {
+    st = db_->Exec("DELETE FROM ferry_listing_folders WHERE migration = $1 AND run = $2", params)
+             .status();
+  }
+  if (!st.ok()) {
+    (void)db_->Run("ROLLBACK");
+    return st;
+  }
+  return db_->Run("COMMIT");
 }
 
 }  // namespace ferry::catalog

@@ -24,8 +24,9 @@
 namespace ferry::catalog {
 
 // The version of ferry's tables in a database (the ferry_schema table).
-// 2: worker leases; 3: ferry_log_head, the partial index of claimable items.
-inline constexpr int kPostgresSchemaVersion = 3;
+// 2: worker leases; 3: ferry_log_head, the partial index of claimable items; 4: a scan's
+// listing shared among processes (ferry_listing_folders, ferry_listing).
+inline constexpr int kPostgresSchemaVersion = 4;
 
 // True for a postgresql:// or postgres:// location.
 bool IsPostgresLocation(std::string_view location);
@@ -81,6 +82,17 @@ class PostgresCatalog final : public Catalog {
   Result<int> Heartbeat(int64_t items, int64_t bytes) override;
   Status LeaveWork() override;
   Result<std::vector<WorkerInfo>> Workers() override;
+
+  // REQUIRES (each): no transaction open.
+  bool SharesListing() const override { return true; }
+  Status OpenListing(int64_t run) override;
+  Result<int64_t> OpenListingRun() override;
+  Result<std::vector<std::string>> ClaimFolders(int64_t run, int max,
+                                                std::chrono::seconds lease) override;
+  Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) override;
+  Result<int64_t> FoldersLeft(int64_t run) override;
+  Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run) override;
+  Status CloseListing(int64_t run) override;
 
  private:
   PostgresCatalog() = default;
@@ -138,6 +150,8 @@ class PostgresCatalog final : public Catalog {
   void Renewed(std::chrono::steady_clock::time_point sent);
   std::set<int64_t> held_;
   std::set<int64_t> touched_;
+  // As a lister of a shared scan listing: the name its folder claims carry (set on first use).
+  std::string lister_;
 };
 
 }  // namespace ferry::catalog

@@ -353,6 +353,95 @@ TEST(PostgresWorkers, AWorkerWaitsForAProcessThatHoldsTheMigrationAlone) {
   EXPECT_TRUE(opened);
 }
 
+// The value of `result`, or (with the error reported) a default one.
+template <typename T>
+T Got(Result<T> result) {
+  EXPECT_OK(result);
+  return result.ok() ? std::move(result).value() : T{};
+}
+
+// A scan's listing shared by two processes: folders claimed once, a claim that ran out taken
+// over (the slow lister's record is dropped), errors kept in place, the entries by path.
+TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
+  std::string url = Postgres::Global().NewDatabase("listing") + "?migration=scan";
+  catalog::Config config;
+  config.source = "/data";
+  ASSERT_OK(Catalog::Create(url, config));
+  ASSERT_OK_AND_ASSIGN(auto scanner, Catalog::Open(url));
+  ASSERT_OK_AND_ASSIGN(auto helper, Catalog::OpenForReading(url));
+  ASSERT_TRUE(scanner->SharesListing());
+  ASSERT_OK_AND_ASSIGN(int64_t run, scanner->BeginRun(catalog::Stage::kScan));
+  ASSERT_OK(scanner->OpenListing(run));
+  EXPECT_EQ(Got(helper->OpenListingRun()), run);
+
+  auto entry = [](std::string path, storage::Kind kind) {
+    storage::Entry e;
+    e.path = std::move(path);
+    e.kind = kind;
+    e.size = kind == storage::Kind::kFile ? 5 : 0;
+    e.inode = 0xfedcba9876543210ull;  // above INT64_MAX: kept as its bits
+    e.etag = "\"tag\"";
+    return e;
+  };
+  using storage::Kind;
+  ASSERT_OK_AND_ASSIGN(auto root, scanner->ClaimFolders(run, 16, std::chrono::seconds(60)));
+  EXPECT_EQ(root, std::vector<std::string>{""});
+  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, std::chrono::seconds(60))),
+            std::vector<std::string>{});
+  catalog::ListedFolder top{
+      "",
+      {entry("a", Kind::kFolder), entry("b.txt", Kind::kFile), entry("c", Kind::kFolder)},
+      {{"x", "Input/output error"}},
+      {"a", "c"},
+      ""};
+  EXPECT_EQ(Got(scanner->RecordFolders(run, {top})), 1);
+  EXPECT_EQ(Got(scanner->FoldersLeft(run)), 2);
+
+  ASSERT_OK_AND_ASSIGN(auto slow, helper->ClaimFolders(run, 1, std::chrono::seconds(1)));
+  EXPECT_EQ(slow, std::vector<std::string>{"a"});
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))),
+            std::vector<std::string>{"c"});
+  EXPECT_EQ(Got(scanner->RecordFolders(run, {{"c", {}, {}, {}, "Permission denied"}})), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // the helper's claim runs out
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))),
+            std::vector<std::string>{"a"});
+  catalog::ListedFolder late{"a", {entry("a/stale", Kind::kFile)}, {}, {}, ""};
+  EXPECT_EQ(Got(helper->RecordFolders(run, {late})), 0) << "taken over: dropped";
+  catalog::ListedFolder a{"a", {entry("a/1", Kind::kFile)}, {}, {}, ""};
+  EXPECT_EQ(Got(scanner->RecordFolders(run, {a})), 1);
+  EXPECT_EQ(Got(scanner->FoldersLeft(run)), 0);
+
+  ASSERT_OK_AND_ASSIGN(auto lister, scanner->ListedEntries(run));
+  std::vector<std::string> seen;
+  storage::Entry e;
+  while (true) {
+    Result<bool> more = lister->Next(e);
+    if (!more.ok()) {
+      seen.push_back("error " + lister->Unlisted());
+      continue;
+    }
+    if (!*more) break;
+    seen.push_back(e.path);
+    if (e.path == "b.txt") {
+      EXPECT_EQ(e.kind, Kind::kFile);
+      EXPECT_EQ(e.size, 5u);
+      EXPECT_EQ(e.inode, 0xfedcba9876543210ull);
+      EXPECT_EQ(e.etag, "\"tag\"");
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "a/1", "b.txt", "c", "error c/", "error x"}));
+
+  catalog::Run done;
+  done.id = run;
+  done.stage = "scan";
+  done.outcome = "done";
+  ASSERT_OK(scanner->EndRun(done));
+  EXPECT_EQ(Got(helper->OpenListingRun()), 0) << "its scan is over";
+  ASSERT_OK(scanner->CloseListing(run));
+  ASSERT_OK_AND_ASSIGN(auto empty, scanner->ListedEntries(run));
+  EXPECT_EQ(Got(empty->Next(e)), false);
+}
+
 TEST(PostgresCatalog, AnUnreachableServerIsAClearError) {
   auto refused = Catalog::Open(
       fmt::format("postgresql://ferry@127.0.0.1:{}/x?migration=m&connect_timeout=2", 1));

@@ -5,6 +5,7 @@
 #include <functional>
 #include <iosfwd>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "catalog/catalog.h"
 #include "cli/common.h"
@@ -44,5 +45,11 @@ migration::ScanOptions SourceScanOptions(catalog::Catalog& catalog);
 migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
                               bool accept_source_change = false);
 void PrintScanReport(const migration::ScanReport& report, std::ostream& out);
+
+// When DIR could not be opened (`refused`) because another process holds it to scan it, on a
+// catalog that shares a scan's listing (PostgreSQL): helps list the source's folders until none
+// is left and returns the exit code (0; 3 if this machine's source is not the migration's).
+// Waits up to 10 s for such a scan to open its listing; nullopt when none does.
+std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused);
 
 }  // namespace ferry::cli

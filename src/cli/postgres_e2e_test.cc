@@ -264,6 +264,69 @@ TEST_F(PostgresCatalogTest, AFrozenWorkerLosesItsItemsAndStopsWhenThawed) {
   EXPECT_EQ(Ferry({"log", mig, "--check"}).exit_code, 0);
 }
 
+// Three scans of a network share started together: one scans, the others help list its folders
+// (each folder by one of them), and the catalog is the one a single scan makes: a copy then
+// matches the source. A sync with a deletion, run by two together, deletes exactly that.
+TEST_F(PostgresCatalogTest, ScansStartedTogetherShareTheListingOfAShare) {
+  for (int d = 0; d < 40; ++d) {
+    for (int s = 0; s < 3; ++s) {
+      for (int f = 0; f < 8; ++f) {
+        AddFile(fmt::format("dept{:02d}/sub{}/f{}.txt", d, s, f), fmt::format("{}/{}/{}", d, s, f));
+      }
+    }
+  }
+  AddFile("dept00-notes", "sorts between a folder and its contents");
+  MountShare(2000);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string mig = Location("shared-listing");
+  ASSERT_EQ(
+      Ferry({"init", mig, "--source", Share(), "--target", target_, "--mode", "mirror"}).exit_code,
+      0);
+
+  auto together = [&](const std::vector<std::string>& args, int n) {
+    std::vector<std::unique_ptr<BackgroundProcess>> all;
+    for (int i = 0; i < n; ++i) {
+      all.push_back(std::make_unique<BackgroundProcess>(FerryArgv(args), FerryOptions(env_)));
+    }
+    std::vector<ProcessResult> results;
+    for (auto& p : all) results.push_back(p->Wait());
+    return results;
+  };
+  int scanned = 0, helped = 0, folders_by_helpers = 0;
+  for (const ProcessResult& r : together({"scan", mig}, 3)) {
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    if (r.out.find("scanned 961 files") != std::string::npos) ++scanned;
+    size_t at = r.out.find("listed ");
+    if (at != std::string::npos) {
+      ++helped;
+      folders_by_helpers += std::stoi(r.out.substr(at + 7));
+    }
+  }
+  EXPECT_EQ(scanned, 1);
+  EXPECT_EQ(helped, 2);
+  EXPECT_GT(folders_by_helpers, 0) << "the helpers listed some of the 160 folders";
+
+  auto copy = Ferry({"copy", mig});
+  ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
+  EXPECT_NE(copy.out.find("copied 961 files"), std::string::npos) << copy.out;
+  VerifyTarget();
+
+  ASSERT_EQ(std::remove((Src() + "/dept07/sub1/f3.txt").c_str()), 0);
+  expected_.erase("dept07/sub1/f3.txt");
+  AddFile("dept39/sub2/new.txt", "new");
+  for (const ProcessResult& r : together({"sync", mig}, 2)) {
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  VerifyTarget();
+  auto status = Ferry({"status", mig, "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const nlohmann::json delta = nlohmann::json::parse(status.out)["sync_deltas"].back();
+  EXPECT_EQ(delta["deleted"], 1) << delta;
+  EXPECT_EQ(delta["new"], 1) << delta;
+  auto check = Ferry({"log", mig, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
 TEST_F(PostgresCatalogTest, ALocationWithAPasswordIsRefusedAndNothingIsMade) {
   AddFile("a.txt", "a");
   auto r = Ferry({"init", "postgresql://ferry:hunter2@127.0.0.1:1/db?migration=m", "--source",

@@ -1,9 +1,13 @@
 // ferry scan DIR [--json]: inventory the source into the catalog.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "cli/commands.h"
+#include "migration/safety.h"
+#include "migration/shared_listing.h"
 
 namespace ferry::cli {
 
@@ -15,7 +19,12 @@ struct ScanOptions {
 };
 
 int RunScanCommand(const ScanOptions& o) {
-  auto catalog = OpenMigration(o.dir);
+  auto opened = catalog::Catalog::Open(o.dir);
+  if (!opened.ok()) {
+    if (std::optional<int> helped = HelpSharedListing(o.dir, opened.status())) return *helped;
+    Fail(opened.status());
+  }
+  std::unique_ptr<catalog::Catalog> catalog = std::move(opened).value();
   Endpoints endpoints = OpenEndpoints(*catalog);
   migration::ScanReport report = RunScan(*catalog, endpoints, o.accept_source_change);
   if (o.json) {
@@ -28,6 +37,60 @@ int RunScanCommand(const ScanOptions& o) {
 }
 
 }  // namespace
+
+std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused) {
+  if (refused.code() != Code::kInvalidInput) return std::nullopt;
+  auto reader = catalog::Catalog::OpenForReading(dir);
+  if (!reader.ok() || !(*reader)->SharesListing()) return std::nullopt;
+  catalog::Catalog& catalog = **reader;
+  InstallInterruptHandler();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int64_t run = 0;
+  for (bool said = false;; said = true) {
+    Result<int64_t> open = catalog.OpenListingRun();
+    if (!open.ok()) Fail(open.status());
+    run = *open;
+    if (run != 0 || std::chrono::steady_clock::now() >= until || InterruptFlag().load()) break;
+    if (!said) {
+      std::cerr << fmt::format(
+          "ferry: {}; waiting up to 10 s for it to share the listing of a scan\n",
+          refused.message());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  if (InterruptFlag().load()) Fail(Status(Code::kCancelled, "stopped while waiting"));
+  if (run == 0) return std::nullopt;
+  Endpoints endpoints = OpenEndpoints(catalog);
+  // Listed here, the source must be the migration's: an unmounted share lists empty.
+  Status same = migration::CheckSourceIdentity(catalog, *endpoints.source,
+                                               /*accept_change=*/false, run, /*dry_run=*/true);
+  if (!same.ok()) Fail(same);
+  migration::ScanOptions scan = SourceScanOptions(catalog);
+  migration::SharedListingOptions options;
+  options.filter = scan.filter;
+  options.stop = scan.stop;
+  std::cout << fmt::format("another process scans {} (run {}): listing folders with it\n", dir,
+                           run);
+  ProgressLine line;
+  options.progress = [&](int64_t folders, int64_t entries) {
+    line.Update(fmt::format("listing: {} folders, {} entries", folders, entries));
+  };
+  Result<migration::SharedListingReport> listed =
+      migration::ListShared(catalog, *endpoints.source, run, options);
+  line.Clear();
+  if (!listed.ok()) {
+    if (listed.status().code() == Code::kCancelled) {
+      // Its claims run out and the others take them over: nothing is lost.
+      throw ExitError(StoppedExitCode(), "stopped; the folders it held go to the other processes");
+    }
+    Fail(listed.status());
+  }
+  std::cout << fmt::format(
+      "listed {} folders ({} entries) for the scan of run {}; that process merges them into the "
+      "catalog\n",
+      listed->folders, listed->entries, run);
+  return kExitDone;
+}
 
 migration::ScanOptions SourceScanOptions(catalog::Catalog& catalog) {
   const catalog::Config& config = catalog.config();

@@ -129,7 +129,15 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
 
 int RunSync(const SyncCommandOptions& o) {
   std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
-  auto catalog = OpenMigration(o.dir);
+  auto opened = catalog::Catalog::Open(o.dir);
+  if (!opened.ok()) {
+    // Another machine's sync of the migration: help list its source.
+    std::optional<int> helped =
+        o.dry_run ? std::nullopt : HelpSharedListing(o.dir, opened.status());
+    if (helped) return *helped;
+    Fail(opened.status());
+  }
+  std::unique_ptr<catalog::Catalog> catalog = std::move(opened).value();
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());
   InstallInterruptHandler();

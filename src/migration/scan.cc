@@ -12,6 +12,7 @@
 #include "base/task_pool.h"
 #include "base/text.h"
 #include "migration/safety.h"
+#include "migration/shared_listing.h"
 
 namespace ferry::migration {
 
@@ -187,9 +188,17 @@ class ChecksumReadAhead {
 
 class ScanMerge {
  public:
+  // `listed`: the source's listing as processes that shared it recorded it; else the merge lists
+  // the source itself.
   ScanMerge(catalog::Catalog& catalog, storage::Store& source, const storage::Store& target,
-            const ScanOptions& options, ScanReport& report)
-      : catalog_(catalog), source_(source), target_(target), options_(options), report_(report) {}
+            const ScanOptions& options, ScanReport& report,
+            std::unique_ptr<storage::Lister> listed = nullptr)
+      : catalog_(catalog),
+        source_(source),
+        target_(target),
+        options_(options),
+        report_(report),
+        listed_(std::move(listed)) {}
 
   // Merges in one transaction (committed in batches), and commits what was recorded whatever
   // happens: the next scan goes on from it.
@@ -197,8 +206,9 @@ class ScanMerge {
     Result<catalog::ItemCursor> cursor = catalog_.Items();
     if (!cursor.ok()) return cursor.status();
     Result<std::unique_ptr<storage::Lister>> lister =
-        source_.List("", storage::ListOptions{.metadata = source_.KindsNeedMetadata(),
-                                              .concurrency = options_.list_concurrency});
+        listed_ ? std::move(listed_)
+                : source_.List("", storage::ListOptions{.metadata = source_.KindsNeedMetadata(),
+                                                        .concurrency = options_.list_concurrency});
     if (!lister.ok()) return lister.status();
     lister_ = storage::InByteOrder(std::move(lister).value(), "the source");
     if (options_.dry_run) {
@@ -584,6 +594,7 @@ class ScanMerge {
   const storage::Store& target_;
   const ScanOptions& options_;
   ScanReport& report_;
+  std::unique_ptr<storage::Lister> listed_;
   std::unique_ptr<storage::Lister> lister_;
   std::unique_ptr<ChecksumReadAhead> read_ahead_;  // with sync --checksum
   FolderSizes folders_;
@@ -637,6 +648,27 @@ nlohmann::json ScanReportJson(const ScanReport& r) {
           {"seconds", r.seconds}};
 }
 
+namespace {
+
+// The source's listing, shared with the processes that help (ferry scan or sync on other
+// machines): this one lists folders too until none is left, then reads what all recorded.
+Result<std::unique_ptr<storage::Lister>> ListTogether(catalog::Catalog& catalog,
+                                                      storage::Store& source, int64_t run,
+                                                      const ScanOptions& options) {
+  FERRY_RETURN_IF_ERROR(catalog.OpenListing(run));
+  SharedListingOptions shared;
+  shared.filter = options.filter;
+  shared.stop = options.stop;
+  shared.progress = [&](int64_t, int64_t entries) {
+    if (options.progress) options.progress(entries, 0);
+  };
+  Result<SharedListingReport> listed = ListShared(catalog, source, run, shared);
+  if (!listed.ok()) return listed.status();
+  return catalog.ListedEntries(run);
+}
+
+}  // namespace
+
 Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
                         const storage::Store& target, const ScanOptions& options) {
   auto start = std::chrono::steady_clock::now();
@@ -650,10 +682,26 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
   }
   Status status = CheckSourceIdentity(catalog, source, options.accept_source_change, report.run,
                                       options.dry_run);
+  const bool shared = status.ok() && !options.dry_run && ListingIsShared(catalog, source);
+  std::unique_ptr<storage::Lister> listed;
+  if (shared) {
+    Result<std::unique_ptr<storage::Lister>> together =
+        ListTogether(catalog, source, report.run, options);
+    if (together.ok()) {
+      listed = std::move(together).value();
+    } else {
+      status = together.status();
+      report.stopped = status.code() == Code::kCancelled;
+    }
+  }
   if (status.ok()) {
-    ScanMerge merge(catalog, source, target, options, report);
+    ScanMerge merge(catalog, source, target, options, report, std::move(listed));
     status = merge.Run();
     if (status.ok() && report.stopped) status = Status(Code::kCancelled, "the scan was stopped");
+  }
+  if (shared) {
+    Status closed = catalog.CloseListing(report.run);
+    if (status.ok()) status = closed;
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!own_run) {

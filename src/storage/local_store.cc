@@ -218,9 +218,14 @@ Status StatLocal(const std::string& absolute, std::string relative, Entry& entry
 // computed earlier.
 class LocalStore::TreeLister : public Lister {
  public:
+  // With `folder` (a folder's path, "" for the root), lists only what that folder holds,
+  // without walking into its folders; `prefix` is then folder + "/" (or "").
   TreeLister(const LocalStore* store, std::string prefix, const ListOptions& options,
-             int concurrency)
-      : store_(store), prefix_(std::move(prefix)), metadata_(options.metadata) {
+             int concurrency, std::optional<std::string> folder = std::nullopt)
+      : store_(store),
+        prefix_(std::move(prefix)),
+        metadata_(options.metadata),
+        folder_(std::move(folder)) {
     if (concurrency > 1) {
       stats_ = StatCalls::Open(concurrency, options.io_uring);
       readers_ = std::make_unique<TaskPool>(std::min(concurrency, kFolderReaders));
@@ -242,7 +247,7 @@ class LocalStore::TreeLister : public Lister {
   Result<bool> Next(Entry& entry) override {
     if (!started_) {
       started_ = true;
-      Result<Frame> root = ReadFolder("");
+      Result<Frame> root = ReadFolder(folder_.value_or(""));
       if (!root.ok()) return root.status();
       stack_.push_back(std::move(root).value());
     }
@@ -257,6 +262,7 @@ class LocalStore::TreeLister : public Lister {
       const Event& event = frame.events[index];
       std::string rel = JoinPath(frame.rel, event.name);
       if (!Wanted(frame.rel, event)) continue;
+      if (event.descend && folder_) continue;  // one folder's level only
       if (event.descend) {
         if (rel == skip_) {
           ahead_.erase(rel);  // read ahead for nothing
@@ -444,7 +450,7 @@ class LocalStore::TreeLister : public Lister {
       frame->ahead = std::max(frame->ahead, frame->next);
       while (ahead_.size() < read_ahead_ && frame->ahead < frame->events.size()) {
         const Event& e = frame->events[frame->ahead++];
-        if (!e.descend || !Wanted(frame->rel, e)) continue;
+        if (!e.descend || folder_ || !Wanted(frame->rel, e)) continue;
         std::string rel = JoinPath(frame->rel, e.name);
         auto task = std::make_shared<std::packaged_task<Result<Frame>()>>(
             [this, rel, cancelled = cancelled_]() -> Result<Frame> {
@@ -469,6 +475,7 @@ class LocalStore::TreeLister : public Lister {
   const LocalStore* store_;
   std::string prefix_;
   bool metadata_;
+  std::optional<std::string> folder_;  // the one folder listed, without walking deeper
   std::vector<Frame> stack_;
   bool started_ = false;
   std::string last_;        // the path Next returned last
@@ -573,14 +580,42 @@ Result<std::unique_ptr<Lister>> LocalStore::List(std::string_view prefix, ListOp
   if (::stat(root_.c_str(), &st) != 0) return ErrnoStatus(errno, "cannot list", root_);
   if (!S_ISDIR(st.st_mode))
     return Status(Code::kInvalidInput, fmt::format("'{}' is not a folder", root_));
-  int concurrency = options.concurrency;
-  if (concurrency <= 0) {
-    struct statfs fs;
-    concurrency = ::statfs(root_.c_str(), &fs) == 0 && IsNetworkFilesystem(uint64_t(fs.f_type))
-                      ? kNetworkListConcurrency
-                      : 1;
+  return std::unique_ptr<Lister>(
+      new TreeLister(this, std::string(prefix), options, Concurrency(options)));
+}
+
+int LocalStore::Concurrency(const ListOptions& options) const {
+  if (options.concurrency > 0) return options.concurrency;
+  struct statfs fs;
+  return ::statfs(root_.c_str(), &fs) == 0 && IsNetworkFilesystem(uint64_t(fs.f_type))
+             ? kNetworkListConcurrency
+             : 1;
+}
+
+Result<LevelPage> LocalStore::ListLevel(std::string_view prefix, std::string_view marker,
+                                        bool metadata) {
+  (void)marker;  // one page: a folder's names are read whole, as the walk reads them
+  std::string folder(prefix);
+  if (!folder.empty()) folder.pop_back();  // "dir/" -> "dir"
+  FERRY_RETURN_IF_ERROR(folder.empty() ? Status::Ok() : CheckRelative(folder));
+  ListOptions options{.metadata = metadata};
+  TreeLister lister(this, std::string(prefix), options, Concurrency(options), folder);
+  LevelPage page;
+  Entry entry;
+  while (true) {
+    Result<bool> more = lister.Next(entry);
+    if (!more.ok()) {
+      std::string unlisted = lister.Unlisted();
+      // The folder itself could not be read: the caller says so for all it holds.
+      if (unlisted.empty() || unlisted == prefix) return more.status();
+      page.unlisted.emplace_back(unlisted, more.status().message());
+      continue;
+    }
+    if (!*more) break;
+    if (entry.kind == Kind::kFolder) page.prefixes.push_back(entry.path + "/");
+    page.entries.push_back(std::move(entry));
   }
-  return std::unique_ptr<Lister>(new TreeLister(this, std::string(prefix), options, concurrency));
+  return page;
 }
 
 Result<Entry> LocalStore::Stat(std::string_view path) {

@@ -31,6 +31,11 @@ class LocalStore : public Store {
   Status CreateRoot() override;
   Result<RootIdentity> Identify() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
+  // One folder's entries (its folders among them, and as prefixes), all in one page, stat'ed as
+  // List does (many at once on a network file system).
+  Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
+                              bool metadata) override;
+  bool IsFolderTree() const override { return true; }
   Result<Entry> Stat(std::string_view path) override;
   Result<Entry> StatTarget(std::string_view path) override;
   Status Read(std::string_view path, uint64_t offset, uint64_t length, http::Sink& sink) override;
@@ -55,6 +60,8 @@ class LocalStore : public Store {
 
  private:
   class TreeLister;
+  // The stats a listing keeps in flight (ListOptions::concurrency, or as the file system asks).
+  int Concurrency(const ListOptions& options) const;
 
   std::string Absolute(std::string_view path) const;
   // Refuses (Code::kRefused, "link leaves the source") a `resolved` path outside the root.

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -64,8 +66,28 @@ class MigrationFixture : public ::testing::Test {
   // The shared emulator keeps every blob in memory and slows down as they pile up: each test
   // drops its container (one that started its own emulator has nothing to drop there).
   void TearDown() override {
+    if (mounted_) RunProcess({"fusermount3", "-u", "-z", Share()});
     if (azurite_ == &Azurite::Global()) RunChecker(Azurite::Global(), {"drop", container_});
   }
+
+  // The source tree as a network share: mounted through slowfs at Share(), waiting `delay_us`
+  // before every metadata call and open (a round trip). Skips the test where FUSE cannot mount
+  // (the caller returns when IsSkipped()); unmounted at TearDown.
+  std::string Share() const { return dir_.Sub("share"); }
+  void MountShare(int delay_us) {
+    if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+      GTEST_SKIP() << "no /dev/fuse here: this test needs FUSE to mount slowfs";
+    }
+    ::mkdir(Share().c_str(), 0755);
+    auto r = RunProcess({FERRY_SLOWFS, Src(), Share(), "--delay-us", std::to_string(delay_us)});
+    if (r.exit_code != 0) GTEST_SKIP() << "slowfs could not mount here: " << r.err;
+    struct statfs fs;
+    ASSERT_EQ(::statfs(Share().c_str(), &fs), 0);
+    constexpr long kFuseMagic = 0x65735546;
+    ASSERT_EQ(fs.f_type, kFuseMagic) << "the share is not mounted";
+    mounted_ = true;
+  }
+  bool mounted_ = false;
 
   ProcessResult Ferry(const std::vector<std::string>& args) { return RunFerry(args, env_); }
 
