@@ -241,6 +241,13 @@ struct WorkerInfo {
   bool left = false;             // finished or stopped, and said so
 };
 
+// A folder claimed to list: its path, and its inode as its parent's listing recorded it.
+struct FolderClaim {
+  std::string path;
+  uint64_t inode = 0;
+  bool operator==(const FolderClaim&) const = default;
+};
+
 // One folder's listing, as a process that shares a scan's listing records it.
 struct ListedFolder {
   std::string folder;                   // "" for the root
@@ -377,22 +384,26 @@ class Catalog {
   virtual Result<std::vector<WorkerInfo>> Workers() { return std::vector<WorkerInfo>(); }
 
   // ---- A scan's listing shared among processes (a catalog that SharesListing) ----
-  // The scan lists a folder source one folder at a time: any process that helps claims folders
-  // (with a lease, as items are claimed), lists each (storage::Store::ListLevel) and records
-  // its entries and the folders in it to list next, in one transaction; when no folder is left,
-  // the scan merges the recorded entries, by path, with the catalog.
+  // The scan lists a folder source one folder at a time: it lists the root itself, and any
+  // process that helps claims folders (with a lease, as items are claimed), lists each
+  // (storage::Store::ListLevel) and records its entries and the folders in it to list next, in
+  // one transaction; when no folder is left, the scan merges the recorded entries, by path, with
+  // the catalog. The listing is open while the scan that opened it holds the migration alone.
+  // REQUIRES (each): no transaction open.
   virtual bool SharesListing() const { return false; }
-  // Opens the listing of run `run` (a scan's) with the root folder to list; forgets earlier
-  // listings.
+  // Opens the listing of run `run` (a scan's): the root folder, for this process to list;
+  // forgets earlier listings.
   virtual Status OpenListing(int64_t run);
-  // The run whose listing is open, or 0.
+  // The run whose listing is open (its scan running, and holding the migration), or 0.
   virtual Result<int64_t> OpenListingRun();
-  // Claims up to `max` folders ("" for the root) of the listing of `run` that no lister holds
-  // within its lease, each for `lease`.
-  virtual Result<std::vector<std::string>> ClaimFolders(int64_t run, int max,
+  // Claims up to `max` folders (never the root) of the listing of `run` that no lister holds
+  // within its lease, each for `lease`, with the inode their parent's listing recorded for them.
+  virtual Result<std::vector<FolderClaim>> ClaimFolders(int64_t run, int max,
                                                         std::chrono::seconds lease);
-  // Records folders this process claimed, in one transaction, and returns how many: a folder
-  // whose claim another lister took over (after its lease ran out) is left out.
+  // Gives back claims this process will not list.
+  virtual Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders);
+  // Records listed folders in one transaction and returns how many: the first record of a
+  // folder counts (one whose claim ran out may have been listed by another lister since).
   virtual Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed);
   // Folders of the listing not recorded yet.
   virtual Result<int64_t> FoldersLeft(int64_t run);

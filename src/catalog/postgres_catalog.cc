@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -126,8 +127,8 @@ CREATE TABLE IF NOT EXISTS ferry_listing_folders (
   lister TEXT NOT NULL DEFAULT '',
   lease_until TIMESTAMPTZ,
   PRIMARY KEY (migration, run, path));
-CREATE INDEX IF NOT EXISTS ferry_listing_folders_open ON ferry_listing_folders (migration, run)
-  WHERE NOT done;
+CREATE INDEX IF NOT EXISTS ferry_listing_folders_open
+  ON ferry_listing_folders (migration, run, path) WHERE NOT done;
 CREATE TABLE IF NOT EXISTS ferry_listing (
   migration TEXT NOT NULL REFERENCES ferry_migrations (name),
   run BIGINT NOT NULL,
@@ -1328,6 +1329,8 @@ Status PostgresCatalog::OpenListing(int64_t run) {
   Status st = db_->Exec("DELETE FROM ferry_listing WHERE migration = $1", m).status();
   if (st.ok()) st = db_->Exec("DELETE FROM ferry_listing_folders WHERE migration = $1", m).status();
   if (st.ok()) {
+    // The root is this process's to list (ClaimFolders never hands it out): every folder a
+    // helper lists is then one a listing recorded, with its inode to check against.
     st = db_->Exec("INSERT INTO ferry_listing_folders (migration, run, path) VALUES ($1, $2, '')",
                    {where_.migration, Int(run)})
              .status();
@@ -1341,30 +1344,53 @@ Status PostgresCatalog::OpenListing(int64_t run) {
 
 Result<int64_t> PostgresCatalog::OpenListingRun() {
   // A listing whose scan is over (or was cut short, and so marked) is no longer open.
+  // ... and one whose process is gone (its run still says running) is not either: the
+  // migration's lock must be held alone (pg_advisory_lock(bigint) keys split in two oids).
   Result<PgResult> r = db_->Exec(
       "SELECT coalesce(max(f.run), 0) FROM ferry_listing_folders f JOIN ferry_runs r ON r.id = "
-      "f.run AND r.migration = f.migration WHERE f.migration = $1 AND r.outcome = 'running'",
+      "f.run AND r.migration = f.migration WHERE f.migration = $1 AND r.outcome = 'running' AND "
+      "EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtext('ferry:' || $1)::bigint AS k) key "
+      "WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ExclusiveLock' AND l.database "
+      "= (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = "
+      "((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid AND "
+      "l.objsubid = 1)",
       {where_.migration});
   if (!r.ok()) return r.status();
   return r->Int(0, 0);
 }
 
-Result<std::vector<std::string>> PostgresCatalog::ClaimFolders(int64_t run, int max,
+Result<std::vector<FolderClaim>> PostgresCatalog::ClaimFolders(int64_t run, int max,
                                                                std::chrono::seconds lease) {
   if (lister_.empty()) lister_ = NewListerName();
   Result<PgResult> r = db_->Exec(
       // A CTE: evaluated once (a subquery in FROM may be scanned again for each row).
-      "WITH c AS MATERIALIZED (SELECT path FROM ferry_listing_folders WHERE migration = $1 AND run "
-      "= $2 AND "
-      "NOT done AND (lease_until IS NULL OR lease_until < clock_timestamp()) ORDER BY path LIMIT "
-      "$5 FOR UPDATE SKIP LOCKED) UPDATE ferry_listing_folders f SET lister = $3, lease_until = "
-      "clock_timestamp() + $4 * interval '1 second' FROM c WHERE f.migration = $1 AND f.run = $2 "
-      "AND f.path = c.path RETURNING f.path",
+      "WITH c AS MATERIALIZED (SELECT path FROM ferry_listing_folders WHERE migration = $1 AND "
+      "run = $2 AND NOT done AND path <> '' AND (lease_until IS NULL OR lease_until < "
+      "clock_timestamp()) ORDER BY path LIMIT $5 FOR UPDATE SKIP LOCKED) UPDATE "
+      "ferry_listing_folders f SET lister = $3, lease_until = clock_timestamp() + $4 * interval "
+      "'1 second' FROM c WHERE f.migration = $1 AND f.run = $2 AND f.path = c.path RETURNING "
+      "f.path, (SELECT e.inode FROM ferry_listing e WHERE e.migration = $1 AND e.run = $2 AND "
+      "e.path = f.path AND e.kind = 'folder')",
       {where_.migration, Int(run), lister_, Int(lease.count()), Int(max)});
   if (!r.ok()) return r.status();
-  std::vector<std::string> folders;
-  for (int i = 0; i < r->rows(); ++i) folders.push_back(r->Text(i, 0));
+  std::vector<FolderClaim> folders;
+  for (int i = 0; i < r->rows(); ++i) {
+    folders.push_back({r->Text(i, 0), r->IsNull(i, 1) ? 0 : uint64_t(r->Int(i, 1))});
+  }
+  std::sort(folders.begin(), folders.end(),
+            [](const FolderClaim& a, const FolderClaim& b) { return a.path < b.path; });
   return folders;
+}
+
+Status PostgresCatalog::ReleaseFolders(int64_t run, const std::vector<std::string>& folders) {
+  if (folders.empty()) return Status::Ok();
+  std::vector<PgParam> paths(folders.begin(), folders.end());
+  return db_
+      ->Exec(
+          "UPDATE ferry_listing_folders SET lease_until = NULL, lister = '' WHERE migration = $1 "
+          "AND run = $2 AND path = ANY($3::text[]) AND lister = $4 AND NOT done",
+          {where_.migration, Int(run), PgArray(paths), lister_})
+      .status();
 }
 
 Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) {
@@ -1381,18 +1407,28 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
         "mode, uid, gid, link_target, etag, error) SELECT $1, $2{} FROM {}",
         values, Unnest(names, 3));
   }();
+  // PostgreSQL text is UTF-8: a name that is not cannot be kept, here as in the items.
+  for (const ListedFolder& f : listed) {
+    for (const storage::Entry& e : f.entries) {
+      if (!Utf8Length(e.path) || !Utf8Length(e.link_target)) return NotUtf8(e.path);
+    }
+    for (const auto& [path, why] : f.unlisted) {
+      if (!Utf8Length(path)) return NotUtf8(path);
+    }
+  }
   FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
   auto fail = [&](Status st) {
     (void)db_->Run("ROLLBACK");
     return st;
   };
-  // The folders still this process's: the others were listed again by whoever took them over.
+  // The folders not recorded yet: a lister slow past its lease may find its folder listed by
+  // whoever took it over (the first record counts; both listed the same folder).
   std::vector<PgParam> folders;
   for (const ListedFolder& f : listed) folders.push_back(f.folder);
   Result<PgResult> mine = db_->Exec(
       "UPDATE ferry_listing_folders SET done = true, lease_until = NULL WHERE migration = $1 AND "
-      "run = $2 AND path = ANY($3::text[]) AND lister = $4 AND NOT done RETURNING path",
-      {where_.migration, Int(run), PgArray(folders), lister_});
+      "run = $2 AND path = ANY($3::text[]) AND NOT done RETURNING path",
+      {where_.migration, Int(run), PgArray(folders)});
   if (!mine.ok()) return fail(mine.status());
   std::set<std::string> kept;
   for (int i = 0; i < mine->rows(); ++i) kept.insert(mine->Text(i, 0));
@@ -1412,7 +1448,7 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
                                 Int(int64_t(e.gid)),
                                 e.link_target,
                                 e.etag,
-                                RedactSecrets(error)};
+                                Utf8Length(error) ? RedactSecrets(error) : Escaped(error)};
     for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(values[c]));
   };
   auto unknown = [](std::string path) {

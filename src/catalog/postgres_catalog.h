@@ -83,12 +83,12 @@ class PostgresCatalog final : public Catalog {
   Status LeaveWork() override;
   Result<std::vector<WorkerInfo>> Workers() override;
 
-  // REQUIRES (each): no transaction open.
   bool SharesListing() const override { return true; }
   Status OpenListing(int64_t run) override;
   Result<int64_t> OpenListingRun() override;
-  Result<std::vector<std::string>> ClaimFolders(int64_t run, int max,
+  Result<std::vector<FolderClaim>> ClaimFolders(int64_t run, int max,
                                                 std::chrono::seconds lease) override;
+  Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders) override;
   Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) override;
   Result<int64_t> FoldersLeft(int64_t run) override;
   Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run) override;

@@ -384,10 +384,10 @@ TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
     return e;
   };
   using storage::Kind;
-  ASSERT_OK_AND_ASSIGN(auto root, scanner->ClaimFolders(run, 16, std::chrono::seconds(60)));
-  EXPECT_EQ(root, std::vector<std::string>{""});
-  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, std::chrono::seconds(60))),
-            std::vector<std::string>{});
+  using Claims = std::vector<catalog::FolderClaim>;
+  // The root is the scanner's: nobody claims it.
+  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, std::chrono::seconds(60))), Claims{});
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))), Claims{});
   catalog::ListedFolder top{
       "",
       {entry("a", Kind::kFolder), entry("b.txt", Kind::kFile), entry("c", Kind::kFolder)},
@@ -397,18 +397,21 @@ TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
   EXPECT_EQ(Got(scanner->RecordFolders(run, {top})), 1);
   EXPECT_EQ(Got(scanner->FoldersLeft(run)), 2);
 
+  // Claimed with the inode the root's listing recorded; given back, free at once.
+  const uint64_t inode = 0xfedcba9876543210ull;
+  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, std::chrono::seconds(60))),
+            (Claims{{"a", inode}, {"c", inode}}));
+  ASSERT_OK(helper->ReleaseFolders(run, {"a", "c"}));
   ASSERT_OK_AND_ASSIGN(auto slow, helper->ClaimFolders(run, 1, std::chrono::seconds(1)));
-  EXPECT_EQ(slow, std::vector<std::string>{"a"});
-  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))),
-            std::vector<std::string>{"c"});
+  EXPECT_EQ(slow, (Claims{{"a", inode}}));
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))), (Claims{{"c", inode}}));
   EXPECT_EQ(Got(scanner->RecordFolders(run, {{"c", {}, {}, {}, "Permission denied"}})), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // the helper's claim runs out
-  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))),
-            std::vector<std::string>{"a"});
-  catalog::ListedFolder late{"a", {entry("a/stale", Kind::kFile)}, {}, {}, ""};
-  EXPECT_EQ(Got(helper->RecordFolders(run, {late})), 0) << "taken over: dropped";
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))), (Claims{{"a", inode}}));
   catalog::ListedFolder a{"a", {entry("a/1", Kind::kFile)}, {}, {}, ""};
   EXPECT_EQ(Got(scanner->RecordFolders(run, {a})), 1);
+  catalog::ListedFolder late{"a", {entry("a/late", Kind::kFile)}, {}, {}, ""};
+  EXPECT_EQ(Got(helper->RecordFolders(run, {late})), 0) << "recorded already: dropped";
   EXPECT_EQ(Got(scanner->FoldersLeft(run)), 0);
 
   ASSERT_OK_AND_ASSIGN(auto lister, scanner->ListedEntries(run));

@@ -67,8 +67,8 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
                  "Metadata calls a listing keeps in flight, N (1 = one at a time) or auto: for a "
                  "folder source, folder reads and stats (auto: 32 on NFS, SMB and FUSE mounts, "
                  "where each call is a round trip, 1 on local disks); for an S3 or Blob source, "
-                 "and for the target's listing in a sync, listing requests, split by folder once "
-                 "a listing is more than a page (auto: 8)")
+                 "and for the target's listing in a sync, listing requests: above 1, a listing "
+                 "of more than a page is split by folder (auto: 1, one page after another)")
       ->envname("FERRY_SCAN_CONCURRENCY");
 }
 

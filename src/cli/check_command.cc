@@ -44,7 +44,7 @@ int RunCheck(const CheckOptions& options) {
   if (options.write) {
     if (Status st = store.CreateRoot(); !st.ok()) Fail(st);
   }
-  Result<std::unique_ptr<storage::Lister>> lister = store.List("");
+  Result<std::unique_ptr<storage::Lister>> lister = store.List("", {.concurrency = 1});
   if (!lister.ok()) Fail(lister.status());
   storage::Entry first;
   Result<bool> any = (*lister)->Next(first);

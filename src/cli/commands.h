@@ -49,7 +49,9 @@ void PrintScanReport(const migration::ScanReport& report, std::ostream& out);
 // When DIR could not be opened (`refused`) because another process holds it to scan it, on a
 // catalog that shares a scan's listing (PostgreSQL): helps list the source's folders until none
 // is left and returns the exit code (0; 3 if this machine's source is not the migration's).
-// Waits up to 10 s for such a scan to open its listing; nullopt when none does.
-std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused);
+// Waits up to 10 s for such a scan to open its listing; nullopt when none does. With `json`, the
+// human lines go to stderr and {"helped_run", "folders", "entries"} to stdout.
+std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused,
+                                     bool json = false);
 
 }  // namespace ferry::cli

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -325,6 +326,53 @@ TEST_F(PostgresCatalogTest, ScansStartedTogetherShareTheListingOfAShare) {
   EXPECT_EQ(delta["new"], 1) << delta;
   auto check = Ferry({"log", mig, "--check"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+// A helper whose machine mounts other folders at the share's path (another export, a replica)
+// lists none of them: each folder it claims has another inode than the scan's listing of its
+// parent recorded, so it gives its folders back and exits 3; the scan lists them itself and the
+// catalog is the share's. (The helper's view is made in a mount namespace of its own.)
+TEST_F(PostgresCatalogTest, AHelperThatSeesOtherFoldersListsNoneOfThem) {
+  if (RunProcess({"unshare", "-m", "true"}).exit_code != 0) {
+    GTEST_SKIP() << "unshare -m is not allowed here";
+  }
+  const std::string other = dir_.Sub("other");
+  for (int d = 0; d < 200; ++d) {
+    for (int f = 0; f < 2; ++f) AddFile(fmt::format("dept{:03d}/f{}", d, f), "share");
+    WriteFile(fmt::format("{}/dept{:03d}/only-elsewhere", other, d), "other");
+  }
+  MountShare(2000);
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string mig = Location("other-folders");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Share(), "--target", target_}).exit_code, 0);
+
+  // The helper's folders are mounted first; it starts once the scan holds the migration.
+  const std::string ready = dir_.Sub("mounted"), go = dir_.Sub("go");
+  std::string script = fmt::format(
+      "for d in {0}/dept*; do mount --bind \"$d\" \"{1}/${{d##*/}}\" || exit 9; done; "
+      "touch {2}; while [ ! -e {3} ]; do sleep 0.05; done; exec \"$@\"",
+      other, Share(), ready, go);
+  std::vector<std::string> argv{"unshare", "-m", "--propagation", "private",
+                                "sh",      "-c", script,          "helper"};
+  for (const std::string& a : FerryArgv({"scan", mig})) argv.push_back(a);
+  BackgroundProcess helper(argv, FerryOptions(env_));
+  for (int i = 0; i < 400 && !std::filesystem::exists(ready) && helper.Running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(std::filesystem::exists(ready)) << helper.Wait().err;
+  BackgroundProcess scanning(FerryArgv({"scan", mig}), FerryOptions(env_));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  WriteFile(go, "");
+  ProcessResult scan = scanning.Wait();
+  ProcessResult helped = helper.Wait();
+  ASSERT_EQ(scan.exit_code, 0) << scan.out << scan.err;
+  EXPECT_NE(scan.out.find("scanned 400 files"), std::string::npos) << scan.out;
+  EXPECT_EQ(helped.exit_code, 3) << helped.out << helped.err;
+  EXPECT_NE(helped.err.find("not the one the scan lists"), std::string::npos) << helped.err;
+
+  auto copy = Ferry({"copy", mig});
+  ASSERT_EQ(copy.exit_code, 0) << copy.out << copy.err;
+  VerifyTarget();  // the share's files, and nothing only the helper saw
 }
 
 TEST_F(PostgresCatalogTest, ALocationWithAPasswordIsRefusedAndNothingIsMade) {

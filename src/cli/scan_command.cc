@@ -21,7 +21,9 @@ struct ScanOptions {
 int RunScanCommand(const ScanOptions& o) {
   auto opened = catalog::Catalog::Open(o.dir);
   if (!opened.ok()) {
-    if (std::optional<int> helped = HelpSharedListing(o.dir, opened.status())) return *helped;
+    if (std::optional<int> helped = HelpSharedListing(o.dir, opened.status(), o.json)) {
+      return *helped;
+    }
     Fail(opened.status());
   }
   std::unique_ptr<catalog::Catalog> catalog = std::move(opened).value();
@@ -38,7 +40,7 @@ int RunScanCommand(const ScanOptions& o) {
 
 }  // namespace
 
-std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused) {
+std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused, bool json) {
   if (refused.code() != Code::kInvalidInput) return std::nullopt;
   auto reader = catalog::Catalog::OpenForReading(dir);
   if (!reader.ok() || !(*reader)->SharesListing()) return std::nullopt;
@@ -69,8 +71,8 @@ std::optional<int> HelpSharedListing(const std::string& dir, const Status& refus
   migration::SharedListingOptions options;
   options.filter = scan.filter;
   options.stop = scan.stop;
-  std::cout << fmt::format("another process scans {} (run {}): listing folders with it\n", dir,
-                           run);
+  std::ostream& out = json ? std::cerr : std::cout;
+  out << fmt::format("another process scans {} (run {}): listing folders with it\n", dir, run);
   ProgressLine line;
   options.progress = [&](int64_t folders, int64_t entries) {
     line.Update(fmt::format("listing: {} folders, {} entries", folders, entries));
@@ -85,10 +87,17 @@ std::optional<int> HelpSharedListing(const std::string& dir, const Status& refus
     }
     Fail(listed.status());
   }
-  std::cout << fmt::format(
+  out << fmt::format(
       "listed {} folders ({} entries) for the scan of run {}; that process merges them into the "
       "catalog\n",
       listed->folders, listed->entries, run);
+  if (json) {
+    std::cout << JsonText(nlohmann::json{{"helped_run", run},
+                                         {"folders", listed->folders},
+                                         {"entries", listed->entries}},
+                          2)
+              << "\n";
+  }
   return kExitDone;
 }
 
@@ -172,8 +181,12 @@ CommandRunner AddScanCommand(CLI::App& app) {
                 "The source was moved, restored or remounted elsewhere on purpose: accept its "
                 "new identity (recorded in the log) instead of refusing it as unmounted");
   cmd->footer(
-      "Exit codes: 0 scanned; 1 some folders could not be read (listed; their items stay as\n"
-      "they were); 2 bad usage; 3 the source looks unmounted or replaced (nothing changed).\n");
+      "Many machines: with a PostgreSQL catalog, run scan on several machines that mount the\n"
+      "share at the same path, at once: one scans, the others help list its folders, then\n"
+      "exit (so does a sync started while another machine's sync scans).\n"
+      "Exit codes: 0 scanned (or helped); 1 some folders could not be read (listed; their\n"
+      "items stay as they were); 2 bad usage; 3 the source looks unmounted or replaced\n"
+      "(nothing changed).\n");
   return [o] { return RunScanCommand(*o); };
 }
 

@@ -25,7 +25,8 @@ Result<std::unique_ptr<catalog::Catalog>> Init(
   Result<Filter> filter = Filter::Parse(config.include, config.exclude);
   if (!filter.ok()) return filter.status();
 
-  Result<std::unique_ptr<storage::Lister>> lister = source.List("");
+  // One entry is all it reads: one request, never a split listing.
+  Result<std::unique_ptr<storage::Lister>> lister = source.List("", {.concurrency = 1});
   if (!lister.ok()) return About("--source", lister.status());
   storage::Entry first;
   if (Result<bool> any = (*lister)->Next(first); !any.ok()) return About("--source", any.status());

@@ -658,6 +658,7 @@ Result<std::unique_ptr<storage::Lister>> ListTogether(catalog::Catalog& catalog,
   FERRY_RETURN_IF_ERROR(catalog.OpenListing(run));
   SharedListingOptions shared;
   shared.filter = options.filter;
+  shared.scanner = true;
   shared.stop = options.stop;
   shared.progress = [&](int64_t, int64_t entries) {
     if (options.progress) options.progress(entries, 0);

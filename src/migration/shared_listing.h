@@ -1,6 +1,6 @@
 // A scan's listing shared among processes: on a catalog that shares it (PostgreSQL), the folders
-// of a folder source are claimed and listed by every process that helps, one folder each at a
-// time, and the scan merges what they recorded (catalog::Catalog::SharesListing).
+// of a folder source are claimed and listed by every process that helps, and the scan merges
+// what they recorded (catalog::Catalog::SharesListing).
 #pragma once
 
 #include <atomic>
@@ -18,10 +18,15 @@ namespace ferry::migration {
 bool ListingIsShared(catalog::Catalog& catalog, storage::Store& source);
 
 struct SharedListingOptions {
-  Filter filter;                    // folders it excludes are not listed
+  Filter filter;                    // what it excludes is not recorded, nor its folders listed
   std::chrono::seconds lease{120};  // how long a claim on a folder lasts
+  // The scan's own process: it lists the root first (helpers never do), and its view of the
+  // source is the reference. A helper lists a folder only while its inode is the one its
+  // parent's listing recorded: else its share is not the scan's (another export, a replica, an
+  // unmount), and it gives its folders back and stops (Code::kRefused).
+  bool scanner = false;
   const std::atomic<bool>* stop = nullptr;
-  // Called after each folder this process recorded, with its totals so far.
+  // Called after each batch this process recorded, with its totals so far.
   std::function<void(int64_t folders, int64_t entries)> progress;
 };
 
@@ -30,11 +35,12 @@ struct SharedListingReport {
   int64_t entries = 0;
 };
 
-// Lists folders of the open listing of `run` until no folder is left to list: claims a few at a
-// time, lists each (storage::Store::ListLevel) and records its entries, what could not be read,
-// and its folders to list next; waits while others list the last ones (and takes over any whose
-// claim ran out). A folder that cannot be read is recorded as unknown, not empty; the root that
-// cannot be read fails the listing. Code::kCancelled when stopped.
+// Lists folders of the open listing of `run` until no folder is left to list: claims a batch at
+// a time, lists its folders a few at once (storage::Store::ListLevel) and records their
+// entries, what could not be read, and their folders to list next; waits while others list the
+// last ones (and takes over any whose claim ran out). A folder that cannot be read is recorded
+// as unknown, not empty; a root that cannot be read fails the listing. A helper whose scan is
+// gone (stopped, failed) stops with Code::kInvalidInput. Code::kCancelled when stopped.
 Result<SharedListingReport> ListShared(catalog::Catalog& catalog, storage::Store& source,
                                        int64_t run, const SharedListingOptions& options);
 

@@ -270,7 +270,7 @@ Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix, Li
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
   std::unique_ptr<Lister> flat(
       new BlobLister(this, base + std::string(prefix), base.size(), options.metadata));
-  int streams = options.concurrency == 0 ? kObjectListStreams : options.concurrency;
+  const int streams = options.concurrency;  // auto (0): one stream
   if (streams <= 1 || !(prefix.empty() || prefix.ends_with('/'))) return flat;
   return SplitListing(*this, std::string(prefix), options, streams, std::move(flat));
 }

@@ -332,7 +332,7 @@ Result<std::unique_ptr<Lister>> S3Store::List(std::string_view prefix, ListOptio
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
   std::unique_ptr<Lister> flat(new ObjectLister(this, base + std::string(prefix), base.size(),
                                                 options.after.empty() ? "" : base + options.after));
-  int streams = options.concurrency == 0 ? kObjectListStreams : options.concurrency;
+  const int streams = options.concurrency;  // auto (0): one stream
   if (streams <= 1 || !options.after.empty() || !(prefix.empty() || prefix.ends_with('/'))) {
     return flat;
   }

@@ -13,7 +13,8 @@ namespace ferry::storage {
 
 namespace {
 
-constexpr size_t kMaxChildren = 1000;      // a level with more sub-prefixes is listed flat
+constexpr size_t kMaxChildren = 1000;  // a level with more sub-prefixes is listed flat
+// Parts the plan aims at: 4 per stream, and below a first level, at most twice that.
 constexpr size_t kMaxHeldEntries = 50000;  // the levels' own entries held while planning
 constexpr int kMaxDepth = 4;               // levels split below the listing's prefix
 constexpr size_t kStreamBuffer = 10000;    // entries a stream reads ahead of the reader
@@ -35,10 +36,16 @@ class Stream {
     Result<std::unique_ptr<Lister>> lister = store_.List(prefix_, options_);
     if (!lister.ok()) return Finish(lister.status());
     Entry entry;
+    std::string last;
     while (true) {
       Result<bool> more = (*lister)->Next(entry);
       if (!more.ok()) return Finish(more.status());
       if (!*more) return Finish(Status::Ok());
+      if (!last.empty() && entry.path <= last) {
+        return Finish(Status(Code::kRefused, "the listing is not in byte order ('" + entry.path +
+                                                 "' after '" + last + "')"));
+      }
+      last = entry.path;
       if (!end_.empty() && entry.path >= end_) return Finish(CheckPast(**lister));
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return queue_.size() < kStreamBuffer || cancelled_; });
@@ -215,6 +222,11 @@ class SplitLister : public Lister {
         Interleave(std::move(page).value(), next);
       }
       if (!failed.ok()) return failed;
+      // A level too many: folders too small to pay for a request each (500 folders of 100
+      // objects cost 500 requests where 50 pages would do). The levels stay whole.
+      size_t split = 0;
+      for (const Piece& piece : next) split += piece.type != Piece::Type::kEntries;
+      if (depth > 0 && split > 2 * enough) break;
       plan_ = std::move(next);
     }
     for (Piece& piece : plan_) {

@@ -1,6 +1,7 @@
-// A listing of an object store split by prefix across parallel streams. A container of 100
-// million blobs is 20,000 pages, an hour read one after another; split at its folders ('/'
-// prefixes), the pages of different folders are read at once and handed out in order.
+// A listing of an object store split by prefix across parallel streams (asked for with
+// storage::ListOptions::concurrency above 1). A container of 100 million blobs is 20,000 pages,
+// an hour read one after another; split at its folders ('/' prefixes), the pages of different
+// folders are read at once and handed out in order.
 #pragma once
 
 #include <memory>
@@ -19,7 +20,12 @@ namespace ferry::storage {
 // own stream (Store::List with a concurrency of 1), a few pages ahead of the reader at most, and
 // the entries of the levels and of the sub-prefixes are handed out in byte order. A level that
 // is more than one page, or has more than 1,000 sub-prefixes (folders so small that a request
-// each costs more than it saves), is listed flat instead. Any error ends the listing.
+// each costs more than it saves), is listed flat instead, and a deeper level is not split when
+// it would make more than 8 parts a stream. Where the store lists after a given path
+// (Store::ListsAfter, S3), the sub-prefixes only mark where each stream starts, and each lists
+// up to where the next starts (paths a level listing left out are still listed), checking that
+// what it lists ascends and that what follows its end does not go back into it. Any error ends
+// the listing.
 // REQUIRES: store.ListLevel is supported; `streams` > 1.
 std::unique_ptr<Lister> SplitListing(Store& store, std::string prefix, ListOptions options,
                                      int streams, std::unique_ptr<Lister> flat);

@@ -106,8 +106,24 @@ TEST(SplitListing, ARandomTreeListsAsFlat) {
     std::vector<std::string> listed = Drain(*split);
     EXPECT_EQ(listed, Flat(store));
     EXPECT_GT(store.lists.load(), 4) << "the listing was split into flat parts";
-    EXPECT_GT(store.level_pages.load(), 1);
+    EXPECT_GE(store.level_pages.load(), 1);
   }
+}
+
+// 10 sites of 50 small projects: split by site, not into 500 parts of 3 objects each.
+TEST(SplitListing, ALevelOfSmallFoldersIsNotSplitFurther) {
+  CountingStore store;
+  for (int site = 0; site < 10; ++site) {
+    for (int project = 0; project < 50; ++project) {
+      for (int file = 0; file < 3; ++file) {
+        Put(store, fmt::format("site{}/p{:02}/f{}", site, project, file));
+      }
+    }
+  }
+  auto split = SplitListing(store, "", {}, 8, nullptr);
+  EXPECT_EQ(Drain(*split), Flat(store));
+  EXPECT_EQ(store.lists.load(), 10) << "one stream per site";
+  EXPECT_EQ(store.level_pages.load(), 1 + 10) << "the root's level, and the sites' looked at";
 }
 
 TEST(SplitListing, ASinglePageIsListedOnceAndNotSplit) {

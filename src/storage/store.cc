@@ -144,7 +144,8 @@ class OrderCheckedLister : public Lister {
 Result<RootIdentity> ObjectStoreIdentity(Store& store, std::string kind) {
   RootIdentity identity;
   identity.filesystem = std::move(kind);
-  Result<std::unique_ptr<Lister>> lister = store.List("", ListOptions{.metadata = false});
+  Result<std::unique_ptr<Lister>> lister =
+      store.List("", ListOptions{.metadata = false, .concurrency = 1});
   if (!lister.ok()) return lister.status();
   Entry first;
   Result<bool> any = (*lister)->Next(first);

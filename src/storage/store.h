@@ -93,8 +93,8 @@ struct ListOptions {
   bool metadata = true;
   // How many metadata calls (folder reads, stats, listing requests) a listing keeps in flight;
   // 0 lets the store choose (a local folder: kNetworkListConcurrency on a network or FUSE file
-  // system, else 1; an object store: kObjectListStreams). The entries and their order do not
-  // depend on it.
+  // system, else 1; an object store: 1, and above 1 its listing is split by folder across that
+  // many requests, see SplitListing). The entries and their order do not depend on it.
   int concurrency = 0;
   // With a concurrency above 1, a local folder's stats go through io_uring where the kernel
   // allows it (else a thread pool). Tests turn it off to cover the pool.
@@ -103,9 +103,6 @@ struct ListOptions {
   std::string after = {};
 };
 inline constexpr int kNetworkListConcurrency = 32;
-// Parallel listing requests an object store's listing (S3, Blob) runs by default once it is more
-// than a page (see SplitListing).
-inline constexpr int kObjectListStreams = 8;
 
 // A precondition on a write or delete.
 struct Condition {
