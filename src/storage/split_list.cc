@@ -196,6 +196,8 @@ class SplitLister : public Lister {
           read->set_value(store_.ListLevel(prefix, "", options_.metadata));
         });
       }
+      // The plan as it is, kept whole in case this level is not split after all.
+      std::vector<Piece> before = plan_;
       std::vector<Piece> next;
       size_t page_index = 0;
       Status failed;
@@ -226,7 +228,10 @@ class SplitLister : public Lister {
       // objects cost 500 requests where 50 pages would do). The levels stay whole.
       size_t split = 0;
       for (const Piece& piece : next) split += piece.type != Piece::Type::kEntries;
-      if (depth > 0 && split > 2 * enough) break;
+      if (depth > 0 && split > 2 * enough) {
+        plan_ = std::move(before);  // its levels go flat below
+        break;
+      }
       plan_ = std::move(next);
     }
     for (Piece& piece : plan_) {

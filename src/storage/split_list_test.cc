@@ -120,6 +120,8 @@ TEST(SplitListing, ALevelOfSmallFoldersIsNotSplitFurther) {
       }
     }
   }
+  Put(store, "a-file-at-the-root");  // kept, whole, when the deeper level is not split
+  Put(store, "z-file-at-the-root");
   auto split = SplitListing(store, "", {}, 8, nullptr);
   EXPECT_EQ(Drain(*split), Flat(store));
   EXPECT_EQ(store.lists.load(), 10) << "one stream per site";
