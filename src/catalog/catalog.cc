@@ -214,10 +214,10 @@ Status NoSharedListing() {
 }  // namespace
 Status Catalog::OpenListing(int64_t) { return NoSharedListing(); }
 Result<int64_t> Catalog::OpenListingRun() { return NoSharedListing(); }
-Result<std::vector<FolderClaim>> Catalog::ClaimFolders(int64_t, int, std::chrono::seconds) {
+Result<std::vector<FolderClaim>> Catalog::ClaimFolders(int64_t, int, std::chrono::seconds, bool) {
   return NoSharedListing();
 }
-Status Catalog::ReleaseFolders(int64_t, const std::vector<std::string>&) {
+Status Catalog::ReleaseFolders(int64_t, const std::vector<std::string>&, bool) {
   return NoSharedListing();
 }
 Result<int> Catalog::RecordFolders(int64_t, const std::vector<ListedFolder>&) {

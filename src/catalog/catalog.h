@@ -241,10 +241,12 @@ struct WorkerInfo {
   bool left = false;             // finished or stopped, and said so
 };
 
-// A folder claimed to list: its path, and its inode as its parent's listing recorded it.
+// A folder claimed to list: its path, and its inode and modification time as its parent's
+// listing recorded them (0 when it recorded none).
 struct FolderClaim {
   std::string path;
   uint64_t inode = 0;
+  int64_t mtime_ns = 0;
   bool operator==(const FolderClaim&) const = default;
 };
 
@@ -255,7 +257,9 @@ struct ListedFolder {
   // Entries that could not be read: path, and why.
   std::vector<std::pair<std::string, std::string>> unlisted;
   std::vector<std::string> subfolders;  // the folders in it to list next
-  std::string error;                    // it could not be read: why (and nothing else is set)
+  // Folders in it for the scanning process alone to list (a helper's mount points).
+  std::vector<std::string> scanner_subfolders;
+  std::string error;  // it could not be read: why (and nothing else is set)
 };
 
 // One migration's catalog. Not thread-safe: one thread of a process uses it.
@@ -397,11 +401,14 @@ class Catalog {
   // The run whose listing is open (its scan running, and holding the migration), or 0.
   virtual Result<int64_t> OpenListingRun();
   // Claims up to `max` folders (never the root) of the listing of `run` that no lister holds
-  // within its lease, each for `lease`, with the inode their parent's listing recorded for them.
+  // within its lease, each for `lease`, with what their parent's listing recorded of them.
+  // Folders left to the scanning process (`scanner`) go to it alone.
   virtual Result<std::vector<FolderClaim>> ClaimFolders(int64_t run, int max,
-                                                        std::chrono::seconds lease);
-  // Gives back claims this process will not list.
-  virtual Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders);
+                                                        std::chrono::seconds lease, bool scanner);
+  // Gives back claims this process will not list; with `to_scanner`, for the scanning process
+  // alone to list.
+  virtual Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders,
+                                bool to_scanner);
   // Records listed folders in one transaction and returns how many: the first record of a
   // folder counts (one whose claim ran out may have been listed by another lister since).
   virtual Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed);

@@ -124,6 +124,7 @@ CREATE TABLE IF NOT EXISTS ferry_listing_folders (
   run BIGINT NOT NULL,
   path TEXT COLLATE "C" NOT NULL,
   done BOOLEAN NOT NULL DEFAULT false,
+  scanner_only BOOLEAN NOT NULL DEFAULT false,
   lister TEXT NOT NULL DEFAULT '',
   lease_until TIMESTAMPTZ,
   PRIMARY KEY (migration, run, path));
@@ -1360,36 +1361,44 @@ Result<int64_t> PostgresCatalog::OpenListingRun() {
 }
 
 Result<std::vector<FolderClaim>> PostgresCatalog::ClaimFolders(int64_t run, int max,
-                                                               std::chrono::seconds lease) {
+                                                               std::chrono::seconds lease,
+                                                               bool scanner) {
   if (lister_.empty()) lister_ = NewListerName();
   Result<PgResult> r = db_->Exec(
       // A CTE: evaluated once (a subquery in FROM may be scanned again for each row).
       "WITH c AS MATERIALIZED (SELECT path FROM ferry_listing_folders WHERE migration = $1 AND "
       "run = $2 AND NOT done AND path <> '' AND (lease_until IS NULL OR lease_until < "
-      "clock_timestamp()) ORDER BY path LIMIT $5 FOR UPDATE SKIP LOCKED) UPDATE "
-      "ferry_listing_folders f SET lister = $3, lease_until = clock_timestamp() + $4 * interval "
-      "'1 second' FROM c WHERE f.migration = $1 AND f.run = $2 AND f.path = c.path RETURNING "
-      "f.path, (SELECT e.inode FROM ferry_listing e WHERE e.migration = $1 AND e.run = $2 AND "
-      "e.path = f.path AND e.kind = 'folder')",
-      {where_.migration, Int(run), lister_, Int(lease.count()), Int(max)});
+      "clock_timestamp()) AND ($6::boolean OR NOT scanner_only) ORDER BY path LIMIT $5 FOR "
+      "UPDATE SKIP LOCKED) UPDATE ferry_listing_folders f SET lister = $3, lease_until = "
+      "clock_timestamp() + $4 * interval '1 second' FROM c WHERE f.migration = $1 AND f.run = $2 "
+      "AND f.path = c.path RETURNING f.path, (SELECT e.inode FROM ferry_listing e WHERE "
+      "e.migration = $1 AND e.run = $2 AND e.path = f.path AND e.kind = 'folder'), (SELECT "
+      "e.mtime_ns FROM ferry_listing e WHERE e.migration = $1 AND e.run = $2 AND e.path = f.path "
+      "AND e.kind = 'folder')",
+      {where_.migration, Int(run), lister_, Int(lease.count()), Int(max),
+       std::string(scanner ? "true" : "false")});
   if (!r.ok()) return r.status();
   std::vector<FolderClaim> folders;
   for (int i = 0; i < r->rows(); ++i) {
-    folders.push_back({r->Text(i, 0), r->IsNull(i, 1) ? 0 : uint64_t(r->Int(i, 1))});
+    folders.push_back({r->Text(i, 0), r->IsNull(i, 1) ? 0 : uint64_t(r->Int(i, 1)),
+                       r->IsNull(i, 2) ? 0 : r->Int(i, 2)});
   }
   std::sort(folders.begin(), folders.end(),
             [](const FolderClaim& a, const FolderClaim& b) { return a.path < b.path; });
   return folders;
 }
 
-Status PostgresCatalog::ReleaseFolders(int64_t run, const std::vector<std::string>& folders) {
+Status PostgresCatalog::ReleaseFolders(int64_t run, const std::vector<std::string>& folders,
+                                       bool to_scanner) {
   if (folders.empty()) return Status::Ok();
   std::vector<PgParam> paths(folders.begin(), folders.end());
   return db_
       ->Exec(
-          "UPDATE ferry_listing_folders SET lease_until = NULL, lister = '' WHERE migration = $1 "
-          "AND run = $2 AND path = ANY($3::text[]) AND lister = $4 AND NOT done",
-          {where_.migration, Int(run), PgArray(paths), lister_})
+          "UPDATE ferry_listing_folders SET lease_until = NULL, lister = '', scanner_only = "
+          "scanner_only OR $5::boolean WHERE migration = $1 AND run = $2 AND path = "
+          "ANY($3::text[]) AND lister = $4 AND NOT done",
+          {where_.migration, Int(run), PgArray(paths), lister_,
+           std::string(to_scanner ? "true" : "false")})
       .status();
 }
 
@@ -1435,7 +1444,7 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
 
   // Rows: the entries, then what could not be read (a folder as "dir/").
   std::vector<std::vector<PgParam>> columns(12);
-  std::vector<PgParam> subfolders;
+  std::vector<PgParam> subfolders, scanner_subfolders;
   auto add = [&](const storage::Entry& e, std::string_view kind, const std::string& error) {
     std::vector<PgParam> values{e.path,
                                 std::string(kind),
@@ -1448,7 +1457,7 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
                                 Int(int64_t(e.gid)),
                                 e.link_target,
                                 e.etag,
-                                Utf8Length(error) ? RedactSecrets(error) : Escaped(error)};
+                                RedactSecrets(Utf8Length(error) ? error : Escaped(error))};
     for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(values[c]));
   };
   auto unknown = [](std::string path) {
@@ -1462,6 +1471,8 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
     for (const auto& [path, why] : f.unlisted) add(unknown(path), "unlisted", why);
     if (!f.error.empty()) add(unknown(f.folder + "/"), "unlisted", f.error);
     subfolders.insert(subfolders.end(), f.subfolders.begin(), f.subfolders.end());
+    scanner_subfolders.insert(scanner_subfolders.end(), f.scanner_subfolders.begin(),
+                              f.scanner_subfolders.end());
   }
   const size_t rows = columns[0].size();
   for (size_t from = 0; from < rows; from += kRowsPerStatement) {
@@ -1474,11 +1485,13 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
     Result<PgResult> inserted = db_->Exec(insert_sql, params);
     if (!inserted.ok()) return fail(inserted.status());
   }
-  if (!subfolders.empty()) {
+  for (auto [paths, scanner_only] : {std::pair{&subfolders, false}, {&scanner_subfolders, true}}) {
+    if (paths->empty()) continue;
     Result<PgResult> queued = db_->Exec(
-        "INSERT INTO ferry_listing_folders (migration, run, path) SELECT $1, $2, p FROM "
-        "unnest($3::text[]) AS p ON CONFLICT DO NOTHING",
-        {where_.migration, Int(run), PgArray(subfolders)});
+        "INSERT INTO ferry_listing_folders (migration, run, path, scanner_only) SELECT $1, $2, p, "
+        "$4::boolean FROM unnest($3::text[]) AS p ON CONFLICT DO NOTHING",
+        {where_.migration, Int(run), PgArray(*paths),
+         std::string(scanner_only ? "true" : "false")});
     if (!queued.ok()) return fail(queued.status());
   }
   FERRY_RETURN_IF_ERROR(db_->Run("COMMIT"));

@@ -86,9 +86,10 @@ class PostgresCatalog final : public Catalog {
   bool SharesListing() const override { return true; }
   Status OpenListing(int64_t run) override;
   Result<int64_t> OpenListingRun() override;
-  Result<std::vector<FolderClaim>> ClaimFolders(int64_t run, int max,
-                                                std::chrono::seconds lease) override;
-  Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders) override;
+  Result<std::vector<FolderClaim>> ClaimFolders(int64_t run, int max, std::chrono::seconds lease,
+                                                bool scanner) override;
+  Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders,
+                        bool to_scanner) override;
   Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) override;
   Result<int64_t> FoldersLeft(int64_t run) override;
   Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run) override;

@@ -380,37 +380,46 @@ TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
     e.kind = kind;
     e.size = kind == storage::Kind::kFile ? 5 : 0;
     e.inode = 0xfedcba9876543210ull;  // above INT64_MAX: kept as its bits
+    e.mtime_ns = 1'700'000'000'123'456'789;
     e.etag = "\"tag\"";
     return e;
   };
   using storage::Kind;
   using Claims = std::vector<catalog::FolderClaim>;
+  const auto minute = std::chrono::seconds(60);
   // The root is the scanner's: nobody claims it.
-  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, std::chrono::seconds(60))), Claims{});
-  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))), Claims{});
-  catalog::ListedFolder top{
-      "",
-      {entry("a", Kind::kFolder), entry("b.txt", Kind::kFile), entry("c", Kind::kFolder)},
-      {{"x", "Input/output error"}},
-      {"a", "c"},
-      ""};
+  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, minute, false)), Claims{});
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, minute, true)), Claims{});
+  catalog::ListedFolder top{"",
+                            {entry("a", Kind::kFolder), entry("b.txt", Kind::kFile),
+                             entry("c", Kind::kFolder), entry("m", Kind::kFolder)},
+                            {{"x", "Input/output error"}},
+                            {"a", "c"},
+                            {"m"},  // a mount point where a helper looked: the scanner's
+                            ""};
   EXPECT_EQ(Got(scanner->RecordFolders(run, {top})), 1);
-  EXPECT_EQ(Got(scanner->FoldersLeft(run)), 2);
+  EXPECT_EQ(Got(scanner->FoldersLeft(run)), 3);
 
-  // Claimed with the inode the root's listing recorded; given back, free at once.
+  // Claimed with what the root's listing recorded; given back, free at once; given back to the
+  // scanner, the scanner's alone.
   const uint64_t inode = 0xfedcba9876543210ull;
-  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, std::chrono::seconds(60))),
-            (Claims{{"a", inode}, {"c", inode}}));
-  ASSERT_OK(helper->ReleaseFolders(run, {"a", "c"}));
-  ASSERT_OK_AND_ASSIGN(auto slow, helper->ClaimFolders(run, 1, std::chrono::seconds(1)));
-  EXPECT_EQ(slow, (Claims{{"a", inode}}));
-  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))), (Claims{{"c", inode}}));
-  EXPECT_EQ(Got(scanner->RecordFolders(run, {{"c", {}, {}, {}, "Permission denied"}})), 1);
+  const int64_t mtime = 1'700'000'000'123'456'789;
+  EXPECT_EQ(Got(helper->ClaimFolders(run, 16, minute, false)),
+            (Claims{{"a", inode, mtime}, {"c", inode, mtime}}));
+  ASSERT_OK(helper->ReleaseFolders(run, {"a"}, /*to_scanner=*/false));
+  ASSERT_OK(helper->ReleaseFolders(run, {"c"}, /*to_scanner=*/true));
+  ASSERT_OK_AND_ASSIGN(auto slow, helper->ClaimFolders(run, 16, std::chrono::seconds(1), false));
+  EXPECT_EQ(slow, (Claims{{"a", inode, mtime}})) << "not c, nor m: the scanner's";
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, minute, true)),
+            (Claims{{"c", inode, mtime}, {"m", inode, mtime}}));
+  EXPECT_EQ(Got(scanner->RecordFolders(
+                run, {{"c", {}, {}, {}, {}, "Permission denied"}, {"m", {}, {}, {}, {}, ""}})),
+            2);
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // the helper's claim runs out
-  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, std::chrono::seconds(60))), (Claims{{"a", inode}}));
-  catalog::ListedFolder a{"a", {entry("a/1", Kind::kFile)}, {}, {}, ""};
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, minute, true)), (Claims{{"a", inode, mtime}}));
+  catalog::ListedFolder a{"a", {entry("a/1", Kind::kFile)}, {}, {}, {}, ""};
   EXPECT_EQ(Got(scanner->RecordFolders(run, {a})), 1);
-  catalog::ListedFolder late{"a", {entry("a/late", Kind::kFile)}, {}, {}, ""};
+  catalog::ListedFolder late{"a", {entry("a/late", Kind::kFile)}, {}, {}, {}, ""};
   EXPECT_EQ(Got(helper->RecordFolders(run, {late})), 0) << "recorded already: dropped";
   EXPECT_EQ(Got(scanner->FoldersLeft(run)), 0);
 
@@ -432,7 +441,7 @@ TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
       EXPECT_EQ(e.etag, "\"tag\"");
     }
   }
-  EXPECT_EQ(seen, (std::vector<std::string>{"a", "a/1", "b.txt", "c", "error c/", "error x"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "a/1", "b.txt", "c", "error c/", "m", "error x"}));
 
   catalog::Run done;
   done.id = run;

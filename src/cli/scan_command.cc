@@ -91,6 +91,12 @@ std::optional<int> HelpSharedListing(const std::string& dir, const Status& refus
       "listed {} folders ({} entries) for the scan of run {}; that process merges them into the "
       "catalog\n",
       listed->folders, listed->entries, run);
+  if (listed->given_back > 0) {
+    std::cerr << fmt::format(
+        "ferry: {} folders differ on this machine from the scanning machine's listing (first: "
+        "{}); they were left to it. Does this machine mount the same share?\n",
+        listed->given_back, listed->first_difference);
+  }
   if (json) {
     std::cout << JsonText(nlohmann::json{{"helped_run", run},
                                          {"folders", listed->folders},

@@ -21,9 +21,10 @@ struct SharedListingOptions {
   Filter filter;                    // what it excludes is not recorded, nor its folders listed
   std::chrono::seconds lease{120};  // how long a claim on a folder lasts
   // The scan's own process: it lists the root first (helpers never do), and its view of the
-  // source is the reference. A helper lists a folder only while its inode is the one its
-  // parent's listing recorded: else its share is not the scan's (another export, a replica, an
-  // unmount), and it gives its folders back and stops (Code::kRefused).
+  // source is the reference. A helper lists a folder only while its inode and modification time
+  // are those its parent's listing recorded, and leaves to the scanning process the folders in
+  // it that lie on another device (mount points on its machine): what it cannot show to be the
+  // scan's view it gives back, for the scanning process to list.
   bool scanner = false;
   const std::atomic<bool>* stop = nullptr;
   // Called after each batch this process recorded, with its totals so far.
@@ -33,6 +34,8 @@ struct SharedListingOptions {
 struct SharedListingReport {
   int64_t folders = 0;  // folders this process listed and recorded
   int64_t entries = 0;
+  int64_t given_back = 0;  // (a helper) folders that differed here, left to the scanning process
+  std::string first_difference;  // what the first of them showed
 };
 
 // Lists folders of the open listing of `run` until no folder is left to list: claims a batch at
@@ -40,7 +43,9 @@ struct SharedListingReport {
 // entries, what could not be read, and their folders to list next; waits while others list the
 // last ones (and takes over any whose claim ran out). A folder that cannot be read is recorded
 // as unknown, not empty; a root that cannot be read fails the listing. A helper whose scan is
-// gone (stopped, failed) stops with Code::kInvalidInput. Code::kCancelled when stopped.
+// gone (stopped, failed, its process dead) stops with Code::kInvalidInput, also when the
+// listing is over but the scan did not end well. Code::kCancelled when stopped (a helper gives
+// its claims back).
 Result<SharedListingReport> ListShared(catalog::Catalog& catalog, storage::Store& source,
                                        int64_t run, const SharedListingOptions& options);
 

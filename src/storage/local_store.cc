@@ -179,6 +179,7 @@ Status EntryFromStat(const struct stat& st, const std::string& absolute, std::st
   entry.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   entry.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
   entry.inode = uint64_t(st.st_ino);
+  entry.device = uint64_t(st.st_dev);
   entry.etag = EtagOf(st);
   if (S_ISREG(st.st_mode)) {
     entry.kind = Kind::kFile;
@@ -694,6 +695,7 @@ Result<Entry> LocalStore::StatTarget(std::string_view path) {
   entry.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   entry.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
   entry.inode = uint64_t(st.st_ino);
+  entry.device = uint64_t(st.st_dev);
   entry.etag = EtagOf(st);
   return entry;
 }

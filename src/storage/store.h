@@ -34,7 +34,8 @@ struct Entry {
   // a file whose bytes were replaced with the old mtime put back (cp -p, rsync -a).
   int64_t ctime_ns = 0;
   uint64_t inode = 0;
-  uint32_t mode = 0;  // full st_mode, file type bits included
+  uint64_t device = 0;  // a file system's device (st_dev): a folder on another is a mount point
+  uint32_t mode = 0;    // full st_mode, file type bits included
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::string link_target;               // for kSymlink
