@@ -70,7 +70,8 @@ Result<storage::Entry> AsRecorded(storage::Store& source, const catalog::FolderC
   return now;
 }
 
-// Whether the scan of `run` went on, or ended well, after its listing was done.
+// Whether the scan of `run` went on past its listing (it merged it, and may still be at work: a
+// sync copies next) rather than ending without it.
 Result<bool> ScanWentOn(catalog::Catalog& catalog, int64_t run) {
   Result<int64_t> open = catalog.OpenListingRun();
   if (!open.ok()) return open.status();
@@ -78,7 +79,8 @@ Result<bool> ScanWentOn(catalog::Catalog& catalog, int64_t run) {
   Result<std::vector<catalog::Run>> runs = catalog.Runs();
   if (!runs.ok()) return runs.status();
   for (const catalog::Run& r : *runs) {
-    if (r.id == run) return r.outcome == "done" || r.outcome == "failed items";
+    if (r.id != run) continue;
+    return r.outcome != "stopped" && r.outcome != "interrupted" && r.outcome != "failed";
   }
   return false;
 }
