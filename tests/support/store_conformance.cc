@@ -27,9 +27,9 @@ std::string ReadAllOf(storage::Store& store, const std::string& path) {
 }
 
 std::vector<std::string> ListPaths(storage::Store& store, const std::string& prefix,
-                                   bool files_only) {
+                                   bool files_only, storage::ListOptions options) {
   std::vector<std::string> paths;
-  auto lister = store.List(prefix);
+  auto lister = store.List(prefix, options);
   EXPECT_TRUE(lister.ok()) << lister.status().ToString();
   if (!lister.ok()) return paths;
   Entry entry;
@@ -422,18 +422,7 @@ TEST_P(SourceConformance, AListingSplitByFolderIsTheFlatListing) {
   }
   auto store = GetParam().make(Objects(names));
   auto list = [&](int concurrency) {
-    std::vector<std::string> paths;
-    auto lister = store->List("", {.concurrency = concurrency});
-    EXPECT_TRUE(lister.ok()) << lister.status().ToString();
-    if (!lister.ok()) return paths;
-    Entry entry;
-    while (true) {
-      Result<bool> more = (*lister)->Next(entry);
-      EXPECT_TRUE(more.ok()) << more.status().ToString();
-      if (!more.ok() || !*more) break;
-      if (entry.kind == Kind::kFile) paths.push_back(entry.path);
-    }
-    return paths;
+    return ListPaths(*store, "", /*files_only=*/true, {.concurrency = concurrency});
   };
   std::vector<std::string> flat = list(1);
   EXPECT_EQ(list(3), flat);

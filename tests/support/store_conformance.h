@@ -62,6 +62,6 @@ std::string ReadAllOf(storage::Store& store, const std::string& path);
 // Lists every path under `prefix` (only files' with `files_only`: a folder lists its folders
 // too), in the order the store gives them.
 std::vector<std::string> ListPaths(storage::Store& store, const std::string& prefix = "",
-                                   bool files_only = false);
+                                   bool files_only = false, storage::ListOptions options = {});
 
 }  // namespace ferry::testing
