@@ -228,6 +228,10 @@ Result<std::unique_ptr<storage::Lister>> Catalog::ListedEntries(int64_t) {
   return NoSharedListing();
 }
 Status Catalog::CloseListing(int64_t) { return NoSharedListing(); }
+Status Catalog::LeadCopy(int64_t) { return NoSharedListing(); }
+Result<SharedCopy> Catalog::OpenSharedCopy() { return NoSharedListing(); }
+Result<bool> Catalog::RunHoldsMigration(int64_t) { return NoSharedListing(); }
+Status Catalog::HelpCopy(const SharedCopy&) { return NoSharedListing(); }
 
 void StateTotals::Add(std::string_view kind, int64_t count, int64_t size) {
   items += count;

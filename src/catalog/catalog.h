@@ -262,6 +262,12 @@ struct ListedFolder {
   std::string error;  // it could not be read: why (and nothing else is set)
 };
 
+// A sync's copy open to helpers: the sync's run, and its leader's copy run.
+struct SharedCopy {
+  int64_t sync_run = 0, copy_run = 0;
+  bool operator==(const SharedCopy&) const = default;
+};
+
 // One migration's catalog. Not thread-safe: one thread of a process uses it.
 class Catalog {
  public:
@@ -419,6 +425,23 @@ class Catalog {
   virtual Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run);
   // Forgets the listing of `run`.
   virtual Status CloseListing(int64_t run);
+
+  // ---- A sync's copy shared with the processes that help it (a catalog that SharesListing) ----
+  // The sync, holding the migration alone, leads: it copies as one worker of many (SharesWork),
+  // and from the moment it joins the work (JoinWork, with its copy run) until it leaves it,
+  // processes that help the sync join too (HelpCopy) and claim items as workers do. None claims
+  // after the leader left; the leader then waits for the helpers' last items (Workers).
+  // Makes this process, holding the migration alone in sync run `sync_run`, the copy's leader
+  // until it leaves the work.
+  virtual Status LeadCopy(int64_t sync_run);
+  // The copy helpers may join now: the sync's and the leader's copy runs (the leader joined and
+  // has not left, and the sync still holds the migration), or zeros.
+  virtual Result<SharedCopy> OpenSharedCopy();
+  // Whether run `run` is still running in the process that holds the migration alone.
+  virtual Result<bool> RunHoldsMigration(int64_t run);
+  // Makes this process (a catalog opened for reading) a worker of the copy `copy`: it claims
+  // only while the copy's leader has not left.
+  virtual Status HelpCopy(const SharedCopy& copy);
 
  protected:
   Catalog() = default;

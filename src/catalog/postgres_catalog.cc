@@ -158,6 +158,18 @@ constexpr const char* kLiveRuns =
     "current_database()) AND l.classid = hashtext('ferry-worker:' || $1)::oid AND l.objid = "
     "(w.run % 2147483647)::oid AND l.objsubid = 2)";
 
+// True while some process holds the migration's lock alone ($1: the migration); a run marked
+// running is that process's only then (pg_advisory_lock(bigint) keys split in two oids).
+constexpr const char* kHeldAlone =
+    "EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtext('ferry:' || $1)::bigint AS k) key "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ExclusiveLock' AND l.database "
+    "= (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = "
+    "((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid AND "
+    "l.objsubid = 1)";
+
+// The meta key under which a sync's shared copy says which runs helpers join.
+constexpr const char* kSharedCopyKey = "shared_copy";
+
 constexpr const char* kItemColumns =
     "id, path, kind, size, mtime_ns, mode, uid, gid, link_target, md5, state, reason, cause, "
     "target_etag, attempts, last_run, verified_ns, verify_result, ctime_ns, inode, write_intent, "
@@ -1139,11 +1151,59 @@ Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
             "make_interval(secs => $4::bigint))",
             {where_.migration, Int(run), name, Int(lease.count()), Int(now)}));
   Renewed(sent);
-  return AppendEvent(run, "", "worker",
-                     JsonText(nlohmann::json{{"name", name},
-                                             {"host", HostName()},
-                                             {"pid", int64_t(getpid())},
-                                             {"lease_seconds", int64_t(lease.count())}}));
+  nlohmann::json detail{{"name", name},
+                        {"host", HostName()},
+                        {"pid", int64_t(getpid())},
+                        {"lease_seconds", int64_t(lease.count())}};
+  if (lead_sync_ != 0) detail["leads_sync"] = lead_sync_;
+  if (helped_.copy_run != 0) detail["helps_sync"] = helped_.sync_run;
+  FERRY_RETURN_IF_ERROR(AppendEvent(run, "", "worker", JsonText(detail)));
+  if (lead_sync_ == 0) return Status::Ok();
+  // Registered and live: helpers may join from now on.
+  return SetMeta(kSharedCopyKey,
+                 JsonText(nlohmann::json{{"sync_run", lead_sync_}, {"copy_run", run}}));
+}
+
+Status PostgresCatalog::LeadCopy(int64_t sync_run) {
+  if (hold_ != Hold::kAlone) {
+    return Status(Code::kInternal, "only the process that holds the migration alone leads a copy");
+  }
+  lead_sync_ = sync_run;
+  return Status::Ok();
+}
+
+Result<SharedCopy> PostgresCatalog::OpenSharedCopy() {
+  Result<PgResult> r = Query(
+      // The note read first (a CTE), so that no other key's value is read as JSON.
+      fmt::format("WITH n AS MATERIALIZED (SELECT value FROM ferry_meta WHERE migration = $1 AND "
+                  "key = $2), m AS MATERIALIZED (SELECT (value::json->>'sync_run')::bigint AS "
+                  "sync_run, (value::json->>'copy_run')::bigint AS copy_run FROM n) SELECT "
+                  "sync_run, copy_run FROM m WHERE {} AND copy_run IN ({}) AND EXISTS (SELECT 1 "
+                  "FROM ferry_runs r WHERE r.migration = $1 AND r.outcome = 'running' AND r.id = "
+                  "m.sync_run)",
+                  kHeldAlone, kLiveRuns),
+      {where_.migration, std::string(kSharedCopyKey)});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return SharedCopy{};
+  return SharedCopy{r->Int(0, 0), r->Int(0, 1)};
+}
+
+Result<bool> PostgresCatalog::RunHoldsMigration(int64_t run) {
+  Result<PgResult> r = Query(
+      fmt::format("SELECT EXISTS (SELECT 1 FROM ferry_runs WHERE migration = $1 AND id = $2 AND "
+                  "outcome = 'running') AND {}",
+                  kHeldAlone),
+      {where_.migration, Int(run)});
+  if (!r.ok()) return r.status();
+  return r->Text(0, 0) == "t";
+}
+
+Status PostgresCatalog::HelpCopy(const SharedCopy& copy) {
+  if (hold_ != Hold::kNone || copy.copy_run == 0) {
+    return Status(Code::kInternal, "a helper joins an open copy from a catalog opened to read");
+  }
+  helped_ = copy;
+  return Status::Ok();
 }
 
 Result<std::vector<Item>> PostgresCatalog::ClaimItems(const std::vector<ItemState>& states,
@@ -1152,17 +1212,24 @@ Result<std::vector<Item>> PostgresCatalog::ClaimItems(const std::vector<ItemStat
   // still be running.
   std::vector<PgParam> params{where_.migration, Int(worker_run_), Int(lease_.count()), Int(max),
                               IdArray(held_)};
+  // A helper of a sync's copy claims only while the copy's leader has not left: after that,
+  // the leader waits for the items helpers hold, and the sync goes on without them.
+  std::string helping;
+  if (helped_.copy_run != 0) {
+    params.push_back(Int(helped_.copy_run));
+    helping = " AND EXISTS (SELECT 1 FROM live WHERE run = $6)";
+  }
   // Picked once (MATERIALIZED): a subquery under IN may be run again by the planner, and
   // then hand out more than `max`.
   std::string sql = fmt::format(
       "WITH live AS MATERIALIZED ({}), picked AS MATERIALIZED (SELECT id FROM ferry_items WHERE "
       "migration = $1{} AND (lease_until IS NULL OR lease_until < clock_timestamp() OR lease_run "
       "NOT IN (SELECT run FROM live)) AND last_run NOT IN (SELECT run FROM live) AND id <> "
-      "ALL($5::bigint[]) ORDER BY path LIMIT $4 FOR UPDATE SKIP LOCKED) UPDATE ferry_items SET "
+      "ALL($5::bigint[]){} ORDER BY path LIMIT $4 FOR UPDATE SKIP LOCKED) UPDATE ferry_items SET "
       "lease_run = $2, lease_until = "
       "clock_timestamp() + make_interval(secs => $3) FROM picked WHERE ferry_items.id = "
       "picked.id RETURNING {}",
-      kLiveRuns, StatesIn(states), QualifiedItemColumns());
+      kLiveRuns, StatesIn(states), helping, QualifiedItemColumns());
   Result<PgResult> r = Query(sql, params);
   if (!r.ok()) return r.status();
   std::vector<Item> items(size_t(r->rows()));
@@ -1225,9 +1292,14 @@ Status PostgresCatalog::LeaveWork() {
               {where_.migration, IdArray(held_), Int(worker_run_)}));
     held_.clear();
   }
-  return Write(
+  FERRY_RETURN_IF_ERROR(Write(
       "UPDATE ferry_workers SET gone = true, heartbeat_ns = $3 WHERE migration = $1 AND run = $2",
-      {where_.migration, Int(worker_run_), Int(NowNs())});
+      {where_.migration, Int(worker_run_), Int(NowNs())}));
+  if (lead_sync_ == 0) return Status::Ok();
+  // The leader goes on alone (its mirror deletions may wait on the target longer than a
+  // worker's idle limit allows).
+  lead_sync_ = 0;
+  return db_->Run("SET idle_in_transaction_session_timeout = 0");
 }
 
 Result<std::vector<WorkerInfo>> PostgresCatalog::Workers() {
@@ -1345,16 +1417,12 @@ Status PostgresCatalog::OpenListing(int64_t run) {
 
 Result<int64_t> PostgresCatalog::OpenListingRun() {
   // A listing whose scan is over (or was cut short, and so marked) is no longer open.
-  // ... and one whose process is gone (its run still says running) is not either: the
-  // migration's lock must be held alone (pg_advisory_lock(bigint) keys split in two oids).
+  // ... and one whose process is gone (its run still says running) is not either.
   Result<PgResult> r = db_->Exec(
-      "SELECT coalesce(max(f.run), 0) FROM ferry_listing_folders f JOIN ferry_runs r ON r.id = "
-      "f.run AND r.migration = f.migration WHERE f.migration = $1 AND r.outcome = 'running' AND "
-      "EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtext('ferry:' || $1)::bigint AS k) key "
-      "WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ExclusiveLock' AND l.database "
-      "= (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = "
-      "((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid AND "
-      "l.objsubid = 1)",
+      fmt::format("SELECT coalesce(max(f.run), 0) FROM ferry_listing_folders f JOIN ferry_runs r "
+                  "ON r.id = f.run AND r.migration = f.migration WHERE f.migration = $1 AND "
+                  "r.outcome = 'running' AND {}",
+                  kHeldAlone),
       {where_.migration});
   if (!r.ok()) return r.status();
   return r->Int(0, 0);

@@ -75,7 +75,9 @@ class PostgresCatalog final : public Catalog {
   Status AppendEvent(int64_t run, std::string_view path, std::string_view kind,
                      std::string_view detail_json) override;
 
-  bool SharesWork() const override { return hold_ == Hold::kShared; }
+  bool SharesWork() const override {
+    return hold_ == Hold::kShared || lead_sync_ != 0 || helped_.copy_run != 0;
+  }
   Status JoinWork(int64_t run, std::chrono::seconds lease) override;
   Result<std::vector<Item>> ClaimItems(const std::vector<ItemState>& states, int max) override;
   Result<int64_t> HeldElsewhere(const std::vector<ItemState>& states) override;
@@ -94,6 +96,10 @@ class PostgresCatalog final : public Catalog {
   Result<int64_t> FoldersLeft(int64_t run) override;
   Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run) override;
   Status CloseListing(int64_t run) override;
+  Status LeadCopy(int64_t sync_run) override;
+  Result<SharedCopy> OpenSharedCopy() override;
+  Result<bool> RunHoldsMigration(int64_t run) override;
+  Status HelpCopy(const SharedCopy& copy) override;
 
  private:
   PostgresCatalog() = default;
@@ -151,6 +157,10 @@ class PostgresCatalog final : public Catalog {
   void Renewed(std::chrono::steady_clock::time_point sent);
   std::set<int64_t> held_;
   std::set<int64_t> touched_;
+  // A sync's copy shared with helpers: the sync this process leads it for (until it leaves the
+  // work), or the copy this process helps.
+  int64_t lead_sync_ = 0;
+  SharedCopy helped_;
   // As a lister of a shared scan listing: the name its folder claims carry (set on first use).
   std::string lister_;
 };

@@ -362,6 +362,56 @@ T Got(Result<T> result) {
 
 // A scan's listing shared by two processes: folders claimed once, a claim that ran out taken
 // over (the slow lister's record is dropped), errors kept in place, the entries by path.
+// A sync leads its copy: helpers join once the leader has joined, claim none of the items it
+// holds, and claim nothing after it left; the copy is open only while the sync holds the
+// migration.
+TEST(PostgresWorkers, HelpersOfASyncsCopyClaimOnlyWhileItsLeaderWorks) {
+  std::string location = MigrationWithItems("led", 30);
+  ASSERT_OK_AND_ASSIGN(auto sync, Catalog::Open(location));
+  ASSERT_OK_AND_ASSIGN(auto helper, Catalog::OpenForReading(location));
+  ASSERT_OK_AND_ASSIGN(int64_t sync_run, sync->BeginRun(catalog::Stage::kSync));
+  EXPECT_TRUE(Got(helper->RunHoldsMigration(sync_run)));
+  EXPECT_EQ(Got(helper->OpenSharedCopy()), catalog::SharedCopy{}) << "not led yet";
+  ASSERT_OK(sync->LeadCopy(sync_run));
+  EXPECT_TRUE(sync->SharesWork());
+  ASSERT_OK_AND_ASSIGN(int64_t lead_run, sync->BeginRun(catalog::Stage::kCopy));
+  ASSERT_OK(sync->JoinWork(lead_run, std::chrono::seconds(60)));
+  const catalog::SharedCopy open{sync_run, lead_run};
+  EXPECT_EQ(Got(helper->OpenSharedCopy()), open);
+
+  ASSERT_OK(helper->HelpCopy(open));
+  ASSERT_OK_AND_ASSIGN(int64_t help_run, helper->BeginRun(catalog::Stage::kCopy));
+  ASSERT_OK(helper->JoinWork(help_run, std::chrono::seconds(60)));
+  std::set<std::string> seen;
+  for (Catalog* w : {sync.get(), helper.get(), sync.get()}) {
+    for (const catalog::Item& item : Claim(*w, 10)) {
+      EXPECT_TRUE(seen.insert(item.path).second) << item.path << " claimed twice";
+    }
+  }
+  EXPECT_EQ(seen.size(), 30u);
+  // Items given back by the sync (as a stop does) are free again, but not to a helper once the
+  // leader left.
+  ASSERT_OK(sync->LeaveWork());
+  EXPECT_FALSE(sync->SharesWork()) << "the sync goes on alone";
+  EXPECT_TRUE(Claim(*helper, 50).empty()) << "the leader left: no more claims";
+  EXPECT_EQ(Got(helper->OpenSharedCopy()), catalog::SharedCopy{});
+
+  catalog::Run ended;
+  ended.id = sync_run;
+  ended.stage = "sync";
+  ended.outcome = "done";
+  ASSERT_OK(sync->EndRun(ended));
+  EXPECT_FALSE(Got(helper->RunHoldsMigration(sync_run))) << "its run is over";
+  ASSERT_OK_AND_ASSIGN(int64_t next, sync->BeginRun(catalog::Stage::kSync));
+  sync.reset();  // its process is gone, the run still marked running
+  bool released = false;
+  for (int i = 0; i < 50 && !released; ++i) {
+    released = !Got(helper->RunHoldsMigration(next));
+    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(released) << "a run whose process is gone holds nothing";
+}
+
 TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
   std::string url = Postgres::Global().NewDatabase("listing") + "?migration=scan";
   catalog::Config config;
