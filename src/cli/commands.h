@@ -46,11 +46,24 @@ migration::ScanReport RunScan(catalog::Catalog& catalog, Endpoints& endpoints,
                               bool accept_source_change = false);
 void PrintScanReport(const migration::ScanReport& report, std::ostream& out);
 
+// A reading catalog of DIR, when it could not be opened (`refused`) because another process
+// holds it, on a catalog that shares a scan's listing (PostgreSQL): a process that may help
+// that one. Else null. Installs the interrupt handler.
+std::unique_ptr<catalog::Catalog> OpenToHelp(const std::string& dir, const Status& refused);
+// Calls `found` every 250 ms until it is true (returns true) or `limit` passed (false), saying
+// `why` once it waits; exit 130/143 when interrupted.
+bool AwaitToHelp(const std::function<bool()>& found, std::optional<std::chrono::seconds> limit,
+                 const std::string& why);
+// Helps list the source's folders for the scan of run `run` until none is left and returns the
+// exit code (0; 3 if this machine's source is not the migration's, 2 if the scan ended without
+// its listing). With `json`, the human lines go to stderr and {"helped_run", "folders",
+// "entries"} to stdout.
+int ListForScan(catalog::Catalog& catalog, Endpoints& endpoints, const std::string& dir,
+                int64_t run, bool json);
+
 // When DIR could not be opened (`refused`) because another process holds it to scan it, on a
-// catalog that shares a scan's listing (PostgreSQL): helps list the source's folders until none
-// is left and returns the exit code (0; 3 if this machine's source is not the migration's).
-// Waits up to 10 s for such a scan to open its listing; nullopt when none does. With `json`, the
-// human lines go to stderr and {"helped_run", "folders", "entries"} to stdout.
+// catalog that shares a scan's listing (PostgreSQL): helps list the source's folders
+// (ListForScan). Waits up to 10 s for such a scan to open its listing; nullopt when none does.
 std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused,
                                      bool json = false);
 

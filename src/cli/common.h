@@ -24,6 +24,12 @@ namespace ferry::cli {
 // safety refusal, 130 or 143 for a stop by SIGINT or SIGTERM, 2 for anything else (with a hint
 // for network errors).
 [[noreturn]] void Fail(const Status& status);
+// The value of `result`, or exit as Fail does with its error.
+template <typename T>
+T Checked(Result<T> result) {
+  if (!result.ok()) Fail(result.status());
+  return std::move(result).value();
+}
 
 // Opens DIR's catalog holding its lock (or, with `read_only`, without); exit 2 on failure.
 std::unique_ptr<catalog::Catalog> OpenMigration(const std::string& dir, bool read_only = false);

@@ -153,16 +153,9 @@ int RunCopy(const CopyCommandOptions& o) {
   }
 
   InstallInterruptHandler();
-  migration::CopyOptions options;
-  UseEngine(*engine, options);
-  options.upload.tier = catalog->config().tier;
-  options.upload.content_type = catalog->config().content_type;
-  options.upload.guess_content_type = catalog->config().guess_content_type;
-  options.upload.follow_links = catalog->config().symlinks == catalog::SymlinkPolicy::kFollow;
-  options.stop = &InterruptFlag();
+  migration::CopyOptions options = MigrationCopyOptions(catalog->config(), *engine);
   options.overwrite = o.overwrite;
   options.lease = lease;
-  options.live_workers = [&engine](int workers) { engine->ShareAmong(workers); };
   const bool worker = catalog->SharesWork();
   ProgressLine line;
   live.Stage("copy");

@@ -328,6 +328,77 @@ TEST_F(PostgresCatalogTest, ScansStartedTogetherShareTheListingOfAShare) {
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
+// Syncs started together share the copy as well as the listing: the one that holds the
+// migration leads, the others claim items with it; every file is copied once, the pass's record
+// counts them all, and it ends only after its helpers' last items.
+TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheCopy) {
+  constexpr int kFiles = 1200;
+  for (int i = 0; i < kFiles; ++i) {
+    AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
+  }
+  const std::string mig = Location("shared-sync");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+
+  // Slow enough for the helpers to join: 300 requests a second for them all.
+  std::vector<std::unique_ptr<BackgroundProcess>> syncs;
+  for (int i = 0; i < 3; ++i) {
+    syncs.push_back(std::make_unique<BackgroundProcess>(
+        FerryArgv({"sync", mig, "--max-ops", "300", "--concurrency", "4"}), FerryOptions(env_)));
+  }
+  int leaders = 0, helpers = 0;
+  int64_t by_helpers = 0, reported_by_leader = -1;
+  for (auto& p : syncs) {
+    ProcessResult r = p->Wait();
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    size_t at = r.out.find("this process's share of the sync of run ");
+    if (at != std::string::npos) {
+      ++helpers;
+      size_t copied = r.out.find("copied ", at);
+      ASSERT_NE(copied, std::string::npos) << r.out;
+      by_helpers += std::stoll(r.out.substr(copied + 7));
+    }
+    at = r.out.find("helping: they copied ");
+    if (at != std::string::npos) {
+      ++leaders;
+      reported_by_leader = std::stoll(r.out.substr(at + 21));
+    }
+  }
+  EXPECT_EQ(helpers, 2);
+  EXPECT_EQ(leaders, 1);
+  EXPECT_GT(by_helpers, 0) << "the helpers copied part of the files";
+  EXPECT_EQ(reported_by_leader, by_helpers) << "the leader counts what its helpers copied";
+  EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 40) << "every file and folder";
+  VerifyTarget();
+
+  auto log = Ferry({"log", mig, "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::map<std::string, int> recorded;
+  std::set<int64_t> runs_with_files;
+  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
+  for (const auto& e : events) {
+    const std::string kind = e["kind"];
+    if (kind == "copied" || kind == "adopted") {
+      ++recorded[e["path"].get<std::string>()];
+      runs_with_files.insert(e["run"].get<int64_t>());
+    }
+  }
+  EXPECT_EQ(recorded.size(), size_t(kFiles));
+  for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path << " recorded " << n << " times";
+  EXPECT_EQ(runs_with_files.size(), 3u) << "the leader's copy run and each helper's";
+  auto check = Ferry({"log", mig, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  auto status = Ferry({"status", mig, "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const nlohmann::json doc = nlohmann::json::parse(status.out);
+  int64_t sync_files = -1;
+  for (const auto& run : doc["runs"]) {
+    if (run["stage"] == "sync") sync_files = run["files"].get<int64_t>();
+  }
+  EXPECT_EQ(sync_files, kFiles) << "the pass's record holds the helpers' files too";
+  EXPECT_EQ(doc["sync_deltas"].back()["new"], kFiles) << doc["sync_deltas"];
+}
+
 // A helper whose machine mounts other folders in the share (another export, a replica) lists
 // none of them: a folder it claims whose inode or modification time is not what the scan's
 // listing of its parent recorded, and a folder on another device than its parent (a mount point

@@ -40,29 +40,45 @@ int RunScanCommand(const ScanOptions& o) {
 
 }  // namespace
 
-std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused, bool json) {
-  if (refused.code() != Code::kInvalidInput) return std::nullopt;
+std::unique_ptr<catalog::Catalog> OpenToHelp(const std::string& dir, const Status& refused) {
+  if (refused.code() != Code::kInvalidInput) return nullptr;
   auto reader = catalog::Catalog::OpenForReading(dir);
-  if (!reader.ok() || !(*reader)->SharesListing()) return std::nullopt;
-  catalog::Catalog& catalog = **reader;
+  if (!reader.ok() || !(*reader)->SharesListing()) return nullptr;
   InstallInterruptHandler();
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int64_t run = 0;
+  return std::move(reader).value();
+}
+
+bool AwaitToHelp(const std::function<bool()>& found, std::optional<std::chrono::seconds> limit,
+                 const std::string& why) {
+  const auto start = std::chrono::steady_clock::now();
   for (bool said = false;; said = true) {
-    Result<int64_t> open = catalog.OpenListingRun();
-    if (!open.ok()) Fail(open.status());
-    run = *open;
-    if (run != 0 || std::chrono::steady_clock::now() >= until || InterruptFlag().load()) break;
-    if (!said) {
-      std::cerr << fmt::format(
-          "ferry: {}; waiting up to 10 s for it to share the listing of a scan\n",
-          refused.message());
-    }
+    if (found()) return true;
+    if (InterruptFlag().load()) Fail(Status(Code::kCancelled, "stopped while waiting"));
+    if (limit && std::chrono::steady_clock::now() - start >= *limit) return false;
+    if (!said) std::cerr << "ferry: " << why << "\n";
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  if (InterruptFlag().load()) Fail(Status(Code::kCancelled, "stopped while waiting"));
-  if (run == 0) return std::nullopt;
-  Endpoints endpoints = OpenEndpoints(catalog);
+}
+
+std::optional<int> HelpSharedListing(const std::string& dir, const Status& refused, bool json) {
+  std::unique_ptr<catalog::Catalog> catalog = OpenToHelp(dir, refused);
+  if (!catalog) return std::nullopt;
+  int64_t run = 0;
+  const bool found = AwaitToHelp(
+      [&] {
+        run = Checked(catalog->OpenListingRun());
+        return run != 0;
+      },
+      std::chrono::seconds(10),
+      fmt::format("{}; waiting up to 10 s for it to share the listing of a scan",
+                  refused.message()));
+  if (!found) return std::nullopt;
+  Endpoints endpoints = OpenEndpoints(*catalog);
+  return ListForScan(*catalog, endpoints, dir, run, json);
+}
+
+int ListForScan(catalog::Catalog& catalog, Endpoints& endpoints, const std::string& dir,
+                int64_t run, bool json) {
   // Listed here, the source must be the migration's: an unmounted share lists empty.
   Status same = migration::CheckSourceIdentity(catalog, *endpoints.source,
                                                /*accept_change=*/false, run, /*dry_run=*/true);

@@ -56,7 +56,7 @@ void PrintFinding(const migration::Finding& f) {
 
 // Options shared by sync and cutover's final sync.
 migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncCommandOptions& o,
-                                       const transfer::Engine& engine, ProgressLine& line) {
+                                       transfer::Engine& engine, ProgressLine& line) {
   const catalog::Config& config = catalog.config();
   Result<migration::Filter> filter = migration::Filter::Parse(config.include, config.exclude);
   if (!filter.ok()) Fail(filter.status());
@@ -72,12 +72,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   s.mode = o.mode.empty() ? config.mode : *catalog::DeleteModeNamed(o.mode);
   s.overwrite = o.overwrite;
   s.dry_run = o.dry_run;
-  UseEngine(engine, s.copy);
-  s.copy.upload.tier = config.tier;
-  s.copy.upload.content_type = config.content_type;
-  s.copy.upload.guess_content_type = config.guess_content_type;
-  s.copy.upload.follow_links = config.symlinks == catalog::SymlinkPolicy::kFollow;
-  s.copy.stop = &InterruptFlag();
+  s.copy = MigrationCopyOptions(config, engine);
   s.copy.progress = [&line](const migration::CopyProgress& p) {
     line.Update(fmt::format("sync: {}/{} files, {}/{}", p.items_done, p.items_total,
                             HumanBytes(p.bytes_done), HumanBytes(p.bytes_total)));
@@ -121,19 +116,102 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
         r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed,
         r.copy.conflicts + r.delete_conflicts, r.deleted, r.drift.changed, r.drift.unexpected,
         HumanDuration(r.seconds), EngineSummary(r.copy, r.seconds));
+    if (r.helpers.processes > 0) {
+      std::cout << fmt::format("with {} helping: they copied {} more files ({}), {} failed\n",
+                               Count(r.helpers.processes, "other process", "other processes"),
+                               r.helpers.files, HumanBytes(r.helpers.bytes), r.helpers.failed);
+    }
   } else if (r.deleted) {
     std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted,
                              HumanBytes(r.deleted_bytes));
   }
 }
 
+// Copies items of the sync of `copy.sync_run` with it, until it has none left to give out.
+int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engine& engine,
+                const catalog::SharedCopy& copy) {
+  if (Status joined = catalog.HelpCopy(copy); !joined.ok()) Fail(joined);
+  migration::CopyOptions options = MigrationCopyOptions(catalog.config(), engine);
+  options.retry_causes = RetryCauses(endpoints);
+  options.for_sync = copy.sync_run;
+  ProgressLine line;
+  options.progress = [&](const migration::CopyProgress& p) {
+    double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
+    line.Update(fmt::format("copy (helping the sync of run {}): {} files, {}, {}/s", copy.sync_run,
+                            p.items_done, HumanBytes(p.bytes_done), HumanBytes(int64_t(rate))));
+  };
+  std::cout << fmt::format("copying with the sync of run {}\n", copy.sync_run);
+  Result<migration::CopyReport> report =
+      migration::Copy(catalog, *endpoints.source, *endpoints.target, options);
+  line.Clear();
+  if (!report.ok()) Fail(report.status());
+  const migration::CopyReport& r = *report;
+  std::cout << fmt::format(
+      "this process's share of the sync of run {}: copied {} files ({}) in {}; {} already "
+      "there, {} failed, {} conflicts, {} vanished; that process records the pass\n{}\n",
+      copy.sync_run, r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), r.adopted,
+      r.failed, r.conflicts, r.vanished, EngineSummary(r, r.seconds));
+  if (r.stopped) return InterruptFlag().load() ? StoppedExitCode() : kExitItemsFailed;
+  return r.failed + r.conflicts > 0 || !r.unreachable.empty() ? kExitItemsFailed : kExitDone;
+}
+
+// When another process's sync holds the migration (a catalog that shares a scan's listing):
+// helps it list its source, then copy, and returns the exit code; nullopt when there is no
+// such sync to help within 10 s.
+std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engine,
+                            const Status& refused) {
+  std::unique_ptr<catalog::Catalog> catalog = OpenToHelp(o.dir, refused);
+  if (!catalog) return std::nullopt;
+  int64_t listing = 0;
+  catalog::SharedCopy copy;
+  const bool found = AwaitToHelp(
+      [&] {
+        listing = Checked(catalog->OpenListingRun());
+        if (listing == 0) copy = Checked(catalog->OpenSharedCopy());
+        return listing != 0 || copy.copy_run != 0;
+      },
+      std::chrono::seconds(10),
+      fmt::format("{}; waiting up to 10 s for it to share its listing or its copy",
+                  refused.message()));
+  if (!found) return std::nullopt;
+  if (o.overwrite || o.checksum || !o.mode.empty() || o.accept_source_change) {
+    std::cerr << "ferry: --overwrite, --checksum, --mode and --accept-source-change are the "
+                 "choices of the sync that holds the migration; this process helps it as it "
+                 "runs\n";
+  }
+  Endpoints endpoints = OpenEndpoints(*catalog, &engine);
+  const int64_t run = listing != 0 ? listing : copy.sync_run;
+  if (listing != 0) {
+    int listed = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
+    if (listed != kExitDone) return listed;
+    bool over = false;
+    AwaitToHelp(
+        [&] {
+          copy = Checked(catalog->OpenSharedCopy());
+          if (copy.sync_run == run) return true;
+          over = !Checked(catalog->RunHoldsMigration(run));
+          return over;
+        },
+        std::nullopt, fmt::format("waiting for the sync of run {} to share its copy", run));
+    if (over) {
+      std::cout << fmt::format("the sync of run {} ended without a copy to share\n", run);
+      return kExitDone;
+    }
+  } else {
+    // Copied from here, the source must be the migration's: an unmounted share holds nothing.
+    Status same = migration::CheckSourceIdentity(*catalog, *endpoints.source,
+                                                 /*accept_change=*/false, run, /*dry_run=*/true);
+    if (!same.ok()) Fail(same);
+  }
+  return CopyForSync(*catalog, endpoints, engine, copy);
+}
+
 int RunSync(const SyncCommandOptions& o) {
   std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
   auto opened = catalog::Catalog::Open(o.dir);
   if (!opened.ok()) {
-    // Another machine's sync of the migration: help list its source.
-    std::optional<int> helped =
-        o.dry_run ? std::nullopt : HelpSharedListing(o.dir, opened.status());
+    // Another machine's sync of the migration: help it list its source and copy.
+    std::optional<int> helped = o.dry_run ? std::nullopt : HelpSync(o, *engine, opened.status());
     if (helped) return *helped;
     Fail(opened.status());
   }
@@ -144,6 +222,10 @@ int RunSync(const SyncCommandOptions& o) {
   ProgressLine line;
   migration::SyncOptions options = MakeSyncOptions(*catalog, o, *engine, line);
   options.copy.retry_causes = RetryCauses(endpoints);
+  options.share_copy = true;
+  options.waiting_for_helpers = [&line](int helpers) {
+    line.Update(fmt::format("waiting for {} to record their last items", Count(helpers, "helper")));
+  };
   LiveMetrics live(o.live);
   live.Stage("sync");
   migration::CopyProgress last;

@@ -51,6 +51,25 @@ void UseEngine(const transfer::Engine& engine, migration::CopyOptions& options) 
   options.engine_stats = [&engine] { return engine.Stats(); };
 }
 
+transfer::UploadOptions MigrationUploads(const catalog::Config& config) {
+  transfer::UploadOptions upload;
+  upload.tier = config.tier;
+  upload.content_type = config.content_type;
+  upload.guess_content_type = config.guess_content_type;
+  upload.follow_links = config.symlinks == catalog::SymlinkPolicy::kFollow;
+  return upload;
+}
+
+migration::CopyOptions MigrationCopyOptions(const catalog::Config& config,
+                                            transfer::Engine& engine) {
+  migration::CopyOptions options;
+  UseEngine(engine, options);
+  options.upload = MigrationUploads(config);
+  options.stop = &InterruptFlag();
+  options.live_workers = [&engine](int workers) { engine.ShareAmong(workers); };
+  return options;
+}
+
 std::string EngineSummary(const migration::CopyReport& r, double seconds) {
   seconds = std::max(seconds, 1e-3);
   double files = double(r.copied + r.adopted) / seconds;

@@ -23,6 +23,14 @@ std::unique_ptr<transfer::Engine> MakeEngine(const transfer::EngineFlags& flags)
 // Copy options that use `engine`, with its statistics for the run's record.
 void UseEngine(const transfer::Engine& engine, migration::CopyOptions& options);
 
+// How the migration's blobs are written: its tier, content types and link policy.
+transfer::UploadOptions MigrationUploads(const catalog::Config& config);
+
+// The options of a copy of the migration (copy, sync, a helper's share of a sync): `engine`
+// (its throttles shared among the live workers), MigrationUploads, stopped by Ctrl-C.
+migration::CopyOptions MigrationCopyOptions(const catalog::Config& config,
+                                            transfer::Engine& engine);
+
 // The end-of-run line: files and bytes per second over `seconds` (the run's duration, as `status`
 // computes its rates), retries, time throttled, and the streams used.
 std::string EngineSummary(const migration::CopyReport& report, double seconds);

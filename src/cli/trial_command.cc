@@ -105,10 +105,7 @@ int RunTrial(const TrialCommandOptions& o) {
     }
     options.seed = o.seed ? o.seed : uint64_t(::time(nullptr));
     options.engine = engine->options();
-    options.upload.tier = catalog->config().tier;
-    options.upload.content_type = catalog->config().content_type;
-    options.upload.guess_content_type = catalog->config().guess_content_type;
-    options.upload.follow_links = catalog->config().symlinks == catalog::SymlinkPolicy::kFollow;
+    options.upload = MigrationUploads(catalog->config());
     Result<migration::TrialReport> report =
         migration::Trial(*catalog, *endpoints.source, *trial, o.prefix, options);
     if (!report.ok()) Fail(report.status());

@@ -568,6 +568,12 @@ class CopyRun {
 
 }  // namespace
 
+bool ShareOfSync(const catalog::Run& run) {
+  if (catalog::StageNamed(run.stage) != catalog::Stage::kCopy) return false;
+  nlohmann::json summary = nlohmann::json::parse(run.summary_json, nullptr, false);
+  return summary.is_object() && summary.contains("for_sync");
+}
+
 Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
                         const CopyOptions& options) {
   auto start = Clock::now();
@@ -615,23 +621,24 @@ Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, stora
                    : report.stopped    ? "stopped"
                    : record.failed > 0 ? "failed items"
                                        : "done";
-  record.summary_json =
-      JsonText(nlohmann::json{{"copied", report.copied},
-                              {"adopted", report.adopted},
-                              {"folders", report.folders},
-                              {"links", report.links},
-                              {"failed", report.failed},
-                              {"conflicts", report.conflicts},
-                              {"vanished", report.vanished},
-                              {"bytes_sent", report.bytes_sent},
-                              {"blocks_reused", report.blocks_reused},
-                              {"metadata_only", report.metadata_only},
-                              {"retries", report.retries},
-                              {"retries_by_cause", report.retries_by_cause},
-                              {"samples", report.samples},
-                              {"throttled_seconds", report.engine.throttled_seconds},
-                              {"streams", EngineJson(report.engine)},
-                              {"seconds", report.seconds}});
+  nlohmann::json summary{{"copied", report.copied},
+                         {"adopted", report.adopted},
+                         {"folders", report.folders},
+                         {"links", report.links},
+                         {"failed", report.failed},
+                         {"conflicts", report.conflicts},
+                         {"vanished", report.vanished},
+                         {"bytes_sent", report.bytes_sent},
+                         {"blocks_reused", report.blocks_reused},
+                         {"metadata_only", report.metadata_only},
+                         {"retries", report.retries},
+                         {"retries_by_cause", report.retries_by_cause},
+                         {"samples", report.samples},
+                         {"throttled_seconds", report.engine.throttled_seconds},
+                         {"streams", EngineJson(report.engine)},
+                         {"seconds", report.seconds}};
+  if (options.for_sync != 0) summary["for_sync"] = options.for_sync;
+  record.summary_json = JsonText(summary);
   if (options.run != 0) {
     if (!status.ok()) return status;
     return report;

@@ -36,6 +36,9 @@ struct CopyOptions {
   const std::atomic<bool>* stop = nullptr;            // set to stop early (after in-flight items)
   bool overwrite = false;  // write over blobs changed by others, and retry conflicts
   int64_t run = 0;         // record under this run (a sync's) instead of a "copy" run
+  // The "copy" run is one process's share of the copy of this sync run (which counts it in its
+  // own record): its summary says so (ShareOfSync).
+  int64_t for_sync = 0;
   // The target's HTTP retries so far, by cause (for the run's record); may be empty.
   std::function<std::map<std::string, uint64_t>()> retry_causes;
   // The engine's statistics so far (for the process; the run records its share); may be empty.
@@ -46,6 +49,10 @@ struct CopyOptions {
   std::chrono::seconds lease{120};
   std::function<void(int)> live_workers;
 };
+
+// Whether `run` is a "copy" run that was one process's share of a sync's copy, counted in the
+// sync's record too (a sum over runs skips it).
+bool ShareOfSync(const catalog::Run& run);
 
 struct CopyReport {
   int64_t run = 0;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "migration/copy.h"
+
 namespace ferry::migration {
 
 namespace {
@@ -111,7 +113,8 @@ CutoverPlan PlanCutover(const PlanInput& in) {
   double moved = 0, moving_seconds = 0;
   int counted = 0;
   for (auto r = in.runs.rbegin(); r != in.runs.rend() && counted < kRunsForRate; ++r) {
-    if (!(Is(*r, catalog::Stage::kCopy) || Is(*r, catalog::Stage::kSync)) || r->bytes <= 0) {
+    if (!(Is(*r, catalog::Stage::kCopy) || Is(*r, catalog::Stage::kSync)) || r->bytes <= 0 ||
+        ShareOfSync(*r)) {  // counted in its sync's record
       continue;
     }
     double seconds = TransferSeconds(*r);

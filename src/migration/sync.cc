@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 namespace ferry::migration {
 
@@ -126,10 +128,10 @@ catalog::Run RunRecord(const SyncReport& report, const SyncOptions& options, con
   const ScanReport& s = report.scan;
   catalog::Run record;
   record.id = report.run;
-  record.files = report.copy.copied + report.copy.adopted;
-  record.bytes = report.copy.bytes;
+  record.files = report.copy.copied + report.copy.adopted + report.helpers.files;
+  record.bytes = report.copy.bytes + report.helpers.bytes;
   record.failed = report.copy.failed + report.copy.conflicts + report.delete_conflicts +
-                  (options.overwrite ? 0 : report.drift.changed);
+                  report.helpers.failed + (options.overwrite ? 0 : report.drift.changed);
   record.outcome = status.code() == Code::kCancelled  ? "stopped"
                    : status.code() == Code::kRefused  ? "refused"
                    : !status.ok()                     ? "failed"
@@ -147,6 +149,11 @@ catalog::Run RunRecord(const SyncReport& report, const SyncOptions& options, con
                               {"drift_changed", report.drift.changed},
                               {"drift_unexpected", report.drift.unexpected},
                               {"blobs_deleted", report.deleted},
+                              {"helpers",
+                               {{"processes", report.helpers.processes},
+                                {"files", report.helpers.files},
+                                {"bytes", report.helpers.bytes},
+                                {"failed", report.helpers.failed}}},
                               {"deletion_refused", report.deletion_refused},
                               {"unreadable", s.unreadable},
                               {"retries", report.copy.retries},
@@ -172,12 +179,76 @@ Status ScanAndCheckDrift(catalog::Catalog& catalog, storage::Store& source, stor
   return Status::Ok();
 }
 
+// Whether this pass shares its copy with helpers: only with something to copy (helpers that
+// waited for it learn the sync went on without them).
+Result<bool> SharesCopy(catalog::Catalog& catalog, const SyncOptions& options) {
+  if (!options.share_copy || options.overwrite || !catalog.SharesListing()) return false;
+  for (ItemState state : {ItemState::kPending, ItemState::kFailed}) {
+    Result<int64_t> n = catalog.CountItems(state);
+    if (!n.ok()) return n.status();
+    if (*n > 0) return true;
+  }
+  return false;
+}
+
+// Waits until the helpers of the copy led in run `copy_run` have recorded their last items (the
+// leader has left: they claim no more), and counts what their copy runs did. Every copy run
+// begun after the leader's is a helper's: no other copy runs while the sync holds the migration.
+Status AwaitHelpers(catalog::Catalog& catalog, int64_t copy_run, const SyncOptions& options,
+                    HelpersReport& helpers) {
+  using Clock = std::chrono::steady_clock;
+  // A helper that left ends its run at once; one that died before it does is not waited for.
+  const auto ending_grace = std::chrono::seconds(10);
+  Clock::time_point all_left{};
+  while (true) {
+    Result<std::vector<catalog::WorkerInfo>> workers = catalog.Workers();
+    if (!workers.ok()) return workers.status();
+    Result<std::vector<catalog::Run>> runs = catalog.Runs();
+    if (!runs.ok()) return runs.status();
+    int working = 0;
+    std::set<int64_t> left;
+    for (const catalog::WorkerInfo& w : *workers) {
+      if (w.run <= copy_run) continue;
+      if (w.live && !w.left) ++working;
+      if (w.left) left.insert(w.run);
+    }
+    bool ending = false;
+    helpers = HelpersReport();
+    for (const catalog::Run& r : *runs) {
+      if (r.id <= copy_run || catalog::StageNamed(r.stage) != catalog::Stage::kCopy) continue;
+      if (r.outcome == "running") {
+        ending = ending || left.count(r.id) > 0;
+        continue;
+      }
+      if (!ShareOfSync(r)) continue;
+      ++helpers.processes;
+      helpers.files += r.files;
+      helpers.bytes += r.bytes;
+      helpers.failed += r.failed;
+    }
+    if (working == 0 && all_left == Clock::time_point{}) all_left = Clock::now();
+    if (working == 0 && (!ending || Clock::now() - all_left > ending_grace)) return Status::Ok();
+    if (working > 0 && options.waiting_for_helpers) options.waiting_for_helpers(working);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
 Status CopyPass(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
                 SyncOptions& options, SyncReport& report) {
   options.copy.run = report.run;
   options.copy.overwrite = options.overwrite;
+  Result<bool> shared = SharesCopy(catalog, options);
+  if (!shared.ok()) return shared.status();
+  if (*shared) {
+    // A copy run of its own, as each helper has: items a run tried are not claimed again in it,
+    // and this sync's scan marked every item it found new or changed with its run.
+    FERRY_RETURN_IF_ERROR(catalog.LeadCopy(report.run));
+    options.copy.run = 0;
+    options.copy.for_sync = report.run;
+  }
   Result<CopyReport> copied = Copy(catalog, source, target, options.copy);
   if (!copied.ok()) return copied.status();
+  if (*shared) FERRY_RETURN_IF_ERROR(AwaitHelpers(catalog, copied->run, options, report.helpers));
   report.copy = *copied;
   if (!copied->unreachable.empty()) {
     return Status(Code::kTransient, "stopped: the target failed item after item (" +

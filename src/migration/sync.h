@@ -22,13 +22,25 @@ struct SyncOptions {
   std::function<void(const Finding&)> on_finding;  // drift and deletion conflicts
   // Dry run: called for every blob a mirror pass would delete.
   std::function<void(const catalog::Item&)> on_would_delete;
+  // Share the copy with the processes that help this sync, on a catalog that shares a scan's
+  // listing (PostgreSQL): they claim items as workers do. Not with `overwrite` (as copy).
+  bool share_copy = false;
+  // Called while the pass waits for helpers to record their last items: how many still work.
+  std::function<void(int)> waiting_for_helpers;
+};
+
+// What the processes that helped a sync's copy did (their copy runs).
+struct HelpersReport {
+  int processes = 0;
+  int64_t files = 0, bytes = 0, failed = 0;
 };
 
 struct SyncReport {
   int64_t run = 0;
   ScanReport scan;
   DriftReport drift;
-  CopyReport copy;
+  CopyReport copy;                         // this process's share when the copy was shared
+  HelpersReport helpers;                   // the other processes' share
   int64_t deleted = 0, deleted_bytes = 0;  // blobs deleted (mirror)
   int64_t delete_conflicts = 0;
   // Why the mirror deleted nothing in this pass (over the deletion budget), or empty.
@@ -44,6 +56,8 @@ struct SyncReport {
 // within `max_delete` (else none, with `deletion_refused` set). A stop at any step ends the pass
 // there, recorded as "stopped", with Code::kCancelled, and deletes nothing. A source that is
 // not the one the migration began with is refused (Code::kRefused) before anything changes.
+// With `share_copy`, the copy is a "copy" run of this process's own, and one for each helper,
+// all of which end before the pass goes on to its deletions.
 Result<SyncReport> Sync(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
                         SyncOptions options);
 
