@@ -450,6 +450,28 @@ TEST_F(PostgresCatalogTest, AHelperThatSeesOtherFoldersListsNoneOfThem) {
   VerifyTarget();  // the share's files, and nothing only the helper saw
 }
 
+// A helper whose scan died mid-listing (kill -9) says so and fails: the listing it helped with
+// was never merged, and its run, still marked running, is no process's any more.
+TEST_F(PostgresCatalogTest, AHelperWhoseScanDiedMidListingFails) {
+  for (int d = 0; d < 300; ++d) AddFile(fmt::format("dept{:03d}/f", d), "x");
+  MountShare(20'000);  // a slow share: the listing takes many seconds
+  if (IsSkipped() || HasFatalFailure()) return;
+  const std::string mig = Location("scan-died");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Share(), "--target", target_}).exit_code, 0);
+  BackgroundProcess scanning(FerryArgv({"scan", mig}), FerryOptions(env_));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  BackgroundProcess helper(FerryArgv({"scan", mig}), FerryOptions(env_));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  ASSERT_TRUE(scanning.Running() && helper.Running()) << "the listing must still be under way";
+  scanning.Kill(SIGKILL);
+  scanning.Wait();
+  ProcessResult helped = helper.Wait();
+  EXPECT_EQ(helped.exit_code, 2) << helped.out << helped.err;
+  EXPECT_NE(helped.out.find("listing folders with it"), std::string::npos) << helped.out;
+  EXPECT_NE(helped.err.find("ended before its listing was merged"), std::string::npos)
+      << helped.err;
+}
+
 TEST_F(PostgresCatalogTest, ALocationWithAPasswordIsRefusedAndNothingIsMade) {
   AddFile("a.txt", "a");
   auto r = Ferry({"init", "postgresql://ferry:hunter2@127.0.0.1:1/db?migration=m", "--source",
