@@ -552,7 +552,10 @@ CommandRunner AddSyncCommand(CLI::App& app) {
       "deleted only when a complete listing of its folder no longer shows it (a folder that\n"
       "cannot be read keeps its items, and the pass exits 1); mirror deletes at most\n"
       "--max-delete blobs a pass, else none. Conflicts, failures and pending items stay open\n"
-      "in every later pass until resolved.\n"
+      "in every later pass until resolved.\n\n"
+      "Many machines: with a PostgreSQL catalog, a sync started while another holds the\n"
+      "migration helps it list the source and then copy (claiming items as copy workers do);\n"
+      "the sync that holds it leads, waits for its helpers' last items, and alone deletes.\n\n"
       "Exit codes: 0 done; 1 open problems or unreadable folders (listed); 2 bad usage;\n"
       "3 refused (source unmounted, deletion budget); 130/143 stopped by SIGINT/SIGTERM, no\n"
       "deletion after the stop.\n");
