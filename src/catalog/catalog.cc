@@ -204,6 +204,7 @@ Result<std::vector<Item>> Catalog::ClaimItems(const std::vector<ItemState>&, int
   return NotShared();
 }
 Result<int64_t> Catalog::HeldElsewhere(const std::vector<ItemState>&) { return NotShared(); }
+Result<int> Catalog::LiveWorkers() { return NotShared(); }
 Result<int> Catalog::Heartbeat(int64_t, int64_t) { return NotShared(); }
 Status Catalog::LeaveWork() { return NotShared(); }
 

@@ -384,6 +384,8 @@ class Catalog {
   virtual Result<std::vector<Item>> ClaimItems(const std::vector<ItemState>& states, int max);
   // Items in `states` that other live workers hold.
   virtual Result<int64_t> HeldElsewhere(const std::vector<ItemState>& states);
+  // How many workers are live (this one included).
+  virtual Result<int> LiveWorkers();
   // Renews this worker's claims and says it is alive, with `items` and `bytes` done; returns how
   // many workers are live (this one included). Fails when a claim was lost.
   virtual Result<int> Heartbeat(int64_t items, int64_t bytes);

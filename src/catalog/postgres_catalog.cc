@@ -1277,11 +1277,17 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
                                 held_.size() - size_t(renewed->rows()), lease_.count()));
     }
   }
+  Result<int> live = LiveWorkers();
+  if (!live.ok()) return live.status();
+  Renewed(sent);
+  return std::max(1, *live);
+}
+
+Result<int> PostgresCatalog::LiveWorkers() {
   Result<PgResult> live =
       Query(fmt::format("SELECT count(*) FROM ({}) AS live", kLiveRuns), {where_.migration});
   if (!live.ok()) return live.status();
-  Renewed(sent);
-  return int(std::max<int64_t>(1, live->Int(0, 0)));
+  return int(live->Int(0, 0));
 }
 
 Status PostgresCatalog::LeaveWork() {

@@ -81,6 +81,7 @@ class PostgresCatalog final : public Catalog {
   Status JoinWork(int64_t run, std::chrono::seconds lease) override;
   Result<std::vector<Item>> ClaimItems(const std::vector<ItemState>& states, int max) override;
   Result<int64_t> HeldElsewhere(const std::vector<ItemState>& states) override;
+  Result<int> LiveWorkers() override;
   Result<int> Heartbeat(int64_t items, int64_t bytes) override;
   Status LeaveWork() override;
   Result<std::vector<WorkerInfo>> Workers() override;

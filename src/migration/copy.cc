@@ -202,8 +202,14 @@ class ClaimFeed final : public ItemFeed {
         Result<int64_t> elsewhere = catalog_.HeldElsewhere(states_);
         if (!elsewhere.ok()) return elsewhere.status();
         // Claims another worker has made but not yet committed are invisible: the end is two
-        // empty looks a second apart (longer than any worker's commit interval).
+        // empty looks a second apart (longer than any worker's commit interval), or one when no
+        // other worker is live to hold any.
         if (*elsewhere == 0 && empty_before_) return Got::kEnd;
+        if (*elsewhere == 0) {
+          Result<int> live = catalog_.LiveWorkers();
+          if (!live.ok()) return live.status();
+          if (*live <= 1) return Got::kEnd;
+        }
         empty_before_ = *elsewhere == 0;
         next_look_ = Clock::now() + std::chrono::seconds(1);
         return Got::kNotNow;
