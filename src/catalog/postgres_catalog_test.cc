@@ -360,8 +360,6 @@ T Got(Result<T> result) {
   return result.ok() ? std::move(result).value() : T{};
 }
 
-// A scan's listing shared by two processes: folders claimed once, a claim that ran out taken
-// over (the slow lister's record is dropped), errors kept in place, the entries by path.
 // A sync leads its copy: helpers join once the leader has joined, claim none of the items it
 // holds, and claim nothing after it left; the copy is open only while the sync holds the
 // migration.
@@ -412,6 +410,36 @@ TEST(PostgresWorkers, HelpersOfASyncsCopyClaimOnlyWhileItsLeaderWorks) {
   EXPECT_TRUE(released) << "a run whose process is gone holds nothing";
 }
 
+// The helpers of a sync that died (or failed) mid-copy hold no lock: nobody holds the migration
+// alone (a sync, a cutover) until they have recorded their last items.
+TEST(PostgresWorkers, NobodyHoldsTheMigrationAloneWhileHelpersOfADeadSyncCopy) {
+  std::string location = MigrationWithItems("orphans", 10);
+  ASSERT_OK_AND_ASSIGN(auto sync, Catalog::Open(location));
+  ASSERT_OK_AND_ASSIGN(auto helper, Catalog::OpenForReading(location));
+  ASSERT_OK_AND_ASSIGN(int64_t sync_run, sync->BeginRun(catalog::Stage::kSync));
+  ASSERT_OK(sync->LeadCopy(sync_run));
+  ASSERT_OK_AND_ASSIGN(int64_t lead_run, sync->BeginRun(catalog::Stage::kCopy));
+  ASSERT_OK(sync->JoinWork(lead_run, std::chrono::seconds(60)));
+  ASSERT_OK(helper->HelpCopy({sync_run, lead_run}));
+  ASSERT_OK_AND_ASSIGN(int64_t help_run, helper->BeginRun(catalog::Stage::kCopy));
+  ASSERT_OK(helper->JoinWork(help_run, std::chrono::seconds(60)));
+  ASSERT_EQ(Claim(*helper, 5).size(), 5u);
+  sync.reset();  // killed mid-copy: its lock goes with its connection, in a moment
+  Status refused;
+  for (int i = 0; i < 50; ++i) {
+    refused = Catalog::Open(location).status();
+    if (refused.message().find("helped the last sync") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(refused.code(), Code::kInvalidInput);
+  EXPECT_NE(refused.message().find("1 process that helped the last sync"), std::string::npos)
+      << refused.message();
+  ASSERT_OK(helper->LeaveWork());
+  EXPECT_OK(Catalog::Open(location)) << "its helper done, the migration is free";
+}
+
+// A scan's listing shared by two processes: folders claimed once, a claim that ran out taken
+// over (the slow lister's record is dropped), errors kept in place, the entries by path.
 TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
   std::string url = Postgres::Global().NewDatabase("listing") + "?migration=scan";
   catalog::Config config;
