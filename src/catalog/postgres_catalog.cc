@@ -485,7 +485,21 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
         "... --target ...'",
         c.where_.migration, location));
   }
-  if (hold == Hold::kAlone) FERRY_RETURN_IF_ERROR(c.TakeLock());
+  if (hold == Hold::kAlone) {
+    FERRY_RETURN_IF_ERROR(c.TakeLock());
+    // The helpers of a sync's copy hold no lock: a sync that ended without waiting for them
+    // (it failed, or was killed) may leave them recording their last items. Nobody holds the
+    // migration alone until they are done.
+    Result<int> helpers = c.LiveWorkers();
+    if (!helpers.ok()) return helpers.status();
+    if (*helpers > 0) {
+      return Invalid(fmt::format(
+          "{} that helped the last sync of migration '{}' still copy their last items (that "
+          "sync ended without waiting for them); they stop on their own: run this again in a "
+          "minute ('ferry status {}' lists them)",
+          Count(*helpers, "process", "processes"), c.where_.migration, location));
+    }
+  }
   if (hold == Hold::kShared) FERRY_RETURN_IF_ERROR(c.TakeSharedLock(waiting));
   FERRY_RETURN_IF_ERROR(c.LoadConfig());
   const std::vector<PgParam> m{c.where_.migration};
@@ -1305,7 +1319,7 @@ Status PostgresCatalog::LeaveWork() {
   // The leader goes on alone (its mirror deletions may wait on the target longer than a
   // worker's idle limit allows).
   lead_sync_ = 0;
-  return db_->Run("SET idle_in_transaction_session_timeout = 0");
+  return db_->Run("RESET idle_in_transaction_session_timeout");
 }
 
 Result<std::vector<WorkerInfo>> PostgresCatalog::Workers() {
