@@ -39,7 +39,7 @@ nlohmann::json ProgressByDay(const std::vector<catalog::Run>& runs) {
   for (const auto& r : runs) {
     std::optional<catalog::Stage> stage = catalog::StageNamed(r.stage);
     if (stage != catalog::Stage::kCopy && stage != catalog::Stage::kSync) continue;
-    if (migration::ShareOfSync(r)) continue;  // in its sync's record
+    if (migration::SyncOfShare(r) != 0) continue;  // in its sync's record
     bytes += r.bytes;
     files += r.files;
     std::string day = IsoTime(r.ended_ns ? r.ended_ns : r.started_ns).substr(0, 10);

@@ -130,6 +130,12 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
 // Copies items of the sync of `copy.sync_run` with it, until it has none left to give out.
 int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engine& engine,
                 const catalog::SharedCopy& copy) {
+  // Copied from here, the source must be the migration's (now, not only when it was listed): an
+  // unmounted share holds nothing.
+  Status same = migration::CheckSourceIdentity(catalog, *endpoints.source,
+                                               /*accept_change=*/false, copy.sync_run,
+                                               /*dry_run=*/true);
+  if (!same.ok()) Fail(same);
   if (Status joined = catalog.HelpCopy(copy); !joined.ok()) Fail(joined);
   migration::CopyOptions options = MigrationCopyOptions(catalog.config(), engine);
   options.retry_causes = RetryCauses(endpoints);
@@ -153,6 +159,23 @@ int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engin
       r.failed, r.conflicts, r.vanished, EngineSummary(r, r.seconds));
   if (r.stopped) return InterruptFlag().load() ? StoppedExitCode() : kExitItemsFailed;
   return r.failed + r.conflicts > 0 || !r.unreachable.empty() ? kExitItemsFailed : kExitDone;
+}
+
+// The exit of a helper whose sync ended before it shared a copy: 0 when it went through (with
+// nothing to copy), 2 when it was stopped, failed or its process died.
+int SyncEndedWithoutCopy(catalog::Catalog& catalog, int64_t run) {
+  std::string outcome = "interrupted";  // still marked running: its process is gone
+  for (const catalog::Run& r : Checked(catalog.Runs())) {
+    if (r.id == run && r.outcome != "running") outcome = r.outcome;
+  }
+  if (outcome == "stopped" || outcome == "failed" || outcome == "interrupted" ||
+      outcome == "refused") {
+    throw ExitError(kExitUsage, fmt::format("the sync of run {} ended ({}) before it copied: run "
+                                            "the sync again",
+                                            run, outcome));
+  }
+  std::cout << fmt::format("the sync of run {} had nothing to copy ({})\n", run, outcome);
+  return kExitDone;
 }
 
 // When another process's sync holds the migration (a catalog that shares a scan's listing):
@@ -180,7 +203,6 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
                  "runs\n";
   }
   Endpoints endpoints = OpenEndpoints(*catalog, &engine);
-  const int64_t run = listing != 0 ? listing : copy.sync_run;
   if (listing != 0) {
     int listed = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
     if (listed != kExitDone) return listed;
@@ -188,20 +210,12 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
     AwaitToHelp(
         [&] {
           copy = Checked(catalog->OpenSharedCopy());
-          if (copy.sync_run == run) return true;
-          over = !Checked(catalog->RunHoldsMigration(run));
+          if (copy.sync_run == listing) return true;
+          over = !Checked(catalog->RunHoldsMigration(listing));
           return over;
         },
-        std::nullopt, fmt::format("waiting for the sync of run {} to share its copy", run));
-    if (over) {
-      std::cout << fmt::format("the sync of run {} ended without a copy to share\n", run);
-      return kExitDone;
-    }
-  } else {
-    // Copied from here, the source must be the migration's: an unmounted share holds nothing.
-    Status same = migration::CheckSourceIdentity(*catalog, *endpoints.source,
-                                                 /*accept_change=*/false, run, /*dry_run=*/true);
-    if (!same.ok()) Fail(same);
+        std::nullopt, fmt::format("waiting for the sync of run {} to share its copy", listing));
+    if (over) return SyncEndedWithoutCopy(*catalog, listing);
   }
   return CopyForSync(*catalog, endpoints, engine, copy);
 }

@@ -574,10 +574,11 @@ class CopyRun {
 
 }  // namespace
 
-bool ShareOfSync(const catalog::Run& run) {
-  if (catalog::StageNamed(run.stage) != catalog::Stage::kCopy) return false;
+int64_t SyncOfShare(const catalog::Run& run) {
+  if (catalog::StageNamed(run.stage) != catalog::Stage::kCopy) return 0;
   nlohmann::json summary = nlohmann::json::parse(run.summary_json, nullptr, false);
-  return summary.is_object() && summary.contains("for_sync");
+  if (!summary.is_object() || !summary.contains("for_sync")) return 0;
+  return summary["for_sync"].is_number_integer() ? summary["for_sync"].get<int64_t>() : 0;
 }
 
 Result<CopyReport> Copy(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,

@@ -37,7 +37,7 @@ struct CopyOptions {
   bool overwrite = false;  // write over blobs changed by others, and retry conflicts
   int64_t run = 0;         // record under this run (a sync's) instead of a "copy" run
   // The "copy" run is one process's share of the copy of this sync run (which counts it in its
-  // own record): its summary says so (ShareOfSync).
+  // own record): its summary says so (SyncOfShare).
   int64_t for_sync = 0;
   // The target's HTTP retries so far, by cause (for the run's record); may be empty.
   std::function<std::map<std::string, uint64_t>()> retry_causes;
@@ -50,9 +50,9 @@ struct CopyOptions {
   std::function<void(int)> live_workers;
 };
 
-// Whether `run` is a "copy" run that was one process's share of a sync's copy, counted in the
-// sync's record too (a sum over runs skips it).
-bool ShareOfSync(const catalog::Run& run);
+// The sync run whose copy `run` was one process's share of (a "copy" run counted in the sync's
+// record too, which a sum over runs skips), or 0.
+int64_t SyncOfShare(const catalog::Run& run);
 
 struct CopyReport {
   int64_t run = 0;

@@ -114,7 +114,7 @@ CutoverPlan PlanCutover(const PlanInput& in) {
   int counted = 0;
   for (auto r = in.runs.rbegin(); r != in.runs.rend() && counted < kRunsForRate; ++r) {
     if (!(Is(*r, catalog::Stage::kCopy) || Is(*r, catalog::Stage::kSync)) || r->bytes <= 0 ||
-        ShareOfSync(*r)) {  // counted in its sync's record
+        SyncOfShare(*r) != 0) {  // counted in its sync's record
       continue;
     }
     double seconds = TransferSeconds(*r);

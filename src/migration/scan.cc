@@ -700,10 +700,10 @@ Result<ScanReport> Scan(catalog::Catalog& catalog, storage::Store& source,
     status = merge.Run();
     if (status.ok() && report.stopped) status = Status(Code::kCancelled, "the scan was stopped");
   }
-  if (shared) {
-    Status closed = catalog.CloseListing(report.run);
-    if (status.ok()) status = closed;
-  }
+  // A listing that was merged is forgotten; one cut short stays open until the run ends, so
+  // that its helpers learn from the run's outcome that it was never merged (the next scan's
+  // listing forgets it).
+  if (shared && status.ok()) status = catalog.CloseListing(report.run);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!own_run) {
     if (!status.ok()) return status;

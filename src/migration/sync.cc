@@ -191,11 +191,12 @@ Result<bool> SharesCopy(catalog::Catalog& catalog, const SyncOptions& options) {
   return false;
 }
 
-// Waits until the helpers of the copy led in run `copy_run` have recorded their last items (the
-// leader has left: they claim no more), and counts what their copy runs did. Every copy run
-// begun after the leader's is a helper's: no other copy runs while the sync holds the migration.
-Status AwaitHelpers(catalog::Catalog& catalog, int64_t copy_run, const SyncOptions& options,
-                    HelpersReport& helpers) {
+// Waits until the helpers of the copy led in run `copy_run` for sync run `sync_run` have
+// recorded their last items (the leader has left: they claim no more), and counts what their
+// copy runs did (a helper that died is not counted: its run never ended). Stopped, it waits no
+// more: until they are done, no process may hold the migration alone.
+Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_run,
+                    const SyncOptions& options, HelpersReport& helpers) {
   using Clock = std::chrono::steady_clock;
   // A helper that left ends its run at once; one that died before it does is not waited for.
   const auto ending_grace = std::chrono::seconds(10);
@@ -220,7 +221,7 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t copy_run, const SyncOptio
         ending = ending || left.count(r.id) > 0;
         continue;
       }
-      if (!ShareOfSync(r)) continue;
+      if (SyncOfShare(r) != sync_run) continue;
       ++helpers.processes;
       helpers.files += r.files;
       helpers.bytes += r.bytes;
@@ -228,6 +229,7 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t copy_run, const SyncOptio
     }
     if (working == 0 && all_left == Clock::time_point{}) all_left = Clock::now();
     if (working == 0 && (!ending || Clock::now() - all_left > ending_grace)) return Status::Ok();
+    if (Stopped(options)) return Status::Ok();
     if (working > 0 && options.waiting_for_helpers) options.waiting_for_helpers(working);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
@@ -248,7 +250,9 @@ Status CopyPass(catalog::Catalog& catalog, storage::Store& source, storage::Stor
   }
   Result<CopyReport> copied = Copy(catalog, source, target, options.copy);
   if (!copied.ok()) return copied.status();
-  if (*shared) FERRY_RETURN_IF_ERROR(AwaitHelpers(catalog, copied->run, options, report.helpers));
+  if (*shared) {
+    FERRY_RETURN_IF_ERROR(AwaitHelpers(catalog, report.run, copied->run, options, report.helpers));
+  }
   report.copy = *copied;
   if (!copied->unreachable.empty()) {
     return Status(Code::kTransient, "stopped: the target failed item after item (" +
