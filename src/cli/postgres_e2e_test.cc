@@ -337,7 +337,9 @@ TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheCopy) {
     AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
   }
   const std::string mig = Location("shared-sync");
-  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  ASSERT_EQ(
+      Ferry({"init", mig, "--source", Src(), "--target", target_, "--mode", "mirror"}).exit_code,
+      0);
 
   // Slow enough for the helpers to join: 300 requests a second for them all.
   std::vector<std::unique_ptr<BackgroundProcess>> syncs;
@@ -397,6 +399,107 @@ TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheCopy) {
   }
   EXPECT_EQ(sync_files, kFiles) << "the pass's record holds the helpers' files too";
   EXPECT_EQ(doc["sync_deltas"].back()["new"], kFiles) << doc["sync_deltas"];
+
+  // A second pass, mirror: the deletions come after every item the helpers copied.
+  const int64_t last_event = events.back()["id"].get<int64_t>();
+  for (int i = 0; i < 5; ++i) {
+    const std::string gone = fmt::format("d{:02d}/f{:04d}.txt", i, i);
+    ASSERT_EQ(std::remove((Src() + "/" + gone).c_str()), 0);
+    expected_.erase(gone);
+  }
+  for (int i = 0; i < 400; ++i) AddFile(fmt::format("new/f{:03d}.txt", i), "new");
+  syncs.clear();
+  for (int i = 0; i < 3; ++i) {
+    syncs.push_back(std::make_unique<BackgroundProcess>(
+        FerryArgv({"sync", mig, "--max-ops", "300", "--concurrency", "4"}), FerryOptions(env_)));
+  }
+  for (auto& p : syncs) {
+    ProcessResult r = p->Wait();
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  VerifyTarget();
+  auto second = Ferry({"log", mig, "--json"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  int64_t last_copy = 0, first_delete = 0, deleted = 0;
+  std::set<int64_t> copy_runs;
+  const nlohmann::json later = nlohmann::json::parse(second.out)["events"];
+  for (const auto& e : later) {
+    const int64_t id = e["id"].get<int64_t>();
+    if (id <= last_event) continue;
+    if (e["kind"] == "copied") {
+      last_copy = std::max(last_copy, id);
+      copy_runs.insert(e["run"].get<int64_t>());
+    }
+    if (e["kind"] == "deleted") {
+      ++deleted;
+      if (first_delete == 0) first_delete = id;
+    }
+  }
+  EXPECT_EQ(deleted, 5);
+  EXPECT_GT(copy_runs.size(), 1u) << "helpers copied in the second pass too";
+  EXPECT_LT(last_copy, first_delete) << "every copy recorded before the first deletion";
+}
+
+// A sync killed mid-copy (kill -9) leaves its helpers nothing more to claim: they record what
+// they hold and exit 2, saying their sync ended; the next sync copies the rest, and every file
+// is recorded once.
+TEST_F(PostgresCatalogTest, ASyncKilledMidCopyLeavesItsHelpersToStop) {
+  constexpr int kFiles = 1200;
+  for (int i = 0; i < kFiles; ++i) {
+    AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
+  }
+  const std::string mig = Location("leader-killed");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  const std::vector<std::string> sync{"sync", mig, "--max-ops", "150", "--concurrency", "4"};
+  BackgroundProcess leader(FerryArgv(sync), FerryOptions(env_));
+  bool copying = false;
+  for (int i = 0; i < 400 && !copying; ++i) {
+    copying = ItemsIn(mig, "copied", env_) >= 50;
+    if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(copying && leader.Running()) << leader.Wait().err;
+  // Started during the copy, they join it at once.
+  std::vector<std::unique_ptr<BackgroundProcess>> helpers;
+  for (int i = 0; i < 2; ++i) {
+    helpers.push_back(std::make_unique<BackgroundProcess>(FerryArgv(sync), FerryOptions(env_)));
+  }
+  int live = 0;
+  for (int i = 0; i < 100 && live < 3; ++i) {
+    auto status = Ferry({"status", mig, "--json"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    live = 0;
+    const nlohmann::json workers = nlohmann::json::parse(status.out)["workers"];
+    for (const auto& w : workers) live += w["state"] == "live";
+    if (live < 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(live, 3) << "the leader and two helpers copy";
+  ASSERT_TRUE(leader.Running());
+  leader.Kill(SIGKILL);
+  leader.Wait();
+  for (auto& h : helpers) {
+    ProcessResult r = h->Wait();
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.out.find("copying with the sync of run"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("ended (interrupted) before its copy was done"), std::string::npos)
+        << r.err;
+  }
+  EXPECT_GT(ItemsIn(mig, "pending", env_), 0) << "the helpers stopped with their sync";
+
+  auto again = Ferry({"sync", mig});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 40);
+  VerifyTarget();
+  auto log = Ferry({"log", mig, "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::map<std::string, int> recorded;
+  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
+  for (const auto& e : events) {
+    if (e["kind"] == "copied" || e["kind"] == "adopted") ++recorded[e["path"].get<std::string>()];
+  }
+  EXPECT_EQ(recorded.size(), size_t(kFiles));
+  for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path << " recorded " << n << " times";
+  auto check = Ferry({"log", mig, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 // A helper whose machine mounts other folders in the share (another export, a replica) lists
