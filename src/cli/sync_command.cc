@@ -127,6 +127,31 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
   }
 }
 
+// How the sync of `run` ended ("interrupted" while still marked running: its process is gone),
+// and whether that is an end it went through.
+std::pair<std::string, bool> SyncOutcome(catalog::Catalog& catalog, int64_t run) {
+  std::string outcome = "interrupted";
+  for (const catalog::Run& r : Checked(catalog.Runs())) {
+    if (r.id == run && r.outcome != "running") outcome = r.outcome;
+  }
+  const bool through = outcome != "stopped" && outcome != "failed" && outcome != "interrupted" &&
+                       outcome != "refused";
+  return {outcome, through};
+}
+
+// The exit of a helper whose sync ended before it shared a copy: 0 when it went through (with
+// nothing to copy), 2 when it was stopped, failed or its process died.
+int SyncEndedWithoutCopy(catalog::Catalog& catalog, int64_t run) {
+  auto [outcome, through] = SyncOutcome(catalog, run);
+  if (!through) {
+    throw ExitError(kExitUsage, fmt::format("the sync of run {} ended ({}) before it copied: run "
+                                            "the sync again",
+                                            run, outcome));
+  }
+  std::cout << fmt::format("the sync of run {} had nothing to copy ({})\n", run, outcome);
+  return kExitDone;
+}
+
 // Copies items of the sync of `copy.sync_run` with it, until it has none left to give out.
 int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engine& engine,
                 const catalog::SharedCopy& copy) {
@@ -158,24 +183,17 @@ int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engin
       copy.sync_run, r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), r.adopted,
       r.failed, r.conflicts, r.vanished, EngineSummary(r, r.seconds));
   if (r.stopped) return InterruptFlag().load() ? StoppedExitCode() : kExitItemsFailed;
+  // Its sync waits for it: one that no longer holds the migration ended on its own, and if it
+  // did not go through (stopped, failed, its process gone), the helpers stopped with it.
+  if (!Checked(catalog.RunHoldsMigration(copy.sync_run))) {
+    auto [outcome, through] = SyncOutcome(catalog, copy.sync_run);
+    if (!through) {
+      throw ExitError(kExitUsage, fmt::format("the sync of run {} ended ({}) before its copy was "
+                                              "done: run the sync again",
+                                              copy.sync_run, outcome));
+    }
+  }
   return r.failed + r.conflicts > 0 || !r.unreachable.empty() ? kExitItemsFailed : kExitDone;
-}
-
-// The exit of a helper whose sync ended before it shared a copy: 0 when it went through (with
-// nothing to copy), 2 when it was stopped, failed or its process died.
-int SyncEndedWithoutCopy(catalog::Catalog& catalog, int64_t run) {
-  std::string outcome = "interrupted";  // still marked running: its process is gone
-  for (const catalog::Run& r : Checked(catalog.Runs())) {
-    if (r.id == run && r.outcome != "running") outcome = r.outcome;
-  }
-  if (outcome == "stopped" || outcome == "failed" || outcome == "interrupted" ||
-      outcome == "refused") {
-    throw ExitError(kExitUsage, fmt::format("the sync of run {} ended ({}) before it copied: run "
-                                            "the sync again",
-                                            run, outcome));
-  }
-  std::cout << fmt::format("the sync of run {} had nothing to copy ({})\n", run, outcome);
-  return kExitDone;
 }
 
 // When another process's sync holds the migration (a catalog that shares a scan's listing):
