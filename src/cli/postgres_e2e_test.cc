@@ -22,6 +22,21 @@ class PostgresCatalogTest : public MigrationFixture {
     static std::string url = Postgres::Global().NewDatabase("e2e");
     return url + "?migration=" + migration;
   }
+  // The log of `mig` records each of `files` files as copied (or adopted) exactly once, and its
+  // hash chain is intact.
+  void ExpectEachFileRecordedOnce(const std::string& mig, int files) {
+    auto log = Ferry({"log", mig, "--json"});
+    ASSERT_EQ(log.exit_code, 0) << log.err;
+    std::map<std::string, int> recorded;
+    const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
+    for (const auto& e : events) {
+      if (e["kind"] == "copied" || e["kind"] == "adopted") ++recorded[e["path"].get<std::string>()];
+    }
+    EXPECT_EQ(recorded.size(), size_t(files));
+    for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path << " recorded " << n << " times";
+    auto check = Ferry({"log", mig, "--check"});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  }
 };
 
 TEST_F(PostgresCatalogTest, ThePlaybookWithTheCatalogInPostgres) {
@@ -253,16 +268,7 @@ TEST_F(PostgresCatalogTest, AFrozenWorkerLosesItsItemsAndStopsWhenThawed) {
   EXPECT_EQ(Lines(thawed.err), 1) << thawed.err;
 
   VerifyTarget();
-  auto log = Ferry({"log", mig, "--json"});
-  ASSERT_EQ(log.exit_code, 0) << log.err;
-  std::map<std::string, int> recorded;
-  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
-  for (const auto& e : events) {
-    if (e["kind"] == "copied" || e["kind"] == "adopted") ++recorded[e["path"].get<std::string>()];
-  }
-  EXPECT_EQ(recorded.size(), size_t(kFiles));
-  for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path;
-  EXPECT_EQ(Ferry({"log", mig, "--check"}).exit_code, 0);
+  ExpectEachFileRecordedOnce(mig, kFiles);
 }
 
 // Three scans of a network share started together: one scans, the others help list its folders
@@ -489,17 +495,7 @@ TEST_F(PostgresCatalogTest, ASyncKilledMidCopyLeavesItsHelpersToStop) {
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 40);
   VerifyTarget();
-  auto log = Ferry({"log", mig, "--json"});
-  ASSERT_EQ(log.exit_code, 0) << log.err;
-  std::map<std::string, int> recorded;
-  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
-  for (const auto& e : events) {
-    if (e["kind"] == "copied" || e["kind"] == "adopted") ++recorded[e["path"].get<std::string>()];
-  }
-  EXPECT_EQ(recorded.size(), size_t(kFiles));
-  for (const auto& [path, n] : recorded) EXPECT_EQ(n, 1) << path << " recorded " << n << " times";
-  auto check = Ferry({"log", mig, "--check"});
-  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  ExpectEachFileRecordedOnce(mig, kFiles);
 }
 
 // A helper whose machine mounts other folders in the share (another export, a replica) lists
