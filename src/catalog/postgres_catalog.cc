@@ -158,14 +158,18 @@ constexpr const char* kLiveRuns =
     "current_database()) AND l.classid = hashtext('ferry-worker:' || $1)::oid AND l.objid = "
     "(w.run % 2147483647)::oid AND l.objsubid = 2)";
 
-// True while some process holds the migration's lock alone ($1: the migration); a run marked
-// running is that process's only then (pg_advisory_lock(bigint) keys split in two oids).
+// True while the process that last opened the migration alone (its connection's backend, which
+// Open records as the holder when it marks earlier runs interrupted) still holds its lock ($1:
+// the migration): a run marked running is that process's only then. Not one that holds it
+// for a moment to be refused, or has not yet marked the runs of a dead one.
+// (pg_advisory_lock(bigint) keys split in two oids.)
 constexpr const char* kHeldAlone =
     "EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtext('ferry:' || $1)::bigint AS k) key "
     "WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ExclusiveLock' AND l.database "
     "= (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = "
     "((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid AND "
-    "l.objsubid = 1)";
+    "l.objsubid = 1 AND l.pid = (SELECT value::int FROM ferry_meta WHERE migration = $1 AND key "
+    "= 'holder'))";
 
 // The meta key under which a sync's shared copy says which runs helpers join.
 constexpr const char* kSharedCopyKey = "shared_copy";
@@ -467,6 +471,12 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Create(const std::string& loca
     return inserted.status();
   }
   FERRY_RETURN_IF_ERROR(c.SetMeta("config", ConfigText(c.config_)));
+  FERRY_RETURN_IF_ERROR(
+      c.db_
+          ->Exec("INSERT INTO ferry_meta (migration, key, value) VALUES ($1, 'holder', "
+                 "pg_backend_pid()::text)",
+                 {c.where_.migration})
+          .status());
   FERRY_RETURN_IF_ERROR(c.db_->Run("COMMIT"));
   return std::unique_ptr<Catalog>(std::move(catalog).value());
 }
@@ -493,11 +503,13 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
     Result<int> helpers = c.LiveWorkers();
     if (!helpers.ok()) return helpers.status();
     if (*helpers > 0) {
-      return Invalid(fmt::format(
-          "{} that helped the last sync of migration '{}' still copy their last items (that "
-          "sync ended without waiting for them); they stop on their own: run this again in a "
-          "minute ('ferry status {}' lists them)",
-          Count(*helpers, "process", "processes"), c.where_.migration, location));
+      return Status(
+          Code::kRefused,
+          fmt::format("{} that helped the last sync of migration '{}' {} still at work (that "
+                      "sync ended without waiting for its helpers): wait for them to finish, "
+                      "or stop them ('ferry status {}' lists them), then run this again",
+                      Count(*helpers, "process", "processes"), c.where_.migration,
+                      *helpers == 1 ? "is" : "are", location));
     }
   }
   if (hold == Hold::kShared) FERRY_RETURN_IF_ERROR(c.TakeSharedLock(waiting));
@@ -512,6 +524,14 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
                                      "migration = $1 AND outcome = 'running'",
                                      m)
                               .status());
+    // Its runs are this process's from here (kHeldAlone).
+    FERRY_RETURN_IF_ERROR(
+        c.db_
+            ->Exec("INSERT INTO ferry_meta (migration, key, value) VALUES ($1, 'holder', "
+                   "pg_backend_pid()::text) ON CONFLICT (migration, key) DO UPDATE SET value = "
+                   "EXCLUDED.value",
+                   m)
+            .status());
     FERRY_RETURN_IF_ERROR(
         c.db_->Exec("UPDATE ferry_workers SET gone = true WHERE migration = $1 AND NOT gone", m)
             .status());

@@ -431,7 +431,7 @@ TEST(PostgresWorkers, NobodyHoldsTheMigrationAloneWhileHelpersOfADeadSyncCopy) {
     if (refused.message().find("helped the last sync") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(refused.code(), Code::kInvalidInput);
+  EXPECT_EQ(refused.code(), Code::kRefused);
   EXPECT_NE(refused.message().find("1 process that helped the last sync"), std::string::npos)
       << refused.message();
   ASSERT_OK(helper->LeaveWork());
