@@ -127,8 +127,8 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
   }
 }
 
-// How the sync of `run` ended ("interrupted" while still marked running: its process is gone),
-// and whether that is an end it went through.
+// How run `run` of a sync ended ("interrupted" while still marked running: its process is
+// gone), and whether that is an end it went through.
 std::pair<std::string, bool> SyncOutcome(catalog::Catalog& catalog, int64_t run) {
   std::string outcome = "interrupted";
   for (const catalog::Run& r : Checked(catalog.Runs())) {
@@ -139,8 +139,9 @@ std::pair<std::string, bool> SyncOutcome(catalog::Catalog& catalog, int64_t run)
   return {outcome, through};
 }
 
-// The exit of a helper whose sync ended before it shared a copy: 0 when it went through (with
-// nothing to copy), 2 when it was stopped, failed or its process died.
+// The exit of a helper whose sync ended before this process joined a copy: 0 when it went
+// through (nothing to copy, or a copy over before this process could join it), 2 when it was
+// stopped, failed or its process died.
 int SyncEndedWithoutCopy(catalog::Catalog& catalog, int64_t run) {
   auto [outcome, through] = SyncOutcome(catalog, run);
   if (!through) {
@@ -148,7 +149,8 @@ int SyncEndedWithoutCopy(catalog::Catalog& catalog, int64_t run) {
                                             "the sync again",
                                             run, outcome));
   }
-  std::cout << fmt::format("the sync of run {} had nothing to copy ({})\n", run, outcome);
+  std::cout << fmt::format("the sync of run {} ended ({}) without a copy this process could join\n",
+                           run, outcome);
   return kExitDone;
 }
 
@@ -183,14 +185,16 @@ int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engin
       copy.sync_run, r.copied, HumanBytes(r.bytes_sent), HumanDuration(r.seconds), r.adopted,
       r.failed, r.conflicts, r.vanished, EngineSummary(r, r.seconds));
   if (r.stopped) return InterruptFlag().load() ? StoppedExitCode() : kExitItemsFailed;
-  // Its sync waits for it: one that no longer holds the migration ended on its own, and if it
-  // did not go through (stopped, failed, its process gone), the helpers stopped with it.
+  // Its sync waits for it: one that no longer holds the migration went on without it, and if
+  // the sync's own copy did not go through (stopped, failed, its process gone), the helpers
+  // stopped with it.
   if (!Checked(catalog.RunHoldsMigration(copy.sync_run))) {
-    auto [outcome, through] = SyncOutcome(catalog, copy.sync_run);
+    auto [outcome, through] = SyncOutcome(catalog, copy.copy_run);
     if (!through) {
-      throw ExitError(kExitUsage, fmt::format("the sync of run {} ended ({}) before its copy was "
-                                              "done: run the sync again",
-                                              copy.sync_run, outcome));
+      throw ExitError(kExitUsage,
+                      fmt::format("the sync of run {} ended before its copy was done (its copy "
+                                  "run {}: {}): run the sync again",
+                                  copy.sync_run, copy.copy_run, outcome));
     }
   }
   return r.failed + r.conflicts > 0 || !r.unreachable.empty() ? kExitItemsFailed : kExitDone;
