@@ -86,6 +86,7 @@ int ListForScan(catalog::Catalog& catalog, Endpoints& endpoints, const std::stri
   migration::ScanOptions scan = SourceScanOptions(catalog);
   migration::SharedListingOptions options;
   options.filter = scan.filter;
+  options.concurrency = scan.list_concurrency;
   options.stop = scan.stop;
   std::ostream& out = json ? std::cerr : std::cout;
   out << fmt::format("another process scans {} (run {}): listing folders with it\n", dir, run);

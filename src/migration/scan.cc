@@ -659,6 +659,7 @@ Result<std::unique_ptr<storage::Lister>> ListTogether(catalog::Catalog& catalog,
   SharedListingOptions shared;
   shared.filter = options.filter;
   shared.scanner = true;
+  shared.concurrency = options.list_concurrency;
   shared.stop = options.stop;
   shared.progress = [&](int64_t, int64_t entries) {
     if (options.progress) options.progress(entries, 0);

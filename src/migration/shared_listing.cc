@@ -24,12 +24,13 @@ constexpr int kListedAtOnce = 4;  // folders of a batch listed at once
 // next (all but those it excludes, as a scan of one process walks them). With `device` (a
 // helper's), folders on another device are mount points on this machine: left to the scanner.
 catalog::ListedFolder ListFolder(storage::Store& source, const std::string& folder,
-                                 const Filter& filter, std::optional<uint64_t> device,
-                                 Status& fatal) {
+                                 const SharedListingOptions& options,
+                                 std::optional<uint64_t> device, Status& fatal) {
   catalog::ListedFolder listed;
   listed.folder = folder;
   Result<storage::LevelPage> page =
-      source.ListLevel(folder.empty() ? "" : folder + "/", "", /*metadata=*/false);
+      source.ListLevel(folder.empty() ? "" : folder + "/", "",
+                       storage::ListOptions{.metadata = false, .concurrency = options.concurrency});
   if (!page.ok()) {
     if (folder.empty()) fatal = page.status();  // no root: nothing can be said
     listed.error = page.status().message();
@@ -38,14 +39,14 @@ catalog::ListedFolder ListFolder(storage::Store& source, const std::string& fold
   std::map<std::string, uint64_t> devices;
   for (storage::Entry& entry : page->entries) {
     if (entry.kind == storage::Kind::kFolder) devices[entry.path] = entry.device;
-    if (filter.Included(entry.path, entry.kind == storage::Kind::kFolder)) {
+    if (options.filter.Included(entry.path, entry.kind == storage::Kind::kFolder)) {
       listed.entries.push_back(std::move(entry));
     }
   }
   listed.unlisted = std::move(page->unlisted);
   for (std::string& prefix : page->prefixes) {
     prefix.pop_back();  // "dir/" -> "dir"
-    if (filter.Excluded(prefix)) continue;
+    if (options.filter.Excluded(prefix)) continue;
     auto it = devices.find(prefix);
     if (device && it != devices.end() && it->second != *device) {
       listed.scanner_subfolders.push_back(std::move(prefix));
@@ -163,7 +164,7 @@ Result<SharedListingReport> ListShared(catalog::Catalog& catalog, storage::Store
     for (size_t i = 0; i < claimed.size(); ++i) {
       listing.push_back(pool.Submit([&, i] {
         if (!stopped()) {
-          batch[i] = ListFolder(source, claimed[i].path, options.filter, devices[i], fatal[i]);
+          batch[i] = ListFolder(source, claimed[i].path, options, devices[i], fatal[i]);
         }
       }));
     }

@@ -26,6 +26,9 @@ struct SharedListingOptions {
   // it that lie on another device (mount points on its machine): what it cannot show to be the
   // scan's view it gives back, for the scanning process to list.
   bool scanner = false;
+  // Stats each folder's listing keeps in flight (ListOptions::concurrency; 0: the store's
+  // choice).
+  int concurrency = 0;
   const std::atomic<bool>* stop = nullptr;
   // Called after each batch this process recorded, with its totals so far.
   std::function<void(int64_t folders, int64_t entries)> progress;

@@ -276,10 +276,11 @@ Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix, Li
 }
 
 Result<LevelPage> AzureBlobStore::ListLevel(std::string_view prefix, std::string_view marker,
-                                            bool metadata) {
+                                            const ListOptions& options) {
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
-  std::string query = fmt::format("restype=container&comp=list&delimiter=%2F{}&maxresults={}",
-                                  metadata ? "&include=metadata" : "", options_.list_page_size);
+  std::string query =
+      fmt::format("restype=container&comp=list&delimiter=%2F{}&maxresults={}",
+                  options.metadata ? "&include=metadata" : "", options_.list_page_size);
   if (!(base + std::string(prefix)).empty()) {
     query += "&prefix=" + PercentEncode(base + std::string(prefix));
   }

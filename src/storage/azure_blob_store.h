@@ -49,7 +49,7 @@ class AzureBlobStore : public Store {
   Status CreateRoot() override;
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
-                              bool metadata) override;
+                              const ListOptions& options) override;
   Result<Entry> Stat(std::string_view path) override;
   // As a source: "azure-blob", empty when nothing is under the prefix (so a sync stops before
   // it deletes, should the container be emptied or the URL name another one).

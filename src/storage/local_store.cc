@@ -594,12 +594,11 @@ int LocalStore::Concurrency(const ListOptions& options) const {
 }
 
 Result<LevelPage> LocalStore::ListLevel(std::string_view prefix, std::string_view marker,
-                                        bool metadata) {
+                                        const ListOptions& options) {
   (void)marker;  // one page: a folder's names are read whole, as the walk reads them
   std::string folder(prefix);
   if (!folder.empty()) folder.pop_back();  // "dir/" -> "dir"
   FERRY_RETURN_IF_ERROR(folder.empty() ? Status::Ok() : CheckRelative(folder));
-  ListOptions options{.metadata = metadata};
   TreeLister lister(this, std::string(prefix), options, Concurrency(options), folder);
   LevelPage page;
   Entry entry;

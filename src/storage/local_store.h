@@ -34,7 +34,7 @@ class LocalStore : public Store {
   // One folder's entries (its folders among them, and as prefixes), all in one page, stat'ed as
   // List does (many at once on a network file system).
   Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
-                              bool metadata) override;
+                              const ListOptions& options) override;
   bool IsFolderTree() const override { return true; }
   Result<Entry> Stat(std::string_view path) override;
   Result<Entry> StatTarget(std::string_view path) override;

@@ -50,7 +50,8 @@ Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix, ListO
       new MemoryLister(this, std::string(prefix), lists_after ? options.after : ""));
 }
 
-Result<LevelPage> MemoryStore::ListLevel(std::string_view prefix, std::string_view marker, bool) {
+Result<LevelPage> MemoryStore::ListLevel(std::string_view prefix, std::string_view marker,
+                                         const ListOptions&) {
   ++level_pages;
   std::lock_guard lock(mu_);
   LevelPage page;

@@ -20,7 +20,7 @@ class MemoryStore : public Store {
   // By level, `level_page_size` results (entries and prefixes) a page; the marker is the last
   // name of the page before.
   Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
-                              bool metadata) override;
+                              const ListOptions& options) override;
   size_t level_page_size = 5000;
   // Sub-prefixes its level listing leaves out (as some S3 servers' do).
   std::set<std::string> hidden_prefixes;

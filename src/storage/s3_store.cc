@@ -339,7 +339,8 @@ Result<std::unique_ptr<Lister>> S3Store::List(std::string_view prefix, ListOptio
   return SplitListing(*this, std::string(prefix), options, streams, std::move(flat));
 }
 
-Result<LevelPage> S3Store::ListLevel(std::string_view prefix, std::string_view marker, bool) {
+Result<LevelPage> S3Store::ListLevel(std::string_view prefix, std::string_view marker,
+                                     const ListOptions&) {
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
   Result<S3ListPage> page =
       ListPage(base + std::string(prefix), marker, /*delimited=*/true, base.size());

@@ -62,7 +62,7 @@ class S3Store : public Store {
   Status CreateRoot() override;  // the bucket must exist; nothing is created
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
   Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
-                              bool metadata) override;
+                              const ListOptions& options) override;
   bool ListsAfter() const override { return true; }
   Result<Entry> Stat(std::string_view path) override;
   // "s3", empty when nothing is under the prefix: a bucket that lost its objects (or an endpoint

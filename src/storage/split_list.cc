@@ -193,7 +193,7 @@ class SplitLister : public Lister {
         auto read = std::make_shared<std::promise<Result<LevelPage>>>();
         pages.push_back(read->get_future());
         pool_.Submit([this, read, prefix = piece.prefix] {
-          read->set_value(store_.ListLevel(prefix, "", options_.metadata));
+          read->set_value(store_.ListLevel(prefix, "", ListOptions{.metadata = options_.metadata}));
         });
       }
       // The plan as it is, kept whole in case this level is not split after all.

@@ -23,11 +23,11 @@ class CountingStore : public MemoryStore {
     return MemoryStore::List(prefix, options);
   }
   Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
-                              bool metadata) override {
+                              const ListOptions& options) override {
     if (!failing_level.empty() && prefix == failing_level) {
       return Status(Code::kTransient, "list failed: " + std::string(prefix));
     }
-    return MemoryStore::ListLevel(prefix, marker, metadata);
+    return MemoryStore::ListLevel(prefix, marker, options);
   }
   std::atomic<int> lists{0};
   std::string failing, failing_level;

@@ -36,7 +36,7 @@ Result<size_t> Store::ReadInto(std::string_view path, uint64_t offset, char* buf
   return got;
 }
 
-Result<LevelPage> Store::ListLevel(std::string_view, std::string_view, bool) {
+Result<LevelPage> Store::ListLevel(std::string_view, std::string_view, const ListOptions&) {
   return Status(Code::kUnsupported, Describe() + " cannot be listed by level");
 }
 

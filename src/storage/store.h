@@ -178,15 +178,16 @@ class Store {
   virtual Result<std::unique_ptr<Lister>> List(std::string_view prefix,
                                                ListOptions options = {}) = 0;
 
-  // One page of the level under `prefix` ("" or ending in '/'), from `marker` ("" for the
-  // first); Code::kUnsupported where the store cannot list by level.
   // Whether List takes ListOptions::after (a listing that starts after a given path).
   virtual bool ListsAfter() const { return false; }
   // Whether the store is a tree of folders that ListLevel lists one at a time (a file system),
   // so that many processes can share the folders of one listing.
   virtual bool IsFolderTree() const { return false; }
+  // One page of the level under `prefix` ("" or ending in '/'), from `marker` ("" for the
+  // first); Code::kUnsupported where the store cannot list by level. Of `options`: metadata,
+  // and for a folder tree the stats in flight within the folder (concurrency, io_uring).
   virtual Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
-                                      bool metadata);
+                                      const ListOptions& options);
 
   // Returns the item at `path`, or Code::kNotFound.
   virtual Result<Entry> Stat(std::string_view path) = 0;
