@@ -158,18 +158,16 @@ constexpr const char* kLiveRuns =
     "current_database()) AND l.classid = hashtext('ferry-worker:' || $1)::oid AND l.objid = "
     "(w.run % 2147483647)::oid AND l.objsubid = 2)";
 
-// True while the process that last opened the migration alone (its connection's backend, which
-// Open records as the holder when it marks earlier runs interrupted) still holds its lock ($1:
-// the migration): a run marked running is that process's only then. Not one that holds it
-// for a moment to be refused, or has not yet marked the runs of a dead one.
-// (pg_advisory_lock(bigint) keys split in two oids.)
+// True while a process holds the migration alone and has taken it over ($1: the migration): it
+// holds the holder's lock, which Open takes only once it has marked the runs of an earlier
+// holder interrupted, so a run marked running is that process's. Not one that holds the
+// migration for a moment to be refused. (pg_advisory_lock(bigint) keys split in two oids.)
 constexpr const char* kHeldAlone =
-    "EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtext('ferry:' || $1)::bigint AS k) key "
+    "EXISTS (SELECT 1 FROM pg_locks l, (SELECT hashtext('ferry-holder:' || $1)::bigint AS k) key "
     "WHERE l.locktype = 'advisory' AND l.granted AND l.mode = 'ExclusiveLock' AND l.database "
     "= (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = "
     "((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid AND "
-    "l.objsubid = 1 AND l.pid = (SELECT value::int FROM ferry_meta WHERE migration = $1 AND key "
-    "= 'holder'))";
+    "l.objsubid = 1)";
 
 // The meta key under which a sync's shared copy says which runs helpers join.
 constexpr const char* kSharedCopyKey = "shared_copy";
@@ -434,6 +432,18 @@ Status PostgresCatalog::TakeLock() {
   return Status::Ok();
 }
 
+Status PostgresCatalog::TakeHolderLock() {
+  // Only a process that holds the migration alone takes it: it is free.
+  Result<PgResult> locked =
+      Query("SELECT pg_try_advisory_lock(hashtext('ferry-holder:' || $1))", {where_.migration});
+  if (!locked.ok()) return locked.status();
+  if (locked->Text(0, 0) != "t") {
+    return Invalid(fmt::format("another ferry process is taking over migration '{}'; wait for it",
+                               where_.migration));
+  }
+  return Status::Ok();
+}
+
 Status PostgresCatalog::TakeSharedLock(const std::function<void()>& waiting) {
   const std::vector<PgParam> key{where_.migration};
   Result<PgResult> locked =
@@ -471,13 +481,8 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Create(const std::string& loca
     return inserted.status();
   }
   FERRY_RETURN_IF_ERROR(c.SetMeta("config", ConfigText(c.config_)));
-  FERRY_RETURN_IF_ERROR(
-      c.db_
-          ->Exec("INSERT INTO ferry_meta (migration, key, value) VALUES ($1, 'holder', "
-                 "pg_backend_pid()::text)",
-                 {c.where_.migration})
-          .status());
   FERRY_RETURN_IF_ERROR(c.db_->Run("COMMIT"));
+  FERRY_RETURN_IF_ERROR(c.TakeHolderLock());
   return std::unique_ptr<Catalog>(std::move(catalog).value());
 }
 
@@ -524,14 +529,6 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
                                      "migration = $1 AND outcome = 'running'",
                                      m)
                               .status());
-    // Its runs are this process's from here (kHeldAlone).
-    FERRY_RETURN_IF_ERROR(
-        c.db_
-            ->Exec("INSERT INTO ferry_meta (migration, key, value) VALUES ($1, 'holder', "
-                   "pg_backend_pid()::text) ON CONFLICT (migration, key) DO UPDATE SET value = "
-                   "EXCLUDED.value",
-                   m)
-            .status());
     FERRY_RETURN_IF_ERROR(
         c.db_->Exec("UPDATE ferry_workers SET gone = true WHERE migration = $1 AND NOT gone", m)
             .status());
@@ -541,6 +538,8 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
                                      m)
                               .status());
     FERRY_RETURN_IF_ERROR(c.db_->Run("COMMIT"));
+    // Its runs are this process's from here (kHeldAlone).
+    FERRY_RETURN_IF_ERROR(c.TakeHolderLock());
   }
   if (hold == Hold::kShared) {
     // The runs of workers that died (silent past their lease) were cut short.

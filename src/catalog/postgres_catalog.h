@@ -107,6 +107,8 @@ class PostgresCatalog final : public Catalog {
   static Result<std::unique_ptr<PostgresCatalog>> Connect(const std::string& location);
   Status TakeLock();
   Status TakeSharedLock(const std::function<void()>& waiting);
+  // Held alone, once it took the migration over from any earlier holder (see kHeldAlone).
+  Status TakeHolderLock();
   Status LoadConfig();
   // Chains the events this transaction appended after the head the database holds, and writes
   // them. REQUIRES: in a transaction.
