@@ -147,6 +147,13 @@ struct Run {
   std::string summary_json;
 };
 
+// Whether an ended run's outcome is one it went through, items failing or not: not stopped,
+// failed, refused, or cut short ("interrupted").
+inline bool WentThrough(std::string_view outcome) {
+  return outcome != "stopped" && outcome != "failed" && outcome != "refused" &&
+         outcome != "interrupted";
+}
+
 // The items in one state: all of them (`items`, every kind) and by kind. Counts shown to people
 // are of files, with folders and links named apart; `items` is for the checks that care about
 // any entry (a failed folder is still an open problem).

@@ -134,9 +134,7 @@ std::pair<std::string, bool> SyncOutcome(catalog::Catalog& catalog, int64_t run)
   for (const catalog::Run& r : Checked(catalog.Runs())) {
     if (r.id == run && r.outcome != "running") outcome = r.outcome;
   }
-  const bool through = outcome != "stopped" && outcome != "failed" && outcome != "interrupted" &&
-                       outcome != "refused";
-  return {outcome, through};
+  return {outcome, catalog::WentThrough(outcome)};
 }
 
 // The exit of a helper whose sync ended before this process joined a copy: 0 when it went

@@ -84,7 +84,7 @@ Result<bool> ScanWentOn(catalog::Catalog& catalog, int64_t run) {
     // Still marked running, it went on only if its process still holds the migration: one
     // that died mid-listing left its run so until the next process opens the migration.
     if (r.outcome == "running") return catalog.RunHoldsMigration(run);
-    return r.outcome != "stopped" && r.outcome != "interrupted" && r.outcome != "failed";
+    return catalog::WentThrough(r.outcome);
   }
   return false;
 }
