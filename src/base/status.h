@@ -71,6 +71,12 @@ class Status {
   bool endpoint_wide_ = false;
 };
 
+// Input that cannot be used as given (a user's flag, a URL, a configuration): the message says
+// what to change.
+inline Status InvalidInput(std::string message) {
+  return Status(Code::kInvalidInput, std::move(message));
+}
+
 // Ends the process with `status` in the message: a Result's value was taken without one.
 [[noreturn]] void DieOnMissingValue(const Status& status);
 

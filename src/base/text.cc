@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <ctime>
 #include <vector>
 
@@ -69,6 +70,12 @@ std::string FormatUtc(int64_t unix_ns, const char* format) {
 
 std::string HumanTime(int64_t unix_ns) { return FormatUtc(unix_ns, "%Y-%m-%d %H:%M:%S UTC"); }
 std::string IsoTime(int64_t unix_ns) { return FormatUtc(unix_ns, "%Y-%m-%dT%H:%M:%SZ"); }
+
+int64_t NowUnixNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 std::string HttpTime(int64_t unix_ns) {
   return FormatUtc(unix_ns, "%a, %d %b %Y %H:%M:%S GMT");  // names in the C locale, as HTTP needs
 }

@@ -189,14 +189,6 @@ std::string QualifiedItemColumns() {
 }
 constexpr const char* kEventColumns = "id, run, time_ns, path, kind, detail, prev_hash, hash";
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
-
 PgParam Int(int64_t v) { return std::to_string(v); }
 
 void ReadItem(const PgResult& r, int row, Item& item) {
@@ -329,8 +321,8 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
   PostgresLocation out;
   size_t query = location.find('?');
   std::string_view base = location.substr(0, query);
-  const Status has_password =
-      Invalid("a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
+  const Status has_password = InvalidInput(
+      "a PostgreSQL location must not hold a password: put it in PGPASSWORD or ~/.pgpass");
   // USER:PASSWORD@ before the host, whatever the password holds ('?', '/', '@').
   std::string_view rest = location.substr(location.find("://") + 3);
   if (size_t at = rest.rfind('@');
@@ -356,12 +348,12 @@ Result<PostgresLocation> ParsePostgresLocation(std::string_view location) {
     }
   }
   if (out.migration.empty()) {
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "'{}' names no migration: add ?migration=NAME (a database holds many migrations)",
         location));
   }
   if (!ValidMigrationName(out.migration)) {
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "migration name '{}': use 1 to 63 lower-case letters, digits, '-' and '_'", out.migration));
   }
   out.conninfo = std::string(base);
@@ -395,7 +387,7 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
   }
   if (found > kPostgresSchemaVersion) {
     (void)pg.Run("ROLLBACK");
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "this database's ferry tables are from a newer ferry (schema {}; this ferry reads up to "
         "{}): upgrade ferry",
         found, kPostgresSchemaVersion));
@@ -424,7 +416,7 @@ Status PostgresCatalog::TakeLock() {
       Query("SELECT pg_try_advisory_lock(hashtext('ferry:' || $1))", {where_.migration});
   if (!locked.ok()) return locked.status();
   if (locked->Text(0, 0) != "t") {
-    return Invalid(
+    return InvalidInput(
         fmt::format("another ferry process is working on migration '{}'; wait for it to finish",
                     where_.migration));
   }
@@ -438,8 +430,8 @@ Status PostgresCatalog::TakeHolderLock() {
       Query("SELECT pg_try_advisory_lock(hashtext('ferry-holder:' || $1))", {where_.migration});
   if (!locked.ok()) return locked.status();
   if (locked->Text(0, 0) != "t") {
-    return Invalid(fmt::format("another ferry process is taking over migration '{}'; wait for it",
-                               where_.migration));
+    return InvalidInput(fmt::format(
+        "another ferry process is taking over migration '{}'; wait for it", where_.migration));
   }
   return Status::Ok();
 }
@@ -469,11 +461,11 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Create(const std::string& loca
   FERRY_RETURN_IF_ERROR(c.db_->Run("BEGIN"));
   Result<PgResult> inserted =
       c.db_->Exec("INSERT INTO ferry_migrations (name, created_ns) VALUES ($1, $2)",
-                  {c.where_.migration, Int(NowNs())});
+                  {c.where_.migration, Int(NowUnixNs())});
   if (!inserted.ok()) {
     (void)c.db_->Run("ROLLBACK");
     if (inserted.status().code() == Code::kAlreadyExists) {
-      return Invalid(fmt::format(
+      return InvalidInput(fmt::format(
           "migration '{}' is already a migration in this database; name another, or run "
           "'ferry status {}'",
           c.where_.migration, location));
@@ -495,7 +487,7 @@ Result<std::unique_ptr<Catalog>> PostgresCatalog::Open(const std::string& locati
       c.db_->Exec("SELECT 1 FROM ferry_migrations WHERE name = $1", {c.where_.migration});
   if (!exists.ok()) return exists.status();
   if (exists->rows() == 0) {
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "there is no migration '{}' in this database: create it with 'ferry init {} --source "
         "... --target ...'",
         c.where_.migration, location));
@@ -599,7 +591,7 @@ Status PostgresCatalog::SetMeta(const std::string& key, const std::string& value
 Result<int64_t> PostgresCatalog::BeginRun(Stage stage) {
   Result<PgResult> r = Query(
       "INSERT INTO ferry_runs (migration, stage, started_ns) VALUES ($1, $2, $3) RETURNING id",
-      {where_.migration, std::string(Name(stage)), Int(NowNs())});
+      {where_.migration, std::string(Name(stage)), Int(NowUnixNs())});
   if (!r.ok()) return r.status();
   int64_t run = r->Int(0, 0);
   FERRY_RETURN_IF_ERROR(AnnotateRun(run));
@@ -611,8 +603,8 @@ Status PostgresCatalog::EndRun(const Run& run) {
       ->Exec(
           "UPDATE ferry_runs SET ended_ns = $3, outcome = $4, files = $5, bytes = $6, "
           "failed = $7, summary = $8 WHERE migration = $1 AND id = $2",
-          {where_.migration, Int(run.id), Int(NowNs()), run.outcome, Int(run.files), Int(run.bytes),
-           Int(run.failed), RedactSecrets(run.summary_json)})
+          {where_.migration, Int(run.id), Int(NowUnixNs()), run.outcome, Int(run.files),
+           Int(run.bytes), Int(run.failed), RedactSecrets(run.summary_json)})
       .status();
 }
 
@@ -1063,7 +1055,8 @@ Status PostgresCatalog::AppendEvent(int64_t run, std::string_view path, std::str
                                     std::string_view detail) {
   std::string detail_json = RedactSecrets(detail);
   if (!Utf8Length(path) || !Utf8Length(detail_json)) return NotUtf8(path);
-  PendingEvent event{run, NowNs(), std::string(path), std::string(kind), std::move(detail_json)};
+  PendingEvent event{run, NowUnixNs(), std::string(path), std::string(kind),
+                     std::move(detail_json)};
   if (in_transaction_) {
     events_.push_back(std::move(event));
     return Status::Ok();
@@ -1176,7 +1169,7 @@ Status PostgresCatalog::JoinWork(int64_t run, std::chrono::seconds lease) {
             {where_.migration, Int(run)})
           .status());
   const std::string name = fmt::format("{}:{}", HostName(), getpid());
-  const int64_t now = NowNs();
+  const int64_t now = NowUnixNs();
   const auto sent = std::chrono::steady_clock::now();
   FERRY_RETURN_IF_ERROR(
       Write("INSERT INTO ferry_workers (migration, run, name, lease_seconds, started_ns, "
@@ -1293,7 +1286,7 @@ Result<int> PostgresCatalog::Heartbeat(int64_t items, int64_t bytes) {
       Query("UPDATE ferry_workers SET heartbeat_ns = $3, alive_until = clock_timestamp() + "
             "make_interval(secs => $4), items = $5, bytes = $6 WHERE migration = $1 AND run "
             "= $2",
-            {where_.migration, Int(worker_run_), Int(NowNs()), lease, Int(items), Int(bytes)})
+            {where_.migration, Int(worker_run_), Int(NowUnixNs()), lease, Int(items), Int(bytes)})
           .status());
   if (!held_.empty()) {
     Result<PgResult> renewed = Query(
@@ -1333,7 +1326,7 @@ Status PostgresCatalog::LeaveWork() {
   }
   FERRY_RETURN_IF_ERROR(Write(
       "UPDATE ferry_workers SET gone = true, heartbeat_ns = $3 WHERE migration = $1 AND run = $2",
-      {where_.migration, Int(worker_run_), Int(NowNs())}));
+      {where_.migration, Int(worker_run_), Int(NowUnixNs())}));
   if (lead_sync_ == 0) return Status::Ok();
   // The leader goes on alone (its mirror deletions may wait on the target longer than a
   // worker's idle limit allows).

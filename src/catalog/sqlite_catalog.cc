@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -95,14 +94,6 @@ ALTER TABLE items ADD COLUMN content_type TEXT NOT NULL DEFAULT '';
 UPDATE meta SET value = '3' WHERE key = 'schema_version';
 )sql";
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
-
 void ReadItem(const Statement& s, Item& item) {
   item.id = s.Int(0);
   item.path = s.Text(1);
@@ -177,7 +168,7 @@ Result<int> TakeLock(const std::string& dir) {
     ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
     ::close(fd);
     std::string who = n > 0 ? fmt::format(" (pid {})", std::string(pid, size_t(n))) : "";
-    return Invalid(
+    return InvalidInput(
         fmt::format("another ferry process{} is working on the migration in {}; wait "
                     "for it to finish",
                     who, dir));
@@ -250,13 +241,14 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Create(const std::string& dir,
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
     if (::access((dir + "/" + kCatalogFile).c_str(), F_OK) == 0) {
-      return Invalid(
+      return InvalidInput(
           fmt::format("{} is already a migration; use another folder, or run "
                       "'ferry status {}'",
                       dir, dir));
     }
     if (!S_ISDIR(st.st_mode) || !IsEmptyDir(dir)) {
-      return Invalid(fmt::format("{} exists and is not an empty folder; give a new folder", dir));
+      return InvalidInput(
+          fmt::format("{} exists and is not an empty folder; give a new folder", dir));
     }
   } else if (::mkdir(dir.c_str(), 0755) != 0) {
     return Status(Code::kIo, fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
@@ -273,7 +265,7 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Create(const std::string& dir,
   if (catalog->config_.id.empty()) catalog->config_.id = NewMigrationId();
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("schema_version", std::to_string(kSchemaVersion)));
   FERRY_RETURN_IF_ERROR(catalog->SetMeta("config", ConfigText(catalog->config_)));
-  FERRY_RETURN_IF_ERROR(catalog->SetMeta("created_ns", std::to_string(NowNs())));
+  FERRY_RETURN_IF_ERROR(catalog->SetMeta("created_ns", std::to_string(NowUnixNs())));
   FERRY_RETURN_IF_ERROR(catalog->db_.Exec("COMMIT"));
   FERRY_RETURN_IF_ERROR(catalog->Prepare());
   return std::unique_ptr<Catalog>(std::move(catalog));
@@ -282,14 +274,15 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Create(const std::string& dir,
 Result<std::unique_ptr<Catalog>> SqliteCatalog::Open(const std::string& dir, bool lock) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Invalid(
+    return InvalidInput(
         fmt::format("{} does not exist: create a migration with 'ferry init {} "
                     "--source ... --target ...'",
                     dir, dir));
   }
   std::string db_path = dir + "/" + kCatalogFile;
   if (::access(db_path.c_str(), F_OK) != 0) {
-    return Invalid(fmt::format("{} is not a ferry migration (it has no {})", dir, kCatalogFile));
+    return InvalidInput(
+        fmt::format("{} is not a ferry migration (it has no {})", dir, kCatalogFile));
   }
   std::unique_ptr<SqliteCatalog> catalog(new SqliteCatalog());
   catalog->location_ = dir;
@@ -323,22 +316,22 @@ Result<std::unique_ptr<Catalog>> SqliteCatalog::Open(const std::string& dir, boo
 Status SqliteCatalog::Upgrade(const std::string& db_path) {
   Result<std::string> version = GetMeta("schema_version");
   if (!version.ok()) {
-    return Invalid(
+    return InvalidInput(
         fmt::format("{} is not a ferry catalog ({})", db_path, version.status().message()));
   }
   int v = std::atoi(version->c_str());
   if (v > kSchemaVersion) {
-    return Invalid(
+    return InvalidInput(
         fmt::format("this migration was written by a newer ferry (catalog schema {}; "
                     "this ferry reads up to {}): upgrade ferry",
                     v, kSchemaVersion));
   }
   if (v < 1)
-    return Invalid(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
+    return InvalidInput(fmt::format("{} has an unknown catalog schema '{}'", db_path, *version));
   for (auto [from, upgrade] : {std::pair{1, kUpgradeTo2}, std::pair{2, kUpgradeTo3}}) {
     if (v > from) continue;
     if (unchanging_) {
-      return Invalid(fmt::format(
+      return InvalidInput(fmt::format(
           "{} is from an older ferry and its folder cannot be written to: run 'ferry status' once "
           "where it can, to bring it up to date",
           db_path));
@@ -418,7 +411,7 @@ Status SqliteCatalog::SetMeta(const std::string& key, const std::string& value) 
 Result<int64_t> SqliteCatalog::BeginRun(Stage stage) {
   auto stmt = db_.Prepare("INSERT INTO runs (stage, started_ns) VALUES (?1, ?2)");
   if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, Name(stage)).Bind(2, NowNs());
+  stmt->Bind(1, Name(stage)).Bind(2, NowUnixNs());
   FERRY_RETURN_IF_ERROR(stmt->Run());
   int64_t run = db_.LastInsertId();
   FERRY_RETURN_IF_ERROR(AnnotateRun(run));
@@ -430,7 +423,7 @@ Status SqliteCatalog::EndRun(const Run& run) {
       "UPDATE runs SET ended_ns = ?2, outcome = ?3, files = ?4, bytes = ?5, failed = ?6, "
       "summary = ?7 WHERE id = ?1");
   if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, run.id).Bind(2, NowNs()).Bind(3, run.outcome).Bind(4, run.files);
+  stmt->Bind(1, run.id).Bind(2, NowUnixNs()).Bind(3, run.outcome).Bind(4, run.files);
   stmt->Bind(5, run.bytes).Bind(6, run.failed).Bind(7, RedactSecrets(run.summary_json));
   return stmt->Run();
 }
@@ -605,7 +598,7 @@ Status SqliteCatalog::AppendEvent(int64_t run, std::string_view path, std::strin
                                   std::string_view detail) {
   // An error quoting a URL must not carry its signature into the log for good.
   const std::string detail_json = RedactSecrets(detail);
-  int64_t now = NowNs();
+  int64_t now = NowUnixNs();
   std::string hash = EventHash(last_event_hash_, run, now, path, kind, detail_json);
   insert_event_.Bind(1, run).Bind(2, now).Bind(3, path).Bind(4, kind).Bind(5, detail_json);
   insert_event_.Bind(6, last_event_hash_).Bind(7, hash);

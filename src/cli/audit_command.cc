@@ -144,9 +144,7 @@ int RunAudit(const AuditOptions& o) {
                     fmt::format("audit-target audits an Azure Blob target; {} is not one",
                                 catalog->config().target));
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = NowUnixNs() / 1'000'000'000;
   Result<int64_t> run = catalog->BeginRun(catalog::Stage::kAuditTarget);
   if (!run.ok()) Fail(run.status());
   std::vector<AuditFinding> findings = Audit(*store, now);

@@ -148,11 +148,8 @@ void AfterCutoverFacts(catalog::Catalog& catalog, const std::vector<catalog::Run
   facts["audit"] = audit;
   facts["plan"] = nullptr;
   if (!migration::IsClosed(catalog)) {
-    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
     // The plan is a prediction: one that cannot be made leaves the rest of the report whole.
-    Result<migration::PlanInput> input = migration::PlanInputFrom(catalog, now);
+    Result<migration::PlanInput> input = migration::PlanInputFrom(catalog, NowUnixNs());
     if (input.ok()) facts["plan"] = migration::PlanJson(migration::PlanCutover(*input));
   }
 }

@@ -398,10 +398,7 @@ struct CutoverCommandOptions {
 // cutover --plan: the prediction from the history; nothing is changed or contacted.
 int PlanCutover(const CutoverCommandOptions& o, double quiet_window_seconds) {
   auto catalog = OpenMigration(o.sync.dir, /*read_only=*/true);
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  Result<migration::PlanInput> input = migration::PlanInputFrom(*catalog, now);
+  Result<migration::PlanInput> input = migration::PlanInputFrom(*catalog, NowUnixNs());
   if (!input.ok()) Fail(input.status());
   input->quiet_window_seconds = quiet_window_seconds;
   const migration::CutoverPlan p = migration::PlanCutover(*input);

@@ -14,12 +14,6 @@ namespace ferry::cli {
 
 namespace {
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct WatchOptions {
   std::string dir, interval = "1h", on_change;
   bool once = false;
@@ -38,7 +32,7 @@ int64_t WatchPass(const WatchOptions& o) {
   if (!report.ok()) Fail(report.status());
   const migration::WatchReport& r = *report;
   std::cout << fmt::format(
-      "{}: the retired source {} ({} newly logged, run {})\n", HumanTime(NowNs()),
+      "{}: the retired source {} ({} newly logged, run {})\n", HumanTime(NowUnixNs()),
       r.changes.empty() ? "has not changed since the cutover"
                         : fmt::format("changed since the cutover: {}",
                                       Count(int64_t(r.changes.size()), "change")),
@@ -99,7 +93,7 @@ int RunDecommissionCheck(const DecommissionOptions& o) {
   InstallInterruptHandler();
   Result<migration::DecommissionReport> report = migration::CheckDecommission(
       *catalog, *endpoints.source, *endpoints.target, SourceScanOptions(*catalog), o.min_days,
-      o.accept_skipped, NowNs());
+      o.accept_skipped, NowUnixNs());
   if (!report.ok()) Fail(report.status());
   const migration::DecommissionReport& r = *report;
   if (o.json) {

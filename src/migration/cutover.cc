@@ -19,12 +19,6 @@ using catalog::ItemState;
 constexpr const char* kCutoverMeta = "cutover";
 constexpr const char* kClosedMeta = "closed";
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Snapshot files in the migration folder, removed when the cutover ends.
 class Snapshots {
  public:
@@ -327,7 +321,7 @@ class CutoverRun {
   }
 
   nlohmann::json Record() const {
-    return {{"time_ns", NowNs()},
+    return {{"time_ns", NowUnixNs()},
             {"run", report_run_},
             {"items", report_.items},
             {"files", report_.files},

@@ -2,9 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
+
+#include "base/text.h"
 
 namespace ferry::migration {
 
@@ -86,12 +87,6 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
@@ -137,7 +132,7 @@ Result<SnapshotDiff> ListSnapshot(storage::Store& source, const Filter& filter,
   }
   if (!has_now.ok()) return has_now.status();
   if (std::fflush(written.get()) != 0) return Status(Code::kIo, "cannot write " + out);
-  diff.listed_ns = NowNs();
+  diff.listed_ns = NowUnixNs();
   return diff;
 }
 

@@ -310,9 +310,7 @@ class VerifyRun {
 
   // Records the item's verification result (and the finding, if any).
   Status Record(Item& item, std::optional<Finding> finding) {
-    item.verified_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+    item.verified_ns = NowUnixNs();
     if (finding) {
       item.verify_result = fmt::format("{}: {}", FindingName(finding->kind), finding->detail);
       FERRY_RETURN_IF_ERROR(Found(*finding));

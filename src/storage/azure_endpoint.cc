@@ -16,7 +16,7 @@ namespace ferry::storage {
 namespace {
 
 // Messages quote the URL: never its signature.
-Status Invalid(std::string_view message) {
+Status InvalidUrl(std::string_view message) {
   return Status(Code::kInvalidInput, RedactSecrets(message));
 }
 
@@ -53,10 +53,10 @@ bool IsValidContainerName(std::string_view name) {
 Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
   AzureEndpoint ep;
   size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return Invalid(fmt::format("'{}' is not a URL", url));
+  if (sep == std::string_view::npos) return InvalidUrl(fmt::format("'{}' is not a URL", url));
   ep.scheme = AsciiLower(url.substr(0, sep));
   if (ep.scheme != "http" && ep.scheme != "https") {
-    return Invalid(
+    return InvalidUrl(
         fmt::format("unsupported scheme '{}' in an Azure Blob URL: use https:// "
                     "(or http:// for a local emulator)",
                     ep.scheme));
@@ -68,13 +68,13 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
     rest = rest.substr(0, query);
   }
   if (rest.find('#') != std::string_view::npos) {
-    return Invalid("an Azure Blob URL cannot contain '#': percent-encode it as %23");
+    return InvalidUrl("an Azure Blob URL cannot contain '#': percent-encode it as %23");
   }
   size_t slash = rest.find('/');
   ep.authority = std::string(rest.substr(0, slash));
-  if (ep.authority.empty()) return Invalid(fmt::format("'{}' has no host", url));
+  if (ep.authority.empty()) return InvalidUrl(fmt::format("'{}' has no host", url));
   if (ep.authority.find('@') != std::string::npos) {
-    return Invalid(
+    return InvalidUrl(
         "credentials do not belong in the URL's host part: use a SAS query or the "
         "AZURE_STORAGE_* environment variables");
   }
@@ -94,8 +94,8 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
         AsciiLower(segment) == "%2e%2e" || AsciiLower(segment) == ".%2e" ||
         AsciiLower(segment) == "%2e.") {
       // Clients fold these away: the URL would name another container or prefix than it shows.
-      return Invalid(fmt::format("'{}': '.' and '..' are not allowed in an Azure Blob URL's path",
-                                 http::RedactUrl(url)));
+      return InvalidUrl(fmt::format(
+          "'{}': '.' and '..' are not allowed in an Azure Blob URL's path", http::RedactUrl(url)));
     }
     if (!segment.empty()) segments.push_back(segment);
     path = end == std::string_view::npos ? "" : path.substr(end + 1);
@@ -105,12 +105,12 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
   ep.path_style = blob_label == std::string::npos;
   if (ep.path_style) {
     if (!IsIpOrLocalhost(host)) {
-      return Invalid(fmt::format(
+      return InvalidUrl(fmt::format(
           "cannot tell the storage account from '{}': use https://ACCOUNT.blob.core.windows.net/"
           "CONTAINER or, for an emulator, http://127.0.0.1:10000/ACCOUNT/CONTAINER",
           http::RedactUrl(url)));
     }
-    if (segments.empty()) return Invalid(fmt::format("'{}' names no storage account", url));
+    if (segments.empty()) return InvalidUrl(fmt::format("'{}' names no storage account", url));
     ep.account = std::string(segments.front());
     segments.erase(segments.begin());
   } else {
@@ -119,19 +119,19 @@ Result<AzureEndpoint> ParseAzureUrl(std::string_view url) {
     ep.account = AsciiLower(host.substr(0, std::min(host.find('.'), blob_label)));
   }
   if (segments.empty()) {
-    return Invalid(
+    return InvalidUrl(
         fmt::format("'{}' names no container: add /CONTAINER to the URL", http::RedactUrl(url)));
   }
   ep.container = std::string(segments.front());
   if (!IsValidContainerName(ep.container)) {
-    return Invalid(
+    return InvalidUrl(
         fmt::format("'{}' is not a valid container name: use 3-63 lower-case letters, "
                     "digits and single hyphens",
                     ep.container));
   }
   for (size_t i = 1; i < segments.size(); ++i) {
     auto decoded = PercentDecode(segments[i]);
-    if (!decoded) return Invalid(fmt::format("bad percent-escape in '{}'", segments[i]));
+    if (!decoded) return InvalidUrl(fmt::format("bad percent-escape in '{}'", segments[i]));
     if (!ep.prefix.empty()) ep.prefix += '/';
     ep.prefix += *decoded;
   }
@@ -150,7 +150,7 @@ Result<ConnectionString> ParseConnectionString(std::string_view text) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     if (eq == std::string_view::npos || eq == 0) {
-      return Invalid("malformed connection string: every part must be Key=Value");
+      return InvalidUrl("malformed connection string: every part must be Key=Value");
     }
     std::string key = AsciiLower(part.substr(0, eq));
     std::string value(part.substr(eq + 1));
@@ -177,13 +177,13 @@ Result<ConnectionString> ParseConnectionString(std::string_view text) {
     if (endpoint.empty()) endpoint = "http://127.0.0.1:10000/devstoreaccount1";
   }
   if (cs.key.empty() && cs.sas.empty()) {
-    return Invalid("the connection string has neither AccountKey nor SharedAccessSignature");
+    return InvalidUrl("the connection string has neither AccountKey nor SharedAccessSignature");
   }
   if (!cs.key.empty() && !Base64Decode(cs.key)) {
-    return Invalid("the connection string's AccountKey is not valid base64");
+    return InvalidUrl("the connection string's AccountKey is not valid base64");
   }
   if (endpoint.empty()) {
-    if (cs.account.empty()) return Invalid("the connection string has no AccountName");
+    if (cs.account.empty()) return InvalidUrl("the connection string has no AccountName");
     endpoint = fmt::format("{}://{}.blob.{}", protocol, cs.account, suffix);
   }
   while (endpoint.ends_with('/')) endpoint.pop_back();
@@ -211,9 +211,10 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
   creds.account = endpoint.account;
   const bool sas_ok = auth != "key", key_ok = auth != "sas";
   if (!endpoint.sas.empty()) {
-    if (!sas_ok) return Invalid("--auth key, but the URL carries a SAS: remove one of them");
+    if (!sas_ok) return InvalidUrl("--auth key, but the URL carries a SAS: remove one of them");
     if (endpoint.sas.find("sig=") == std::string::npos) {
-      return Invalid("the URL's query is not a SAS (it has no sig=): remove it or use a full SAS");
+      return InvalidUrl(
+          "the URL's query is not a SAS (it has no sig=): remove it or use a full SAS");
     }
     creds.sas = endpoint.sas;
     creds.source = "the SAS on the URL";
@@ -223,7 +224,7 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
   if (auto token = sas_token) {
     creds.sas = token->starts_with('?') ? token->substr(1) : *token;
     if (creds.sas.find("sig=") == std::string::npos) {
-      return Invalid(fmt::format("{} is not a SAS (it has no sig=)", names.sas_token));
+      return InvalidUrl(fmt::format("{} is not a SAS (it has no sig=)", names.sas_token));
     }
     creds.source = names.sas_token;
     return creds;
@@ -231,19 +232,19 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
   if (auto text = env(names.connection_string)) {
     Result<ConnectionString> cs = ParseConnectionString(*text);
     if (!cs.ok()) {
-      return Invalid(fmt::format("{}: {}", names.connection_string, cs.status().message()));
+      return InvalidUrl(fmt::format("{}: {}", names.connection_string, cs.status().message()));
     }
     if (!cs->account.empty() && cs->account != endpoint.account) {
-      return Invalid(fmt::format("{} is for account '{}', but the URL names account '{}'",
-                                 names.connection_string, cs->account, endpoint.account));
+      return InvalidUrl(fmt::format("{} is for account '{}', but the URL names account '{}'",
+                                    names.connection_string, cs->account, endpoint.account));
     }
     if (!cs->sas.empty() && sas_ok) {
       creds.sas = cs->sas;
     } else if (!cs->key.empty() && key_ok) {
       creds.key = *Base64Decode(cs->key);
     } else {
-      return Invalid(fmt::format("--auth {}, but {} has no {}", auth, names.connection_string,
-                                 auth == "key" ? "AccountKey" : "SharedAccessSignature"));
+      return InvalidUrl(fmt::format("--auth {}, but {} has no {}", auth, names.connection_string,
+                                    auth == "key" ? "AccountKey" : "SharedAccessSignature"));
     }
     creds.source = names.connection_string;
     return creds;
@@ -252,12 +253,12 @@ Result<AzureCredentials> ResolveCredentials(const AzureEndpoint& endpoint, const
   auto key = key_ok ? env(names.key) : std::nullopt;
   if (key) {
     if (account && *account != endpoint.account) {
-      return Invalid(fmt::format("{} is '{}', but the URL names account '{}'", names.account,
-                                 *account, endpoint.account));
+      return InvalidUrl(fmt::format("{} is '{}', but the URL names account '{}'", names.account,
+                                    *account, endpoint.account));
     }
     auto decoded = Base64Decode(*key);
     if (!decoded || decoded->empty())
-      return Invalid(fmt::format("{} is not valid base64", names.key));
+      return InvalidUrl(fmt::format("{} is not valid base64", names.key));
     creds.key = std::move(*decoded);
     creds.source = names.key;
     return creds;

@@ -33,8 +33,6 @@ namespace ferry::storage {
 
 namespace {
 
-Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
-
 int64_t NowSeconds(http::Clock& clock) {
   return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
 }
@@ -132,7 +130,7 @@ Result<std::string> TokenUrl(const EnvLookup& env, const std::string& tenant) {
   std::string host = env("AZURE_AUTHORITY_HOST").value_or("https://login.microsoftonline.com");
   while (!host.empty() && host.back() == '/') host.pop_back();
   if (!host.starts_with("https://")) {
-    return Invalid(fmt::format("AZURE_AUTHORITY_HOST must be an https URL, not '{}'", host));
+    return InvalidInput(fmt::format("AZURE_AUTHORITY_HOST must be an https URL, not '{}'", host));
   }
   return fmt::format("{}/{}/oauth2/v2.0/token", host, PercentEncode(tenant));
 }
@@ -179,7 +177,7 @@ class ClientCredential : public TokenCredential {
 
 Result<std::string> ReadWholeFile(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Invalid(fmt::format("cannot read {} '{}'", what, path));
+  if (!in) return InvalidInput(fmt::format("cannot read {} '{}'", what, path));
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
@@ -190,7 +188,8 @@ Result<std::string> ReadWholeFile(const std::string& path, std::string_view what
 Result<std::string> CertificateAssertion(const std::string& pem_path, const std::string& client_id,
                                          const std::string& audience, int64_t now) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(pem_path.c_str(), "r"), BIO_free);
-  if (!bio) return Invalid(fmt::format("cannot read AZURE_CLIENT_CERTIFICATE_PATH '{}'", pem_path));
+  if (!bio)
+    return InvalidInput(fmt::format("cannot read AZURE_CLIENT_CERTIFICATE_PATH '{}'", pem_path));
   std::unique_ptr<X509, decltype(&X509_free)> cert(
       PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
   BIO_reset(bio.get());
@@ -200,7 +199,7 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
       PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), EVP_PKEY_free);
   ERR_clear_error();
   if (!cert || !key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "AZURE_CLIENT_CERTIFICATE_PATH '{}' must hold a PEM certificate and its unencrypted RSA "
         "private key",
         pem_path));
@@ -211,7 +210,7 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
   if (X509_digest(cert.get(), EVP_sha1(), sha1, &sha1_size) != 1 ||
       RAND_bytes(jti, sizeof jti) != 1) {
     ERR_clear_error();
-    return Invalid(
+    return InvalidInput(
         fmt::format("AZURE_CLIENT_CERTIFICATE_PATH '{}': cannot make an assertion", pem_path));
   }
   nlohmann::json header{
@@ -230,14 +229,15 @@ Result<std::string> CertificateAssertion(const std::string& pem_path, const std:
       EVP_DigestSign(ctx.get(), nullptr, &size,
                      reinterpret_cast<const unsigned char*>(signing_input.data()),
                      signing_input.size()) != 1) {
-    return Invalid(
+    return InvalidInput(
         fmt::format("AZURE_CLIENT_CERTIFICATE_PATH '{}': the key cannot sign RS256", pem_path));
   }
   std::string signature(size, '\0');
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size,
                      reinterpret_cast<const unsigned char*>(signing_input.data()),
                      signing_input.size()) != 1) {
-    return Invalid(fmt::format("AZURE_CLIENT_CERTIFICATE_PATH '{}': signing failed", pem_path));
+    return InvalidInput(
+        fmt::format("AZURE_CLIENT_CERTIFICATE_PATH '{}': signing failed", pem_path));
   }
   signature.resize(size);
   return signing_input + "." + Base64Url(signature);
@@ -310,7 +310,7 @@ class ArcCredential : public TokenCredential {
 
   Result<AccessToken> Fetch() override {
     if (!client_id_.empty()) {
-      return Invalid(fmt::format(
+      return InvalidInput(fmt::format(
           "{}: Azure Arc has only the machine's system-assigned identity; unset AZURE_CLIENT_ID "
           "('{}') or choose another credential with --auth",
           Describe(), client_id_));
@@ -545,7 +545,7 @@ Result<ClientIds> NeedClientIds(const EnvLookup& env, std::string_view for_what)
   auto tenant = env("AZURE_TENANT_ID");
   auto client = env("AZURE_CLIENT_ID");
   if (!tenant || tenant->empty() || !client || client->empty()) {
-    return Invalid(fmt::format("{} needs AZURE_TENANT_ID and AZURE_CLIENT_ID", for_what));
+    return InvalidInput(fmt::format("{} needs AZURE_TENANT_ID and AZURE_CLIENT_ID", for_what));
   }
   return ClientIds{*tenant, *client};
 }
@@ -555,7 +555,7 @@ Result<std::shared_ptr<TokenCredential>> ServicePrincipal(const EnvLookup& env,
   auto secret = env("AZURE_CLIENT_SECRET");
   auto cert = env("AZURE_CLIENT_CERTIFICATE_PATH");
   if (!secret && !cert) {
-    return Invalid(
+    return InvalidInput(
         "--auth env needs AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH, with "
         "AZURE_TENANT_ID and AZURE_CLIENT_ID");
   }
@@ -582,7 +582,7 @@ Result<std::shared_ptr<TokenCredential>> ServicePrincipal(const EnvLookup& env,
 Result<std::shared_ptr<TokenCredential>> WorkloadIdentity(const EnvLookup& env,
                                                           const EntraOptions& options) {
   auto file = env("AZURE_FEDERATED_TOKEN_FILE");
-  if (!file) return Invalid("--auth workload needs AZURE_FEDERATED_TOKEN_FILE");
+  if (!file) return InvalidInput("--auth workload needs AZURE_FEDERATED_TOKEN_FILE");
   Result<ClientIds> ids = NeedClientIds(env, "workload identity");
   if (!ids.ok()) return ids.status();
   Result<std::string> url = TokenUrl(env, ids->tenant);
@@ -659,7 +659,7 @@ Result<std::shared_ptr<TokenCredential>> EntraCredential(std::string_view kind,
   if (kind == "azure-cli") {
     return std::shared_ptr<TokenCredential>(std::make_shared<AzureCliCredential>(options));
   }
-  if (kind != "auto") return Invalid(fmt::format("unknown Entra ID credential '{}'", kind));
+  if (kind != "auto") return InvalidInput(fmt::format("unknown Entra ID credential '{}'", kind));
   std::vector<std::shared_ptr<TokenCredential>> chain;
   if (env("AZURE_CLIENT_SECRET") || env("AZURE_CLIENT_CERTIFICATE_PATH")) {
     Result<std::shared_ptr<TokenCredential>> sp = ServicePrincipal(env, options);

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
+#include "base/text.h"
 
 namespace ferry::storage {
 
@@ -138,9 +138,7 @@ Result<WriteResult> MemoryStore::Put(std::string_view path, std::string data,
   object.content_type =
       options.content_type.empty() ? "application/octet-stream" : options.content_type;
   object.etag = fmt::format("\"0x{:X}\"", next_etag_++);
-  object.mtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+  object.mtime_ns = NowUnixNs();
   std::string etag = object.etag;
   objects_.insert_or_assign(std::string(path), std::move(object));
   staged_.erase(std::string(path));

@@ -15,8 +15,6 @@ namespace ferry::storage {
 
 namespace {
 
-Status Invalid(std::string message) { return Status(Code::kInvalidInput, std::move(message)); }
-
 Status ReadOnly(std::string_view what) {
   return Status(Code::kUnsupported,
                 fmt::format("{}: an S3 bucket is only ever read by ferry, never written", what));
@@ -53,7 +51,7 @@ std::string S3Endpoint::ObjectUrl(std::string_view key) const {
 
 Result<S3Endpoint> ParseS3Url(std::string_view url, const EnvLookup& env) {
   constexpr std::string_view kScheme = "s3://";
-  if (!url.starts_with(kScheme)) return Invalid(fmt::format("'{}' is not an s3:// URL", url));
+  if (!url.starts_with(kScheme)) return InvalidInput(fmt::format("'{}' is not an s3:// URL", url));
   std::string_view rest = url.substr(kScheme.size());
   size_t slash = rest.find('/');
   S3Endpoint endpoint;
@@ -66,7 +64,7 @@ Result<S3Endpoint> ParseS3Url(std::string_view url, const EnvLookup& env) {
                       std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.');
   }
   if (!valid) {
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "'{}': the bucket name must be 3 to 63 lower-case letters, digits, '-' or '.', as in "
         "s3://my-bucket/some/prefix",
         url));
@@ -77,7 +75,7 @@ Result<S3Endpoint> ParseS3Url(std::string_view url, const EnvLookup& env) {
     std::string service = *custom;
     while (service.ends_with('/')) service.pop_back();
     if (!service.starts_with("http://") && !service.starts_with("https://")) {
-      return Invalid(fmt::format(
+      return InvalidInput(fmt::format(
           "AWS_ENDPOINT_URL_S3 must be an http:// or https:// URL, as https://minio.example:9000, "
           "not '{}'",
           service));
@@ -101,7 +99,7 @@ Result<AwsCredentials> AwsCredentialsFromEnv(const EnvLookup& env) {
   std::string region = env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
   if (!region.empty()) credentials.region = region;
   if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
-    return Invalid(
+    return InvalidInput(
         "no credentials for the S3 source: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
         "AWS_SESSION_TOKEN for temporary credentials; AWS_REGION for the bucket's region)");
   }

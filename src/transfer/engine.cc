@@ -12,13 +12,11 @@ namespace {
 
 constexpr std::chrono::milliseconds kBurst{500};  // what an idle throttle lets through at once
 
-Status Invalid(const std::string& message) { return Status(Code::kInvalidInput, message); }
-
 // `parsed`, or an error that names the flag.
 template <typename T>
 Result<T> Named(const char* flag, Result<T> parsed) {
   if (parsed.ok()) return parsed;
-  return Invalid(fmt::format("{} {}", flag, parsed.status().message()));
+  return InvalidInput(fmt::format("{} {}", flag, parsed.status().message()));
 }
 
 Result<int> ParseStreams(const std::string& text) {
@@ -30,8 +28,9 @@ Result<int> ParseStreams(const std::string& text) {
     used = 0;
   }
   if (used == 0 || used != text.size() || n < 1 || n > EngineOptions::kMaxStreams) {
-    return Invalid(fmt::format("--concurrency '{}': give a number of streams from 1 to {}, or auto",
-                               text, EngineOptions::kMaxStreams));
+    return InvalidInput(
+        fmt::format("--concurrency '{}': give a number of streams from 1 to {}, or auto", text,
+                    EngineOptions::kMaxStreams));
   }
   return n;
 }
@@ -57,7 +56,7 @@ Result<EngineOptions> ParseEngineOptions(const EngineFlags& flags) {
     Result<uint64_t> memory = Named("--max-memory", ParseSize(flags.max_memory));
     if (!memory.ok()) return memory.status();
     if (*memory < EngineOptions::kMinMemory) {
-      return Invalid(
+      return InvalidInput(
           fmt::format("--max-memory '{}': give at least 16MiB (a block and a few small files)",
                       flags.max_memory));
     }
@@ -66,7 +65,7 @@ Result<EngineOptions> ParseEngineOptions(const EngineFlags& flags) {
   Result<uint64_t> blocks = Named("--block-above", ParseSize(flags.block_above));
   if (!blocks.ok()) return blocks.status();
   if (*blocks > (5000ull << 20)) {
-    return Invalid(fmt::format(
+    return InvalidInput(fmt::format(
         "--block-above '{}': at most 5000MiB, the most one Put Blob may send", flags.block_above));
   }
   options.block_above = *blocks;
@@ -74,7 +73,7 @@ Result<EngineOptions> ParseEngineOptions(const EngineFlags& flags) {
     Result<double> rate = Named("--max-bandwidth", ParseRate(flags.max_bandwidth));
     if (!rate.ok()) return rate.status();
     if (*rate <= 0) {
-      return Invalid(
+      return InvalidInput(
           "--max-bandwidth: give a rate above zero (to pause at set times, use --schedule "
           "with 'off')");
     }
@@ -88,7 +87,7 @@ Result<EngineOptions> ParseEngineOptions(const EngineFlags& flags) {
   if (!flags.max_ops.empty()) {
     Result<double> ops = Named("--max-ops", ParseOpsRate(flags.max_ops));
     if (!ops.ok()) return ops.status();
-    if (*ops <= 0) return Invalid("--max-ops: give a rate above zero, e.g. 200/s");
+    if (*ops <= 0) return InvalidInput("--max-ops: give a rate above zero, e.g. 200/s");
     options.max_ops = *ops;
   }
   return options;
