@@ -9,7 +9,7 @@
 namespace ferry {
 namespace {
 
-std::string RandomBytes(size_t n, uint32_t seed) {
+std::string PseudoRandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::string s(n, '\0');
   for (char& c : s) c = char(rng());
@@ -28,7 +28,7 @@ TEST(Md5Pair, KnownDigests) {
 // The whole digest and every block's digest equal OpenSSL's, for blocks of aligned and odd
 // sizes, fed in pieces of every shape (so both the in-step and the out-of-step paths run).
 TEST(Md5Pair, MatchesOpenSslForEverySplit) {
-  const std::string data = RandomBytes(70'000, 7);
+  const std::string data = PseudoRandomBytes(70'000, 7);
   const std::vector<std::vector<size_t>> block_plans = {
       {64, 128, 4096, 1000},  // aligned blocks, then a short last one
       {65, 63, 1, 4096},      // odd sizes: out of step

@@ -31,7 +31,7 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, CatalogConformance,
                              "sqlite", [] { return std::make_unique<FolderHost>(); }}),
                          [](const auto& info) { return info.param.name; });
 
-Config SampleConfig() {
+Config MinimalConfig() {
   Config c;
   c.source = "/data/share";
   c.target = "https://acct.blob.core.windows.net/archive/share";
@@ -51,17 +51,17 @@ void RunSql(const std::string& db, const std::string& sql) {
 TEST(SqliteCatalog, RefusesAFolderThatHoldsSomethingElse) {
   TempDir dir;
   testing::WriteFile(dir.Sub("busy/file"), "x");
-  auto busy = Catalog::Create(dir.Sub("busy"), SampleConfig());
+  auto busy = Catalog::Create(dir.Sub("busy"), MinimalConfig());
   EXPECT_EQ(busy.status().code(), Code::kInvalidInput);
   EXPECT_NE(busy.status().message().find("not an empty folder"), std::string::npos);
   auto not_migration = Catalog::Open(dir.Sub("busy"));
   EXPECT_NE(not_migration.status().message().find("not a ferry migration"), std::string::npos);
-  ASSERT_OK(Catalog::Create(dir.Sub("empty-is-fine"), SampleConfig()));
+  ASSERT_OK(Catalog::Create(dir.Sub("empty-is-fine"), MinimalConfig()));
 }
 
 TEST(SqliteCatalog, ACatalogFromANewerFerryIsRefused) {
   TempDir dir;
-  ASSERT_OK(Catalog::Create(dir.Sub("m"), SampleConfig()));
+  ASSERT_OK(Catalog::Create(dir.Sub("m"), MinimalConfig()));
   RunSql(dir.Sub("m/catalog.db"), "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
   auto opened = Catalog::Open(dir.Sub("m"));
   ASSERT_FALSE(opened.ok());
@@ -70,7 +70,7 @@ TEST(SqliteCatalog, ACatalogFromANewerFerryIsRefused) {
 
 TEST(SqliteCatalog, ASchema2CatalogGetsTheObjectSourceColumns) {
   TempDir dir;
-  ASSERT_OK(Catalog::Create(dir.Sub("m"), SampleConfig()));
+  ASSERT_OK(Catalog::Create(dir.Sub("m"), MinimalConfig()));
   RunSql(dir.Sub("m/catalog.db"),
          "ALTER TABLE items DROP COLUMN source_etag; ALTER TABLE items DROP COLUMN content_type; "
          "UPDATE meta SET value = '2' WHERE key = 'schema_version'");
@@ -88,7 +88,7 @@ TEST(SqliteCatalog, ASchema2CatalogGetsTheObjectSourceColumns) {
 
 TEST(SqliteCatalog, ASecondWriterIsRefusedButReadersAreNot) {
   TempDir dir;
-  auto first = Catalog::Create(dir.Sub("m"), SampleConfig());
+  auto first = Catalog::Create(dir.Sub("m"), MinimalConfig());
   ASSERT_OK(first);
   auto second = Catalog::Open(dir.Sub("m"));
   ASSERT_FALSE(second.ok());
@@ -101,7 +101,7 @@ TEST(SqliteCatalog, ASecondWriterIsRefusedButReadersAreNot) {
 TEST(SqliteCatalog, AnEditedEventBreaksTheChainThere) {
   TempDir dir;
   {
-    ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Create(dir.Sub("m"), SampleConfig()));
+    ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Create(dir.Sub("m"), MinimalConfig()));
     for (int i = 0; i < 4; ++i) ASSERT_OK(catalog->AppendEvent(1, "a", "copied", "{}"));
   }
   RunSql(dir.Sub("m/catalog.db"), "UPDATE events SET detail = '{\"x\":1}' WHERE id = 3");

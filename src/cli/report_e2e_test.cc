@@ -380,7 +380,7 @@ TEST_F(LiveTest, ACopyServesMetricsMidRunAndPrintsJsonLines) {
 using AuditTest = MigrationFixture;
 
 // The findings of audit-target for a container set up with @azure/storage-blob.
-std::map<std::string, std::string> Findings(const nlohmann::json& audit) {
+std::map<std::string, std::string> AuditFindings(const nlohmann::json& audit) {
   std::map<std::string, std::string> by_text;  // finding -> severity
   for (const auto& f : audit["findings"]) by_text[f["finding"]] = f["severity"];
   return by_text;
@@ -402,7 +402,7 @@ TEST_F(AuditTest, PublicAccessPoliciesSoftDeleteAndTheCredentialAreAudited) {
              {"service", "-", R"({"deleteRetentionPolicy": {"enabled": false}})"});
   auto open = Ferry({"audit-target", Mig(), "--json"});
   ASSERT_EQ(open.exit_code, 0) << open.err;
-  const auto findings = Findings(nlohmann::json::parse(open.out));
+  const auto findings = AuditFindings(nlohmann::json::parse(open.out));
   EXPECT_TRUE(Has(findings, "anyone can list and read the container", "high")) << open.out;
   EXPECT_TRUE(Has(findings, "stored access policy 'forever'", "medium")) << open.out;
   EXPECT_TRUE(Has(findings, "blob soft delete is off", "high")) << open.out;
@@ -418,7 +418,7 @@ TEST_F(AuditTest, PublicAccessPoliciesSoftDeleteAndTheCredentialAreAudited) {
   RunChecker(Azurite::Global(),
              {"service", "-", R"({"deleteRetentionPolicy": {"enabled": true, "days": 14}})"});
   auto closed = Ferry({"audit-target", Mig(), "--json"});
-  const auto after = Findings(nlohmann::json::parse(closed.out));
+  const auto after = AuditFindings(nlohmann::json::parse(closed.out));
   RunChecker(Azurite::Global(),
              {"service", "-", R"({"deleteRetentionPolicy": {"enabled": false}})"});
   EXPECT_FALSE(Has(after, "anyone can", "high")) << closed.out;
@@ -430,7 +430,7 @@ TEST_F(AuditTest, PublicAccessPoliciesSoftDeleteAndTheCredentialAreAudited) {
   std::string sas = RunChecker(Azurite::Global(), {"sas", container_, "2592000"})["sas"];
   auto with_sas = RunFerry({"audit-target", Mig(), "--json"}, {{"AZURE_STORAGE_SAS_TOKEN", sas}});
   ASSERT_EQ(with_sas.exit_code, 0) << with_sas.err;
-  const auto sas_findings = Findings(nlohmann::json::parse(with_sas.out));
+  const auto sas_findings = AuditFindings(nlohmann::json::parse(with_sas.out));
   EXPECT_TRUE(Has(sas_findings, "signs in with a SAS", "medium")) << with_sas.out;
   EXPECT_TRUE(Has(sas_findings, "long after the migration", "medium")) << with_sas.out;
   EXPECT_EQ(with_sas.out.find("sig="), std::string::npos) << "the SAS itself is never shown";

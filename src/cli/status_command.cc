@@ -124,7 +124,7 @@ void PrintStates(const nlohmann::json& doc, std::ostream& out) {
   row("total", doc);
 }
 
-void PrintOpenProblems(const nlohmann::json& doc, std::ostream& out) {
+void PrintStatusProblems(const nlohmann::json& doc, std::ostream& out) {
   const auto& open = doc["open_problems"];
   if (open["blocking"].get<int64_t>() > 0) {
     out << fmt::format(
@@ -200,7 +200,7 @@ int RunStatus(const StatusOptions& o) {
   out << fmt::format("migration {}\n  source {}\n  target {}\n\n", o.dir,
                      doc["source"].get<std::string>(), doc["target"].get<std::string>());
   PrintStates(doc, out);
-  PrintOpenProblems(doc, out);
+  PrintStatusProblems(doc, out);
   PrintRuns(doc, out);
   PrintWorkers(doc, out);
   PrintSyncPasses(doc, out);
