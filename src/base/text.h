@@ -26,9 +26,9 @@ std::string Count(int64_t n, std::string_view one, std::string_view many = {});
 // A Unix time (nanoseconds) in UTC, to the second, as people read it ("2026-11-24 18:00:00 UTC")
 // or as ISO 8601 ("2026-11-24T18:00:00Z").
 std::string HumanTime(int64_t unix_ns);
+std::string IsoTime(int64_t unix_ns);
 // The system clock's time now, as such a Unix time.
 int64_t NowUnixNs();
-std::string IsoTime(int64_t unix_ns);
 // "Mon, 30 Nov 2026 15:07:37 GMT": the HTTP date (RFC 9110 IMF-fixdate), as x-ms-date wants it.
 std::string HttpTime(int64_t unix_ns);
 

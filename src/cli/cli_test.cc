@@ -17,8 +17,6 @@
 namespace ferry::testing {
 namespace {
 
-int Lines(const std::string& text) { return int(std::count(text.begin(), text.end(), '\n')); }
-
 TEST(Cli, VersionAndHelp) {
   auto version = RunFerry({"--version"});
   EXPECT_EQ(version.exit_code, 0);

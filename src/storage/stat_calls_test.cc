@@ -15,13 +15,6 @@ namespace {
 using storage::PendingStat;
 using storage::StatCalls;
 
-void WriteFile(const std::string& path, const std::string& bytes) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr);
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
-  std::fclose(f);
-}
-
 class StatCallsTest : public ::testing::TestWithParam<bool> {};
 INSTANTIATE_TEST_SUITE_P(Kinds, StatCallsTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "io_uring" : "threads"; });

@@ -30,10 +30,6 @@ struct Expected {
   struct stat st {};
 };
 
-inline int Lines(const std::string& text) {
-  return int(std::count(text.begin(), text.end(), '\n'));
-}
-
 inline std::string Random(size_t n, std::mt19937_64& rng) {
   std::string s(n, '\0');
   for (size_t i = 0; i + 8 <= n; i += 8) {

@@ -1,6 +1,7 @@
 // Runs a program to completion and captures what it printed.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,11 @@ struct ProcessResult {
   std::string out;
   std::string err;
 };
+
+// How many lines `text` (a process's output) holds: its newlines.
+inline int Lines(const std::string& text) {
+  return int(std::count(text.begin(), text.end(), '\n'));
+}
 
 struct ProcessOptions {
   // Variables to set (a value) or unset (nullopt) on top of this process's environment.
