@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -121,6 +122,34 @@ TEST(PostgresCatalog, TablesOfAnOlderFerryAreBroughtUpToDate) {
   ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
                        db->Exec("SELECT max(version) FROM ferry_schema"));
   EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+}
+
+// What a ferry of one version does on a database assumes every process on it follows the same
+// rules (a sync's helpers, who holds a migration alone): an older ferry refuses tables a newer
+// one has brought up to date, however it opens them.
+TEST(PostgresCatalog, TablesOfANewerFerryAreRefusedByEveryOpen) {
+  std::string url = Postgres::Global().NewDatabase("newer");
+  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(url + "?migration=n", {}));
+  created.reset();
+  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
+  ASSERT_OK(db->Run(
+      fmt::format("UPDATE ferry_schema SET version = {}", catalog::kPostgresSchemaVersion + 1)));
+  const std::string location = url + "?migration=n";
+  using Opening = std::function<Result<std::unique_ptr<Catalog>>()>;
+  for (const auto& [how, open] : std::vector<std::pair<std::string, Opening>>{
+           {"open", [&] { return Catalog::Open(location); }},
+           {"read", [&] { return Catalog::OpenForReading(location); }},
+           {"work", [&] { return Catalog::OpenAsWorker(location); }},
+           {"create", [&] { return Catalog::Create(url + "?migration=other", {}); }}}) {
+    Result<std::unique_ptr<Catalog>> opened = open();
+    ASSERT_FALSE(opened.ok()) << how;
+    EXPECT_EQ(opened.status().code(), Code::kInvalidInput) << how;
+    EXPECT_NE(opened.status().message().find("newer ferry"), std::string::npos)
+        << how << ": " << opened.status().ToString();
+  }
+  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
+                       db->Exec("SELECT max(version) FROM ferry_schema"));
+  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion + 1) << "left as it was";
 }
 
 TEST(PostgresCatalog, AFailedWriteFailsTheCommitAndTheChainStaysWhole) {
