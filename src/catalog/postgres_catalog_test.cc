@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -121,6 +123,59 @@ TEST(PostgresCatalog, TablesOfAnOlderFerryAreBroughtUpToDate) {
   ASSERT_OK(opened->AppendEvent(1, "", "note", "{}")) << "the log's function is there again";
   ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
                        db->Exec("SELECT max(version) FROM ferry_schema"));
+  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+}
+
+TEST(PostgresCatalog, TablesOfSchemaFourGainWhatEarlyOnesLacked) {
+  std::string url = Postgres::Global().NewDatabase("four");
+  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(url + "?migration=f", {}));
+  created.reset();
+  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
+  ASSERT_OK(
+      db->Run("ALTER TABLE ferry_listing_folders DROP COLUMN scanner_only; UPDATE ferry_schema SET "
+              "version = 4"));
+  ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(url + "?migration=f"));
+  ASSERT_OK_AND_ASSIGN(catalog::PgResult column,
+                       db->Exec("SELECT count(*) FROM information_schema.columns WHERE "
+                                "table_name = 'ferry_listing_folders' AND column_name = "
+                                "'scanner_only'"));
+  EXPECT_EQ(column.Int(0, 0), 1);
+  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
+                       db->Exec("SELECT max(version) FROM ferry_schema"));
+  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+}
+
+// Tables in use (an older ferry still at work) are not brought up to date under it: the
+// upgrade would wait behind its transactions, and every statement behind the upgrade.
+TEST(PostgresCatalog, AnUpgradeWhileTheTablesAreInUseGivesUpAndSaysWhy) {
+  std::string url = Postgres::Global().NewDatabase("busy_upgrade");
+  const std::string location = url + "?migration=b";
+  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(location, {}));
+  created.reset();
+  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
+  ASSERT_OK(db->Run("UPDATE ferry_schema SET version = 4"));
+  ASSERT_OK_AND_ASSIGN(auto older, catalog::PgConnection::Connect(url));
+  ASSERT_OK(older->Run("BEGIN; UPDATE ferry_items SET state = state WHERE false"));
+
+  auto opening = std::async(std::launch::async, [&] { return Catalog::Open(location); });
+  if (opening.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "the upgrade still waits for the older ferry after a minute";
+    ASSERT_OK(older->Run("COMMIT"));  // lets it through, to end the test
+    opening.wait();
+    return;
+  }
+  Result<std::unique_ptr<Catalog>> refused = opening.get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kRefused) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("older ferry still working"), std::string::npos)
+      << refused.status().ToString();
+  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
+                       db->Exec("SELECT max(version) FROM ferry_schema"));
+  EXPECT_EQ(version.Int(0, 0), 4) << "nothing changed";
+
+  ASSERT_OK(older->Run("COMMIT"));
+  ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(location));
+  ASSERT_OK_AND_ASSIGN(version, db->Exec("SELECT max(version) FROM ferry_schema"));
   EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
 }
 
