@@ -20,6 +20,8 @@ namespace {
 // Created once per database, under a transaction-scoped advisory lock so that two processes
 // creating the first migration at once do not race.
 constexpr int64_t kSchemaLockKey = 0x6665727279;  // "ferry"
+// How long bringing the tables up to date waits for others to let go of them.
+constexpr int kUpgradeWaitSeconds = 5;
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ferry_migrations (name TEXT PRIMARY KEY, created_ns BIGINT NOT NULL);
@@ -130,6 +132,9 @@ CREATE TABLE IF NOT EXISTS ferry_listing_folders (
   PRIMARY KEY (migration, run, path));
 CREATE INDEX IF NOT EXISTS ferry_listing_folders_open
   ON ferry_listing_folders (migration, run, path) WHERE NOT done;
+-- Schema 5: folders left to the scanning process (early tables of 4 were made without it).
+ALTER TABLE ferry_listing_folders ADD COLUMN IF NOT EXISTS scanner_only BOOLEAN NOT NULL
+  DEFAULT false;
 CREATE TABLE IF NOT EXISTS ferry_listing (
   migration TEXT NOT NULL REFERENCES ferry_migrations (name),
   run BIGINT NOT NULL,
@@ -393,7 +398,11 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
         found, kPostgresSchemaVersion));
   }
   if (found < kPostgresSchemaVersion) {
-    Status created = pg.Run(kSchema);
+    // Only while nothing else uses the tables: their DDL waits for the locks of every open
+    // transaction on them, and would hold up every statement behind it for as long as an older
+    // ferry still works (for ever, should that one wait on it in turn). Given up instead.
+    Status created = pg.Run(fmt::format("SET LOCAL lock_timeout = '{}s'", kUpgradeWaitSeconds));
+    if (created.ok()) created = pg.Run(kSchema);
     if (created.ok()) {
       created = pg.Exec("DELETE FROM ferry_schema").status();
     }
@@ -404,7 +413,12 @@ Result<std::unique_ptr<PostgresCatalog>> PostgresCatalog::Connect(const std::str
     }
     if (!created.ok()) {
       (void)pg.Run("ROLLBACK");
-      return created;
+      if (found == 0) return created;
+      return Status(Code::kRefused,
+                    fmt::format("could not bring this database's ferry tables from schema {} to "
+                                "{} ({}): is an older ferry still working on it? Stop every ferry "
+                                "that uses the database, then run this again",
+                                found, kPostgresSchemaVersion, created.message()));
     }
   }
   FERRY_RETURN_IF_ERROR(pg.Run("COMMIT"));

@@ -25,9 +25,10 @@ namespace ferry::catalog {
 
 // The version of ferry's tables in a database (the ferry_schema table).
 // 2: worker leases; 3: ferry_log_head, the partial index of claimable items; 4: a scan's
-// listing shared among processes (ferry_listing_folders, ferry_listing); 5: no new table, but
-// rules a ferry of 4 does not follow (a sync's copy shared with helpers, the holder's lock, no
-// holding a migration alone while a dead sync's helpers work), so that one refuses the tables.
+// listing shared among processes (ferry_listing_folders, ferry_listing); 5: rules a ferry of 4
+// does not follow (a sync's copy shared with helpers, the holder's lock, no holding a migration
+// alone while a dead sync's helpers work), so that one refuses the tables, and the column
+// ferry_listing_folders.scanner_only, which early tables of 4 lack.
 inline constexpr int kPostgresSchemaVersion = 5;
 
 // True for a postgresql:// or postgres:// location.
