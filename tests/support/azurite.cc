@@ -79,8 +79,13 @@ std::unique_ptr<Azurite> Azurite::Start(const AzuriteOptions& options) {
     }
     azurite->pid_ = pid;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    // Its own listener, not another's on the same port (two test programs can be handed the
+    // same free port at once): Azurite says where it listens once it does.
+    const std::string listening = fmt::format("successfully listens on {}://127.0.0.1:{}\n",
+                                              azurite->https_ ? "https" : "http", azurite->port_);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (Accepts(azurite->port_)) {
+      if (Accepts(azurite->port_) &&
+          ReadFile(azurite->log_path_).find(listening) != std::string::npos) {
         ::close(log_fd);
         return azurite;
       }
