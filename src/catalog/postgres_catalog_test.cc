@@ -110,39 +110,56 @@ TEST(PostgresCatalog, ANulCharacterIsRefusedInANameAndDroppedFromAMessage) {
   EXPECT_EQ(found->reason, "read error at offset 7");
 }
 
+// A new database holding migration `name` whose tables `sql` then changes (as another ferry
+// would have left them); a connection to it, for the test to look (null, the test failed).
+std::unique_ptr<catalog::PgConnection> TablesLeftAs(const std::string& url, const std::string& name,
+                                                    const std::string& sql) {
+  Result<std::unique_ptr<Catalog>> created = Catalog::Create(url + "?migration=" + name, {});
+  if (!created.ok()) {
+    ADD_FAILURE() << created.status().ToString();
+    return nullptr;
+  }
+  created->reset();
+  Result<std::unique_ptr<catalog::PgConnection>> db = catalog::PgConnection::Connect(url);
+  Status changed = db.ok() ? (*db)->Run(sql) : db.status();
+  if (!changed.ok()) {
+    ADD_FAILURE() << changed.ToString();
+    return nullptr;
+  }
+  return std::move(db).value();
+}
+
+int64_t SchemaVersion(catalog::PgConnection& db) {
+  Result<catalog::PgResult> version = db.Exec("SELECT max(version) FROM ferry_schema");
+  EXPECT_TRUE(version.ok()) << version.status().ToString();
+  return version.ok() ? version->Int(0, 0) : -1;
+}
+
 TEST(PostgresCatalog, TablesOfAnOlderFerryAreBroughtUpToDate) {
   std::string url = Postgres::Global().NewDatabase("older");
-  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(url + "?migration=o", {}));
-  created.reset();
-  // As the previous schema left them.
-  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
-  ASSERT_OK(db->Run(
-      "DROP FUNCTION ferry_log_head(text); DROP INDEX ferry_items_work; UPDATE ferry_schema SET "
-      "version = 2"));
+  // As the second schema left them.
+  auto db = TablesLeftAs(url, "o",
+                         "DROP FUNCTION ferry_log_head(text); DROP INDEX ferry_items_work; UPDATE "
+                         "ferry_schema SET version = 2");
+  ASSERT_NE(db, nullptr);
   ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(url + "?migration=o"));
   ASSERT_OK(opened->AppendEvent(1, "", "note", "{}")) << "the log's function is there again";
-  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
-                       db->Exec("SELECT max(version) FROM ferry_schema"));
-  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+  EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion);
 }
 
 TEST(PostgresCatalog, TablesOfSchemaFourGainWhatEarlyOnesLacked) {
   std::string url = Postgres::Global().NewDatabase("four");
-  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(url + "?migration=f", {}));
-  created.reset();
-  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
-  ASSERT_OK(
-      db->Run("ALTER TABLE ferry_listing_folders DROP COLUMN scanner_only; UPDATE ferry_schema SET "
-              "version = 4"));
+  auto db = TablesLeftAs(url, "f",
+                         "ALTER TABLE ferry_listing_folders DROP COLUMN scanner_only; UPDATE "
+                         "ferry_schema SET version = 4");
+  ASSERT_NE(db, nullptr);
   ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(url + "?migration=f"));
   ASSERT_OK_AND_ASSIGN(catalog::PgResult column,
                        db->Exec("SELECT count(*) FROM information_schema.columns WHERE "
                                 "table_name = 'ferry_listing_folders' AND column_name = "
                                 "'scanner_only'"));
   EXPECT_EQ(column.Int(0, 0), 1);
-  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
-                       db->Exec("SELECT max(version) FROM ferry_schema"));
-  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+  EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion);
 }
 
 // Tables in use (an older ferry still at work) are not brought up to date under it: the
@@ -150,10 +167,8 @@ TEST(PostgresCatalog, TablesOfSchemaFourGainWhatEarlyOnesLacked) {
 TEST(PostgresCatalog, AnUpgradeWhileTheTablesAreInUseGivesUpAndSaysWhy) {
   std::string url = Postgres::Global().NewDatabase("busy_upgrade");
   const std::string location = url + "?migration=b";
-  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(location, {}));
-  created.reset();
-  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
-  ASSERT_OK(db->Run("UPDATE ferry_schema SET version = 4"));
+  auto db = TablesLeftAs(url, "b", "UPDATE ferry_schema SET version = 4");
+  ASSERT_NE(db, nullptr);
   ASSERT_OK_AND_ASSIGN(auto older, catalog::PgConnection::Connect(url));
   ASSERT_OK(older->Run("BEGIN; UPDATE ferry_items SET state = state WHERE false"));
 
@@ -169,14 +184,11 @@ TEST(PostgresCatalog, AnUpgradeWhileTheTablesAreInUseGivesUpAndSaysWhy) {
   EXPECT_EQ(refused.status().code(), Code::kRefused) << refused.status().ToString();
   EXPECT_NE(refused.status().message().find("older ferry still working"), std::string::npos)
       << refused.status().ToString();
-  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
-                       db->Exec("SELECT max(version) FROM ferry_schema"));
-  EXPECT_EQ(version.Int(0, 0), 4) << "nothing changed";
+  EXPECT_EQ(SchemaVersion(*db), 4) << "nothing changed";
 
   ASSERT_OK(older->Run("COMMIT"));
   ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(location));
-  ASSERT_OK_AND_ASSIGN(version, db->Exec("SELECT max(version) FROM ferry_schema"));
-  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion);
+  EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion);
 }
 
 // What a ferry of one version does on a database assumes every process on it follows the same
@@ -184,12 +196,11 @@ TEST(PostgresCatalog, AnUpgradeWhileTheTablesAreInUseGivesUpAndSaysWhy) {
 // one has brought up to date, however it opens them.
 TEST(PostgresCatalog, TablesOfANewerFerryAreRefusedByEveryOpen) {
   std::string url = Postgres::Global().NewDatabase("newer");
-  ASSERT_OK_AND_ASSIGN(auto created, Catalog::Create(url + "?migration=n", {}));
-  created.reset();
-  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(url));
-  ASSERT_OK(db->Run(
-      fmt::format("UPDATE ferry_schema SET version = {}", catalog::kPostgresSchemaVersion + 1)));
   const std::string location = url + "?migration=n";
+  auto db = TablesLeftAs(
+      url, "n",
+      fmt::format("UPDATE ferry_schema SET version = {}", catalog::kPostgresSchemaVersion + 1));
+  ASSERT_NE(db, nullptr);
   using Opening = std::function<Result<std::unique_ptr<Catalog>>()>;
   for (const auto& [how, open] : std::vector<std::pair<std::string, Opening>>{
            {"open", [&] { return Catalog::Open(location); }},
@@ -202,9 +213,7 @@ TEST(PostgresCatalog, TablesOfANewerFerryAreRefusedByEveryOpen) {
     EXPECT_NE(opened.status().message().find("newer ferry"), std::string::npos)
         << how << ": " << opened.status().ToString();
   }
-  ASSERT_OK_AND_ASSIGN(catalog::PgResult version,
-                       db->Exec("SELECT max(version) FROM ferry_schema"));
-  EXPECT_EQ(version.Int(0, 0), catalog::kPostgresSchemaVersion + 1) << "left as it was";
+  EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion + 1) << "left as it was";
 }
 
 TEST(PostgresCatalog, AFailedWriteFailsTheCommitAndTheChainStaysWhole) {
