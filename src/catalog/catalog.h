@@ -322,6 +322,9 @@ class Catalog {
 
   // Items, ordered by path. `states` empty means every state.
   virtual Result<ItemCursor> Items(const std::vector<ItemState>& states = {}) = 0;
+  // The items whose paths are at or after `from` and before `before` ("": no bound), as Items
+  // gives them (by path, on a snapshot).
+  virtual Result<ItemCursor> ItemsBetween(const std::string& from, const std::string& before) = 0;
   // Calls `visit` with each item in `states` (every state when empty), by path, on one snapshot;
   // stops at, and returns, the first error (of the catalog or of `visit`).
   Status ForEachItem(const std::vector<ItemState>& states,

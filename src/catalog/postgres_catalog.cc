@@ -647,6 +647,19 @@ Result<ItemCursor> PostgresCatalog::Items(const std::vector<ItemState>& states) 
   return ItemCursor(std::move(rows));
 }
 
+Result<ItemCursor> PostgresCatalog::ItemsBetween(const std::string& from,
+                                                 const std::string& before) {
+  Result<std::unique_ptr<PgConnection>> reader = PgConnection::Connect(where_.conninfo);
+  if (!reader.ok()) return reader.status();
+  std::string sql = fmt::format(
+      "SELECT {} FROM ferry_items WHERE migration = $1 AND path >= $2 AND ($3 = '' OR path < $3) "
+      "ORDER BY path",
+      kItemColumns);
+  auto rows = std::make_unique<PgRows<Item>>(std::move(reader).value(), &ReadItem);
+  FERRY_RETURN_IF_ERROR(rows->Open(sql, {where_.migration, from, before}));
+  return ItemCursor(std::move(rows));
+}
+
 Result<std::optional<Item>> PostgresCatalog::FindItem(std::string_view path) {
   Result<PgResult> r = Query(
       fmt::format("SELECT {} FROM ferry_items WHERE migration = $1 AND path = $2", kItemColumns),

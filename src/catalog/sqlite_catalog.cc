@@ -469,6 +469,19 @@ Result<ItemCursor> SqliteCatalog::Items(const std::vector<ItemState>& states) {
       std::make_unique<SqliteItems>(std::move(reader).value(), std::move(stmt).value()));
 }
 
+Result<ItemCursor> SqliteCatalog::ItemsBetween(const std::string& from, const std::string& before) {
+  Result<std::unique_ptr<Database>> reader = OpenReader();
+  if (!reader.ok()) return reader.status();
+  Result<Statement> stmt = (*reader)->Prepare(
+      fmt::format("SELECT {} FROM items WHERE path >= ?1 AND (?2 = '' OR path < ?2) ORDER BY path",
+                  kItemColumns));
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, from);
+  stmt->Bind(2, before);
+  return ItemCursor(
+      std::make_unique<SqliteItems>(std::move(reader).value(), std::move(stmt).value()));
+}
+
 Result<std::optional<Item>> SqliteCatalog::FindItem(std::string_view path) {
   auto stmt = db_.Prepare(fmt::format("SELECT {} FROM items WHERE path = ?1", kItemColumns));
   if (!stmt.ok()) return stmt.status();

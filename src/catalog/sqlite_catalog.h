@@ -34,6 +34,7 @@ class SqliteCatalog final : public Catalog {
   Status EndRun(const Run& run) override;
   Result<std::vector<Run>> Runs() override;
   Result<ItemCursor> Items(const std::vector<ItemState>& states) override;
+  Result<ItemCursor> ItemsBetween(const std::string& from, const std::string& before) override;
   Result<std::optional<Item>> FindItem(std::string_view path) override;
   Result<bool> HasDescendants(std::string_view folder) override;
   Result<std::vector<StateTotals>> Totals() override;

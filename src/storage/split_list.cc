@@ -19,6 +19,105 @@ constexpr size_t kMaxHeldEntries = 50000;  // the levels' own entries held while
 constexpr int kMaxDepth = 4;               // levels split below the listing's prefix
 constexpr size_t kStreamBuffer = 10000;    // entries a stream reads ahead of the reader
 
+// A part of a plan while it is made: entries of a level, a level not split yet, or a prefix to
+// list flat.
+struct PlanPiece {
+  enum class Type { kEntries, kLevel, kFlat };
+  Type type;
+  std::string prefix;          // kLevel, kFlat
+  std::vector<Entry> entries;  // kEntries
+};
+
+// The level's entries and sub-prefixes in byte order: the paths under "dir/" all lie between the
+// entries before "dir/" and those after it.
+void Interleave(LevelPage page, std::vector<PlanPiece>& out) {
+  size_t e = 0, p = 0;
+  while (e < page.entries.size() || p < page.prefixes.size()) {
+    if (p == page.prefixes.size() ||
+        (e < page.entries.size() && page.entries[e].path < page.prefixes[p])) {
+      if (out.empty() || out.back().type != PlanPiece::Type::kEntries) {
+        out.push_back({PlanPiece::Type::kEntries, "", {}});
+      }
+      out.back().entries.push_back(std::move(page.entries[e++]));
+    } else {
+      out.push_back({PlanPiece::Type::kLevel, std::move(page.prefixes[p++]), {}});
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& prefix, bool metadata,
+                                             size_t enough, TaskPool& pool) {
+  std::vector<PlanPiece> plan{{PlanPiece::Type::kLevel, prefix, {}}};
+  size_t held = 0;
+  for (int depth = 0; depth < kMaxDepth; ++depth) {
+    size_t parts = 0, levels = 0;
+    for (const PlanPiece& piece : plan) {
+      if (piece.type != PlanPiece::Type::kEntries) ++parts;
+      if (piece.type == PlanPiece::Type::kLevel) ++levels;
+    }
+    if (levels == 0 || (depth > 0 && parts >= enough)) break;
+    std::vector<std::future<Result<LevelPage>>> pages;
+    for (const PlanPiece& piece : plan) {
+      if (piece.type != PlanPiece::Type::kLevel) continue;
+      auto read = std::make_shared<std::promise<Result<LevelPage>>>();
+      pages.push_back(read->get_future());
+      pool.Submit([&store, read, metadata, level = piece.prefix] {
+        read->set_value(store.ListLevel(level, "", ListOptions{.metadata = metadata}));
+      });
+    }
+    // The plan as it is, kept whole in case this level is not split after all.
+    std::vector<PlanPiece> before = plan;
+    std::vector<PlanPiece> next;
+    size_t page_index = 0;
+    Status failed;
+    for (PlanPiece& piece : plan) {
+      if (piece.type != PlanPiece::Type::kLevel) {
+        next.push_back(std::move(piece));
+        continue;
+      }
+      Result<LevelPage> page = pages[page_index++].get();
+      if (page.ok() && !page->unlisted.empty()) {
+        page = Status(Code::kIo, "cannot list '" + page->unlisted.front().first +
+                                     "': " + page->unlisted.front().second);
+      }
+      if (!page.ok()) {
+        if (failed.ok()) failed = page.status();
+        continue;
+      }
+      if (!page->next.empty() || page->prefixes.size() > kMaxChildren ||
+          held + page->entries.size() > kMaxHeldEntries) {
+        next.push_back({PlanPiece::Type::kFlat, std::move(piece.prefix), {}});
+        continue;
+      }
+      held += page->entries.size();
+      Interleave(std::move(page).value(), next);
+    }
+    if (!failed.ok()) return failed;
+    // A level too many: folders too small to pay for a request each (500 folders of 100
+    // objects cost 500 requests where 50 pages would do). The levels stay whole.
+    size_t split = 0;
+    for (const PlanPiece& piece : next) split += piece.type != PlanPiece::Type::kEntries;
+    if (depth > 0 && split > 2 * enough) {
+      plan = std::move(before);  // its levels go flat below
+      break;
+    }
+    plan = std::move(next);
+  }
+  std::vector<PlannedPart> parts;
+  for (PlanPiece& piece : plan) {
+    if (piece.type == PlanPiece::Type::kEntries) {
+      parts.push_back({false, "", std::move(piece.entries)});
+    } else {
+      parts.push_back({true, std::move(piece.prefix), {}});
+    }
+  }
+  return parts;
+}
+
+namespace {
+
 // The flat listing of one sub-prefix, read on a pool thread and handed over through a bounded
 // queue.
 class Stream {
@@ -177,65 +276,15 @@ class SplitLister : public Lister {
  private:
   // Splits the prefix's levels, breadth first, into entries and sub-prefixes to list flat.
   Status Plan() {
-    plan_.push_back({Piece::Type::kLevel, prefix_, {}, "", "", nullptr});
-    size_t held = 0;
-    const size_t enough = 4 * size_t(streams_);
-    for (int depth = 0; depth < kMaxDepth; ++depth) {
-      size_t parts = 0, levels = 0;
-      for (const Piece& piece : plan_) {
-        if (piece.type != Piece::Type::kEntries) ++parts;
-        if (piece.type == Piece::Type::kLevel) ++levels;
+    Result<std::vector<PlannedPart>> parts =
+        PlanListing(store_, prefix_, options_.metadata, 4 * size_t(streams_), pool_);
+    if (!parts.ok()) return parts.status();
+    for (PlannedPart& part : *parts) {
+      if (part.flat) {
+        plan_.push_back({Piece::Type::kFlat, std::move(part.prefix), {}, "", "", nullptr});
+      } else {
+        plan_.push_back({Piece::Type::kEntries, "", std::move(part.entries), "", "", nullptr});
       }
-      if (levels == 0 || (depth > 0 && parts >= enough)) break;
-      std::vector<std::future<Result<LevelPage>>> pages;
-      for (const Piece& piece : plan_) {
-        if (piece.type != Piece::Type::kLevel) continue;
-        auto read = std::make_shared<std::promise<Result<LevelPage>>>();
-        pages.push_back(read->get_future());
-        pool_.Submit([this, read, prefix = piece.prefix] {
-          read->set_value(store_.ListLevel(prefix, "", ListOptions{.metadata = options_.metadata}));
-        });
-      }
-      // The plan as it is, kept whole in case this level is not split after all.
-      std::vector<Piece> before = plan_;
-      std::vector<Piece> next;
-      size_t page_index = 0;
-      Status failed;
-      for (Piece& piece : plan_) {
-        if (piece.type != Piece::Type::kLevel) {
-          next.push_back(std::move(piece));
-          continue;
-        }
-        Result<LevelPage> page = pages[page_index++].get();
-        if (page.ok() && !page->unlisted.empty()) {
-          page = Status(Code::kIo, "cannot list '" + page->unlisted.front().first +
-                                       "': " + page->unlisted.front().second);
-        }
-        if (!page.ok()) {
-          if (failed.ok()) failed = page.status();
-          continue;
-        }
-        if (!page->next.empty() || page->prefixes.size() > kMaxChildren ||
-            held + page->entries.size() > kMaxHeldEntries) {
-          next.push_back({Piece::Type::kFlat, std::move(piece.prefix), {}, "", "", nullptr});
-          continue;
-        }
-        held += page->entries.size();
-        Interleave(std::move(page).value(), next);
-      }
-      if (!failed.ok()) return failed;
-      // A level too many: folders too small to pay for a request each (500 folders of 100
-      // objects cost 500 requests where 50 pages would do). The levels stay whole.
-      size_t split = 0;
-      for (const Piece& piece : next) split += piece.type != Piece::Type::kEntries;
-      if (depth > 0 && split > 2 * enough) {
-        plan_ = std::move(before);  // its levels go flat below
-        break;
-      }
-      plan_ = std::move(next);
-    }
-    for (Piece& piece : plan_) {
-      if (piece.type == Piece::Type::kLevel) piece.type = Piece::Type::kFlat;
     }
     if (store_.ListsAfter()) ToRanges();
     return Status::Ok();
@@ -261,23 +310,6 @@ class SplitLister : public Lister {
                        i == 0 ? "" : starts[i - 1],
                        i < starts.size() ? starts[i] : "",
                        nullptr});
-    }
-  }
-
-  // The level's entries and sub-prefixes in byte order: the paths under "dir/" all lie between
-  // the entries before "dir/" and those after it.
-  static void Interleave(LevelPage page, std::vector<Piece>& out) {
-    size_t e = 0, p = 0;
-    while (e < page.entries.size() || p < page.prefixes.size()) {
-      if (p == page.prefixes.size() ||
-          (e < page.entries.size() && page.entries[e].path < page.prefixes[p])) {
-        if (out.empty() || out.back().type != Piece::Type::kEntries) {
-          out.push_back({Piece::Type::kEntries, "", {}, "", "", nullptr});
-        }
-        out.back().entries.push_back(std::move(page.entries[e++]));
-      } else {
-        out.push_back({Piece::Type::kLevel, std::move(page.prefixes[p++]), {}, "", "", nullptr});
-      }
     }
   }
 

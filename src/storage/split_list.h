@@ -6,10 +6,30 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/store.h"
 
+namespace ferry {
+class TaskPool;
+}
+
 namespace ferry::storage {
+
+// A part of a planned listing: the entries a level listing returned, or a prefix to list flat.
+struct PlannedPart {
+  bool flat = false;
+  std::string prefix;          // flat: every path under it
+  std::vector<Entry> entries;  // not flat: in byte order
+};
+
+// How SplitListing splits the listing of `prefix` ("" or ending in '/'): its levels listed with
+// '/' as the delimiter, breadth first (on `pool`), until there are `enough` prefixes to list flat
+// or the rules below stop it; the parts in byte order, together the whole listing. A part whose
+// prefix is `prefix` itself means the listing was not split. Entries of the levels are listed
+// `metadata` or not.
+Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& prefix, bool metadata,
+                                             size_t enough, TaskPool& pool);
 
 // The store's listing under `prefix` ("" or ending in '/'), the same entries in the same order,
 // read by up to `streams` parallel requests. `flat` is the store's own (flat) listing of the

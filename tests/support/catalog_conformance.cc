@@ -218,6 +218,40 @@ TEST_P(CatalogConformance, ItemsComeBackInPathByteOrderAndFilteredByState) {
   EXPECT_FALSE(*catalog->HasDescendants("B"));
 }
 
+// What a part of a split listing is compared with: the items between two paths, in byte order.
+TEST_P(CatalogConformance, ItemsBetweenTwoPathsComeBackInByteOrder) {
+  auto catalog = NewCatalog();
+  ASSERT_NE(catalog, nullptr);
+  ASSERT_OK(catalog->BeginTransaction());
+  for (const char* path : {"b", "a/x", "a-b", "a", "é", "B", "a0", "a/x/y", "a/"}) {
+    Item item = FileItem(path, 10);
+    ASSERT_OK(catalog->InsertItem(item));
+  }
+  ASSERT_OK(catalog->CommitTransaction());
+  auto between = [&](const std::string& from, const std::string& before) {
+    std::vector<std::string> paths;
+    Result<catalog::ItemCursor> cursor = catalog->ItemsBetween(from, before);
+    EXPECT_OK(cursor);
+    if (!cursor.ok()) return paths;
+    Item item;
+    while (true) {
+      Result<bool> more = cursor->Next(item);
+      EXPECT_OK(more);
+      if (!more.ok() || !*more) break;
+      paths.push_back(item.path);
+    }
+    return paths;
+  };
+  EXPECT_EQ(between("", ""),
+            (std::vector<std::string>{"B", "a", "a-b", "a/", "a/x", "a/x/y", "a0", "b", "é"}));
+  // The paths under "a/": from "a/", before "a0" ('/' + 1).
+  EXPECT_EQ(between("a/", "a0"), (std::vector<std::string>{"a/", "a/x", "a/x/y"}));
+  EXPECT_EQ(between("a/x/", "a/x0"), (std::vector<std::string>{"a/x/y"}));
+  EXPECT_EQ(between("a0", ""), (std::vector<std::string>{"a0", "b", "é"}));
+  EXPECT_EQ(between("", "a-b"), (std::vector<std::string>{"B", "a"}));
+  EXPECT_TRUE(between("a/x/z", "a0").empty());
+}
+
 TEST_P(CatalogConformance, ACursorKeepsItsSnapshotWhileTheWriterChangesRows) {
   auto catalog = NewCatalog();
   ASSERT_NE(catalog, nullptr);
