@@ -233,6 +233,19 @@ Status Catalog::LeadCopy(int64_t) { return NoSharedListing(); }
 Result<SharedCopy> Catalog::OpenSharedCopy() { return NoSharedListing(); }
 Result<bool> Catalog::RunHoldsMigration(int64_t) { return NoSharedListing(); }
 Status Catalog::HelpCopy(const SharedCopy&) { return NoSharedListing(); }
+Status Catalog::OpenDriftCheck(int64_t, const std::vector<std::string>&) {
+  return NoSharedListing();
+}
+Result<int64_t> Catalog::OpenDriftCheckRun() { return NoSharedListing(); }
+Result<std::optional<DriftPart>> Catalog::ClaimDriftPart(int64_t, std::chrono::seconds) {
+  return NoSharedListing();
+}
+Result<bool> Catalog::HoldDriftPart(int64_t, const std::string&, const std::string&, int64_t,
+                                    int64_t, bool, std::chrono::seconds) {
+  return NoSharedListing();
+}
+Result<DriftTotals> Catalog::DriftCheckTotals(int64_t) { return NoSharedListing(); }
+Status Catalog::CloseDriftCheck(int64_t) { return NoSharedListing(); }
 
 void StateTotals::Add(std::string_view kind, int64_t count, int64_t size) {
   items += count;

@@ -275,6 +275,20 @@ struct SharedCopy {
   bool operator==(const SharedCopy&) const = default;
 };
 
+// A part of a sync's drift check, claimed: its prefix, and the path up to which a process that
+// held it before recorded what it found ("" for none).
+struct DriftPart {
+  std::string prefix;
+  std::string checked_to;
+  bool operator==(const DriftPart&) const = default;
+};
+
+// What the parts of a drift check hold: parts not done, and what the recorded ones found.
+struct DriftTotals {
+  int64_t parts = 0, left = 0;
+  int64_t changed = 0, unexpected = 0;
+};
+
 // One migration's catalog. Not thread-safe: one thread of a process uses it.
 class Catalog {
  public:
@@ -454,6 +468,35 @@ class Catalog {
   // Makes this process (a catalog opened for reading) a worker of the copy `copy`: it claims
   // only while the copy's leader has not left.
   virtual Status HelpCopy(const SharedCopy& copy);
+
+  // ---- A sync's drift check shared with the processes that help it (a catalog that
+  // SharesListing) ----
+  // The sync, holding the migration alone, splits the target's listing into parts (prefixes);
+  // it and any process that helps claim parts (with a lease), compare each part's listing with
+  // the items under its prefix, and record what they found a batch at a time: each batch in one
+  // transaction with the part's progress, committed only while the part is still theirs
+  // (HoldDriftPart), so a part checked twice, after a lease ran out, is recorded once.
+  // REQUIRES (each but HoldDriftPart): no transaction open.
+  // Opens the drift check of run `run` (a sync's) with parts `prefixes`; forgets earlier ones.
+  virtual Status OpenDriftCheck(int64_t run, const std::vector<std::string>& prefixes);
+  // The run whose drift check is open (its sync running, and holding the migration) with parts
+  // not done, or 0.
+  virtual Result<int64_t> OpenDriftCheckRun();
+  // Claims a part of the drift check of `run` that no process holds within its lease, for
+  // `lease`; nullopt when there is none.
+  virtual Result<std::optional<DriftPart>> ClaimDriftPart(int64_t run, std::chrono::seconds lease);
+  // In the transaction that records a batch of the part with `prefix`: records that the paths up
+  // to `checked_to` are checked, with `changed` and `unexpected` more found, and the part done
+  // (`done`) or kept for another `lease`. Returns false when the part is no longer this
+  // process's (another took it over, or the check is closed): the transaction must then be
+  // rolled back. Until the commit, no other process can take the part over.
+  virtual Result<bool> HoldDriftPart(int64_t run, const std::string& prefix,
+                                     const std::string& checked_to, int64_t changed,
+                                     int64_t unexpected, bool done, std::chrono::seconds lease);
+  // The parts of the drift check of `run` and what they recorded.
+  virtual Result<DriftTotals> DriftCheckTotals(int64_t run);
+  // Forgets the drift check of `run`.
+  virtual Status CloseDriftCheck(int64_t run);
 
  protected:
   Catalog() = default;

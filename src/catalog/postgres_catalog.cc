@@ -151,6 +151,19 @@ CREATE TABLE IF NOT EXISTS ferry_listing (
   etag TEXT NOT NULL DEFAULT '',
   error TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (migration, run, path));
+-- Schema 6: a sync's drift check shared among processes: the target's listing in parts (a
+-- prefix each), claimed with a lease; how far each was checked, and what was found in it.
+CREATE TABLE IF NOT EXISTS ferry_drift_parts (
+  migration TEXT NOT NULL REFERENCES ferry_migrations (name),
+  run BIGINT NOT NULL,
+  prefix TEXT COLLATE "C" NOT NULL,
+  done BOOLEAN NOT NULL DEFAULT false,
+  checked_to TEXT COLLATE "C" NOT NULL DEFAULT '',
+  changed BIGINT NOT NULL DEFAULT 0,
+  unexpected BIGINT NOT NULL DEFAULT 0,
+  checker TEXT NOT NULL DEFAULT '',
+  lease_until TIMESTAMPTZ,
+  PRIMARY KEY (migration, run, prefix));
 )sql";
 
 // The runs of live workers, as a subquery ($1: the migration): heard from within their lease,
@@ -1658,6 +1671,86 @@ Status PostgresCatalog::CloseListing(int64_t run) {
     return st;
   }
   return db_->Run("COMMIT");
+}
+
+Status PostgresCatalog::OpenDriftCheck(int64_t run, const std::vector<std::string>& prefixes) {
+  const std::vector<PgParam> m{where_.migration};
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  Status st = db_->Exec("DELETE FROM ferry_drift_parts WHERE migration = $1", m).status();
+  if (st.ok()) {
+    std::vector<PgParam> paths(prefixes.begin(), prefixes.end());
+    st = db_->Exec(
+                "INSERT INTO ferry_drift_parts (migration, run, prefix) SELECT $1, $2, p FROM "
+                "unnest($3::text[]) AS p ON CONFLICT DO NOTHING",
+                {where_.migration, Int(run), PgArray(paths)})
+             .status();
+  }
+  if (!st.ok()) {
+    (void)db_->Run("ROLLBACK");
+    return st;
+  }
+  return db_->Run("COMMIT");
+}
+
+Result<int64_t> PostgresCatalog::OpenDriftCheckRun() {
+  Result<PgResult> r = db_->Exec(
+      fmt::format("SELECT coalesce(max(p.run), 0) FROM ferry_drift_parts p JOIN ferry_runs r ON "
+                  "r.id = p.run AND r.migration = p.migration WHERE p.migration = $1 AND NOT "
+                  "p.done AND r.outcome = 'running' AND {}",
+                  kHeldAlone),
+      {where_.migration});
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
+Result<std::optional<DriftPart>> PostgresCatalog::ClaimDriftPart(int64_t run,
+                                                                 std::chrono::seconds lease) {
+  if (lister_.empty()) lister_ = NewListerName();
+  Result<PgResult> r = db_->Exec(
+      "WITH c AS MATERIALIZED (SELECT prefix FROM ferry_drift_parts WHERE migration = $1 AND run "
+      "= $2 AND NOT done AND (lease_until IS NULL OR lease_until < clock_timestamp()) ORDER BY "
+      "prefix LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE ferry_drift_parts p SET checker = $3, "
+      "lease_until = clock_timestamp() + $4 * interval '1 second' FROM c WHERE p.migration = $1 "
+      "AND p.run = $2 AND p.prefix = c.prefix RETURNING p.prefix, p.checked_to",
+      {where_.migration, Int(run), lister_, Int(lease.count())});
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return std::optional<DriftPart>();
+  return std::optional<DriftPart>(DriftPart{r->Text(0, 0), r->Text(0, 1)});
+}
+
+Result<bool> PostgresCatalog::HoldDriftPart(int64_t run, const std::string& prefix,
+                                            const std::string& checked_to, int64_t changed,
+                                            int64_t unexpected, bool done,
+                                            std::chrono::seconds lease) {
+  if (!in_transaction_) {
+    return Status(Code::kInternal, "a drift part is held in the transaction that records it");
+  }
+  // The row stays locked until the commit: a claim skips it, so none takes it over meanwhile.
+  Result<PgResult> r = Query(
+      "UPDATE ferry_drift_parts SET checked_to = $4, changed = changed + $5, unexpected = "
+      "unexpected + $6, done = $7::boolean, lease_until = CASE WHEN $7::boolean THEN NULL ELSE "
+      "clock_timestamp() + $8 * interval '1 second' END WHERE migration = $1 AND run = $2 AND "
+      "prefix = $3 AND checker = $9 AND NOT done RETURNING 1",
+      {where_.migration, Int(run), prefix, checked_to, Int(changed), Int(unexpected),
+       std::string(done ? "true" : "false"), Int(lease.count()), lister_});
+  if (!r.ok()) return r.status();
+  return r->rows() == 1;
+}
+
+Result<DriftTotals> PostgresCatalog::DriftCheckTotals(int64_t run) {
+  Result<PgResult> r = db_->Exec(
+      "SELECT count(*), count(*) FILTER (WHERE NOT done), coalesce(sum(changed), 0), "
+      "coalesce(sum(unexpected), 0) FROM ferry_drift_parts WHERE migration = $1 AND run = $2",
+      {where_.migration, Int(run)});
+  if (!r.ok()) return r.status();
+  return DriftTotals{r->Int(0, 0), r->Int(0, 1), r->Int(0, 2), r->Int(0, 3)};
+}
+
+Status PostgresCatalog::CloseDriftCheck(int64_t run) {
+  return db_
+      ->Exec("DELETE FROM ferry_drift_parts WHERE migration = $1 AND run = $2",
+             {where_.migration, Int(run)})
+      .status();
 }
 
 }  // namespace ferry::catalog

@@ -29,7 +29,7 @@ namespace ferry::catalog {
 // does not follow (a sync's copy shared with helpers, the holder's lock, no holding a migration
 // alone while a dead sync's helpers work), so that one refuses the tables, and the column
 // ferry_listing_folders.scanner_only, which early tables of 4 lack.
-inline constexpr int kPostgresSchemaVersion = 5;
+inline constexpr int kPostgresSchemaVersion = 6;
 
 // True for a postgresql:// or postgres:// location.
 bool IsPostgresLocation(std::string_view location);
@@ -105,6 +105,14 @@ class PostgresCatalog final : public Catalog {
   Result<SharedCopy> OpenSharedCopy() override;
   Result<bool> RunHoldsMigration(int64_t run) override;
   Status HelpCopy(const SharedCopy& copy) override;
+  Status OpenDriftCheck(int64_t run, const std::vector<std::string>& prefixes) override;
+  Result<int64_t> OpenDriftCheckRun() override;
+  Result<std::optional<DriftPart>> ClaimDriftPart(int64_t run, std::chrono::seconds lease) override;
+  Result<bool> HoldDriftPart(int64_t run, const std::string& prefix, const std::string& checked_to,
+                             int64_t changed, int64_t unexpected, bool done,
+                             std::chrono::seconds lease) override;
+  Result<DriftTotals> DriftCheckTotals(int64_t run) override;
+  Status CloseDriftCheck(int64_t run) override;
 
  private:
   PostgresCatalog() = default;

@@ -625,6 +625,78 @@ TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
   EXPECT_EQ(Got(empty->Next(e)), false);
 }
 
+// A sync's drift check in parts: each claimed by one process at a time; a batch is recorded
+// with the part's progress only while the part is still the recorder's, so a part a slow
+// process held past its lease and another took over is recorded once, by the one that holds it.
+TEST(PostgresDriftCheck, APartIsRecordedOnceByWhoeverHoldsIt) {
+  std::string url = Postgres::Global().NewDatabase("drift") + "?migration=sync";
+  catalog::Config config;
+  config.source = "/data";
+  ASSERT_OK(Catalog::Create(url, config));
+  ASSERT_OK_AND_ASSIGN(auto leader, Catalog::Open(url));
+  ASSERT_OK_AND_ASSIGN(auto helper, Catalog::OpenForReading(url));
+  ASSERT_OK(leader->BeginTransaction());
+  catalog::Item item;
+  item.path = "b/1";
+  item.state = catalog::ItemState::kCopied;
+  ASSERT_OK(leader->InsertItem(item));
+  ASSERT_OK(leader->CommitTransaction());
+  ASSERT_OK_AND_ASSIGN(int64_t run, leader->BeginRun(catalog::Stage::kSync));
+  EXPECT_EQ(Got(helper->OpenDriftCheckRun()), 0);
+  ASSERT_OK(leader->OpenDriftCheck(run, {"a/", "b/"}));
+  EXPECT_EQ(Got(helper->OpenDriftCheckRun()), run);
+
+  using Part = std::optional<catalog::DriftPart>;
+  const auto minute = std::chrono::seconds(60);
+  EXPECT_EQ(Got(helper->ClaimDriftPart(run, std::chrono::seconds(1))), (Part{{"a/", ""}}));
+  EXPECT_EQ(Got(leader->ClaimDriftPart(run, minute)), (Part{{"b/", ""}}));
+  EXPECT_EQ(Got(leader->ClaimDriftPart(run, minute)), Part{}) << "both held";
+  // A batch of a/ recorded by the helper, which keeps the part.
+  ASSERT_OK(helper->BeginTransaction());
+  EXPECT_EQ(Got(helper->HoldDriftPart(run, "a/", "a/5", 2, 1, false, std::chrono::seconds(1))),
+            true);
+  ASSERT_OK(helper->CommitTransaction());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // the helper's claim runs out
+  EXPECT_EQ(Got(leader->ClaimDriftPart(run, minute)), (Part{{"a/", "a/5"}}))
+      << "taken over from where the helper recorded";
+
+  // The helper's next batch of a/ is not recorded: its item update and event go with it.
+  ASSERT_OK(helper->BeginTransaction());
+  item.state = catalog::ItemState::kConflict;
+  ASSERT_OK(helper->UpdateItem(item));
+  ASSERT_OK(helper->AppendEvent(run, "a/7", "conflict", "{}"));
+  EXPECT_EQ(Got(helper->HoldDriftPart(run, "a/", "a/9", 1, 0, true, minute)), false);
+  ASSERT_OK(helper->RollbackTransaction());
+  EXPECT_EQ(Got(leader->FindItem("b/1"))->state, catalog::ItemState::kCopied);
+
+  // While the leader records a/, nobody can take it over.
+  ASSERT_OK(leader->BeginTransaction());
+  EXPECT_EQ(Got(leader->HoldDriftPart(run, "a/", "a/9", 1, 0, true, minute)), true);
+  EXPECT_EQ(Got(helper->ClaimDriftPart(run, minute)), Part{});
+  ASSERT_OK(leader->CommitTransaction());
+  ASSERT_OK(leader->BeginTransaction());
+  EXPECT_EQ(Got(leader->HoldDriftPart(run, "b/", "b/1", 0, 3, true, minute)), true);
+  ASSERT_OK(leader->CommitTransaction());
+  ASSERT_OK(helper->BeginTransaction());
+  EXPECT_EQ(Got(helper->HoldDriftPart(run, "b/", "b/2", 1, 0, true, minute)), false)
+      << "done, and never the helper's";
+  ASSERT_OK(helper->RollbackTransaction());
+
+  catalog::DriftTotals totals = Got(leader->DriftCheckTotals(run));
+  EXPECT_EQ(totals.parts, 2);
+  EXPECT_EQ(totals.left, 0);
+  EXPECT_EQ(totals.changed, 3) << "the helper's first batch and the leader's";
+  EXPECT_EQ(totals.unexpected, 4);
+  EXPECT_EQ(Got(helper->OpenDriftCheckRun()), 0) << "no part left";
+  int conflicts = 0;
+  ASSERT_OK_AND_ASSIGN(auto events, leader->Events());
+  catalog::Event e;
+  while (Got(events.Next(e))) conflicts += e.kind == "conflict";
+  EXPECT_EQ(conflicts, 0);
+  ASSERT_OK(leader->CloseDriftCheck(run));
+  EXPECT_EQ(Got(leader->DriftCheckTotals(run)).parts, 0);
+}
+
 TEST(PostgresCatalog, AnUnreachableServerIsAClearError) {
   auto refused = Catalog::Open(
       fmt::format("postgresql://ferry@127.0.0.1:{}/x?migration=m&connect_timeout=2", 1));
