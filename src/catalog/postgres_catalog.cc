@@ -187,6 +187,12 @@ constexpr const char* kHeldAlone =
     "((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid AND "
     "l.objsubid = 1)";
 
+// True while run $2 of migration $1 is running in the process that holds the migration alone.
+const std::string kSyncHoldsMigration = fmt::format(
+    "EXISTS (SELECT 1 FROM ferry_runs r WHERE r.migration = $1 AND r.id = $2 AND "
+    "r.outcome = 'running') AND {}",
+    kHeldAlone);
+
 // The meta key under which a sync's shared copy says which runs helpers join.
 constexpr const char* kSharedCopyKey = "shared_copy";
 
@@ -1255,11 +1261,7 @@ Result<SharedCopy> PostgresCatalog::OpenSharedCopy() {
 }
 
 Result<bool> PostgresCatalog::RunHoldsMigration(int64_t run) {
-  Result<PgResult> r = Query(
-      fmt::format("SELECT EXISTS (SELECT 1 FROM ferry_runs WHERE migration = $1 AND id = $2 AND "
-                  "outcome = 'running') AND {}",
-                  kHeldAlone),
-      {where_.migration, Int(run)});
+  Result<PgResult> r = Query("SELECT " + kSyncHoldsMigration, {where_.migration, Int(run)});
   if (!r.ok()) return r.status();
   return r->Text(0, 0) == "t";
 }
@@ -1706,12 +1708,16 @@ Result<int64_t> PostgresCatalog::OpenDriftCheckRun() {
 Result<std::optional<DriftPart>> PostgresCatalog::ClaimDriftPart(int64_t run,
                                                                  std::chrono::seconds lease) {
   if (lister_.empty()) lister_ = NewListerName();
+  // Only while the sync is running in the process that holds the migration: a helper of a sync
+  // that died changes nothing after it.
   Result<PgResult> r = db_->Exec(
-      "WITH c AS MATERIALIZED (SELECT prefix FROM ferry_drift_parts WHERE migration = $1 AND run "
-      "= $2 AND NOT done AND (lease_until IS NULL OR lease_until < clock_timestamp()) ORDER BY "
-      "prefix LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE ferry_drift_parts p SET checker = $3, "
-      "lease_until = clock_timestamp() + $4 * interval '1 second' FROM c WHERE p.migration = $1 "
-      "AND p.run = $2 AND p.prefix = c.prefix RETURNING p.prefix, p.checked_to",
+      fmt::format("WITH c AS MATERIALIZED (SELECT prefix FROM ferry_drift_parts WHERE migration = "
+                  "$1 AND run = $2 AND NOT done AND (lease_until IS NULL OR lease_until < "
+                  "clock_timestamp()) AND {} ORDER BY prefix LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                  "UPDATE ferry_drift_parts p SET checker = $3, lease_until = clock_timestamp() + "
+                  "$4 * interval '1 second' FROM c WHERE p.migration = $1 AND p.run = $2 AND "
+                  "p.prefix = c.prefix RETURNING p.prefix, p.checked_to",
+                  kSyncHoldsMigration),
       {where_.migration, Int(run), lister_, Int(lease.count())});
   if (!r.ok()) return r.status();
   if (r->rows() == 0) return std::optional<DriftPart>();
@@ -1727,10 +1733,12 @@ Result<bool> PostgresCatalog::HoldDriftPart(int64_t run, const std::string& pref
   }
   // The row stays locked until the commit: a claim skips it, so none takes it over meanwhile.
   Result<PgResult> r = Query(
-      "UPDATE ferry_drift_parts SET checked_to = $4, changed = changed + $5, unexpected = "
-      "unexpected + $6, done = $7::boolean, lease_until = CASE WHEN $7::boolean THEN NULL ELSE "
-      "clock_timestamp() + $8 * interval '1 second' END WHERE migration = $1 AND run = $2 AND "
-      "prefix = $3 AND checker = $9 AND NOT done RETURNING 1",
+      fmt::format(
+          "UPDATE ferry_drift_parts SET checked_to = $4, changed = changed + $5, unexpected = "
+          "unexpected + $6, done = $7::boolean, lease_until = CASE WHEN $7::boolean THEN NULL "
+          "ELSE clock_timestamp() + $8 * interval '1 second' END WHERE migration = $1 AND run = "
+          "$2 AND prefix = $3 AND checker = $9 AND NOT done AND {} RETURNING 1",
+          kSyncHoldsMigration),
       {where_.migration, Int(run), prefix, checked_to, Int(changed), Int(unexpected),
        std::string(done ? "true" : "false"), Int(lease.count()), lister_});
   if (!r.ok()) return r.status();

@@ -446,6 +446,87 @@ TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheCopy) {
   EXPECT_LT(last_copy, first_delete) << "every copy recorded before the first deletion";
 }
 
+// Syncs started together share the drift check too: the target's listing is split into parts
+// (here 8 folders, each of 20 too many to split further) that the leader and its helpers claim;
+// every blob someone else changed or put there is found once, logged once, by the process that
+// checked its part, and the leader's pass counts them all.
+TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheDriftCheck) {
+  for (int top = 0; top < 8; ++top) {
+    for (int sub = 0; sub < 20; ++sub) {
+      for (int f = 0; f < 3; ++f) {
+        AddFile(fmt::format("t{}/s{:02d}/f{}.txt", top, sub, f),
+                fmt::format("{} {} {}", top, sub, f));
+      }
+    }
+  }
+  const std::string mig = Location("shared-drift");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  ASSERT_EQ(Ferry({"copy", mig}).exit_code, 0);
+  // With Microsoft's client: a blob overwritten in every folder, two put beside ferry's.
+  std::set<std::string> changed, strangers{"t2/s05/theirs.txt", "t7/theirs.txt"};
+  for (int top = 0; top < 8; ++top) {
+    const std::string path = fmt::format("t{}/s{:02d}/f1.txt", top, top * 2);
+    changed.insert(path);
+    RunChecker(Azurite::Global(), {"put", container_, "share/" + path, "theirs"});
+  }
+  for (const std::string& path : strangers) {
+    RunChecker(Azurite::Global(), {"put", container_, "share/" + path, "who put this here"});
+  }
+
+  // Slow enough that the helpers, done with the listing of the source, find parts to check.
+  std::vector<std::unique_ptr<BackgroundProcess>> syncs;
+  for (int i = 0; i < 3; ++i) {
+    syncs.push_back(std::make_unique<BackgroundProcess>(FerryArgv({"sync", mig, "--max-ops", "10"}),
+                                                        FerryOptions(env_)));
+  }
+  int leaders = 0;
+  int64_t parts = 0, checked_by_leader = 0, checked_by_helpers = 0;
+  for (auto& p : syncs) {
+    ProcessResult r = p->Wait();
+    size_t at = r.out.find("the drift check listed the target in ");
+    if (at != std::string::npos) {
+      ++leaders;
+      EXPECT_EQ(r.exit_code, 1) << "conflicts: " << r.out << r.err;
+      EXPECT_NE(r.out.find("drift: 8 changed by others, 2 unexpected blobs"), std::string::npos)
+          << r.out;
+      parts = std::stoll(r.out.substr(at + 37));
+      checked_by_leader = std::stoll(r.out.substr(r.out.find(" parts: ", at) + 8));
+      continue;
+    }
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    at = r.out.find("this process checked ");
+    ASSERT_NE(at, std::string::npos) << r.out << r.err;
+    checked_by_helpers += std::stoll(r.out.substr(at + 21));
+  }
+  EXPECT_EQ(leaders, 1);
+  EXPECT_EQ(parts, 8);
+  EXPECT_EQ(checked_by_leader + checked_by_helpers, 8);
+  EXPECT_GT(checked_by_helpers, 0) << "the helpers checked parts of the listing";
+
+  // Each finding logged once, by the process that checked its part; the blobs left alone.
+  auto log = Ferry({"log", mig, "--json"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::map<std::string, int> conflicts, unexpected;
+  std::set<std::string> checkers;
+  const nlohmann::json events = nlohmann::json::parse(log.out)["events"];
+  for (const auto& e : events) {
+    const std::string kind = e["kind"];
+    if (kind != "conflict" && kind != "unexpected-blob") continue;
+    ++(kind == "conflict" ? conflicts : unexpected)[e["path"].get<std::string>()];
+    checkers.insert(e["detail"]["checker"].get<std::string>());
+  }
+  EXPECT_EQ(conflicts.size(), changed.size());
+  for (const std::string& path : changed) EXPECT_EQ(conflicts[path], 1) << path;
+  EXPECT_EQ(unexpected.size(), strangers.size());
+  for (const std::string& path : strangers) EXPECT_EQ(unexpected[path], 1) << path;
+  EXPECT_GT(checkers.size(), 1u) << "the helpers' findings name them";
+  EXPECT_EQ(ItemsIn(mig, "conflict", env_), 8);
+  auto theirs = RunChecker(Azurite::Global(), {"download-md5", container_, "share/t3/s06/f1.txt"});
+  EXPECT_EQ(theirs["md5"], Md5Hex(Md5::Of("theirs"))) << "not overwritten";
+  auto check = Ferry({"log", mig, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
 // A sync killed mid-copy (kill -9) leaves its helpers nothing more to claim: they record what
 // they hold and exit 2, saying their sync ended; the next sync copies the rest, and every file
 // is recorded once.

@@ -116,6 +116,12 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
         r.copy.copied, r.copy.replaced, r.copy.metadata_only, r.copy.failed,
         r.copy.conflicts + r.delete_conflicts, r.deleted, r.drift.changed, r.drift.unexpected,
         HumanDuration(r.seconds), EngineSummary(r.copy, r.seconds));
+    if (r.drift.parts > 0) {
+      std::cout << fmt::format(
+          "the drift check listed the target in {}: {} checked here, the rest by the processes "
+          "helping (what they found is printed there, and counted above)\n",
+          Count(r.drift.parts, "part"), r.drift.parts_checked);
+    }
     if (r.helpers.processes > 0) {
       std::cout << fmt::format("with {} helping: they copied {} more files ({}), {} failed\n",
                                Count(r.helpers.processes, "other process", "other processes"),
@@ -198,23 +204,41 @@ int CopyForSync(catalog::Catalog& catalog, Endpoints& endpoints, transfer::Engin
   return r.failed + r.conflicts > 0 || !r.unreachable.empty() ? kExitItemsFailed : kExitDone;
 }
 
+// Checks parts of the drift check of the sync of run `run` with it, until none is left to claim.
+void CheckDriftForSync(catalog::Catalog& catalog, Endpoints& endpoints, int64_t run) {
+  migration::DriftOptions options;
+  options.list_concurrency = Network().scan_concurrency;
+  options.stop = &InterruptFlag();
+  options.on_finding = PrintFinding;
+  std::cout << fmt::format("checking the target for drift with the sync of run {}\n", run);
+  Result<migration::DriftReport> report =
+      migration::HelpCheckDrift(catalog, *endpoints.target, run, options);
+  if (!report.ok()) Fail(report.status());
+  std::cout << fmt::format(
+      "this process checked {} of the target's listing for the sync of run {}: {} changed by "
+      "others, {} unexpected blobs; that process counts them in the pass\n",
+      Count(report->parts_checked, "part"), run, report->changed, report->unexpected);
+}
+
 // When another process's sync holds the migration (a catalog that shares a scan's listing):
-// helps it list its source, then copy, and returns the exit code; nullopt when there is no
-// such sync to help within 10 s.
+// helps it list its source, check the target for drift, then copy, and returns the exit code;
+// nullopt when there is no such sync to help within 10 s.
 std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engine,
                             const Status& refused) {
   std::unique_ptr<catalog::Catalog> catalog = OpenToHelp(o.dir, refused);
   if (!catalog) return std::nullopt;
-  int64_t listing = 0;
+  int64_t listing = 0, drift = 0;
   catalog::SharedCopy copy;
   const bool found = AwaitToHelp(
       [&] {
         listing = Checked(catalog->OpenListingRun());
-        if (listing == 0) copy = Checked(catalog->OpenSharedCopy());
-        return listing != 0 || copy.copy_run != 0;
+        if (listing == 0) drift = Checked(catalog->OpenDriftCheckRun());
+        if (listing == 0 && drift == 0) copy = Checked(catalog->OpenSharedCopy());
+        return listing != 0 || drift != 0 || copy.copy_run != 0;
       },
       std::chrono::seconds(10),
-      fmt::format("{}; waiting up to 10 s for it to share its listing or its copy",
+      fmt::format("{}; waiting up to 10 s for it to share its listing, its drift check or its "
+                  "copy",
                   refused.message()));
   if (!found) return std::nullopt;
   if (o.overwrite || o.checksum || !o.mode.empty() || o.accept_source_change) {
@@ -226,16 +250,28 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
   if (listing != 0) {
     int listed = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
     if (listed != kExitDone) return listed;
+  }
+  // Between the listing and the copy, the sync checks the target for drift: its parts are
+  // checked here too, once.
+  const int64_t sync_run = listing != 0 ? listing : drift;
+  bool checked_drift = false;
+  while (sync_run != 0 && copy.sync_run != sync_run) {
     bool over = false;
     AwaitToHelp(
         [&] {
+          drift = checked_drift ? 0 : Checked(catalog->OpenDriftCheckRun());
+          if (drift == sync_run) return true;
           copy = Checked(catalog->OpenSharedCopy());
-          if (copy.sync_run == listing) return true;
-          over = !Checked(catalog->RunHoldsMigration(listing));
+          if (copy.sync_run == sync_run) return true;
+          over = !Checked(catalog->RunHoldsMigration(sync_run));
           return over;
         },
-        std::nullopt, fmt::format("waiting for the sync of run {} to share its copy", listing));
-    if (over) return SyncEndedWithoutCopy(*catalog, listing);
+        std::nullopt, fmt::format("waiting for the sync of run {} to share its copy", sync_run));
+    if (over) return SyncEndedWithoutCopy(*catalog, sync_run);
+    if (drift == sync_run) {
+      CheckDriftForSync(*catalog, endpoints, sync_run);
+      checked_drift = true;
+    }
   }
   return CopyForSync(*catalog, endpoints, engine, copy);
 }
@@ -259,6 +295,12 @@ int RunSync(const SyncCommandOptions& o) {
   options.share_copy = true;
   options.waiting_for_helpers = [&line](int helpers) {
     line.Update(fmt::format("waiting for {} to record their last items", Count(helpers, "helper")));
+  };
+  options.waiting_for_drift = [&line](int64_t parts) {
+    line.Update(
+        fmt::format("drift check: waiting for {} of the target's listing that other "
+                    "processes check",
+                    Count(parts, "part")));
   };
   LiveMetrics live(o.live);
   live.Stage("sync");

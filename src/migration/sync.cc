@@ -171,9 +171,14 @@ Status ScanAndCheckDrift(catalog::Catalog& catalog, storage::Store& source, stor
   Result<ScanReport> scanned = Scan(catalog, source, target, options.scan);
   if (!scanned.ok()) return scanned.status();
   report.scan = *scanned;
-  Result<DriftReport> drift =
-      CheckDrift(catalog, target, report.run, options.overwrite, options.dry_run,
-                 options.on_finding, options.scan.list_concurrency);
+  DriftOptions drift_options{.overwrite = options.overwrite,
+                             .dry_run = options.dry_run,
+                             .on_finding = options.on_finding,
+                             .list_concurrency = options.scan.list_concurrency,
+                             .shared = options.share_copy,
+                             .stop = options.copy.stop,
+                             .waiting = options.waiting_for_drift};
+  Result<DriftReport> drift = CheckDrift(catalog, target, report.run, drift_options);
   if (!drift.ok()) return drift.status();
   report.drift = *drift;
   return Status::Ok();

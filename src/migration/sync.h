@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "migration/copy.h"
+#include "migration/drift.h"
 #include "migration/safety.h"
 #include "migration/scan.h"
 #include "migration/verify.h"
@@ -22,11 +23,15 @@ struct SyncOptions {
   std::function<void(const Finding&)> on_finding;  // drift and deletion conflicts
   // Dry run: called for every blob a mirror pass would delete.
   std::function<void(const catalog::Item&)> on_would_delete;
-  // Share the copy with the processes that help this sync, on a catalog that shares a scan's
-  // listing (PostgreSQL): they claim items as workers do. Not with `overwrite` (as copy).
+  // Share the drift check and the copy with the processes that help this sync, on a catalog that
+  // shares a scan's listing (PostgreSQL): they check parts of the target's listing
+  // (DriftIsShared), and claim items as workers do. Not with `overwrite`.
   bool share_copy = false;
   // Called while the pass waits for helpers to record their last items: how many still work.
   std::function<void(int)> waiting_for_helpers;
+  // Called while the drift check, shared with helpers, waits for the parts they hold: how many
+  // are left (DriftOptions::waiting).
+  std::function<void(int64_t)> waiting_for_drift;
 };
 
 // What the processes that helped a sync's copy did (their copy runs).

@@ -13,6 +13,7 @@
 #include "base/text.h"
 #include "migration/safety.h"
 #include "migration/sample.h"
+#include "migration/target_merge.h"
 #include "transfer/upload.h"
 
 namespace ferry::migration {
@@ -44,102 +45,6 @@ std::string_view FindingName(Finding::Kind kind) {
 
 namespace {
 
-// Whether the target should hold a blob ferry wrote for this item, with its recorded ETag.
-bool ExpectsBlob(const Item& item) {
-  if (item.target_etag.empty()) return false;  // never written (or a folder with contents)
-  return item.state == ItemState::kCopied || item.state == ItemState::kSourceDeleted ||
-         item.state == ItemState::kPending || item.state == ItemState::kFailed ||
-         item.state == ItemState::kKept;
-}
-
-bool AwaitsWrite(const Item& item) {
-  return item.state == ItemState::kPending || item.state == ItemState::kFailed;
-}
-
-// The blob carries the item's current size and modtime, as ferry writes them, or the mark of
-// the write this item's last copy began (its intent, still recorded because a crash came before
-// the outcome): ferry wrote it, for this item.
-bool LooksWrittenByFerry(const Item& item, const Entry& blob, const std::string& owner) {
-  if (transfer::IsOwnWrite(blob.metadata, owner, item.write_intent)) return true;
-  auto modtime = blob.metadata.find("modtime");
-  return blob.size == item.size && modtime != blob.metadata.end() &&
-         modtime->second == std::to_string(item.mtime_ns);
-}
-
-// A blob under a name ferry does not own: someone else's.
-bool Unowned(const Item* item) {
-  if (item == nullptr) return true;
-  switch (item->state) {
-    case ItemState::kSkipped:
-    case ItemState::kVanished:
-    case ItemState::kDeleted:
-      return true;
-    default:
-      return false;  // pending and failed items meet it when copied; conflicts are known
-  }
-}
-
-// Both sides of a drift: what ferry recorded (the source file) and what the target holds now.
-std::string Describe(const Item& item, const Entry& blob) {
-  return fmt::format(
-      "ferry wrote size {}, modified {}, ETag {}; the target holds size {}, "
-      "written {}, ETag {}",
-      item.size, IsoTime(item.mtime_ns), item.target_etag, blob.size, IsoTime(blob.mtime_ns),
-      blob.etag);
-}
-
-// Walks the catalog and a target listing together, by path.
-class TargetMerge {
- public:
-  using OnBoth = std::function<Status(Item&, const Entry&)>;
-  using OnItemOnly = std::function<Status(Item&)>;
-  using OnBlobOnly = std::function<Status(const Entry&, Item*)>;
-
-  static Status Run(catalog::Catalog& catalog, storage::Store& target, storage::ListOptions listing,
-                    const OnBoth& both, const OnItemOnly& item_only, const OnBlobOnly& blob_only) {
-    // Blobs ferry itself keeps beside the migration: probes, and what trials wrote (until
-    // cleaned up). A folder holds no bytes of its own: what is in it is compared instead.
-    std::set<std::string> trial_blobs;
-    Result<std::vector<catalog::TrialBlob>> trials = catalog.TrialBlobs();
-    if (!trials.ok()) return trials.status();
-    for (auto& b : *trials) trial_blobs.insert(std::move(b.path));
-    auto ours = [&](const Entry& blob) {
-      return blob.kind == Kind::kFolder || blob.path.starts_with(storage::kProbePrefix) ||
-             trial_blobs.contains(blob.path);
-    };
-    Result<catalog::ItemCursor> cursor = catalog.Items();
-    if (!cursor.ok()) return cursor.status();
-    Result<std::unique_ptr<storage::Lister>> lister = target.List("", listing);
-    if (!lister.ok()) return lister.status();
-    *lister = storage::InByteOrder(std::move(*lister), "the target");
-    Item item;
-    Entry blob;
-    Result<bool> has_item = cursor->Next(item);
-    if (!has_item.ok()) return has_item.status();
-    Result<bool> has_blob = (*lister)->Next(blob);
-    if (!has_blob.ok()) return has_blob.status();
-    while (*has_item || *has_blob) {
-      int order = !*has_item ? 1 : !*has_blob ? -1 : item.path.compare(blob.path);
-      if (order == 0) {
-        FERRY_RETURN_IF_ERROR(both(item, blob));
-      } else if (order < 0) {
-        FERRY_RETURN_IF_ERROR(item_only(item));
-      } else if (!ours(blob)) {
-        FERRY_RETURN_IF_ERROR(blob_only(blob, nullptr));
-      }
-      if (order <= 0) {
-        has_item = cursor->Next(item);
-        if (!has_item.ok()) return has_item.status();
-      }
-      if (order >= 0) {
-        has_blob = (*lister)->Next(blob);
-        if (!has_blob.ok()) return has_blob.status();
-      }
-    }
-    return Status::Ok();
-  }
-};
-
 class VerifyRun {
  public:
   VerifyRun(catalog::Catalog& catalog, storage::Store& source, storage::Store& target,
@@ -164,7 +69,7 @@ class VerifyRun {
           if (!ExpectsBlob(item)) return Status::Ok();
           return Record(item, Finding{Finding::Kind::kMissing, item.path, "no blob in the target"});
         },
-        [&](const Entry& blob, Item*) -> Status {
+        [&](const Entry& blob) -> Status {
           return Found(Finding{Finding::Kind::kUnexpected, blob.path,
                                fmt::format("a blob ferry did not write (size {})", blob.size)});
         });
@@ -268,14 +173,14 @@ class VerifyRun {
     if (item.kind == Kind::kFolder) ++report_.checked_folders;
     if (options_.progress && report_.checked % 1000 == 0) options_.progress(report_.checked);
     if (blob.etag != item.target_etag) {
-      return Record(item, Finding{Finding::Kind::kChanged, item.path, Describe(item, blob)});
+      return Record(item, Finding{Finding::Kind::kChanged, item.path, DescribeDrift(item, blob)});
     }
     // The operator kept someone else's blob: that it is still the one kept is all there is.
     if (item.state == ItemState::kKept) return Record(item, std::nullopt);
     if (item.state != ItemState::kCopied) return Status::Ok();  // awaiting sync: exists is enough
     uint64_t size = item.kind == Kind::kFolder ? 0 : item.size;
     if (blob.size != size) {
-      return Record(item, Finding{Finding::Kind::kWrongSize, item.path, Describe(item, blob)});
+      return Record(item, Finding{Finding::Kind::kWrongSize, item.path, DescribeDrift(item, blob)});
     }
     if (item.md5 && target_.StoresContentMd5() && blob.content_md5 != item.md5) {
       return Record(item, Finding{Finding::Kind::kWrongMd5, item.path,
@@ -390,76 +295,6 @@ Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
       {"seed", report.seed}});
   FERRY_RETURN_IF_ERROR(catalog.EndRun(record));
   if (!status.ok()) return status;
-  return report;
-}
-
-Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
-                               bool overwrite, bool dry_run,
-                               const std::function<void(const Finding&)>& on_finding,
-                               int list_concurrency) {
-  DriftReport report;
-  auto drifted = [&](Item& item, Finding finding) -> Status {
-    ++report.changed;
-    if (on_finding) on_finding(finding);
-    if (dry_run) return Status::Ok();
-    if (overwrite) {
-      if (item.state == ItemState::kCopied || item.state == ItemState::kKept) {
-        item.state = ItemState::kPending;
-      }
-    } else {
-      item.state = ItemState::kConflict;
-      item.cause = "conflict: the target was changed by someone else";
-      item.reason = fmt::format("{}: {}", FindingName(finding.kind), finding.detail);
-    }
-    FERRY_RETURN_IF_ERROR(catalog.UpdateItem(item));
-    return catalog.AppendEvent(run, item.path, "conflict",
-                               JsonText(nlohmann::json{{"target", finding.detail}}));
-  };
-  auto unexpected = [&](const Entry& blob) -> Status {
-    ++report.unexpected;
-    if (on_finding) {
-      on_finding({Finding::Kind::kUnexpected, blob.path,
-                  fmt::format("a blob ferry did not write (size {}, written {})", blob.size,
-                              IsoTime(blob.mtime_ns))});
-    }
-    if (dry_run) return Status::Ok();
-    return catalog.AppendEvent(run, blob.path, "unexpected-blob",
-                               JsonText(nlohmann::json{{"size", blob.size}, {"etag", blob.etag}}));
-  };
-  if (!dry_run) FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
-  // ETags tell drift; the listing leaves metadata out (on Azurite that halves its cost), and the
-  // rare blob whose metadata matters is read on its own.
-  Status st = TargetMerge::Run(
-      catalog, target, storage::ListOptions{.metadata = false, .concurrency = list_concurrency},
-      [&](Item& item, const Entry& listed) -> Status {
-        if (ExpectsBlob(item)) {
-          if (listed.etag == item.target_etag) return Status::Ok();
-          Result<Entry> stat = target.Stat(item.path);
-          if (!stat.ok() && stat.status().code() != Code::kNotFound) return stat.status();
-          const Entry& blob = stat.ok() ? *stat : listed;
-          // The version waiting to be copied may already be there, written by a run that
-          // crashed before recording it: the copy compares the bytes (MD5) and adopts it, or
-          // calls it a conflict.
-          if (AwaitsWrite(item) && LooksWrittenByFerry(item, blob, catalog.config().id)) {
-            return Status::Ok();
-          }
-          return drifted(item, {Finding::Kind::kChanged, item.path, Describe(item, blob)});
-        }
-        return Unowned(&item) ? unexpected(listed) : Status::Ok();
-      },
-      [&](Item& item) -> Status {
-        if (!ExpectsBlob(item) || item.state == ItemState::kSourceDeleted) return Status::Ok();
-        return drifted(item, {Finding::Kind::kMissing, item.path,
-                              fmt::format("ferry wrote size {}, modified {}, ETag {}; the target "
-                                          "holds no blob",
-                                          item.size, IsoTime(item.mtime_ns), item.target_etag)});
-      },
-      [&](const Entry& blob, Item*) -> Status { return unexpected(blob); });
-  if (!dry_run) {
-    Status committed = catalog.CommitTransaction();
-    if (st.ok()) st = committed;
-  }
-  if (!st.ok()) return st;
   return report;
 }
 

@@ -62,19 +62,4 @@ struct VerifyReport {
 Result<VerifyReport> Verify(catalog::Catalog& catalog, storage::Store& source,
                             storage::Store& target, const VerifyOptions& options);
 
-struct DriftReport {
-  int64_t changed = 0;     // blobs ferry wrote and someone else changed or deleted
-  int64_t unexpected = 0;  // blobs ferry never wrote
-};
-
-// The drift check of a sync pass, from one target listing: items whose blob someone else
-// changed or deleted become conflicts (both sides' size and time in the reason) unless
-// `overwrite`, which queues them to be written again; blobs ferry never wrote are reported
-// through `on_finding` and left alone. With `dry_run` nothing is recorded. The listing keeps
-// `list_concurrency` requests in flight (storage::ListOptions::concurrency).
-Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
-                               bool overwrite, bool dry_run,
-                               const std::function<void(const Finding&)>& on_finding,
-                               int list_concurrency = 0);
-
 }  // namespace ferry::migration
