@@ -15,19 +15,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ferry="${FERRY:-$root/build/ferry}"
 repeat="${REPEAT:-3}"
 work="$(mktemp -d /dev/shm/ferry-catalog-XXXXXX)"
-pgdir="$(mktemp -d /tmp/ferry-pg-XXXXXX)"
-bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
-as_owner() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[[ $(id -u) -eq 0 ]] && chown postgres "$pgdir"
-pgport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+source "$root/bench/postgres.sh"
 cleanup() {
-  as_owner "$bin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work" "$pgdir"
+  stop_postgres
+  rm -rf "$work"
 }
 trap cleanup EXIT
-as_owner "$bin/initdb" -D "$pgdir/data" -A trust -U ferry -E UTF8 --locale=C >/dev/null
-as_owner "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
-  -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start >/dev/null
+start_postgres
 
 # S1's shape, generated once.
 src="$work/src"

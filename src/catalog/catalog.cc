@@ -244,6 +244,7 @@ Result<bool> Catalog::HoldDriftPart(int64_t, const std::string&, const std::stri
                                     int64_t, bool, std::chrono::seconds) {
   return NoSharedListing();
 }
+Status Catalog::ReleaseDriftPart(int64_t, const std::string&) { return NoSharedListing(); }
 Result<DriftTotals> Catalog::DriftCheckTotals(int64_t) { return NoSharedListing(); }
 Status Catalog::CloseDriftCheck(int64_t) { return NoSharedListing(); }
 

@@ -1707,7 +1707,14 @@ Result<int64_t> PostgresCatalog::OpenDriftCheckRun() {
 
 Result<std::optional<DriftPart>> PostgresCatalog::ClaimDriftPart(int64_t run,
                                                                  std::chrono::seconds lease) {
-  if (lister_.empty()) lister_ = NewListerName();
+  if (lister_.empty()) {
+    lister_ = NewListerName();
+    // A helper's batch is a few statements: one left idle in its transaction (the process frozen
+    // or cut off) is ended before it holds up the others, who wait for its locks.
+    if (hold_ == Hold::kNone) {
+      FERRY_RETURN_IF_ERROR(db_->Run("SET idle_in_transaction_session_timeout = 15000"));
+    }
+  }
   // Only while the sync is running in the process that holds the migration: a helper of a sync
   // that died changes nothing after it.
   Result<PgResult> r = db_->Exec(
@@ -1731,18 +1738,33 @@ Result<bool> PostgresCatalog::HoldDriftPart(int64_t run, const std::string& pref
   if (!in_transaction_) {
     return Status(Code::kInternal, "a drift part is held in the transaction that records it");
   }
-  // The row stays locked until the commit: a claim skips it, so none takes it over meanwhile.
+  if (lister_.empty()) return false;  // it claimed nothing
+  // The part's row stays locked until the commit: a claim skips it, so none takes it over
+  // meanwhile. So does the sync's run (shared): a process that takes the migration over from a
+  // sync that died marks its runs interrupted first, and so waits for this commit, which lands
+  // before it begins.
   Result<PgResult> r = Query(
       fmt::format(
-          "UPDATE ferry_drift_parts SET checked_to = $4, changed = changed + $5, unexpected = "
-          "unexpected + $6, done = $7::boolean, lease_until = CASE WHEN $7::boolean THEN NULL "
-          "ELSE clock_timestamp() + $8 * interval '1 second' END WHERE migration = $1 AND run = "
-          "$2 AND prefix = $3 AND checker = $9 AND NOT done AND {} RETURNING 1",
+          "WITH sync AS MATERIALIZED (SELECT id FROM ferry_runs WHERE migration = $1 AND id = $2 "
+          "AND outcome = 'running' FOR SHARE) UPDATE ferry_drift_parts SET checked_to = $4, "
+          "changed = changed + $5, unexpected = unexpected + $6, done = $7::boolean, lease_until "
+          "= CASE WHEN $7::boolean THEN NULL ELSE clock_timestamp() + $8 * interval '1 second' "
+          "END WHERE migration = $1 AND run = $2 AND prefix = $3 AND checker = $9 AND NOT done "
+          "AND EXISTS (SELECT 1 FROM sync) AND {} RETURNING 1",
           kSyncHoldsMigration),
       {where_.migration, Int(run), prefix, checked_to, Int(changed), Int(unexpected),
        std::string(done ? "true" : "false"), Int(lease.count()), lister_});
   if (!r.ok()) return r.status();
   return r->rows() == 1;
+}
+
+Status PostgresCatalog::ReleaseDriftPart(int64_t run, const std::string& prefix) {
+  return db_
+      ->Exec(
+          "UPDATE ferry_drift_parts SET lease_until = NULL WHERE migration = $1 AND run = $2 AND "
+          "prefix = $3 AND checker = $4 AND NOT done",
+          {where_.migration, Int(run), prefix, lister_})
+      .status();
 }
 
 Result<DriftTotals> PostgresCatalog::DriftCheckTotals(int64_t run) {

@@ -28,7 +28,8 @@ namespace ferry::catalog {
 // listing shared among processes (ferry_listing_folders, ferry_listing); 5: rules a ferry of 4
 // does not follow (a sync's copy shared with helpers, the holder's lock, no holding a migration
 // alone while a dead sync's helpers work), so that one refuses the tables, and the column
-// ferry_listing_folders.scanner_only, which early tables of 4 lack.
+// ferry_listing_folders.scanner_only, which early tables of 4 lack; 6: a sync's drift check
+// shared among processes (ferry_drift_parts).
 inline constexpr int kPostgresSchemaVersion = 6;
 
 // True for a postgresql:// or postgres:// location.
@@ -111,6 +112,7 @@ class PostgresCatalog final : public Catalog {
   Result<bool> HoldDriftPart(int64_t run, const std::string& prefix, const std::string& checked_to,
                              int64_t changed, int64_t unexpected, bool done,
                              std::chrono::seconds lease) override;
+  Status ReleaseDriftPart(int64_t run, const std::string& prefix) override;
   Result<DriftTotals> DriftCheckTotals(int64_t run) override;
   Status CloseDriftCheck(int64_t run) override;
 

@@ -162,6 +162,19 @@ TEST(PostgresCatalog, TablesOfSchemaFourGainWhatEarlyOnesLacked) {
   EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion);
 }
 
+TEST(PostgresCatalog, TablesOfSchemaFiveGainTheTableOfASharedDriftCheck) {
+  std::string url = Postgres::Global().NewDatabase("five");
+  auto db =
+      TablesLeftAs(url, "v", "DROP TABLE ferry_drift_parts; UPDATE ferry_schema SET version = 5");
+  ASSERT_NE(db, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(url + "?migration=v"));
+  ASSERT_OK_AND_ASSIGN(int64_t run, opened->BeginRun(catalog::Stage::kSync));
+  ASSERT_OK(opened->OpenDriftCheck(run, {"a/", "b/"}));
+  ASSERT_OK_AND_ASSIGN(catalog::DriftTotals totals, opened->DriftCheckTotals(run));
+  EXPECT_EQ(totals.parts, 2);
+  EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion);
+}
+
 // Tables in use (an older ferry still at work) are not brought up to date under it: the
 // upgrade would wait behind its transactions, and every statement behind the upgrade.
 TEST(PostgresCatalog, AnUpgradeWhileTheTablesAreInUseGivesUpAndSaysWhy) {

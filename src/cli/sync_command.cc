@@ -118,9 +118,12 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
         HumanDuration(r.seconds), EngineSummary(r.copy, r.seconds));
     if (r.drift.parts > 0) {
       std::cout << fmt::format(
-          "the drift check listed the target in {}: {} checked here, the rest by the processes "
-          "helping (what they found is printed there, and counted above)\n",
-          Count(r.drift.parts, "part"), r.drift.parts_checked);
+          "the drift check listed the target in {}: {} checked here{}\n",
+          Count(r.drift.parts, "part"), r.drift.parts_checked,
+          r.drift.parts_checked < r.drift.parts
+              ? ", the rest by the processes helping (what they found is printed there, and "
+                "counted above)"
+              : "");
     }
     if (r.helpers.processes > 0) {
       std::cout << fmt::format("with {} helping: they copied {} more files ({}), {} failed\n",
@@ -213,7 +216,14 @@ void CheckDriftForSync(catalog::Catalog& catalog, Endpoints& endpoints, int64_t 
   std::cout << fmt::format("checking the target for drift with the sync of run {}\n", run);
   Result<migration::DriftReport> report =
       migration::HelpCheckDrift(catalog, *endpoints.target, run, options);
-  if (!report.ok()) Fail(report.status());
+  if (!report.ok()) {
+    if (report.status().code() == Code::kCancelled) {
+      // The part it held is given back, its batch unrecorded: the others check it.
+      throw ExitError(StoppedExitCode(),
+                      "stopped; the part of the drift check it held goes to the other processes");
+    }
+    Fail(report.status());
+  }
   std::cout << fmt::format(
       "this process checked {} of the target's listing for the sync of run {}: {} changed by "
       "others, {} unexpected blobs; that process counts them in the pass\n",
@@ -266,7 +276,9 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
           over = !Checked(catalog->RunHoldsMigration(sync_run));
           return over;
         },
-        std::nullopt, fmt::format("waiting for the sync of run {} to share its copy", sync_run));
+        std::nullopt,
+        fmt::format("waiting for the sync of run {} to share its drift check or its copy",
+                    sync_run));
     if (over) return SyncEndedWithoutCopy(*catalog, sync_run);
     if (drift == sync_run) {
       CheckDriftForSync(*catalog, endpoints, sync_run);

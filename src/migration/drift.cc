@@ -19,9 +19,10 @@ using storage::Entry;
 
 namespace {
 
-constexpr size_t kParts = 64;            // the prefixes a shared check's plan aims at
-constexpr int64_t kBatchFindings = 500;  // a part's findings recorded in one transaction
-constexpr int kPlanRequests = 8;         // level listings in flight while planning
+constexpr size_t kParts = 64;              // the prefixes a shared check's plan aims at
+constexpr int64_t kBatchFindings = 500;    // a part's findings recorded in one transaction
+constexpr int kPlanRequests = 8;           // level listings in flight while planning
+constexpr size_t kMaxRootEntries = 50000;  // a root level's own blobs held to check here
 
 bool Stopped(const DriftOptions& o) { return o.stop != nullptr && o.stop->load(); }
 
@@ -38,21 +39,24 @@ std::string ProcessName() {
   return fmt::format("{}:{}", host, getpid());
 }
 
-// What the merge of items and blobs finds, recorded as it goes: conflicts (or items queued to be
-// written again), and blobs ferry never wrote.
+// What the merge of items and blobs finds: conflicts (or items queued to be written again), and
+// blobs ferry never wrote. Recorded as found, or (`batched`) kept until Record, so that a batch's
+// transaction lasts only as long as its writes, and printed once recorded.
 class DriftRecorder {
  public:
   DriftRecorder(catalog::Catalog& catalog, storage::Store& target, int64_t run,
-                const DriftOptions& options, std::string checker)
+                const DriftOptions& options, std::string checker, bool batched)
       : catalog_(catalog),
         target_(target),
         run_(run),
         options_(options),
-        checker_(std::move(checker)) {}
+        checker_(std::move(checker)),
+        batched_(batched) {}
 
   // Found since the last Take.
   DriftReport Take() { return std::exchange(found_, DriftReport()); }
-  int64_t Pending() const { return found_.changed + found_.unexpected; }
+  // Findings kept for the next Record.
+  size_t Kept() const { return kept_.size(); }
 
   Status Both(Item& item, const Entry& listed) {
     if (!ExpectsBlob(item)) return Unowned(&item) ? Unexpected(listed) : Status::Ok();
@@ -81,14 +85,12 @@ class DriftRecorder {
 
   Status Unexpected(const Entry& blob) {
     ++found_.unexpected;
-    if (options_.on_finding) {
-      options_.on_finding({Finding::Kind::kUnexpected, blob.path,
-                           fmt::format("a blob ferry did not write (size {}, written {})",
-                                       blob.size, IsoTime(blob.mtime_ns))});
-    }
-    if (options_.dry_run) return Status::Ok();
-    return catalog_.AppendEvent(run_, blob.path, "unexpected-blob",
-                                Detail({{"size", blob.size}, {"etag", blob.etag}}));
+    return Found({{Finding::Kind::kUnexpected, blob.path,
+                   fmt::format("a blob ferry did not write (size {}, written {})", blob.size,
+                               IsoTime(blob.mtime_ns))},
+                  std::nullopt,
+                  "unexpected-blob",
+                  Detail({{"size", blob.size}, {"etag", blob.etag}})});
   }
 
   // The merge's callbacks, bound to this recorder.
@@ -101,11 +103,29 @@ class DriftRecorder {
         [this](const Entry& blob) { return Unexpected(blob); }, after_each);
   }
 
+  // Batched: writes the kept findings in the open transaction.
+  Status Record() {
+    for (const KeptFinding& k : kept_) FERRY_RETURN_IF_ERROR(Write(k));
+    return Status::Ok();
+  }
+  // Batched: prints the kept findings (once recorded), and forgets them.
+  void Recorded() {
+    for (const KeptFinding& k : kept_) Print(k);
+    kept_.clear();
+  }
+  // Batched: forgets the kept findings (their batch was not recorded).
+  void Drop() { kept_.clear(); }
+
  private:
+  // A finding, the item it changes (none for a blob ferry never wrote), and its event.
+  struct KeptFinding {
+    Finding finding;
+    std::optional<Item> item;
+    std::string event, detail;
+  };
+
   Status Drifted(Item& item, const Finding& finding) {
     ++found_.changed;
-    if (options_.on_finding) options_.on_finding(finding);
-    if (options_.dry_run) return Status::Ok();
     if (options_.overwrite) {
       if (item.state == ItemState::kCopied || item.state == ItemState::kKept) {
         item.state = ItemState::kPending;
@@ -115,8 +135,25 @@ class DriftRecorder {
       item.cause = "conflict: the target was changed by someone else";
       item.reason = fmt::format("{}: {}", FindingName(finding.kind), finding.detail);
     }
-    FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(item));
-    return catalog_.AppendEvent(run_, item.path, "conflict", Detail({{"target", finding.detail}}));
+    return Found({finding, item, "conflict", Detail({{"target", finding.detail}})});
+  }
+
+  Status Found(KeptFinding k) {
+    if (batched_) {
+      kept_.push_back(std::move(k));
+      return Status::Ok();
+    }
+    Print(k);
+    return options_.dry_run ? Status::Ok() : Write(k);
+  }
+
+  Status Write(const KeptFinding& k) {
+    if (k.item) FERRY_RETURN_IF_ERROR(catalog_.UpdateItem(*k.item));
+    return catalog_.AppendEvent(run_, k.finding.path, k.event, k.detail);
+  }
+
+  void Print(const KeptFinding& k) const {
+    if (options_.on_finding) options_.on_finding(k.finding);
   }
 
   // An event's detail, naming the process that checked when the check is shared.
@@ -130,13 +167,16 @@ class DriftRecorder {
   const int64_t run_;
   const DriftOptions& options_;
   const std::string checker_;
+  const bool batched_;
   DriftReport found_;
+  std::vector<KeptFinding> kept_;
 };
 
-// The whole check in this process, from one listing of the target, in one transaction.
+// The whole check in this process, from one listing of the target (in one transaction, unless
+// a dry run).
 Result<DriftReport> CheckHere(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                               const DriftOptions& options) {
-  DriftRecorder recorder(catalog, target, run, options, "");
+  DriftRecorder recorder(catalog, target, run, options, "", /*batched=*/false);
   Result<catalog::ItemCursor> items = catalog.Items();
   if (!items.ok()) return items.status();
   Result<std::unique_ptr<storage::Lister>> listed = target.List(
@@ -153,9 +193,10 @@ Result<DriftReport> CheckHere(catalog::Catalog& catalog, storage::Store& target,
   return recorder.Take();
 }
 
-// Checks one claimed part, a batch at a time, each recorded only while this process still holds
-// the part, and added to `found`. False when another process took it over (this one was slower
-// than its lease).
+// Checks one claimed part, a batch at a time: each batch's findings are written in a
+// transaction of their own with the part's progress, committed only while this process still
+// holds the part, and added to `found`. False when the part is no longer this process's
+// (another took it over after its lease ran out, or the sync ended).
 Result<bool> CheckPart(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                        const DriftOptions& options, const catalog::DriftPart& part,
                        const std::string& checker, DriftReport& found) {
@@ -168,38 +209,44 @@ Result<bool> CheckPart(catalog::Catalog& catalog, storage::Store& target, int64_
   if (!listed.ok()) return listed.status();
   std::unique_ptr<storage::Lister> blobs = storage::InByteOrder(
       std::move(*listed), fmt::format("the target's listing of '{}'", part.prefix));
-  DriftRecorder recorder(catalog, target, run, options, checker);
+  DriftRecorder recorder(catalog, target, run, options, checker, /*batched=*/true);
   Clock::time_point recorded = Clock::now();
   bool lost = false;
-  // Records the batch with the part's progress, or rolls it back when the part is lost.
+  // Records the batch found so far with the part's progress; `lost` when the part is not ours.
   auto record = [&](const std::string& checked_to, bool done) -> Status {
-    DriftReport batch = recorder.Take();
-    Result<bool> held = catalog.HoldDriftPart(run, part.prefix, checked_to, batch.changed,
-                                              batch.unexpected, done, options.lease);
+    const DriftReport batch = recorder.Take();
+    FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
+    Status written = recorder.Record();
+    Result<bool> held = written.ok()
+                            ? catalog.HoldDriftPart(run, part.prefix, checked_to, batch.changed,
+                                                    batch.unexpected, done, options.lease)
+                            : Result<bool>(written);
+    if (held.ok() && *held) written = catalog.CommitTransaction();  // rolls back if it fails
     if (!held.ok() || !*held) {
       (void)catalog.RollbackTransaction();
+      recorder.Drop();
       lost = held.ok();
       return held.ok() ? Status(Code::kCancelled, "taken over") : held.status();
     }
-    FERRY_RETURN_IF_ERROR(catalog.CommitTransaction());
+    if (!written.ok()) return written;
+    recorder.Recorded();
     found.changed += batch.changed;
     found.unexpected += batch.unexpected;
     recorded = Clock::now();
-    return done ? Status::Ok() : catalog.BeginTransaction();
+    return Status::Ok();
   };
-  FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
   Status st = recorder.Merge(*items, *blobs, part.checked_to, [&](const std::string& path) {
     if (Stopped(options)) return Status(Code::kCancelled, "the sync was stopped");
-    if (recorder.Pending() < kBatchFindings && Clock::now() - recorded < options.lease / 4) {
+    if (recorder.Kept() < kBatchFindings && Clock::now() - recorded < options.lease / 4) {
       return Status::Ok();
     }
     return record(path, false);
   });
-  if (lost) return false;
   if (st.ok()) st = record(part.prefix, true);
   if (lost) return false;
   if (!st.ok()) {
-    (void)catalog.RollbackTransaction();  // none open after a failed record: a no-op
+    // Given back at once for whoever checks next: nothing of the batch is recorded.
+    (void)catalog.ReleaseDriftPart(run, part.prefix);
     return st;
   }
   return true;
@@ -282,6 +329,75 @@ class ItemsBetweenPrefixes : public catalog::ItemCursor::Source {
   std::optional<catalog::ItemCursor> cursor_;
 };
 
+// A shared check's plan: the prefixes to hand out as parts, and the levels' own entries.
+struct SharedPlan {
+  std::vector<std::string> prefixes;
+  std::vector<Entry> entries;
+};
+
+// Whether `prefixes` can be parts: each a folder ("dir/"), in byte order, none inside another.
+bool Disjoint(const std::vector<std::string>& prefixes) {
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    if (prefixes[i].empty() || prefixes[i].back() != '/') return false;
+    if (i > 0 && (prefixes[i] <= prefixes[i - 1] || prefixes[i].starts_with(prefixes[i - 1]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The root level whole, page after page, its folders the parts: for a root storage::PlanListing
+// lists flat (more than a page, or more than 1,000 folders). Nullopt when its own blobs are too
+// many to hold.
+Result<std::optional<SharedPlan>> PlanRoot(storage::Store& target) {
+  SharedPlan plan;
+  std::string marker;
+  do {
+    Result<storage::LevelPage> page = target.ListLevel("", marker, {});
+    if (!page.ok()) return page.status();
+    if (!page->unlisted.empty()) {
+      return Status(Code::kIo, "cannot list '" + page->unlisted.front().first +
+                                   "': " + page->unlisted.front().second);
+    }
+    if (plan.entries.size() + page->entries.size() > kMaxRootEntries) {
+      return std::optional<SharedPlan>();
+    }
+    for (Entry& e : page->entries) plan.entries.push_back(std::move(e));
+    for (std::string& p : page->prefixes) plan.prefixes.push_back(std::move(p));
+    marker = std::move(page->next);
+  } while (!marker.empty());
+  return std::optional<SharedPlan>(std::move(plan));
+}
+
+// How the check is split: as storage::PlanListing splits a listing, or by the root's folders when
+// it lists the root flat. Nullopt when it is not split into two parts or more (or the listing is
+// not in byte order: the check in one process refuses it).
+Result<std::optional<SharedPlan>> PlanParts(storage::Store& target) {
+  std::vector<storage::PlannedPart> parts;
+  {
+    TaskPool pool(kPlanRequests);
+    Result<std::vector<storage::PlannedPart>> planned =
+        storage::PlanListing(target, "", /*metadata=*/false, kParts, pool);
+    if (!planned.ok()) return planned.status();
+    parts = std::move(planned).value();
+  }
+  std::optional<SharedPlan> plan(std::in_place);
+  for (storage::PlannedPart& part : parts) {
+    if (part.flat && part.prefix.empty()) {
+      Result<std::optional<SharedPlan>> root = PlanRoot(target);
+      if (!root.ok()) return root.status();
+      plan = std::move(root).value();
+      break;
+    }
+    if (part.flat) plan->prefixes.push_back(std::move(part.prefix));
+    for (Entry& e : part.entries) plan->entries.push_back(std::move(e));
+  }
+  if (!plan || plan->prefixes.size() < 2 || !Disjoint(plan->prefixes)) {
+    return std::optional<SharedPlan>();
+  }
+  return plan;
+}
+
 }  // namespace
 
 bool DriftIsShared(catalog::Catalog& catalog, storage::Store& target, const DriftOptions& options) {
@@ -294,32 +410,21 @@ bool DriftIsShared(catalog::Catalog& catalog, storage::Store& target, const Drif
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options) {
   if (!DriftIsShared(catalog, target, options)) return CheckHere(catalog, target, run, options);
-  std::vector<storage::PlannedPart> plan;
-  {
-    TaskPool pool(kPlanRequests);
-    Result<std::vector<storage::PlannedPart>> planned =
-        storage::PlanListing(target, "", /*metadata=*/false, kParts, pool);
-    if (!planned.ok()) return planned.status();
-    plan = std::move(planned).value();
-  }
-  std::vector<std::string> prefixes;
-  std::vector<Entry> entries;
-  for (storage::PlannedPart& part : plan) {
-    if (part.flat && part.prefix.empty()) return CheckHere(catalog, target, run, options);
-    if (part.flat) prefixes.push_back(std::move(part.prefix));
-    for (Entry& e : part.entries) entries.push_back(std::move(e));
-  }
-  if (prefixes.size() < 2) return CheckHere(catalog, target, run, options);  // not worth sharing
+  Result<std::optional<SharedPlan>> planned = PlanParts(target);
+  if (!planned.ok()) return planned.status();
+  if (!*planned) return CheckHere(catalog, target, run, options);
+  SharedPlan& plan = **planned;
 
-  FERRY_RETURN_IF_ERROR(catalog.OpenDriftCheck(run, prefixes));
+  FERRY_RETURN_IF_ERROR(catalog.OpenDriftCheck(run, plan.prefixes));
   // The levels' own entries against the items outside every part, here; then the parts, with
   // whoever helps.
-  DriftRecorder recorder(catalog, target, run, options, ProcessName());
-  catalog::ItemCursor outside(std::make_unique<ItemsBetweenPrefixes>(catalog, prefixes));
-  EntriesLister levels(std::move(entries));
+  DriftRecorder recorder(catalog, target, run, options, ProcessName(), /*batched=*/false);
+  catalog::ItemCursor outside(std::make_unique<ItemsBetweenPrefixes>(catalog, plan.prefixes));
+  std::unique_ptr<storage::Lister> levels =
+      storage::InByteOrder(std::make_unique<EntriesLister>(std::move(plan.entries)), "the target");
   FERRY_RETURN_IF_ERROR(catalog.BeginTransaction());
-  Status st = recorder.Merge(outside, levels, "", nullptr);
-  Status committed = catalog.CommitTransaction();
+  Status st = recorder.Merge(outside, *levels, "", nullptr);
+  Status committed = catalog.CommitTransaction();  // what was found stays, whatever came
   if (st.ok()) st = committed;
   if (!st.ok()) return st;
   DriftReport report = recorder.Take();

@@ -43,8 +43,9 @@ struct DriftOptions {
 // (catalog::Catalog::OpenDriftCheck) that this process and those helping it (HelpCheckDrift)
 // claim and check, this process checks the rest (the levels' own entries against the items
 // outside every part), waits for the parts others hold (taking over any whose lease ran out)
-// and counts what every part found. A listing the plan does not split is checked here, whole.
-// Stopped: Code::kCancelled.
+// and counts what every part found. A listing the plan does not split into two parts or more is
+// checked here, whole. The plan is made first: a blob put at one of its levels later in the
+// pass is left to the next pass. Stopped: Code::kCancelled.
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options);
 
@@ -55,6 +56,7 @@ bool DriftIsShared(catalog::Catalog& catalog, storage::Store& target, const Drif
 
 // For a process helping the sync of run `run`: checks parts of its open drift check until none
 // is left to claim. The report counts what this process found, and the parts it checked.
+// Stopped: Code::kCancelled, the part it held given back.
 Result<DriftReport> HelpCheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                    const DriftOptions& options);
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "catalog/postgres.h"
 #include "migration/drift.h"
 #include "storage/memory_store.h"
 #include "support/postgres.h"
@@ -55,7 +56,8 @@ class GatedStore : public storage::MemoryStore {
 };
 
 TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce) {
-  std::string url = Postgres::Global().NewDatabase("shared_drift") + "?migration=sync";
+  const std::string database = Postgres::Global().NewDatabase("shared_drift");
+  const std::string url = database + "?migration=sync";
   catalog::Config config;
   config.source = "/data";
   ASSERT_OK(Catalog::Create(url, config));
@@ -101,11 +103,11 @@ TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce)
   auto checked = std::async(std::launch::async,
                             [&] { return migration::CheckDrift(*leader, target, run, options); });
   // The leader checked the top and waits in the listing of its first part, a/. A helper that
-  // died took b/ (its claim runs out in a second); another helper checks what is left: c/.
+  // died took b/; another helper checks what is left: c/.
   target.AwaitReached();
   ASSERT_EQ(Got(helper->OpenDriftCheckRun()), run);
   ASSERT_OK_AND_ASSIGN(auto dead, Catalog::OpenForReading(url));
-  EXPECT_EQ(Got(dead->ClaimDriftPart(run, std::chrono::seconds(1))),
+  EXPECT_EQ(Got(dead->ClaimDriftPart(run, std::chrono::seconds(60))),
             (std::optional<catalog::DriftPart>{{"b/", ""}}));
   migration::DriftOptions helping;
   std::vector<std::string> found_by_helper;
@@ -116,6 +118,11 @@ TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce)
   EXPECT_EQ(helped.changed, 1);
   EXPECT_EQ(helped.unexpected, 1);
   EXPECT_EQ(found_by_helper, (std::vector<std::string>{"c/s20/f1", "c/s49/new"}));
+  // The dead helper's claim runs out; the leader goes on with a/, then takes b/ over.
+  ASSERT_OK_AND_ASSIGN(auto db, catalog::PgConnection::Connect(database));
+  ASSERT_OK(db->Run(
+      "UPDATE ferry_drift_parts SET lease_until = clock_timestamp() - interval '1 second' WHERE "
+      "prefix = 'b/'"));
   target.Open();
   ASSERT_OK_AND_ASSIGN(migration::DriftReport report, checked.get());
 
