@@ -475,9 +475,9 @@ class Catalog {
   // it and any process that helps claim parts (with a lease), compare each part's listing with
   // the items under its prefix, and record what they found a batch at a time: each batch in one
   // transaction with the part's progress, committed only while the part is still theirs
-  // (HoldDriftPart), so a part checked twice, after a lease ran out, is recorded once. A process
-  // that helps (opened to read) has a transaction left idle by it ended by the server after 15 s,
-  // so that one frozen or cut off mid-batch holds nothing up for longer.
+  // (HoldDriftPart), so a part checked twice, after a lease ran out, is recorded once. From its
+  // first claim, a process that helps (opened to read) has a transaction it leaves idle ended by
+  // the server after 15 s, so that one frozen or cut off mid-batch holds nothing up for longer.
   // REQUIRES (each but HoldDriftPart): no transaction open.
   // Opens the drift check of run `run` (a sync's) with parts `prefixes`; forgets earlier ones.
   virtual Status OpenDriftCheck(int64_t run, const std::vector<std::string>& prefixes);

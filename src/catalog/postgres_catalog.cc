@@ -164,6 +164,8 @@ CREATE TABLE IF NOT EXISTS ferry_drift_parts (
   checker TEXT NOT NULL DEFAULT '',
   lease_until TIMESTAMPTZ,
   PRIMARY KEY (migration, run, prefix));
+CREATE INDEX IF NOT EXISTS ferry_drift_parts_open
+  ON ferry_drift_parts (migration, run, prefix) WHERE NOT done;
 )sql";
 
 // The runs of live workers, as a subquery ($1: the migration): heard from within their lease,
@@ -1707,13 +1709,14 @@ Result<int64_t> PostgresCatalog::OpenDriftCheckRun() {
 
 Result<std::optional<DriftPart>> PostgresCatalog::ClaimDriftPart(int64_t run,
                                                                  std::chrono::seconds lease) {
-  if (lister_.empty()) {
-    lister_ = NewListerName();
+  if (lister_.empty()) lister_ = NewListerName();
+  if (!drift_checker_) {
     // A helper's batch is a few statements: one left idle in its transaction (the process frozen
     // or cut off) is ended before it holds up the others, who wait for its locks.
     if (hold_ == Hold::kNone) {
       FERRY_RETURN_IF_ERROR(db_->Run("SET idle_in_transaction_session_timeout = 15000"));
     }
+    drift_checker_ = true;
   }
   // Only while the sync is running in the process that holds the migration: a helper of a sync
   // that died changes nothing after it.

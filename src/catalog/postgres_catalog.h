@@ -180,6 +180,7 @@ class PostgresCatalog final : public Catalog {
   SharedCopy helped_;
   // As a lister of a shared scan listing: the name its folder claims carry (set on first use).
   std::string lister_;
+  bool drift_checker_ = false;  // this process claimed a part of a drift check
 };
 
 }  // namespace ferry::catalog

@@ -220,7 +220,7 @@ void CheckDriftForSync(catalog::Catalog& catalog, Endpoints& endpoints, int64_t 
     if (report.status().code() == Code::kCancelled) {
       // The part it held is given back, its batch unrecorded: the others check it.
       throw ExitError(StoppedExitCode(),
-                      "stopped; the part of the drift check it held goes to the other processes");
+                      "stopped; any part of the drift check it held goes to the other processes");
     }
     Fail(report.status());
   }

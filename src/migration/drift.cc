@@ -23,6 +23,7 @@ constexpr size_t kParts = 64;              // the prefixes a shared check's plan
 constexpr int64_t kBatchFindings = 500;    // a part's findings recorded in one transaction
 constexpr int kPlanRequests = 8;           // level listings in flight while planning
 constexpr size_t kMaxRootEntries = 50000;  // a root level's own blobs held to check here
+constexpr int64_t kItemsPerPart = 1000;    // beyond kParts parts, the fewest items worth one
 
 bool Stopped(const DriftOptions& o) { return o.stop != nullptr && o.stop->load(); }
 
@@ -363,16 +364,22 @@ Result<std::optional<SharedPlan>> PlanRoot(storage::Store& target) {
       return std::optional<SharedPlan>();
     }
     for (Entry& e : page->entries) plan.entries.push_back(std::move(e));
-    for (std::string& p : page->prefixes) plan.prefixes.push_back(std::move(p));
+    for (std::string& p : page->prefixes) {
+      // A server may name a folder again at the top of the next page.
+      if (plan.prefixes.empty() || p != plan.prefixes.back()) plan.prefixes.push_back(std::move(p));
+    }
     marker = std::move(page->next);
   } while (!marker.empty());
   return std::optional<SharedPlan>(std::move(plan));
 }
 
 // How the check is split: as storage::PlanListing splits a listing, or by the root's folders when
-// it lists the root flat. Nullopt when it is not split into two parts or more (or the listing is
-// not in byte order: the check in one process refuses it).
-Result<std::optional<SharedPlan>> PlanParts(storage::Store& target) {
+// it lists the root flat. Nullopt when it is not worth splitting: fewer than two parts, or more
+// than kParts with fewer than kItemsPerPart items each on average in the catalog (a part costs
+// a few round trips to the database and a listing request: small folders cost more than a page
+// of the whole listing would), or a listing not in byte order (the check in one process refuses
+// it).
+Result<std::optional<SharedPlan>> PlanParts(catalog::Catalog& catalog, storage::Store& target) {
   std::vector<storage::PlannedPart> parts;
   {
     TaskPool pool(kPlanRequests);
@@ -395,6 +402,13 @@ Result<std::optional<SharedPlan>> PlanParts(storage::Store& target) {
   if (!plan || plan->prefixes.size() < 2 || !Disjoint(plan->prefixes)) {
     return std::optional<SharedPlan>();
   }
+  if (plan->prefixes.size() > kParts) {
+    Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
+    if (!totals.ok()) return totals.status();
+    int64_t items = 0;
+    for (const catalog::StateTotals& t : *totals) items += t.items;
+    if (items < int64_t(plan->prefixes.size()) * kItemsPerPart) return std::optional<SharedPlan>();
+  }
   return plan;
 }
 
@@ -410,7 +424,7 @@ bool DriftIsShared(catalog::Catalog& catalog, storage::Store& target, const Drif
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options) {
   if (!DriftIsShared(catalog, target, options)) return CheckHere(catalog, target, run, options);
-  Result<std::optional<SharedPlan>> planned = PlanParts(target);
+  Result<std::optional<SharedPlan>> planned = PlanParts(catalog, target);
   if (!planned.ok()) return planned.status();
   if (!*planned) return CheckHere(catalog, target, run, options);
   SharedPlan& plan = **planned;

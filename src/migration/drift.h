@@ -39,12 +39,13 @@ struct DriftOptions {
 // conflicts (both sides' size and time in the reason), or with `overwrite` are queued to be
 // written again; blobs ferry never wrote are reported through `on_finding`, logged and left
 // alone. Where the check is shared (DriftIsShared), the target's listing is planned as
-// storage::PlanListing plans it, its prefixes become parts of the catalog's drift check
+// storage::PlanListing plans it (a root it would list flat is read whole, its folders the
+// prefixes), its prefixes become parts of the catalog's drift check
 // (catalog::Catalog::OpenDriftCheck) that this process and those helping it (HelpCheckDrift)
 // claim and check, this process checks the rest (the levels' own entries against the items
 // outside every part), waits for the parts others hold (taking over any whose lease ran out)
-// and counts what every part found. A listing the plan does not split into two parts or more is
-// checked here, whole. The plan is made first: a blob put at one of its levels later in the
+// and counts what every part found. A listing the plan does not split into two parts or more, or
+// into many parts of few items, is checked here, whole. The plan is made first: a blob put at one of its levels later in the
 // pass is left to the next pass. Stopped: Code::kCancelled.
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options);

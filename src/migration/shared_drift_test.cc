@@ -153,5 +153,72 @@ TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce)
   EXPECT_EQ(Got(leader->DriftCheckTotals(run)).parts, 0) << "closed";
 }
 
+// A migration of `paths` copied to `target`, on a PostgreSQL catalog; `changed` then overwritten
+// by someone else. The leader's catalog, and a sync run begun in it.
+std::unique_ptr<Catalog> CopiedTo(storage::MemoryStore& target, const std::string& url,
+                                  const std::vector<std::string>& paths,
+                                  const std::vector<std::string>& changed, int64_t& run) {
+  catalog::Config config;
+  config.source = "/data";
+  EXPECT_OK(Catalog::Create(url, config));
+  Result<std::unique_ptr<Catalog>> leader = Catalog::Open(url);
+  EXPECT_OK(leader);
+  if (!leader.ok()) return nullptr;
+  EXPECT_OK((*leader)->BeginTransaction());
+  for (const std::string& path : paths) {
+    Result<storage::WriteResult> written = target.Write(path, http::Body::FromString(path), {});
+    EXPECT_OK(written);
+    Item item;
+    item.path = path;
+    item.size = path.size();
+    item.state = ItemState::kCopied;
+    item.target_etag = written.ok() ? written->etag : "";
+    EXPECT_OK((*leader)->InsertItem(item));
+  }
+  EXPECT_OK((*leader)->CommitTransaction());
+  for (const std::string& path : changed) {
+    EXPECT_OK(target.Write(path, http::Body::FromString("theirs"), {}));
+  }
+  Result<int64_t> begun = (*leader)->BeginRun(catalog::Stage::kSync);
+  EXPECT_OK(begun);
+  run = begun.ok() ? *begun : 0;
+  return std::move(leader).value();
+}
+
+// A root level of more than a page is read whole and split by its folders; a hundred folders of
+// one blob each cost more as parts than as one page, and are checked in one process.
+TEST(SharedDriftCheck, ARootOfManyPagesIsSplitByItsFoldersAndSmallFoldersAreNot) {
+  const std::string database = Postgres::Global().NewDatabase("drift_plans");
+  migration::DriftOptions options;
+  options.shared = true;
+
+  storage::MemoryStore paged;
+  paged.level_page_size = 10;  // the root's 12 folders and its blob are two pages
+  std::vector<std::string> paths{"top.txt"};
+  for (int d = 0; d < 12; ++d) {
+    for (int f = 0; f < 3; ++f) paths.push_back(fmt::format("d{:02d}/f{}", d, f));
+  }
+  int64_t run = 0;
+  auto leader = CopiedTo(paged, database + "?migration=paged", paths, {"d03/f1", "top.txt"}, run);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_OK_AND_ASSIGN(migration::DriftReport split,
+                       migration::CheckDrift(*leader, paged, run, options));
+  EXPECT_EQ(split.parts, 12);
+  EXPECT_EQ(split.parts_checked, 12);
+  EXPECT_EQ(split.changed, 2);
+  EXPECT_EQ(Got(leader->CountItems(ItemState::kConflict, std::nullopt)), 2);
+
+  storage::MemoryStore small;
+  paths.clear();
+  for (int d = 0; d < 100; ++d) paths.push_back(fmt::format("d{:03d}/sub/f", d));
+  leader = CopiedTo(small, database + "?migration=small", paths, {"d042/sub/f"}, run);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_OK_AND_ASSIGN(migration::DriftReport whole,
+                       migration::CheckDrift(*leader, small, run, options));
+  EXPECT_EQ(whole.parts, 0) << "checked in one process";
+  EXPECT_EQ(whole.changed, 1);
+  EXPECT_EQ(Got(leader->FindItem("d042/sub/f"))->state, ItemState::kConflict);
+}
+
 }  // namespace
 }  // namespace ferry::testing
