@@ -578,6 +578,51 @@ TEST_F(PostgresCatalogTest, ASyncKilledMidCopyLeavesItsHelpersToStop) {
   ExpectEachFileRecordedOnce(mig, kFiles);
 }
 
+// A helper killed mid-copy (kill -9) is dead at once: the leader and the other helper take its
+// items over, every file is copied and recorded once, and the pass says a helper died (what it
+// copied is in the log under its own run, not in the pass's counts).
+TEST_F(PostgresCatalogTest, AHelperKilledMidCopyIsReportedAndItsItemsAreCopiedOnce) {
+  constexpr int kFiles = 1200;
+  for (int i = 0; i < kFiles; ++i) {
+    AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
+  }
+  const std::string mig = Location("helper-killed");
+  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
+  const std::vector<std::string> sync{"sync", mig, "--max-ops", "150", "--concurrency", "4"};
+  BackgroundProcess leader(FerryArgv(sync), FerryOptions(env_));
+  bool copying = false;
+  for (int i = 0; i < 400 && !copying; ++i) {
+    copying = ItemsIn(mig, "copied", env_) >= 50;
+    if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(copying && leader.Running()) << leader.Wait().err;
+  std::vector<std::unique_ptr<BackgroundProcess>> helpers;
+  for (int i = 0; i < 2; ++i) {
+    helpers.push_back(std::make_unique<BackgroundProcess>(FerryArgv(sync), FerryOptions(env_)));
+  }
+  int live = 0;
+  for (int i = 0; i < 100 && live < 3; ++i) {
+    auto status = Ferry({"status", mig, "--json"});
+    ASSERT_EQ(status.exit_code, 0) << status.err;
+    live = 0;
+    const nlohmann::json workers = nlohmann::json::parse(status.out)["workers"];
+    for (const auto& w : workers) live += w["state"] == "live";
+    if (live < 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(live, 3) << "the leader and two helpers copy";
+  helpers[0]->Kill(SIGKILL);
+  helpers[0]->Wait();
+  ProcessResult led = leader.Wait();
+  EXPECT_EQ(led.exit_code, 0) << led.out << led.err;
+  EXPECT_NE(led.out.find("1 helper died before it ended"), std::string::npos) << led.out;
+  ProcessResult helped = helpers[1]->Wait();
+  EXPECT_EQ(helped.exit_code, 0) << helped.out << helped.err;
+
+  EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 40) << "every file and folder";
+  VerifyTarget();
+  ExpectEachFileRecordedOnce(mig, kFiles);
+}
+
 // A helper whose machine mounts other folders in the share (another export, a replica) lists
 // none of them: a folder it claims whose inode or modification time is not what the scan's
 // listing of its parent recorded, and a folder on another device than its parent (a mount point

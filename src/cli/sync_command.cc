@@ -130,6 +130,12 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
                                Count(r.helpers.processes, "other process", "other processes"),
                                r.helpers.files, HumanBytes(r.helpers.bytes), r.helpers.failed);
     }
+    if (r.helpers.died > 0) {
+      std::cout << fmt::format(
+          "{} died before it ended: what it copied is in the catalog and the log (its copy run), "
+          "not in these counts\n",
+          Count(r.helpers.died, "helper"));
+    }
   } else if (r.deleted) {
     std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted,
                              HumanBytes(r.deleted_bytes));

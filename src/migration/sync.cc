@@ -153,7 +153,8 @@ catalog::Run RunRecord(const SyncReport& report, const SyncOptions& options, con
                                {{"processes", report.helpers.processes},
                                 {"files", report.helpers.files},
                                 {"bytes", report.helpers.bytes},
-                                {"failed", report.helpers.failed}}},
+                                {"failed", report.helpers.failed},
+                                {"died", report.helpers.died}}},
                               {"deletion_refused", report.deletion_refused},
                               {"unreadable", s.unreadable},
                               {"retries", report.copy.retries},
@@ -198,8 +199,9 @@ Result<bool> SharesCopy(catalog::Catalog& catalog, const SyncOptions& options) {
 
 // Waits until the helpers of the copy led in run `copy_run` for sync run `sync_run` have
 // recorded their last items (the leader has left: they claim no more), and counts what their
-// copy runs did (a helper that died is not counted: its run never ended). Stopped, it waits no
-// more: until they are done, no process may hold the migration alone.
+// copy runs did, and the helpers that died (their runs never ended: what they did is not
+// counted). Stopped, it waits no more: until they are done, no process may hold the migration
+// alone.
 Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_run,
                     const SyncOptions& options, HelpersReport& helpers) {
   using Clock = std::chrono::steady_clock;
@@ -211,11 +213,10 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
     if (!workers.ok()) return workers.status();
     Result<std::vector<catalog::Run>> runs = catalog.Runs();
     if (!runs.ok()) return runs.status();
-    int working = 0;
-    std::set<int64_t> left;
+    std::set<int64_t> working, left;
     for (const catalog::WorkerInfo& w : *workers) {
       if (w.run <= copy_run) continue;
-      if (w.live && !w.left) ++working;
+      if (w.live && !w.left) working.insert(w.run);
       if (w.left) left.insert(w.run);
     }
     bool ending = false;
@@ -223,7 +224,10 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
     for (const catalog::Run& r : *runs) {
       if (r.id <= copy_run || catalog::StageNamed(r.stage) != catalog::Stage::kCopy) continue;
       if (r.outcome == "running") {
-        ending = ending || left.count(r.id) > 0;
+        // While this sync holds the migration alone, only its helpers copy: a run still going
+        // whose process neither works nor left died with it (one that left is about to end).
+        if (!working.contains(r.id) && !left.contains(r.id)) ++helpers.died;
+        ending = ending || left.contains(r.id);
         continue;
       }
       if (SyncOfShare(r) != sync_run) continue;
@@ -232,10 +236,23 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
       helpers.bytes += r.bytes;
       helpers.failed += r.failed;
     }
-    if (working == 0 && all_left == Clock::time_point{}) all_left = Clock::now();
-    if (working == 0 && (!ending || Clock::now() - all_left > ending_grace)) return Status::Ok();
+    const bool grace_over = working.empty() && all_left != Clock::time_point{} &&
+                            Clock::now() - all_left > ending_grace;
+    if (grace_over) {
+      // Left, and still not ended: died before it could.
+      for (const catalog::Run& r : *runs) {
+        if (r.id > copy_run && r.outcome == "running" && left.contains(r.id) &&
+            catalog::StageNamed(r.stage) == catalog::Stage::kCopy) {
+          ++helpers.died;
+        }
+      }
+    }
+    if (working.empty() && all_left == Clock::time_point{}) all_left = Clock::now();
+    if (working.empty() && (!ending || grace_over)) return Status::Ok();
     if (Stopped(options)) return Status::Ok();
-    if (working > 0 && options.waiting_for_helpers) options.waiting_for_helpers(working);
+    if (!working.empty() && options.waiting_for_helpers) {
+      options.waiting_for_helpers(int(working.size()));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 }

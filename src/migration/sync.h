@@ -38,6 +38,9 @@ struct SyncOptions {
 struct HelpersReport {
   int processes = 0;
   int64_t files = 0, bytes = 0, failed = 0;
+  // Helpers that died before they ended their copy run: what they recorded is in the catalog
+  // and the log, but not in these counts.
+  int died = 0;
 };
 
 struct SyncReport {

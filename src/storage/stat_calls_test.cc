@@ -33,7 +33,9 @@ TEST_P(StatCallsTest, EachCallGivesWhatLstatGives) {
   paths.push_back(dir.Sub("missing"));
 
   std::unique_ptr<StatCalls> calls = StatCalls::Open(8, GetParam());
-  if (!GetParam()) EXPECT_STREQ(calls->Kind(), "threads");
+  if (!GetParam()) {
+    EXPECT_STREQ(calls->Kind(), "threads");
+  }
   std::vector<std::shared_ptr<PendingStat>> started;
   for (const std::string& p : paths) started.push_back(calls->Start(p));
   // Taken in the reverse order: each has its own result, whatever order they complete in.
