@@ -367,6 +367,7 @@ TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheCopy) {
     }
     at = r.out.find("helping: they copied ");
     if (at != std::string::npos) {
+      EXPECT_EQ(r.out.find("stopped answering"), std::string::npos) << "no helper died: " << r.out;
       ++leaders;
       reported_by_leader = std::stoll(r.out.substr(at + 21));
     }
@@ -614,7 +615,8 @@ TEST_F(PostgresCatalogTest, AHelperKilledMidCopyIsReportedAndItsItemsAreCopiedOn
   helpers[0]->Wait();
   ProcessResult led = leader.Wait();
   EXPECT_EQ(led.exit_code, 0) << led.out << led.err;
-  EXPECT_NE(led.out.find("1 helper died before it ended"), std::string::npos) << led.out;
+  EXPECT_NE(led.out.find("1 helper stopped answering before it ended"), std::string::npos)
+      << led.out;
   ProcessResult helped = helpers[1]->Wait();
   EXPECT_EQ(helped.exit_code, 0) << helped.out << helped.err;
 

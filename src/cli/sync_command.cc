@@ -131,10 +131,12 @@ void PrintDelta(const migration::SyncReport& r, bool dry_run) {
                                r.helpers.files, HumanBytes(r.helpers.bytes), r.helpers.failed);
     }
     if (r.helpers.died > 0) {
+      const bool one = r.helpers.died == 1;
       std::cout << fmt::format(
-          "{} died before it ended: what it copied is in the catalog and the log (its copy run), "
-          "not in these counts\n",
-          Count(r.helpers.died, "helper"));
+          "{} stopped answering before {} ended (died or cut off): what {} copied is in the "
+          "catalog and the log (under {} copy {}), not in these counts\n",
+          Count(r.helpers.died, "helper"), one ? "it" : "they", one ? "it" : "they",
+          one ? "its" : "their", one ? "run" : "runs");
     }
   } else if (r.deleted) {
     std::cout << fmt::format("would delete {} blobs ({})\n", r.deleted,

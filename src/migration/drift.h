@@ -45,7 +45,8 @@ struct DriftOptions {
 // claim and check, this process checks the rest (the levels' own entries against the items
 // outside every part), waits for the parts others hold (taking over any whose lease ran out)
 // and counts what every part found. A listing the plan does not split into two parts or more, or
-// into many parts of few items, is checked here, whole. The plan is made first: a blob put at one of its levels later in the
+// splits into many parts of few items, or whose root holds more blobs than it keeps (50,000),
+// is checked here, whole. The plan is made first: a blob put at one of its levels later in the
 // pass is left to the next pass. Stopped: Code::kCancelled.
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options);

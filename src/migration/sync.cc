@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -208,25 +209,35 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
   // A helper that left ends its run at once; one that died before it does is not waited for.
   const auto ending_grace = std::chrono::seconds(10);
   Clock::time_point all_left{};
+  std::map<int64_t, Clock::time_point> left_since;  // when each helper was first seen to leave
   while (true) {
     Result<std::vector<catalog::WorkerInfo>> workers = catalog.Workers();
     if (!workers.ok()) return workers.status();
     Result<std::vector<catalog::Run>> runs = catalog.Runs();
     if (!runs.ok()) return runs.status();
-    std::set<int64_t> working, left;
+    const Clock::time_point now = Clock::now();
+    std::set<int64_t> registered, working, left;
     for (const catalog::WorkerInfo& w : *workers) {
       if (w.run <= copy_run) continue;
+      registered.insert(w.run);
       if (w.live && !w.left) working.insert(w.run);
-      if (w.left) left.insert(w.run);
+      if (w.left) {
+        left.insert(w.run);
+        left_since.emplace(w.run, now);
+      }
     }
     bool ending = false;
     helpers = HelpersReport();
     for (const catalog::Run& r : *runs) {
       if (r.id <= copy_run || catalog::StageNamed(r.stage) != catalog::Stage::kCopy) continue;
       if (r.outcome == "running") {
-        // While this sync holds the migration alone, only its helpers copy: a run still going
-        // whose process neither works nor left died with it (one that left is about to end).
-        if (!working.contains(r.id) && !left.contains(r.id)) ++helpers.died;
+        // While this sync holds the migration alone, only its helpers copy. A helper's run still
+        // going died with its process when that registered as a worker (before, it copied
+        // nothing) and neither works nor left, or when it left longer than the grace ago.
+        const bool died = left.contains(r.id)
+                              ? now - left_since[r.id] > ending_grace
+                              : registered.contains(r.id) && !working.contains(r.id);
+        if (died) ++helpers.died;
         ending = ending || left.contains(r.id);
         continue;
       }
@@ -236,18 +247,9 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
       helpers.bytes += r.bytes;
       helpers.failed += r.failed;
     }
-    const bool grace_over = working.empty() && all_left != Clock::time_point{} &&
-                            Clock::now() - all_left > ending_grace;
-    if (grace_over) {
-      // Left, and still not ended: died before it could.
-      for (const catalog::Run& r : *runs) {
-        if (r.id > copy_run && r.outcome == "running" && left.contains(r.id) &&
-            catalog::StageNamed(r.stage) == catalog::Stage::kCopy) {
-          ++helpers.died;
-        }
-      }
-    }
-    if (working.empty() && all_left == Clock::time_point{}) all_left = Clock::now();
+    const bool grace_over =
+        working.empty() && all_left != Clock::time_point{} && now - all_left > ending_grace;
+    if (working.empty() && all_left == Clock::time_point{}) all_left = now;
     if (working.empty() && (!ending || grace_over)) return Status::Ok();
     if (Stopped(options)) return Status::Ok();
     if (!working.empty() && options.waiting_for_helpers) {
