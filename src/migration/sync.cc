@@ -206,9 +206,9 @@ Result<bool> SharesCopy(catalog::Catalog& catalog, const SyncOptions& options) {
 Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_run,
                     const SyncOptions& options, HelpersReport& helpers) {
   using Clock = std::chrono::steady_clock;
-  // A helper that left ends its run at once; one that died before it does is not waited for.
+  // A helper that left ends its run at once; one that died before it does is not waited for
+  // longer than this after it left.
   const auto ending_grace = std::chrono::seconds(10);
-  Clock::time_point all_left{};
   std::map<int64_t, Clock::time_point> left_since;  // when each helper was first seen to leave
   while (true) {
     Result<std::vector<catalog::WorkerInfo>> workers = catalog.Workers();
@@ -234,11 +234,11 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
         // While this sync holds the migration alone, only its helpers copy. A helper's run still
         // going died with its process when that registered as a worker (before, it copied
         // nothing) and neither works nor left, or when it left longer than the grace ago.
-        const bool died = left.contains(r.id)
-                              ? now - left_since[r.id] > ending_grace
-                              : registered.contains(r.id) && !working.contains(r.id);
+        const bool in_grace = left.contains(r.id) && now - left_since[r.id] <= ending_grace;
+        const bool died =
+            left.contains(r.id) ? !in_grace : registered.contains(r.id) && !working.contains(r.id);
         if (died) ++helpers.died;
-        ending = ending || left.contains(r.id);
+        ending = ending || in_grace;
         continue;
       }
       if (SyncOfShare(r) != sync_run) continue;
@@ -247,10 +247,7 @@ Status AwaitHelpers(catalog::Catalog& catalog, int64_t sync_run, int64_t copy_ru
       helpers.bytes += r.bytes;
       helpers.failed += r.failed;
     }
-    const bool grace_over =
-        working.empty() && all_left != Clock::time_point{} && now - all_left > ending_grace;
-    if (working.empty() && all_left == Clock::time_point{}) all_left = now;
-    if (working.empty() && (!ending || grace_over)) return Status::Ok();
+    if (working.empty() && !ending) return Status::Ok();
     if (Stopped(options)) return Status::Ok();
     if (!working.empty() && options.waiting_for_helpers) {
       options.waiting_for_helpers(int(working.size()));
