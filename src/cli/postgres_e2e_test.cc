@@ -16,12 +16,66 @@
 namespace ferry::testing {
 namespace {
 
+// The items in `state` by `ferry status`, or -1 while it cannot tell.
+int64_t ItemsIn(const std::string& location, const std::string& state,
+                const std::map<std::string, std::optional<std::string>>& env) {
+  auto r = RunFerry({"status", location, "--json"}, env);
+  if (r.exit_code != 0) return -1;
+  auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  if (doc.is_discarded() || !doc["states"].contains(state)) return 0;
+  return doc["states"][state]["items"].get<int64_t>();
+}
+
 class PostgresCatalogTest : public MigrationFixture {
  protected:
   std::string Location(const std::string& migration) {
     static std::string url = Postgres::Global().NewDatabase("e2e");
     return url + "?migration=" + migration;
   }
+  // `files` files in 40 folders and the migration `mig` of them; a sync of it copying (slowed to
+  // 150 requests a second), then two more started during its copy, which join it at once: the
+  // leader first, then the helpers, all three live workers. Empty when they could not be
+  // brought there (the test has failed).
+  std::vector<std::unique_ptr<BackgroundProcess>> LeaderAndTwoHelpersCopying(const std::string& mig,
+                                                                             int files) {
+    for (int i = 0; i < files; ++i) {
+      AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
+    }
+    std::vector<std::unique_ptr<BackgroundProcess>> syncs;
+    if (Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code != 0) {
+      ADD_FAILURE() << "init failed";
+      return syncs;
+    }
+    const std::vector<std::string> sync{"sync", mig, "--max-ops", "150", "--concurrency", "4"};
+    syncs.push_back(std::make_unique<BackgroundProcess>(FerryArgv(sync), FerryOptions(env_)));
+    bool copying = false;
+    for (int i = 0; i < 400 && !copying; ++i) {
+      copying = ItemsIn(mig, "copied", env_) >= 50;
+      if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!copying || !syncs[0]->Running()) {
+      ADD_FAILURE() << "the sync never copied: " << syncs[0]->Wait().err;
+      return {};
+    }
+    for (int i = 0; i < 2; ++i) {
+      syncs.push_back(std::make_unique<BackgroundProcess>(FerryArgv(sync), FerryOptions(env_)));
+    }
+    int live = 0;
+    for (int i = 0; i < 100 && live < 3; ++i) {
+      auto status = Ferry({"status", mig, "--json"});
+      if (status.exit_code != 0) break;
+      live = 0;
+      const nlohmann::json workers = nlohmann::json::parse(status.out)["workers"];
+      for (const auto& w : workers) live += w["state"] == "live";
+      if (live < 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (live != 3 || !syncs[0]->Running()) {
+      ADD_FAILURE() << "the leader and two helpers should copy; live: " << live;
+      return {};
+    }
+    return syncs;
+  }
+
   // The log of `mig` records each of `files` files as copied (or adopted) exactly once, and its
   // hash chain is intact.
   void ExpectEachFileRecordedOnce(const std::string& mig, int files) {
@@ -84,16 +138,6 @@ TEST_F(PostgresCatalogTest, ThePlaybookWithTheCatalogInPostgres) {
   EXPECT_EQ(other.exit_code, 2);
   EXPECT_NE(other.err.find("ferry init"), std::string::npos) << other.err;
   EXPECT_EQ(Lines(other.err), 1) << other.err;
-}
-
-// The items in `state` by `ferry status`, or -1 while it cannot tell.
-int64_t ItemsIn(const std::string& location, const std::string& state,
-                const std::map<std::string, std::optional<std::string>>& env) {
-  auto r = RunFerry({"status", location, "--json"}, env);
-  if (r.exit_code != 0) return -1;
-  auto doc = nlohmann::json::parse(r.out, nullptr, false);
-  if (doc.is_discarded() || !doc["states"].contains(state)) return 0;
-  return doc["states"][state]["items"].get<int64_t>();
 }
 
 TEST_F(PostgresCatalogTest, ACopyThatLosesItsDatabaseStopsAndARestartFinishesIt) {
@@ -533,39 +577,14 @@ TEST_F(PostgresCatalogTest, SyncsStartedTogetherShareTheDriftCheck) {
 // is recorded once.
 TEST_F(PostgresCatalogTest, ASyncKilledMidCopyLeavesItsHelpersToStop) {
   constexpr int kFiles = 1200;
-  for (int i = 0; i < kFiles; ++i) {
-    AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
-  }
   const std::string mig = Location("leader-killed");
-  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
-  const std::vector<std::string> sync{"sync", mig, "--max-ops", "150", "--concurrency", "4"};
-  BackgroundProcess leader(FerryArgv(sync), FerryOptions(env_));
-  bool copying = false;
-  for (int i = 0; i < 400 && !copying; ++i) {
-    copying = ItemsIn(mig, "copied", env_) >= 50;
-    if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(copying && leader.Running()) << leader.Wait().err;
-  // Started during the copy, they join it at once.
-  std::vector<std::unique_ptr<BackgroundProcess>> helpers;
-  for (int i = 0; i < 2; ++i) {
-    helpers.push_back(std::make_unique<BackgroundProcess>(FerryArgv(sync), FerryOptions(env_)));
-  }
-  int live = 0;
-  for (int i = 0; i < 100 && live < 3; ++i) {
-    auto status = Ferry({"status", mig, "--json"});
-    ASSERT_EQ(status.exit_code, 0) << status.err;
-    live = 0;
-    const nlohmann::json workers = nlohmann::json::parse(status.out)["workers"];
-    for (const auto& w : workers) live += w["state"] == "live";
-    if (live < 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(live, 3) << "the leader and two helpers copy";
-  ASSERT_TRUE(leader.Running());
+  auto syncs = LeaderAndTwoHelpersCopying(mig, kFiles);
+  ASSERT_EQ(syncs.size(), 3u);
+  BackgroundProcess& leader = *syncs[0];
   leader.Kill(SIGKILL);
   leader.Wait();
-  for (auto& h : helpers) {
-    ProcessResult r = h->Wait();
+  for (size_t helper = 1; helper < syncs.size(); ++helper) {
+    ProcessResult r = syncs[helper]->Wait();
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
     EXPECT_NE(r.out.find("copying with the sync of run"), std::string::npos) << r.out;
     EXPECT_NE(r.err.find("ended before its copy was done"), std::string::npos) << r.err;
@@ -584,40 +603,16 @@ TEST_F(PostgresCatalogTest, ASyncKilledMidCopyLeavesItsHelpersToStop) {
 // copied is in the log under its own run, not in the pass's counts).
 TEST_F(PostgresCatalogTest, AHelperKilledMidCopyIsReportedAndItsItemsAreCopiedOnce) {
   constexpr int kFiles = 1200;
-  for (int i = 0; i < kFiles; ++i) {
-    AddFile(fmt::format("d{:02d}/f{:04d}.txt", i % 40, i), fmt::format("file {}\n", i));
-  }
   const std::string mig = Location("helper-killed");
-  ASSERT_EQ(Ferry({"init", mig, "--source", Src(), "--target", target_}).exit_code, 0);
-  const std::vector<std::string> sync{"sync", mig, "--max-ops", "150", "--concurrency", "4"};
-  BackgroundProcess leader(FerryArgv(sync), FerryOptions(env_));
-  bool copying = false;
-  for (int i = 0; i < 400 && !copying; ++i) {
-    copying = ItemsIn(mig, "copied", env_) >= 50;
-    if (!copying) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(copying && leader.Running()) << leader.Wait().err;
-  std::vector<std::unique_ptr<BackgroundProcess>> helpers;
-  for (int i = 0; i < 2; ++i) {
-    helpers.push_back(std::make_unique<BackgroundProcess>(FerryArgv(sync), FerryOptions(env_)));
-  }
-  int live = 0;
-  for (int i = 0; i < 100 && live < 3; ++i) {
-    auto status = Ferry({"status", mig, "--json"});
-    ASSERT_EQ(status.exit_code, 0) << status.err;
-    live = 0;
-    const nlohmann::json workers = nlohmann::json::parse(status.out)["workers"];
-    for (const auto& w : workers) live += w["state"] == "live";
-    if (live < 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(live, 3) << "the leader and two helpers copy";
-  helpers[0]->Kill(SIGKILL);
-  helpers[0]->Wait();
-  ProcessResult led = leader.Wait();
+  auto syncs = LeaderAndTwoHelpersCopying(mig, kFiles);
+  ASSERT_EQ(syncs.size(), 3u);
+  syncs[1]->Kill(SIGKILL);
+  syncs[1]->Wait();
+  ProcessResult led = syncs[0]->Wait();
   EXPECT_EQ(led.exit_code, 0) << led.out << led.err;
   EXPECT_NE(led.out.find("1 helper stopped answering before it ended"), std::string::npos)
       << led.out;
-  ProcessResult helped = helpers[1]->Wait();
+  ProcessResult helped = syncs[2]->Wait();
   EXPECT_EQ(helped.exit_code, 0) << helped.out << helped.err;
 
   EXPECT_EQ(ItemsIn(mig, "copied", env_), kFiles + 40) << "every file and folder";
