@@ -1472,23 +1472,33 @@ class ListedLister final : public storage::Lister {
 
 }  // namespace
 
+namespace {
+
+// Runs `statements` (each its SQL and parameters) in one transaction: all of them, or none.
+Status AllOrNone(PgConnection& db,
+                 const std::vector<std::pair<std::string, std::vector<PgParam>>>& statements) {
+  FERRY_RETURN_IF_ERROR(db.Run("BEGIN"));
+  for (const auto& [sql, params] : statements) {
+    Status st = db.Exec(sql, params).status();
+    if (!st.ok()) {
+      (void)db.Run("ROLLBACK");
+      return st;
+    }
+  }
+  return db.Run("COMMIT");
+}
+
+}  // namespace
+
 Status PostgresCatalog::OpenListing(int64_t run) {
   const std::vector<PgParam> m{where_.migration};
-  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
-  Status st = db_->Exec("DELETE FROM ferry_listing WHERE migration = $1", m).status();
-  if (st.ok()) st = db_->Exec("DELETE FROM ferry_listing_folders WHERE migration = $1", m).status();
-  if (st.ok()) {
-    // The root is this process's to list (ClaimFolders never hands it out): every folder a
-    // helper lists is then one a listing recorded, with its inode to check against.
-    st = db_->Exec("INSERT INTO ferry_listing_folders (migration, run, path) VALUES ($1, $2, '')",
-                   {where_.migration, Int(run)})
-             .status();
-  }
-  if (!st.ok()) {
-    (void)db_->Run("ROLLBACK");
-    return st;
-  }
-  return db_->Run("COMMIT");
+  // The root is this process's to list (ClaimFolders never hands it out): every folder a helper
+  // lists is then one a listing recorded, with its inode to check against.
+  return AllOrNone(*db_, {{"DELETE FROM ferry_listing WHERE migration = $1", m},
+                          {"DELETE FROM ferry_listing_folders WHERE migration = $1", m},
+                          {"INSERT INTO ferry_listing_folders (migration, run, path) VALUES ($1, "
+                           "$2, '')",
+                           {where_.migration, Int(run)}}});
 }
 
 Result<int64_t> PostgresCatalog::OpenListingRun() {
@@ -1663,37 +1673,18 @@ Result<std::unique_ptr<storage::Lister>> PostgresCatalog::ListedEntries(int64_t 
 
 Status PostgresCatalog::CloseListing(int64_t run) {
   const std::vector<PgParam> params{where_.migration, Int(run)};
-  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
-  Status st =
-      db_->Exec("DELETE FROM ferry_listing WHERE migration = $1 AND run = $2", params).status();
-  if (st.ok()) {
-    st = db_->Exec("DELETE FROM ferry_listing_folders WHERE migration = $1 AND run = $2", params)
-             .status();
-  }
-  if (!st.ok()) {
-    (void)db_->Run("ROLLBACK");
-    return st;
-  }
-  return db_->Run("COMMIT");
+  return AllOrNone(
+      *db_, {{"DELETE FROM ferry_listing WHERE migration = $1 AND run = $2", params},
+             {"DELETE FROM ferry_listing_folders WHERE migration = $1 AND run = $2", params}});
 }
 
 Status PostgresCatalog::OpenDriftCheck(int64_t run, const std::vector<std::string>& prefixes) {
-  const std::vector<PgParam> m{where_.migration};
-  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
-  Status st = db_->Exec("DELETE FROM ferry_drift_parts WHERE migration = $1", m).status();
-  if (st.ok()) {
-    std::vector<PgParam> paths(prefixes.begin(), prefixes.end());
-    st = db_->Exec(
-                "INSERT INTO ferry_drift_parts (migration, run, prefix) SELECT $1, $2, p FROM "
-                "unnest($3::text[]) AS p ON CONFLICT DO NOTHING",
-                {where_.migration, Int(run), PgArray(paths)})
-             .status();
-  }
-  if (!st.ok()) {
-    (void)db_->Run("ROLLBACK");
-    return st;
-  }
-  return db_->Run("COMMIT");
+  const std::vector<PgParam> paths(prefixes.begin(), prefixes.end());
+  return AllOrNone(*db_,
+                   {{"DELETE FROM ferry_drift_parts WHERE migration = $1", {where_.migration}},
+                    {"INSERT INTO ferry_drift_parts (migration, run, prefix) SELECT $1, $2, "
+                     "p FROM unnest($3::text[]) AS p ON CONFLICT DO NOTHING",
+                     {where_.migration, Int(run), PgArray(paths)}}});
 }
 
 Result<int64_t> PostgresCatalog::OpenDriftCheckRun() {
