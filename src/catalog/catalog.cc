@@ -224,6 +224,9 @@ Status Catalog::ReleaseFolders(int64_t, const std::vector<std::string>&, bool) {
 Result<int> Catalog::RecordFolders(int64_t, const std::vector<ListedFolder>&) {
   return NoSharedListing();
 }
+Result<bool> Catalog::RecordPart(int64_t, const ListedPart&, std::chrono::seconds) {
+  return NoSharedListing();
+}
 Result<int64_t> Catalog::FoldersLeft(int64_t) { return NoSharedListing(); }
 Result<std::unique_ptr<storage::Lister>> Catalog::ListedEntries(int64_t) {
   return NoSharedListing();

@@ -254,7 +254,19 @@ struct FolderClaim {
   std::string path;
   uint64_t inode = 0;
   int64_t mtime_ns = 0;
+  // A part of an object store's listing (a prefix, "dir/"): the path up to which a process that
+  // held it before recorded its entries ("" for none).
+  std::string listed_to = {};
   bool operator==(const FolderClaim&) const = default;
+};
+
+// A batch of a part of an object store's listing (a prefix listed flat), as the process that
+// holds the part records it: its entries after the last batch's, up to `listed_to`.
+struct ListedPart {
+  std::string prefix;
+  std::vector<storage::Entry> entries;
+  std::string listed_to;  // the last path listed (entries the filter left out included)
+  bool done = false;      // the part's last batch
 };
 
 // One folder's listing, as a process that shares a scan's listing records it.
@@ -444,6 +456,12 @@ class Catalog {
   // Records listed folders in one transaction and returns how many: the first record of a
   // folder counts (one whose claim ran out may have been listed by another lister since).
   virtual Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed);
+  // Records a batch of a part of an object store's listing that this process claimed (a folder
+  // whose path is the part's prefix, "dir/"), in one transaction with how far the part was
+  // listed, and renews the claim for `lease` (the last batch marks it done). Returns false, and
+  // records nothing, when the part is no longer this process's: another took it over after its
+  // claim ran out, and goes on from the last batch recorded.
+  virtual Result<bool> RecordPart(int64_t run, const ListedPart& part, std::chrono::seconds lease);
   // Folders of the listing not recorded yet.
   virtual Result<int64_t> FoldersLeft(int64_t run);
   // The recorded entries by path (byte order); what could not be read comes in its place as an

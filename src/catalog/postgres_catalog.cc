@@ -166,6 +166,10 @@ CREATE TABLE IF NOT EXISTS ferry_drift_parts (
   PRIMARY KEY (migration, run, prefix));
 CREATE INDEX IF NOT EXISTS ferry_drift_parts_open
   ON ferry_drift_parts (migration, run, prefix) WHERE NOT done;
+-- Schema 7: an object store's listing shared among processes: a part (a prefix listed flat) is
+-- recorded a batch at a time, and says how far it was listed.
+ALTER TABLE ferry_listing_folders ADD COLUMN IF NOT EXISTS listed_to TEXT COLLATE "C" NOT NULL
+  DEFAULT '';
 )sql";
 
 // The runs of live workers, as a subquery ($1: the migration): heard from within their lease,
@@ -1528,14 +1532,14 @@ Result<std::vector<FolderClaim>> PostgresCatalog::ClaimFolders(int64_t run, int 
       "AND f.path = c.path RETURNING f.path, (SELECT e.inode FROM ferry_listing e WHERE "
       "e.migration = $1 AND e.run = $2 AND e.path = f.path AND e.kind = 'folder'), (SELECT "
       "e.mtime_ns FROM ferry_listing e WHERE e.migration = $1 AND e.run = $2 AND e.path = f.path "
-      "AND e.kind = 'folder')",
+      "AND e.kind = 'folder'), f.listed_to",
       {where_.migration, Int(run), lister_, Int(lease.count()), Int(max),
        std::string(scanner ? "true" : "false")});
   if (!r.ok()) return r.status();
   std::vector<FolderClaim> folders;
   for (int i = 0; i < r->rows(); ++i) {
     folders.push_back({r->Text(i, 0), r->IsNull(i, 1) ? 0 : uint64_t(r->Int(i, 1)),
-                       r->IsNull(i, 2) ? 0 : r->Int(i, 2)});
+                       r->IsNull(i, 2) ? 0 : r->Int(i, 2), r->Text(i, 3)});
   }
   std::sort(folders.begin(), folders.end(),
             [](const FolderClaim& a, const FolderClaim& b) { return a.path < b.path; });
@@ -1556,25 +1560,74 @@ Status PostgresCatalog::ReleaseFolders(int64_t run, const std::vector<std::strin
       .status();
 }
 
+namespace {
+
+// Rows of ferry_listing, gathered column by column and inserted a statement per
+// kRowsPerStatement.
+class ListingRows {
+ public:
+  // An entry, or (kind "unlisted") what could not be read and why.
+  void Add(const storage::Entry& e, std::string_view kind, const std::string& error) {
+    std::vector<PgParam> values{e.path,
+                                std::string(kind),
+                                Int(int64_t(e.size)),
+                                Int(e.mtime_ns),
+                                Int(e.ctime_ns),
+                                Int(int64_t(e.inode)),
+                                Int(int64_t(e.mode)),
+                                Int(int64_t(e.uid)),
+                                Int(int64_t(e.gid)),
+                                e.link_target,
+                                e.etag,
+                                RedactSecrets(Utf8Length(error) ? error : Escaped(error))};
+    for (size_t c = 0; c < columns_.size(); ++c) columns_[c].push_back(std::move(values[c]));
+  }
+
+  // REQUIRES: a transaction open on `db`.
+  Status Insert(PgConnection& db, const std::string& migration, int64_t run) const {
+    static const std::string insert_sql = [] {
+      std::vector<std::string> names{"path", "kind", "size", "mtime_ns",    "ctime_ns", "inode",
+                                     "mode", "uid",  "gid",  "link_target", "etag",     "error"};
+      std::string values;
+      for (size_t i = 0; i < names.size(); ++i) {
+        bool text = i <= 1 || i >= 9;
+        values += fmt::format(", v.{}{}", names[i], text ? "" : "::bigint");
+      }
+      return fmt::format(
+          "INSERT INTO ferry_listing (migration, run, path, kind, size, mtime_ns, ctime_ns, "
+          "inode, mode, uid, gid, link_target, etag, error) SELECT $1, $2{} FROM {}",
+          values, Unnest(names, 3));
+    }();
+    const size_t rows = columns_[0].size();
+    for (size_t from = 0; from < rows; from += kRowsPerStatement) {
+      const size_t to = std::min(rows, from + kRowsPerStatement);
+      std::vector<PgParam> params{migration, Int(run)};
+      for (const std::vector<PgParam>& column : columns_) {
+        params.push_back(
+            PgArray(std::vector<PgParam>(column.begin() + long(from), column.begin() + long(to))));
+      }
+      FERRY_RETURN_IF_ERROR(db.Exec(insert_sql, params).status());
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::vector<PgParam>> columns_ = std::vector<std::vector<PgParam>>(12);
+};
+
+// PostgreSQL text is UTF-8: a name that is not cannot be kept, here as in the items.
+Status AllUtf8(const std::vector<storage::Entry>& entries) {
+  for (const storage::Entry& e : entries) {
+    if (!Utf8Length(e.path) || !Utf8Length(e.link_target)) return NotUtf8(e.path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) {
-  static const std::string insert_sql = [] {
-    std::vector<std::string> names{"path", "kind", "size", "mtime_ns",    "ctime_ns", "inode",
-                                   "mode", "uid",  "gid",  "link_target", "etag",     "error"};
-    std::string values;
-    for (size_t i = 0; i < names.size(); ++i) {
-      bool text = i <= 1 || i >= 9;
-      values += fmt::format(", v.{}{}", names[i], text ? "" : "::bigint");
-    }
-    return fmt::format(
-        "INSERT INTO ferry_listing (migration, run, path, kind, size, mtime_ns, ctime_ns, inode, "
-        "mode, uid, gid, link_target, etag, error) SELECT $1, $2{} FROM {}",
-        values, Unnest(names, 3));
-  }();
-  // PostgreSQL text is UTF-8: a name that is not cannot be kept, here as in the items.
   for (const ListedFolder& f : listed) {
-    for (const storage::Entry& e : f.entries) {
-      if (!Utf8Length(e.path) || !Utf8Length(e.link_target)) return NotUtf8(e.path);
-    }
+    FERRY_RETURN_IF_ERROR(AllUtf8(f.entries));
     for (const auto& [path, why] : f.unlisted) {
       if (!Utf8Length(path)) return NotUtf8(path);
     }
@@ -1597,23 +1650,8 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
   for (int i = 0; i < mine->rows(); ++i) kept.insert(mine->Text(i, 0));
 
   // Rows: the entries, then what could not be read (a folder as "dir/").
-  std::vector<std::vector<PgParam>> columns(12);
+  ListingRows rows;
   std::vector<PgParam> subfolders, scanner_subfolders;
-  auto add = [&](const storage::Entry& e, std::string_view kind, const std::string& error) {
-    std::vector<PgParam> values{e.path,
-                                std::string(kind),
-                                Int(int64_t(e.size)),
-                                Int(e.mtime_ns),
-                                Int(e.ctime_ns),
-                                Int(int64_t(e.inode)),
-                                Int(int64_t(e.mode)),
-                                Int(int64_t(e.uid)),
-                                Int(int64_t(e.gid)),
-                                e.link_target,
-                                e.etag,
-                                RedactSecrets(Utf8Length(error) ? error : Escaped(error))};
-    for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(values[c]));
-  };
   auto unknown = [](std::string path) {
     storage::Entry e;
     e.path = std::move(path);
@@ -1621,24 +1659,15 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
   };
   for (const ListedFolder& f : listed) {
     if (!kept.contains(f.folder)) continue;
-    for (const storage::Entry& e : f.entries) add(e, storage::KindName(e.kind), "");
-    for (const auto& [path, why] : f.unlisted) add(unknown(path), "unlisted", why);
-    if (!f.error.empty()) add(unknown(f.folder + "/"), "unlisted", f.error);
+    for (const storage::Entry& e : f.entries) rows.Add(e, storage::KindName(e.kind), "");
+    for (const auto& [path, why] : f.unlisted) rows.Add(unknown(path), "unlisted", why);
+    if (!f.error.empty()) rows.Add(unknown(f.folder + "/"), "unlisted", f.error);
     subfolders.insert(subfolders.end(), f.subfolders.begin(), f.subfolders.end());
     scanner_subfolders.insert(scanner_subfolders.end(), f.scanner_subfolders.begin(),
                               f.scanner_subfolders.end());
   }
-  const size_t rows = columns[0].size();
-  for (size_t from = 0; from < rows; from += kRowsPerStatement) {
-    const size_t to = std::min(rows, from + kRowsPerStatement);
-    std::vector<PgParam> params{where_.migration, Int(run)};
-    for (const std::vector<PgParam>& column : columns) {
-      params.push_back(
-          PgArray(std::vector<PgParam>(column.begin() + long(from), column.begin() + long(to))));
-    }
-    Result<PgResult> inserted = db_->Exec(insert_sql, params);
-    if (!inserted.ok()) return fail(inserted.status());
-  }
+  Status inserted = rows.Insert(*db_, where_.migration, run);
+  if (!inserted.ok()) return fail(inserted);
   for (auto [paths, scanner_only] : {std::pair{&subfolders, false}, {&scanner_subfolders, true}}) {
     if (paths->empty()) continue;
     Result<PgResult> queued = db_->Exec(
@@ -1650,6 +1679,37 @@ Result<int> PostgresCatalog::RecordFolders(int64_t run, const std::vector<Listed
   }
   FERRY_RETURN_IF_ERROR(db_->Run("COMMIT"));
   return int(kept.size());
+}
+
+Result<bool> PostgresCatalog::RecordPart(int64_t run, const ListedPart& part,
+                                         std::chrono::seconds lease) {
+  if (lister_.empty()) return false;  // it never claimed a part
+  FERRY_RETURN_IF_ERROR(AllUtf8(part.entries));
+  if (!Utf8Length(part.listed_to)) return NotUtf8(part.listed_to);
+  FERRY_RETURN_IF_ERROR(db_->Run("BEGIN"));
+  auto fail = [&](Status st) {
+    (void)db_->Run("ROLLBACK");
+    return st;
+  };
+  // Still this process's (the row stays locked to the commit): a process that took the part
+  // over goes on from what was recorded last, and nothing is recorded twice.
+  Result<PgResult> mine = db_->Exec(
+      "UPDATE ferry_listing_folders SET listed_to = $4, done = $5::boolean, lease_until = CASE "
+      "WHEN $5::boolean THEN NULL ELSE clock_timestamp() + $6 * interval '1 second' END WHERE "
+      "migration = $1 AND run = $2 AND path = $3 AND lister = $7 AND NOT done RETURNING path",
+      {where_.migration, Int(run), part.prefix, part.listed_to,
+       std::string(part.done ? "true" : "false"), Int(lease.count()), lister_});
+  if (!mine.ok()) return fail(mine.status());
+  if (mine->rows() == 0) {
+    FERRY_RETURN_IF_ERROR(db_->Run("ROLLBACK"));
+    return false;
+  }
+  ListingRows rows;
+  for (const storage::Entry& e : part.entries) rows.Add(e, storage::KindName(e.kind), "");
+  Status inserted = rows.Insert(*db_, where_.migration, run);
+  if (!inserted.ok()) return fail(inserted);
+  FERRY_RETURN_IF_ERROR(db_->Run("COMMIT"));
+  return true;
 }
 
 Result<int64_t> PostgresCatalog::FoldersLeft(int64_t run) {

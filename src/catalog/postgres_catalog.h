@@ -30,7 +30,7 @@ namespace ferry::catalog {
 // alone while a dead sync's helpers work), so that one refuses the tables, and the column
 // ferry_listing_folders.scanner_only, which early tables of 4 lack; 6: a sync's drift check
 // shared among processes (ferry_drift_parts).
-inline constexpr int kPostgresSchemaVersion = 6;
+inline constexpr int kPostgresSchemaVersion = 7;
 
 // True for a postgresql:// or postgres:// location.
 bool IsPostgresLocation(std::string_view location);
@@ -99,6 +99,7 @@ class PostgresCatalog final : public Catalog {
   Status ReleaseFolders(int64_t run, const std::vector<std::string>& folders,
                         bool to_scanner) override;
   Result<int> RecordFolders(int64_t run, const std::vector<ListedFolder>& listed) override;
+  Result<bool> RecordPart(int64_t run, const ListedPart& part, std::chrono::seconds lease) override;
   Result<int64_t> FoldersLeft(int64_t run) override;
   Result<std::unique_ptr<storage::Lister>> ListedEntries(int64_t run) override;
   Status CloseListing(int64_t run) override;

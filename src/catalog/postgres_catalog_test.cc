@@ -544,6 +544,22 @@ TEST(PostgresWorkers, NobodyHoldsTheMigrationAloneWhileHelpersOfADeadSyncCopy) {
   EXPECT_OK(Catalog::Open(location)) << "its helper done, the migration is free";
 }
 
+TEST(PostgresCatalog, TablesOfSchemaSixGainHowFarAPartWasListed) {
+  std::string url = Postgres::Global().NewDatabase("six");
+  auto db = TablesLeftAs(url, "v",
+                         "ALTER TABLE ferry_listing_folders DROP COLUMN listed_to; UPDATE "
+                         "ferry_schema SET version = 6");
+  ASSERT_NE(db, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto opened, Catalog::Open(url + "?migration=v"));
+  ASSERT_OK_AND_ASSIGN(int64_t run, opened->BeginRun(catalog::Stage::kScan));
+  ASSERT_OK(opened->OpenListing(run));
+  EXPECT_EQ(Got(opened->RecordFolders(run, {{"", {}, {}, {"a/"}, {}, ""}})), 1);
+  EXPECT_EQ(Got(opened->ClaimFolders(run, 1, std::chrono::seconds(60), true)),
+            (std::vector<catalog::FolderClaim>{{"a/", 0, 0, ""}}));
+  EXPECT_TRUE(Got(opened->RecordPart(run, {"a/", {}, "a/9", false}, std::chrono::seconds(60))));
+  EXPECT_EQ(SchemaVersion(*db), catalog::kPostgresSchemaVersion);
+}
+
 // A scan's listing shared by two processes: folders claimed once, a claim that ran out taken
 // over (the slow lister's record is dropped), errors kept in place, the entries by path.
 TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
@@ -636,6 +652,65 @@ TEST(PostgresListing, FoldersAreClaimedOnceAndTheEntriesComeBackByPath) {
   ASSERT_OK(scanner->CloseListing(run));
   ASSERT_OK_AND_ASSIGN(auto empty, scanner->ListedEntries(run));
   EXPECT_EQ(Got(empty->Next(e)), false);
+}
+
+// An object store's listing in parts (prefixes listed flat): a part is recorded a batch at a
+// time with how far it was listed, only while it is still the recorder's; a part a slow process
+// held past its lease is taken over from its last batch, and every entry is recorded once.
+TEST(PostgresListing, APartIsRecordedABatchAtATimeByWhoeverHoldsIt) {
+  std::string url = Postgres::Global().NewDatabase("parts") + "?migration=scan";
+  catalog::Config config;
+  config.source = "/data";
+  ASSERT_OK(Catalog::Create(url, config));
+  ASSERT_OK_AND_ASSIGN(auto scanner, Catalog::Open(url));
+  ASSERT_OK_AND_ASSIGN(auto helper, Catalog::OpenForReading(url));
+  ASSERT_OK_AND_ASSIGN(int64_t run, scanner->BeginRun(catalog::Stage::kScan));
+  ASSERT_OK(scanner->OpenListing(run));
+  auto entries = [](std::vector<std::string> paths) {
+    std::vector<storage::Entry> out;
+    for (std::string& path : paths) {
+      storage::Entry e;
+      e.path = std::move(path);
+      e.size = 3;
+      e.etag = "\"0x1\"";
+      out.push_back(std::move(e));
+    }
+    return out;
+  };
+  catalog::ListedFolder plan{"", entries({"top.txt"}), {}, {"a/", "b/"}, {}, ""};
+  EXPECT_EQ(Got(scanner->RecordFolders(run, {plan})), 1);
+
+  using Claims = std::vector<catalog::FolderClaim>;
+  const auto minute = std::chrono::seconds(60);
+  EXPECT_FALSE(Got(helper->RecordPart(run, {"a/", entries({"a/0"}), "a/0", false}, minute)))
+      << "never claimed: not its to record";
+  EXPECT_EQ(Got(helper->ClaimFolders(run, 1, std::chrono::seconds(1), false)),
+            (Claims{{"a/", 0, 0, ""}}));
+  EXPECT_TRUE(Got(helper->RecordPart(run, {"a/", entries({"a/1", "a/2"}), "a/2", false},
+                                     std::chrono::seconds(1))));
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, minute, true)), (Claims{{"b/", 0, 0, ""}}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // the helper's claim runs out
+  EXPECT_EQ(Got(scanner->ClaimFolders(run, 16, minute, true)), (Claims{{"a/", 0, 0, "a/2"}}))
+      << "taken over from the helper's last batch";
+  EXPECT_FALSE(Got(helper->RecordPart(run, {"a/", entries({"a/3"}), "a/3", true}, minute)))
+      << "no longer the helper's: nothing recorded";
+  EXPECT_TRUE(Got(scanner->RecordPart(run, {"a/", entries({"a/3"}), "a/3", false}, minute)));
+  EXPECT_TRUE(Got(scanner->RecordPart(run, {"a/", {}, "a/4", true}, minute)))
+      << "a last batch the filter left empty";
+  EXPECT_FALSE(Got(scanner->RecordPart(run, {"a/", entries({"a/5"}), "a/5", true}, minute)))
+      << "done";
+  EXPECT_EQ(Got(scanner->FoldersLeft(run)), 1);
+  EXPECT_TRUE(Got(scanner->RecordPart(run, {"b/", entries({"b/1"}), "b/1", true}, minute)));
+  EXPECT_EQ(Got(scanner->FoldersLeft(run)), 0);
+
+  ASSERT_OK_AND_ASSIGN(auto lister, scanner->ListedEntries(run));
+  std::vector<std::string> seen;
+  storage::Entry e;
+  while (Got(lister->Next(e))) {
+    seen.push_back(e.path);
+    EXPECT_EQ(e.etag, "\"0x1\"") << e.path;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "a/2", "a/3", "b/1", "top.txt"}));
 }
 
 // A sync's drift check in parts: each claimed by one process at a time; a batch is recorded
