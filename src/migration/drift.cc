@@ -6,10 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "base/task_pool.h"
 #include "base/text.h"
+#include "migration/listing_plan.h"
 #include "migration/target_merge.h"
-#include "storage/split_list.h"
 
 namespace ferry::migration {
 
@@ -19,19 +18,9 @@ using storage::Entry;
 
 namespace {
 
-constexpr size_t kParts = 64;              // the prefixes a shared check's plan aims at
-constexpr int64_t kBatchFindings = 500;    // a part's findings recorded in one transaction
-constexpr int kPlanRequests = 8;           // level listings in flight while planning
-constexpr size_t kMaxRootEntries = 50000;  // a root level's own blobs held to check here
-constexpr int64_t kItemsPerPart = 1000;    // beyond kParts parts, the fewest items worth one
+constexpr int64_t kBatchFindings = 500;  // a part's findings recorded in one transaction
 
 bool Stopped(const DriftOptions& o) { return o.stop != nullptr && o.stop->load(); }
-
-// The paths under `prefix` ("dir/") all come before this one ("dir0").
-std::string PrefixEnd(std::string prefix) {
-  prefix.back() = char(prefix.back() + 1);
-  return prefix;
-}
 
 // host:pid, as the events of a shared check name the process that checked.
 std::string ProcessName() {
@@ -330,88 +319,6 @@ class ItemsBetweenPrefixes : public catalog::ItemCursor::Source {
   std::optional<catalog::ItemCursor> cursor_;
 };
 
-// A shared check's plan: the prefixes to hand out as parts, and the levels' own entries.
-struct SharedPlan {
-  std::vector<std::string> prefixes;
-  std::vector<Entry> entries;
-};
-
-// Whether `prefixes` can be parts: each a folder ("dir/"), in byte order, none inside another.
-bool Disjoint(const std::vector<std::string>& prefixes) {
-  for (size_t i = 0; i < prefixes.size(); ++i) {
-    if (prefixes[i].empty() || prefixes[i].back() != '/') return false;
-    if (i > 0 && (prefixes[i] <= prefixes[i - 1] || prefixes[i].starts_with(prefixes[i - 1]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The root level whole, page after page, its folders the parts: for a root storage::PlanListing
-// lists flat (more than a page, or more than 1,000 folders). Nullopt when its own blobs are too
-// many to hold.
-Result<std::optional<SharedPlan>> PlanRoot(storage::Store& target) {
-  SharedPlan plan;
-  std::string marker;
-  do {
-    Result<storage::LevelPage> page = target.ListLevel("", marker, {});
-    if (!page.ok()) return page.status();
-    if (!page->unlisted.empty()) {
-      return Status(Code::kIo, "cannot list '" + page->unlisted.front().first +
-                                   "': " + page->unlisted.front().second);
-    }
-    if (plan.entries.size() + page->entries.size() > kMaxRootEntries) {
-      return std::optional<SharedPlan>();
-    }
-    for (Entry& e : page->entries) plan.entries.push_back(std::move(e));
-    for (std::string& p : page->prefixes) {
-      // A server may name a folder again at the top of the next page.
-      if (plan.prefixes.empty() || p != plan.prefixes.back()) plan.prefixes.push_back(std::move(p));
-    }
-    marker = std::move(page->next);
-  } while (!marker.empty());
-  return std::optional<SharedPlan>(std::move(plan));
-}
-
-// How the check is split: as storage::PlanListing splits a listing, or by the root's folders when
-// it lists the root flat. Nullopt when it is not worth splitting: fewer than two parts, or more
-// than kParts with fewer than kItemsPerPart items each on average in the catalog (a part costs
-// a few round trips to the database and a listing request: small folders cost more than a page
-// of the whole listing would), or a listing not in byte order (the check in one process refuses
-// it).
-Result<std::optional<SharedPlan>> PlanParts(catalog::Catalog& catalog, storage::Store& target) {
-  std::vector<storage::PlannedPart> parts;
-  {
-    TaskPool pool(kPlanRequests);
-    Result<std::vector<storage::PlannedPart>> planned =
-        storage::PlanListing(target, "", /*metadata=*/false, kParts, pool);
-    if (!planned.ok()) return planned.status();
-    parts = std::move(planned).value();
-  }
-  std::optional<SharedPlan> plan(std::in_place);
-  for (storage::PlannedPart& part : parts) {
-    if (part.flat && part.prefix.empty()) {
-      Result<std::optional<SharedPlan>> root = PlanRoot(target);
-      if (!root.ok()) return root.status();
-      plan = std::move(root).value();
-      break;
-    }
-    if (part.flat) plan->prefixes.push_back(std::move(part.prefix));
-    for (Entry& e : part.entries) plan->entries.push_back(std::move(e));
-  }
-  if (!plan || plan->prefixes.size() < 2 || !Disjoint(plan->prefixes)) {
-    return std::optional<SharedPlan>();
-  }
-  if (plan->prefixes.size() > kParts) {
-    Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
-    if (!totals.ok()) return totals.status();
-    int64_t items = 0;
-    for (const catalog::StateTotals& t : *totals) items += t.items;
-    if (items < int64_t(plan->prefixes.size()) * kItemsPerPart) return std::optional<SharedPlan>();
-  }
-  return plan;
-}
-
 }  // namespace
 
 bool DriftIsShared(catalog::Catalog& catalog, storage::Store& target, const DriftOptions& options) {
@@ -424,7 +331,8 @@ bool DriftIsShared(catalog::Catalog& catalog, storage::Store& target, const Drif
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options) {
   if (!DriftIsShared(catalog, target, options)) return CheckHere(catalog, target, run, options);
-  Result<std::optional<SharedPlan>> planned = PlanParts(catalog, target);
+  Result<std::optional<SharedPlan>> planned =
+      PlanSharedListing(target, /*metadata=*/false, catalog);
   if (!planned.ok()) return planned.status();
   if (!*planned) return CheckHere(catalog, target, run, options);
   SharedPlan& plan = **planned;

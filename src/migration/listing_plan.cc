@@ -1,0 +1,102 @@
+#include "migration/listing_plan.h"
+
+#include "base/task_pool.h"
+#include "storage/split_list.h"
+
+namespace ferry::migration {
+
+using storage::Entry;
+
+namespace {
+
+constexpr size_t kParts = 64;              // the prefixes a plan aims at
+constexpr int kPlanRequests = 8;           // level listings in flight while planning
+constexpr size_t kMaxRootEntries = 50000;  // a root level's own entries held
+constexpr int64_t kItemsPerPart = 1000;    // beyond kParts parts, the fewest items worth one
+constexpr size_t kMaxUnknownParts = 1000;  // parts taken when no item is known
+
+// The root level whole, page after page, its folders the parts: for a root storage::PlanListing
+// lists flat (more than a page, or more than 1,000 folders). Nullopt when its own entries are too
+// many to hold.
+Result<std::optional<SharedPlan>> PlanRoot(storage::Store& store, bool metadata) {
+  SharedPlan plan;
+  std::string marker;
+  do {
+    Result<storage::LevelPage> page =
+        store.ListLevel("", marker, storage::ListOptions{.metadata = metadata});
+    if (!page.ok()) return page.status();
+    if (!page->unlisted.empty()) {
+      return Status(Code::kIo, "cannot list '" + page->unlisted.front().first +
+                                   "': " + page->unlisted.front().second);
+    }
+    if (plan.entries.size() + page->entries.size() > kMaxRootEntries) {
+      return std::optional<SharedPlan>();
+    }
+    for (Entry& e : page->entries) plan.entries.push_back(std::move(e));
+    for (std::string& p : page->prefixes) {
+      // A server may name a folder again at the top of the next page.
+      if (plan.prefixes.empty() || p != plan.prefixes.back()) plan.prefixes.push_back(std::move(p));
+    }
+    marker = std::move(page->next);
+  } while (!marker.empty());
+  return std::optional<SharedPlan>(std::move(plan));
+}
+
+}  // namespace
+
+bool Disjoint(const std::vector<std::string>& prefixes) {
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    if (prefixes[i].empty() || prefixes[i].back() != '/') return false;
+    if (i > 0 && (prefixes[i] <= prefixes[i - 1] || prefixes[i].starts_with(prefixes[i - 1]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = char(prefix.back() + 1);
+  return prefix;
+}
+
+Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool metadata,
+                                                    catalog::Catalog& catalog) {
+  std::vector<storage::PlannedPart> parts;
+  {
+    TaskPool pool(kPlanRequests);
+    Result<std::vector<storage::PlannedPart>> planned =
+        storage::PlanListing(store, "", metadata, kParts, pool);
+    if (!planned.ok()) return planned.status();
+    parts = std::move(planned).value();
+  }
+  std::optional<SharedPlan> plan(std::in_place);
+  for (storage::PlannedPart& part : parts) {
+    if (part.flat && part.prefix.empty()) {
+      Result<std::optional<SharedPlan>> root = PlanRoot(store, metadata);
+      if (!root.ok()) return root.status();
+      plan = std::move(root).value();
+      break;
+    }
+    if (part.flat) plan->prefixes.push_back(std::move(part.prefix));
+    for (Entry& e : part.entries) plan->entries.push_back(std::move(e));
+  }
+  if (!plan || plan->prefixes.size() < 2 || !Disjoint(plan->prefixes)) {
+    return std::optional<SharedPlan>();
+  }
+  for (size_t i = 1; i < plan->entries.size(); ++i) {
+    if (plan->entries[i].path <= plan->entries[i - 1].path) return std::optional<SharedPlan>();
+  }
+  if (plan->prefixes.size() > kParts) {
+    Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
+    if (!totals.ok()) return totals.status();
+    int64_t items = 0;
+    for (const catalog::StateTotals& t : *totals) items += t.items;
+    const int64_t parts = int64_t(plan->prefixes.size());
+    if (items == 0 ? parts > int64_t(kMaxUnknownParts) : items < parts * kItemsPerPart) {
+      return std::optional<SharedPlan>();
+    }
+  }
+  return plan;
+}
+
+}  // namespace ferry::migration
