@@ -11,6 +11,7 @@
 
 #include "base/task_pool.h"
 #include "base/text.h"
+#include "migration/listing_plan.h"
 #include "migration/safety.h"
 #include "migration/shared_listing.h"
 
@@ -655,7 +656,27 @@ namespace {
 Result<std::unique_ptr<storage::Lister>> ListTogether(catalog::Catalog& catalog,
                                                       storage::Store& source, int64_t run,
                                                       const ScanOptions& options) {
+  std::optional<SharedPlan> plan;
+  if (!source.IsFolderTree()) {
+    // An object store's: split by prefix, when it is worth it (else the merge lists it here).
+    Result<std::optional<SharedPlan>> planned =
+        PlanSharedListing(source, source.KindsNeedMetadata(), catalog);
+    const bool alone = planned.ok() ? !*planned : planned.status().code() == Code::kUnsupported;
+    if (alone) return std::unique_ptr<storage::Lister>();
+    if (!planned.ok()) return planned.status();
+    plan = std::move(planned).value();
+  }
   FERRY_RETURN_IF_ERROR(catalog.OpenListing(run));
+  if (plan) {
+    // The plan stands for the root: its levels' entries, and its prefixes as folders to list.
+    catalog::ListedFolder root;
+    for (storage::Entry& e : plan->entries) {
+      if (options.filter.Included(e.path, e.kind == Kind::kFolder)) root.entries.push_back(e);
+    }
+    root.subfolders = std::move(plan->prefixes);
+    Result<int> recorded = catalog.RecordFolders(run, {root});
+    if (!recorded.ok()) return recorded.status();
+  }
   SharedListingOptions shared;
   shared.filter = options.filter;
   shared.scanner = true;

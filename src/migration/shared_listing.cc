@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -12,7 +14,10 @@
 namespace ferry::migration {
 
 bool ListingIsShared(catalog::Catalog& catalog, storage::Store& source) {
-  return catalog.SharesListing() && source.IsFolderTree();
+  // Of object stores, those whose level listings name every prefix: S3 servers may leave some
+  // out (storage::SplitListing lists S3 in ranges instead), and a prefix left out would read as
+  // deleted.
+  return catalog.SharesListing() && (source.IsFolderTree() || !source.ListsAfter());
 }
 
 namespace {
@@ -89,10 +94,269 @@ Result<bool> ScanWentOn(catalog::Catalog& catalog, int64_t run) {
   return false;
 }
 
+constexpr size_t kPartBatch = 5000;  // entries of a part recorded at a time, at most
+constexpr auto kPartBatchTime = std::chrono::seconds(5);  // ... or after this long
+
+// What the parts being listed tell the thread that records them: a batch is ready.
+struct Wake {
+  std::mutex mu;
+  std::condition_variable cv;
+};
+
+// One part of an object store's listing (a prefix), listed flat on a pool thread and handed to
+// the recording thread a batch at a time; the listing waits while its last batch is unrecorded.
+class PartListing {
+ public:
+  PartListing(catalog::FolderClaim claim, std::shared_ptr<Wake> wake)
+      : claim_(std::move(claim)), wake_(std::move(wake)) {
+    recorded_to_ = claim_.listed_to;
+  }
+
+  const std::string& prefix() const { return claim_.path; }
+
+  // On a pool thread: lists the prefix after what was recorded of it, until the end, an error
+  // or Cancel.
+  void Run(storage::Store& source, const Filter& filter) {
+    Result<std::unique_ptr<storage::Lister>> lister =
+        source.List(claim_.path,
+                    storage::ListOptions{.metadata = source.KindsNeedMetadata(), .concurrency = 1});
+    if (!lister.ok()) return Fail(lister.status());
+    std::vector<storage::Entry> pending;
+    std::string last = claim_.listed_to;
+    auto since = std::chrono::steady_clock::now();
+    storage::Entry entry;
+    while (true) {
+      if (Cancelled()) return;
+      Result<bool> more = (*lister)->Next(entry);
+      if (!more.ok()) return Fail(more.status());
+      if (!*more) return HandOff(std::move(pending), last, /*done=*/true);
+      if (!entry.path.starts_with(claim_.path)) {
+        return Fail(Status(
+            Code::kIo, fmt::format("the listing of '{}' returned '{}'", claim_.path, entry.path)));
+      }
+      // Listed and recorded by the process that held the part before.
+      if (!claim_.listed_to.empty() && entry.path <= claim_.listed_to) continue;
+      if (!last.empty() && entry.path <= last) {
+        return Fail(Status(
+            Code::kRefused,
+            fmt::format("the listing is not in byte order ('{}' after '{}')", entry.path, last)));
+      }
+      last = entry.path;
+      if (filter.Included(entry.path, entry.kind == storage::Kind::kFolder)) {
+        pending.push_back(std::move(entry));
+      }
+      if (pending.size() >= kPartBatch ||
+          std::chrono::steady_clock::now() - since >= kPartBatchTime) {
+        HandOff(std::move(pending), last, /*done=*/false);
+        pending.clear();
+        since = std::chrono::steady_clock::now();
+      }
+    }
+  }
+
+  // The batch to record, if one is ready; or the error that ended the listing.
+  std::optional<Result<catalog::ListedPart>> Take() {
+    std::lock_guard lock(wake_->mu);
+    if (ready_) {
+      ready_ = false;
+      wake_->cv.notify_all();
+      return Result<catalog::ListedPart>(std::move(batch_));
+    }
+    if (!status_.ok()) return Result<catalog::ListedPart>(status_);
+    return std::nullopt;
+  }
+
+  void Cancel() {
+    std::lock_guard lock(wake_->mu);
+    cancelled_ = true;
+    wake_->cv.notify_all();
+  }
+
+  // The recording thread's account of the part: how far it was recorded, and when.
+  std::string recorded_to_;
+  std::chrono::steady_clock::time_point recorded_at_ = std::chrono::steady_clock::now();
+
+ private:
+  bool Cancelled() {
+    std::lock_guard lock(wake_->mu);
+    return cancelled_;
+  }
+
+  void HandOff(std::vector<storage::Entry> entries, const std::string& last, bool done) {
+    std::unique_lock lock(wake_->mu);
+    wake_->cv.wait(lock, [&] { return !ready_ || cancelled_; });
+    if (cancelled_) return;
+    batch_ = {claim_.path, std::move(entries), last, done};
+    ready_ = true;
+    wake_->cv.notify_all();
+  }
+
+  void Fail(Status status) {
+    std::lock_guard lock(wake_->mu);
+    status_ = std::move(status);
+    wake_->cv.notify_all();
+  }
+
+  const catalog::FolderClaim claim_;
+  std::shared_ptr<Wake> wake_;
+  // Under wake_->mu:
+  catalog::ListedPart batch_;
+  bool ready_ = false;
+  bool cancelled_ = false;
+  Status status_;
+};
+
+// Whether a helper should go on listing the open listing of `run`: nullopt while it is open;
+// else the report (the scan went on past its listing), or why it stops.
+std::optional<Result<SharedListingReport>> ListingOver(catalog::Catalog& catalog, int64_t run,
+                                                       const SharedListingReport& report,
+                                                       bool check_open) {
+  if (check_open) {
+    Result<int64_t> open = catalog.OpenListingRun();
+    if (!open.ok()) return Result<SharedListingReport>(open.status());
+    if (*open == run) return std::nullopt;
+  }
+  Result<bool> on = ScanWentOn(catalog, run);
+  if (!on.ok()) return Result<SharedListingReport>(on.status());
+  if (*on) return Result<SharedListingReport>(report);
+  return Result<SharedListingReport>(
+      Status(Code::kInvalidInput,
+             fmt::format("the scan of run {} ended before its listing was merged (stopped, failed "
+                         "or its process gone): run the scan again",
+                         run)));
+}
+
+// ListShared for an object store: the scan recorded the plan (the levels' entries, and the
+// prefixes as folders to list); each process claims prefixes, as many as it lists at once, and
+// lists each flat, recording a batch at a time. A part a helper cannot list goes back to the
+// scanning process, whose view of the source is the reference; one the scanning process cannot
+// list fails the listing, as it fails a listing in one process.
+Result<SharedListingReport> ListParts(catalog::Catalog& catalog, storage::Store& source,
+                                      int64_t run, const SharedListingOptions& options) {
+  SharedListingReport report;
+  const size_t streams = size_t(std::max(1, options.concurrency));
+  auto wake = std::make_shared<Wake>();
+  std::vector<std::shared_ptr<PartListing>> active;
+  TaskPool pool{int(streams)};
+  // However it returns, the parts still listed stop (one waiting to hand a batch over would
+  // keep the pool from joining).
+  struct CancelAtExit {
+    std::vector<std::shared_ptr<PartListing>>& parts;
+    ~CancelAtExit() {
+      for (const auto& part : parts) part->Cancel();
+    }
+  } cancel_at_exit{active};
+  auto stopped = [&] { return options.stop && options.stop->load(); };
+  auto give_back = [&](bool to_scanner) {
+    std::vector<std::string> back;
+    for (const auto& part : active) {
+      part->Cancel();
+      back.push_back(part->prefix());
+    }
+    (void)catalog.ReleaseFolders(run, back, to_scanner);
+    active.clear();
+  };
+  auto checked = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  while (true) {
+    if (stopped()) {
+      give_back(/*to_scanner=*/false);  // to the others, at once
+      return Status(Code::kCancelled, "stopped");
+    }
+    if (!options.scanner && std::chrono::steady_clock::now() - checked >= std::chrono::seconds(1)) {
+      checked = std::chrono::steady_clock::now();
+      std::optional<Result<SharedListingReport>> over =
+          ListingOver(catalog, run, report, /*check_open=*/true);
+      if (over) {
+        give_back(/*to_scanner=*/false);
+        return *over;
+      }
+    }
+    if (active.size() < streams) {
+      Result<std::vector<catalog::FolderClaim>> claimed =
+          catalog.ClaimFolders(run, int(streams - active.size()), options.lease, options.scanner);
+      if (!claimed.ok()) {
+        give_back(false);
+        return claimed.status();
+      }
+      for (catalog::FolderClaim& claim : *claimed) {
+        auto part = std::make_shared<PartListing>(std::move(claim), wake);
+        active.push_back(part);
+        pool.Submit([part, &source, &options] { part->Run(source, options.filter); });
+      }
+    }
+    if (active.empty()) {
+      Result<int64_t> left = catalog.FoldersLeft(run);
+      if (!left.ok()) return left.status();
+      if (*left == 0) {
+        if (options.scanner) return report;
+        return *ListingOver(catalog, run, report, /*check_open=*/false);
+      }
+      // Others are listing the last ones: wait for them (or for their claims to run out).
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    {
+      std::unique_lock lock(wake->mu);
+      wake->cv.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    for (size_t i = 0; i < active.size();) {
+      PartListing& part = *active[i];
+      std::optional<Result<catalog::ListedPart>> batch = part.Take();
+      const bool renew =
+          !batch && std::chrono::steady_clock::now() - part.recorded_at_ >= options.lease / 4;
+      if (!batch && !renew) {
+        ++i;
+        continue;
+      }
+      if (batch && !batch->ok()) {
+        if (options.scanner) {
+          give_back(false);
+          return Status(batch->status().code(), fmt::format("cannot list '{}': {}", part.prefix(),
+                                                            batch->status().message()));
+        }
+        // Not listed here: the scanning process lists it, from where it was recorded.
+        FERRY_RETURN_IF_ERROR(catalog.ReleaseFolders(run, {part.prefix()}, /*to_scanner=*/true));
+        ++report.given_back;
+        if (report.first_difference.empty()) {
+          report.first_difference =
+              fmt::format("'{}' could not be listed: {}", part.prefix(), batch->status().message());
+        }
+        active.erase(active.begin() + long(i));
+        continue;
+      }
+      // A batch, or (none for a quarter of the lease) no entries, to keep the claim.
+      catalog::ListedPart record =
+          batch ? std::move(**batch)
+                : catalog::ListedPart{part.prefix(), {}, part.recorded_to_, false};
+      Result<bool> kept = catalog.RecordPart(run, record, options.lease);
+      if (!kept.ok()) {
+        give_back(false);
+        return kept.status();
+      }
+      part.recorded_at_ = std::chrono::steady_clock::now();
+      if (!*kept || record.done) {
+        // Done, or taken over by another process (its claim ran out): the other goes on from
+        // what was recorded last.
+        part.Cancel();
+        if (*kept) ++report.folders;
+        active.erase(active.begin() + long(i));
+      } else {
+        part.recorded_to_ = record.listed_to;
+        ++i;
+      }
+      if (*kept) {
+        report.entries += int64_t(record.entries.size());
+        if (options.progress) options.progress(report.folders, report.entries);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Result<SharedListingReport> ListShared(catalog::Catalog& catalog, storage::Store& source,
                                        int64_t run, const SharedListingOptions& options) {
+  if (!source.IsFolderTree()) return ListParts(catalog, source, run, options);
   SharedListingReport report;
   TaskPool pool(kListedAtOnce);
   auto stopped = [&] { return options.stop && options.stop->load(); };

@@ -1,0 +1,244 @@
+// A scan of an object source shared among processes on a PostgreSQL catalog (a real server the
+// test starts), against in-memory stores: the scan plans the listing by prefix, it and its
+// helpers list the parts, a part whose lister died is taken over from its last batch, and a
+// part that cannot be listed is never taken for deleted.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "migration/scan.h"
+#include "migration/shared_listing.h"
+#include "storage/memory_store.h"
+#include "support/postgres.h"
+#include "support/status_matchers.h"
+
+namespace ferry::testing {
+namespace {
+
+using catalog::Catalog;
+using catalog::ItemState;
+
+// The value of `result`, or (with the error reported) a default one.
+template <typename T>
+T Value(Result<T> result) {
+  EXPECT_OK(result);
+  return result.ok() ? std::move(result).value() : T{};
+}
+
+// A listing that gives `good` entries of another, then fails.
+class FailingLister : public storage::Lister {
+ public:
+  FailingLister(std::unique_ptr<storage::Lister> inner, int good)
+      : inner_(std::move(inner)), good_(good) {}
+  Result<bool> Next(storage::Entry& entry) override {
+    if (good_-- <= 0) return Status(Code::kIo, "HTTP 500 InternalError (after retries)");
+    return inner_->Next(entry);
+  }
+
+ private:
+  std::unique_ptr<storage::Lister> inner_;
+  int good_;
+};
+
+// A memory source whose flat listing of one prefix waits until the test lets it go on, or fails
+// after a few entries.
+class SourceStore : public storage::MemoryStore {
+ public:
+  Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
+                                                storage::ListOptions options) override {
+    Result<std::unique_ptr<storage::Lister>> inner = MemoryStore::List(prefix, options);
+    if (!inner.ok()) return inner;
+    if (prefix == failing) {
+      return std::unique_ptr<storage::Lister>(new FailingLister(std::move(inner).value(), 3));
+    }
+    if (prefix == gated) {
+      std::unique_lock lock(mu_);
+      reached_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+    }
+    return inner;
+  }
+  void AwaitReached() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return reached_; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+  std::string gated, failing;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool reached_ = false, open_ = false;
+};
+
+// Three folders of 50 subfolders of two blobs (too many subfolders to split further: each
+// folder is a part), and two blobs at the top.
+std::vector<std::string> Layout() {
+  std::vector<std::string> paths{"top.txt", "zz.txt"};
+  for (const char* top : {"a", "b", "c"}) {
+    for (int s = 0; s < 50; ++s) {
+      for (int f = 0; f < 2; ++f) paths.push_back(fmt::format("{}/s{:02d}/f{}", top, s, f));
+    }
+  }
+  return paths;
+}
+
+void Fill(storage::MemoryStore& store, const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    ASSERT_OK(store.Write(path, http::Body::FromString(path), {}));
+  }
+}
+
+std::unique_ptr<Catalog> NewMigration(const std::string& url) {
+  catalog::Config config;
+  config.source = "https://account.blob.core.windows.net/source";
+  EXPECT_OK(Catalog::Create(url, config));
+  Result<std::unique_ptr<Catalog>> opened = Catalog::Open(url);
+  EXPECT_OK(opened);
+  return opened.ok() ? std::move(opened).value() : nullptr;
+}
+
+// How many items the catalog holds in `state`.
+int64_t Count(Catalog& catalog, ItemState state) {
+  return Value(catalog.CountItems(state, std::nullopt));
+}
+
+TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOver) {
+  const std::string url = Postgres::Global().NewDatabase("object_listing") + "?migration=scan";
+  std::unique_ptr<Catalog> scanning = NewMigration(url);
+  ASSERT_NE(scanning, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
+  ASSERT_OK_AND_ASSIGN(auto dying, Catalog::OpenForReading(url));
+  SourceStore source;
+  source.gated = "a/";
+  std::vector<std::string> paths = Layout();
+  Fill(source, paths);
+  storage::MemoryStore target;
+  ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
+
+  // The scan plans, claims a/ (one part at a time) and waits in its listing.
+  migration::ScanOptions options;
+  auto scanned = std::async(std::launch::async,
+                            [&] { return migration::Scan(*scanning, source, target, options); });
+  source.AwaitReached();
+  const int64_t run = Value(helping->OpenListingRun());
+  ASSERT_NE(run, 0);
+  // A lister that records one batch of b/ and dies.
+  EXPECT_EQ(Value(dying->ClaimFolders(run, 1, std::chrono::seconds(1), false)),
+            (std::vector<catalog::FolderClaim>{{"b/", 0, 0, ""}}));
+  std::vector<storage::Entry> first(2);
+  first[0].path = "b/s00/f0";
+  first[1].path = "b/s00/f1";
+  EXPECT_TRUE(
+      Value(dying->RecordPart(run, {"b/", first, "b/s00/f1", false}, std::chrono::seconds(1))));
+  dying.reset();
+
+  // A helper lists c/, then b/ once the dead lister's claim ran out, from where it stopped.
+  migration::SharedListingOptions help;
+  auto helped = std::async(std::launch::async,
+                           [&] { return migration::ListShared(*helping, source, run, help); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Value(scanning->FoldersLeft(run)) > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  source.Open();
+  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.get());
+  ASSERT_OK_AND_ASSIGN(migration::SharedListingReport listed, helped.get());
+  EXPECT_EQ(listed.folders, 2) << "b/ and c/";
+  EXPECT_EQ(listed.entries, 100 + 98) << "c/ whole, b/ after the dead lister's batch";
+  EXPECT_EQ(report.files, int64_t(paths.size()));
+  EXPECT_EQ(report.added, int64_t(paths.size()));
+  EXPECT_EQ(Count(*scanning, ItemState::kPending), int64_t(paths.size()));
+  for (const std::string& path : paths) {
+    EXPECT_TRUE(Value(scanning->FindItem(path)).has_value()) << path;
+  }
+  EXPECT_EQ(Value(helping->OpenListingRun()), 0) << "the listing is closed";
+}
+
+// What a helper cannot list goes to the scanning process, which lists it; what the scanning
+// process cannot list fails the scan, and no item is taken for deleted.
+TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
+  const std::string url =
+      Postgres::Global().NewDatabase("object_listing_fails") + "?migration=scan";
+  std::unique_ptr<Catalog> scanning = NewMigration(url);
+  ASSERT_NE(scanning, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
+  SourceStore source;
+  source.gated = "a/";
+  std::vector<std::string> paths = Layout();
+  Fill(source, paths);
+  storage::MemoryStore target;
+  // The helper's view of the source fails in b/ (a network of its own, a proxy).
+  SourceStore helper_source;
+  helper_source.failing = "b/";
+  Fill(helper_source, paths);
+  ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
+
+  migration::ScanOptions options;
+  auto scanned = std::async(std::launch::async,
+                            [&] { return migration::Scan(*scanning, source, target, options); });
+  source.AwaitReached();
+  const int64_t run = Value(helping->OpenListingRun());
+  ASSERT_NE(run, 0);
+  migration::SharedListingOptions help;
+  auto helped = std::async(std::launch::async, [&] {
+    return migration::ListShared(*helping, helper_source, run, help);
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Value(scanning->FoldersLeft(run)) > 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  source.Open();
+  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.get());
+  ASSERT_OK_AND_ASSIGN(migration::SharedListingReport listed, helped.get());
+  EXPECT_EQ(listed.folders, 1) << "c/";
+  EXPECT_EQ(listed.given_back, 1) << "b/";
+  EXPECT_NE(listed.first_difference.find("'b/' could not be listed"), std::string::npos)
+      << listed.first_difference;
+  EXPECT_EQ(report.files, int64_t(paths.size())) << "b/ listed by the scanning process";
+  EXPECT_EQ(Count(*scanning, ItemState::kPending), int64_t(paths.size()));
+
+  // The next scan's own listing of b/ fails part way: the scan fails, and nothing of b/ (nor
+  // a blob deleted meanwhile in c/) is taken for deleted.
+  ASSERT_OK(source.Delete("c/s00/f0", storage::Condition::None()));
+  source.gated.clear();
+  source.failing = "b/";
+  Result<migration::ScanReport> failed = migration::Scan(*scanning, source, target, options);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("cannot list 'b/'"), std::string::npos)
+      << failed.status().ToString();
+  EXPECT_EQ(Count(*scanning, ItemState::kPending), int64_t(paths.size()));
+  EXPECT_EQ(Count(*scanning, ItemState::kVanished), 0);
+  ASSERT_OK_AND_ASSIGN(std::vector<catalog::Run> runs, scanning->Runs());
+  ASSERT_FALSE(runs.empty());
+  EXPECT_EQ(runs.back().outcome, "failed") << "the last run";
+}
+
+// A small source, or one whose root is all blobs, is listed by the scan alone, as before.
+TEST(SharedObjectListing, ASourceNotWorthSplittingIsListedByTheScanAlone) {
+  const std::string url =
+      Postgres::Global().NewDatabase("object_listing_alone") + "?migration=scan";
+  std::unique_ptr<Catalog> scanning = NewMigration(url);
+  ASSERT_NE(scanning, nullptr);
+  storage::MemoryStore source, target;
+  Fill(source, {"a/1", "b.txt", "c.txt"});
+  ASSERT_OK_AND_ASSIGN(migration::ScanReport report,
+                       migration::Scan(*scanning, source, target, migration::ScanOptions{}));
+  EXPECT_EQ(report.files, 3);
+  storage::MemoryStore s3;
+  s3.lists_after = true;  // an S3 server's level listings may leave prefixes out
+  EXPECT_FALSE(migration::ListingIsShared(*scanning, s3));
+}
+
+}  // namespace
+}  // namespace ferry::testing
