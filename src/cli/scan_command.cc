@@ -89,10 +89,14 @@ int ListForScan(catalog::Catalog& catalog, Endpoints& endpoints, const std::stri
   options.concurrency = scan.list_concurrency;
   options.stop = scan.stop;
   std::ostream& out = json ? std::cerr : std::cout;
-  out << fmt::format("another process scans {} (run {}): listing folders with it\n", dir, run);
+  // A folder tree is listed a folder at a time; an object store in parts, a prefix each.
+  const bool tree = endpoints.source->IsFolderTree();
+  const std::string unit = tree ? "folder" : "part";
+  out << fmt::format("another process scans {} (run {}): listing {} with it\n", dir, run,
+                     tree ? "folders" : "parts of the source (a prefix each)");
   ProgressLine line;
   options.progress = [&](int64_t folders, int64_t entries) {
-    line.Update(fmt::format("listing: {} folders, {} entries", folders, entries));
+    line.Update(fmt::format("listing: {}, {} entries", Count(folders, unit), entries));
   };
   Result<migration::SharedListingReport> listed =
       migration::ListShared(catalog, *endpoints.source, run, options);
@@ -100,19 +104,25 @@ int ListForScan(catalog::Catalog& catalog, Endpoints& endpoints, const std::stri
   if (!listed.ok()) {
     if (listed.status().code() == Code::kCancelled) {
       // Its claims run out and the others take them over: nothing is lost.
-      throw ExitError(StoppedExitCode(), "stopped; the folders it held go to the other processes");
+      throw ExitError(StoppedExitCode(),
+                      fmt::format("stopped; the {}s it held go to the other processes", unit));
     }
     Fail(listed.status());
   }
   out << fmt::format(
-      "listed {} folders ({} entries) for the scan of run {}; that process merges them into the "
+      "listed {} ({} entries) for the scan of run {}; that process merges them into the "
       "catalog\n",
-      listed->folders, listed->entries, run);
-  if (listed->given_back > 0) {
+      Count(listed->folders, unit), listed->entries, run);
+  if (listed->given_back > 0 && tree) {
     std::cerr << fmt::format(
         "ferry: {} folders differ on this machine from the scanning machine's listing (first: "
         "{}); they were left to it. Does this machine mount the same share?\n",
         listed->given_back, listed->first_difference);
+  } else if (listed->given_back > 0) {
+    std::cerr << fmt::format(
+        "ferry: {} could not be listed from this machine (first: {}); the scanning process "
+        "lists them\n",
+        Count(listed->given_back, "part"), listed->first_difference);
   }
   if (json) {
     std::cout << JsonText(nlohmann::json{{"helped_run", run},

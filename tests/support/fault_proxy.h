@@ -16,8 +16,11 @@ namespace ferry::testing {
 class FaultProxy {
  public:
   // `faults`: a comma-separated list of kinds (see fault_proxy.mjs); empty for all of them.
-  FaultProxy(int upstream_port, double rate, int seed, const std::string& faults = "")
-      : stats_(dir_.Sub("stats.json")), process_(Argv(upstream_port, rate, seed, faults)) {
+  // `delay_ms`: how long every request is held first (a WAN's round trip).
+  FaultProxy(int upstream_port, double rate, int seed, const std::string& faults = "",
+             int delay_ms = 0)
+      : stats_(dir_.Sub("stats.json")),
+        process_(Argv(upstream_port, rate, seed, faults, delay_ms)) {
     if (!process_.WaitForOutput("port", 20'000)) {
       throw std::runtime_error("the fault proxy did not start: " + process_.Wait().err);
     }
@@ -25,6 +28,9 @@ class FaultProxy {
   }
 
   int port() const { return port_; }
+
+  // Turns the delay off, or back on (a request already held keeps its delay).
+  void ToggleDelay() { process_.Kill(SIGUSR1); }
 
   // Stops the proxy and returns what it did: {"requests": N, "faults": {KIND: N, ...}}.
   nlohmann::json Stop() {
@@ -34,8 +40,8 @@ class FaultProxy {
   }
 
  private:
-  std::vector<std::string> Argv(int upstream_port, double rate, int seed,
-                                const std::string& faults) const {
+  std::vector<std::string> Argv(int upstream_port, double rate, int seed, const std::string& faults,
+                                int delay_ms) const {
     std::vector<std::string> argv{"node",
                                   std::string(FERRY_SOURCE_DIR) + "/tests/support/fault_proxy.mjs",
                                   "--upstream-port",
@@ -49,6 +55,10 @@ class FaultProxy {
     if (!faults.empty()) {
       argv.push_back("--faults");
       argv.push_back(faults);
+    }
+    if (delay_ms > 0) {
+      argv.push_back("--delay");
+      argv.push_back(std::to_string(delay_ms));
     }
     return argv;
   }

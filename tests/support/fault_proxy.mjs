@@ -3,7 +3,10 @@
 // service produces instead of (or after) forwarding it.
 //
 //   node fault_proxy.mjs --upstream-port P [--rate 0.05] [--seed 1] [--stats FILE]
-//                        [--faults KIND,...]
+//                        [--faults KIND,...] [--delay MS]
+//
+// --delay holds every request MS milliseconds before handling it: a WAN's round trip. SIGUSR1
+// turns the delay off and on again.
 //
 // Prints {"port": N} on stdout once listening. On SIGTERM, writes the faults injected by kind
 // (and the requests seen) as JSON to --stats, then exits. The same seed gives the same sequence
@@ -144,7 +147,15 @@ function inject(fault, req, res) {
   });
 }
 
+const wanted = Number(args.delay ?? 0);
+let delay = wanted;
+process.on('SIGUSR1', () => { delay = delay > 0 ? 0 : wanted; });
 const server = http.createServer((req, res) => {
+  if (delay > 0) setTimeout(() => handle(req, res), delay);
+  else handle(req, res);
+});
+
+function handle(req, res) {
   stats.requests++;
   if (random() < rate) {
     const fault = enabled[Math.floor(random() * enabled.length)];
@@ -156,7 +167,7 @@ const server = http.createServer((req, res) => {
                   answerHeaders(req, answer, body).flat());
     res.end(body);
   });
-});
+}
 server.keepAliveTimeout = 60_000;
 server.requestTimeout = 0;
 
