@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -44,8 +45,37 @@ class FailingLister : public storage::Lister {
   int good_;
 };
 
-// A memory source whose flat listing of one prefix waits until the test lets it go on, or fails
-// after a few entries.
+// A listing whose first entry comes third (out of byte order).
+class LateFirstLister : public storage::Lister {
+ public:
+  explicit LateFirstLister(std::unique_ptr<storage::Lister> inner) : inner_(std::move(inner)) {}
+  Result<bool> Next(storage::Entry& entry) override {
+    if (!started_) {
+      started_ = true;
+      storage::Entry e;
+      for (int i = 0; i < 3; ++i) {
+        Result<bool> more = inner_->Next(e);
+        if (!more.ok() || !*more) break;
+        held_.push_back(e);
+      }
+      if (held_.size() == 3) std::rotate(held_.begin(), held_.begin() + 1, held_.end());
+    }
+    if (next_ < held_.size()) {
+      entry = held_[next_++];
+      return true;
+    }
+    return inner_->Next(entry);
+  }
+
+ private:
+  std::unique_ptr<storage::Lister> inner_;
+  bool started_ = false;
+  std::vector<storage::Entry> held_;
+  size_t next_ = 0;
+};
+
+// A memory source whose flat listing of one prefix waits until the test lets it go on, fails
+// after a few entries, or comes out of byte order.
 class SourceStore : public storage::MemoryStore {
  public:
   Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
@@ -54,6 +84,9 @@ class SourceStore : public storage::MemoryStore {
     if (!inner.ok()) return inner;
     if (prefix == failing) {
       return std::unique_ptr<storage::Lister>(new FailingLister(std::move(inner).value(), 3));
+    }
+    if (prefix == unordered) {
+      return std::unique_ptr<storage::Lister>(new LateFirstLister(std::move(inner).value()));
     }
     if (prefix == gated) {
       std::unique_lock lock(mu_);
@@ -73,7 +106,7 @@ class SourceStore : public storage::MemoryStore {
     cv_.notify_all();
   }
 
-  std::string gated, failing;
+  std::string gated, failing, unordered;
 
  private:
   std::mutex mu_;
@@ -222,6 +255,42 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   ASSERT_OK_AND_ASSIGN(std::vector<catalog::Run> runs, scanning->Runs());
   ASSERT_FALSE(runs.empty());
   EXPECT_EQ(runs.back().outcome, "failed") << "the last run";
+}
+
+// A part taken over is listed again from its start, what was recorded skipped: a listing out of
+// byte order fails the scan there as it does in one process, rather than skip a path that came
+// late (it would be taken for deleted).
+TEST(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
+  const std::string url =
+      Postgres::Global().NewDatabase("object_listing_order") + "?migration=scan";
+  std::unique_ptr<Catalog> scanning = NewMigration(url);
+  ASSERT_NE(scanning, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto dying, Catalog::OpenForReading(url));
+  SourceStore source;
+  source.gated = "a/";
+  source.unordered = "b/";  // b/s00/f1, b/s01/f0, b/s00/f0, ...
+  Fill(source, Layout());
+  storage::MemoryStore target;
+  ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
+  migration::ScanOptions options;
+  auto scanned = std::async(std::launch::async,
+                            [&] { return migration::Scan(*scanning, source, target, options); });
+  source.AwaitReached();
+  const int64_t run = Value(scanning->OpenListingRun());
+  ASSERT_NE(run, 0);
+  EXPECT_EQ(Value(dying->ClaimFolders(run, 1, std::chrono::seconds(1), false)),
+            (std::vector<catalog::FolderClaim>{{"b/", 0, 0, ""}}));
+  std::vector<storage::Entry> first(1);
+  first[0].path = "b/s00/f1";
+  EXPECT_TRUE(
+      Value(dying->RecordPart(run, {"b/", first, "b/s00/f1", false}, std::chrono::seconds(1))));
+  dying.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // its claim runs out
+  source.Open();
+  Result<migration::ScanReport> report = scanned.get();
+  ASSERT_FALSE(report.ok()) << "b/s00/f0 came after b/s01/f0 and was never recorded";
+  EXPECT_NE(report.status().message().find("not in byte order"), std::string::npos)
+      << report.status().ToString();
 }
 
 // A small source, or one whose root is all blobs, is listed by the scan alone, as before.
