@@ -117,12 +117,12 @@ int ListForScan(catalog::Catalog& catalog, Endpoints& endpoints, const std::stri
     std::cerr << fmt::format(
         "ferry: {} folders differ on this machine from the scanning machine's listing (first: "
         "{}); they were left to it. Does this machine mount the same share?\n",
-        listed->given_back, listed->first_difference);
+        listed->given_back, RedactSecrets(listed->first_difference));
   } else if (listed->given_back > 0) {
     std::cerr << fmt::format(
         "ferry: {} could not be listed from this machine (first: {}); the scanning process "
         "lists them\n",
-        Count(listed->given_back, "part"), listed->first_difference);
+        Count(listed->given_back, "part"), RedactSecrets(listed->first_difference));
   }
   if (json) {
     std::cout << JsonText(nlohmann::json{{"helped_run", run},
@@ -214,9 +214,10 @@ CommandRunner AddScanCommand(CLI::App& app) {
                 "The source was moved, restored or remounted elsewhere on purpose: accept its "
                 "new identity (recorded in the log) instead of refusing it as unmounted");
   cmd->footer(
-      "Many machines: with a PostgreSQL catalog, run scan on several machines that mount the\n"
-      "share at the same path, at once: one scans, the others help list its folders, then\n"
-      "exit (so does a sync started while another machine's sync scans).\n"
+      "Many machines: with a PostgreSQL catalog, run scan on several machines at once (for a\n"
+      "share, machines that mount it at the same path): one scans, the others help list its\n"
+      "folders (of a Blob container, its prefixes), then exit (so does a sync started while\n"
+      "another machine's sync scans).\n"
       "Exit codes: 0 scanned (or helped); 1 some folders could not be read (listed; their\n"
       "items stay as they were); 2 bad usage; 3 the source looks unmounted or replaced\n"
       "(nothing changed).\n");

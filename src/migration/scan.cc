@@ -656,24 +656,25 @@ namespace {
 Result<std::unique_ptr<storage::Lister>> ListTogether(catalog::Catalog& catalog,
                                                       storage::Store& source, int64_t run,
                                                       const ScanOptions& options) {
-  std::optional<SharedPlan> plan;
+  // Open first: helpers wait for the plan's parts rather than give up while it is made.
+  FERRY_RETURN_IF_ERROR(catalog.OpenListing(run));
   if (!source.IsFolderTree()) {
-    // An object store's: split by prefix, when it is worth it (else the merge lists it here).
+    // An object store's: split by prefix, when it is worth it (else the merge lists it here,
+    // and the helpers, finding the listing closed, are done).
     Result<std::optional<SharedPlan>> planned =
         PlanSharedListing(source, source.KindsNeedMetadata(), catalog);
     const bool alone = planned.ok() ? !*planned : planned.status().code() == Code::kUnsupported;
-    if (alone) return std::unique_ptr<storage::Lister>();
+    if (alone) {
+      FERRY_RETURN_IF_ERROR(catalog.CloseListing(run));
+      return std::unique_ptr<storage::Lister>();
+    }
     if (!planned.ok()) return planned.status();
-    plan = std::move(planned).value();
-  }
-  FERRY_RETURN_IF_ERROR(catalog.OpenListing(run));
-  if (plan) {
     // The plan stands for the root: its levels' entries, and its prefixes as folders to list.
     catalog::ListedFolder root;
-    for (storage::Entry& e : plan->entries) {
+    for (storage::Entry& e : (*planned)->entries) {
       if (options.filter.Included(e.path, e.kind == Kind::kFolder)) root.entries.push_back(e);
     }
-    root.subfolders = std::move(plan->prefixes);
+    root.subfolders = std::move((*planned)->prefixes);
     Result<int> recorded = catalog.RecordFolders(run, {root});
     if (!recorded.ok()) return recorded.status();
   }

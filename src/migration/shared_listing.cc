@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -117,40 +118,10 @@ class PartListing {
   // On a pool thread: lists the prefix after what was recorded of it, until the end, an error
   // or Cancel.
   void Run(storage::Store& source, const Filter& filter) {
-    Result<std::unique_ptr<storage::Lister>> lister =
-        source.List(claim_.path,
-                    storage::ListOptions{.metadata = source.KindsNeedMetadata(), .concurrency = 1});
-    if (!lister.ok()) return Fail(lister.status());
-    std::vector<storage::Entry> pending;
-    std::string last = claim_.listed_to;
-    auto since = std::chrono::steady_clock::now();
-    storage::Entry entry;
-    while (true) {
-      if (Cancelled()) return;
-      Result<bool> more = (*lister)->Next(entry);
-      if (!more.ok()) return Fail(more.status());
-      if (!*more) return HandOff(std::move(pending), last, /*done=*/true);
-      if (!entry.path.starts_with(claim_.path)) {
-        return Fail(Status(
-            Code::kIo, fmt::format("the listing of '{}' returned '{}'", claim_.path, entry.path)));
-      }
-      // Listed and recorded by the process that held the part before.
-      if (!claim_.listed_to.empty() && entry.path <= claim_.listed_to) continue;
-      if (!last.empty() && entry.path <= last) {
-        return Fail(Status(
-            Code::kRefused,
-            fmt::format("the listing is not in byte order ('{}' after '{}')", entry.path, last)));
-      }
-      last = entry.path;
-      if (filter.Included(entry.path, entry.kind == storage::Kind::kFolder)) {
-        pending.push_back(std::move(entry));
-      }
-      if (pending.size() >= kPartBatch ||
-          std::chrono::steady_clock::now() - since >= kPartBatchTime) {
-        HandOff(std::move(pending), last, /*done=*/false);
-        pending.clear();
-        since = std::chrono::steady_clock::now();
-      }
+    try {
+      List(source, filter);
+    } catch (const std::exception& e) {  // never a part held and renewed with no one listing it
+      Fail(Status(Code::kInternal, fmt::format("listing '{}': {}", claim_.path, e.what())));
     }
   }
 
@@ -177,6 +148,48 @@ class PartListing {
   std::chrono::steady_clock::time_point recorded_at_ = std::chrono::steady_clock::now();
 
  private:
+  void List(storage::Store& source, const Filter& filter) {
+    Result<std::unique_ptr<storage::Lister>> lister =
+        source.List(claim_.path,
+                    storage::ListOptions{.metadata = source.KindsNeedMetadata(), .concurrency = 1});
+    if (!lister.ok()) return Fail(lister.status());
+    std::vector<storage::Entry> pending;
+    std::string last = claim_.listed_to;  // how far the part is listed
+    std::string previous;                 // the path listed before this one
+    auto since = std::chrono::steady_clock::now();
+    storage::Entry entry;
+    while (true) {
+      if (Cancelled()) return;
+      Result<bool> more = (*lister)->Next(entry);
+      if (!more.ok()) return Fail(more.status());
+      if (!*more) return HandOff(std::move(pending), last, /*done=*/true);
+      if (!entry.path.starts_with(claim_.path)) {
+        return Fail(Status(
+            Code::kIo, fmt::format("the listing of '{}' returned '{}'", claim_.path, entry.path)));
+      }
+      // Every path in order, those skipped below too: a path that came out of order before where
+      // the part was recorded to would otherwise be skipped, and taken for deleted.
+      if (!previous.empty() && entry.path <= previous) {
+        return Fail(
+            Status(Code::kRefused, fmt::format("the listing is not in byte order ('{}' after '{}')",
+                                               entry.path, previous)));
+      }
+      previous = entry.path;
+      // Listed and recorded by the process that held the part before.
+      if (!claim_.listed_to.empty() && entry.path <= claim_.listed_to) continue;
+      last = entry.path;
+      if (filter.Included(entry.path, entry.kind == storage::Kind::kFolder)) {
+        pending.push_back(std::move(entry));
+      }
+      if (pending.size() >= kPartBatch ||
+          std::chrono::steady_clock::now() - since >= kPartBatchTime) {
+        HandOff(std::move(pending), last, /*done=*/false);
+        pending.clear();
+        since = std::chrono::steady_clock::now();
+      }
+    }
+  }
+
   bool Cancelled() {
     std::lock_guard lock(wake_->mu);
     return cancelled_;
@@ -279,6 +292,11 @@ Result<SharedListingReport> ListParts(catalog::Catalog& catalog, storage::Store&
         return claimed.status();
       }
       for (catalog::FolderClaim& claim : *claimed) {
+        // A part of its own whose claim ran out while it lists it (the claim is its again).
+        if (std::any_of(active.begin(), active.end(),
+                        [&](const auto& part) { return part->prefix() == claim.path; })) {
+          continue;
+        }
         auto part = std::make_shared<PartListing>(std::move(claim), wake);
         active.push_back(part);
         pool.Submit([part, &source, &options] { part->Run(source, options.filter); });

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A Blob source's listing shared by the scans of three processes on a PostgreSQL catalog: one
+# `ferry scan` alone against three started together (one scans, two help list the source), then
+# a no-op `ferry sync` alone against three (the source's listing and the target's drift check
+# both shared), each process listing one page after another (--scan-concurrency 1). The source is
+# a container of 50,000 blobs of 16 bytes in 8 folders of 6,250 (each folder more than one page
+# of 5,000: the plan makes it a part), in an in-memory Azurite, copied once to another container
+# of it. A delay proxy in front of Azurite adds 0, 200 or 1000 ms to every request (DELAYS).
+# Seconds from the start to the end of every process; medians of REPEAT rounds.
+#
+#   bench/shared_object_listing.sh   # FILES=50000 REPEAT=3 DELAYS="0 200 1000"
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ferry="${FERRY:-$root/build/ferry}"
+files="${FILES:-50000}"
+repeat="${REPEAT:-3}"
+delays="${DELAYS:-0 200 1000}"
+work="$(mktemp -d /dev/shm/ferry-objlist-XXXXXX)"
+source "$root/bench/azurite.sh"
+source "$root/bench/postgres.sh"
+proxy_pid=""
+cleanup() {
+  stop_azurite
+  stop_postgres
+  [[ -n $proxy_pid ]] && kill "$proxy_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+start_postgres
+start_azurite
+for c in source copy; do
+  BENCH_CONNECTION_STRING="$AZURE_STORAGE_CONNECTION_STRING" node "$root/bench/azure.mjs" \
+    create "$c" >/dev/null
+done
+node "$root/bench/delay_proxy.mjs" "$port" >"$work/proxy.json" 2>/dev/null &
+proxy_pid=$!
+for _ in $(seq 200); do [[ -s $work/proxy.json ]] && break; sleep 0.05; done
+azproxy="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).port)' \
+  "$work/proxy.json")"
+export AZURE_STORAGE_CONNECTION_STRING="${AZURE_STORAGE_CONNECTION_STRING/:$port\//:$azproxy/}"
+export FERRY_SOURCE_CONNECTION_STRING="$AZURE_STORAGE_CONNECTION_STRING"
+
+python3 - "$work/src" "$files" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, f"dept{i % 8}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i:06d}.dat"), "w") as f:
+        f.write(f"{i:015d}\n")
+PY
+echo "putting $files blobs in the source container" >&2
+"$ferry" init "$work/fill" --source "$work/src" \
+  --target "http://127.0.0.1:$azproxy/devstoreaccount1/source" >/dev/null
+"$ferry" copy "$work/fill" >/dev/null 2>&1
+m="postgresql://ferry@127.0.0.1:$pgport/postgres?migration=objlist"
+"$ferry" init "$m" --source "http://127.0.0.1:$azproxy/devstoreaccount1/source" \
+  --target "http://127.0.0.1:$azproxy/devstoreaccount1/copy" >/dev/null
+echo "copying them to another container" >&2
+"$ferry" copy "$m" >/dev/null 2>&1
+
+# Runs N `ferry COMMAND` at once; prints the seconds until all ended, and the parts of the
+# source's listing the helpers listed ("listed N parts").
+together() {
+  local command=$1 n=$2 pids=() start helped=0
+  start=$(date +%s.%N)
+  for i in $(seq "$n"); do
+    "$ferry" "$command" "$m" --scan-concurrency 1 >"$work/out.$i" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  printf '%.2f ' "$(echo "$(date +%s.%N) - $start" | bc)"
+  for i in $(seq "$n"); do
+    local listed
+    listed="$(grep -o '^listed [0-9]* part' "$work/out.$i" | grep -o '[0-9]*' || true)"
+    helped=$((helped + ${listed:-0}))
+  done
+  echo "$helped"
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "| delay per request | scan alone | three scans | parts the helpers listed | no-op sync alone | three syncs | parts the helpers listed |"
+echo "|---|---|---|---|---|---|---|"
+for delay in $delays; do
+  curl -s "http://127.0.0.1:$azproxy/__delay/$delay" >/dev/null
+  scan1=() scan3=() sync1=() sync3=() hs="" hy=""
+  for _ in $(seq "$repeat"); do
+    read -r s _ < <(together scan 1); scan1+=("$s")
+    read -r s h < <(together scan 3); scan3+=("$s"); hs+="$h "
+    read -r s _ < <(together sync 1); sync1+=("$s")
+    read -r s h < <(together sync 3); sync3+=("$s"); hy+="$h "
+  done
+  echo "| $delay ms | $(median "${scan1[@]}") | $(median "${scan3[@]}") | $hs| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $hy|"
+done
+# Every scan found the source as it was, and every sync changed nothing.
+"$ferry" status "$m" --json 2>/dev/null | node -e '
+  const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const moved = s.sync_deltas.filter((d) => d.new || d.changed || d.deleted);
+  console.error(`copied files: ${s.states.copied.files}; sync passes with a delta: ${moved.length}`);
+  if (s.states.copied.files !== Number(process.argv[1]) || moved.length) process.exit(1);' "$files"
