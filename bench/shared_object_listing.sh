@@ -6,7 +6,10 @@
 # a container of 50,000 blobs of 16 bytes in 8 folders of 6,250 (each folder more than one page
 # of 5,000: the plan makes it a part), in an in-memory Azurite, copied once to another container
 # of it. A delay proxy in front of Azurite adds 0, 200 or 1000 ms to every request (DELAYS).
-# Seconds from the start to the end of every process; medians of REPEAT rounds.
+# Seconds from the start to the end of every process; medians of REPEAT rounds. For comparison,
+# the same scan alone on a SQLite catalog: one flat listing of the container, as a scan was on
+# PostgreSQL too before its listing was shared. Any process that fails, and any scan that finds
+# the source changed, fails the benchmark.
 #
 #   bench/shared_object_listing.sh   # FILES=50000 REPEAT=3 DELAYS="0 200 1000"
 set -euo pipefail
@@ -58,19 +61,35 @@ m="postgresql://ferry@127.0.0.1:$pgport/postgres?migration=objlist"
   --target "http://127.0.0.1:$azproxy/devstoreaccount1/copy" >/dev/null
 echo "copying them to another container" >&2
 "$ferry" copy "$m" >/dev/null 2>&1
+"$ferry" init "$work/flat" --source "http://127.0.0.1:$azproxy/devstoreaccount1/source" \
+  --target "http://127.0.0.1:$azproxy/devstoreaccount1/copy" >/dev/null
+"$ferry" scan "$work/flat" >/dev/null 2>&1
 
-# Runs N `ferry COMMAND` at once; prints the seconds until all ended, and the parts of the
-# source's listing the helpers listed ("listed N parts").
+# Runs N `ferry COMMAND` at once on migration MIG; prints the seconds until all ended, and the
+# parts of the source's listing the helpers listed ("listed N parts"). Fails if any process
+# failed, or a scan found the source changed.
 together() {
-  local command=$1 n=$2 pids=() start helped=0
+  local command=$1 n=$2 mig=$3 pids=() start helped=0
   start=$(date +%s.%N)
   for i in $(seq "$n"); do
-    "$ferry" "$command" "$m" --scan-concurrency 1 >"$work/out.$i" 2>&1 &
+    "$ferry" "$command" "$mig" --scan-concurrency 1 >"$work/out.$i" 2>&1 &
     pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p" || true; done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      echo "ferry $command failed:" >&2
+      cat "$work/out.$((i + 1))" >&2
+      return 1
+    fi
+  done
   printf '%.2f ' "$(echo "$(date +%s.%N) - $start" | bc)"
   for i in $(seq "$n"); do
+    if [[ $command == scan ]] && grep -q '^catalog entries' "$work/out.$i" &&
+      ! grep -q ': 0 new, 0 changed, 0 vanished' "$work/out.$i"; then
+      echo "the scan found the source changed:" >&2
+      cat "$work/out.$i" >&2
+      return 1
+    fi
     local listed
     listed="$(grep -o '^listed [0-9]* part' "$work/out.$i" | grep -o '[0-9]*' || true)"
     helped=$((helped + ${listed:-0}))
@@ -79,20 +98,21 @@ together() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "| delay per request | scan alone | three scans | parts the helpers listed | no-op sync alone | three syncs | parts the helpers listed |"
-echo "|---|---|---|---|---|---|---|"
+echo "| delay per request | scan alone, SQLite (flat) | scan alone | three scans | parts the helpers listed | no-op sync alone | three syncs | parts the helpers listed |"
+echo "|---|---|---|---|---|---|---|---|"
 for delay in $delays; do
   curl -s "http://127.0.0.1:$azproxy/__delay/$delay" >/dev/null
-  scan1=() scan3=() sync1=() sync3=() hs="" hy=""
+  flat=() scan1=() scan3=() sync1=() sync3=() hs="" hy=""
   for _ in $(seq "$repeat"); do
-    read -r s _ < <(together scan 1); scan1+=("$s")
-    read -r s h < <(together scan 3); scan3+=("$s"); hs+="$h "
-    read -r s _ < <(together sync 1); sync1+=("$s")
-    read -r s h < <(together sync 3); sync3+=("$s"); hy+="$h "
+    r=$(together scan 1 "$work/flat"); read -r s _ <<<"$r"; flat+=("$s")
+    r=$(together scan 1 "$m"); read -r s _ <<<"$r"; scan1+=("$s")
+    r=$(together scan 3 "$m"); read -r s h <<<"$r"; scan3+=("$s"); hs+="$h "
+    r=$(together sync 1 "$m"); read -r s _ <<<"$r"; sync1+=("$s")
+    r=$(together sync 3 "$m"); read -r s h <<<"$r"; sync3+=("$s"); hy+="$h "
   done
-  echo "| $delay ms | $(median "${scan1[@]}") | $(median "${scan3[@]}") | $hs| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $hy|"
+  echo "| $delay ms | $(median "${flat[@]}") | $(median "${scan1[@]}") | $(median "${scan3[@]}") | $hs| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $hy|"
 done
-# Every scan found the source as it was, and every sync changed nothing.
+# Every sync changed nothing.
 "$ferry" status "$m" --json 2>/dev/null | node -e '
   const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
   const moved = s.sync_deltas.filter((d) => d.new || d.changed || d.deleted);

@@ -1494,6 +1494,16 @@ Status AllOrNone(PgConnection& db,
 
 }  // namespace
 
+Status PostgresCatalog::LimitIdleAsHelper() {
+  if (idle_limited_ || hold_ != Hold::kNone) return Status::Ok();
+  // A helper's batch is a few statements: one left idle in its transaction (the process frozen
+  // or cut off) is ended before it holds up the others, who wait for its locks (a part's row
+  // stays locked, and skipped by every claim, until then).
+  FERRY_RETURN_IF_ERROR(db_->Run("SET idle_in_transaction_session_timeout = 15000"));
+  idle_limited_ = true;
+  return Status::Ok();
+}
+
 Status PostgresCatalog::OpenListing(int64_t run) {
   const std::vector<PgParam> m{where_.migration};
   // The root is this process's to list (ClaimFolders never hands it out): every folder a helper
@@ -1522,6 +1532,7 @@ Result<std::vector<FolderClaim>> PostgresCatalog::ClaimFolders(int64_t run, int 
                                                                std::chrono::seconds lease,
                                                                bool scanner) {
   if (lister_.empty()) lister_ = NewListerName();
+  FERRY_RETURN_IF_ERROR(LimitIdleAsHelper());
   Result<PgResult> r = db_->Exec(
       // A CTE: evaluated once (a subquery in FROM may be scanned again for each row).
       "WITH c AS MATERIALIZED (SELECT path FROM ferry_listing_folders WHERE migration = $1 AND "
@@ -1761,14 +1772,7 @@ Result<int64_t> PostgresCatalog::OpenDriftCheckRun() {
 Result<std::optional<DriftPart>> PostgresCatalog::ClaimDriftPart(int64_t run,
                                                                  std::chrono::seconds lease) {
   if (lister_.empty()) lister_ = NewListerName();
-  if (!drift_checker_) {
-    // A helper's batch is a few statements: one left idle in its transaction (the process frozen
-    // or cut off) is ended before it holds up the others, who wait for its locks.
-    if (hold_ == Hold::kNone) {
-      FERRY_RETURN_IF_ERROR(db_->Run("SET idle_in_transaction_session_timeout = 15000"));
-    }
-    drift_checker_ = true;
-  }
+  FERRY_RETURN_IF_ERROR(LimitIdleAsHelper());
   // Only while the sync is running in the process that holds the migration: a helper of a sync
   // that died changes nothing after it.
   Result<PgResult> r = db_->Exec(

@@ -125,6 +125,9 @@ class PostgresCatalog final : public Catalog {
   // Held alone, once it took the migration over from any earlier holder (see kHeldAlone).
   Status TakeHolderLock();
   Status LoadConfig();
+  // For a process that helps (opened to read), from its first claim of a part or folder: the
+  // server ends a transaction it leaves idle for 15 s.
+  Status LimitIdleAsHelper();
   // Chains the events this transaction appended after the head the database holds, and writes
   // them. REQUIRES: in a transaction.
   Status WriteEvents();
@@ -181,7 +184,7 @@ class PostgresCatalog final : public Catalog {
   SharedCopy helped_;
   // As a lister of a shared scan listing: the name its folder claims carry (set on first use).
   std::string lister_;
-  bool drift_checker_ = false;  // this process claimed a part of a drift check
+  bool idle_limited_ = false;  // a helper's transactions left idle are ended (LimitIdleAsHelper)
 };
 
 }  // namespace ferry::catalog

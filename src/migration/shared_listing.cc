@@ -292,10 +292,15 @@ Result<SharedListingReport> ListParts(catalog::Catalog& catalog, storage::Store&
         return claimed.status();
       }
       for (catalog::FolderClaim& claim : *claimed) {
-        // A part of its own whose claim ran out while it lists it (the claim is its again).
-        if (std::any_of(active.begin(), active.end(),
-                        [&](const auto& part) { return part->prefix() == claim.path; })) {
-          continue;
+        // A part of its own whose claim ran out while it lists it: the claim is its again. It
+        // goes on, unless another process recorded more of the part meanwhile (took it over,
+        // then stopped): then it starts again from there, as any process taking it over does.
+        auto same = std::find_if(active.begin(), active.end(),
+                                 [&](const auto& part) { return part->prefix() == claim.path; });
+        if (same != active.end()) {
+          if ((*same)->recorded_to_ == claim.listed_to) continue;
+          (*same)->Cancel();
+          active.erase(same);
         }
         auto part = std::make_shared<PartListing>(std::move(claim), wake);
         active.push_back(part);
@@ -318,7 +323,8 @@ Result<SharedListingReport> ListParts(catalog::Catalog& catalog, storage::Store&
       wake->cv.wait_for(lock, std::chrono::milliseconds(100));
     }
     for (size_t i = 0; i < active.size();) {
-      PartListing& part = *active[i];
+      const std::shared_ptr<PartListing> held = active[i];  // kept while give_back empties active
+      PartListing& part = *held;
       std::optional<Result<catalog::ListedPart>> batch = part.Take();
       const bool renew =
           !batch && std::chrono::steady_clock::now() - part.recorded_at_ >= options.lease / 4;
