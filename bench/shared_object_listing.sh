@@ -8,7 +8,8 @@
 # of it. A delay proxy in front of Azurite adds 0, 200 or 1000 ms to every request (DELAYS).
 # Seconds from the start to the end of every process; medians of REPEAT rounds. For comparison,
 # the same scan alone on a SQLite catalog: one flat listing of the container, as a scan was on
-# PostgreSQL too before its listing was shared. Any process that fails, and any scan that finds
+# PostgreSQL too before its listing was shared; and the scan alone with --scan-concurrency auto
+# (4 parts at once). Any process that fails, and any scan that finds
 # the source changed, fails the benchmark.
 #
 #   bench/shared_object_listing.sh   # FILES=50000 REPEAT=3 DELAYS="0 200 1000"
@@ -65,14 +66,15 @@ echo "copying them to another container" >&2
   --target "http://127.0.0.1:$azproxy/devstoreaccount1/copy" >/dev/null
 "$ferry" scan "$work/flat" >/dev/null 2>&1
 
-# Runs N `ferry COMMAND` at once on migration MIG; prints the seconds until all ended, and the
+# Runs N `ferry COMMAND` at once on migration MIG (with --scan-concurrency CONC, 1 unless
+# given); prints the seconds until all ended, and the
 # parts of the source's listing the helpers listed ("listed N parts"). Fails if any process
 # failed, or a scan found the source changed.
 together() {
-  local command=$1 n=$2 mig=$3 pids=() start helped=0
+  local command=$1 n=$2 mig=$3 conc=${4:-1} pids=() start helped=0
   start=$(date +%s.%N)
   for i in $(seq "$n"); do
-    "$ferry" "$command" "$mig" --scan-concurrency 1 >"$work/out.$i" 2>&1 &
+    "$ferry" "$command" "$mig" --scan-concurrency "$conc" >"$work/out.$i" 2>&1 &
     pids+=($!)
   done
   for i in "${!pids[@]}"; do
@@ -98,19 +100,20 @@ together() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "| delay per request | scan alone, SQLite (flat) | scan alone | three scans | parts the helpers listed | no-op sync alone | three syncs | parts the helpers listed |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| delay per request | scan alone, SQLite (flat) | scan alone | scan alone, auto (4 parts at once) | three scans | parts the helpers listed | no-op sync alone | three syncs | parts the helpers listed |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for delay in $delays; do
   curl -s "http://127.0.0.1:$azproxy/__delay/$delay" >/dev/null
-  flat=() scan1=() scan3=() sync1=() sync3=() hs="" hy=""
+  flat=() scan1=() auto=() scan3=() sync1=() sync3=() hs="" hy=""
   for _ in $(seq "$repeat"); do
     r=$(together scan 1 "$work/flat"); read -r s _ <<<"$r"; flat+=("$s")
     r=$(together scan 1 "$m"); read -r s _ <<<"$r"; scan1+=("$s")
+    r=$(together scan 1 "$m" auto); read -r s _ <<<"$r"; auto+=("$s")
     r=$(together scan 3 "$m"); read -r s h <<<"$r"; scan3+=("$s"); hs+="$h "
     r=$(together sync 1 "$m"); read -r s _ <<<"$r"; sync1+=("$s")
     r=$(together sync 3 "$m"); read -r s h <<<"$r"; sync3+=("$s"); hy+="$h "
   done
-  echo "| $delay ms | $(median "${flat[@]}") | $(median "${scan1[@]}") | $(median "${scan3[@]}") | $hs| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $hy|"
+  echo "| $delay ms | $(median "${flat[@]}") | $(median "${scan1[@]}") | $(median "${auto[@]}") | $(median "${scan3[@]}") | $hs| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $hy|"
 done
 # Every sync changed nothing.
 "$ferry" status "$m" --json 2>/dev/null | node -e '

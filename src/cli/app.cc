@@ -68,7 +68,8 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
                  "folder source, folder reads and stats (auto: 32 on NFS, SMB and FUSE mounts, "
                  "where each call is a round trip, 1 on local disks); for an S3 or Blob source, "
                  "and for the target's listing in a sync, listing requests: above 1, a listing "
-                 "of more than a page is split by folder (auto: 1, one page after another)")
+                 "of more than a page is split by folder (auto: 1, one page after another; a "
+                 "Blob source's listing shared on a PostgreSQL catalog: 4 folders at once)")
       ->envname("FERRY_SCAN_CONCURRENCY");
 }
 

@@ -423,7 +423,7 @@ TEST_F(PostgresCatalogTest, ScansOfABlobSourceStartedTogetherShareItsListing) {
   };
 
   int scanned = 0, helped = 0, parts_by_helpers = 0;
-  for (const ProcessResult& r : Together({"scan", mig}, 3)) {
+  for (const ProcessResult& r : Together({"scan", mig, "--scan-concurrency", "1"}, 3)) {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     if (r.out.find("scanned 273 files") != std::string::npos) ++scanned;
     size_t at = r.out.find("listed ");

@@ -95,6 +95,7 @@ Result<bool> ScanWentOn(catalog::Catalog& catalog, int64_t run) {
   return false;
 }
 
+constexpr size_t kPartsAtOnce = 4;   // parts of an object store listed at once, by default
 constexpr size_t kPartBatch = 5000;  // entries of a part recorded at a time, at most
 constexpr auto kPartBatchTime = std::chrono::seconds(5);  // ... or after this long
 
@@ -247,7 +248,7 @@ std::optional<Result<SharedListingReport>> ListingOver(catalog::Catalog& catalog
 Result<SharedListingReport> ListParts(catalog::Catalog& catalog, storage::Store& source,
                                       int64_t run, const SharedListingOptions& options) {
   SharedListingReport report;
-  const size_t streams = size_t(std::max(1, options.concurrency));
+  const size_t streams = options.concurrency > 0 ? size_t(options.concurrency) : kPartsAtOnce;
   auto wake = std::make_shared<Wake>();
   std::vector<std::shared_ptr<PartListing>> active;
   TaskPool pool{int(streams)};

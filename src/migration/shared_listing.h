@@ -26,8 +26,8 @@ struct SharedListingOptions {
   // it that lie on another device (mount points on its machine): what it cannot show to be the
   // scan's view it gives back, for the scanning process to list.
   bool scanner = false;
-  // Stats each folder's listing keeps in flight (ListOptions::concurrency; 0: the store's
-  // choice).
+  // A folder tree's: the stats each folder's listing keeps in flight (ListOptions::concurrency;
+  // 0: the store's choice). An object store's: the parts listed at once (0: 4).
   int concurrency = 0;
   const std::atomic<bool>* stop = nullptr;
   // Called after each batch this process recorded, with its totals so far.

@@ -161,6 +161,7 @@ TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOv
 
   // The scan plans, claims a/ (one part at a time) and waits in its listing.
   migration::ScanOptions options;
+  options.list_concurrency = 1;  // one part at a time
   auto scanned = std::async(std::launch::async,
                             [&] { return migration::Scan(*scanning, source, target, options); });
   source.AwaitReached();
@@ -218,6 +219,7 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
 
   migration::ScanOptions options;
+  options.list_concurrency = 1;  // one part at a time
   auto scanned = std::async(std::launch::async,
                             [&] { return migration::Scan(*scanning, source, target, options); });
   source.AwaitReached();
@@ -273,6 +275,7 @@ TEST(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
   storage::MemoryStore target;
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
   migration::ScanOptions options;
+  options.list_concurrency = 1;  // one part at a time
   auto scanned = std::async(std::launch::async,
                             [&] { return migration::Scan(*scanning, source, target, options); });
   source.AwaitReached();
