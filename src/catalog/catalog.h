@@ -436,7 +436,10 @@ class Catalog {
   // process that helps claims folders (with a lease, as items are claimed), lists each
   // (storage::Store::ListLevel) and records its entries and the folders in it to list next, in
   // one transaction; when no folder is left, the scan merges the recorded entries, by path, with
-  // the catalog. The listing is open while the scan that opened it holds the migration alone.
+  // the catalog. An object store's listing is split by prefix instead: the scan records the
+  // plan as the root (its levels' entries, and the prefixes as folders to list), and each
+  // prefix is listed flat and recorded a batch at a time (RecordPart). The listing is open while
+  // the scan that opened it holds the migration alone.
   // REQUIRES (each): no transaction open.
   virtual bool SharesListing() const { return false; }
   // Opens the listing of run `run` (a scan's): the root folder, for this process to list;
