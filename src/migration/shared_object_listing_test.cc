@@ -82,13 +82,14 @@ class SourceStore : public storage::MemoryStore {
                                                 storage::ListOptions options) override {
     Result<std::unique_ptr<storage::Lister>> inner = MemoryStore::List(prefix, options);
     if (!inner.ok()) return inner;
-    if (prefix == failing) {
-      return std::unique_ptr<storage::Lister>(new FailingLister(std::move(inner).value(), 3));
+    if (!failing.empty() && prefix == failing) {
+      return std::unique_ptr<storage::Lister>(
+          new FailingLister(std::move(inner).value(), failing_after));
     }
-    if (prefix == unordered) {
+    if (!unordered.empty() && prefix == unordered) {
       return std::unique_ptr<storage::Lister>(new LateFirstLister(std::move(inner).value()));
     }
-    if (prefix == gated) {
+    if (!gated.empty() && prefix == gated) {
       std::unique_lock lock(mu_);
       reached_ = true;
       cv_.notify_all();
@@ -107,6 +108,7 @@ class SourceStore : public storage::MemoryStore {
   }
 
   std::string gated, failing, unordered;
+  int failing_after = 3;  // entries the failing prefix's listing gives first
 
  private:
   std::mutex mu_;
@@ -141,6 +143,38 @@ std::unique_ptr<Catalog> NewMigration(const std::string& url) {
   return opened.ok() ? std::move(opened).value() : nullptr;
 }
 
+// A scan of `source` (one part at a time) begun on another thread, and the run whose listing it
+// opened, once the scan waits in its listing of the source's gated prefix.
+struct GatedScan {
+  std::future<Result<migration::ScanReport>> done;
+  int64_t run = 0;
+};
+GatedScan StartGatedScan(Catalog& catalog, SourceStore& source, const storage::Store& target) {
+  GatedScan scan;
+  scan.done = std::async(std::launch::async, [&] {
+    migration::ScanOptions options;
+    options.list_concurrency = 1;
+    return migration::Scan(catalog, source, target, options);
+  });
+  source.AwaitReached();
+  scan.run = Value(catalog.OpenListingRun());
+  return scan;
+}
+
+// A lister (a process of its own) that claims b/ for a second, records `paths` of it as one
+// batch, and dies.
+void DieAfterOneBatchOfB(const std::string& url, int64_t run,
+                         const std::vector<std::string>& paths) {
+  Result<std::unique_ptr<Catalog>> dying = Catalog::OpenForReading(url);
+  ASSERT_OK(dying);
+  EXPECT_EQ(Value((*dying)->ClaimFolders(run, 1, std::chrono::seconds(1), false)),
+            (std::vector<catalog::FolderClaim>{{"b/", 0, 0, ""}}));
+  std::vector<storage::Entry> batch(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) batch[i].path = paths[i];
+  EXPECT_TRUE(Value(
+      (*dying)->RecordPart(run, {"b/", batch, paths.back(), false}, std::chrono::seconds(1))));
+}
+
 // How many items the catalog holds in `state`.
 int64_t Count(Catalog& catalog, ItemState state) {
   return Value(catalog.CountItems(state, std::nullopt));
@@ -151,7 +185,6 @@ TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOv
   std::unique_ptr<Catalog> scanning = NewMigration(url);
   ASSERT_NE(scanning, nullptr);
   ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
-  ASSERT_OK_AND_ASSIGN(auto dying, Catalog::OpenForReading(url));
   SourceStore source;
   source.gated = "a/";
   std::vector<std::string> paths = Layout();
@@ -159,23 +192,12 @@ TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOv
   storage::MemoryStore target;
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
 
-  // The scan plans, claims a/ (one part at a time) and waits in its listing.
-  migration::ScanOptions options;
-  options.list_concurrency = 1;  // one part at a time
-  auto scanned = std::async(std::launch::async,
-                            [&] { return migration::Scan(*scanning, source, target, options); });
-  source.AwaitReached();
-  const int64_t run = Value(helping->OpenListingRun());
+  // The scan plans, claims a/ (one part at a time) and waits in its listing; a lister records
+  // one batch of b/ and dies.
+  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  const int64_t run = scanned.run;
   ASSERT_NE(run, 0);
-  // A lister that records one batch of b/ and dies.
-  EXPECT_EQ(Value(dying->ClaimFolders(run, 1, std::chrono::seconds(1), false)),
-            (std::vector<catalog::FolderClaim>{{"b/", 0, 0, ""}}));
-  std::vector<storage::Entry> first(2);
-  first[0].path = "b/s00/f0";
-  first[1].path = "b/s00/f1";
-  EXPECT_TRUE(
-      Value(dying->RecordPart(run, {"b/", first, "b/s00/f1", false}, std::chrono::seconds(1))));
-  dying.reset();
+  DieAfterOneBatchOfB(url, run, {"b/s00/f0", "b/s00/f1"});
 
   // A helper lists c/, then b/ once the dead lister's claim ran out, from where it stopped.
   migration::SharedListingOptions help;
@@ -186,7 +208,7 @@ TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOv
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   source.Open();
-  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.get());
+  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.done.get());
   ASSERT_OK_AND_ASSIGN(migration::SharedListingReport listed, helped.get());
   EXPECT_EQ(listed.folders, 2) << "b/ and c/";
   EXPECT_EQ(listed.entries, 100 + 98) << "c/ whole, b/ after the dead lister's batch";
@@ -218,12 +240,8 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   Fill(helper_source, paths);
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
 
-  migration::ScanOptions options;
-  options.list_concurrency = 1;  // one part at a time
-  auto scanned = std::async(std::launch::async,
-                            [&] { return migration::Scan(*scanning, source, target, options); });
-  source.AwaitReached();
-  const int64_t run = Value(helping->OpenListingRun());
+  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  const int64_t run = scanned.run;
   ASSERT_NE(run, 0);
   migration::SharedListingOptions help;
   auto helped = std::async(std::launch::async, [&] {
@@ -234,7 +252,7 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   source.Open();
-  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.get());
+  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.done.get());
   ASSERT_OK_AND_ASSIGN(migration::SharedListingReport listed, helped.get());
   EXPECT_EQ(listed.folders, 1) << "c/";
   EXPECT_EQ(listed.given_back, 1) << "b/";
@@ -248,7 +266,8 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   ASSERT_OK(source.Delete("c/s00/f0", storage::Condition::None()));
   source.gated.clear();
   source.failing = "b/";
-  Result<migration::ScanReport> failed = migration::Scan(*scanning, source, target, options);
+  Result<migration::ScanReport> failed =
+      migration::Scan(*scanning, source, target, migration::ScanOptions{});
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("cannot list 'b/'"), std::string::npos)
       << failed.status().ToString();
@@ -267,30 +286,18 @@ TEST(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
       Postgres::Global().NewDatabase("object_listing_order") + "?migration=scan";
   std::unique_ptr<Catalog> scanning = NewMigration(url);
   ASSERT_NE(scanning, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto dying, Catalog::OpenForReading(url));
   SourceStore source;
   source.gated = "a/";
   source.unordered = "b/";  // b/s00/f1, b/s01/f0, b/s00/f0, ...
   Fill(source, Layout());
   storage::MemoryStore target;
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
-  migration::ScanOptions options;
-  options.list_concurrency = 1;  // one part at a time
-  auto scanned = std::async(std::launch::async,
-                            [&] { return migration::Scan(*scanning, source, target, options); });
-  source.AwaitReached();
-  const int64_t run = Value(scanning->OpenListingRun());
-  ASSERT_NE(run, 0);
-  EXPECT_EQ(Value(dying->ClaimFolders(run, 1, std::chrono::seconds(1), false)),
-            (std::vector<catalog::FolderClaim>{{"b/", 0, 0, ""}}));
-  std::vector<storage::Entry> first(1);
-  first[0].path = "b/s00/f1";
-  EXPECT_TRUE(
-      Value(dying->RecordPart(run, {"b/", first, "b/s00/f1", false}, std::chrono::seconds(1))));
-  dying.reset();
+  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  ASSERT_NE(scanned.run, 0);
+  DieAfterOneBatchOfB(url, scanned.run, {"b/s00/f1"});
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // its claim runs out
   source.Open();
-  Result<migration::ScanReport> report = scanned.get();
+  Result<migration::ScanReport> report = scanned.done.get();
   ASSERT_FALSE(report.ok()) << "b/s00/f0 came after b/s01/f0 and was never recorded";
   EXPECT_NE(report.status().message().find("not in byte order"), std::string::npos)
       << report.status().ToString();
@@ -302,8 +309,11 @@ TEST(SharedObjectListing, ASourceNotWorthSplittingIsListedByTheScanAlone) {
       Postgres::Global().NewDatabase("object_listing_alone") + "?migration=scan";
   std::unique_ptr<Catalog> scanning = NewMigration(url);
   ASSERT_NE(scanning, nullptr);
-  storage::MemoryStore source, target;
+  SourceStore source;
+  source.failing = "a/";  // a listing of its own would fail: the plan lists levels, the scan ""
+  source.failing_after = 0;
   Fill(source, {"a/1", "b.txt", "c.txt"});
+  storage::MemoryStore target;
   ASSERT_OK_AND_ASSIGN(migration::ScanReport report,
                        migration::Scan(*scanning, source, target, migration::ScanOptions{}));
   EXPECT_EQ(report.files, 3);
