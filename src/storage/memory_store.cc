@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "base/text.h"
 
 namespace ferry::storage {
@@ -51,8 +53,11 @@ Result<std::unique_ptr<Lister>> MemoryStore::List(std::string_view prefix, ListO
 }
 
 Result<LevelPage> MemoryStore::ListLevel(std::string_view prefix, std::string_view marker,
-                                         const ListOptions&) {
+                                         const ListOptions& options) {
   ++level_pages;
+  const size_t page_size = options.page_size > 0
+                               ? std::min(size_t(options.page_size), level_page_size)
+                               : level_page_size;
   std::lock_guard lock(mu_);
   LevelPage page;
   // The marker is where the next page begins (lower bound): just after the last entry, or past
@@ -61,7 +66,7 @@ Result<LevelPage> MemoryStore::ListLevel(std::string_view prefix, std::string_vi
   size_t results = 0;
   for (auto it = objects_.lower_bound(from);
        it != objects_.end() && it->first.starts_with(prefix);) {
-    if (results == level_page_size) {
+    if (results == page_size) {
       page.next = from;
       break;
     }

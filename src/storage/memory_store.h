@@ -17,8 +17,8 @@ class MemoryStore : public Store {
   std::string Describe() const override { return "memory store"; }
   Status CreateRoot() override { return Status::Ok(); }
   Result<std::unique_ptr<Lister>> List(std::string_view prefix, ListOptions options = {}) override;
-  // By level, `level_page_size` results (entries and prefixes) a page; the marker is the last
-  // name of the page before.
+  // By level, `level_page_size` results (entries and prefixes) a page (or ListOptions::page_size,
+  // if fewer); the marker is the last name of the page before.
   Result<LevelPage> ListLevel(std::string_view prefix, std::string_view marker,
                               const ListOptions& options) override;
   size_t level_page_size = 5000;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <ctime>
@@ -306,8 +307,11 @@ Status S3Store::CreateRoot() {
 }
 
 Result<S3ListPage> S3Store::ListPage(std::string_view key_prefix, std::string_view token,
-                                     bool delimited, size_t strip, std::string_view start_after) {
-  std::string query = fmt::format("list-type=2&max-keys={}", options_.list_page_size);
+                                     bool delimited, size_t strip, std::string_view start_after,
+                                     int page_size) {
+  std::string query = fmt::format(
+      "list-type=2&max-keys={}",
+      page_size > 0 ? std::min(page_size, options_.list_page_size) : options_.list_page_size);
   if (delimited) query += "&delimiter=%2F";
   if (!key_prefix.empty()) query += "&prefix=" + PercentEncode(key_prefix);
   if (!start_after.empty() && token.empty()) query += "&start-after=" + PercentEncode(start_after);
@@ -338,10 +342,10 @@ Result<std::unique_ptr<Lister>> S3Store::List(std::string_view prefix, ListOptio
 }
 
 Result<LevelPage> S3Store::ListLevel(std::string_view prefix, std::string_view marker,
-                                     const ListOptions&) {
+                                     const ListOptions& options) {
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
-  Result<S3ListPage> page =
-      ListPage(base + std::string(prefix), marker, /*delimited=*/true, base.size());
+  Result<S3ListPage> page = ListPage(base + std::string(prefix), marker, /*delimited=*/true,
+                                     base.size(), "", options.page_size);
   if (!page.ok()) return page.status();
   return LevelPage{std::move(page->entries), std::move(page->prefixes),
                    std::move(page->next_token)};

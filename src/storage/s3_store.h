@@ -88,9 +88,10 @@ class S3Store : public Store {
  private:
   class ObjectLister;
   // One ListObjectsV2 page of the keys under `key_prefix` (by level with `delimited`), paths
-  // without their first `strip` characters.
+  // without their first `strip` characters; at most `page_size` keys where it is above 0 and
+  // below the store's page.
   Result<S3ListPage> ListPage(std::string_view key_prefix, std::string_view token, bool delimited,
-                              size_t strip, std::string_view start_after = "");
+                              size_t strip, std::string_view start_after = "", int page_size = 0);
   std::string Key(std::string_view path) const;
   Result<http::Response> Send(http::Request request, std::string_view what);
 

@@ -14,6 +14,9 @@ namespace ferry::storage {
 namespace {
 
 constexpr size_t kMaxChildren = 1000;  // a level with more sub-prefixes is listed flat
+// A level's first page holds at most this many results: more, and the level is listed flat, so
+// the rest of a page would be read for nothing (S3's page; Azure's is 5,000).
+constexpr int kLevelPage = 1000;
 // Parts the plan aims at: 4 per stream, and below a first level, at most twice that.
 constexpr size_t kMaxHeldEntries = 50000;  // the levels' own entries held while planning
 constexpr int kMaxDepth = 4;               // levels split below the listing's prefix
@@ -64,7 +67,8 @@ Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& pr
       auto read = std::make_shared<std::promise<Result<LevelPage>>>();
       pages.push_back(read->get_future());
       pool.Submit([&store, read, metadata, level = piece.prefix] {
-        read->set_value(store.ListLevel(level, "", ListOptions{.metadata = metadata}));
+        read->set_value(
+            store.ListLevel(level, "", ListOptions{.metadata = metadata, .page_size = kLevelPage}));
       });
     }
     // The plan as it is, kept whole in case this level is not split after all.

@@ -102,6 +102,11 @@ struct ListOptions {
   bool io_uring = true;
   // Only the paths after this one (stores whose ListsAfter() is true).
   std::string after = {};
+  // At most this many results (entries and prefixes) a page of an object store's ListLevel: 0,
+  // the store's own page (Azure 5,000, S3 1,000); a folder tree's is its folder, whole. A plan
+  // reads a level's first page only to learn whether it is more than one; a short page costs
+  // the service less.
+  int page_size = 0;
 };
 inline constexpr int kNetworkListConcurrency = 32;
 
