@@ -235,6 +235,7 @@ Status Catalog::CloseListing(int64_t) { return NoSharedListing(); }
 Status Catalog::LeadCopy(int64_t) { return NoSharedListing(); }
 Result<SharedCopy> Catalog::OpenSharedCopy() { return NoSharedListing(); }
 Result<bool> Catalog::RunHoldsMigration(int64_t) { return NoSharedListing(); }
+Result<int64_t> Catalog::RunningSync() { return NoSharedListing(); }
 Status Catalog::HelpCopy(const SharedCopy&) { return NoSharedListing(); }
 Status Catalog::OpenDriftCheck(int64_t, const std::vector<std::string>&) {
   return NoSharedListing();

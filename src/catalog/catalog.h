@@ -486,6 +486,8 @@ class Catalog {
   virtual Result<SharedCopy> OpenSharedCopy();
   // Whether run `run` is still running in the process that holds the migration alone.
   virtual Result<bool> RunHoldsMigration(int64_t run);
+  // The sync run running in the process that holds the migration alone, or 0.
+  virtual Result<int64_t> RunningSync();
   // Makes this process (a catalog opened for reading) a worker of the copy `copy`: it claims
   // only while the copy's leader has not left.
   virtual Status HelpCopy(const SharedCopy& copy);

@@ -1272,6 +1272,16 @@ Result<bool> PostgresCatalog::RunHoldsMigration(int64_t run) {
   return r->Text(0, 0) == "t";
 }
 
+Result<int64_t> PostgresCatalog::RunningSync() {
+  Result<PgResult> r = Query(fmt::format("SELECT coalesce(max(id), 0) FROM ferry_runs WHERE "
+                                         "migration = $1 AND stage = 'sync' AND outcome = "
+                                         "'running' AND {}",
+                                         kHeldAlone),
+                             {where_.migration});
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
 Status PostgresCatalog::HelpCopy(const SharedCopy& copy) {
   if (hold_ != Hold::kNone || copy.copy_run == 0) {
     return Status(Code::kInternal, "a helper joins an open copy from a catalog opened to read");

@@ -106,6 +106,7 @@ class PostgresCatalog final : public Catalog {
   Status LeadCopy(int64_t sync_run) override;
   Result<SharedCopy> OpenSharedCopy() override;
   Result<bool> RunHoldsMigration(int64_t run) override;
+  Result<int64_t> RunningSync() override;
   Status HelpCopy(const SharedCopy& copy) override;
   Status OpenDriftCheck(int64_t run, const std::vector<std::string>& prefixes) override;
   Result<int64_t> OpenDriftCheckRun() override;

@@ -473,8 +473,10 @@ TEST(PostgresWorkers, HelpersOfASyncsCopyClaimOnlyWhileItsLeaderWorks) {
   std::string location = MigrationWithItems("led", 30);
   ASSERT_OK_AND_ASSIGN(auto sync, Catalog::Open(location));
   ASSERT_OK_AND_ASSIGN(auto helper, Catalog::OpenForReading(location));
+  EXPECT_EQ(Got(helper->RunningSync()), 0);
   ASSERT_OK_AND_ASSIGN(int64_t sync_run, sync->BeginRun(catalog::Stage::kSync));
   EXPECT_TRUE(Got(helper->RunHoldsMigration(sync_run)));
+  EXPECT_EQ(Got(helper->RunningSync()), sync_run);
   EXPECT_EQ(Got(helper->OpenSharedCopy()), catalog::SharedCopy{}) << "not led yet";
   ASSERT_OK(sync->LeadCopy(sync_run));
   EXPECT_TRUE(sync->SharesWork());
@@ -482,6 +484,7 @@ TEST(PostgresWorkers, HelpersOfASyncsCopyClaimOnlyWhileItsLeaderWorks) {
   ASSERT_OK(sync->JoinWork(lead_run, std::chrono::seconds(60)));
   const catalog::SharedCopy open{sync_run, lead_run};
   EXPECT_EQ(Got(helper->OpenSharedCopy()), open);
+  EXPECT_EQ(Got(helper->RunningSync()), sync_run) << "its copy run is not a sync";
 
   ASSERT_OK(helper->HelpCopy(open));
   ASSERT_OK_AND_ASSIGN(int64_t help_run, helper->BeginRun(catalog::Stage::kCopy));
@@ -506,6 +509,7 @@ TEST(PostgresWorkers, HelpersOfASyncsCopyClaimOnlyWhileItsLeaderWorks) {
   ended.outcome = "done";
   ASSERT_OK(sync->EndRun(ended));
   EXPECT_FALSE(Got(helper->RunHoldsMigration(sync_run))) << "its run is over";
+  EXPECT_EQ(Got(helper->RunningSync()), 0);
   ASSERT_OK_AND_ASSIGN(int64_t next, sync->BeginRun(catalog::Stage::kSync));
   sync.reset();  // its process is gone, the run still marked running
   bool released = false;
@@ -514,6 +518,7 @@ TEST(PostgresWorkers, HelpersOfASyncsCopyClaimOnlyWhileItsLeaderWorks) {
     if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(released) << "a run whose process is gone holds nothing";
+  EXPECT_EQ(Got(helper->RunningSync()), 0) << "nor is it a running sync";
 }
 
 // The helpers of a sync that died (or failed) mid-copy hold no lock: nobody holds the migration

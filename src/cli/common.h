@@ -12,6 +12,7 @@
 #include "base/text.h"
 #include "catalog/catalog.h"
 #include "cli/exit_codes.h"
+#include "migration/listing_plan.h"
 #include "http/pipeline.h"
 #include "storage/azure_blob_store.h"
 #include "storage/endpoint.h"
@@ -49,6 +50,8 @@ struct NetworkSettings {
   std::chrono::seconds stall_timeout{60};
   bool insecure_tls = false;
   int scan_concurrency = 0;   // 0: auto (storage::ListOptions::concurrency)
+  // --split-listing: an object store's listing shared on the catalog split into parts.
+  migration::Split split_listing = migration::Split::kAuto;
   std::string auth = "auto";  // --auth (storage::kAuthKinds)
   std::string ca_file;        // --ca-file or SSL_CERT_FILE
   std::string source_sas;     // --source-sas: a SAS for a Blob source (never stored)

@@ -100,6 +100,7 @@ int DryRunCopy(catalog::Catalog& catalog, Endpoints& endpoints, const CopyComman
     scan.filter = *filter;
     scan.symlinks = config.symlinks;
     scan.list_concurrency = Network().scan_concurrency;
+    scan.split = Network().split_listing;
     scan.dry_run = true;
     scan.on_change = [&](std::string_view change, const catalog::Item& item) {
       if (change == "new") would(item);

@@ -24,7 +24,9 @@ int RunScanCommand(const ScanOptions& o) {
     if (std::optional<int> helped = HelpSharedListing(o.dir, opened.status(), o.json)) {
       return *helped;
     }
-    Fail(opened.status());
+    // Nothing to help: what held the migration may have ended meanwhile, leaving it free.
+    opened = catalog::Catalog::Open(o.dir);
+    if (!opened.ok()) Fail(opened.status());
   }
   std::unique_ptr<catalog::Catalog> catalog = std::move(opened).value();
   Endpoints endpoints = OpenEndpoints(*catalog);
@@ -142,6 +144,7 @@ migration::ScanOptions SourceScanOptions(catalog::Catalog& catalog) {
   options.filter = *filter;
   options.symlinks = config.symlinks;
   options.list_concurrency = Network().scan_concurrency;
+  options.split = Network().split_listing;
   InstallInterruptHandler();
   options.stop = &InterruptFlag();
   return options;
@@ -217,7 +220,8 @@ CommandRunner AddScanCommand(CLI::App& app) {
       "Many machines: with a PostgreSQL catalog, run scan on several machines at once (for a\n"
       "share, machines that mount it at the same path): one scans, the others help list its\n"
       "folders (of a Blob container, its prefixes), then exit (so does a sync started while\n"
-      "another machine's sync scans).\n"
+      "another machine's sync scans). A Blob container is split only where its parts pay off\n"
+      "for a scan left alone too (see --split-listing; 'always' when you start helpers).\n"
       "Exit codes: 0 scanned (or helped); 1 some folders could not be read (listed; their\n"
       "items stay as they were); 2 bad usage; 3 the source looks unmounted or replaced\n"
       "(nothing changed).\n");

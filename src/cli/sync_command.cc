@@ -64,6 +64,7 @@ migration::SyncOptions MakeSyncOptions(catalog::Catalog& catalog, const SyncComm
   s.scan.filter = *filter;
   s.scan.symlinks = config.symlinks;
   s.scan.list_concurrency = Network().scan_concurrency;
+  s.scan.split = Network().split_listing;
   s.scan.checksum = o.checksum;
   s.scan.accept_source_change = o.accept_source_change;
   Result<migration::DeleteBudget> budget = migration::DeleteBudget::Parse(o.max_delete);
@@ -240,19 +241,24 @@ void CheckDriftForSync(catalog::Catalog& catalog, Endpoints& endpoints, int64_t 
 
 // When another process's sync holds the migration (a catalog that shares a scan's listing):
 // helps it list its source, check the target for drift, then copy, and returns the exit code;
-// nullopt when there is no such sync to help within 10 s.
+// nullopt when there is no such sync to help within 10 s. A sync found between the stages it
+// shares (or sharing none: a listing not worth splitting, nothing to copy) is followed until it
+// shares one or ends.
 std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engine,
                             const Status& refused) {
   std::unique_ptr<catalog::Catalog> catalog = OpenToHelp(o.dir, refused);
   if (!catalog) return std::nullopt;
-  int64_t listing = 0, drift = 0;
+  int64_t listing = 0, drift = 0, running = 0;
   catalog::SharedCopy copy;
   const bool found = AwaitToHelp(
       [&] {
         listing = Checked(catalog->OpenListingRun());
         if (listing == 0) drift = Checked(catalog->OpenDriftCheckRun());
         if (listing == 0 && drift == 0) copy = Checked(catalog->OpenSharedCopy());
-        return listing != 0 || drift != 0 || copy.copy_run != 0;
+        if (listing == 0 && drift == 0 && copy.copy_run == 0) {
+          running = Checked(catalog->RunningSync());
+        }
+        return listing != 0 || drift != 0 || copy.copy_run != 0 || running != 0;
       },
       std::chrono::seconds(10),
       fmt::format("{}; waiting up to 10 s for it to share its listing, its drift check or its "
@@ -265,18 +271,27 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
                  "runs\n";
   }
   Endpoints endpoints = OpenEndpoints(*catalog, &engine);
-  if (listing != 0) {
-    int listed = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
-    if (listed != kExitDone) return listed;
-  }
-  // Between the listing and the copy, the sync checks the target for drift: its parts are
-  // checked here too, once.
-  const int64_t sync_run = listing != 0 ? listing : drift;
-  bool checked_drift = false;
-  while (sync_run != 0 && copy.sync_run != sync_run) {
+  const int64_t sync_run = listing != 0         ? listing
+                           : drift != 0         ? drift
+                           : copy.copy_run != 0 ? copy.sync_run
+                                                : running;
+  // Between the listing and the copy, the sync checks the target for drift: its listing and
+  // its drift check are each helped once.
+  bool listed = false, checked_drift = false;
+  while (copy.sync_run != sync_run) {
+    if (listing == sync_run && !listed) {
+      int exit = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
+      if (exit != kExitDone) return exit;
+      listed = true;
+    } else if (drift == sync_run && !checked_drift) {
+      CheckDriftForSync(*catalog, endpoints, sync_run);
+      checked_drift = true;
+    }
     bool over = false;
     AwaitToHelp(
         [&] {
+          listing = listed ? 0 : Checked(catalog->OpenListingRun());
+          if (listing == sync_run) return true;
           drift = checked_drift ? 0 : Checked(catalog->OpenDriftCheckRun());
           if (drift == sync_run) return true;
           copy = Checked(catalog->OpenSharedCopy());
@@ -285,13 +300,10 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
           return over;
         },
         std::nullopt,
-        fmt::format("waiting for the sync of run {} to share its drift check or its copy",
+        fmt::format("waiting for the sync of run {} to share its listing, its drift check or "
+                    "its copy",
                     sync_run));
     if (over) return SyncEndedWithoutCopy(*catalog, sync_run);
-    if (drift == sync_run) {
-      CheckDriftForSync(*catalog, endpoints, sync_run);
-      checked_drift = true;
-    }
   }
   return CopyForSync(*catalog, endpoints, engine, copy);
 }
@@ -299,12 +311,14 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
 int RunSync(const SyncCommandOptions& o) {
   std::unique_ptr<transfer::Engine> engine = MakeEngine(o.transfer);
   auto opened = catalog::Catalog::Open(o.dir);
-  if (!opened.ok()) {
+  if (!opened.ok() && !o.dry_run) {
     // Another machine's sync of the migration: help it list its source and copy.
-    std::optional<int> helped = o.dry_run ? std::nullopt : HelpSync(o, *engine, opened.status());
+    std::optional<int> helped = HelpSync(o, *engine, opened.status());
     if (helped) return *helped;
-    Fail(opened.status());
+    // Nothing to help: what held the migration may have ended meanwhile, leaving it free.
+    opened = catalog::Catalog::Open(o.dir);
   }
+  if (!opened.ok()) Fail(opened.status());
   std::unique_ptr<catalog::Catalog> catalog = std::move(opened).value();
   CheckOpen(*catalog, o.reopen, o.dry_run, o.dir);
   Endpoints endpoints = OpenEndpoints(*catalog, engine.get());

@@ -332,7 +332,7 @@ Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target
                                const DriftOptions& options) {
   if (!DriftIsShared(catalog, target, options)) return CheckHere(catalog, target, run, options);
   Result<std::optional<SharedPlan>> planned =
-      PlanSharedListing(target, /*metadata=*/false, catalog);
+      PlanSharedListing(target, /*metadata=*/false, catalog, /*parts_at_once=*/1, options.split);
   if (!planned.ok()) return planned.status();
   if (!*planned) return CheckHere(catalog, target, run, options);
   SharedPlan& plan = **planned;

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "catalog/catalog.h"
+#include "migration/listing_plan.h"
 #include "migration/verify.h"
 #include "storage/store.h"
 
@@ -26,8 +27,10 @@ struct DriftOptions {
   bool dry_run = false;  // nothing is recorded
   std::function<void(const Finding&)> on_finding;
   int list_concurrency = 0;  // as storage::ListOptions::concurrency
-  // Share the check with the processes that help the sync, where it can be (DriftIsShared).
+  // Share the check with the processes that help the sync, where it can be (DriftIsShared),
+  // and whether its listing is split into parts for them (PlanSharedListing).
   bool shared = false;
+  Split split = Split::kAuto;
   // A shared check: how long a claim on a part lasts without a batch recorded.
   std::chrono::seconds lease{60};
   const std::atomic<bool>* stop = nullptr;
@@ -45,8 +48,9 @@ struct DriftOptions {
 // claim and check, this process checks the rest (the levels' own entries against the items
 // outside every part), waits for the parts others hold (taking over any whose lease ran out)
 // and counts what every part found. A listing the plan does not split into two parts or more, or
-// splits into many parts of few items, or whose root holds more blobs than it keeps (50,000),
-// is checked here, whole. The plan is made first: a blob put at one of its levels later in the
+// splits into parts of fewer than 20,000 items on average (PlanSharedListing: each process
+// checks one part at a time, and a lone one would pay for the split), or whose root holds more
+// blobs than it keeps (50,000), is checked here, whole. The plan is made first: a blob put at one of its levels later in the
 // pass is left to the next pass. Stopped: Code::kCancelled.
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options);

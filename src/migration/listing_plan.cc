@@ -12,11 +12,19 @@ namespace {
 constexpr size_t kParts = 64;              // the prefixes a plan aims at
 constexpr int kPlanRequests = 8;           // level listings in flight while planning
 constexpr size_t kMaxRootEntries = 50000;  // a root level's own entries held
-constexpr int64_t kItemsPerPart = 1000;    // beyond kParts parts, the fewest items worth one
+constexpr int64_t kPageItems = 5000;       // an Azure listing page
 constexpr size_t kMaxUnknownParts = 1000;  // parts taken when no item is known
+constexpr int64_t kFewestItems = 1000;     // beyond kParts parts, the fewest items a part holds
+
+// The fewest items a part holds on average for the split to pay off even for a process left
+// alone with it. Listing parts several at once, a page: it reads them side by side where one
+// flat listing reads its pages one after another. One at a time, four pages: it gains only from
+// helpers, and each part costs it a last page that is not full and a few round trips to the
+// catalog, an eighth more requests at most.
+int64_t ItemsPerPart(int parts_at_once) { return parts_at_once > 1 ? kPageItems : 4 * kPageItems; }
 
 // The root level whole, page after page, its folders the parts: for a root storage::PlanListing
-// lists flat (more than a page, or more than 1,000 folders). Nullopt when its own entries are too
+// lists flat (more than 1,000 results, or more than 1,000 folders). Nullopt when its own entries are too
 // many to hold.
 Result<std::optional<SharedPlan>> PlanRoot(storage::Store& store, bool metadata) {
   SharedPlan plan;
@@ -60,7 +68,18 @@ std::string PrefixEnd(std::string prefix) {
 }
 
 Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool metadata,
-                                                    catalog::Catalog& catalog) {
+                                                    catalog::Catalog& catalog, int parts_at_once,
+                                                    Split split) {
+  if (split == Split::kNever) return std::optional<SharedPlan>();
+  Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
+  if (!totals.ok()) return totals.status();
+  int64_t items = 0;
+  for (const catalog::StateTotals& t : *totals) items += t.items;
+  // The fewest items a part holds on average: any part beyond kParts; every part in auto.
+  const int64_t per_part = split == Split::kAuto ? ItemsPerPart(parts_at_once) : kFewestItems;
+  if (split == Split::kAuto && items > 0 && items < 2 * per_part) {
+    return std::optional<SharedPlan>();  // not worth a plan
+  }
   std::vector<storage::PlannedPart> parts;
   {
     TaskPool pool(kPlanRequests);
@@ -86,15 +105,11 @@ Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool 
   for (size_t i = 1; i < plan->entries.size(); ++i) {
     if (plan->entries[i].path <= plan->entries[i - 1].path) return std::optional<SharedPlan>();
   }
-  if (plan->prefixes.size() > kParts) {
-    Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
-    if (!totals.ok()) return totals.status();
-    int64_t items = 0;
-    for (const catalog::StateTotals& t : *totals) items += t.items;
-    const int64_t parts = int64_t(plan->prefixes.size());
-    if (items == 0 ? parts > int64_t(kMaxUnknownParts) : items < parts * kItemsPerPart) {
-      return std::optional<SharedPlan>();
-    }
+  const int64_t shares = int64_t(plan->prefixes.size());
+  if (items == 0) {
+    if (shares > int64_t(kMaxUnknownParts)) return std::optional<SharedPlan>();
+  } else if ((split == Split::kAuto || shares > int64_t(kParts)) && items < shares * per_part) {
+    return std::optional<SharedPlan>();
   }
   return plan;
 }

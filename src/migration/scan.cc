@@ -659,13 +659,16 @@ Result<std::unique_ptr<storage::Lister>> ListTogether(catalog::Catalog& catalog,
   // Open first: helpers wait for the plan's parts rather than give up while it is made.
   FERRY_RETURN_IF_ERROR(catalog.OpenListing(run));
   if (!source.IsFolderTree()) {
-    // An object store's: split by prefix, when it is worth it (else the merge lists it here,
-    // and the helpers, finding the listing closed, are done).
+    // An object store's: split by prefix, when it is worth it (else the merge lists it here).
     Result<std::optional<SharedPlan>> planned =
-        PlanSharedListing(source, source.KindsNeedMetadata(), catalog);
+        PlanSharedListing(source, source.KindsNeedMetadata(), catalog,
+                          PartsAtOnce(options.list_concurrency), options.split);
     const bool alone = planned.ok() ? !*planned : planned.status().code() == Code::kUnsupported;
     if (alone) {
-      FERRY_RETURN_IF_ERROR(catalog.CloseListing(run));
+      // The listing stays open with nothing to list: a helper that comes finds that and is
+      // done (one closed at once could pass a helper by, which would wait for it, then fail).
+      Result<int> recorded = catalog.RecordFolders(run, {catalog::ListedFolder{}});
+      if (!recorded.ok()) return recorded.status();
       return std::unique_ptr<storage::Lister>();
     }
     if (!planned.ok()) return planned.status();

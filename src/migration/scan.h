@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "migration/filter.h"
+#include "migration/listing_plan.h"
 #include "storage/store.h"
 
 namespace ferry::migration {
@@ -52,6 +53,8 @@ struct ScanOptions {
   catalog::SymlinkPolicy symlinks = catalog::SymlinkPolicy::kSkip;
   // Metadata calls the source's listing keeps in flight (storage::ListOptions::concurrency).
   int list_concurrency = 0;
+  // An object store's listing shared on the catalog: whether it is split into parts.
+  Split split = Split::kAuto;
   // Called now and then with the items seen so far.
   std::function<void(int64_t items, int64_t bytes)> progress;
   // As a sync pass: copied items that changed become pending again (to replace their blob) and

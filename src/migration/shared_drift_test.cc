@@ -97,6 +97,7 @@ TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce)
   ASSERT_OK_AND_ASSIGN(int64_t run, leader->BeginRun(catalog::Stage::kSync));
   migration::DriftOptions options;
   options.shared = true;
+  options.split = migration::Split::kAlways;  // a target this small is checked alone in auto
   ASSERT_TRUE(migration::DriftIsShared(*leader, target, options));
   std::vector<std::string> found_by_leader;
   options.on_finding = [&](const migration::Finding& f) { found_by_leader.push_back(f.path); };
@@ -191,6 +192,7 @@ TEST(SharedDriftCheck, ARootOfManyPagesIsSplitByItsFoldersAndSmallFoldersAreNot)
   const std::string database = Postgres::Global().NewDatabase("drift_plans");
   migration::DriftOptions options;
   options.shared = true;
+  options.split = migration::Split::kAlways;  // a target this small is checked alone in auto
 
   storage::MemoryStore paged;
   paged.level_page_size = 10;  // the root's 12 folders and its blob are two pages

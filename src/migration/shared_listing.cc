@@ -21,6 +21,8 @@ bool ListingIsShared(catalog::Catalog& catalog, storage::Store& source) {
   return catalog.SharesListing() && (source.IsFolderTree() || !source.ListsAfter());
 }
 
+int PartsAtOnce(int concurrency) { return concurrency > 0 ? concurrency : 4; }
+
 namespace {
 
 constexpr int kClaim = 16;        // folders claimed, listed and recorded at a time
@@ -95,7 +97,6 @@ Result<bool> ScanWentOn(catalog::Catalog& catalog, int64_t run) {
   return false;
 }
 
-constexpr size_t kPartsAtOnce = 4;   // parts of an object store listed at once, by default
 constexpr size_t kPartBatch = 5000;  // entries of a part recorded at a time, at most
 constexpr auto kPartBatchTime = std::chrono::seconds(5);  // ... or after this long
 
@@ -248,7 +249,7 @@ std::optional<Result<SharedListingReport>> ListingOver(catalog::Catalog& catalog
 Result<SharedListingReport> ListParts(catalog::Catalog& catalog, storage::Store& source,
                                       int64_t run, const SharedListingOptions& options) {
   SharedListingReport report;
-  const size_t streams = options.concurrency > 0 ? size_t(options.concurrency) : kPartsAtOnce;
+  const size_t streams = size_t(PartsAtOnce(options.concurrency));
   auto wake = std::make_shared<Wake>();
   std::vector<std::shared_ptr<PartListing>> active;
   TaskPool pool{int(streams)};

@@ -13,9 +13,14 @@
 
 namespace ferry::migration {
 
-// Whether a scan of `source` shares its listing: a catalog that shares it, a folder source (an
-// object store's listing is split by prefix within the process, storage::SplitListing).
+// Whether a scan of `source` shares its listing: a catalog that shares it, and a folder source
+// or an object store whose level listings name every prefix (not S3's: it lists after a path,
+// storage::Store::ListsAfter, and the split listing in one process is its own).
 bool ListingIsShared(catalog::Catalog& catalog, storage::Store& source);
+
+// The parts of an object store's listing a process lists at once with
+// SharedListingOptions::concurrency `concurrency`.
+int PartsAtOnce(int concurrency);
 
 struct SharedListingOptions {
   Filter filter;                    // what it excludes is not recorded, nor its folders listed

@@ -261,13 +261,14 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   EXPECT_EQ(report.files, int64_t(paths.size())) << "b/ listed by the scanning process";
   EXPECT_EQ(Count(*scanning, ItemState::kPending), int64_t(paths.size()));
 
-  // The next scan's own listing of b/ fails part way: the scan fails, and nothing of b/ (nor
-  // a blob deleted meanwhile in c/) is taken for deleted.
+  // The next scan's own listing of b/ fails part way (split, though so small a source would
+  // not be on its own): the scan fails, and nothing of b/ (nor a blob deleted meanwhile in c/)
+  // is taken for deleted.
   ASSERT_OK(source.Delete("c/s00/f0", storage::Condition::None()));
   source.gated.clear();
   source.failing = "b/";
-  Result<migration::ScanReport> failed =
-      migration::Scan(*scanning, source, target, migration::ScanOptions{});
+  Result<migration::ScanReport> failed = migration::Scan(
+      *scanning, source, target, migration::ScanOptions{.split = migration::Split::kAlways});
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("cannot list 'b/'"), std::string::npos)
       << failed.status().ToString();

@@ -178,6 +178,7 @@ Status ScanAndCheckDrift(catalog::Catalog& catalog, storage::Store& source, stor
                              .on_finding = options.on_finding,
                              .list_concurrency = options.scan.list_concurrency,
                              .shared = options.share_copy,
+                             .split = options.scan.split,
                              .stop = options.copy.stop,
                              .waiting = options.waiting_for_drift};
   Result<DriftReport> drift = CheckDrift(catalog, target, report.run, drift_options);
