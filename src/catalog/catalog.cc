@@ -236,6 +236,14 @@ Status Catalog::LeadCopy(int64_t) { return NoSharedListing(); }
 Result<SharedCopy> Catalog::OpenSharedCopy() { return NoSharedListing(); }
 Result<bool> Catalog::RunHoldsMigration(int64_t) { return NoSharedListing(); }
 Result<int64_t> Catalog::RunningSync() { return NoSharedListing(); }
+
+Result<int64_t> Catalog::CountItemsUpTo(int64_t most) {
+  Result<std::vector<StateTotals>> totals = Totals();
+  if (!totals.ok()) return totals.status();
+  int64_t items = 0;
+  for (const StateTotals& t : *totals) items += t.items;
+  return std::min(items, most);
+}
 Status Catalog::HelpCopy(const SharedCopy&) { return NoSharedListing(); }
 Status Catalog::OpenDriftCheck(int64_t, const std::vector<std::string>&) {
   return NoSharedListing();

@@ -359,6 +359,9 @@ class Catalog {
   // True if some item's path starts with `folder` + "/".
   virtual Result<bool> HasDescendants(std::string_view folder) = 0;
   virtual Result<std::vector<StateTotals>> Totals() = 0;
+  // How many items the migration holds, counted no further than `most` (a count that stops
+  // early costs a big catalog little).
+  virtual Result<int64_t> CountItemsUpTo(int64_t most);
   // The items in `state` (with exactly this cause, when given).
   virtual Result<int64_t> CountItems(ItemState state,
                                      std::optional<std::string_view> cause = {}) = 0;

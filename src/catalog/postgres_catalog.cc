@@ -718,6 +718,14 @@ Result<std::vector<StateTotals>> PostgresCatalog::Totals() {
   return GroupTotals(rows);
 }
 
+Result<int64_t> PostgresCatalog::CountItemsUpTo(int64_t most) {
+  Result<PgResult> r = Query(
+      "SELECT count(*) FROM (SELECT 1 FROM ferry_items WHERE migration = $1 LIMIT $2) AS counted",
+      {where_.migration, Int(most)});
+  if (!r.ok()) return r.status();
+  return r->Int(0, 0);
+}
+
 Result<int64_t> PostgresCatalog::CountItems(ItemState state,
                                             std::optional<std::string_view> cause) {
   std::vector<PgParam> params{where_.migration, std::string(StateName(state))};

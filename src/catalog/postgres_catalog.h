@@ -65,6 +65,7 @@ class PostgresCatalog final : public Catalog {
   Result<std::optional<Item>> FindItem(std::string_view path) override;
   Result<bool> HasDescendants(std::string_view folder) override;
   Result<std::vector<StateTotals>> Totals() override;
+  Result<int64_t> CountItemsUpTo(int64_t most) override;
   Result<int64_t> CountItems(ItemState state, std::optional<std::string_view> cause) override;
   Result<std::vector<ErrorGroup>> ErrorGroups(int examples_per_group) override;
   Result<EventCursor> Events(const EventFilter& filter) override;

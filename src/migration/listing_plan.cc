@@ -24,7 +24,7 @@ constexpr int64_t kFewestItems = 1000;     // beyond kParts parts, the fewest it
 int64_t ItemsPerPart(int parts_at_once) { return parts_at_once > 1 ? kPageItems : 4 * kPageItems; }
 
 // The root level whole, page after page, its folders the parts: for a root storage::PlanListing
-// lists flat (more than 1,000 results, or more than 1,000 folders). Nullopt when its own entries are too
+// lists flat (more than a page, or more than 1,000 folders). Nullopt when its own entries are too
 // many to hold.
 Result<std::optional<SharedPlan>> PlanRoot(storage::Store& store, bool metadata) {
   SharedPlan plan;
@@ -71,13 +71,11 @@ Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool 
                                                     catalog::Catalog& catalog, int parts_at_once,
                                                     Split split) {
   if (split == Split::kNever) return std::optional<SharedPlan>();
-  Result<std::vector<catalog::StateTotals>> totals = catalog.Totals();
-  if (!totals.ok()) return totals.status();
-  int64_t items = 0;
-  for (const catalog::StateTotals& t : *totals) items += t.items;
   // The fewest items a part holds on average: any part beyond kParts; every part in auto.
   const int64_t per_part = split == Split::kAuto ? ItemsPerPart(parts_at_once) : kFewestItems;
-  if (split == Split::kAuto && items > 0 && items < 2 * per_part) {
+  Result<int64_t> known = catalog.CountItemsUpTo(2 * per_part);
+  if (!known.ok()) return known.status();
+  if (split == Split::kAuto && *known > 0 && *known < 2 * per_part) {
     return std::optional<SharedPlan>();  // not worth a plan
   }
   std::vector<storage::PlannedPart> parts;
@@ -106,10 +104,14 @@ Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool 
     if (plan->entries[i].path <= plan->entries[i - 1].path) return std::optional<SharedPlan>();
   }
   const int64_t shares = int64_t(plan->prefixes.size());
-  if (items == 0) {
+  if (*known == 0) {
     if (shares > int64_t(kMaxUnknownParts)) return std::optional<SharedPlan>();
-  } else if ((split == Split::kAuto || shares > int64_t(kParts)) && items < shares * per_part) {
-    return std::optional<SharedPlan>();
+  } else if (split == Split::kAuto || shares > int64_t(kParts)) {
+    // The items in the parts: the catalog's, less those of the levels above them.
+    const int64_t levels = int64_t(plan->entries.size());
+    Result<int64_t> items = catalog.CountItemsUpTo(levels + shares * per_part);
+    if (!items.ok()) return items.status();
+    if (*items - levels < shares * per_part) return std::optional<SharedPlan>();
   }
   return plan;
 }

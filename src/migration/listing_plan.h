@@ -32,13 +32,14 @@ enum class Split {
 };
 
 // The plan of the listing of `store`: as storage::PlanListing splits it (aiming at 64 parts),
-// or by the root's folders when it lists the root flat (more than 1,000 results, or more than
-// 1,000 folders), entries listed `metadata` or not. Nullopt when it is not worth splitting:
+// or by the root's folders when it lists the root flat (more than a page, or more than 1,000
+// folders), entries listed `metadata` or not. Nullopt when it is not worth splitting:
 // fewer than two parts; a root whose own entries are more than 50,000; a listing not in byte
 // order; more than 64 parts of fewer than 1,000 items each by the items in `catalog` (a part
 // costs a few round trips to the catalog and a request); where the catalog knows no item yet (a
 // first scan), more than 1,000 parts. With `split` kAuto, also parts too small for a process
-// left alone with them, by the items in `catalog`: fewer than 5,000 each on average (a page)
+// left alone with them, by the items in `catalog` (less those of the plan's levels): fewer
+// than 5,000 each on average (a page)
 // where it lists `parts_at_once` above 1, fewer than 20,000 where it lists one at a time (it
 // gains only from helpers, and each part costs it a last page not full and round trips to the
 // catalog); a catalog with too few items for two such parts is not planned at all. With kNever,

@@ -82,5 +82,42 @@ TEST(ListingPlan, TooFewItemsForTwoPartsAreNotPlanned) {
   EXPECT_GT(store.level_pages, 0);
 }
 
+// The root's own level is read a whole page: 2,000 blobs beside two folders do not make it flat,
+// and the plan still goes down to their 80 subfolders.
+TEST(ListingPlan, TheRootIsReadAWholePage) {
+  TempDir dir;
+  storage::MemoryStore store;
+  for (int b = 0; b < 2000; ++b) {
+    ASSERT_OK(store.Write(fmt::format("b{:04d}", b), http::Body::FromString("x"), {}));
+  }
+  for (const char* top : {"x", "y"}) {
+    for (int sub = 0; sub < 40; ++sub) {
+      for (int f = 0; f < 3; ++f) {
+        ASSERT_OK(store.Write(fmt::format("{}/s{:02d}/f{}", top, sub, f),
+                              http::Body::FromString("x"), {}));
+      }
+    }
+  }
+  std::unique_ptr<Catalog> empty = std::move(Catalog::Create(dir.Sub("m"), {})).value();
+  Result<std::optional<SharedPlan>> plan = PlanSharedListing(store, false, *empty, 4, Split::kAuto);
+  ASSERT_EQ(Parts(plan), 80u);
+  EXPECT_EQ((*plan)->entries.size(), 2000u);
+}
+
+// The parts' average counts the items in them: the blobs of the levels above (here a root of
+// 45,000, read whole) are not spread over two folders of 1,500.
+TEST(ListingPlan, TheLevelsOwnItemsAreNotCountedAsThePartsOnes) {
+  TempDir dir;
+  storage::MemoryStore store;
+  for (int b = 0; b < 45000; ++b) {
+    ASSERT_OK(store.Write(fmt::format("b{:05d}", b), http::Body::FromString("x"), {}));
+  }
+  Fill(store, 2, 1500);
+  std::unique_ptr<Catalog> known = Scanned(store, dir.Sub("m"));
+  EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAuto)), 0u)
+      << "3,000 items in two parts";
+  EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAlways)), 2u);
+}
+
 }  // namespace
 }  // namespace ferry::migration

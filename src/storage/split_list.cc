@@ -14,8 +14,10 @@ namespace ferry::storage {
 namespace {
 
 constexpr size_t kMaxChildren = 1000;  // a level with more sub-prefixes is listed flat
-// A level's first page holds at most this many results: more, and the level is listed flat, so
-// the rest of a page would be read for nothing (S3's page; Azure's is 5,000).
+// Below the listing's prefix, a level's first page holds at most this many results: more, and
+// the level is listed flat, so the rest of a page would be read for nothing (S3's page; Azure's
+// is 5,000). The prefix's own level is read a whole page: one request, and a level of a few
+// thousand blobs beside big folders is still split.
 constexpr int kLevelPage = 1000;
 // Parts the plan aims at: 4 per stream, and below a first level, at most twice that.
 constexpr size_t kMaxHeldEntries = 50000;  // the levels' own entries held while planning
@@ -66,9 +68,10 @@ Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& pr
       if (piece.type != PlanPiece::Type::kLevel) continue;
       auto read = std::make_shared<std::promise<Result<LevelPage>>>();
       pages.push_back(read->get_future());
-      pool.Submit([&store, read, metadata, level = piece.prefix] {
-        read->set_value(
-            store.ListLevel(level, "", ListOptions{.metadata = metadata, .page_size = kLevelPage}));
+      pool.Submit([&store, read, metadata, depth, level = piece.prefix] {
+        read->set_value(store.ListLevel(
+            level, "",
+            ListOptions{.metadata = metadata, .page_size = depth == 0 ? 0 : kLevelPage}));
       });
     }
     // The plan as it is, kept whole in case this level is not split after all.

@@ -438,6 +438,9 @@ TEST_P(CatalogConformance, TotalsCountsAndErrorGroupsAddUpByStateAndCause) {
 
   EXPECT_EQ(*catalog->CountItems(ItemState::kFailed), 5);
   EXPECT_EQ(*catalog->CountItems(ItemState::kVanished, "vanished during the copy"), 1);
+  // Every item, counted no further than asked (5 failed, a link, a vanished one, 4 copied).
+  EXPECT_EQ(*catalog->CountItemsUpTo(100), 11);
+  EXPECT_EQ(*catalog->CountItemsUpTo(6), 6);
   EXPECT_EQ(*catalog->CountItems(ItemState::kVanished, "other"), 0);
   EXPECT_EQ(*catalog->CountItems(ItemState::kPending), 0);
 
