@@ -280,8 +280,8 @@ std::optional<int> HelpSync(const SyncCommandOptions& o, transfer::Engine& engin
   bool listed = false, checked_drift = false;
   while (copy.sync_run != sync_run) {
     if (listing == sync_run && !listed) {
-      int exit = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
-      if (exit != kExitDone) return exit;
+      const int code = ListForScan(*catalog, endpoints, o.dir, listing, /*json=*/false);
+      if (code != kExitDone) return code;
       listed = true;
     } else if (drift == sync_run && !checked_drift) {
       CheckDriftForSync(*catalog, endpoints, sync_run);
