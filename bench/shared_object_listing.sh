@@ -8,7 +8,8 @@
 # of it. A delay proxy in front of Azurite adds 0, 200 or 1000 ms to every request (DELAYS).
 # Seconds from the start to the end of every process; medians of REPEAT rounds. For comparison,
 # the same scan alone on a SQLite catalog: one flat listing of the container, as a scan was on
-# PostgreSQL too before its listing was shared. Then the same with --scan-concurrency auto (a
+# PostgreSQL too before its listing was shared; and the scan alone on PostgreSQL with
+# --split-listing never (the catalog's own cost). Then the same with --scan-concurrency auto (a
 # shared listing's parts 4 at once). --split-listing is auto throughout: whether the listing is
 # split is the plan's choice (the helpers' "parts listed" say whether it was). Any process that
 # fails, and any scan that finds the source changed, fails the benchmark.
@@ -101,14 +102,15 @@ together() {
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "| delay per request | scan alone, SQLite (flat) | scan alone | three scans | parts the helpers listed | scan alone, auto | three scans, auto | parts the helpers listed | no-op sync alone | three syncs | sync alone, auto | three syncs, auto | parts the helpers listed |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| delay per request | scan alone, SQLite (flat) | scan alone, never split | scan alone | three scans | parts the helpers listed | scan alone, auto | three scans, auto | parts the helpers listed | no-op sync alone | three syncs | sync alone, auto | three syncs, auto | parts the helpers listed |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for delay in $delays; do
   curl -s "http://127.0.0.1:$azproxy/__delay/$delay" >/dev/null
-  flat=() scan1=() scan3=() auto1=() auto3=() sync1=() sync3=() async1=() async3=()
+  flat=() never=() scan1=() scan3=() auto1=() auto3=() sync1=() sync3=() async1=() async3=()
   hs="" ha="" hy=""
   for _ in $(seq "$repeat"); do
     r=$(together scan 1 "$work/flat"); read -r s _ <<<"$r"; flat+=("$s")
+    r=$(FERRY_SPLIT_LISTING=never together scan 1 "$m"); read -r s _ <<<"$r"; never+=("$s")
     r=$(together scan 1 "$m"); read -r s _ <<<"$r"; scan1+=("$s")
     r=$(together scan 3 "$m"); read -r s h <<<"$r"; scan3+=("$s"); hs+="$h "
     r=$(together scan 1 "$m" auto); read -r s _ <<<"$r"; auto1+=("$s")
@@ -118,7 +120,7 @@ for delay in $delays; do
     r=$(together sync 1 "$m" auto); read -r s _ <<<"$r"; async1+=("$s")
     r=$(together sync 3 "$m" auto); read -r s h <<<"$r"; async3+=("$s"); hy+="$h "
   done
-  echo "| $delay ms | $(median "${flat[@]}") | $(median "${scan1[@]}") | $(median "${scan3[@]}") | $hs| $(median "${auto1[@]}") | $(median "${auto3[@]}") | $ha| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $(median "${async1[@]}") | $(median "${async3[@]}") | $hy|"
+  echo "| $delay ms | $(median "${flat[@]}") | $(median "${never[@]}") | $(median "${scan1[@]}") | $(median "${scan3[@]}") | $hs| $(median "${auto1[@]}") | $(median "${auto3[@]}") | $ha| $(median "${sync1[@]}") | $(median "${sync3[@]}") | $(median "${async1[@]}") | $(median "${async3[@]}") | $hy|"
 done
 # Every sync changed nothing.
 "$ferry" status "$m" --json 2>/dev/null | node -e '

@@ -89,7 +89,7 @@ class SourceStore : public storage::MemoryStore {
     if (!unordered.empty() && prefix == unordered) {
       return std::unique_ptr<storage::Lister>(new LateFirstLister(std::move(inner).value()));
     }
-    if (!gated.empty() && prefix == gated) {
+    if ((gate_root && prefix.empty()) || (!gated.empty() && prefix == gated)) {
       std::unique_lock lock(mu_);
       reached_ = true;
       cv_.notify_all();
@@ -108,7 +108,8 @@ class SourceStore : public storage::MemoryStore {
   }
 
   std::string gated, failing, unordered;
-  int failing_after = 3;  // entries the failing prefix's listing gives first
+  bool gate_root = false;  // the flat listing of the whole source waits too
+  int failing_after = 3;   // entries the failing prefix's listing gives first
 
  private:
   std::mutex mu_;
@@ -302,6 +303,35 @@ TEST(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
   ASSERT_FALSE(report.ok()) << "b/s00/f0 came after b/s01/f0 and was never recorded";
   EXPECT_NE(report.status().message().find("not in byte order"), std::string::npos)
       << report.status().ToString();
+}
+
+// A re-scan of a source too small for parts to pay off lists it alone, and its listing stays
+// open with nothing to hand out while it does: a helper that comes lists nothing and ends well
+// (a listing closed at once passed helpers by, which waited for one and failed).
+TEST(SharedObjectListing, AHelperOfAListingNotSplitListsNothingAndEnds) {
+  const std::string url =
+      Postgres::Global().NewDatabase("object_listing_unsplit") + "?migration=scan";
+  std::unique_ptr<Catalog> scanning = NewMigration(url);
+  ASSERT_NE(scanning, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
+  SourceStore source;
+  const std::vector<std::string> paths = Layout();
+  Fill(source, paths);
+  storage::MemoryStore target;
+  ASSERT_OK(migration::Scan(*scanning, source, target, migration::ScanOptions{}));
+  source.gate_root = true;
+  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  ASSERT_NE(scanned.run, 0) << "the listing is open while the scan lists alone";
+  ASSERT_OK_AND_ASSIGN(
+      migration::SharedListingReport listed,
+      migration::ListShared(*helping, source, scanned.run, migration::SharedListingOptions{}));
+  EXPECT_EQ(listed.folders, 0);
+  EXPECT_EQ(listed.entries, 0);
+  source.Open();
+  ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.done.get());
+  EXPECT_EQ(report.files, int64_t(paths.size()));
+  EXPECT_EQ(report.vanished, 0);
+  EXPECT_EQ(Value(scanning->OpenListingRun()), 0) << "closed once merged";
 }
 
 // A small source, or one whose root is all blobs, is listed by the scan alone, as before.
