@@ -72,15 +72,14 @@ void AddNetworkOptions(CLI::App& app, std::string& stall_timeout, std::string& s
                  "of more than a page is split by folder (auto: 1, one page after another; a "
                  "Blob source's listing shared on a PostgreSQL catalog: 4 folders at once)")
       ->envname("FERRY_SCAN_CONCURRENCY");
-  app.add_option(
-         "--split-listing", split_listing,
-         "On a PostgreSQL catalog, whether an object store's listing (a Blob source's in "
-         "a scan, the target's in a sync's drift check) is split by folder into parts "
-         "that the processes started with it help list: auto (where that pays off for a "
-         "process left alone too: parts of 20,000 blobs or more on average listed one at "
-         "a time, 5,000 listed several at once; on a first scan, wherever there are "
-         "folders to split), always (wherever there are two folders to make parts of: when helpers "
-         "run with it), never")
+  app.add_option("--split-listing", split_listing,
+                 "On a PostgreSQL catalog, whether an object store's listing (a Blob source's in "
+                 "a scan, the target's in a sync's drift check) is split by folder into parts "
+                 "that the processes started with it help list: auto (where that pays off for a "
+                 "process left alone too: parts of 20,000 blobs or more on average listed one at "
+                 "a time, 5,000 listed several at once; on a first scan, wherever there are "
+                 "folders to split), always (wherever there are two folders to make parts of: "
+                 "when helpers run with it), never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->envname("FERRY_SPLIT_LISTING");
 }
