@@ -12,8 +12,8 @@
 #include "base/text.h"
 #include "catalog/catalog.h"
 #include "cli/exit_codes.h"
-#include "migration/listing_plan.h"
 #include "http/pipeline.h"
+#include "migration/listing_plan.h"
 #include "storage/azure_blob_store.h"
 #include "storage/endpoint.h"
 #include "storage/store.h"
@@ -49,7 +49,7 @@ std::function<std::map<std::string, uint64_t>()> RetryCauses(const struct Endpoi
 struct NetworkSettings {
   std::chrono::seconds stall_timeout{60};
   bool insecure_tls = false;
-  int scan_concurrency = 0;   // 0: auto (storage::ListOptions::concurrency)
+  int scan_concurrency = 0;  // 0: auto (storage::ListOptions::concurrency)
   // --split-listing: an object store's listing shared on the catalog split into parts.
   migration::Split split_listing = migration::Split::kAuto;
   std::string auth = "auto";  // --auth (storage::kAuthKinds)

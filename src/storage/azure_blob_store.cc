@@ -278,12 +278,10 @@ Result<std::unique_ptr<Lister>> AzureBlobStore::List(std::string_view prefix, Li
 Result<LevelPage> AzureBlobStore::ListLevel(std::string_view prefix, std::string_view marker,
                                             const ListOptions& options) {
   std::string base = endpoint_.prefix.empty() ? "" : endpoint_.prefix + "/";
-  const int page_size = options.page_size > 0
-                            ? std::min(options.page_size, options_.list_page_size)
-                            : options_.list_page_size;
-  std::string query =
-      fmt::format("restype=container&comp=list&delimiter=%2F{}&maxresults={}",
-                  options.metadata ? "&include=metadata" : "", page_size);
+  const int page_size = options.page_size > 0 ? std::min(options.page_size, options_.list_page_size)
+                                              : options_.list_page_size;
+  std::string query = fmt::format("restype=container&comp=list&delimiter=%2F{}&maxresults={}",
+                                  options.metadata ? "&include=metadata" : "", page_size);
   if (!(base + std::string(prefix)).empty()) {
     query += "&prefix=" + PercentEncode(base + std::string(prefix));
   }

@@ -41,9 +41,9 @@ Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& pr
 // the entries of the levels and of the sub-prefixes are handed out in byte order. A level that
 // is more than one page (below the prefix, a page of 1,000 results: a folder read only to learn
 // that it is big costs the service little), or has more than 1,000 sub-prefixes (folders so
-// small that a request each costs more than it saves), is listed flat instead, and a deeper level is not split when
-// it would make more than 8 parts a stream. Where the store lists after a given path
-// (Store::ListsAfter, S3), the sub-prefixes only mark where each stream starts, and each lists
+// small that a request each costs more than it saves), is listed flat instead, and a deeper level
+// is not split when it would make more than 8 parts a stream. Where the store lists after a given
+// path (Store::ListsAfter, S3), the sub-prefixes only mark where each stream starts, and each lists
 // up to where the next starts (paths a level listing left out are still listed), checking that
 // what it lists ascends and that what follows its end does not go back into it. Any error ends
 // the listing.
