@@ -461,7 +461,9 @@ TEST_F(PostgresCatalogTest, ScansOfABlobSourceStartedTogetherShareItsListing) {
   for (const ProcessResult& r :
        ExpectTwoSyncsMirrorOneDeletedOneNew(mig, expect_target_is_the_source)) {
     const size_t at = r.out.find("listed ");  // a helper: the listing had nothing to hand out
-    if (at != std::string::npos) EXPECT_EQ(r.out.substr(at, 15), "listed 0 parts ") << r.out;
+    if (at != std::string::npos) {
+      EXPECT_EQ(r.out.substr(at, 15), "listed 0 parts ") << r.out;
+    }
   }
   RunChecker(Azurite::Global(), {"drop", source});
 }

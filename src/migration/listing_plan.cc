@@ -1,5 +1,7 @@
 #include "migration/listing_plan.h"
 
+#include <cstdint>
+
 #include "base/task_pool.h"
 #include "storage/split_list.h"
 
@@ -25,8 +27,8 @@ int64_t ItemsPerPart(int parts_at_once) { return parts_at_once > 1 ? kPageItems 
 
 // The root level whole, page after page, its folders the parts: for a root storage::PlanListing
 // lists flat (more than a page, or more than 1,000 folders). Nullopt when its own entries are too
-// many to hold.
-Result<std::optional<SharedPlan>> PlanRoot(storage::Store& store, bool metadata) {
+// many to hold, or its folders more than `most`.
+Result<std::optional<SharedPlan>> PlanRoot(storage::Store& store, bool metadata, size_t most) {
   SharedPlan plan;
   std::string marker;
   do {
@@ -45,6 +47,7 @@ Result<std::optional<SharedPlan>> PlanRoot(storage::Store& store, bool metadata)
       // A server may name a folder again at the top of the next page.
       if (plan.prefixes.empty() || p != plan.prefixes.back()) plan.prefixes.push_back(std::move(p));
     }
+    if (plan.prefixes.size() > most) return std::optional<SharedPlan>();
     marker = std::move(page->next);
   } while (!marker.empty());
   return std::optional<SharedPlan>(std::move(plan));
@@ -73,23 +76,34 @@ Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool 
   if (split == Split::kNever) return std::optional<SharedPlan>();
   // The fewest items a part holds on average: any part beyond kParts; every part in auto.
   const int64_t per_part = split == Split::kAuto ? ItemsPerPart(parts_at_once) : kFewestItems;
-  Result<int64_t> known = catalog.CountItemsUpTo(2 * per_part);
+  Result<int64_t> known = catalog.CountItemsUpTo(int64_t(kParts) * per_part);
   if (!known.ok()) return known.status();
   if (split == Split::kAuto && *known > 0 && *known < 2 * per_part) {
     return std::optional<SharedPlan>();  // not worth a plan
   }
+  // The most parts the items can fill, known before a level is read: a plan stops as soon as
+  // its folders (those still to read too) are more. Some of them may turn out small, only
+  // entries of a level; a root that names more folders than the items fill is taken to be
+  // evenly filled, rather than read one request a folder to learn it is not.
+  size_t most = SIZE_MAX;
+  if (*known == 0) {
+    most = kMaxUnknownParts;
+  } else if (*known < int64_t(kParts) * per_part) {
+    most = split == Split::kAuto ? size_t(*known / per_part) : kParts;
+  }
   std::vector<storage::PlannedPart> parts;
   {
     TaskPool pool(kPlanRequests);
-    Result<std::vector<storage::PlannedPart>> planned =
-        storage::PlanListing(store, "", metadata, kParts, pool);
+    Result<std::optional<std::vector<storage::PlannedPart>>> planned =
+        storage::PlanListing(store, "", metadata, kParts, most, pool);
     if (!planned.ok()) return planned.status();
-    parts = std::move(planned).value();
+    if (!*planned) return std::optional<SharedPlan>();
+    parts = std::move(**planned);
   }
   std::optional<SharedPlan> plan(std::in_place);
   for (storage::PlannedPart& part : parts) {
     if (part.flat && part.prefix.empty()) {
-      Result<std::optional<SharedPlan>> root = PlanRoot(store, metadata);
+      Result<std::optional<SharedPlan>> root = PlanRoot(store, metadata, most);
       if (!root.ok()) return root.status();
       plan = std::move(root).value();
       break;

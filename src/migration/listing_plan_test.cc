@@ -61,8 +61,11 @@ TEST(ListingPlan, AutoSplitsOnlyPartsThatPayOffForAProcessAlone) {
   Fill(store, 8, 6000);  // 48,008 items
   std::unique_ptr<Catalog> known = Scanned(store, dir.Sub("m"));
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAuto)), 8u);
+  store.level_pages = 0;
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 1, Split::kAuto)), 0u)
       << "6,000 a part, where 20,000 would pay off";
+  EXPECT_EQ(store.level_pages, 1)
+      << "the root names 8 folders, the items fill 2 parts: no folder is read";
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 1, Split::kAlways)), 8u);
   store.level_pages = 0;
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kNever)), 0u);

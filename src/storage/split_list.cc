@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -52,8 +53,9 @@ void Interleave(LevelPage page, std::vector<PlanPiece>& out) {
 
 }  // namespace
 
-Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& prefix, bool metadata,
-                                             size_t enough, TaskPool& pool) {
+Result<std::optional<std::vector<PlannedPart>>> PlanListing(Store& store, const std::string& prefix,
+                                                            bool metadata, size_t enough,
+                                                            size_t most, TaskPool& pool) {
   std::vector<PlanPiece> plan{{PlanPiece::Type::kLevel, prefix, {}}};
   size_t held = 0;
   for (int depth = 0; depth < kMaxDepth; ++depth) {
@@ -62,6 +64,7 @@ Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& pr
       if (piece.type != PlanPiece::Type::kEntries) ++parts;
       if (piece.type == PlanPiece::Type::kLevel) ++levels;
     }
+    if (parts > most) return std::optional<std::vector<PlannedPart>>();
     if (levels == 0 || (depth > 0 && parts >= enough)) break;
     std::vector<std::future<Result<LevelPage>>> pages;
     for (const PlanPiece& piece : plan) {
@@ -112,14 +115,17 @@ Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& pr
     }
     plan = std::move(next);
   }
-  std::vector<PlannedPart> parts;
+  std::optional<std::vector<PlannedPart>> parts(std::in_place);
+  size_t flat = 0;
   for (PlanPiece& piece : plan) {
     if (piece.type == PlanPiece::Type::kEntries) {
-      parts.push_back({false, "", std::move(piece.entries)});
+      parts->push_back({false, "", std::move(piece.entries)});
     } else {
-      parts.push_back({true, std::move(piece.prefix), {}});
+      parts->push_back({true, std::move(piece.prefix), {}});
+      ++flat;
     }
   }
+  if (flat > most) return std::optional<std::vector<PlannedPart>>();
   return parts;
 }
 
@@ -283,10 +289,10 @@ class SplitLister : public Lister {
  private:
   // Splits the prefix's levels, breadth first, into entries and sub-prefixes to list flat.
   Status Plan() {
-    Result<std::vector<PlannedPart>> parts =
-        PlanListing(store_, prefix_, options_.metadata, 4 * size_t(streams_), pool_);
+    Result<std::optional<std::vector<PlannedPart>>> parts =
+        PlanListing(store_, prefix_, options_.metadata, 4 * size_t(streams_), SIZE_MAX, pool_);
     if (!parts.ok()) return parts.status();
-    for (PlannedPart& part : *parts) {
+    for (PlannedPart& part : **parts) {  // never more than SIZE_MAX parts
       if (part.flat) {
         plan_.push_back({Piece::Type::kFlat, std::move(part.prefix), {}, "", "", nullptr});
       } else {

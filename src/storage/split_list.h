@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,13 @@ struct PlannedPart {
 // '/' as the delimiter, breadth first (on `pool`), until there are `enough` prefixes to list flat
 // or the rules below stop it; the parts in byte order, together the whole listing. A part whose
 // prefix is `prefix` itself means the listing was not split. Entries of the levels are listed
-// `metadata` or not.
-Result<std::vector<PlannedPart>> PlanListing(Store& store, const std::string& prefix, bool metadata,
-                                             size_t enough, TaskPool& pool);
+// `metadata` or not. Nullopt when the plan would list more than `most` prefixes flat: it stops as
+// soon as its levels still to read and its prefixes to list flat are more (a level may yet turn
+// out to be only entries, but a caller that can afford `most` parts would rather not read it to
+// learn so).
+Result<std::optional<std::vector<PlannedPart>>> PlanListing(Store& store, const std::string& prefix,
+                                                            bool metadata, size_t enough,
+                                                            size_t most, TaskPool& pool);
 
 // The store's listing under `prefix` ("" or ending in '/'), the same entries in the same order,
 // read by up to `streams` parallel requests. `flat` is the store's own (flat) listing of the
