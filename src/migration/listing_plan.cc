@@ -17,6 +17,7 @@ constexpr size_t kMaxRootEntries = 50000;  // a root level's own entries held
 constexpr int64_t kPageItems = 5000;       // an Azure listing page
 constexpr size_t kMaxUnknownParts = 1000;  // parts taken when no item is known
 constexpr int64_t kFewestItems = 1000;     // beyond kParts parts, the fewest items a part holds
+constexpr int64_t kCountedParts = 16;      // a plan counts the catalog's items up to so many parts
 
 // The fewest items a part holds on average for the split to pay off even for a process left
 // alone with it. Listing parts several at once, a page: it reads them side by side where one
@@ -76,20 +77,21 @@ Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool 
   if (split == Split::kNever) return std::optional<SharedPlan>();
   // The fewest items a part holds on average: any part beyond kParts; every part in auto.
   const int64_t per_part = split == Split::kAuto ? ItemsPerPart(parts_at_once) : kFewestItems;
-  Result<int64_t> known = catalog.CountItemsUpTo(int64_t(kParts) * per_part);
+  // The catalog's items, all of them where fewer than `counted`.
+  const int64_t counted = kCountedParts * per_part;
+  Result<int64_t> known = catalog.CountItemsUpTo(counted);
   if (!known.ok()) return known.status();
   if (split == Split::kAuto && *known > 0 && *known < 2 * per_part) {
     return std::optional<SharedPlan>();  // not worth a plan
   }
-  // The most parts the items can fill, known before a level is read: a plan stops as soon as
-  // its folders (those still to read too) are more. Some of them may turn out small, only
-  // entries of a level; a root that names more folders than the items fill is taken to be
-  // evenly filled, rather than read one request a folder to learn it is not.
+  // In auto, the most parts the items can fill: a plan stops as soon as the folders of a level
+  // (those not read yet too) are more, rather than read a page of each to learn that some hold
+  // only a few blobs each; they are taken to be as full as the others.
   size_t most = SIZE_MAX;
   if (*known == 0) {
     most = kMaxUnknownParts;
-  } else if (*known < int64_t(kParts) * per_part) {
-    most = split == Split::kAuto ? size_t(*known / per_part) : kParts;
+  } else if (split == Split::kAuto && *known < counted) {
+    most = size_t(*known / per_part);
   }
   std::vector<storage::PlannedPart> parts;
   {
@@ -123,9 +125,13 @@ Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool 
   } else if (split == Split::kAuto || shares > int64_t(kParts)) {
     // The items in the parts: the catalog's, less those of the levels above them.
     const int64_t levels = int64_t(plan->entries.size());
-    Result<int64_t> items = catalog.CountItemsUpTo(levels + shares * per_part);
-    if (!items.ok()) return items.status();
-    if (*items - levels < shares * per_part) return std::optional<SharedPlan>();
+    int64_t items = *known;
+    if (items >= counted && items < levels + shares * per_part) {
+      Result<int64_t> more = catalog.CountItemsUpTo(levels + shares * per_part);
+      if (!more.ok()) return more.status();
+      items = *more;
+    }
+    if (items - levels < shares * per_part) return std::optional<SharedPlan>();
   }
   return plan;
 }

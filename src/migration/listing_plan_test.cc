@@ -122,5 +122,23 @@ TEST(ListingPlan, TheLevelsOwnItemsAreNotCountedAsThePartsOnes) {
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAlways)), 2u);
 }
 
+// What stopping early costs: a level that names more folders than the items can fill is not
+// read further, though some of its folders hold only a few blobs. 63,010 items fill 3 parts of
+// 20,000 (listed one at a time); the root names 5 folders, 2 of them of 5 blobs: not split.
+// Listing parts 4 at once (room for 12 of 5,000), or always, the 3 big folders are the parts.
+TEST(ListingPlan, ALevelOfMoreFoldersThanTheItemsCanFillStopsThePlan) {
+  TempDir dir;
+  storage::MemoryStore store;
+  Fill(store, 3, 21000);
+  for (int f = 0; f < 10; ++f) {
+    ASSERT_OK(store.Write(fmt::format("e{}/small{}", f % 2, f), http::Body::FromString("x"), {}));
+  }
+  std::unique_ptr<Catalog> known = Scanned(store, dir.Sub("m"));
+  EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 1, Split::kAuto)), 0u);
+  EXPECT_EQ(store.level_pages, 1) << "the root only";
+  EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAuto)), 3u);
+  EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 1, Split::kAlways)), 3u);
+}
+
 }  // namespace
 }  // namespace ferry::migration
