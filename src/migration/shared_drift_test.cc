@@ -5,15 +5,14 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <future>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "catalog/postgres.h"
 #include "migration/drift.h"
 #include "storage/memory_store.h"
+#include "support/gate.h"
 #include "support/postgres.h"
 #include "support/status_matchers.h"
 
@@ -24,35 +23,20 @@ using catalog::Catalog;
 using catalog::Item;
 using catalog::ItemState;
 
-// A memory target whose listing of one prefix waits until the test lets it go on.
+// A memory target whose listing of one prefix waits at a gate until the test opens it.
 class GatedStore : public storage::MemoryStore {
  public:
   explicit GatedStore(std::string gated) : gated_(std::move(gated)) {}
   Result<std::unique_ptr<storage::Lister>> List(std::string_view prefix,
                                                 storage::ListOptions options) override {
-    if (prefix == gated_) {
-      std::unique_lock lock(mu_);
-      reached_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return open_; });
-    }
+    if (prefix == gated_) gate.Pass();
     return MemoryStore::List(prefix, options);
   }
-  void AwaitReached() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return reached_; });
-  }
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
+
+  Gate gate;
 
  private:
   const std::string gated_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool reached_ = false, open_ = false;
 };
 
 TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce) {
@@ -103,9 +87,11 @@ TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce)
   options.on_finding = [&](const migration::Finding& f) { found_by_leader.push_back(f.path); };
   auto checked = std::async(std::launch::async,
                             [&] { return migration::CheckDrift(*leader, target, run, options); });
+  OpenAtExit open_at_exit(target.gate);
   // The leader checked the top and waits in the listing of its first part, a/. A helper that
   // died took b/; another helper checks what is left: c/.
-  target.AwaitReached();
+  ASSERT_TRUE(target.gate.AwaitReached([&] { return Ended(checked); }))
+      << "the check ended before its first part: " << checked.get().status().ToString();
   ASSERT_EQ(Got(helper->OpenDriftCheckRun()), run);
   ASSERT_OK_AND_ASSIGN(auto dead, Catalog::OpenForReading(url));
   EXPECT_EQ(Got(dead->ClaimDriftPart(run, std::chrono::seconds(60))),
@@ -124,7 +110,7 @@ TEST(SharedDriftCheck, TheLeaderAndAHelperCheckPartsAndATakenOverPartCountsOnce)
   ASSERT_OK(db->Run(
       "UPDATE ferry_drift_parts SET lease_until = clock_timestamp() - interval '1 second' WHERE "
       "prefix = 'b/'"));
-  target.Open();
+  target.gate.Open();
   ASSERT_OK_AND_ASSIGN(migration::DriftReport report, checked.get());
 
   EXPECT_EQ(report.parts, 3);

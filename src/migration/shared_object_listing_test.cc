@@ -6,14 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <future>
-#include <mutex>
 #include <thread>
 
 #include "migration/scan.h"
 #include "migration/shared_listing.h"
 #include "storage/memory_store.h"
+#include "support/gate.h"
 #include "support/postgres.h"
 #include "support/status_matchers.h"
 
@@ -89,32 +88,14 @@ class SourceStore : public storage::MemoryStore {
     if (!unordered.empty() && prefix == unordered) {
       return std::unique_ptr<storage::Lister>(new LateFirstLister(std::move(inner).value()));
     }
-    if ((gate_root && prefix.empty()) || (!gated.empty() && prefix == gated)) {
-      std::unique_lock lock(mu_);
-      reached_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return open_; });
-    }
+    if ((gate_root && prefix.empty()) || (!gated.empty() && prefix == gated)) gate.Pass();
     return inner;
-  }
-  void AwaitReached() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return reached_; });
-  }
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
   }
 
   std::string gated, failing, unordered;
   bool gate_root = false;  // the flat listing of the whole source waits too
   int failing_after = 3;   // entries the failing prefix's listing gives first
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool reached_ = false, open_ = false;
+  Gate gate;
 };
 
 // Three folders of 50 subfolders of two blobs (too many subfolders to split further: each
@@ -135,32 +116,56 @@ void Fill(storage::MemoryStore& store, const std::vector<std::string>& paths) {
   }
 }
 
-std::unique_ptr<Catalog> NewMigration(const std::string& url) {
-  catalog::Config config;
-  config.source = "https://account.blob.core.windows.net/source";
-  EXPECT_OK(Catalog::Create(url, config));
-  Result<std::unique_ptr<Catalog>> opened = Catalog::Open(url);
-  EXPECT_OK(opened);
-  return opened.ok() ? std::move(opened).value() : nullptr;
-}
+// A migration of an object source on a PostgreSQL catalog: the scanning process's catalog and a
+// helper's, the source and a memory target.
+class SharedObjectListing : public ::testing::Test {
+ protected:
+  // The migration, in a database of its own named after `name`, of a source of `source_paths`.
+  void Begin(const std::string& name, std::vector<std::string> source_paths = Layout()) {
+    url = Postgres::Global().NewDatabase(name) + "?migration=scan";
+    catalog::Config config;
+    config.source = "https://account.blob.core.windows.net/source";
+    ASSERT_OK(Catalog::Create(url, config));
+    ASSERT_OK_AND_ASSIGN(scanning, Catalog::Open(url));
+    ASSERT_OK_AND_ASSIGN(helping, Catalog::OpenForReading(url));
+    paths = std::move(source_paths);
+    Fill(source, paths);
+  }
+
+  std::string url;
+  std::unique_ptr<Catalog> scanning, helping;
+  SourceStore source;
+  std::vector<std::string> paths;
+  storage::MemoryStore target;
+};
 
 // A scan of `source` (one part at a time) begun on another thread, and the run whose listing it
-// opened, once the scan waits in its listing of the source's gated prefix.
-struct GatedScan {
+// opened, once the scan waits at the gate in its listing of the source (0 if it ended before).
+// The gate is opened when it goes, or the scan would never end.
+class GatedScan {
+ public:
+  GatedScan(Catalog& catalog, SourceStore& source, const storage::Store& target) : source_(source) {
+    done = std::async(std::launch::async, [&] {
+      migration::ScanOptions options;
+      options.list_concurrency = 1;
+      return migration::Scan(catalog, source, target, options);
+    });
+    if (source.gate.AwaitReached([&] { return Ended(done); })) {
+      run = Value(catalog.OpenListingRun());
+    } else {
+      ADD_FAILURE() << "the scan ended before the gate: " << done.get().status().ToString();
+    }
+  }
+  GatedScan(const GatedScan&) = delete;
+  GatedScan& operator=(const GatedScan&) = delete;
+  ~GatedScan() { source_.gate.Open(); }
+
   std::future<Result<migration::ScanReport>> done;
   int64_t run = 0;
+
+ private:
+  SourceStore& source_;
 };
-GatedScan StartGatedScan(Catalog& catalog, SourceStore& source, const storage::Store& target) {
-  GatedScan scan;
-  scan.done = std::async(std::launch::async, [&] {
-    migration::ScanOptions options;
-    options.list_concurrency = 1;
-    return migration::Scan(catalog, source, target, options);
-  });
-  source.AwaitReached();
-  scan.run = Value(catalog.OpenListingRun());
-  return scan;
-}
 
 // A lister (a process of its own) that claims b/ for a second, records `paths` of it as one
 // batch, and dies.
@@ -181,21 +186,14 @@ int64_t Count(Catalog& catalog, ItemState state) {
   return Value(catalog.CountItems(state, std::nullopt));
 }
 
-TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOver) {
-  const std::string url = Postgres::Global().NewDatabase("object_listing") + "?migration=scan";
-  std::unique_ptr<Catalog> scanning = NewMigration(url);
-  ASSERT_NE(scanning, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
-  SourceStore source;
+TEST_F(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOver) {
+  ASSERT_NO_FATAL_FAILURE(Begin("object_listing"));
   source.gated = "a/";
-  std::vector<std::string> paths = Layout();
-  Fill(source, paths);
-  storage::MemoryStore target;
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
 
   // The scan plans, claims a/ (one part at a time) and waits in its listing; a lister records
   // one batch of b/ and dies.
-  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  GatedScan scanned(*scanning, source, target);
   const int64_t run = scanned.run;
   ASSERT_NE(run, 0);
   DieAfterOneBatchOfB(url, run, {"b/s00/f0", "b/s00/f1"});
@@ -208,7 +206,7 @@ TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOv
   while (Value(scanning->FoldersLeft(run)) > 1 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  source.Open();
+  source.gate.Open();
   ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.done.get());
   ASSERT_OK_AND_ASSIGN(migration::SharedListingReport listed, helped.get());
   EXPECT_EQ(listed.folders, 2) << "b/ and c/";
@@ -224,24 +222,16 @@ TEST(SharedObjectListing, TheScanAndAHelperListPartsAndADeadListersPartIsTakenOv
 
 // What a helper cannot list goes to the scanning process, which lists it; what the scanning
 // process cannot list fails the scan, and no item is taken for deleted.
-TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
-  const std::string url =
-      Postgres::Global().NewDatabase("object_listing_fails") + "?migration=scan";
-  std::unique_ptr<Catalog> scanning = NewMigration(url);
-  ASSERT_NE(scanning, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
-  SourceStore source;
+TEST_F(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
+  ASSERT_NO_FATAL_FAILURE(Begin("object_listing_fails"));
   source.gated = "a/";
-  std::vector<std::string> paths = Layout();
-  Fill(source, paths);
-  storage::MemoryStore target;
   // The helper's view of the source fails in b/ (a network of its own, a proxy).
   SourceStore helper_source;
   helper_source.failing = "b/";
   Fill(helper_source, paths);
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
 
-  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  GatedScan scanned(*scanning, source, target);
   const int64_t run = scanned.run;
   ASSERT_NE(run, 0);
   migration::SharedListingOptions help;
@@ -252,7 +242,7 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   while (Value(scanning->FoldersLeft(run)) > 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  source.Open();
+  source.gate.Open();
   ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.done.get());
   ASSERT_OK_AND_ASSIGN(migration::SharedListingReport listed, helped.get());
   EXPECT_EQ(listed.folders, 1) << "c/";
@@ -268,8 +258,9 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
   ASSERT_OK(source.Delete("c/s00/f0", storage::Condition::None()));
   source.gated.clear();
   source.failing = "b/";
-  Result<migration::ScanReport> failed = migration::Scan(
-      *scanning, source, target, migration::ScanOptions{.split = migration::Split::kAlways});
+  migration::ScanOptions split;
+  split.split = migration::Split::kAlways;
+  Result<migration::ScanReport> failed = migration::Scan(*scanning, source, target, split);
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("cannot list 'b/'"), std::string::npos)
       << failed.status().ToString();
@@ -283,22 +274,16 @@ TEST(SharedObjectListing, APartThatCannotBeListedIsNeverTakenForDeleted) {
 // A part taken over is listed again from its start, what was recorded skipped: a listing out of
 // byte order fails the scan there as it does in one process, rather than skip a path that came
 // late (it would be taken for deleted).
-TEST(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
-  const std::string url =
-      Postgres::Global().NewDatabase("object_listing_order") + "?migration=scan";
-  std::unique_ptr<Catalog> scanning = NewMigration(url);
-  ASSERT_NE(scanning, nullptr);
-  SourceStore source;
+TEST_F(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
+  ASSERT_NO_FATAL_FAILURE(Begin("object_listing_order"));
   source.gated = "a/";
   source.unordered = "b/";  // b/s00/f1, b/s01/f0, b/s00/f0, ...
-  Fill(source, Layout());
-  storage::MemoryStore target;
   ASSERT_TRUE(migration::ListingIsShared(*scanning, source));
-  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  GatedScan scanned(*scanning, source, target);
   ASSERT_NE(scanned.run, 0);
   DieAfterOneBatchOfB(url, scanned.run, {"b/s00/f1"});
   std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // its claim runs out
-  source.Open();
+  source.gate.Open();
   Result<migration::ScanReport> report = scanned.done.get();
   ASSERT_FALSE(report.ok()) << "b/s00/f0 came after b/s01/f0 and was never recorded";
   EXPECT_NE(report.status().message().find("not in byte order"), std::string::npos)
@@ -308,26 +293,18 @@ TEST(SharedObjectListing, AListingOutOfByteOrderFailsWhereAPartIsTakenOver) {
 // A re-scan of a source too small for parts to pay off lists it alone, and its listing stays
 // open with nothing to hand out while it does: a helper that comes lists nothing and ends well
 // (a listing closed at once passed helpers by, which waited for one and failed).
-TEST(SharedObjectListing, AHelperOfAListingNotSplitListsNothingAndEnds) {
-  const std::string url =
-      Postgres::Global().NewDatabase("object_listing_unsplit") + "?migration=scan";
-  std::unique_ptr<Catalog> scanning = NewMigration(url);
-  ASSERT_NE(scanning, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto helping, Catalog::OpenForReading(url));
-  SourceStore source;
-  const std::vector<std::string> paths = Layout();
-  Fill(source, paths);
-  storage::MemoryStore target;
+TEST_F(SharedObjectListing, AHelperOfAListingNotSplitListsNothingAndEnds) {
+  ASSERT_NO_FATAL_FAILURE(Begin("object_listing_unsplit"));
   ASSERT_OK(migration::Scan(*scanning, source, target, migration::ScanOptions{}));
   source.gate_root = true;
-  GatedScan scanned = StartGatedScan(*scanning, source, target);
+  GatedScan scanned(*scanning, source, target);
   ASSERT_NE(scanned.run, 0) << "the listing is open while the scan lists alone";
   ASSERT_OK_AND_ASSIGN(
       migration::SharedListingReport listed,
       migration::ListShared(*helping, source, scanned.run, migration::SharedListingOptions{}));
   EXPECT_EQ(listed.folders, 0);
   EXPECT_EQ(listed.entries, 0);
-  source.Open();
+  source.gate.Open();
   ASSERT_OK_AND_ASSIGN(migration::ScanReport report, scanned.done.get());
   EXPECT_EQ(report.files, int64_t(paths.size()));
   EXPECT_EQ(report.vanished, 0);
@@ -335,16 +312,10 @@ TEST(SharedObjectListing, AHelperOfAListingNotSplitListsNothingAndEnds) {
 }
 
 // A small source, or one whose root is all blobs, is listed by the scan alone, as before.
-TEST(SharedObjectListing, ASourceNotWorthSplittingIsListedByTheScanAlone) {
-  const std::string url =
-      Postgres::Global().NewDatabase("object_listing_alone") + "?migration=scan";
-  std::unique_ptr<Catalog> scanning = NewMigration(url);
-  ASSERT_NE(scanning, nullptr);
-  SourceStore source;
+TEST_F(SharedObjectListing, ASourceNotWorthSplittingIsListedByTheScanAlone) {
+  ASSERT_NO_FATAL_FAILURE(Begin("object_listing_alone", {"a/1", "b.txt", "c.txt"}));
   source.failing = "a/";  // a listing of its own would fail: the plan lists levels, the scan ""
   source.failing_after = 0;
-  Fill(source, {"a/1", "b.txt", "c.txt"});
-  storage::MemoryStore target;
   ASSERT_OK_AND_ASSIGN(migration::ScanReport report,
                        migration::Scan(*scanning, source, target, migration::ScanOptions{}));
   EXPECT_EQ(report.files, 3);
