@@ -79,6 +79,13 @@ void Postgres::StartServer() {
       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start >/dev/null",
       bin_, dir_.Sub("data"), dir_.path(), port_, dir_.path()));
   running_ = true;
+  // A watchdog stops the server once this process is gone: a test binary killed (a ctest
+  // timeout, kill -9) would otherwise leave it running. In a session of its own, so that a
+  // signal to the test's process group does not end it too.
+  RunAsOwner(fmt::format(
+      "setsid sh -c 'while [ -d /proc/{} ]; do sleep 1; done; {}/pg_ctl -D {} -m immediate "
+      "stop' >/dev/null 2>&1 </dev/null &",
+      ::getpid(), bin_, dir_.Sub("data")));
 }
 
 void Postgres::Restart() {
