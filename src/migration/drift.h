@@ -49,10 +49,10 @@ struct DriftOptions {
 // outside every part), waits for the parts others hold (taking over any whose lease ran out)
 // and counts what every part found. A listing the plan does not split into two parts or more, or
 // splits into parts of fewer than 20,000 items on average (PlanSharedListing: each process
-// checks one part at a time, and a lone one would pay for the split; a level naming more folders
-// than that stops the plan), or whose root holds more blobs than it keeps (50,000), is checked
-// here, whole. The plan is made first: a blob put at one of its levels later in the pass is left
-// to the next pass. Stopped: Code::kCancelled.
+// checks one part at a time, and a lone one would pay for the split; below 16 parts' worth of
+// items, more folders than that stop the plan), or whose root holds more blobs than it keeps
+// (50,000), is checked here, whole. The plan is made first: a blob put at one of its levels later
+// in the pass is left to the next pass. Stopped: Code::kCancelled.
 Result<DriftReport> CheckDrift(catalog::Catalog& catalog, storage::Store& target, int64_t run,
                                const DriftOptions& options);
 

@@ -81,8 +81,8 @@ TEST(ListingPlan, TooFewItemsForTwoPartsAreNotPlanned) {
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 1, Split::kAuto)), 0u);
   EXPECT_EQ(store.level_pages, 0);
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAuto)), 0u)
-      << "planned (12,008 items could be two parts of 5,000), then 1,500 a part";
-  EXPECT_GT(store.level_pages, 0);
+      << "planned (12,008 items could be two parts of 5,000), then 8 folders for 2 parts";
+  EXPECT_EQ(store.level_pages, 1) << "the root only";
 }
 
 // The root's own level is read a whole page: 2,000 blobs beside two folders do not make it flat,

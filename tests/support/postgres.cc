@@ -80,12 +80,21 @@ void Postgres::StartServer() {
       bin_, dir_.Sub("data"), dir_.path(), port_, dir_.path()));
   running_ = true;
   // A watchdog stops the server once this process is gone: a test binary killed (a ctest
-  // timeout, kill -9) would otherwise leave it running. In a session of its own, so that a
-  // signal to the test's process group does not end it too.
-  RunAsOwner(fmt::format(
-      "setsid sh -c 'while [ -d /proc/{} ]; do sleep 1; done; {}/pg_ctl -D {} -m immediate "
-      "stop' >/dev/null 2>&1 </dev/null &",
-      ::getpid(), bin_, dir_.Sub("data")));
+  // timeout, kill -9) would otherwise leave it running. It runs as this process's user, which
+  // sees its /proc entry whatever /proc's hidepid; in a session of its own, so that a signal to
+  // the test's process group does not end it too.
+  const std::string stop =
+      fmt::format("{}{}/pg_ctl -D {} -m immediate stop",
+                  ::geteuid() == 0 ? "runuser -u postgres -- " : "", bin_, dir_.Sub("data"));
+  ProcessOptions options;
+  options.cwd = dir_.path();  // pg_ctl steps back into the working folder: the owner's
+  ProcessResult watchdog = RunProcess(
+      {"sh", "-c",
+       fmt::format("setsid sh -c 'while [ -d /proc/{} ]; do sleep 1; done; {}' >/dev/null 2>&1 "
+                   "</dev/null &",
+                   ::getpid(), stop)},
+      options);
+  if (watchdog.exit_code != 0) throw std::runtime_error("cannot start the server's watchdog");
 }
 
 void Postgres::Restart() {
