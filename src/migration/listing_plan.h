@@ -38,14 +38,13 @@ enum class Split {
 // order; more than 64 parts of fewer than 1,000 items each by the items in `catalog` (a part
 // costs a few round trips to the catalog and a request); where the catalog knows no item yet (a
 // first scan), more than 1,000 parts. With `split` kAuto, also parts too small for a process
-// left alone with them, by the items in `catalog` (less those of the plan's levels): fewer
-// than 5,000 each on average (a page)
-// where it lists `parts_at_once` above 1, fewer than 20,000 where it lists one at a time (it
-// gains only from helpers, and each part costs it a last page not full and round trips to the
-// catalog); a catalog with too few items for two such parts is not planned at all, and a plan
-// stops as soon as it has more folders (read or not) than the items can fill, where the catalog
-// holds fewer than 16 parts' worth (the folders not read: some may hold only a few entries, but
-// they are taken to be as full as the others). With kNever, always nullopt.
+// left alone with them, by the items in `catalog` (less those of the plan's levels): fewer than
+// 5,000 each on average (a page) where it lists `parts_at_once` above 1, fewer than 20,000 where
+// it lists one at a time (it gains only from helpers, and each part costs it a last page not full
+// and round trips to the catalog); a catalog with too few items for two such parts is not planned
+// at all, and a plan stops as soon as it has more folders (read or not) than the items can fill,
+// where the catalog holds fewer than 16 parts' worth (the folders not read: some may hold only a
+// few entries, but they are taken to be as full as the others). With kNever, always nullopt.
 Result<std::optional<SharedPlan>> PlanSharedListing(storage::Store& store, bool metadata,
                                                     catalog::Catalog& catalog, int parts_at_once,
                                                     Split split);

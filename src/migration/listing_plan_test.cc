@@ -123,9 +123,10 @@ TEST(ListingPlan, TheLevelsOwnItemsAreNotCountedAsThePartsOnes) {
 }
 
 // What stopping early costs: a level that names more folders than the items can fill is not
-// read further, though some of its folders hold only a few blobs. 63,010 items fill 3 parts of
-// 20,000 (listed one at a time); the root names 5 folders, 2 of them of 5 blobs: not split.
-// Listing parts 4 at once (room for 12 of 5,000), or always, the 3 big folders are the parts.
+// read further, though some of its folders hold only a few blobs. 63,015 items (the blobs and
+// their 5 folders) fill 3 parts of 20,000 (listed one at a time); the root names 5 folders, 2 of
+// them of 5 blobs: not split. Listing parts 4 at once (room for 12 of 5,000), or always, the 3 big
+// folders are the parts.
 TEST(ListingPlan, ALevelOfMoreFoldersThanTheItemsCanFillStopsThePlan) {
   TempDir dir;
   storage::MemoryStore store;
@@ -138,6 +139,17 @@ TEST(ListingPlan, ALevelOfMoreFoldersThanTheItemsCanFillStopsThePlan) {
   EXPECT_EQ(store.level_pages, 1) << "the root only";
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAuto)), 3u);
   EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 1, Split::kAlways)), 3u);
+}
+
+// Where the catalog holds more items than the plan counts at first (16 parts' worth: 16,000 with
+// always), parts beyond 64 are checked by counting further: 100 folders of 1,001 blobs are 100
+// parts of more than 1,000 items each.
+TEST(ListingPlan, ManyPartsAreCheckedByCountingFurther) {
+  TempDir dir;
+  storage::MemoryStore store;
+  Fill(store, 100, 1001);
+  std::unique_ptr<Catalog> known = Scanned(store, dir.Sub("m"));
+  EXPECT_EQ(Parts(PlanSharedListing(store, false, *known, 4, Split::kAlways)), 100u);
 }
 
 }  // namespace
